@@ -1,0 +1,61 @@
+import { Framer, GapFiller, StreamResampler, decodeMulaw, frameSamples } from '../audio/index.js';
+
+/**
+ * Caller audio of one call: Twilio's μ-law 8 kHz chunks (any size) become exact 20 ms PCM16
+ * frames at the engine's rate. Gaps in Twilio's media timestamps are filled with silence so the
+ * engine's clock (and its endpointer, which needs the silence) never skips; late or duplicate
+ * chunks are dropped and counted. All buffers are reused: this runs 50 times a second per call.
+ */
+export class InboundAudio {
+  private readonly resampler: StreamResampler;
+  private readonly framer: Framer;
+  private gaps = new GapFiller(8000);
+  private pcm8k = new Int16Array(160);
+  private silence8k = new Int16Array(160);
+  stats = { chunks: 0, lateChunks: 0, silenceFilledMs: 0 };
+
+  constructor(readonly engineRate: number, private readonly onFrame: (pcm: Int16Array) => void) {
+    this.resampler = new StreamResampler(8000, engineRate);
+    this.framer = new Framer(frameSamples(engineRate));
+  }
+
+  /** One Twilio media chunk (decoded base64). `timestampMs` is the media timestamp, if known. */
+  pushMulaw(mulaw: Uint8Array, timestampMs?: number): void {
+    if (mulaw.length === 0) return;
+    if (timestampMs !== undefined) {
+      const fill = this.gaps.check(timestampMs, mulaw.length);
+      if (fill < 0) {
+        this.stats.lateChunks++;
+        return;
+      }
+      if (fill > 0) {
+        this.stats.silenceFilledMs += fill / 8;
+        this.pushSilenceSamples(fill);
+      }
+    }
+    this.stats.chunks++;
+    if (this.pcm8k.length < mulaw.length) this.pcm8k = new Int16Array(mulaw.length);
+    const pcm = this.pcm8k.subarray(0, mulaw.length);
+    decodeMulaw(mulaw, pcm);
+    this.framer.push(this.resampler.process(pcm), this.onFrame);
+  }
+
+  /** A new Twilio stream restarts media timestamps at 0. */
+  resetTimeline(): void {
+    this.gaps = new GapFiller(8000);
+  }
+
+  /** Silence in place of caller audio (gaps, or while no stream is attached yet). */
+  pushSilenceMs(ms: number): void {
+    this.pushSilenceSamples(Math.round(ms * 8));
+  }
+
+  private pushSilenceSamples(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const k = Math.min(left, this.silence8k.length);
+      this.framer.push(this.resampler.process(this.silence8k.subarray(0, k)), this.onFrame);
+      left -= k;
+    }
+  }
+}

@@ -1,0 +1,317 @@
+import { Framer, StreamResampler, encodeMulaw, type HoldPlayer } from '../audio/index.js';
+import { ByteRing } from './byte-ring.js';
+
+/** Where caller-bound audio goes: the current Twilio stream (the session binds it). */
+export interface PlaybackSink {
+  sendAudio(mulaw: Uint8Array): void;
+  sendMark(name: string): void;
+  sendClear(): void;
+}
+
+export type PlayedResult = 'played' | 'interrupted' | 'timeout' | 'closed';
+
+const FRAME = 160; // 20 ms of 8 kHz μ-law
+const FRAME_MS = 20;
+const MARK_EVERY_FRAMES = 5; // 100 ms resolution for "what the caller has heard"
+
+interface PendingMark {
+  seq: number;
+  frames: number; // frames sent (this generation) when the mark was sent
+}
+
+/**
+ * Caller-bound audio of one call: resamples agent audio to 8 kHz, cuts exact 20 ms μ-law
+ * frames and paces them to Twilio a little ahead of real time (`leadMs`), so that a barge-in
+ * has little to discard and `clear` takes effect at once.
+ *
+ * Ownership of what was played: every mark carries the playback generation (`g:seq`). A
+ * generation ends with `clear` (barge-in) or with a new stream; marks of an old generation —
+ * which Twilio echoes right after `clear` — are ignored, so "played" always means heard.
+ */
+export class Playback {
+  private resampler: StreamResampler | undefined;
+  private readonly framer = new Framer(FRAME);
+  private readonly queue: ByteRing;
+  private readonly frameBuf = new Uint8Array(FRAME);
+  private readonly muBuf = new Uint8Array(FRAME);
+  private sink: PlaybackSink | undefined;
+  private generation = 0;
+  private seq = 0;
+  private framesSent = 0; // this generation
+  private framesSinceMark = 0;
+  private marks: PendingMark[] = [];
+  private playheadAt = 0; // when Twilio will have played everything sent (estimate)
+  private timer: NodeJS.Timeout | undefined;
+  private tailTimer: NodeJS.Timeout | undefined;
+  private hold: HoldPlayer | undefined;
+  private holdUntil = 0;
+  private readonly holdPcm = new Int16Array(FRAME);
+  private waiters: { resolve: (r: PlayedResult) => void; gen: number; timer: NodeJS.Timeout }[] = [];
+  private closed = false;
+  /** totals for the call record and metrics */
+  stats = { framesSent: 0, framesPlayed: 0, staleMarks: 0, clears: 0, droppedBytes: 0 };
+
+  constructor(private readonly opts: { leadMs: number; maxQueueMs?: number; now?: () => number }) {
+    const maxBytes = Math.round(((opts.maxQueueMs ?? 120_000) / FRAME_MS) * FRAME);
+    this.queue = new ByteRing(FRAME * 50, maxBytes);
+  }
+
+  private now(): number {
+    return this.opts.now ? this.opts.now() : performance.now();
+  }
+
+  /** Binds a (new) Twilio stream: a new generation starts, nothing of the old one is pending. */
+  attach(sink: PlaybackSink): void {
+    this.sink = sink;
+    this.newGeneration();
+    this.pump();
+  }
+
+  detach(): void {
+    this.sink = undefined;
+    this.stopTimer();
+    // What was sent to the old stream can no longer be confirmed; waiters on it learn so.
+    this.marks = [];
+    this.settleWaiters('interrupted');
+  }
+
+  get attached(): boolean {
+    return this.sink !== undefined;
+  }
+
+  /** ms of audio queued here (not yet sent) */
+  get queuedMs(): number {
+    return (this.queue.length / FRAME) * FRAME_MS + this.framer.buffered / 8;
+  }
+
+  /** Agent audio at the engine's output rate. */
+  pushAgentAudio(pcm: Int16Array, rate: number): void {
+    if (this.closed || pcm.length === 0) return;
+    if (this.hold) this.fadeHoldIntoQueue();
+    if (!this.resampler || this.resampler.inRate !== rate) this.resampler = new StreamResampler(rate, 8000);
+    const pcm8k = this.resampler.process(pcm);
+    this.enqueuePcm8k(pcm8k);
+    this.scheduleTailFlush();
+    this.pump();
+  }
+
+  /** 8 kHz audio the bridge makes itself (DTMF tones), queued after the agent's audio. */
+  pushPcm8k(pcm8k: Int16Array): void {
+    if (this.closed) return;
+    this.framer.flush((f) => this.enqueueFrame(f));
+    this.enqueuePcm8k(pcm8k);
+    this.framer.flush((f) => this.enqueueFrame(f));
+    this.pump();
+  }
+
+  /** Hold audio until `seconds` pass (or forever), the agent speaks again, or a barge-in. */
+  startHold(player: HoldPlayer, seconds?: number): void {
+    if (this.closed) return;
+    player.reset();
+    this.hold = player;
+    this.holdUntil = seconds && seconds > 0 ? this.now() + seconds * 1000 : Number.POSITIVE_INFINITY;
+    this.pump();
+  }
+
+  /** Fades hold audio out (no click); it ends by itself once the fade has been sent. */
+  stopHold(): void {
+    if (this.hold && !this.hold.done) this.hold.fadeOut(40);
+  }
+
+  get holding(): boolean {
+    return this.hold !== undefined;
+  }
+
+  /** Caller barged in: Twilio drops its buffer, we drop ours, the generation ends. */
+  bargeIn(): void {
+    this.framer.clear();
+    this.queue.clear();
+    this.clearTail();
+    this.resampler?.reset();
+    if (this.sink) {
+      this.sink.sendClear();
+      this.stats.clears++;
+    }
+    this.newGeneration();
+    // Hold music is not cut dead (a click): the caller hears its 40 ms fade-out instead.
+    if (this.hold) {
+      this.fadeHoldIntoQueue();
+      this.pump();
+    }
+  }
+
+  private fadeHoldIntoQueue(): void {
+    const hold = this.hold!;
+    this.hold = undefined;
+    hold.fadeOut(40);
+    for (let i = 0; i < 4 && !hold.done; i++) {
+      hold.read(this.holdPcm);
+      this.enqueueFrame(this.holdPcm);
+    }
+  }
+
+  /** A mark echoed by Twilio. Returns false for a stale (old generation) or unknown mark. */
+  onMark(name: string): boolean {
+    const colon = name.indexOf(':');
+    const gen = Number(name.slice(0, colon));
+    const seq = Number(name.slice(colon + 1));
+    if (colon < 0 || gen !== this.generation) {
+      this.stats.staleMarks++;
+      return false;
+    }
+    let idx = -1;
+    for (let i = 0; i < this.marks.length; i++) if (this.marks[i]!.seq === seq) idx = i;
+    if (idx < 0) return false;
+    const m = this.marks[idx]!;
+    this.stats.framesPlayed += m.frames - this.playedFrames;
+    this.playedFrames = m.frames;
+    this.marks.splice(0, idx + 1);
+    this.checkWaiters();
+    return true;
+  }
+
+  private playedFrames = 0;
+
+  /** ms of this generation's audio the caller has actually heard (confirmed by marks). */
+  get heardMs(): number {
+    return this.playedFrames * FRAME_MS;
+  }
+
+  /**
+   * Resolves once everything queued so far has been played to the caller ('played'), or the
+   * caller barged in over it ('interrupted'), or `timeoutMs` passed.
+   */
+  whenPlayed(timeoutMs: number): Promise<PlayedResult> {
+    if (this.closed) return Promise.resolve('closed');
+    this.clearTail();
+    this.framer.flush((f) => this.enqueueFrame(f));
+    this.pump();
+    if (this.isDrained()) return Promise.resolve('played');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        resolve('timeout');
+      }, timeoutMs);
+      this.waiters.push({ resolve, gen: this.generation, timer });
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopTimer();
+    this.clearTail();
+    this.settleWaiters('closed');
+    this.sink = undefined;
+    this.queue.clear();
+  }
+
+  private isDrained(): boolean {
+    return this.sink !== undefined && this.queue.length === 0 && this.marks.length === 0;
+  }
+
+  private newGeneration(): void {
+    this.generation++;
+    this.framesSent = 0;
+    this.playedFrames = 0;
+    this.framesSinceMark = 0;
+    this.marks = [];
+    this.playheadAt = 0;
+    this.settleWaiters('interrupted');
+  }
+
+  private settleWaiters(result: PlayedResult): void {
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) {
+      clearTimeout(w.timer);
+      w.resolve(result);
+    }
+  }
+
+  private checkWaiters(): void {
+    if (this.waiters.length && this.isDrained()) this.settleWaiters('played');
+  }
+
+  private enqueuePcm8k(pcm8k: Int16Array): void {
+    this.framer.push(pcm8k, (f) => this.enqueueFrame(f));
+  }
+
+  private enqueueFrame(frame: Int16Array): void {
+    encodeMulaw(frame, this.muBuf);
+    const before = this.queue.dropped;
+    this.queue.write(this.muBuf);
+    this.stats.droppedBytes += this.queue.dropped - before;
+  }
+
+  /** The engine sends no "reply finished": a partial frame left for 60 ms is the reply's tail. */
+  private scheduleTailFlush(): void {
+    if (this.framer.buffered === 0) return;
+    this.clearTail();
+    this.tailTimer = setTimeout(() => {
+      this.tailTimer = undefined;
+      this.framer.flush((f) => this.enqueueFrame(f));
+      this.pump();
+    }, 60);
+  }
+
+  private clearTail(): void {
+    if (this.tailTimer) clearTimeout(this.tailTimer);
+    this.tailTimer = undefined;
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Sends frames while Twilio holds less than `leadMs` of unplayed audio. */
+  private pump(): void {
+    this.stopTimer();
+    const sink = this.sink;
+    if (!sink || this.closed) return;
+    const now = this.now();
+    if (this.playheadAt < now) this.playheadAt = now;
+    let sent = false;
+    while (this.playheadAt - now < this.opts.leadMs) {
+      if (this.queue.read(this.frameBuf)) {
+        sink.sendAudio(this.frameBuf);
+      } else if (this.hold && this.readHoldFrame(now)) {
+        sink.sendAudio(this.muBuf);
+      } else {
+        break;
+      }
+      sent = true;
+      this.framesSent++;
+      this.stats.framesSent++;
+      this.framesSinceMark++;
+      this.playheadAt += FRAME_MS;
+      if (this.framesSinceMark >= MARK_EVERY_FRAMES) this.sendMark(sink);
+    }
+    // A mark right after the last queued frame makes "everything was played" observable.
+    if (sent && this.queue.length === 0 && this.framesSinceMark > 0) this.sendMark(sink);
+    if (this.queue.length > 0 || this.hold) {
+      const wait = Math.max(5, this.playheadAt - this.opts.leadMs - now + 1);
+      this.timer = setTimeout(() => this.pump(), wait);
+    }
+    this.checkWaiters();
+  }
+
+  private readHoldFrame(now: number): boolean {
+    const hold = this.hold!;
+    if (now >= this.holdUntil && !hold.done) hold.fadeOut(40);
+    if (hold.done) {
+      this.hold = undefined;
+      return false;
+    }
+    hold.read(this.holdPcm);
+    encodeMulaw(this.holdPcm, this.muBuf);
+    return true;
+  }
+
+  private sendMark(sink: PlaybackSink): void {
+    const seq = ++this.seq;
+    this.marks.push({ seq, frames: this.framesSent });
+    this.framesSinceMark = 0;
+    sink.sendMark(`${this.generation}:${seq}`);
+  }
+}

@@ -1,0 +1,79 @@
+import type { CallInfo } from './session.js';
+
+/** One structured line per finished call: what happened, without secrets or audio. */
+export interface CallRecord {
+  callSid: string;
+  agent: string;
+  from?: string;
+  to?: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  outcome: string;
+  streams: string[];
+  dtmf: string;
+  bargeIns: number;
+  tools: { name: string; outcome: string; durationMs: number }[];
+  verbs: { verb: string; result: string; atMs: number }[];
+  engineCloses: number[];
+  playback: { framesSent: number; framesPlayed: number; staleMarks: number; clears: number };
+  transcript?: { role: string; text: string; atMs: number }[];
+}
+
+const MAX_ITEMS = 200;
+
+export class CallRecordBuilder {
+  private readonly started = Date.now();
+  private readonly streams: string[] = [];
+  private digits = '';
+  private bargeIns = 0;
+  private readonly tools: CallRecord['tools'] = [];
+  private readonly verbs: CallRecord['verbs'] = [];
+  private readonly closes: number[] = [];
+
+  constructor(private readonly info: CallInfo) {}
+
+  stream(sid: string): void {
+    if (this.streams.length < MAX_ITEMS) this.streams.push(sid);
+  }
+  dtmf(d: string): void {
+    if (this.digits.length < 256) this.digits += d;
+  }
+  bargeIn(): void {
+    this.bargeIns++;
+  }
+  tool(_name: string, _output: unknown): void {
+    /* outputs are not recorded: they may hold customer data */
+  }
+  toolFinished(name: string, outcome: string, durationMs: number): void {
+    if (this.tools.length < MAX_ITEMS) this.tools.push({ name, outcome, durationMs: Math.round(durationMs) });
+  }
+  verb(verb: string, result: string): void {
+    if (this.verbs.length < MAX_ITEMS) this.verbs.push({ verb, result, atMs: Date.now() - this.started });
+  }
+  engineClose(code: number): void {
+    if (this.closes.length < MAX_ITEMS) this.closes.push(code);
+  }
+
+  finish(outcome: string, s: { playback: { stats: CallRecord['playback'] } }): CallRecord {
+    const now = Date.now();
+    const { framesSent, framesPlayed, staleMarks, clears } = s.playback.stats;
+    return {
+      callSid: this.info.callSid,
+      agent: this.info.agent.id,
+      from: this.info.from,
+      to: this.info.to,
+      startedAt: new Date(this.started).toISOString(),
+      endedAt: new Date(now).toISOString(),
+      durationMs: now - this.started,
+      outcome,
+      streams: this.streams,
+      dtmf: this.digits,
+      bargeIns: this.bargeIns,
+      tools: this.tools,
+      verbs: this.verbs,
+      engineCloses: this.closes,
+      playback: { framesSent, framesPlayed, staleMarks, clears },
+    };
+  }
+}

@@ -1,0 +1,339 @@
+import type { AgentConfig, BridgeSettings } from '../config/schema.js';
+import type { OmniEvent } from '../omni/events.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { buildClear, buildMark, buildMedia } from '../twilio/messages.js';
+import type { TwilioRest } from '../twilio/rest.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { ToolRuntime } from '../tools/runtime.js';
+import { CallControl } from '../control/controller.js';
+import { EngineLink } from './engine-link.js';
+import { InboundAudio } from './inbound.js';
+import { ConversationMemory } from './memory.js';
+import { Playback } from './playback.js';
+import { buildConfigure } from './configure.js';
+import { CallRecordBuilder, type CallRecord } from './record.js';
+
+/** The Twilio side of one stream, as the session sees it (the media route implements it). */
+export interface MediaStreamHandle {
+  readonly streamSid: string;
+  send(text: string): void;
+  /** bytes queued in the socket: the session drops agent audio rather than queue without bound */
+  readonly bufferedAmount: number;
+  close(): void;
+}
+
+export interface SessionDeps {
+  settings: BridgeSettings;
+  engine: { baseUrl: string; apiKey?: string; rate: 8000 | 16000 | 24000 };
+  publicUrl: string;
+  toolsFor: (agentId: string) => ToolRegistry | undefined;
+  rest?: TwilioRest;
+  /** the agent's hold loop at 8 kHz (its WAV resampled once at load, or the generated default) */
+  holdFor: (agentId: string) => Int16Array;
+  logger: Logger;
+  metrics: Metrics;
+  onEnded: (s: CallSession, record: CallRecord) => void;
+}
+
+export interface CallInfo {
+  callSid: string;
+  agent: AgentConfig;
+  from?: string;
+  to?: string;
+  direction?: string;
+}
+
+/** Twilio's socket is this far behind (bytes) before we drop agent frames instead of queueing. */
+const MAX_TWILIO_BUFFERED = 512 * 1024;
+
+/**
+ * One phone call: the only place where the Twilio stream and the Omni engine meet. It lives
+ * from the voice webhook (when the engine is pre-connected) or the media `start`, across stream
+ * restarts (DTMF by `<Play>`, a failed transfer), until the call ends. All of its state is here,
+ * keyed by CallSid in the registry — nothing is global, so calls never see each other.
+ */
+export class CallSession {
+  readonly log: Logger;
+  readonly playback: Playback;
+  readonly memory = new ConversationMemory();
+  readonly record: CallRecordBuilder;
+  readonly control: CallControl;
+  engine!: EngineLink;
+  private readonly inbound: InboundAudio;
+  private tools: ToolRuntime | undefined;
+  private stream: MediaStreamHandle | undefined;
+  private keepalive: NodeJS.Timeout | undefined;
+  private streamWait: NodeJS.Timeout | undefined;
+  private maxDuration: NodeJS.Timeout | undefined;
+  private ended = false;
+  readonly startedAt = Date.now();
+
+  constructor(readonly info: CallInfo, readonly deps: SessionDeps) {
+    this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id });
+    this.record = new CallRecordBuilder(info);
+    this.playback = new Playback({ leadMs: deps.settings.playback_lead_ms });
+    this.inbound = new InboundAudio(this.engineRate, (frame) => this.engine.sendAudio(frame));
+    this.control = new CallControl(this);
+    this.maxDuration = setTimeout(() => this.control.giveUp('max_duration'), deps.settings.max_call_duration_s * 1000);
+    this.maxDuration.unref();
+  }
+
+  get callSid(): string {
+    return this.info.callSid;
+  }
+
+  get agent(): AgentConfig {
+    return this.info.agent;
+  }
+
+  get engineRate(): 8000 | 16000 | 24000 {
+    return this.info.agent.engine.rate ?? this.deps.engine.rate;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  get hasStream(): boolean {
+    return this.stream !== undefined;
+  }
+
+  get streamSid(): string | undefined {
+    return this.stream?.streamSid;
+  }
+
+  /** Opens the engine session (at the webhook when pre-connecting, else at `start`). */
+  startEngine(note?: string): void {
+    const agent = this.info.agent;
+    const link = new EngineLink({
+      baseUrl: agent.engine.base_url ?? this.deps.engine.baseUrl,
+      apiKey: this.deps.engine.apiKey,
+      rate: this.engineRate,
+      sessionLabel: agent.engine.session_label ?? `call-${this.callSid}`,
+      configure: buildConfigure(agent, this.deps.toolsFor(agent.id), note ? { note, summary: this.memory.summary() } : undefined),
+      connectTimeoutMs: this.deps.settings.engine_connect_timeout_ms,
+      maxPendingMs: this.deps.settings.max_pending_caller_ms,
+      contextSummary: () => this.memory.summary(),
+      logger: this.log,
+      metrics: this.deps.metrics,
+    });
+    this.engine = link;
+    this.tools?.abortAll();
+    const registry = this.deps.toolsFor(agent.id);
+    this.tools = registry
+      ? new ToolRuntime(registry, {
+          ceilingMs: this.deps.settings.tool_ceiling_ms,
+          context: { callSid: this.callSid, agentId: agent.id, from: this.info.from, to: this.info.to },
+          send: (callId, name, output) => {
+            if (link.sendToolResult(callId, name, output)) this.record.tool(name, output);
+          },
+          logger: this.log,
+          observer: {
+            onToolFinished: (e) => {
+              this.deps.metrics.toolCalls.inc({ tool: e.tool, outcome: e.outcome });
+              this.deps.metrics.toolLatency.observe({ tool: e.tool }, e.durationMs / 1000);
+              this.record.toolFinished(e.tool, e.outcome, e.durationMs);
+            },
+          },
+        })
+      : undefined;
+    link.on('audio', (pcm: Int16Array, rate: number) => this.onAgentAudio(pcm, rate));
+    link.on('event', (ev: OmniEvent) => this.onEngineEvent(ev));
+    link.on('reconnecting', () => this.control.onEngineReconnecting());
+    link.on('ready', () => this.control.onEngineReady());
+    link.on('ended', (code: number) => this.onEngineEnded(link, code));
+    link.on('lost', (e: { code: number; reason: string; fatal: boolean }) => {
+      if (link !== this.engine) return;
+      this.record.engineClose(e.code);
+      void this.control.giveUp(e.fatal ? 'engine_refused' : 'engine_lost');
+    });
+    link.start();
+    if (!this.stream) this.startKeepalive();
+  }
+
+  /** The engine's clocks run on caller audio: while no stream is attached it gets silence. */
+  private startKeepalive(): void {
+    if (this.keepalive) return;
+    let next = performance.now() + 20;
+    this.keepalive = setInterval(() => {
+      const now = performance.now();
+      while (next <= now) {
+        this.inbound.pushSilenceMs(20);
+        next += 20;
+      }
+    }, 20);
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    this.keepalive = undefined;
+  }
+
+  /** Waits (bounded) for a media stream: after pre-connect, or across a stream restart. */
+  awaitStream(timeoutMs: number, reason: string): void {
+    if (this.streamWait) clearTimeout(this.streamWait);
+    this.streamWait = setTimeout(() => {
+      this.streamWait = undefined;
+      if (this.stream || this.ended) return;
+      this.log.warn({ reason, timeoutMs }, 'no media stream arrived; closing the session');
+      if (reason === 'preconnect') this.deps.metrics.preconnect.inc({ result: 'expired' });
+      this.end('no_stream');
+    }, timeoutMs);
+  }
+
+  attachStream(stream: MediaStreamHandle): void {
+    if (this.stream && this.stream !== stream) this.stream.close();
+    this.stream = stream;
+    if (this.streamWait) clearTimeout(this.streamWait);
+    this.streamWait = undefined;
+    this.stopKeepalive();
+    this.inbound.resetTimeline();
+    this.log.info({ streamSid: stream.streamSid }, 'media stream attached');
+    this.record.stream(stream.streamSid);
+    const metrics = this.deps.metrics;
+    this.playback.attach({
+      sendAudio: (mu) => {
+        if (stream.bufferedAmount > MAX_TWILIO_BUFFERED) {
+          metrics.framesDropped.inc({ direction: 'to_twilio', reason: 'socket_backlog' });
+          return;
+        }
+        stream.send(buildMedia(stream.streamSid, Buffer.from(mu.buffer, mu.byteOffset, mu.length).toString('base64')));
+        metrics.frames.inc({ direction: 'to_twilio' });
+      },
+      sendMark: (name) => stream.send(buildMark(stream.streamSid, name)),
+      sendClear: () => stream.send(buildClear(stream.streamSid)),
+    });
+    this.control.onStreamAttached();
+  }
+
+  onMedia(mulaw: Uint8Array, timestampMs: number | undefined): void {
+    if (this.ended) return;
+    const t0 = performance.now();
+    this.inbound.pushMulaw(mulaw, timestampMs);
+    this.deps.metrics.frames.inc({ direction: 'from_twilio' });
+    this.deps.metrics.addedLatency.observe({ direction: 'inbound' }, (performance.now() - t0) / 1000);
+  }
+
+  onDtmf(digit: string): void {
+    if (this.ended) return;
+    this.record.dtmf(digit);
+    if (this.control.onCallerDigit(digit)) return; // a bridge shortcut took it
+    this.engine.sendDtmf(digit);
+  }
+
+  onMark(name: string): void {
+    this.playback.onMark(name);
+  }
+
+  /** The Twilio stream ended (`stop` or socket close). */
+  onStreamEnded(stream: MediaStreamHandle, why: string): void {
+    if (this.stream !== stream) return;
+    this.stream = undefined;
+    this.playback.detach();
+    if (this.ended) return;
+    const restart = this.control.expectedStreamRestartMs();
+    if (restart > 0) {
+      this.log.info({ why, waitMs: restart }, 'stream ended; waiting for its restart');
+      this.startKeepalive();
+      this.awaitStream(restart, 'restart');
+      return;
+    }
+    this.end(why === 'stop' ? 'caller_hangup' : 'stream_closed');
+  }
+
+  private onAgentAudio(pcm: Int16Array, rate: number): void {
+    if (this.ended) return;
+    const t0 = performance.now();
+    this.control.onAgentAudio();
+    this.playback.pushAgentAudio(pcm, rate);
+    this.deps.metrics.frames.inc({ direction: 'from_engine' });
+    this.deps.metrics.addedLatency.observe({ direction: 'outbound' }, (performance.now() - t0) / 1000);
+  }
+
+  private onEngineEvent(ev: OmniEvent): void {
+    if (this.ended) return;
+    switch (ev.type) {
+      case 'barge_in':
+        this.deps.metrics.bargeIns.inc();
+        this.record.bargeIn();
+        this.playback.bargeIn();
+        this.control.onBargeIn();
+        return;
+      case 'transcript':
+        if (ev.final) this.memory.add(ev.role, ev.text, Date.now() - this.startedAt);
+        this.log.debug({ role: ev.role, final: ev.final, chars: ev.text.length }, 'transcript');
+        return;
+      case 'assistant_interrupted':
+        if (ev.reply) this.memory.replaceLastAssistant(ev.reply);
+        return;
+      case 'tool_call':
+        if (this.tools) this.tools.handle({ callId: ev.callId, name: ev.name, arguments: ev.arguments });
+        else this.engine.sendToolResult(ev.callId, ev.name, { error: 'unknown_tool', name: ev.name });
+        return;
+      case 'transfer_to_human':
+      case 'send_dtmf':
+      case 'play_hold':
+      case 'collect':
+      case 'end_call':
+        void this.control.handleVerb(ev);
+        return;
+      case 'warning':
+      case 'error':
+        this.log.warn({ code: ev.code, message: ev.message?.slice(0, 200) }, `engine ${ev.type}`);
+        return;
+      case 'session_end':
+        this.engine.end();
+        return;
+      default:
+        this.log.debug({ event: ev.type }, 'engine event');
+    }
+  }
+
+  /** The engine finished normally: let the last words play, then release the stream. */
+  private onEngineEnded(link: EngineLink, code: number): void {
+    if (link !== this.engine || this.ended) return;
+    this.record.engineClose(code);
+    if (this.control.busy) return; // a verb (end_call, transfer) owns the call's ending
+    void this.playback.whenPlayed(this.info.agent.end_call.max_wait_for_goodbye_ms).then(() => {
+      if (this.ended || link !== this.engine) return;
+      this.end('engine_ended');
+    });
+  }
+
+  private lastStatusSeq = -1;
+
+  /** Status callbacks may arrive out of order; returns false for one older than the last seen. */
+  acceptStatus(status: string, seq: number | undefined): boolean {
+    if (seq !== undefined) {
+      if (seq <= this.lastStatusSeq) return false;
+      this.lastStatusSeq = seq;
+    }
+    this.record.verb('status', status);
+    return true;
+  }
+
+  /** Sends a `tool_result` for a verb that carried a call_id (none otherwise). */
+  reply(callId: string | undefined, name: string, output: unknown): void {
+    if (!callId || this.ended) return;
+    this.engine.sendToolResult(callId, name, output);
+  }
+
+  /** Ends the call on the bridge's side: tools aborted, engine closed, stream released. */
+  end(outcome: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.tools?.abortAll();
+    this.control.dispose();
+    this.stopKeepalive();
+    if (this.streamWait) clearTimeout(this.streamWait);
+    if (this.maxDuration) clearTimeout(this.maxDuration);
+    this.engine?.end();
+    this.playback.close();
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.close();
+    this.log.info({ outcome, durationMs: Date.now() - this.startedAt }, 'call ended');
+    this.deps.onEnded(this, this.record.finish(outcome, this));
+  }
+}

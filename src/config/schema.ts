@@ -1,0 +1,153 @@
+import { z } from 'zod';
+
+/**
+ * The configuration file: agents, number routing and non-secret behaviour. Secrets never live
+ * here — a field that needs one names the environment variable that holds it (`*_env`).
+ *
+ * Tool definitions are validated again, in depth, by the tool registry at load; here they are
+ * only checked for shape so that the error names the agent and the tool.
+ */
+
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15551234567');
+
+export const transferTargetSchema = z.object({
+  name: z.string().min(1).max(64),
+  kind: z.enum(['number', 'sip', 'client', 'queue']),
+  value: z.string().min(1).max(256),
+}).superRefine((t, ctx) => {
+  if (t.kind === 'number' && !/^\+[1-9]\d{6,14}$/.test(t.value)) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'a number target must be E.164, like +15551234567' });
+  }
+  if (t.kind === 'sip' && !/^sips?:[^\s@]+@[^\s]+$/.test(t.value)) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'a sip target must look like sip:user@host' });
+  }
+  if (t.kind === 'client' && !/^(client:)?[A-Za-z0-9_.-]+$/.test(t.value)) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'a client target is an identity like client:alice' });
+  }
+});
+
+export const transferSchema = z.object({
+  targets: z.array(transferTargetSchema).default([]),
+  /** name of the target used when the agent names none or one that is not allowed */
+  default: z.string().optional(),
+  caller_id: e164.optional(),
+  timeout_s: z.number().int().min(5).max(600).default(30),
+  answer_on_bridge: z.boolean().default(true),
+  /** what happens when the human is busy / does not answer */
+  on_no_answer: z.enum(['back_to_agent', 'voicemail', 'hangup']).default('back_to_agent'),
+  voicemail_message: z.string().default('Sorry, nobody is available right now. Please call again later. Goodbye.'),
+  queue_wait_url: z.string().url().optional(),
+  /** wait at most this long for the agent's last words to be played before transferring */
+  max_wait_for_playback_ms: z.number().int().min(0).max(30000).default(8000),
+}).prefault({});
+
+export const fallbackSchema = z.object({
+  /** what the caller gets when the engine cannot be reached or the bridge must give up the call */
+  action: z.enum(['transfer', 'hangup']).default('hangup'),
+  message: z.string().max(500).default('Sorry, we are having technical difficulties. Please call again later. Goodbye.'),
+}).prefault({});
+
+export const agentSchema = z.object({
+  id: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and - only (max 64)'),
+  persona: z.string().min(1, 'the agent needs a persona (its system prompt)'),
+  voice_id: z.string().optional(),
+  greeting: z.string().optional(),
+  consent_line: z.string().optional(),
+  kb_endpoint: z.string().url().optional(),
+  /** environment variable holding the knowledge-base token */
+  kb_token_env: z.string().optional(),
+  engine: z.object({
+    base_url: z.string().optional(),
+    rate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).optional(),
+    session_label: z.string().max(256).optional(),
+  }).prefault({}),
+  tools: z.array(z.record(z.string(), z.unknown())).default([]),
+  transfer: transferSchema,
+  send_dtmf_mode: z.enum(['inband', 'play_digits']).default('inband'),
+  /** in-call keys handled by the bridge itself, e.g. {"0": "transfer"}; off unless configured */
+  dtmf_shortcuts: z.record(z.string().regex(/^[0-9*#]$/), z.enum(['transfer', 'hangup'])).default({}),
+  hold: z.object({ wav: z.string().optional() }).prefault({}),
+  fallback: fallbackSchema,
+  end_call: z.object({ max_wait_for_goodbye_ms: z.number().int().min(0).max(30000).default(10000) })
+    .prefault({}),
+});
+
+const ivrOptionSchema = z.union([
+  z.object({ agent: z.string() }),
+  z.object({ transfer: z.string() }),
+  z.object({ hangup: z.literal(true) }),
+]);
+
+export const ivrSchema = z.object({
+  prompt: z.object({ say: z.string().optional(), play_url: z.string().url().optional() })
+    .refine((p) => p.say || p.play_url, 'an IVR prompt needs `say` or `play_url`'),
+  options: z.record(z.string().regex(/^[0-9*#]$/, 'a single key 0-9 * #'), ivrOptionSchema),
+  timeout_s: z.number().int().min(1).max(60).default(5),
+  max_attempts: z.number().int().min(1).max(10).default(3),
+  invalid_say: z.string().default('Sorry, that is not a valid choice.'),
+  default: ivrOptionSchema,
+});
+
+export const numberRouteSchema = z.object({
+  agent: z.string().optional(),
+  ivr: ivrSchema.optional(),
+}).refine((r) => r.agent || r.ivr, 'a number route needs `agent` or `ivr`');
+
+export const afterStreamSchema = z.union([
+  z.literal('hangup'),
+  z.object({ dial: e164 }),
+]);
+
+export const bridgeSchema = z.object({
+  /** what runs when the media stream ends without the bridge having moved the call */
+  after_stream: afterStreamSchema.default('hangup'),
+  tool_ceiling_ms: z.number().int().min(100).max(15000).default(5000),
+  preconnect: z.object({
+    enabled: z.boolean().default(true),
+    stream_timeout_ms: z.number().int().min(1000).max(60000).default(10000),
+  }).prefault({}),
+  engine_connect_timeout_ms: z.number().int().min(500).max(30000).default(5000),
+  /** caller audio held while the engine is not ready (bounded, replayed in order) */
+  max_pending_caller_ms: z.number().int().min(200).max(30000).default(5000),
+  /** how far ahead of real time agent audio is sent to Twilio */
+  playback_lead_ms: z.number().int().min(20).max(2000).default(200),
+  max_concurrent_calls: z.number().int().min(1).max(100000).default(500),
+  max_call_duration_s: z.number().int().min(10).max(86400).default(3600),
+  busy_message: z.string().default('All our agents are busy right now. Please call again later. Goodbye.'),
+  /** hosts that tool webhooks may reach despite the SSRF rules (development only) */
+  tool_allow_hosts: z.array(z.string()).default([]),
+}).prefault({});
+
+export const configFileSchema = z.object({
+  default_agent: z.string(),
+  agents: z.array(agentSchema).min(1, 'define at least one agent'),
+  numbers: z.record(e164, numberRouteSchema).default({}),
+  bridge: bridgeSchema,
+}).superRefine((cfg, ctx) => {
+  const ids = new Set<string>();
+  cfg.agents.forEach((a, i) => {
+    if (ids.has(a.id)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id "${a.id}"` });
+    ids.add(a.id);
+    const names = new Set(a.transfer.targets.map((t) => t.name));
+    if (a.transfer.default && !names.has(a.transfer.default)) {
+      ctx.addIssue({ code: 'custom', path: ['agents', i, 'transfer', 'default'], message: `"${a.transfer.default}" is not one of this agent's transfer targets` });
+    }
+  });
+  if (!ids.has(cfg.default_agent)) {
+    ctx.addIssue({ code: 'custom', path: ['default_agent'], message: `no agent has id "${cfg.default_agent}"` });
+  }
+  for (const [num, route] of Object.entries(cfg.numbers)) {
+    const refs = [route.agent, ...Object.values(route.ivr?.options ?? {}).map((o) => ('agent' in o ? o.agent : undefined))];
+    if (route.ivr && 'agent' in route.ivr.default) refs.push(route.ivr.default.agent);
+    for (const ref of refs) {
+      if (ref && !ids.has(ref)) ctx.addIssue({ code: 'custom', path: ['numbers', num], message: `routes to unknown agent "${ref}"` });
+    }
+  }
+});
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type AgentConfig = z.infer<typeof agentSchema>;
+export type TransferTarget = z.infer<typeof transferTargetSchema>;
+export type IvrConfig = z.infer<typeof ivrSchema>;
+export type IvrOption = z.infer<typeof ivrOptionSchema>;
+export type BridgeSettings = z.infer<typeof bridgeSchema>;

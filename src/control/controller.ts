@@ -1,0 +1,267 @@
+import { generateDtmf, HoldPlayer } from '../audio/index.js';
+import type { TransferTarget } from '../config/schema.js';
+import type { OmniEvent } from '../omni/events.js';
+import { dialTwiml, enqueueTwiml, hangupTwiml, playDigitsThenStreamTwiml } from '../twilio/twiml.js';
+import type { CallSession } from '../call/session.js';
+import { DigitCollector } from './collect.js';
+import { resolveTarget } from './targets.js';
+import { agentStreamTwiml, mediaStreamUrl } from './stream-twiml.js';
+
+type Verb = Extract<OmniEvent, { type: 'transfer_to_human' | 'send_dtmf' | 'play_hold' | 'collect' | 'end_call' }>;
+
+const RESTART_WAIT_MS = 15_000;
+const DTMF_RE = /^[0-9*#A-Da-dwW]{1,64}$/;
+
+/**
+ * The engine's call-control verbs, carried out on the phone network (omni-protocol.md §7).
+ * Every verb logs one line, counts one metric and, when it carried a `call_id`, answers the
+ * agent with a `tool_result`. Twilio refusing an action is an answer for the agent, never a
+ * crash. A verb that ends the call (transfer, end_call, a fallback) owns the call from then on.
+ */
+export class CallControl {
+  private owner: string | undefined;
+  private restartUntil = 0;
+  private collector: DigitCollector | undefined;
+  private hold: HoldPlayer | undefined;
+  private hungUp = false;
+
+  constructor(private readonly s: CallSession) {}
+
+  /** A verb that decides how the call ends is running: nothing else may end it meanwhile. */
+  get busy(): boolean {
+    return this.owner !== undefined;
+  }
+
+  expectedStreamRestartMs(): number {
+    const left = this.restartUntil - Date.now();
+    return left > 0 ? left : 0;
+  }
+
+  onStreamAttached(): void {
+    this.restartUntil = 0;
+  }
+
+  onAgentAudio(): void {
+    /* the playback fades hold audio out by itself when the agent speaks */
+  }
+
+  onBargeIn(): void {
+    /* waits on playback learn of it through whenPlayed() → 'interrupted' */
+  }
+
+  /** Returns true when the bridge consumed the digit itself (a shortcut). */
+  onCallerDigit(digit: string): boolean {
+    if (this.collector?.active) {
+      this.collector.push(digit);
+      return false; // still forwarded: the engine hears every key
+    }
+    // Shortcuts are off while collecting, so an account number containing 0 stays a number.
+    const action = this.s.agent.dtmf_shortcuts[digit];
+    if (!action || this.owner) return false;
+    this.s.log.info({ digit, action }, 'caller DTMF shortcut');
+    this.s.record.verb(`shortcut_${digit}`, action);
+    if (action === 'transfer') void this.transfer(undefined, undefined, 'caller shortcut', false);
+    else void this.hangup(undefined, false, 'caller_shortcut');
+    return true;
+  }
+
+  onEngineReconnecting(): void {
+    // Keep the caller company while the engine comes back: no dead air.
+    if (!this.hold) this.hold = new HoldPlayer(this.s.deps.holdFor(this.s.agent.id), 8000);
+    this.s.playback.startHold(this.hold);
+  }
+
+  onEngineReady(): void {
+    if (this.s.playback.holding) this.s.playback.stopHold();
+  }
+
+  dispose(): void {
+    this.collector?.finish('call_ended');
+    this.collector = undefined;
+  }
+
+  async handleVerb(ev: Verb): Promise<void> {
+    const { log, metrics } = { log: this.s.log, metrics: this.s.deps.metrics };
+    try {
+      switch (ev.type) {
+        case 'transfer_to_human':
+          return await this.transfer(ev.destination, ev.callId, ev.reason, true);
+        case 'end_call':
+          return await this.hangup(ev.callId, true, 'agent_hangup');
+        case 'send_dtmf':
+          return await this.sendDtmf(ev.digits, ev.callId);
+        case 'play_hold':
+          return this.playHold(ev.seconds, ev.callId);
+        case 'collect':
+          return this.collect(ev);
+      }
+    } catch (err) {
+      log.error({ verb: ev.type, err: (err as Error).message }, 'verb failed');
+      metrics.verbs.inc({ verb: ev.type, result: 'error' });
+      this.s.reply(ev.callId, ev.type, { error: 'internal_error' });
+    }
+  }
+
+  private done(verb: string, result: string, callId: string | undefined, output: unknown, extra: object = {}): void {
+    this.s.log.info({ verb, result, ...extra }, `verb ${verb}: ${result}`);
+    this.s.deps.metrics.verbs.inc({ verb, result });
+    this.s.record.verb(verb, result);
+    this.s.reply(callId, verb, output);
+  }
+
+  private async transfer(destination: string | undefined, callId: string | undefined, reason: string | undefined, waitForWords: boolean): Promise<void> {
+    const s = this.s;
+    const metrics = s.deps.metrics;
+    if (this.owner) return this.done('transfer_to_human', 'busy', callId, { error: `call is already ending (${this.owner})` });
+    const picked = resolveTarget(s.agent, destination);
+    if (!picked) {
+      metrics.transfers.inc({ result: 'no_target' });
+      return this.done('transfer_to_human', 'no_target', callId, { error: 'transfer_failed: no allowed destination and no default target' }, { destination });
+    }
+    if (!s.deps.rest) {
+      metrics.transfers.inc({ result: 'no_rest' });
+      return this.done('transfer_to_human', 'no_rest', callId, { error: 'transfer_failed: Twilio REST credentials are not configured' });
+    }
+    this.owner = 'transfer';
+    if (waitForWords) {
+      // The agent's "let me transfer you" must be heard; a barge-in over it cancels the transfer.
+      const played = await s.playback.whenPlayed(s.agent.transfer.max_wait_for_playback_ms);
+      if (played === 'interrupted' || played === 'closed') {
+        this.owner = undefined;
+        metrics.transfers.inc({ result: 'aborted' });
+        return this.done('transfer_to_human', 'aborted', callId, { error: 'transfer_aborted: the caller interrupted' });
+      }
+    }
+    const twiml = this.transferTwiml(picked.target);
+    const res = await s.deps.rest.updateCallTwiml(s.callSid, twiml);
+    if (!res.ok) {
+      this.owner = undefined;
+      metrics.transfers.inc({ result: 'rest_error' });
+      return this.done('transfer_to_human', 'rest_error', callId, { error: `transfer_failed: ${res.message}`.slice(0, 200) });
+    }
+    metrics.transfers.inc({ result: 'started' });
+    this.done('transfer_to_human', 'started', callId,
+      { status: 'transferring', destination: picked.target.name, used_default: picked.usedDefault },
+      { target: picked.target.name, kind: picked.target.kind, reason });
+    // The engine session ends with the hand-off; a failed dial brings the caller back to a new
+    // session that is given this conversation (see the dial-action route).
+    s.end('transferred');
+  }
+
+  private transferTwiml(target: TransferTarget): string {
+    const s = this.s;
+    const t = s.agent.transfer;
+    if (target.kind === 'queue') return enqueueTwiml({ queue: target.value, waitUrl: t.queue_wait_url });
+    const action = `${s.deps.publicUrl}/twilio/dial-action?agent=${encodeURIComponent(s.agent.id)}&target=${encodeURIComponent(target.name)}`;
+    return dialTwiml({
+      target: { kind: target.kind, value: target.value },
+      callerId: t.caller_id,
+      timeout: t.timeout_s,
+      answerOnBridge: t.answer_on_bridge,
+      action,
+    });
+  }
+
+  private async hangup(callId: string | undefined, waitForWords: boolean, outcome: string): Promise<void> {
+    const s = this.s;
+    if (this.owner && this.owner !== 'fallback') return this.done('end_call', 'busy', callId, { error: `call is already ending (${this.owner})` });
+    this.owner = 'end_call';
+    if (waitForWords) await s.playback.whenPlayed(s.agent.end_call.max_wait_for_goodbye_ms);
+    this.done('end_call', 'hanging_up', callId, { status: 'ending' });
+    await this.restHangup();
+    s.end(outcome);
+  }
+
+  /** `Status=completed`, once per call; "not found" means the call is already over. */
+  private async restHangup(): Promise<void> {
+    const s = this.s;
+    if (this.hungUp) return;
+    this.hungUp = true;
+    if (!s.deps.rest) {
+      s.log.warn('no Twilio REST credentials: releasing the stream instead of a REST hang-up');
+      return;
+    }
+    const res = await s.deps.rest.hangup(s.callSid);
+    if (!res.ok) s.log.error({ status: res.status, code: res.code, message: res.message }, 'REST hang-up failed');
+    else if (res.alreadyEnded) s.log.info('call already ended at Twilio');
+  }
+
+  private async sendDtmf(digits: string, callId: string | undefined): Promise<void> {
+    const s = this.s;
+    if (!digits || !DTMF_RE.test(digits)) {
+      return this.done('send_dtmf', 'invalid', callId, { error: 'invalid_digits: use 0-9 * # A-D and w' });
+    }
+    if (s.agent.send_dtmf_mode === 'play_digits') return this.sendDtmfByPlay(digits, callId);
+    s.playback.pushPcm8k(generateDtmf(digits, 8000));
+    const played = await s.playback.whenPlayed(15_000);
+    this.done('send_dtmf', played, callId, played === 'played' ? { status: 'sent', digits } : { error: `dtmf_${played}` });
+  }
+
+  /** `<Play digits>` then a new `<Connect><Stream>`: the engine session survives the restart. */
+  private async sendDtmfByPlay(digits: string, callId: string | undefined): Promise<void> {
+    const s = this.s;
+    if (!s.deps.rest) return this.done('send_dtmf', 'no_rest', callId, { error: 'send_dtmf_failed: Twilio REST credentials are not configured' });
+    await s.playback.whenPlayed(s.agent.end_call.max_wait_for_goodbye_ms);
+    this.restartUntil = Date.now() + RESTART_WAIT_MS;
+    const twiml = playDigitsThenStreamTwiml({
+      digits,
+      streamUrl: mediaStreamUrl(s.deps.publicUrl),
+      parameters: { agent: s.agent.id, ...(s.info.from ? { from: s.info.from } : {}), ...(s.info.to ? { to: s.info.to } : {}) },
+    });
+    const res = await s.deps.rest.updateCallTwiml(s.callSid, twiml);
+    if (!res.ok) {
+      this.restartUntil = 0;
+      return this.done('send_dtmf', 'rest_error', callId, { error: `send_dtmf_failed: ${res.message}`.slice(0, 200) });
+    }
+    this.done('send_dtmf', 'sent', callId, { status: 'sent', digits, mode: 'play_digits' });
+  }
+
+  private playHold(seconds: number | undefined, callId: string | undefined): void {
+    const secs = seconds !== undefined && Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 600) : undefined;
+    if (!this.hold) this.hold = new HoldPlayer(this.s.deps.holdFor(this.s.agent.id), 8000);
+    this.s.playback.startHold(this.hold, secs);
+    this.done('play_hold', 'holding', callId, { status: 'holding', seconds: secs ?? null });
+  }
+
+  private collect(ev: Extract<Verb, { type: 'collect' }>): void {
+    if (ev.kind !== 'dtmf') {
+      this.done('collect', 'speech_noop', ev.callId, { status: 'listening', field: ev.field, kind: ev.kind });
+      return;
+    }
+    this.collector?.finish('superseded');
+    const timeoutMs = ev.timeoutMs && ev.timeoutMs >= 500 && ev.timeoutMs <= 60_000 ? ev.timeoutMs : 5000;
+    const numDigits = ev.numDigits && ev.numDigits > 0 && ev.numDigits <= 64 ? ev.numDigits : undefined;
+    const finishOnKey = ev.finishOnKey === undefined ? '#' : ev.finishOnKey;
+    this.s.log.info({ field: ev.field, numDigits, finishOnKey, timeoutMs }, 'collecting digits');
+    this.collector = new DigitCollector({ field: ev.field, numDigits, finishOnKey, timeoutMs }, (r) => {
+      // Digits are customer data: the log gets their count, the agent gets the value.
+      this.done('collect', r.reason, ev.callId, r, { field: r.field, digits: r.value.length });
+    });
+  }
+
+  /**
+   * The bridge cannot continue the call with the agent (engine refused or lost, drain timeout,
+   * maximum duration): run the agent's fallback — a human, or a polite message and a hang-up.
+   * Never a silent drop.
+   */
+  async giveUp(reason: string): Promise<void> {
+    const s = this.s;
+    if (s.isEnded || this.owner) return;
+    s.log.warn({ reason, action: s.agent.fallback.action }, 'running the agent fallback');
+    s.deps.metrics.verbs.inc({ verb: 'fallback', result: reason });
+    s.record.verb('fallback', reason);
+    if (s.agent.fallback.action === 'transfer' && s.deps.rest && resolveTarget(s.agent, undefined)) {
+      await this.transfer(undefined, undefined, reason, false);
+      if (s.isEnded) return;
+    }
+    this.owner = 'fallback';
+    if (s.deps.rest) {
+      const res = await s.deps.rest.updateCallTwiml(s.callSid, hangupTwiml(s.agent.fallback.message));
+      this.hungUp = res.ok;
+      if (!res.ok) await this.restHangup();
+    }
+    s.end(reason);
+  }
+}
+
+export { agentStreamTwiml };

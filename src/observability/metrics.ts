@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The bridge's Prometheus metrics. Each server instance owns its registry (never the global
+ * default one) so that tests can run several bridges in one process without sharing counts.
+ */
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+  const r = [registry];
+  const latencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1];
+  return {
+    registry,
+    activeCalls: new Gauge({ name: 'bridge_active_calls', help: 'Calls with a live session', registers: r }),
+    calls: new Counter({ name: 'bridge_calls_total', help: 'Finished calls by outcome', labelNames: ['outcome'], registers: r }),
+    frames: new Counter({ name: 'bridge_frames_total', help: 'Audio frames by direction', labelNames: ['direction'], registers: r }),
+    framesDropped: new Counter({ name: 'bridge_frames_dropped_total', help: 'Audio frames dropped by direction and reason', labelNames: ['direction', 'reason'], registers: r }),
+    silenceFilled: new Counter({ name: 'bridge_silence_filled_ms_total', help: 'Milliseconds of silence inserted for inbound media gaps', registers: r }),
+    rejected: new Counter({ name: 'bridge_rejected_messages_total', help: 'Malformed or unexpected messages by source and reason', labelNames: ['source', 'reason'], registers: r }),
+    webhooksRejected: new Counter({ name: 'bridge_webhook_rejected_total', help: 'Twilio requests refused by route and reason', labelNames: ['route', 'reason'], registers: r }),
+    bargeIns: new Counter({ name: 'bridge_barge_ins_total', help: 'Caller barge-ins (Twilio clear sent)', registers: r }),
+    transfers: new Counter({ name: 'bridge_transfers_total', help: 'Transfers by result', labelNames: ['result'], registers: r }),
+    verbs: new Counter({ name: 'bridge_engine_verbs_total', help: 'Engine call-control verbs by verb and result', labelNames: ['verb', 'result'], registers: r }),
+    toolCalls: new Counter({ name: 'bridge_tool_calls_total', help: 'Tool calls by tool and outcome', labelNames: ['tool', 'outcome'], registers: r }),
+    toolLatency: new Histogram({ name: 'bridge_tool_duration_seconds', help: 'Tool call duration', labelNames: ['tool'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15], registers: r }),
+    engineConnect: new Histogram({ name: 'bridge_engine_connect_seconds', help: 'Engine connect + configure latency', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
+    engineCloses: new Counter({ name: 'bridge_engine_closes_total', help: 'Engine socket closes by code', labelNames: ['code'], registers: r }),
+    engineReconnects: new Counter({ name: 'bridge_engine_reconnects_total', help: 'Engine reconnect attempts by result', labelNames: ['result'], registers: r }),
+    addedLatency: new Histogram({ name: 'bridge_added_latency_seconds', help: 'Processing time the bridge adds per frame', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
+    preconnect: new Counter({ name: 'bridge_preconnect_total', help: 'Pre-connected engine sessions by result', labelNames: ['result'], registers: r }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,96 @@
+/**
+ * Tagged framing (§2 of the protocol): every binary message starts with one tag byte. This module
+ * turns bytes into typed messages and back; it never throws on input from the wire.
+ */
+import { endianness } from 'node:os';
+import type { ClientFrame } from './client-frames.js';
+import { type OmniEvent, parseServerEvent, parseTranscriptPayload } from './events.js';
+
+export const TAG_AUDIO = 0x01;
+export const TAG_TRANSCRIPT = 0x02;
+export const TAG_CONTROL = 0x03;
+
+/** PCM16LE on the wire; on a big-endian host every sample must be swapped on the way in and out. */
+const HOST_IS_LE = endianness() === 'LE';
+
+export type DecodedMessage =
+  | {
+    kind: 'audio';
+    /** Samples at the session's output rate. May view the message buffer: do not write to it. */
+    pcm: Int16Array;
+    /** 1 when the payload had an odd length and its trailing byte was dropped. */
+    droppedBytes?: number;
+  }
+  | { kind: 'event'; event: OmniEvent }
+  | { kind: 'ignored'; reason: string };
+
+/**
+ * `0x01` + PCM16LE. One allocation for the frame (small frames come from Node's buffer pool); the
+ * samples are copied byte-wise because the payload starts at an odd offset.
+ */
+export function encodeAudioFrame(pcm: Int16Array): Buffer {
+  const frame = Buffer.allocUnsafe(1 + pcm.byteLength);
+  frame[0] = TAG_AUDIO;
+  if (HOST_IS_LE) {
+    frame.set(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength), 1);
+  } else {
+    for (let i = 0; i < pcm.length; i++) frame.writeInt16LE(pcm[i], 1 + 2 * i);
+  }
+  return frame;
+}
+
+/** `0x03` + the frame's JSON. Frames are built by client-frames.ts, so they are keyed on `type`. */
+export function encodeControl(frame: ClientFrame): Buffer {
+  // U+0003 encodes to the single byte 0x03 in UTF-8: tag and JSON in one allocation.
+  return Buffer.from('\u0003' + JSON.stringify(frame), 'utf8');
+}
+
+/**
+ * Reads the PCM16LE payload of an audio frame starting at `offset`. Zero-copy when the payload is
+ * 2-byte aligned in memory (the usual case for ws messages), otherwise one copy.
+ */
+export function readPcm16(data: Buffer, offset: number): { pcm: Int16Array; droppedBytes: number } {
+  const byteLength = data.length - offset;
+  const droppedBytes = byteLength & 1;
+  const samples = (byteLength - droppedBytes) >> 1;
+  const start = data.byteOffset + offset;
+  if (HOST_IS_LE && (start & 1) === 0) {
+    return { pcm: new Int16Array(data.buffer, start, samples), droppedBytes };
+  }
+  const pcm = new Int16Array(samples);
+  if (HOST_IS_LE) {
+    new Uint8Array(pcm.buffer).set(data.subarray(offset, offset + samples * 2));
+  } else {
+    for (let i = 0; i < samples; i++) pcm[i] = data.readInt16LE(offset + 2 * i);
+  }
+  return { pcm, droppedBytes };
+}
+
+function parseControlJson(text: string): DecodedMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { kind: 'ignored', reason: 'invalid JSON in control message' };
+  }
+  const result = parseServerEvent(value);
+  return result.ok ? { kind: 'event', event: result.event } : { kind: 'ignored', reason: result.reason };
+}
+
+/** Decodes one server message. Text messages are legacy control JSON. */
+export function decodeServerMessage(data: Buffer, isBinary: boolean): DecodedMessage {
+  if (!isBinary) return parseControlJson(data.toString('utf8'));
+  if (data.length === 0) return { kind: 'ignored', reason: 'empty binary message' };
+  const tag = data[0];
+  if (tag === TAG_AUDIO) {
+    const { pcm, droppedBytes } = readPcm16(data, 1);
+    if (pcm.length === 0) return { kind: 'ignored', reason: 'audio frame without samples' };
+    return droppedBytes ? { kind: 'audio', pcm, droppedBytes } : { kind: 'audio', pcm };
+  }
+  if (tag === TAG_CONTROL) return parseControlJson(data.toString('utf8', 1));
+  if (tag === TAG_TRANSCRIPT) {
+    const result = parseTranscriptPayload(data.toString('utf8', 1));
+    return result.ok ? { kind: 'event', event: result.event } : { kind: 'ignored', reason: result.reason };
+  }
+  return { kind: 'ignored', reason: `unknown tag 0x${tag.toString(16).padStart(2, '0')}` };
+}

@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseQuery } from 'node:querystring';
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import { generateDefaultHold, readWav, StreamResampler } from '../audio/index.js';
+import type { LoadedConfig } from '../config/loader.js';
+import type { AgentConfig } from '../config/schema.js';
+import type { CallRecord } from '../call/record.js';
+import type { Logger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { createTwilioRest, type TwilioRest } from '../twilio/rest.js';
+import { ToolRegistry } from '../tools/registry.js';
+import type { BridgeContext } from './context.js';
+import { registerHealthRoutes } from './health-routes.js';
+import { registerIvrRoutes } from './ivr-routes.js';
+import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './media-route.js';
+import { CallRegistry } from './registry.js';
+import { registerVoiceRoutes } from './voice-routes.js';
+import { registerAdminRoutes } from './admin-routes.js';
+
+export interface BridgeOptions {
+  config: LoadedConfig;
+  logger: Logger;
+  /** the engine's base URL (the offline engine's, when no key is configured) */
+  engineBaseUrl: string;
+  /** where finished call records go (JSON lines); default: the logger */
+  onCallRecord?: (r: CallRecord) => void;
+  metrics?: Metrics;
+  rest?: TwilioRest;
+}
+
+export interface Bridge {
+  app: FastifyInstance;
+  ctx: BridgeContext;
+  /** stop taking calls, let active ones finish (bounded), then fall back for the rest */
+  drain(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Loads a hold WAV once, resampled to 8 kHz (the rate of the caller leg). */
+function loadHold(agent: AgentConfig, baseDir: string): Int16Array {
+  if (!agent.hold.wav) return generateDefaultHold(8000);
+  const wav = readWav(readFileSync(resolve(baseDir, agent.hold.wav)));
+  if (wav.rate === 8000) return wav.samples;
+  return new StreamResampler(wav.rate, 8000).process(wav.samples).slice();
+}
+
+export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
+  const { config, logger } = opts;
+  const settings = config.file.bridge;
+  const metrics = opts.metrics ?? createMetrics({ defaultMetrics: true });
+  const env = config.env;
+
+  const rest = opts.rest ?? (env.twilioAccountSid && env.twilioAuthToken
+    ? createTwilioRest({ accountSid: env.twilioAccountSid, authToken: env.twilioAuthToken, apiBase: env.twilioApiBase, logger })
+    : undefined);
+  if (!rest) logger.warn('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: transfers, hang-ups and DTMF by <Play> are unavailable');
+  if (env.skipSignatureValidation) {
+    logger.error('!!! TWILIO_SIGNATURE_VALIDATION=off: Twilio signatures are NOT checked. Development only — never in production !!!');
+  } else if (!env.twilioAuthToken) {
+    logger.error('TWILIO_AUTH_TOKEN is not set: every Twilio request will be refused (403) until it is');
+  }
+  if (settings.tool_allow_hosts.length) {
+    logger.warn({ hosts: settings.tool_allow_hosts }, 'tool webhook allow-list is set: these hosts bypass the SSRF rules (development only)');
+  }
+
+  const tools = new Map<string, ToolRegistry>();
+  const holds = new Map<string, Int16Array>();
+  for (const agent of config.file.agents) {
+    holds.set(agent.id, loadHold(agent, config.baseDir));
+    if (agent.tools.length) {
+      tools.set(agent.id, await ToolRegistry.load(agent.tools as never, {
+        baseDir: config.baseDir, env: process.env, allowHosts: settings.tool_allow_hosts, logger,
+      }));
+    }
+  }
+  const defaultHold = generateDefaultHold(8000);
+
+  const registry = new CallRegistry({
+    settings,
+    engine: { baseUrl: opts.engineBaseUrl, apiKey: env.pyaiApiKey, rate: env.omniRate },
+    publicUrl: env.publicUrl,
+    toolsFor: (id) => tools.get(id),
+    holdFor: (id) => holds.get(id) ?? defaultHold,
+    rest,
+    logger,
+    metrics,
+  }, opts.onCallRecord ?? ((r) => logger.info({ callRecord: r }, 'call record')));
+
+  const agents = new Map(config.file.agents.map((a) => [a.id, a]));
+  const ctx: BridgeContext = {
+    config, settings, logger, metrics, registry, rest,
+    draining: false,
+    agent: (id) => (id ? agents.get(id) : undefined),
+    agentForNumber: (to) => {
+      const route = to ? config.file.numbers[to] : undefined;
+      return agents.get(route?.agent ?? config.file.default_agent) ?? agents.get(config.file.default_agent)!;
+    },
+    atCapacity: () => registry.size >= settings.max_concurrent_calls,
+    preconnect: (info, note, turns) => {
+      // A resumed call (failed transfer) always gets its session: it carries the conversation.
+      if (!note && !settings.preconnect.enabled) return;
+      const s = registry.create(info, turns);
+      s.startEngine(note);
+      s.awaitStream(settings.preconnect.stream_timeout_ms, 'preconnect');
+      metrics.preconnect.inc({ result: 'started' });
+    },
+    attachStream: (callSid, params, handle) => {
+      let s = registry.get(callSid);
+      if (s) {
+        if (s.isEnded) return undefined;
+        if (!s.hasStream && s.record) metrics.preconnect.inc({ result: 'attached' });
+        s.attachStream(handle);
+        return s;
+      }
+      if (ctx.draining || ctx.atCapacity()) {
+        logger.warn({ callSid }, 'media stream refused: draining or at capacity');
+        return undefined;
+      }
+      const agent = ctx.agent(params.agent) ?? ctx.agentForNumber(params.to);
+      s = registry.create({ callSid, agent, from: params.from, to: params.to });
+      s.startEngine();
+      s.attachStream(handle);
+      return s;
+    },
+  };
+
+  const app = Fastify({ bodyLimit: 64 * 1024, disableRequestLogging: true, trustProxy: true });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, parseQuery(body as string));
+  });
+  await app.register(websocket, { options: { maxPayload: MAX_MEDIA_MESSAGE_BYTES } });
+  app.setErrorHandler((err: { statusCode?: number; message?: string }, req, reply) => {
+    const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    metrics.webhooksRejected.inc({ route: req.routeOptions?.url ?? 'unknown', reason: `http_${code}` });
+    if (code === 500) logger.error({ err: err.message, route: req.routeOptions?.url }, 'request failed');
+    void reply.code(code).type('text/plain').send(code === 500 ? 'Internal Server Error' : 'Bad Request');
+  });
+  registerHealthRoutes(app, ctx);
+  registerVoiceRoutes(app, ctx);
+  registerIvrRoutes(app, ctx);
+  registerMediaRoute(app, ctx);
+  registerAdminRoutes(app, ctx);
+
+  return {
+    app,
+    ctx,
+    async drain(timeoutMs) {
+      ctx.draining = true;
+      logger.info({ active: registry.size, timeoutMs }, 'draining: new calls are refused');
+      const clean = await registry.whenEmpty(timeoutMs);
+      if (!clean) {
+        const left = registry.list();
+        logger.warn({ calls: left.length }, 'drain timeout: running the fallback for remaining calls');
+        await Promise.all(left.map((s) => s.control.giveUp('drain')));
+      }
+    },
+    async close() {
+      ctx.draining = true;
+      for (const s of registry.list()) s.end('shutdown');
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import type { CallSession, MediaStreamHandle } from '../call/session.js';
+import type { LoadedConfig } from '../config/loader.js';
+import type { AgentConfig, BridgeSettings } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { TwilioRest } from '../twilio/rest.js';
+import type { CallRegistry } from './registry.js';
+
+/** What the routes share: configuration, the call registry and the bridge's services. */
+export interface BridgeContext {
+  config: LoadedConfig;
+  settings: BridgeSettings;
+  logger: Logger;
+  metrics: Metrics;
+  registry: CallRegistry;
+  rest?: TwilioRest;
+  draining: boolean;
+  agent(id: string | undefined): AgentConfig | undefined;
+  /** the agent for a dialled number (routing table, else the default agent) */
+  agentForNumber(to: string | undefined): AgentConfig;
+  /** binds a media stream to its call's session, creating one if none waits; undefined = refused */
+  attachStream(callSid: string, params: Record<string, string>, handle: MediaStreamHandle): CallSession | undefined;
+  /** pre-connects an engine session at the voice webhook (issue: answer faster) */
+  preconnect(info: { callSid: string; agent: AgentConfig; from?: string; to?: string }, resumeNote?: string, turns?: readonly import('../call/memory.js').Turn[]): void;
+  atCapacity(): boolean;
+}

@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { IvrConfig, IvrOption } from '../config/schema.js';
+import { agentStreamTwiml } from '../control/stream-twiml.js';
+import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../twilio/twiml.js';
+import type { BridgeContext } from './context.js';
+import { twilioWebhookGuard } from './signatures.js';
+import { parseForm, xml } from './voice-routes.js';
+
+/**
+ * The optional DTMF menu before the agent (configured per number). Each attempt is a `<Gather>`
+ * whose action carries the number and the attempt count; invalid or missing input repeats the
+ * prompt up to `max_attempts`, then the menu's default applies.
+ */
+export function ivrEntryTwiml(ctx: BridgeContext, ivr: IvrConfig, to: string, attempt: number, prefix?: string): string {
+  const action = `${ctx.config.env.publicUrl}/twilio/ivr?to=${encodeURIComponent(to)}&attempt=${attempt}`;
+  return gatherTwiml({
+    prompt: { say: prefix ? `${prefix} ${ivr.prompt.say ?? ''}`.trim() : ivr.prompt.say, playUrl: ivr.prompt.play_url },
+    numDigits: 1,
+    timeout: ivr.timeout_s,
+    action,
+    // no input: Twilio runs the verbs after <Gather>, which come back here without Digits
+    after: { redirect: action },
+  });
+}
+
+const ivrParams = z.object({
+  CallSid: z.string().regex(/^CA[0-9a-fA-F]{32}$/),
+  AccountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/),
+  From: z.string().max(256).optional(),
+  To: z.string().max(256).optional(),
+  Digits: z.string().max(32).optional(),
+});
+
+export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): void {
+  app.post('/twilio/ivr', { preHandler: twilioWebhookGuard(ctx) }, async (req, reply) => {
+    const p = parseForm(ctx, req, reply, ivrParams);
+    if (!p) return reply;
+    const q = req.query as Record<string, string | undefined>;
+    const to = q.to ?? p.To ?? '';
+    const ivr = ctx.config.file.numbers[to]?.ivr;
+    if (!ivr) return xml(reply, hangupTwiml());
+    const attempt = Math.max(1, Math.min(Number(q.attempt) || 1, 100));
+    const digit = p.Digits?.slice(0, 1);
+    const option = digit ? ivr.options[digit] : undefined;
+    ctx.metrics.verbs.inc({ verb: 'ivr', result: option ? 'option' : digit ? 'invalid' : 'no_input' });
+    ctx.logger.info({ callSid: p.CallSid, attempt, choice: option ? digit : digit ? 'invalid' : 'none' }, 'IVR input');
+    if (option) return xml(reply, optionTwiml(ctx, option, p));
+    if (attempt >= ivr.max_attempts) return xml(reply, optionTwiml(ctx, ivr.default, p));
+    return xml(reply, ivrEntryTwiml(ctx, ivr, to, attempt + 1, digit ? ivr.invalid_say : undefined));
+  });
+}
+
+function optionTwiml(ctx: BridgeContext, option: IvrOption, p: { CallSid: string; From?: string; To?: string }): string {
+  if ('hangup' in option) return hangupTwiml();
+  if ('agent' in option) {
+    const agent = ctx.agent(option.agent) ?? ctx.agentForNumber(p.To);
+    if (ctx.draining || ctx.atCapacity()) return hangupTwiml(ctx.settings.busy_message);
+    if (!ctx.registry.get(p.CallSid)) ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To });
+    return agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { agent: agent.id, from: p.From, to: p.To });
+  }
+  // a transfer target by name, searched in every agent's allow-list
+  for (const a of ctx.config.file.agents) {
+    const t = a.transfer.targets.find((x) => x.name === option.transfer);
+    if (!t) continue;
+    if (t.kind === 'queue') return enqueueTwiml({ queue: t.value, waitUrl: a.transfer.queue_wait_url });
+    return dialTwiml({ target: { kind: t.kind, value: t.value }, callerId: a.transfer.caller_id, timeout: a.transfer.timeout_s, answerOnBridge: a.transfer.answer_on_bridge });
+  }
+  return sayTwiml('Sorry, that option is not available.', 'hangup');
+}

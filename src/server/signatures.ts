@@ -1,0 +1,42 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { verifyMediaUpgrade, verifyWebhook } from '../twilio/signature.js';
+import type { BridgeContext } from './context.js';
+
+/**
+ * Every Twilio-facing request is signed. The URL is rebuilt from PUBLIC_URL, never from the Host
+ * header or the scheme the server sees: behind a TLS proxy those differ from what Twilio signed.
+ * A refusal happens before any session or engine socket exists.
+ */
+function refuse(ctx: BridgeContext, req: FastifyRequest, reply: FastifyReply, route: string, reason: string) {
+  ctx.metrics.webhooksRejected.inc({ route, reason });
+  ctx.logger.warn({ route, reason, ip: req.ip }, 'twilio request refused');
+  return reply.code(403).type('text/plain').send('Forbidden');
+}
+
+export function twilioWebhookGuard(ctx: BridgeContext) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    const route = req.routeOptions.url ?? req.url;
+    if (ctx.config.env.skipSignatureValidation) return;
+    const token = ctx.config.env.twilioAuthToken;
+    if (!token) return refuse(ctx, req, reply, route, 'no_auth_token_configured');
+    const sig = req.headers['x-twilio-signature'];
+    if (typeof sig !== 'string' || !sig) return refuse(ctx, req, reply, route, 'missing_signature');
+    const params = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, string | string[]>;
+    if (!verifyWebhook(token, ctx.config.env.publicUrl, req.url, params, sig)) {
+      return refuse(ctx, req, reply, route, 'bad_signature');
+    }
+  };
+}
+
+export function twilioUpgradeGuard(ctx: BridgeContext) {
+  return async (req: FastifyRequest, reply: FastifyReply) => {
+    if (ctx.config.env.skipSignatureValidation) return;
+    const token = ctx.config.env.twilioAuthToken;
+    if (!token) return refuse(ctx, req, reply, '/twilio/media', 'no_auth_token_configured');
+    const sig = req.headers['x-twilio-signature'];
+    if (typeof sig !== 'string' || !sig) return refuse(ctx, req, reply, '/twilio/media', 'missing_signature');
+    if (!verifyMediaUpgrade(token, ctx.config.env.publicUrl, req.url.split('?')[0]!, sig)) {
+      return refuse(ctx, req, reply, '/twilio/media', 'bad_signature');
+    }
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * Tool runtime types. The runtime is transport-agnostic: nothing here knows about Twilio or the
+ * Omni socket; CallSession hands tool calls in and gets `tool_result` outputs back via `send`.
+ */
+
+export type SideEffect = 'read' | 'action';
+
+export interface HttpExecutorConfig {
+  kind: 'http';
+  url: string;
+  method: 'POST' | 'PUT' | 'GET';
+  /** Header name that carries the secret read from `auth_secret_env` (e.g. `Authorization`). */
+  auth_header?: string;
+  auth_secret_env?: string;
+  /** Env var holding the per-tool HMAC secret for `X-Bridge-Signature`. */
+  signing_secret_env?: string;
+  headers?: Record<string, string>;
+}
+
+export interface ModuleExecutorConfig {
+  kind: 'module';
+  /** Path resolved relative to the config file's directory. */
+  module: string;
+  /** Named export holding the handler; `default` when omitted. */
+  export?: string;
+}
+
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+  timeout_ms: number;
+  side_effect: SideEffect;
+  executor: HttpExecutorConfig | ModuleExecutorConfig;
+}
+
+export interface ToolCallContext {
+  callSid: string;
+  agentId: string;
+  from?: string;
+  to?: string;
+}
+
+export type ToolOutcome =
+  | 'ok'
+  | 'unknown_tool'
+  | 'invalid_arguments'
+  | 'timeout'
+  | 'tool_failed'
+  | 'http_error'
+  | 'blocked_url'
+  | 'aborted';
+
+export interface ToolObserver {
+  onToolFinished(e: { tool: string; outcome: ToolOutcome; durationMs: number; retried: boolean }): void;
+}
+
+/** What a module tool's handler receives as its second argument. */
+export interface ModuleToolContext extends ToolCallContext {
+  /** The engine's tool call id. */
+  toolCallId: string;
+  /** Fires when the budget runs out or the phone call ends: stop the work. */
+  signal: AbortSignal;
+}
+
+/** The shape a module tool exports: `(args, context) => result` (sync or async). */
+export type ToolHandler = (args: Record<string, unknown>, context: ModuleToolContext) => unknown;
+
+/** What an executor gets for one attempt. */
+export interface ExecContext {
+  toolCallId: string;
+  context: ToolCallContext;
+  signal: AbortSignal;
+}
+
+export type Executor = (args: Record<string, unknown>, ctx: ExecContext) => Promise<unknown>;
+
+/** The engine-facing part of a definition (goes into `configure.tools`). */
+export interface EngineToolDefinition {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}

@@ -1,0 +1,204 @@
+import { z } from 'zod';
+
+/**
+ * Twilio Media Streams wire messages (see specs/twilio.md §1).
+ *
+ * Inbound (Twilio → bridge) messages are parsed once here into a typed union keyed on `event`.
+ * Counters (`sequenceNumber`, `chunk`, `timestamp`) stay the strings Twilio sends, but only
+ * decimal digit strings are accepted: a JSON number there means the sender is not Twilio.
+ * Unknown fields are tolerated (Twilio adds fields over time); missing or mistyped required
+ * fields are rejected with a short reason that is safe to log and count.
+ */
+
+/** Default upper bound for one inbound message; real ones are ~300 bytes. */
+export const DEFAULT_MAX_MESSAGE_CHARS = 64 * 1024;
+
+const counter = z.string().regex(/^[0-9]{1,15}$/, 'expected a numeric string');
+const sid = z.string().min(1).max(64);
+
+/** Base64 alphabet check without a regex: this runs 50 times a second per call. */
+export function isBase64(s: string): boolean {
+  const n = s.length;
+  if (n % 4 === 1) return false;
+  let pad = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 61 /* = */) {
+      pad++;
+      if (pad > 2) return false;
+      continue;
+    }
+    if (pad > 0) return false; // data after padding
+    const ok =
+      (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+    if (!ok) return false;
+  }
+  return pad === 0 || n % 4 === 0;
+}
+
+const base64 = z.string().refine(isBase64, 'invalid base64');
+
+export const connectedSchema = z.object({
+  event: z.literal('connected'),
+  protocol: z.string(),
+  version: z.string(),
+});
+
+export const startSchema = z.object({
+  event: z.literal('start'),
+  sequenceNumber: counter,
+  streamSid: sid,
+  start: z.object({
+    accountSid: sid,
+    streamSid: sid,
+    callSid: sid,
+    tracks: z.array(z.string()).max(4),
+    mediaFormat: z.object({
+      encoding: z.string(),
+      sampleRate: z.number(),
+      channels: z.number(),
+    }),
+    customParameters: z.record(z.string(), z.string()).optional(),
+  }),
+});
+
+export const mediaSchema = z.object({
+  event: z.literal('media'),
+  sequenceNumber: counter,
+  streamSid: sid,
+  media: z.object({
+    track: z.string(),
+    chunk: counter,
+    timestamp: counter,
+    payload: base64,
+  }),
+});
+
+export const dtmfSchema = z.object({
+  event: z.literal('dtmf'),
+  sequenceNumber: counter,
+  streamSid: sid,
+  dtmf: z.object({
+    track: z.string(),
+    digit: z.string().regex(/^[0-9*#A-Da-d]$/, 'expected one DTMF digit'),
+  }),
+});
+
+export const markSchema = z.object({
+  event: z.literal('mark'),
+  sequenceNumber: counter,
+  streamSid: sid,
+  mark: z.object({ name: z.string().max(256) }),
+});
+
+export const stopSchema = z.object({
+  event: z.literal('stop'),
+  sequenceNumber: counter,
+  streamSid: sid,
+  stop: z.object({ accountSid: sid, callSid: sid }),
+});
+
+export type TwilioConnected = z.infer<typeof connectedSchema>;
+export type TwilioStart = z.infer<typeof startSchema>;
+export type TwilioMedia = z.infer<typeof mediaSchema>;
+export type TwilioDtmf = z.infer<typeof dtmfSchema>;
+export type TwilioMark = z.infer<typeof markSchema>;
+export type TwilioStop = z.infer<typeof stopSchema>;
+export type TwilioInbound = TwilioConnected | TwilioStart | TwilioMedia | TwilioDtmf | TwilioMark | TwilioStop;
+export type TwilioInboundEvent = TwilioInbound['event'];
+
+export type ParseResult = { ok: true; msg: TwilioInbound } | { ok: false; reason: string };
+
+const SCHEMAS = {
+  connected: connectedSchema,
+  start: startSchema,
+  media: mediaSchema,
+  dtmf: dtmfSchema,
+  mark: markSchema,
+  stop: stopSchema,
+} as const;
+
+/** Keeps hostile input out of reasons that end up in logs and metric labels. */
+function clip(s: string, max = 40): string {
+  const cleaned = s.replace(/[^\x20-\x7e]/g, '?');
+  return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
+}
+
+/**
+ * Parses one text frame from Twilio. Never throws. `maxChars` bounds the work done on hostile
+ * input before JSON.parse sees it.
+ */
+export function parseTwilioMessage(text: string, maxChars = DEFAULT_MAX_MESSAGE_CHARS): ParseResult {
+  if (typeof text !== 'string') return { ok: false, reason: 'not_text' };
+  if (text.length > maxChars) return { ok: false, reason: 'oversize' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'invalid_json' };
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not_object' };
+  const event = (raw as { event?: unknown }).event;
+  if (typeof event !== 'string') return { ok: false, reason: 'missing_event' };
+  if (!Object.prototype.hasOwnProperty.call(SCHEMAS, event)) {
+    return { ok: false, reason: `unknown_event:${clip(event)}` };
+  }
+  const schema = SCHEMAS[event as TwilioInboundEvent];
+  const res = schema.safeParse(raw);
+  if (res.success) return { ok: true, msg: res.data as TwilioInbound };
+  const issue = res.error.issues[0];
+  const where = issue ? issue.path.join('.') : '';
+  return { ok: false, reason: `invalid_${event}:${clip(where, 60)}${issue ? ` ${clip(issue.message, 60)}` : ''}` };
+}
+
+/** Decodes a media payload to μ-law bytes; null for invalid base64 or an empty payload. */
+export function decodeMediaPayload(b64: string): Buffer | null {
+  if (typeof b64 !== 'string' || b64.length === 0 || !isBase64(b64)) return null;
+  const buf = Buffer.from(b64, 'base64');
+  return buf.length === 0 ? null : buf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbound (bridge → Twilio): exactly three messages with exactly these fields (anything else is
+// Twilio warning 31951 and is dropped).
+
+/** streamSids are embedded without JSON escaping, so only a safe alphabet is accepted. */
+function checkStreamSid(streamSid: string): void {
+  const n = streamSid.length;
+  let ok = n > 0 && n <= 64;
+  for (let i = 0; ok && i < n; i++) {
+    const c = streamSid.charCodeAt(i);
+    ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95;
+  }
+  if (!ok) throw new TypeError('invalid streamSid for an outbound Twilio message');
+}
+
+let lastSid = '';
+let lastMediaPrefix = '';
+
+/**
+ * `{"event":"media","streamSid":…,"media":{"payload":…}}`. The payload must be base64 (checked
+ * with a char scan, no regex); base64 never needs JSON escaping, so the message is a plain
+ * concatenation. The prefix of the most recent streamSid is cached.
+ */
+export function buildMedia(streamSid: string, payloadB64: string): string {
+  if (streamSid !== lastSid) {
+    checkStreamSid(streamSid);
+    lastSid = streamSid;
+    lastMediaPrefix = `{"event":"media","streamSid":"${streamSid}","media":{"payload":"`;
+  }
+  if (!isBase64(payloadB64)) throw new TypeError('media payload must be base64');
+  return lastMediaPrefix + payloadB64 + '"}}';
+}
+
+/** `{"event":"mark","streamSid":…,"mark":{"name":…}}` */
+export function buildMark(streamSid: string, name: string): string {
+  checkStreamSid(streamSid);
+  return `{"event":"mark","streamSid":"${streamSid}","mark":{"name":${JSON.stringify(String(name))}}}`;
+}
+
+/** `{"event":"clear","streamSid":…}` */
+export function buildClear(streamSid: string): string {
+  checkStreamSid(streamSid);
+  return `{"event":"clear","streamSid":"${streamSid}"}`;
+}
