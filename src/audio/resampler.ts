@@ -28,6 +28,8 @@ const MAX_CACHED_DESIGNS = 64;
 interface CachedDesign extends PolyphaseDesign {
   /** byte offset of the table in the SIMD arena, -1 when not loaded there */
   simdAt: number;
+  /** the table widened to float64 for the JavaScript kernel, made on first use */
+  coef64?: Float64Array;
 }
 
 /** Designs are pure functions of (ratio, quality): shared by every call with the same rates. */
@@ -170,7 +172,8 @@ export class StreamResampler {
     const work = this.work;
     work.set(this.hist);
     for (let i = 0; i < n; i++) work[hist + i] = input[i];
-    const { coef, taps, up } = d;
+    const coef = (d.coef64 ??= Float64Array.from(d.coef));
+    const { taps, up } = d;
     const out = this.out;
     const downQ = this.downQ;
     const downR = this.downR;

@@ -134,7 +134,7 @@ export function collectSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv = proce
   for (const a of cfg.file.agents) {
     if (a.kb_token_env) out.push(env[a.kb_token_env]);
     for (const t of a.tools) {
-      const ex = (t as { executor?: Record<string, unknown> }).executor;
+      const ex = t.executor as unknown as Record<string, unknown>;
       for (const k of ['auth_secret_env', 'signing_secret_env']) {
         const name = ex?.[k];
         if (typeof name === 'string') out.push(env[name]);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { toolDefinitionSchema } from '../tools/schema.js';
 
 /**
  * The configuration file: agents, number routing and non-secret behaviour. Secrets never live
@@ -61,7 +62,7 @@ export const agentSchema = z.object({
     rate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).optional(),
     session_label: z.string().max(256).optional(),
   }).prefault({}),
-  tools: z.array(z.record(z.string(), z.unknown())).default([]),
+  tools: z.array(toolDefinitionSchema).default([]),
   transfer: transferSchema,
   send_dtmf_mode: z.enum(['inband', 'play_digits']).default('inband'),
   /** in-call keys handled by the bridge itself, e.g. {"0": "transfer"}; off unless configured */
@@ -121,13 +122,18 @@ export const bridgeSchema = z.object({
 export const configFileSchema = z.object({
   default_agent: z.string(),
   agents: z.array(agentSchema).min(1, 'define at least one agent'),
-  numbers: z.record(e164, numberRouteSchema).default({}),
+  numbers: z.record(z.string(), numberRouteSchema).default({}),
   bridge: bridgeSchema,
 }).superRefine((cfg, ctx) => {
   const ids = new Set<string>();
   cfg.agents.forEach((a, i) => {
     if (ids.has(a.id)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id "${a.id}"` });
     ids.add(a.id);
+    const toolNames = new Set<string>();
+    a.tools.forEach((t, j) => {
+      if (toolNames.has(t.name)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'tools', j, 'name'], message: `duplicate tool name "${t.name}" (names are unique per agent)` });
+      toolNames.add(t.name);
+    });
     const names = new Set(a.transfer.targets.map((t) => t.name));
     if (a.transfer.default && !names.has(a.transfer.default)) {
       ctx.addIssue({ code: 'custom', path: ['agents', i, 'transfer', 'default'], message: `"${a.transfer.default}" is not one of this agent's transfer targets` });
@@ -136,7 +142,15 @@ export const configFileSchema = z.object({
   if (!ids.has(cfg.default_agent)) {
     ctx.addIssue({ code: 'custom', path: ['default_agent'], message: `no agent has id "${cfg.default_agent}"` });
   }
+  const allTargets = new Set(cfg.agents.flatMap((a) => a.transfer.targets.map((t) => t.name)));
   for (const [num, route] of Object.entries(cfg.numbers)) {
+    if (!/^\+[1-9]\d{6,14}$/.test(num)) {
+      ctx.addIssue({ code: 'custom', path: ['numbers', num], message: 'a routed number must be E.164, like +15551234567' });
+    }
+    const opts = route.ivr ? [...Object.values(route.ivr.options), route.ivr.default] : [];
+    for (const o of opts) {
+      if ('transfer' in o && !allTargets.has(o.transfer)) ctx.addIssue({ code: 'custom', path: ['numbers', num, 'ivr'], message: `transfer target "${o.transfer}" is not defined by any agent` });
+    }
     const refs = [route.agent, ...Object.values(route.ivr?.options ?? {}).map((o) => ('agent' in o ? o.agent : undefined))];
     if (route.ivr && 'agent' in route.ivr.default) refs.push(route.ivr.default.agent);
     for (const ref of refs) {

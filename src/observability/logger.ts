@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
@@ -33,8 +33,8 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     base: { svc: 'omni-phone-bridge' },
   };
   const dest = settings.destination ?? process.stdout;
-  if (secrets.length === 0) return pino(opts, dest as pino.DestinationStream);
-  const scrubbing: pino.DestinationStream = {
+  if (secrets.length === 0) return pino(opts, dest as DestinationStream);
+  const scrubbing: DestinationStream = {
     write(line: string) {
       let out = line;
       for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');

@@ -70,7 +70,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   for (const agent of config.file.agents) {
     holds.set(agent.id, loadHold(agent, config.baseDir));
     if (agent.tools.length) {
-      tools.set(agent.id, await ToolRegistry.load(agent.tools as never, {
+      tools.set(agent.id, await ToolRegistry.load(agent.tools, {
         baseDir: config.baseDir, env: process.env, allowHosts: settings.tool_allow_hosts, logger,
       }));
     }

@@ -67,8 +67,11 @@ export async function harness(
     ...opts,
     send: (callId, name, output) => {
       sent.push({ callId, name, output, at: performance.now() });
-      opts.send?.(callId, name, output);
-      for (const w of waiters.splice(0)) w();
+      try {
+        opts.send?.(callId, name, output);
+      } finally {
+        for (const w of waiters.splice(0)) w();
+      }
     },
   });
   const waitFor = (n: number, ms = 8000): Promise<Sent[]> =>
