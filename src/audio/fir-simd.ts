@@ -146,7 +146,7 @@ function body(): number[] {
   return [...uleb(fn.length), ...fn];
 }
 
-function moduleBytes(): Uint8Array {
+function moduleBytes(): Uint8Array<ArrayBuffer> {
   const params = new Array(12).fill(I32);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,

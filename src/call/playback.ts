@@ -298,7 +298,10 @@ export class Playback {
 
   private readHoldFrame(now: number): boolean {
     const hold = this.hold!;
-    if (now >= this.holdUntil && !hold.done) hold.fadeOut(40);
+    if (now >= this.holdUntil && !hold.done) {
+      hold.fadeOut(40);
+      this.holdUntil = Number.POSITIVE_INFINITY; // fade once; calling again would restart it
+    }
     if (hold.done) {
       this.hold = undefined;
       return false;

@@ -64,6 +64,30 @@ const LOUD_REJECTIONS = 5;
 
 type State = 'idle' | 'connecting' | 'open' | 'closing' | 'closed';
 
+interface PendingConnect {
+  resolve: () => void;
+  reject: (err: OmniConnectError) => void;
+  timer: NodeJS.Timeout;
+  configure: Buffer;
+}
+
+/**
+ * The close code reported for a connect that failed, chosen so that classifyClose() gives the
+ * right policy: an HTTP 401/403 at the upgrade is the same verdict as a 4401/4403 close.
+ */
+export function connectFailureCode(err: OmniConnectError): number {
+  switch (err.kind) {
+    case 'aborted': return 1000;
+    case 'config': return 1008;
+    case 'http':
+      if (err.status === 401) return 4401;
+      if (err.status === 403) return 4403;
+      if (err.status === 429) return 4429;
+      return err.retryable ? 1011 : 1008;
+    default: return 1006;
+  }
+}
+
 export class OmniClient extends EventEmitter<OmniClientEvents> {
   readonly stats: Readonly<OmniClientStats>;
   private readonly counters: OmniClientStats = {
@@ -78,6 +102,8 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
   private serverEnded = false;
   private closeTimer: NodeJS.Timeout | undefined;
   private engineCallIdValue: string | undefined;
+  private closeEmitted = false;
+  private pendingConnect: PendingConnect | undefined;
 
   constructor(private readonly opts: OmniClientOptions) {
     super();
@@ -95,7 +121,11 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
   /** True once the server said `session_end`: a close that follows is the engine's normal end. */
   get sessionEndReceived(): boolean { return this.serverEnded; }
 
-  /** Opens the socket and sends the one complete `configure`. Resolves once both are done. */
+  /**
+   * Opens the socket and sends the one complete `configure`; resolves once both are done. On
+   * failure it rejects with an OmniConnectError *and* emits `close` (see CONNECT_FAILURE_CODES), so
+   * an owner that reconnects on `close` handles a failed connect like a dropped session.
+   */
   connect(): Promise<void> {
     if (this.state !== 'idle') {
       return Promise.reject(new OmniConnectError('OmniClient is single-use: connect() was already called', 'config', false));
@@ -111,77 +141,86 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
         throw new Error('API key contains characters that cannot travel in a WebSocket subprotocol');
       }
     } catch (err) {
+      const error = new OmniConnectError(this.scrub(`Omni client misconfigured: ${(err as Error).message}`), 'config', false);
       this.state = 'closed';
-      return Promise.reject(new OmniConnectError(this.scrub(`Omni client misconfigured: ${(err as Error).message}`), 'config', false));
+      this.emitClose(1008, error.message);
+      return Promise.reject(error);
     }
     const timeoutMs = this.opts.connectTimeoutMs ?? 5000;
     this.log.debug({ url: redactUrl(url), rate: this.opts.rate }, 'omni connecting');
-
     return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      let opened = false;
-      const fail = (err: OmniConnectError): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.state = 'closing';
-        this.ws?.terminate();
-        reject(err);
-      };
-      this.failConnect = fail;
       const timer = setTimeout(() => {
-        fail(new OmniConnectError(`Omni connect timed out after ${timeoutMs} ms`, 'timeout', true));
+        this.failConnect(new OmniConnectError(`Omni connect timed out after ${timeoutMs} ms`, 'timeout', true));
       }, timeoutMs);
-
-      let ws: WebSocket;
+      this.pendingConnect = { resolve, reject, timer, configure };
       try {
-        ws = new WebSocket(url, key === undefined ? [] : [`pyai-key.${key}`], {
+        this.ws = new WebSocket(url, key === undefined ? [] : [`pyai-key.${key}`], {
           perMessageDeflate: false, maxPayload: MAX_PAYLOAD, handshakeTimeout: timeoutMs,
         });
       } catch (err) {
-        fail(new OmniConnectError(this.scrub(`Omni connect failed: ${(err as Error).message}`), 'config', false));
+        this.failConnect(new OmniConnectError(this.scrub(`Omni connect failed: ${(err as Error).message}`), 'config', false));
         return;
       }
-      this.ws = ws;
-      ws.binaryType = 'nodebuffer';
-      ws.on('message', this.onMessage);
-      ws.on('unexpected-response', (_req, res) => {
-        const status = res.statusCode ?? 0;
-        res.resume();
-        const retryable = status === 408 || status === 429 || status >= 500;
-        fail(new OmniConnectError(`Omni refused the upgrade: HTTP ${status}`, 'http', retryable, status));
-      });
-      ws.on('error', (err) => {
-        const message = this.scrub(err.message);
-        if (!settled) fail(new OmniConnectError(`Omni connect failed: ${message}`, 'network', true));
-        else if (this.state === 'open') this.log.warn({ err: message }, 'omni socket error');
-        else this.log.debug({ err: message }, 'omni socket error while closing');
-      });
-      ws.on('open', () => {
-        if (settled) return;
-        settled = true;
-        opened = true;
-        clearTimeout(timer);
-        this.state = 'open';
-        // Exactly one complete configure, before anything else can be sent (audio included).
-        this.sendRaw(configure);
-        resolve();
-      });
-      ws.on('close', (code, reasonBuf) => {
-        clearTimeout(this.closeTimer);
-        this.closeTimer = undefined;
-        if (!settled) {
-          fail(new OmniConnectError(`Omni closed the connection before it opened (${code})`, 'closed', code !== 1008 && code !== 4401 && code !== 4403));
-        }
-        this.state = 'closed';
-        ws.removeAllListeners('message');
-        if (!opened) return;
-        // After our own end() a missing closing handshake is still our normal end, not a drop to retry.
-        const reportedCode = this.endRequested && code === 1006 ? 1000 : code;
-        const reason = this.endRequested && code === 1006 ? 'ended by client' : reasonBuf.toString('utf8');
-        this.safeEmit('close', reportedCode, reason);
-      });
+      this.wire(this.ws);
     });
+  }
+
+  private wire(ws: WebSocket): void {
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', this.onMessage);
+    ws.on('unexpected-response', (_req, res) => {
+      const status = res.statusCode ?? 0;
+      res.resume();
+      const retryable = status === 408 || status === 429 || status >= 500;
+      this.failConnect(new OmniConnectError(`Omni refused the upgrade: HTTP ${status}`, 'http', retryable, status));
+    });
+    ws.on('error', (err) => {
+      const message = this.scrub(err.message);
+      if (this.pendingConnect) this.failConnect(new OmniConnectError(`Omni connect failed: ${message}`, 'network', true));
+      else if (this.state === 'open') this.log.warn({ err: message }, 'omni socket error');
+      else this.log.debug({ err: message }, 'omni socket error while closing');
+    });
+    ws.on('open', () => {
+      const pending = this.pendingConnect;
+      if (!pending) return;
+      this.pendingConnect = undefined;
+      clearTimeout(pending.timer);
+      this.state = 'open';
+      // Exactly one complete configure, before anything else can be sent (audio included).
+      this.sendRaw(pending.configure);
+      pending.resolve();
+    });
+    ws.on('close', (code, reasonBuf) => {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = undefined;
+      ws.removeAllListeners('message');
+      if (this.pendingConnect) {
+        const fatal = code === 1008 || code === 4401 || code === 4403;
+        this.failConnect(new OmniConnectError(`Omni closed the connection before it opened (${code})`, 'closed', !fatal), code);
+      }
+      this.state = 'closed';
+      // After our own end() a missing closing handshake is still our normal end, not a drop to retry.
+      if (this.endRequested && code === 1006) this.emitClose(1000, 'ended by client');
+      else this.emitClose(code, reasonBuf.toString('utf8'));
+    });
+  }
+
+  /** Settles a pending connect as failed, drops the socket, and reports the matching close. */
+  private failConnect(err: OmniConnectError, closeCode?: number): void {
+    const pending = this.pendingConnect;
+    if (!pending) return;
+    this.pendingConnect = undefined;
+    clearTimeout(pending.timer);
+    this.state = 'closed';
+    this.ws?.terminate();
+    pending.reject(err);
+    this.emitClose(closeCode ?? connectFailureCode(err), err.message);
+  }
+
+  private emitClose(code: number, reason: string): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    this.safeEmit('close', code, reason);
   }
 
   /** Sends one caller audio frame. False when not open or the socket is backed up; never throws. */
@@ -234,7 +273,7 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     if (this.endRequested) return;
     this.endRequested = true;
     if (this.state === 'connecting') {
-      this.failConnect?.(new OmniConnectError('Omni connect aborted by end()', 'aborted', false));
+      this.failConnect(new OmniConnectError('Omni connect aborted by end()', 'aborted', false));
       return;
     }
     if (this.state !== 'open' || this.ws === undefined) return;
@@ -244,8 +283,6 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     ws.close(1000, 'session ending');
     this.closeTimer = setTimeout(() => ws.terminate(), this.opts.closeTimeoutMs ?? 2000);
   }
-
-  private failConnect: ((err: OmniConnectError) => void) | undefined;
 
   private sendControl(frame: ClientFrame): boolean {
     if (this.state !== 'open') return false;

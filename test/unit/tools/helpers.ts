@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import type { Logger } from '../../../src/observability/logger.js';
 import { ToolRegistry } from '../../../src/tools/registry.js';
 import { ToolRuntime, type ToolRuntimeOptions } from '../../../src/tools/runtime.js';
+import type { Resolver } from '../../../src/tools/netguard.js';
 import type { ToolDefinition, ToolOutcome } from '../../../src/tools/types.js';
 
 export const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -48,13 +49,14 @@ export interface Harness {
 
 export async function harness(
   defs: ToolDefinition[],
-  opts: Partial<ToolRuntimeOptions> & { env?: NodeJS.ProcessEnv; allowHosts?: string[]; baseDir?: string } = {},
+  opts: Partial<ToolRuntimeOptions> & { env?: NodeJS.ProcessEnv; allowHosts?: string[]; baseDir?: string; resolver?: Resolver } = {},
 ): Promise<Harness> {
   const log = captureLogger();
   const registry = await ToolRegistry.load(defs, {
     baseDir: opts.baseDir ?? FIXTURES,
     env: opts.env ?? {},
     allowHosts: opts.allowHosts,
+    resolver: opts.resolver,
     logger: log.logger,
   });
   const sent: Sent[] = [];

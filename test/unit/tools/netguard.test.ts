@@ -64,7 +64,7 @@ describe('classifyIp: IPv6', () => {
     const b = parseIp('0:0:0:0:0:ffff:c0a8:1');
     expect(a && Buffer.from(a).toString('hex')).toBe('00000000000000000000ffffc0a80001');
     expect(b && Buffer.from(b).toString('hex')).toBe('00000000000000000000ffffc0a80001');
-    expect(Buffer.from(parseIp('1:2:3:4:5:6:7.8.9.10')!).toString('hex')).toBe('00010002000300040005000607080910'.replace('0910', '090a'));
+    expect(Buffer.from(parseIp('1:2:3:4:5:6:7.8.9.10')!).toString('hex')).toBe('0001000200030004000500060708090a');
     expect(Buffer.from(parseIp('1::')!).toString('hex')).toBe('00010000000000000000000000000000');
   });
 });

@@ -1,0 +1,154 @@
+import type { Logger } from '../../observability/logger.js';
+
+/** Who did something, as shown in the timeline. `agent` is audio the bridge played. */
+export type Actor = 'caller' | 'agent' | 'bridge' | 'twilio' | 'human';
+
+export interface TimelineEntry {
+  /** ms since the call was placed */
+  atMs: number;
+  who: Actor;
+  what: string;
+}
+
+/**
+ * One step of a caller script. Steps run in order; a step starts when the previous one is done
+ * and its own conditions hold (`atMs`, `afterAgentSilenceMs`). Audio and DTMF steps also wait
+ * until something listens (a media stream or a `<Gather>`), so words are not lost while the
+ * stream is still connecting.
+ */
+export interface CallerAction {
+  /** not before this many ms after the call was placed */
+  atMs?: number;
+  /** after the agent (what the caller hears) has spoken and then been quiet this long */
+  afterAgentSilenceMs?: number;
+  /** speak this text (offline TTS) */
+  say?: string;
+  /** speak this WAV file (any rate, mono or stereo) */
+  wav?: string;
+  /** stay quiet this long */
+  silenceMs?: number;
+  /** press these digits, one `dtmf` event each, ~150 ms apart */
+  dtmf?: string;
+  /** loud noise this long (to barge in) */
+  noiseMs?: number;
+  /** hang up */
+  hangup?: true;
+}
+export type CallerScript = CallerAction[];
+
+export interface PlaceCallOptions {
+  to: string;
+  from: string;
+  callSid?: string;
+  caller?: CallerScript;
+  statusCallbackUrl?: string;
+  /** safety bound; the call ends with `timeout` after this long (default 120 s) */
+  maxDurationMs?: number;
+  /** default true; false runs the 20 ms clock as fast as the event loop allows */
+  realtime?: boolean;
+  /** the voice webhook, default `{publicUrl}/twilio/voice` */
+  voiceUrl?: string;
+  /** extra webhook params such as CallerName, ForwardedFrom, FromCity */
+  extraParams?: Record<string, string>;
+}
+
+export interface StreamStats {
+  streamSid: string;
+  startedAtMs: number;
+  endedAtMs?: number;
+  /** `stop` = Twilio ended it (hang-up / REST update), `bridge-close` = the bridge closed it */
+  endedBy?: 'stop' | 'bridge-close' | 'connect-failed';
+  customParameters: Record<string, string>;
+  marksEchoed: number;
+  clears: number;
+  /** media messages received from the bridge */
+  mediaMessages: number;
+  /** media messages sent to the bridge */
+  mediaSent: number;
+  dtmfSent: number;
+  /** ms of bridge audio discarded by `clear` */
+  clearedMs: number;
+}
+
+export type EndedBy =
+  | 'caller'
+  | 'bridge-hangup'
+  | 'rest-completed'
+  | 'twiml-end'
+  | 'timeout'
+  | 'transfer-completed';
+
+export interface DialRecord {
+  target: string;
+  result: 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
+}
+
+export interface CallResult {
+  callSid: string;
+  /** 8 kHz PCM of everything the caller heard, in real time, silence included */
+  heard: Int16Array;
+  timeline: TimelineEntry[];
+  streams: StreamStats[];
+  violations: string[];
+  endedBy: EndedBy;
+  durationMs: number;
+  restUpdates: number;
+  dialed?: DialRecord[];
+}
+
+export type CallEvent = 'timeline' | 'stream-start' | 'stream-end' | 'violation' | 'end';
+
+export interface CallHandle {
+  callSid: string;
+  done: Promise<CallResult>;
+  hangup(): void;
+  sendDtmf(digits: string): void;
+  say(text: string): void;
+  timeline: TimelineEntry[];
+  on(event: 'timeline', cb: (e: TimelineEntry) => void): void;
+  on(event: 'stream-start' | 'stream-end', cb: (s: StreamStats) => void): void;
+  on(event: 'violation', cb: (v: string) => void): void;
+  on(event: 'end', cb: (r: CallResult) => void): void;
+}
+
+export interface HumanBehaviour {
+  /** what the dialed party (or the callee of an outbound call) does */
+  answer: 'answer' | 'busy' | 'no-answer' | 'failed';
+  /** how long an answered human talks before hanging up (default 2000) */
+  talkMs?: number;
+  /** ringing before the outcome (default 1000; no-answer rings for the Dial timeout) */
+  ringMs?: number;
+}
+
+export interface SimulatorOptions {
+  /** where HTTP and WebSocket connections really go, e.g. http://127.0.0.1:8080 */
+  bridgeUrl: string;
+  /** the bridge's PUBLIC_URL: URLs under it are signed as-is and connected to via bridgeUrl */
+  publicUrl: string;
+  accountSid: string;
+  authToken: string;
+  logger?: Logger;
+  human?: HumanBehaviour;
+  /** port of the fake REST API (default 0: chosen by the OS) */
+  restPort?: number;
+}
+
+export interface RecordedRestRequest {
+  atMs: number;
+  method: string;
+  path: string;
+  /** Basic auth matched accountSid:authToken */
+  authOk: boolean;
+  form: Record<string, string | string[]>;
+  status: number;
+}
+
+export interface TwilioSimulator {
+  /** http://127.0.0.1:port — the fake REST API, for TWILIO_API_BASE */
+  restBase: string;
+  restRequests: RecordedRestRequest[];
+  /** every call so far, inbound and REST-created, by CallSid */
+  calls: Map<string, CallHandle>;
+  placeCall(opts: PlaceCallOptions): CallHandle;
+  close(): Promise<void>;
+}

@@ -1,0 +1,113 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Playback, type PlaybackSink } from '../../../src/call/playback.js';
+import { HoldPlayer, generateDefaultHold } from '../../../src/audio/index.js';
+
+class FakeTwilio implements PlaybackSink {
+  sent: ({ kind: 'media'; bytes: number } | { kind: 'mark'; name: string } | { kind: 'clear' })[] = [];
+  sendAudio(mu: Uint8Array) { this.sent.push({ kind: 'media', bytes: mu.length }); }
+  sendMark(name: string) { this.sent.push({ kind: 'mark', name }); }
+  sendClear() { this.sent.push({ kind: 'clear' }); }
+  media() { return this.sent.filter((m) => m.kind === 'media').length; }
+  marks() { return this.sent.flatMap((m) => (m.kind === 'mark' ? [m.name] : [])); }
+}
+
+const tone = (ms: number, rate: number) => Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)));
+
+describe('Playback', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  function setup(leadMs = 100) {
+    const pb = new Playback({ leadMs, now: () => Date.now() });
+    const tw = new FakeTwilio();
+    pb.attach(tw);
+    return { pb, tw };
+  }
+
+  it('sends exact 20 ms μ-law frames, paced no further than the lead ahead of real time', () => {
+    const { pb, tw } = setup(100);
+    pb.pushAgentAudio(tone(1000, 24000), 24000);
+    expect(tw.sent.every((m) => m.kind !== 'media' || m.bytes === 160)).toBe(true);
+    expect(tw.media()).toBe(5); // 100 ms lead = 5 frames up front, not the whole second
+    vi.advanceTimersByTime(500);
+    expect(tw.media()).toBeGreaterThanOrEqual(29);
+    expect(tw.media()).toBeLessThanOrEqual(31);
+    vi.advanceTimersByTime(2000);
+    expect(tw.media()).toBe(50);
+  });
+
+  it('marks carry the generation and confirm what the caller has heard', async () => {
+    const { pb, tw } = setup(1000);
+    pb.pushAgentAudio(tone(200, 8000), 8000);
+    const marks = tw.marks();
+    expect(marks.length).toBeGreaterThan(0);
+    expect(marks.every((m) => m.startsWith('1:'))).toBe(true);
+    expect(pb.heardMs).toBe(0);
+    const played = pb.whenPlayed(5000);
+    for (const m of tw.marks()) pb.onMark(m);
+    await expect(played).resolves.toBe('played');
+    expect(pb.heardMs).toBe(200);
+  });
+
+  it('barge-in sends clear, drops queued audio and ignores the marks clear echoes back', async () => {
+    const { pb, tw } = setup(100);
+    pb.pushAgentAudio(tone(2000, 16000), 16000);
+    const before = tw.marks();
+    const waiting = pb.whenPlayed(5000);
+    pb.bargeIn();
+    expect(tw.sent.at(-1)).toEqual({ kind: 'clear' });
+    await expect(waiting).resolves.toBe('interrupted');
+    // Twilio echoes every pending mark after clear: none may count as played.
+    for (const m of before) expect(pb.onMark(m)).toBe(false);
+    expect(pb.heardMs).toBe(0);
+    const mediaAfterClear = tw.media();
+    vi.advanceTimersByTime(3000);
+    expect(tw.media()).toBe(mediaAfterClear); // nothing of the old reply is sent any more
+  });
+
+  it('does not apply stale marks from an old generation to a new one', () => {
+    const { pb, tw } = setup(1000);
+    pb.pushAgentAudio(tone(100, 8000), 8000);
+    const old = tw.marks();
+    pb.bargeIn();
+    pb.pushAgentAudio(tone(100, 8000), 8000);
+    const fresh = tw.marks().filter((m) => !old.includes(m));
+    expect(fresh.every((m) => m.startsWith('2:'))).toBe(true);
+    for (const m of old) pb.onMark(m);
+    expect(pb.heardMs).toBe(0);
+    for (const m of fresh) pb.onMark(m);
+    expect(pb.heardMs).toBe(100);
+  });
+
+  it('holds agent audio until a stream is attached, then sends it first and in order', () => {
+    const pb = new Playback({ leadMs: 1000, now: () => Date.now() });
+    pb.pushAgentAudio(tone(300, 24000), 24000);
+    vi.advanceTimersByTime(200);
+    const tw = new FakeTwilio();
+    pb.attach(tw);
+    expect(tw.media()).toBe(15);
+  });
+
+  it('plays hold audio until the agent speaks again, fading it out first', () => {
+    const { pb, tw } = setup(60);
+    pb.startHold(new HoldPlayer(generateDefaultHold(8000, 2), 8000));
+    vi.advanceTimersByTime(1000);
+    const holdFrames = tw.media();
+    expect(holdFrames).toBeGreaterThanOrEqual(50);
+    pb.pushAgentAudio(tone(200, 8000), 8000);
+    expect(pb.holding).toBe(false);
+    vi.advanceTimersByTime(1000);
+    // the fade (≤ 4 frames) and the agent's 10 frames, then silence: no more hold frames
+    const total = tw.media();
+    expect(total - holdFrames).toBeGreaterThanOrEqual(10);
+    expect(total - holdFrames).toBeLessThanOrEqual(14);
+  });
+
+  it('stops hold audio by itself after the requested seconds', () => {
+    const { pb, tw } = setup(60);
+    pb.startHold(new HoldPlayer(generateDefaultHold(8000, 2), 8000), 1);
+    vi.advanceTimersByTime(3000);
+    expect(tw.media()).toBeGreaterThanOrEqual(50);
+    expect(tw.media()).toBeLessThanOrEqual(58);
+  });
+});
