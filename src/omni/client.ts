@@ -12,7 +12,10 @@ import {
 } from './client-frames.js';
 import type { OmniEvent } from './events.js';
 import { decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
+import { OmniConnectError, connectFailureCode } from './connect-error.js';
 import { buildOmniUrl, type OmniRate, redactUrl } from './url.js';
+
+export { OmniConnectError, connectFailureCode, type OmniConnectFailure } from './connect-error.js';
 
 export interface OmniClientOptions {
   baseUrl: string;
@@ -47,16 +50,6 @@ export interface OmniClientStats {
   audioRefused: number;
 }
 
-export type OmniConnectFailure = 'timeout' | 'http' | 'network' | 'closed' | 'aborted' | 'config';
-
-/** Why connect() failed. The message never contains the API key. */
-export class OmniConnectError extends Error {
-  constructor(message: string, readonly kind: OmniConnectFailure, readonly retryable: boolean, readonly status?: number) {
-    super(message);
-    this.name = 'OmniConnectError';
-  }
-}
-
 // RFC 7230 token characters: anything else cannot travel in Sec-WebSocket-Protocol.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const MAX_PAYLOAD = 4 * 1024 * 1024;
@@ -69,23 +62,6 @@ interface PendingConnect {
   reject: (err: OmniConnectError) => void;
   timer: NodeJS.Timeout;
   configure: Buffer;
-}
-
-/**
- * The close code reported for a connect that failed, chosen so that classifyClose() gives the
- * right policy: an HTTP 401/403 at the upgrade is the same verdict as a 4401/4403 close.
- */
-export function connectFailureCode(err: OmniConnectError): number {
-  switch (err.kind) {
-    case 'aborted': return 1000;
-    case 'config': return 1008;
-    case 'http':
-      if (err.status === 401) return 4401;
-      if (err.status === 403) return 4403;
-      if (err.status === 429) return 4429;
-      return err.retryable ? 1011 : 1008;
-    default: return 1006;
-  }
 }
 
 export class OmniClient extends EventEmitter<OmniClientEvents> {
