@@ -103,8 +103,8 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
    * an owner that reconnects on `close` handles a failed connect like a dropped session.
    */
   connect(): Promise<void> {
-    if (this.state !== 'idle') {
-      return Promise.reject(new OmniConnectError('OmniClient is single-use: connect() was already called', 'config', false));
+    if (this.state !== 'idle' || this.endRequested) {
+      return Promise.reject(new OmniConnectError('OmniClient is single-use: connect() after connect() or end()', 'config', false));
     }
     this.state = 'connecting';
     let configure: Buffer;

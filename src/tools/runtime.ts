@@ -146,7 +146,10 @@ export class ToolRuntime {
     };
     entry.timer = setTimeout(() => this.onTimeout(callId, entry), budget);
     this.inFlight.set(callId, entry);
-    void this.run(tool, callId, entry, startedAt + budget);
+    this.run(tool, callId, entry, startedAt + budget).catch((err: unknown) => {
+      // run() handles every failure itself; this only guards against an unhandled rejection.
+      this.opts.logger.error({ callId: bound(callId), tool: name, err: this.safeMessage(err) }, 'tool runtime failure');
+    });
   }
 
   private async run(tool: RegisteredTool, callId: string, entry: InFlight, deadline: number): Promise<void> {

@@ -107,6 +107,17 @@ describe('OmniClient handshake', () => {
     await client.connect();
     await expect(client.connect()).rejects.toThrow(/single-use/);
   });
+
+  it('treats a failed connect as a close the owner can act on, reported once', async () => {
+    const url = await rawServer((_req, socket) => socket.end('HTTP/1.1 503 Unavailable\r\nContent-Length: 0\r\n\r\n'));
+    const client = makeClient(url);
+    const closes: number[] = [];
+    client.on('close', (c) => closes.push(c));
+    const err = (await client.connect().catch((e: unknown) => e)) as OmniConnectError;
+    expect(err.retryable).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closes).toEqual([1011]);
+  });
 });
 
 describe('OmniClient receiving', () => {
@@ -249,8 +260,12 @@ describe('OmniClient connect failures', () => {
   it('times out when the upgrade never completes, without the key in the error', async () => {
     const url = await rawServer(() => { /* never answer */ });
     const client = makeClient(url, { connectTimeoutMs: 150 });
+    const closes: number[] = [];
+    client.on('close', (c) => closes.push(c));
     const t0 = Date.now();
     const err = await client.connect().then(() => undefined, (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(closes).toEqual([1006]);
     expect(err).toBeInstanceOf(OmniConnectError);
     expect((err as OmniConnectError).kind).toBe('timeout');
     expect((err as Error).message).not.toContain(KEY);
@@ -262,7 +277,11 @@ describe('OmniClient connect failures', () => {
       socket.end(`HTTP/1.1 401 Unauthorized\r\nContent-Length: ${KEY.length}\r\n\r\n${KEY}`);
     });
     const client = makeClient(url);
+    const closes: number[] = [];
+    client.on('close', (c) => closes.push(c));
     const err = (await client.connect().catch((e: unknown) => e)) as OmniConnectError;
+    await new Promise((r) => setTimeout(r, 30));
+    expect(closes).toEqual([4401]);
     expect(err.kind).toBe('http');
     expect(err.status).toBe(401);
     expect(err.retryable).toBe(false);
@@ -294,6 +313,7 @@ describe('OmniClient connect failures', () => {
     const p = client.connect();
     client.end();
     await expect(p).rejects.toMatchObject({ kind: 'aborted' });
+    await expect(client.connect()).rejects.toThrow(/single-use/);
   });
 });
 
