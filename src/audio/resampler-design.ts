@@ -3,10 +3,10 @@
  *
  * The ratio is reduced to up/down = L/M; one prototype low-pass runs at the virtual rate inRate·L
  * and is split into L phases of `taps` coefficients each. Cutoff is the lower of the two Nyquist
- * frequencies; the transition band spans ±15 % around it, so with a
- * telephone (8 kHz) side the passband reaches 3.4 kHz and the stopband starts at 4.6 kHz: anything
- * above 4.6 kHz can only alias onto the unused 3.4–4 kHz edge. Stopband and passband ripple:
- * 80 dB ('high', ~85 dB SINAD) or 65 dB ('medium': 3/4 of the taps, ~65 dB SINAD).
+ * frequencies; the transition band spans ±15 % around it, so with a telephone (8 kHz) side the
+ * passband reaches 3.4 kHz and the stopband starts at 4.6 kHz: anything above 4.6 kHz can only
+ * alias onto the unused 3.4–4 kHz edge. Stopband attenuation and passband ripple: 80 dB ('high',
+ * ~85 dB SINAD) or 65 dB ('medium': about 3/4 of the taps, ~70 dB SINAD).
  */
 
 export type ResamplerQuality = 'high' | 'medium';

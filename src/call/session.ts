@@ -131,8 +131,7 @@ export class CallSession {
           logger: this.log,
           observer: {
             onToolFinished: (e) => {
-              this.deps.metrics.toolCalls.inc({ tool: e.tool, outcome: e.outcome });
-              this.deps.metrics.toolLatency.observe({ tool: e.tool }, e.durationMs / 1000);
+              this.deps.metrics.tools.onToolFinished(e);
               this.record.toolFinished(e.tool, e.outcome, e.durationMs);
             },
           },

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createToolMetrics } from '../tools/metrics.js';
 
 /**
  * The bridge's Prometheus metrics. Each server instance owns its registry (never the global
@@ -21,8 +22,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     bargeIns: new Counter({ name: 'bridge_barge_ins_total', help: 'Caller barge-ins (Twilio clear sent)', registers: r }),
     transfers: new Counter({ name: 'bridge_transfers_total', help: 'Transfers by result', labelNames: ['result'], registers: r }),
     verbs: new Counter({ name: 'bridge_engine_verbs_total', help: 'Engine call-control verbs by verb and result', labelNames: ['verb', 'result'], registers: r }),
-    toolCalls: new Counter({ name: 'bridge_tool_calls_total', help: 'Tool calls by tool and outcome', labelNames: ['tool', 'outcome'], registers: r }),
-    toolLatency: new Histogram({ name: 'bridge_tool_duration_seconds', help: 'Tool call duration', labelNames: ['tool'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15], registers: r }),
+    /** tool calls by outcome, errors by kind, retries, latency (bridge_tool_*) */
+    tools: createToolMetrics(registry),
     engineConnect: new Histogram({ name: 'bridge_engine_connect_seconds', help: 'Engine connect + configure latency', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
     engineCloses: new Counter({ name: 'bridge_engine_closes_total', help: 'Engine socket closes by code', labelNames: ['code'], registers: r }),
     engineReconnects: new Counter({ name: 'bridge_engine_reconnects_total', help: 'Engine reconnect attempts by result', labelNames: ['result'], registers: r }),

@@ -9,7 +9,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WASI } from 'node:wasi';
 import { readWav } from '../audio/index.js';
 import type { Logger } from '../observability/logger.js';
 import { formantSynthesize } from './engine/formant-synth.js';
@@ -41,6 +40,8 @@ function loadFlite(): Promise<WebAssembly.Module> {
 
 async function runFlite(text: string): Promise<TtsResult> {
   const mod = await loadFlite();
+  // Imported on first use: loading node:wasi prints an experimental-feature warning.
+  const { WASI } = await import('node:wasi');
   const dir = await mkdtemp(join(tmpdir(), 'omni-tts-'));
   try {
     const wasi = new WASI({

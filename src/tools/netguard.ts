@@ -45,9 +45,13 @@ const V4_RANGES: Range[] = [
   { prefix: [240], bits: 4, reason: 'reserved' }, // includes 255.255.255.255
 ];
 
-const V6_RANGES: Range[] = [
-  { prefix: [], bits: 128, reason: 'unspecified' }, // ::
+/** `::` and `::1`, checked before the IPv4-compatible form `::a.b.c.d` that would contain them. */
+const V6_EXACT: Range[] = [
+  { prefix: [], bits: 128, reason: 'unspecified' },
   { prefix: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], bits: 128, reason: 'loopback' },
+];
+
+const V6_RANGES: Range[] = [
   { prefix: [0x01, 0x00, 0, 0, 0, 0, 0, 0], bits: 64, reason: 'reserved' }, // discard 100::/64
   { prefix: [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01], bits: 48, reason: 'reserved' }, // local NAT64
   { prefix: [0x20, 0x01, 0x0d, 0xb8], bits: 32, reason: 'documentation' },
@@ -135,13 +139,13 @@ export function classifyIp(ip: string): BlockReason | null {
   if (b.length === 4) return classifyV4(b);
   const zero10 = b.subarray(0, 10).every((x) => x === 0);
   if (zero10 && b[10] === 0xff && b[11] === 0xff) return classifyV4(b.subarray(12)); // ::ffff:a.b.c.d
-  for (const r of V6_RANGES.slice(0, 2)) if (matches(b, r)) return r.reason; // :: and ::1
+  for (const r of V6_EXACT) if (matches(b, r)) return r.reason;
   if (zero10 && b[10] === 0 && b[11] === 0) return classifyV4(b.subarray(12)) ?? 'reserved'; // ::a.b.c.d
   if (b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && b.subarray(4, 12).every((x) => x === 0)) {
     return classifyV4(b.subarray(12)); // NAT64 64:ff9b::/96
   }
   if (b[0] === 0x20 && b[1] === 0x02) return classifyV4(b.subarray(2, 6)); // 6to4 2002::/16
-  for (const r of V6_RANGES.slice(2)) if (matches(b, r)) return r.reason;
+  for (const r of V6_RANGES) if (matches(b, r)) return r.reason;
   return null;
 }
 

@@ -78,7 +78,9 @@ export class ToolRegistry {
       }
       let validator: ValidateFunction;
       try {
-        validator = ajv.compile(def.parameters);
+        // `$schema` is dropped: the engine never needs it and Ajv would refuse drafts it does not bundle.
+        const { $schema: _ignored, ...schema } = def.parameters;
+        validator = ajv.compile(schema);
       } catch (err) {
         problems.push(`${where}: parameters is not a valid JSON Schema: ${shortMessage(err)}`);
         continue;
@@ -141,9 +143,6 @@ export class ToolRegistry {
       return undefined;
     }
     const signingSecret = secretOf(ex.signing_secret_env, 'signing secret');
-    if (!ex.signing_secret_env) {
-      opts.logger.warn({ tool: def.name }, 'webhook tool has no signing_secret_env: deliveries are unsigned');
-    }
     if (check.allowListed) opts.logger.warn({ tool: def.name, host: check.host }, 'webhook host is dev allow-listed');
     return createHttpExecutor({
       toolName: def.name,

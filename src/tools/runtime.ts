@@ -218,12 +218,16 @@ export class ToolRuntime {
       // The engine socket may be closing; the call's own shutdown path handles that.
       this.opts.logger.warn({ callId: bound(callId), tool: name, err: this.safeMessage(err) }, 'tool_result could not be sent');
     }
-    this.record(callId, name, outcome, startedAt, retried, args);
+    this.record(callId, name, outcome, startedAt, retried, args, outcome === 'ok' ? undefined : output);
   }
 
-  /** One log line and one observer event per tool call. */
+  /**
+   * One log line and one observer event per tool call. A failure's output is logged too: it is
+   * already bounded and scrubbed, and it is what an operator needs to see why the tool failed.
+   */
   private record(
-    callId: string, tool: string, outcome: ToolOutcome, startedAt: number, retried: boolean, args?: Record<string, unknown>,
+    callId: string, tool: string, outcome: ToolOutcome, startedAt: number, retried: boolean,
+    args?: Record<string, unknown>, failure?: unknown,
   ): void {
     const durationMs = performance.now() - startedAt;
     const line = {
@@ -233,6 +237,7 @@ export class ToolRuntime {
       durationMs: Math.round(durationMs * 10) / 10,
       retried,
       args: args === undefined ? undefined : this.opts.debugArgs ? args : '[redacted]',
+      failure,
     };
     if (outcome === 'ok' || outcome === 'aborted') this.opts.logger.info(line, 'tool call finished');
     else this.opts.logger.warn(line, 'tool call failed');

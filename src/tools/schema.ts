@@ -30,7 +30,8 @@ export const httpExecutorSchema = z
     method: z.enum(['POST', 'PUT', 'GET']).default('POST'),
     auth_header: headerName.optional(),
     auth_secret_env: envName.optional(),
-    signing_secret_env: envName.optional(),
+    // Every delivery is signed (X-Bridge-Signature): receivers can verify origin and reject replays.
+    signing_secret_env: envName,
     headers: z.record(headerName, z.string().regex(HEADER_VALUE, 'must not contain control characters')).optional(),
   })
   .strict()

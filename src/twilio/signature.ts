@@ -58,7 +58,7 @@ export function verifyWebhookBody(
 /**
  * The Media Streams WebSocket upgrade (a GET). Twilio signs `wss://{host}{path}` with no params.
  * Tried in order: the wss form, the same with a trailing `/` toggled (Twilio's own advice when
- * the bare path fails), then the https forms (some accounts sign the stream URL as https).
+ * the bare path fails), then the https forms (Twilio's advice for failing stream signatures).
  * `path` must be the path only; a query string, if any, is ignored because Twilio drops it.
  */
 export function verifyMediaUpgrade(
@@ -78,10 +78,12 @@ export function verifyMediaUpgrade(
   const prefix = pub.pathname.endsWith('/') ? pub.pathname.slice(0, -1) : pub.pathname;
   const p = prefix + (bare.startsWith('/') ? bare : `/${bare}`);
   const toggled = p.endsWith('/') ? p.slice(0, -1) : `${p}/`;
-  const secure = pub.protocol === 'https:' || pub.protocol === 'wss:';
-  const wsScheme = secure ? 'wss://' : 'ws://';
-  const httpScheme = secure ? 'https://' : 'http://';
-  const candidates = [wsScheme + pub.host + p, wsScheme + pub.host + toggled, httpScheme + pub.host + p, httpScheme + pub.host + toggled];
+  // Twilio only opens wss:// sockets, so the wss form is tried even when PUBLIC_URL is plain http
+  // (a local setup behind a tunnel); the https form and the configured scheme come after it.
+  const schemes = ['wss://', 'https://'];
+  if (pub.protocol === 'http:' || pub.protocol === 'ws:') schemes.push('ws://', 'http://');
+  const candidates: string[] = [];
+  for (const scheme of schemes) candidates.push(scheme + pub.host + p, scheme + pub.host + toggled);
   for (const url of candidates) {
     if (url.endsWith('://' + pub.host)) continue; // toggling "/" can produce a host-only URL
     if (safeValidate(authToken, signature, url, {})) return true;

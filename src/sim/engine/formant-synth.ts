@@ -52,7 +52,7 @@ export function formantSynthesize(text: string): { samples: Int16Array; rate: nu
         const y2 = g2 * pulse * 30 + b2 * y2a + c2 * y2b;
         y2b = y2a; y2a = y2;
         const env = Math.min(1, i / (0.02 * RATE), (n - i) / (0.03 * RATE));
-        const v = (y1 + 0.6 * y2) * env * 9000;
+        const v = (y1 + 0.6 * y2) * env * 2000;
         out[at + i] = v > 32767 ? 32767 : v < -32768 ? -32768 : Math.round(v);
       }
     }

@@ -3,6 +3,11 @@
  * caller stream (silence frames included — the protocol has no end-of-input message), measures time
  * in samples rather than wall-clock (so bursts and real-time streams behave alike), and adapts its
  * threshold to the line's noise floor so that comfort noise or a hissy line is not "speech".
+ *
+ * The floor is a minimum statistic: the quietest 10 ms block of the last 1–2 s. Speech always has
+ * dips between syllables, a line's hiss does not, so the minimum follows the hiss even while the
+ * detector believes someone is talking — a line that was noisy from its first frame cannot lock the
+ * detector in "speech" (which would make every agent utterance a barge-in).
  */
 
 export interface VadOptions {
@@ -21,6 +26,8 @@ export type VadEdge =
   | { kind: 'speech_end'; atMs: number; speechMs: number };
 
 const BLOCK_MS = 10;
+/** The minimum is taken over the current and the previous segment of this many blocks. */
+const SEGMENT_BLOCKS = 100;
 /** Once in speech, a quieter stretch still counts as speech (hysteresis against chopping words). */
 const HOLD_RATIO = 0.6;
 
@@ -32,7 +39,9 @@ export class EnergyVad {
   private readonly floorFactor: number;
   private sumSquares = 0;
   private count = 0;
-  private floor: number;
+  private segmentMin = Infinity;
+  private previousMin = Infinity;
+  private segmentBlocks = 0;
   private speaking = false;
   private aboveMs = 0;
   private silenceMs = 0;
@@ -45,11 +54,13 @@ export class EnergyVad {
     this.endSilenceMs = opts.endSilenceMs ?? 600;
     this.minThreshold = opts.minThreshold ?? 500;
     this.floorFactor = opts.floorFactor ?? 3;
-    this.floor = this.minThreshold / this.floorFactor / 2;
   }
 
   get inSpeech(): boolean { return this.speaking; }
-  get noiseFloor(): number { return this.floor; }
+  get noiseFloor(): number {
+    const floor = Math.min(this.segmentMin, this.previousMin);
+    return Number.isFinite(floor) ? floor : 0;
+  }
   /** Audio time seen so far, in ms. */
   get nowMs(): number { return this.clockMs; }
 
@@ -67,7 +78,13 @@ export class EnergyVad {
     this.sumSquares = 0;
     this.count = 0;
     this.clockMs += BLOCK_MS;
-    const threshold = Math.max(this.minThreshold, this.floor * this.floorFactor);
+    if (rms < this.segmentMin) this.segmentMin = rms;
+    if (++this.segmentBlocks === SEGMENT_BLOCKS) {
+      this.previousMin = this.segmentMin;
+      this.segmentMin = Infinity;
+      this.segmentBlocks = 0;
+    }
+    const threshold = Math.max(this.minThreshold, this.noiseFloor * this.floorFactor);
     if (!this.speaking) {
       if (rms > threshold) {
         this.aboveMs += BLOCK_MS;
@@ -79,8 +96,6 @@ export class EnergyVad {
         }
       } else {
         this.aboveMs = 0;
-        // Falls quickly (a quiet line is found at once), rises slowly (speech must not raise it).
-        this.floor += (rms - this.floor) * (rms < this.floor ? 0.3 : 0.02);
       }
       return;
     }

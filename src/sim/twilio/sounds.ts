@@ -72,13 +72,7 @@ export function noise(ms: number, seed = 1): Int16Array {
 
 /** `<Play digits>`: tones for 0-9 * # A-D; each `w` is half a second of silence. */
 export function digitsAudio(digits: string): Int16Array {
-  const parts: Int16Array[] = [];
-  for (const run of digits.split(/(w+)/i)) {
-    if (!run) continue;
-    if (run[0] === 'w' || run[0] === 'W') parts.push(new Int16Array(run.length * (RATE / 2)));
-    else parts.push(generateDtmf(run, RATE));
-  }
-  return concat(parts);
+  return generateDtmf(digits, RATE, { pauseMs: 500 });
 }
 
 function tones(ms: number, freqs: number[], amp: number, onMs: number, offMs: number): Int16Array {

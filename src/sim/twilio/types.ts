@@ -76,7 +76,9 @@ export type EndedBy =
   | 'rest-completed'
   | 'twiml-end'
   | 'timeout'
-  | 'transfer-completed';
+  | 'transfer-completed'
+  /** a REST-created call the callee did not answer (busy, no-answer, failed) */
+  | 'not-answered';
 
 export interface DialRecord {
   target: string;

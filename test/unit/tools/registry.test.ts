@@ -66,19 +66,27 @@ describe('ToolRegistry.load', () => {
     expect(message).not.toContain('qs-token-123');
   });
 
+  it('accepts a parameters schema that names a $schema draft', async () => {
+    const log = captureLogger();
+    const parameters = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { q: { type: 'string', format: 'email' } } };
+    const registry = await ToolRegistry.load([moduleTool('a_tool', 'echo', { parameters })], { baseDir: FIXTURES, env: {}, logger: log.logger });
+    expect(registry.get('a_tool')!.validate({ q: 1 })).toEqual([{ path: '/q', message: 'must be string' }]);
+    expect(registry.definitionsForEngine()[0].parameters).toBe(parameters);
+    registry.close();
+  });
+
   it('refuses an auth secret that would break the header', async () => {
     const message = await loadError([http('a_hook', 'https://hooks.example.com/a', { auth_header: 'Authorization', auth_secret_env: 'A_TOKEN' })], { A_TOKEN: 'Bearer abc\r\nX-Evil: 1' });
     expect(message).toContain('environment variable A_TOKEN contains characters not allowed in a header');
     expect(message).not.toContain('abc');
   });
 
-  it('logs the dev allow-list and unsigned webhooks at start-up', async () => {
+  it('logs the dev allow-list at start-up', async () => {
     const log = captureLogger();
     const registry = await ToolRegistry.load([http('a_hook', 'http://127.0.0.1:9/a')], { baseDir: FIXTURES, env: {}, allowHosts: ['127.0.0.1', 'LOCALHOST', '[::1]'], logger: log.logger });
     const text = log.text();
     expect(text).toContain('dev allow-list active');
     expect(text).toContain('"allowHosts":["127.0.0.1","localhost","::1"]');
-    expect(text).toContain('deliveries are unsigned');
     registry.close();
   });
 });

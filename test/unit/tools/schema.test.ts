@@ -42,12 +42,13 @@ describe('toolDefinitionSchema', () => {
     [{ ...base, description: '   ' }, 'description'],
     [{ ...base, extra: 1 }, ''],
     [{ ...base, executor: { kind: 'lambda' } }, 'executor'],
-    [{ ...base, executor: { kind: 'http', url: 'https://x.example', auth_header: 'Authorization' } }, 'executor.auth_header'],
+    [{ ...base, executor: { kind: 'http', url: 'https://x.example', signing_secret_env: 'S', auth_header: 'Authorization' } }, 'executor.auth_header'],
     [{ ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'X-Bridge-Signature': 'forged' } } }, 'executor.headers'],
     [{ ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'X-Ok': 'a\r\nInjected: 1' } } }, 'executor.headers'],
     [{ ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'Bad Name': 'v' } } }, 'executor.headers'],
     [{ ...base, executor: { kind: 'http', url: 'https://x.example', method: 'DELETE' } }, 'executor.method'],
     [{ ...base, executor: { kind: 'http', url: 'https://x.example', signing_secret_env: 'has-dash' } }, 'executor.signing_secret_env'],
+    [{ ...base, executor: { kind: 'http', url: 'https://x.example' } }, 'executor.signing_secret_env'],
   ])('rejects %j (at %s)', (input, path) => {
     const found = issues(input);
     expect(found.length).toBeGreaterThan(0);

@@ -1,0 +1,78 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeWav } from './audio/index.js';
+import { loadScenario } from './sim/engine/scenario.js';
+import { startStack } from './sim/stack.js';
+import { formatTimeline } from './sim/twilio/index.js';
+import type { CallRecord } from './call/record.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/**
+ * `npm run demo`: the whole product offline. The bridge (signatures on), the offline engine
+ * running a contact-center script, and the Twilio simulator placing one call, printed live.
+ */
+export async function runDemo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      out: { type: 'string', default: join(ROOT, 'recordings', 'demo-call.wav') },
+      human: { type: 'string', default: 'answer' },
+    },
+  });
+  const human = values.human as 'answer' | 'busy' | 'no-answer' | 'failed';
+  const scenario = await loadScenario(join(ROOT, 'config', 'demo-scenario.yaml'));
+  const records: CallRecord[] = [];
+  const print = (line: string) => { if (!values.json) process.stdout.write(`${line}\n`); };
+
+  print('omni-phone-bridge demo — offline: built-in Omni engine + Twilio simulator, no accounts needed\n');
+  const stack = await startStack({ engine: { scenario }, human: { answer: human, talkMs: 2500, ringMs: 1500 }, onCallRecord: (r) => records.push(r) });
+  print(`bridge ${stack.bridgeUrl} · engine ${stack.engine.url} · fake Twilio REST ${stack.sim.restBase}\n`);
+  try {
+    const call = stack.sim.placeCall({
+      to: '+15550001111',
+      from: '+15557654321',
+      maxDurationMs: 90_000,
+      caller: [
+        { afterAgentSilenceMs: 700, say: 'Hi, I would like to know where my order four four one seven is.' },
+        { afterAgentSilenceMs: 700, silenceMs: 400 },
+        { afterAgentSilenceMs: 900, dtmf: '482913#' },
+      ],
+    });
+    call.on('timeline', (e) => print(formatTimeline([e])));
+    const result = await call.done;
+    // Let the bridge write its call record (it ends on the stream's stop).
+    await new Promise((r) => setTimeout(r, 300));
+    mkdirSync(join(values.out!, '..'), { recursive: true });
+    writeFileSync(values.out!, writeWav(result.heard, 8000));
+    const summary = {
+      callSid: result.callSid,
+      endedBy: result.endedBy,
+      durationMs: result.durationMs,
+      streams: result.streams.length,
+      restUpdates: result.restUpdates,
+      dialed: result.dialed ?? [],
+      violations: result.violations,
+      toolCalls: records.flatMap((r) => r.tools),
+      verbs: records.flatMap((r) => r.verbs.filter((v) => v.verb !== 'status')),
+      engineViolations: stack.engine.violations,
+      recording: values.out,
+    };
+    if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, timeline: result.timeline })}\n`);
+    else {
+      print('\n— summary —');
+      print(`call ${summary.callSid} ended by ${summary.endedBy} after ${(summary.durationMs / 1000).toFixed(1)} s`);
+      print(`tools: ${summary.toolCalls.map((t) => `${t.name} ${t.outcome} ${t.durationMs} ms`).join(', ') || 'none'}`);
+      print(`engine verbs: ${summary.verbs.map((v) => `${v.verb} → ${v.result}`).join(', ') || 'none'}`);
+      print(`transfers: ${summary.dialed.map((d) => `${d.target} → ${d.result}`).join(', ') || 'none'}`);
+      print(`protocol violations: Twilio side ${summary.violations.length}, engine side ${summary.engineViolations.length}`);
+      print(`what the caller heard: ${summary.recording}`);
+    }
+    const ok = result.violations.length === 0 && stack.engine.violations.length === 0;
+    return ok ? 0 : 1;
+  } finally {
+    await stack.close();
+  }
+}

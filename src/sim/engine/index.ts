@@ -1,0 +1,160 @@
+/**
+ * The offline Omni engine (§9 of the protocol): a WebSocket server that speaks the protocol exactly
+ * — tags, keys, handshake, `audio_out`, barge-in, DTMF echo, session end — plus scripted tool calls,
+ * engine verbs, errors and every close code on demand. Tests and the demo run against it.
+ */
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { type Logger, silentLogger } from '../../observability/logger.js';
+import { synthesize, type TtsResult } from '../tts.js';
+import type { EngineSessionRecord } from './record.js';
+import type { Scenario } from './scenario.js';
+import { type EngineMode, EngineSession } from './session.js';
+import type { VadOptions } from './vad.js';
+
+export { loadScenario, parseScenario, ScenarioError, type Scenario, type ScenarioStep } from './scenario.js';
+export type { EngineSessionRecord } from './record.js';
+export type { EngineMode } from './session.js';
+
+export interface EngineOptions {
+  port?: number;
+  host?: string;
+  scenario?: Scenario;
+  /** Agent audio rate; default: the session's input rate (or the scenario's output_rate). */
+  outputRate?: number;
+  /** Delay before the upgrade is answered, to imitate a distant engine. */
+  connectDelayMs?: number;
+  /** Speak configure.greeting as soon as configured (default true); false: never automatically. */
+  greetingImmediately?: boolean;
+  /** Default: 'scripted' with a scenario, else 'echo-agent'. */
+  mode?: EngineMode;
+  /** When set, a session must present this key (subprotocol or ?api_key=) or is closed with 4401. */
+  apiKey?: string;
+  logger?: Logger;
+  tts?: (text: string) => Promise<TtsResult>;
+  /** The event announcing barge-in. Default 'flush'. */
+  bargeInEvent?: 'flush' | 'barge_in';
+  vad?: VadOptions;
+}
+
+export interface OfflineEngine {
+  /** ws://host:port — a base URL for buildOmniUrl(). */
+  url: string;
+  port: number;
+  sessions: EngineSessionRecord[];
+  /** Every distinct violation of every session, as "callId: violation". */
+  violations: string[];
+  close(): Promise<void>;
+}
+
+const KEY_PROTOCOL = 'pyai-key.';
+const RATES = new Set([8000, 16000, 24000]);
+const MAX_PAYLOAD = 1024 * 1024;
+
+function presentedKey(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers['sec-websocket-protocol'];
+  const offered = typeof header === 'string' ? header.split(',').map((p) => p.trim()) : [];
+  const key = offered.find((p) => p.startsWith(KEY_PROTOCOL));
+  return key ? key.slice(KEY_PROTOCOL.length) : url.searchParams.get('api_key') ?? undefined;
+}
+
+export async function startOfflineEngine(opts: EngineOptions = {}): Promise<OfflineEngine> {
+  const logger = opts.logger ?? silentLogger();
+  const tts = opts.tts ?? ((text: string) => synthesize(text, logger));
+  const mode: EngineMode = opts.mode ?? (opts.scenario ? 'scripted' : 'echo-agent');
+  const sessions: EngineSessionRecord[] = [];
+  const violations: string[] = [];
+  const live = new Set<EngineSession>();
+  const pending = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const http = createServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('the offline Omni engine speaks WebSocket on /v1/omni\n');
+  });
+  // The engine echoes the pyai-key.* subprotocol, as the real one does.
+  const wss = new WebSocketServer({
+    noServer: true, perMessageDeflate: false, maxPayload: MAX_PAYLOAD,
+    handleProtocols: (protocols) => [...protocols].find((p) => p.startsWith(KEY_PROTOCOL)) ?? false,
+  });
+
+  const accept = (req: IncomingMessage, socket: Socket, head: Buffer): void => {
+    pending.delete(socket);
+    if (socket.destroyed) return;
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req));
+  };
+
+  http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/v1/omni') {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    pending.add(socket);
+    if (!opts.connectDelayMs) return accept(req, socket, head);
+    const t = setTimeout(() => { timers.delete(t); accept(req, socket, head); }, opts.connectDelayMs);
+    timers.add(t);
+  });
+
+  const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
+    const url = new URL(req.url ?? '/', 'http://engine.invalid');
+    const rateText = url.searchParams.get('rate');
+    const inputRate = rateText === null ? 24000 : Number(rateText);
+    const format = url.searchParams.get('format');
+    const callId = `offline-${randomUUID()}`;
+    const outputRate = opts.outputRate ?? opts.scenario?.output_rate ?? (RATES.has(inputRate) ? inputRate : 24000);
+    const session = new EngineSession(ws, {
+      callId, inputRate: RATES.has(inputRate) ? inputRate : 24000, outputRate, mode,
+      sessionLabel: url.searchParams.get('session_label') ?? undefined, scenario: opts.scenario,
+      greetingImmediately: opts.greetingImmediately, bargeInEvent: opts.bargeInEvent ?? 'flush', vad: opts.vad,
+      tts, logger, onViolation: (v) => violations.push(v),
+    });
+    sessions.push(session.record);
+    live.add(session);
+    ws.on('message', (data: Buffer, isBinary: boolean) => session.handleMessage(data, isBinary));
+    ws.on('error', (err) => logger.debug({ callId, err: err.message }, 'offline engine socket error'));
+    ws.on('close', (code, reason) => {
+      session.dispose(code, reason.toString('utf8'), 'client');
+      live.delete(session);
+    });
+    if (opts.apiKey !== undefined && presentedKey(req, url) !== opts.apiKey) {
+      return session.closeWith(4401, 'invalid api key');
+    }
+    if (format !== null && format !== 'pcm16') {
+      session.violate(`unsupported format "${format.slice(0, 16)}"`);
+      return session.closeWith(1008, 'unsupported format');
+    }
+    if (!RATES.has(inputRate)) {
+      session.violate(`unsupported rate "${String(rateText).slice(0, 16)}"`);
+      return session.closeWith(1008, 'unsupported rate');
+    }
+    session.start();
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const port = (http.address() as AddressInfo).port;
+  const host = opts.host ?? '127.0.0.1';
+  logger.info({ port, mode, outputRate: opts.outputRate }, 'offline Omni engine listening');
+
+  return {
+    url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port, sessions, violations,
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      for (const s of pending) s.destroy();
+      for (const s of live) s.closeWith(1001, 'engine shutting down');
+      // Give clients a moment to complete the closing handshake (they then see 1001, not 1006).
+      const deadline = Date.now() + 250;
+      while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { writeWav } from '../../audio/index.js';
+import { startTwilioSimulator } from './index.js';
+import { formatSummary, formatTimeline } from './timeline.js';
+import type { CallerScript, HumanBehaviour } from './types.js';
+
+/**
+ * `omni-phone-bridge call`: places one simulated Twilio call against a running bridge and
+ * prints its timeline. The bridge must share the auth token (TWILIO_AUTH_TOKEN) and, for call
+ * control, point TWILIO_API_BASE at this command's fake REST API (--rest-port).
+ */
+
+const USAGE = `usage: omni-phone-bridge call [options]
+  --bridge URL          where the bridge listens (default http://127.0.0.1:8080)
+  --public-url URL      the bridge's PUBLIC_URL, used for signatures (default: PUBLIC_URL or --bridge)
+  --to NUMBER           the dialed number (default +15550001111)
+  --from NUMBER         the caller (default +15557654321)
+  --say TEXT            say this after the agent goes quiet (repeatable, in order)
+  --wav FILE            then play this WAV file
+  --dtmf DIGITS         then press these digits
+  --hangup-after MS     hang up after this long
+  --max-duration MS     safety bound (default 120000)
+  --record FILE         write what the caller heard as a WAV file
+  --json                print the result as JSON instead of the live timeline
+  --rest-port PORT      port of the fake REST API (default 4010; 0 = any)
+  --human OUTCOME       answer|busy|no-answer|failed for <Dial> (default answer)
+  --talk-ms MS          how long an answering human talks (default 2000)
+  --account-sid SID     default TWILIO_ACCOUNT_SID or AC000…
+environment: TWILIO_AUTH_TOKEN (required)
+`;
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+const defaultIo: CliIo = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  env: process.env,
+};
+
+function int(v: string | undefined, name: string, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
+  return n;
+}
+
+export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        bridge: { type: 'string', default: 'http://127.0.0.1:8080' },
+        'public-url': { type: 'string' },
+        to: { type: 'string', default: '+15550001111' },
+        from: { type: 'string', default: '+15557654321' },
+        say: { type: 'string', multiple: true },
+        wav: { type: 'string' },
+        dtmf: { type: 'string' },
+        'hangup-after': { type: 'string' },
+        'max-duration': { type: 'string' },
+        record: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'rest-port': { type: 'string' },
+        human: { type: 'string', default: 'answer' },
+        'talk-ms': { type: 'string' },
+        'account-sid': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    io.err(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const authToken = io.env.TWILIO_AUTH_TOKEN;
+  if (!authToken) {
+    io.err('TWILIO_AUTH_TOKEN is not set: the simulator signs requests with the bridge\'s auth token\n');
+    return 2;
+  }
+  const outcomes = ['answer', 'busy', 'no-answer', 'failed'];
+  if (!outcomes.includes(values.human!)) {
+    io.err(`--human must be one of ${outcomes.join(', ')}\n`);
+    return 2;
+  }
+  let hangupAfter: number | undefined;
+  let maxDuration: number;
+  let restPort: number;
+  let talkMs: number;
+  try {
+    hangupAfter = values['hangup-after'] !== undefined ? int(values['hangup-after'], 'hangup-after', 0) : undefined;
+    maxDuration = int(values['max-duration'], 'max-duration', 120_000);
+    restPort = int(values['rest-port'], 'rest-port', 4010);
+    talkMs = int(values['talk-ms'], 'talk-ms', 2000);
+  } catch (err) {
+    io.err(`${(err as Error).message}\n`);
+    return 2;
+  }
+
+  const caller: CallerScript = [];
+  for (const text of values.say ?? []) caller.push({ afterAgentSilenceMs: 700, say: text });
+  if (values.wav) caller.push({ afterAgentSilenceMs: 700, wav: values.wav });
+  if (values.dtmf) caller.push({ afterAgentSilenceMs: 700, dtmf: values.dtmf });
+
+  const human: HumanBehaviour = { answer: values.human as HumanBehaviour['answer'], talkMs };
+  const common = {
+    bridgeUrl: values.bridge!,
+    publicUrl: values['public-url'] ?? io.env.PUBLIC_URL ?? values.bridge!,
+    accountSid: values['account-sid'] ?? io.env.TWILIO_ACCOUNT_SID ?? `AC${'0'.repeat(32)}`,
+    authToken,
+    human,
+  };
+  let sim;
+  try {
+    sim = await startTwilioSimulator({ ...common, restPort });
+  } catch (err) {
+    if (restPort === 0) throw err;
+    io.err(`port ${restPort} is busy (${(err as Error).message}); the fake REST API uses another port\n`);
+    sim = await startTwilioSimulator({ ...common, restPort: 0 });
+  }
+  if (!values.json) io.out(`fake Twilio REST API at ${sim.restBase} (set TWILIO_API_BASE to it for call control)\n`);
+  try {
+    const call = sim.placeCall({ to: values.to!, from: values.from!, caller, maxDurationMs: maxDuration });
+    if (!values.json) call.on('timeline', (e) => io.out(`${formatTimeline([e])}\n`));
+    if (hangupAfter !== undefined) {
+      const t = setTimeout(() => call.hangup(), hangupAfter);
+      void call.done.finally(() => clearTimeout(t));
+    }
+    const result = await call.done;
+    if (values.record) await writeFile(values.record, writeWav(result.heard, 8000));
+    if (values.json) {
+      const { heard, ...rest } = result;
+      io.out(`${JSON.stringify({ ...rest, heardMs: Math.round(heard.length / 8), restRequests: sim.restRequests })}\n`);
+    } else {
+      io.out(`\n${formatSummary(result).join('\n')}\n`);
+      if (values.record) io.out(`what the caller heard: ${values.record}\n`);
+    }
+    return result.violations.length === 0 ? 0 : 1;
+  } finally {
+    await sim.close();
+  }
+}
