@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { writeWav } from './audio/index.js';
 import { loadScenario } from './sim/engine/scenario.js';
 import { startStack } from './sim/stack.js';
+import type { OfflineEngine } from './sim/engine/index.js';
 import { formatTimeline } from './sim/twilio/index.js';
 import type { CallRecord } from './call/record.js';
 
@@ -37,12 +38,14 @@ export async function runDemo(argv: string[]): Promise<number> {
       maxDurationMs: 90_000,
       caller: [
         { afterAgentSilenceMs: 700, say: 'Hi, I would like to know where my order four four one seven is.' },
-        { afterAgentSilenceMs: 700, silenceMs: 400 },
         { afterAgentSilenceMs: 900, dtmf: '482913#' },
       ],
     });
+    const placedAt = Date.now();
     call.on('timeline', (e) => print(formatTimeline([e])));
+    const engineView = watchEngine(stack.engine, (what) => print(formatTimeline([{ atMs: Date.now() - placedAt, who: 'agent', what }])));
     const result = await call.done;
+    clearInterval(engineView);
     // Let the bridge write its call record (it ends on the stream's stop).
     await new Promise((r) => setTimeout(r, 300));
     mkdirSync(join(values.out!, '..'), { recursive: true });
@@ -75,4 +78,30 @@ export async function runDemo(argv: string[]): Promise<number> {
   } finally {
     await stack.close();
   }
+}
+
+/**
+ * What only the engine knows (its words, tool calls, verbs, barge-ins) joins the simulator's
+ * timeline, read from the offline engine's session records as they grow.
+ */
+function watchEngine(engine: OfflineEngine, print: (what: string) => void): NodeJS.Timeout {
+  const seen = new Map<object, number>();
+  return setInterval(() => {
+    for (const rec of engine.sessions) {
+      const from = seen.get(rec) ?? 0;
+      for (const ev of rec.eventsSent.slice(from)) {
+        const name = String(ev.event ?? ev.type);
+        if (name === 'transcript' && ev.role === 'assistant' && ev.final !== false) print(`says "${String(ev.text)}"`);
+        else if (name === 'tool_call') print(`tool_call ${String(ev.name)} ${JSON.stringify(ev.arguments)}`);
+        else if (['transfer_to_human', 'send_dtmf', 'play_hold', 'collect', 'end_call'].includes(name)) {
+          const { event: _e, type: _t, ...args } = ev;
+          print(`${name} ${JSON.stringify(args)}`);
+        } else if (name === 'flush' || name === 'barge_in') print('barge-in: stops talking');
+      }
+      seen.set(rec, rec.eventsSent.length);
+      const results = (seen.get(rec.toolResults) ?? 0);
+      for (const r of rec.toolResults.slice(results)) print(`← tool_result ${r.name}: ${JSON.stringify(r.output)}`);
+      seen.set(rec.toolResults, rec.toolResults.length);
+    }
+  }, 25);
 }

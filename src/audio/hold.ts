@@ -108,9 +108,9 @@ export function generateDefaultHold(rate: number, seconds = 8): Int16Array {
     const f = chord[[0, 2, 1, 3][k % 4]];
     addTone(mix, Math.round(k * noteStep * rate), noteLen, attack, 1.6, f, rate, 1);
     if (k % 4 === 0) {
-      // the chord's root an octave up from the arpeggio's bottom: a pad that swells and fades
+      // the chord's lowest note, quietly sustained for the whole chord: a pad that swells and fades
       const padLen = Math.round(Math.min(secs, 4 * noteStep) * rate);
-      addTone(mix, Math.round(k * noteStep * rate), padLen, Math.round(padLen / 2), 0, chord[0], rate, 0.35);
+      addTone(mix, Math.round(k * noteStep * rate), padLen, 0, 0, chord[0], rate, 0.35);
     }
   }
   let sum = 0;
@@ -128,8 +128,8 @@ export function generateDefaultHold(rate: number, seconds = 8): Int16Array {
 }
 
 /**
- * Adds one note into the circular buffer. decay > 0: exponential decay rate per second after the
- * attack; decay 0: a symmetric raised-cosine swell over the whole length.
+ * Adds one note into the circular buffer. decay > 0: raised-cosine attack of `attack` samples,
+ * then exponential decay (rate per second); decay 0: a raised-cosine swell over the whole length.
  */
 function addTone(
   mix: Float64Array, start: number, n: number, attack: number, decay: number, f: number, rate: number, level: number,

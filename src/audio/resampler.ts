@@ -38,11 +38,18 @@ const designs = new Map<string, CachedDesign>();
 function getDesign(inRate: number, outRate: number, quality: ResamplerQuality, arena: FirArena | null): CachedDesign {
   const key = `${inRate}/${outRate}/${quality}`;
   const hit = designs.get(key);
-  if (hit) return hit;
-  const d = designPolyphase(inRate, outRate, quality);
-  const cached: CachedDesign = { ...d, simdAt: arena ? arena.addTable(d.coef, d.taps) : -1 };
-  if (designs.size < MAX_CACHED_DESIGNS) designs.set(key, cached);
-  return cached;
+  if (hit) {
+    // A design first made for the JavaScript kernel gets its SIMD table on first SIMD use.
+    if (arena && hit.simdAt < 0) hit.simdAt = arena.addTable(hit.coef, hit.taps);
+    return hit;
+  }
+  const d: CachedDesign = { ...designPolyphase(inRate, outRate, quality), simdAt: -1 };
+  // Past the cache bound a design lives only as long as its resampler, on the JavaScript
+  // kernel: the SIMD arena only holds tables that are shared and kept.
+  if (designs.size >= MAX_CACHED_DESIGNS) return d;
+  designs.set(key, d);
+  if (arena) d.simdAt = arena.addTable(d.coef, d.taps);
+  return d;
 }
 
 function checkRate(name: string, rate: number): void {

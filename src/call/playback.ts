@@ -101,6 +101,7 @@ export class Playback {
     this.framer.flush((f) => this.enqueueFrame(f));
     this.enqueuePcm8k(pcm8k);
     this.framer.flush((f) => this.enqueueFrame(f));
+    this.wantTrailingMark = true;
     this.pump();
   }
 
@@ -171,6 +172,7 @@ export class Playback {
   }
 
   private playedFrames = 0;
+  private wantTrailingMark = false;
 
   /** ms of this generation's audio the caller has actually heard (confirmed by marks). */
   get heardMs(): number {
@@ -185,6 +187,7 @@ export class Playback {
     if (this.closed) return Promise.resolve('closed');
     this.clearTail();
     this.framer.flush((f) => this.enqueueFrame(f));
+    this.wantTrailingMark = true;
     this.pump();
     if (this.isDrained()) return Promise.resolve('played');
     return new Promise((resolve) => {
@@ -243,13 +246,17 @@ export class Playback {
     this.stats.droppedBytes += this.queue.dropped - before;
   }
 
-  /** The engine sends no "reply finished": a partial frame left for 60 ms is the reply's tail. */
+  /**
+   * The engine sends no "reply finished": 60 ms without agent audio ends the reply. Its partial
+   * last frame is padded and sent, and a mark follows the last frame so that "everything was
+   * played" becomes observable without marking every frame of a reply streamed in real time.
+   */
   private scheduleTailFlush(): void {
-    if (this.framer.buffered === 0) return;
     this.clearTail();
     this.tailTimer = setTimeout(() => {
       this.tailTimer = undefined;
       this.framer.flush((f) => this.enqueueFrame(f));
+      this.wantTrailingMark = true;
       this.pump();
     }, 60);
   }
@@ -271,7 +278,6 @@ export class Playback {
     if (!sink || this.closed) return;
     const now = this.now();
     if (this.playheadAt < now) this.playheadAt = now;
-    let sent = false;
     while (this.playheadAt - now < this.opts.leadMs) {
       if (this.queue.read(this.frameBuf)) {
         sink.sendAudio(this.frameBuf);
@@ -280,15 +286,16 @@ export class Playback {
       } else {
         break;
       }
-      sent = true;
       this.framesSent++;
       this.stats.framesSent++;
       this.framesSinceMark++;
       this.playheadAt += FRAME_MS;
       if (this.framesSinceMark >= MARK_EVERY_FRAMES) this.sendMark(sink);
     }
-    // A mark right after the last queued frame makes "everything was played" observable.
-    if (sent && this.queue.length === 0 && this.framesSinceMark > 0) this.sendMark(sink);
+    if (this.wantTrailingMark && this.queue.length === 0) {
+      this.wantTrailingMark = false;
+      if (this.framesSinceMark > 0) this.sendMark(sink);
+    }
     if (this.queue.length > 0 || this.hold) {
       const wait = Math.max(5, this.playheadAt - this.opts.leadMs - now + 1);
       this.timer = setTimeout(() => this.pump(), wait);

@@ -126,7 +126,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     },
   };
 
-  const app = Fastify({ bodyLimit: 64 * 1024, disableRequestLogging: true, trustProxy: true });
+  const app = Fastify({ bodyLimit: 64 * 1024, trustProxy: true });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseQuery(body as string));
   });

@@ -8,6 +8,7 @@ import { buildBridge, type Bridge } from '../server/app.js';
 import type { CallRecord } from '../call/record.js';
 import { startOfflineEngine, type EngineOptions, type OfflineEngine } from './engine/index.js';
 import { startTwilioSimulator, type TwilioSimulator } from './twilio/index.js';
+import type { HumanBehaviour } from './twilio/types.js';
 
 /** Fake credentials of the offline stack: the simulator signs with them, the bridge checks them. */
 export const SIM_ACCOUNT_SID = 'AC' + 'a1'.repeat(16);
@@ -30,7 +31,7 @@ export interface StackOptions {
   configDir?: string;
   tweak?: (cfg: LoadedConfig) => void;
   engine?: EngineOptions;
-  human?: { answer: 'answer' | 'busy' | 'no-answer' | 'failed'; talkMs?: number };
+  human?: HumanBehaviour;
   env?: Record<string, string>;
   logger?: Logger;
   onCallRecord?: (r: CallRecord) => void;

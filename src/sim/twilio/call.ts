@@ -274,8 +274,9 @@ export class SimCall {
     if (this.ended) return;
     this.ended = true;
     this.endedBy = by;
-    this.docCtl?.abort();
+    // Taken before the abort: stopping the stream detaches it from the call.
     const stream = this.stream;
+    this.docCtl?.abort();
     stream?.stop();
     this.note('twilio', `call ended (${by})`);
     this.statusCallback('completed', finalStatus);
