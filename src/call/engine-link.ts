@@ -22,6 +22,10 @@ export interface EngineLinkOptions {
   metrics?: Metrics;
 }
 
+/** ~2.5 s of 24 kHz audio queued in the socket: past this the engine is stalled, not busy. */
+const SOCKET_HIGH_WATER = 128 * 1024;
+const SOCKET_LOW_WATER = 32 * 1024;
+
 export type LinkState = 'connecting' | 'ready' | 'reconnecting' | 'ended';
 
 /**
@@ -63,9 +67,22 @@ export class EngineLink extends EventEmitter {
 
   /** One 20 ms frame of caller audio at the engine rate (the view may be reused by the caller). */
   sendAudio(frame: Int16Array): void {
-    if (this.state === 'ready' && this.client && this.pending.length === 0) {
-      this.client.sendAudio(frame);
-      return;
+    if (this.state === 'ready' && this.client) {
+      // A stalled engine must not grow the socket's buffer without bound: past the high
+      // watermark frames wait in the bounded pending queue (oldest dropped first), and go out
+      // in order once the socket has drained below the low watermark.
+      const buffered = this.client.bufferedAmount;
+      if (this.pending.length === 0 && buffered < SOCKET_HIGH_WATER) {
+        this.client.sendAudio(frame);
+        return;
+      }
+      if (this.pending.length > 0 && buffered < SOCKET_LOW_WATER) {
+        this.flushPending(this.client);
+        if (this.pending.length === 0) {
+          this.client.sendAudio(frame);
+          return;
+        }
+      }
     }
     if (this.state === 'ended') return;
     if (this.pending.length >= this.maxPendingFrames) {
@@ -93,6 +110,12 @@ export class EngineLink extends EventEmitter {
     this.finish();
     this.client?.end();
     this.emit('ended', 1000);
+  }
+
+  private flushPending(client: OmniClient): void {
+    let i = 0;
+    while (i < this.pending.length && client.bufferedAmount < SOCKET_HIGH_WATER) client.sendAudio(this.pending[i++]!);
+    this.pending.splice(0, i);
   }
 
   private finish(): void {
@@ -137,9 +160,7 @@ export class EngineLink extends EventEmitter {
     this.attempt = 0;
     this.state = 'ready';
     // Held caller audio goes first, in order, so the engine hears the call as it happened.
-    const held = this.pending;
-    this.pending = [];
-    for (const f of held) client.sendAudio(f);
+    this.flushPending(client);
     this.emit('ready');
   }
 

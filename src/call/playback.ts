@@ -4,6 +4,8 @@ import { ByteRing } from './byte-ring.js';
 /** Where caller-bound audio goes: the current Twilio stream (the session binds it). */
 export interface PlaybackSink {
   sendAudio(mulaw: Uint8Array): void;
+  /** true while the socket to Twilio is backed up: frames then wait in the bounded queue */
+  backlogged?(): boolean;
   sendMark(name: string): void;
   sendClear(): void;
 }
@@ -51,7 +53,7 @@ export class Playback {
   /** totals for the call record and metrics */
   stats = { framesSent: 0, framesPlayed: 0, staleMarks: 0, clears: 0, droppedBytes: 0 };
 
-  constructor(private readonly opts: { leadMs: number; maxQueueMs?: number; now?: () => number }) {
+  constructor(private readonly opts: { leadMs: number; maxQueueMs?: number; now?: () => number; onDrop?: (frames: number) => void }) {
     const maxBytes = Math.round(((opts.maxQueueMs ?? 120_000) / FRAME_MS) * FRAME);
     this.queue = new ByteRing(FRAME * 50, maxBytes);
   }
@@ -243,7 +245,11 @@ export class Playback {
     encodeMulaw(frame, this.muBuf);
     const before = this.queue.dropped;
     this.queue.write(this.muBuf);
-    this.stats.droppedBytes += this.queue.dropped - before;
+    const dropped = this.queue.dropped - before;
+    if (dropped > 0) {
+      this.stats.droppedBytes += dropped;
+      this.opts.onDrop?.(Math.ceil(dropped / FRAME));
+    }
   }
 
   /**
@@ -278,7 +284,8 @@ export class Playback {
     if (!sink || this.closed) return;
     const now = this.now();
     if (this.playheadAt < now) this.playheadAt = now;
-    while (this.playheadAt - now < this.opts.leadMs) {
+    const backlogged = sink.backlogged?.() ?? false;
+    while (!backlogged && this.playheadAt - now < this.opts.leadMs) {
       if (this.queue.read(this.frameBuf)) {
         sink.sendAudio(this.frameBuf);
       } else if (this.hold && this.readHoldFrame(now)) {
@@ -297,7 +304,7 @@ export class Playback {
       if (this.framesSinceMark > 0) this.sendMark(sink);
     }
     if (this.queue.length > 0 || this.hold) {
-      const wait = Math.max(5, this.playheadAt - this.opts.leadMs - now + 1);
+      const wait = backlogged ? 20 : Math.max(5, this.playheadAt - this.opts.leadMs - now + 1);
       this.timer = setTimeout(() => this.pump(), wait);
     }
     this.checkWaiters();

@@ -55,7 +55,7 @@ export class CallRecordBuilder {
     if (this.closes.length < MAX_ITEMS) this.closes.push(code);
   }
 
-  finish(outcome: string, s: { playback: { stats: CallRecord['playback'] } }): CallRecord {
+  finish(outcome: string, s: { playback: { stats: CallRecord['playback'] }; memory: { all(): readonly { role: string; text: string; atMs: number }[] }; deps: { settings: { call_record_transcript: boolean } } }): CallRecord {
     const now = Date.now();
     const { framesSent, framesPlayed, staleMarks, clears } = s.playback.stats;
     return {
@@ -74,6 +74,19 @@ export class CallRecordBuilder {
       verbs: this.verbs,
       engineCloses: this.closes,
       playback: { framesSent, framesPlayed, staleMarks, clears },
+      ...(s.deps.settings.call_record_transcript
+        ? { transcript: s.memory.all().map((t) => ({ role: t.role, text: redactNumbers(t.text), atMs: t.atMs })) }
+        : {}),
     };
   }
+}
+
+/**
+ * Masks digit runs that look like card, account or phone numbers (6+ digits, spaces or dashes
+ * allowed between them, spoken words for digits included) before a transcript is stored.
+ */
+export function redactNumbers(text: string): string {
+  const digitWord = '(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\\d)';
+  const run = new RegExp(`(?:${digitWord}[\\s-]*){6,}`, 'gi');
+  return text.replace(run, (m) => (m.replace(/[^0-9a-z]/gi, '').length >= 6 ? '[redacted] ' : m)).trimEnd();
 }

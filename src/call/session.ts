@@ -44,8 +44,8 @@ export interface CallInfo {
   direction?: string;
 }
 
-/** Twilio's socket is this far behind (bytes) before we drop agent frames instead of queueing. */
-const MAX_TWILIO_BUFFERED = 512 * 1024;
+/** Twilio's socket is this far behind (bytes, ~5 s of media) before agent audio waits in the playback queue. */
+const MAX_TWILIO_BUFFERED = 256 * 1024;
 
 /**
  * One phone call: the only place where the Twilio stream and the Omni engine meet. It lives
@@ -72,7 +72,10 @@ export class CallSession {
   constructor(readonly info: CallInfo, readonly deps: SessionDeps) {
     this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id });
     this.record = new CallRecordBuilder(info);
-    this.playback = new Playback({ leadMs: deps.settings.playback_lead_ms });
+    this.playback = new Playback({
+      leadMs: deps.settings.playback_lead_ms,
+      onDrop: (n) => deps.metrics.framesDropped.inc({ direction: 'to_twilio', reason: 'playback_queue_full' }, n),
+    });
     this.inbound = new InboundAudio(this.engineRate, (frame) => this.engine.sendAudio(frame));
     this.control = new CallControl(this);
     this.maxDuration = setTimeout(() => this.control.giveUp('max_duration'), deps.settings.max_call_duration_s * 1000);
@@ -192,11 +195,8 @@ export class CallSession {
     this.record.stream(stream.streamSid);
     const metrics = this.deps.metrics;
     this.playback.attach({
+      backlogged: () => stream.bufferedAmount > MAX_TWILIO_BUFFERED,
       sendAudio: (mu) => {
-        if (stream.bufferedAmount > MAX_TWILIO_BUFFERED) {
-          metrics.framesDropped.inc({ direction: 'to_twilio', reason: 'socket_backlog' });
-          return;
-        }
         stream.send(buildMedia(stream.streamSid, Buffer.from(mu.buffer, mu.byteOffset, mu.length).toString('base64')));
         metrics.frames.inc({ direction: 'to_twilio' });
       },

@@ -115,6 +115,8 @@ export const bridgeSchema = z.object({
   max_concurrent_calls: z.number().int().min(1).max(100000).default(500),
   max_call_duration_s: z.number().int().min(10).max(86400).default(3600),
   busy_message: z.string().default('All our agents are busy right now. Please call again later. Goodbye.'),
+  /** include the transcript in call records (opt-in); digit runs that look like card or account numbers are redacted */
+  call_record_transcript: z.boolean().default(false),
   /** hosts that tool webhooks may reach despite the SSRF rules (development only) */
   tool_allow_hosts: z.array(z.string()).default([]),
 }).prefault({});

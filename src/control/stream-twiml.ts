@@ -11,12 +11,13 @@ export function mediaStreamUrl(publicUrl: string): string {
 export function agentStreamTwiml(
   publicUrl: string,
   settings: BridgeSettings,
-  params: { agent: string; from?: string; to?: string; resume?: string },
+  params: { agent: string; from?: string; to?: string; resume?: string; token?: string },
 ): string {
   const parameters: Record<string, string> = { agent: params.agent };
   if (params.from) parameters.from = params.from;
   if (params.to) parameters.to = params.to;
   if (params.resume) parameters.resume = params.resume;
+  if (params.token) parameters.token = params.token;
   const after = settings.after_stream === 'hangup' ? 'hangup' as const : { dial: settings.after_stream.dial };
   return connectStreamTwiml({ streamUrl: mediaStreamUrl(publicUrl), parameters, after });
 }

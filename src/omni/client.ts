@@ -53,7 +53,6 @@ export interface OmniClientStats {
 // RFC 7230 token characters: anything else cannot travel in Sec-WebSocket-Protocol.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const MAX_PAYLOAD = 4 * 1024 * 1024;
-const LOUD_REJECTIONS = 5;
 
 type State = 'idle' | 'connecting' | 'open' | 'closing' | 'closed';
 
@@ -99,7 +98,7 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
 
   /**
    * Opens the socket and sends the one complete `configure`; resolves once both are done. On
-   * failure it rejects with an OmniConnectError *and* emits `close` (see CONNECT_FAILURE_CODES), so
+   * failure it rejects with an OmniConnectError *and* emits `close` (code from connectFailureCode()), so
    * an owner that reconnects on `close` handles a failed connect like a dropped session.
    */
   connect(): Promise<void> {
@@ -310,10 +309,10 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     this.safeEmit('event', ev);
   }
 
+  /** Counted and reported to the owner (who logs and meters it); debug here to avoid double logging. */
   private reject(reason: string): void {
     this.counters.rejected++;
-    if (this.counters.rejected <= LOUD_REJECTIONS) this.log.warn({ reason }, 'omni message rejected');
-    else this.log.debug({ reason }, 'omni message rejected');
+    this.log.debug({ reason }, 'omni message rejected');
     this.safeEmit('rejected', reason);
   }
 

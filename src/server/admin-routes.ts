@@ -1,6 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { agentStreamTwiml } from '../control/stream-twiml.js';
 import type { BridgeContext } from './context.js';
+
+const outboundBody = z.object({
+  to: z.string().regex(/^(\+[1-9]\d{6,14}|sips?:[^\s@]+@\S+|client:[A-Za-z0-9_.-]+)$/, 'E.164 number, sip: URI or client: identity'),
+  from: z.string().regex(/^\+[1-9]\d{6,14}$/, 'E.164 number'),
+  agent: z.string().min(1).max(64),
+  machine_detection: z.boolean().default(false),
+}).strict();
 
 /** Constant-time bearer check; no token configured = the admin API is off (404). */
 function authorized(ctx: BridgeContext, req: FastifyRequest): boolean {
@@ -20,6 +30,35 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
       return reply.code(401).send({ error: 'unauthorized' });
     }
   };
+
+  // Outbound: Twilio dials, and on answer connects the stream; the <Parameter> token ties the
+  // later `start` to the agent chosen here (kept bounded, for two minutes).
+  app.post('/admin/calls', { preHandler: guard }, async (req, reply) => {
+    const parsed = outboundBody.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      return reply.code(400).send({ error: 'invalid_body', fields: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+    }
+    const b = parsed.data;
+    const agent = ctx.agent(b.agent);
+    if (!agent) return reply.code(400).send({ error: 'unknown_agent' });
+    if (!ctx.rest) return reply.code(503).send({ error: 'Twilio REST credentials are not configured' });
+    if (ctx.draining || ctx.atCapacity()) return reply.code(503).send({ error: 'not accepting calls (draining or at capacity)' });
+    const token = randomUUID();
+    ctx.outbound.set(token, agent.id);
+    const twiml = agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { agent: agent.id, from: b.from, to: b.to, token });
+    const res = await ctx.rest.createCall({
+      to: b.to, from: b.from, twiml,
+      statusCallback: `${ctx.config.env.publicUrl}/twilio/status`,
+      statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
+      ...(b.machine_detection ? { machineDetection: 'Enable' } : {}),
+    });
+    if (!res.ok) {
+      ctx.outbound.delete(token);
+      return reply.code(502).send({ error: 'twilio_refused', status: res.status ?? null, code: res.code ?? null, message: res.message });
+    }
+    ctx.logger.info({ callSid: res.callSid, agent: agent.id }, 'outbound call placed');
+    return reply.code(201).send({ callSid: res.callSid, agent: agent.id });
+  });
 
   app.get('/admin/calls', { preHandler: guard }, async () => ({
     calls: ctx.registry.list().map((s) => ({

@@ -18,6 +18,7 @@ import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './media-route.js';
 import { CallRegistry } from './registry.js';
 import { registerVoiceRoutes } from './voice-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
+import { OutboundTokens } from './outbound-tokens.js';
 
 export interface BridgeOptions {
   config: LoadedConfig;
@@ -92,6 +93,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   const ctx: BridgeContext = {
     config, settings, logger, metrics, registry, rest,
     draining: false,
+    outbound: new OutboundTokens(),
     agent: (id) => (id ? agents.get(id) : undefined),
     agentForNumber: (to) => {
       const route = to ? config.file.numbers[to] : undefined;
@@ -118,7 +120,9 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
         logger.warn({ callSid }, 'media stream refused: draining or at capacity');
         return undefined;
       }
-      const agent = ctx.agent(params.agent) ?? ctx.agentForNumber(params.to);
+      // An outbound call's token names the agent chosen when it was placed.
+      const outboundAgent = params.token ? ctx.outbound.take(params.token) : undefined;
+      const agent = ctx.agent(outboundAgent) ?? ctx.agent(params.agent) ?? ctx.agentForNumber(params.to);
       s = registry.create({ callSid, agent, from: params.from, to: params.to });
       s.startEngine();
       s.attachStream(handle);

@@ -23,4 +23,6 @@ export interface BridgeContext {
   /** pre-connects an engine session at the voice webhook (issue: answer faster) */
   preconnect(info: { callSid: string; agent: AgentConfig; from?: string; to?: string }, resumeNote?: string, turns?: readonly import('../call/memory.js').Turn[]): void;
   atCapacity(): boolean;
+  /** outbound call tokens (from the <Parameter>) → agent id, bounded and short-lived */
+  outbound: import('./outbound-tokens.js').OutboundTokens;
 }

@@ -1,6 +1,21 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { verifyMediaUpgrade, verifyWebhook } from '../twilio/signature.js';
 import type { BridgeContext } from './context.js';
+import { RefusalLimiter } from './ip-limiter.js';
+
+const limiters = new WeakMap<BridgeContext, RefusalLimiter>();
+function limiterOf(ctx: BridgeContext): RefusalLimiter {
+  let l = limiters.get(ctx);
+  if (!l) limiters.set(ctx, (l = new RefusalLimiter()));
+  return l;
+}
+
+/** An address that keeps sending unsigned requests gets 429s without any HMAC work. */
+function throttled(ctx: BridgeContext, req: FastifyRequest, reply: FastifyReply, route: string) {
+  if (!limiterOf(ctx).blocked(req.ip)) return undefined;
+  ctx.metrics.webhooksRejected.inc({ route, reason: 'rate_limited' });
+  return reply.code(429).type('text/plain').send('Too Many Requests');
+}
 
 /**
  * Every Twilio-facing request is signed. The URL is rebuilt from PUBLIC_URL, never from the Host
@@ -9,6 +24,7 @@ import type { BridgeContext } from './context.js';
  */
 function refuse(ctx: BridgeContext, req: FastifyRequest, reply: FastifyReply, route: string, reason: string) {
   ctx.metrics.webhooksRejected.inc({ route, reason });
+  limiterOf(ctx).noteRefusal(req.ip);
   ctx.logger.warn({ route, reason, ip: req.ip }, 'twilio request refused');
   return reply.code(403).type('text/plain').send('Forbidden');
 }
@@ -17,6 +33,7 @@ export function twilioWebhookGuard(ctx: BridgeContext) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const route = req.routeOptions.url ?? req.url;
     if (ctx.config.env.skipSignatureValidation) return;
+    if (throttled(ctx, req, reply, route)) return reply;
     const token = ctx.config.env.twilioAuthToken;
     if (!token) return refuse(ctx, req, reply, route, 'no_auth_token_configured');
     const sig = req.headers['x-twilio-signature'];
@@ -31,6 +48,7 @@ export function twilioWebhookGuard(ctx: BridgeContext) {
 export function twilioUpgradeGuard(ctx: BridgeContext) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (ctx.config.env.skipSignatureValidation) return;
+    if (throttled(ctx, req, reply, '/twilio/media')) return reply;
     const token = ctx.config.env.twilioAuthToken;
     if (!token) return refuse(ctx, req, reply, '/twilio/media', 'no_auth_token_configured');
     const sig = req.headers['x-twilio-signature'];

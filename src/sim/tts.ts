@@ -27,6 +27,7 @@ const MAX_CACHED = 256;
 const CONTROL = /[\u0000-\u001f\u007f]+/g;
 
 let modulePromise: Promise<WebAssembly.Module> | undefined;
+let wasiModule: Promise<typeof import('node:wasi')> | undefined;
 let fliteBroken = false;
 const cache = new Map<string, Promise<TtsResult>>();
 
@@ -38,10 +39,28 @@ function loadFlite(): Promise<WebAssembly.Module> {
   return modulePromise;
 }
 
+/**
+ * node:wasi, imported on first use with its one-time "WASI is experimental" warning held back: the
+ * offline engine is a shipped tool and that line on every demo run would only alarm users. Only
+ * that warning is filtered, and only for the duration of the import.
+ */
+async function importWasi(): Promise<typeof import('node:wasi')> {
+  const original = process.emitWarning;
+  process.emitWarning = function filtered(this: unknown, warning: string | Error, ...rest: unknown[]) {
+    if (String(warning).includes('WASI')) return;
+    return (original as (...a: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return await import('node:wasi');
+  } finally {
+    process.emitWarning = original;
+  }
+}
+
 async function runFlite(text: string): Promise<TtsResult> {
   const mod = await loadFlite();
-  // Imported on first use: loading node:wasi prints an experimental-feature warning.
-  const { WASI } = await import('node:wasi');
+  wasiModule ??= importWasi();
+  const { WASI } = await wasiModule;
   const dir = await mkdtemp(join(tmpdir(), 'omni-tts-'));
   try {
     const wasi = new WASI({
@@ -60,14 +79,27 @@ async function runFlite(text: string): Promise<TtsResult> {
   }
 }
 
+function warn(logger: Logger | undefined, message: string, err: unknown): void {
+  const detail = err instanceof Error ? err.message : String(err);
+  if (logger) logger.warn({ err: detail }, message);
+  else process.emitWarning(`${message}: ${detail}`, 'OfflineEngineWarning');
+}
+
 async function render(text: string, logger?: Logger): Promise<TtsResult> {
   if (text === '') return { samples: new Int16Array(0), rate: 16000 };
   if (!fliteBroken) {
     try {
-      return await runFlite(text);
+      await loadFlite();
     } catch (err) {
       fliteBroken = true;
-      logger?.warn({ err: (err as Error).message }, 'flite TTS unavailable: using the formant tone synthesizer instead');
+      warn(logger, 'flite TTS cannot load: the offline engine speaks with the formant tone synthesizer instead', err);
+    }
+  }
+  if (!fliteBroken) {
+    try {
+      return await runFlite(text);
+    } catch (err) {
+      warn(logger, 'flite TTS failed for one utterance: using the formant tone synthesizer for it', err);
     }
   }
   return formantSynthesize(text);

@@ -22,7 +22,8 @@ describe('offline engine: handshake and greeting', () => {
     const eng = await engine({ outputRate: 16000 });
     const r = track(recordingClient(eng.url, 24000));
     await r.client.connect();
-    await waitUntil(() => r.audioMs() > 300, 3000, 'greeting audio');
+    // real Flite: its first use compiles a 21 MB WebAssembly module, which is slow on a busy machine
+    await waitUntil(() => r.audioMs() > 300, 10_000, 'greeting audio');
     const types = r.events().map((e) => e.type);
     expect(types.slice(0, 3)).toEqual(['hello', 'session_started', 'configured']);
     expect(r.events('hello')[0]).toMatchObject({ protocol: 2, audioIn: 24000, audioOutRate: 16000 });
@@ -36,7 +37,7 @@ describe('offline engine: handshake and greeting', () => {
     expect(eng.sessions[0].config).toMatchObject({ type: 'configure', persona: 'Test agent.' });
     expect(eng.sessions[0]).toMatchObject({ inputRate: 24000, outputRate: 16000, sessionLabel: 'engine-test' });
     expect(eng.violations).toEqual([]);
-  });
+  }, 15_000);
 
   it('streams agent audio at real time, not in one burst', async () => {
     const eng = await engine({ tts: toneTts });
@@ -46,10 +47,11 @@ describe('offline engine: handshake and greeting', () => {
     const first = r.heard.find((h) => h.kind === 'audio')!.at;
     await sleep(400);
     const ms = r.audioMs();
-    // greeting is ~3 s of tone; after 0.4 s only ~0.4 s plus the small lead may have arrived
+    const elapsed = performance.now() - first;
+    // the greeting is ~3 s of audio; only what has been "played" so far plus the small lead may be here
     expect(ms).toBeGreaterThan(300);
-    expect(ms).toBeLessThan(400 + (performance.now() - first - 400) + 150);
-    expect(ms).toBeLessThan(650);
+    expect(ms).toBeLessThan(elapsed + 150);
+    expect(ms).toBeLessThan(2500);
   });
 
   it('refuses a wrong key with 4401 and accepts the right one', async () => {
@@ -85,7 +87,7 @@ describe('offline engine: turn-taking', () => {
     caller.setLevel(8000);
     await waitUntil(() => r.events('barge_in').length > 0, 1000, 'barge_in');
     const flush = r.heard.find((h) => h.event?.type === 'barge_in')!;
-    expect(flush.at - noiseAt).toBeLessThan(150);
+    expect(flush.at - noiseAt).toBeLessThan(200); // typically ~60 ms: the VAD's 60 ms speech onset
     await sleep(200);
     const afterFlush = r.heard.filter((h) => h.kind === 'audio' && h.at > flush.at);
     expect(afterFlush).toEqual([]);

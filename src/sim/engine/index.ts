@@ -61,6 +61,9 @@ function presentedKey(req: IncomingMessage, url: URL): string | undefined {
 }
 
 export async function startOfflineEngine(opts: EngineOptions = {}): Promise<OfflineEngine> {
+  if (opts.outputRate !== undefined && !(Number.isInteger(opts.outputRate) && opts.outputRate >= 8000 && opts.outputRate <= 48000)) {
+    throw new RangeError(`offline engine: outputRate must be an integer in 8000..48000, got ${opts.outputRate}`);
+  }
   const logger = opts.logger ?? silentLogger();
   const tts = opts.tts ?? ((text: string) => synthesize(text, logger));
   const mode: EngineMode = opts.mode ?? (opts.scenario ? 'scripted' : 'echo-agent');

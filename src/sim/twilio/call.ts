@@ -1,16 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../observability/logger.js';
-import { CallClock, TICK_MS } from './clock.js';
+import { CallClock } from './clock.js';
 import type { DigitCollector } from './digits.js';
-import { type UrlMapper, signedRequest } from './http.js';
+import type { UrlMapper } from './http.js';
 import { MediaStream, newSid } from './media-stream.js';
 import { PcmRecorder, SampleQueue, peak } from './pcm.js';
 import { runDocuments, type Doc } from './executor.js';
+import { Webhooks } from './webhooks.js';
 import { runScript } from './script.js';
-import { speak } from './sounds.js';
 import { sketchTwiml, parseTwiml } from './twiml-parser.js';
 import type {
-  Actor, CallHandle, CallResult, CallerScript, DialRecord, EndedBy, HumanBehaviour, StreamStats, TimelineEntry,
+  Actor, CallResult, CallerScript, DialRecord, EndedBy, HumanBehaviour, StreamStats, TimelineEntry,
 } from './types.js';
 
 /** What a call needs from the simulator that owns it. */
@@ -67,6 +67,7 @@ export class SimCall {
   lastAudibleMs = -Infinity;
   audibleFrames = 0;
   readonly done: Promise<CallResult>;
+  readonly web: Webhooks = new Webhooks(this);
 
   private resolveDone!: (r: CallResult) => void;
   private readonly emitter = new EventEmitter();
@@ -75,8 +76,6 @@ export class SimCall {
   private readonly outFrame = new Int16Array(160);
   private docCtl: AbortController | undefined;
   private agentSpeaking = false;
-  private statusSeq = 0;
-  private answeredAtMs = 0;
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(readonly env: CallEnv, readonly setup: CallSetup, readonly voiceUrl: string) {
@@ -115,93 +114,22 @@ export class SimCall {
     return p;
   }
 
-  // --- HTTP towards the bridge -------------------------------------------------------------
-
-  /** The params Twilio sends with every request about this call. */
-  params(status: string): Record<string, string> {
-    return {
-      AccountSid: this.env.accountSid,
-      ApiVersion: '2010-04-01',
-      CallSid: this.callSid,
-      CallStatus: status,
-      Called: this.setup.to,
-      Caller: this.setup.from,
-      Direction: this.setup.direction,
-      From: this.setup.from,
-      To: this.setup.to,
-      ...(this.setup.extraParams ?? {}),
-    };
-  }
-
-  /**
-   * Requests TwiML from the application (signed), resolving relative URLs against `base`.
-   * A failure is what Twilio calls an application error: noted, and null (the call ends).
-   */
-  async fetchTwiml(url: string, base: string, extra: Record<string, string>, method = 'POST'): Promise<Doc | null> {
-    let abs: string;
-    try {
-      abs = new URL(url, base).toString();
-    } catch {
-      this.violation(`invalid URL in TwiML: ${url.slice(0, 80)}`);
-      return null;
-    }
-    const m = method.toUpperCase() === 'GET' ? 'GET' : 'POST';
-    const t0 = this.clock.now();
-    const path = new URL(abs).pathname;
-    try {
-      const res = await this.track(signedRequest(this.env.mapper, this.env.authToken, abs, { ...this.params('in-progress'), ...extra }, m));
-      this.note('twilio', `${m} ${path} → ${res.status} (${this.clock.now() - t0} ms)`);
-      if (res.status < 200 || res.status >= 300) {
-        this.violation(`11200 webhook ${m} ${path} answered HTTP ${res.status}`);
-        return null;
-      }
-      if (!/xml/i.test(res.contentType)) this.violation(`12300 webhook ${path} answered Content-Type "${res.contentType}", not XML`);
-      return { xml: res.body, url: abs };
-    } catch (err) {
-      this.violation(`11200 webhook ${m} ${path} failed: ${(err as Error).message}`);
-      return null;
-    }
-  }
-
-  /** Status callbacks: fire-and-forget, numbered from 0 (they may arrive out of order). */
-  statusCallback(event: 'initiated' | 'ringing' | 'answered' | 'completed', callStatus: string): void {
-    const url = this.setup.statusCallbackUrl;
-    if (!url) return;
-    const events = this.setup.statusEvents ?? ['initiated', 'ringing', 'answered', 'completed'];
-    if (!events.includes(event)) return;
-    const params: Record<string, string> = {
-      ...this.params(callStatus),
-      CallbackSource: 'call-progress-events',
-      SequenceNumber: String(this.statusSeq++),
-      Timestamp: new Date().toUTCString().replace('GMT', '+0000'),
-    };
-    if (event === 'completed') params.CallDuration = String(Math.round((this.clock.now() - this.answeredAtMs) / 1000));
-    const path = new URL(url).pathname;
-    void this.track(
-      signedRequest(this.env.mapper, this.env.authToken, url, params).then(
-        (res) => {
-          if (res.status >= 300) this.violation(`15003 status callback ${path} (${event}) answered HTTP ${res.status}`);
-        },
-        (err: Error) => this.violation(`15003 status callback ${path} (${event}) failed: ${err.message}`),
-      ),
-    );
-  }
-
   // --- lifecycle ----------------------------------------------------------------------------
 
   async run(): Promise<void> {
+    if (this.ended) return;
     this.clock.start();
     void this.clock.until(this.setup.maxDurationMs).then((reached) => {
       if (reached) this.end('timeout');
     });
     this.note('twilio', `${this.setup.direction === 'inbound' ? 'incoming' : 'outgoing'} call ${this.setup.from} → ${this.setup.to} (${this.callSid})`);
-    this.statusCallback('initiated', 'initiated');
-    this.statusCallback('ringing', 'ringing');
-    const doc = await this.fetchTwiml(this.voiceUrl, this.voiceUrl, this.params('ringing'));
+    this.web.status('initiated', 'initiated');
+    this.web.status('ringing', 'ringing');
+    const doc = await this.web.fetch(this.voiceUrl, this.voiceUrl, this.web.params('ringing'));
     if (this.ended) return;
     if (!doc) return this.end('twiml-end');
-    this.answeredAtMs = this.clock.now();
-    this.statusCallback('answered', 'in-progress');
+    this.web.answeredAtMs = this.clock.now();
+    this.web.status('answered', 'in-progress');
     this.startScript();
     this.runTwiml(doc);
   }
@@ -211,13 +139,14 @@ export class SimCall {
    * call fetches its TwiML (or runs the inline Twiml).
    */
   async runOutbound(source: { twiml?: string; url?: string; method?: string }): Promise<void> {
+    if (this.ended) return;
     this.clock.start();
     void this.clock.until(this.setup.maxDurationMs).then((reached) => {
       if (reached) this.end('timeout');
     });
     this.note('twilio', `outgoing call ${this.setup.from} → ${this.setup.to} (${this.callSid})`);
-    this.statusCallback('initiated', 'initiated');
-    this.statusCallback('ringing', 'ringing');
+    this.web.status('initiated', 'initiated');
+    this.web.status('ringing', 'ringing');
     const human = this.env.human;
     if (!(await this.clock.sleep(human.ringMs ?? 1000)) || this.ended) return;
     if (human.answer !== 'answer') {
@@ -225,11 +154,11 @@ export class SimCall {
       return this.end('not-answered', human.answer);
     }
     this.note('human', 'answered');
-    this.answeredAtMs = this.clock.now();
-    this.statusCallback('answered', 'in-progress');
+    this.web.answeredAtMs = this.clock.now();
+    this.web.status('answered', 'in-progress');
     const doc = source.twiml !== undefined
       ? { xml: source.twiml, url: this.voiceUrl }
-      : await this.fetchTwiml(source.url ?? this.voiceUrl, this.voiceUrl, {}, source.method);
+      : await this.web.fetch(source.url ?? this.voiceUrl, this.voiceUrl, {}, source.method);
     if (this.ended) return;
     if (!doc) return this.end('twiml-end');
     this.startScript();
@@ -279,7 +208,7 @@ export class SimCall {
     this.docCtl?.abort();
     stream?.stop();
     this.note('twilio', `call ended (${by})`);
-    this.statusCallback('completed', finalStatus);
+    this.web.status('completed', finalStatus);
     this.clock.stop();
     const closed = stream ? Promise.race([stream.closed, new Promise((r) => setTimeout(r, 1500))]) : Promise.resolve();
     void closed.then(() => {
@@ -376,43 +305,7 @@ export class SimCall {
     this.note('agent', on ? 'speaking' : 'silent');
   }
 
-  // --- the handle given to users -------------------------------------------------------------
-
-  handle(): CallHandle {
-    return {
-      callSid: this.callSid,
-      done: this.done,
-      timeline: this.timeline,
-      hangup: () => {
-        if (this.ended) return;
-        this.note('caller', 'hangs up');
-        this.end('caller');
-      },
-      sendDtmf: (digits: string) => {
-        void this.track(
-          (async () => {
-            for (const d of digits) {
-              if (this.ended) return;
-              if (/^[0-9*#A-D]$/.test(d)) this.deliverDtmf(d);
-              await this.clock.sleep(150);
-            }
-          })(),
-        );
-      },
-      say: (text: string) => {
-        void this.track(
-          speak(text).then((pcm) => {
-            if (this.ended) return;
-            this.note('caller', `says "${text}"${pcm ? '' : ' (TTS failed: silence)'}`);
-            if (pcm) this.callerAudio.push(pcm);
-          }),
-        );
-      },
-      on: ((event: string, cb: (...a: never[]) => void) => {
-        this.emitter.on(event, cb as (...a: unknown[]) => void);
-      }) as CallHandle['on'],
-    };
+  on(event: string, cb: (arg: never) => void): void {
+    this.emitter.on(event, cb as (arg: unknown) => void);
   }
 }
-
-export { TICK_MS };

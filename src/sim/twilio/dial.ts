@@ -71,7 +71,7 @@ export async function runDial(call: SimCall, verb: TwimlNode, doc: Doc, signal: 
   if (!a.action) return undefined;
   const extra: Record<string, string> = { DialCallStatus: result, DialCallSid: newSid('CA') };
   if (result === 'completed') extra.DialCallDuration = String(durationS);
-  return (await call.fetchTwiml(a.action, doc.url, extra, a.method)) ?? 'stop';
+  return (await call.web.fetch(a.action, doc.url, extra, a.method)) ?? 'stop';
 }
 
 /** Plays the queue's wait TwiML (Play/Say/Pause) or stand-in hold music for `holdMs`. */
@@ -83,7 +83,7 @@ async function hold(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSigna
   let waitVerbs: TwimlNode[] = [];
   if (verb.attrs.waitUrl) {
     const queueParams = { QueuePosition: '1', QueueTime: '0', CurrentQueueSize: '1', AvgQueueTime: '0' };
-    const wait = await call.fetchTwiml(verb.attrs.waitUrl, doc.url, queueParams, verb.attrs.waitUrlMethod);
+    const wait = await call.web.fetch(verb.attrs.waitUrl, doc.url, queueParams, verb.attrs.waitUrlMethod);
     try {
       if (wait) waitVerbs = parseTwiml(wait.xml).children;
     } catch (err) {
@@ -127,5 +127,5 @@ export async function runEnqueue(call: SimCall, verb: TwimlNode, doc: Doc, signa
   if (!ok) return 'stop';
   call.lastDialCompleted = true;
   if (!verb.attrs.action) return undefined;
-  return (await call.fetchTwiml(verb.attrs.action, doc.url, { QueueResult: 'bridged', QueueTime: String(Math.round((human.ringMs ?? 1000) / 1000)) }, verb.attrs.method)) ?? 'stop';
+  return (await call.web.fetch(verb.attrs.action, doc.url, { QueueResult: 'bridged', QueueTime: String(Math.round((human.ringMs ?? 1000) / 1000)) }, verb.attrs.method)) ?? 'stop';
 }

@@ -82,7 +82,7 @@ async function runVerb(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSi
       return 'hangup';
     case 'Redirect': {
       call.note('twilio', `redirect ${verb.text}`);
-      return (await call.fetchTwiml(verb.text, doc.url, {}, verb.attrs.method)) ?? 'stop';
+      return (await call.web.fetch(verb.text, doc.url, {}, verb.attrs.method)) ?? 'stop';
     }
     case 'Gather':
       return gather(call, verb, doc, signal);
@@ -180,7 +180,7 @@ async function gather(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSig
   call.note('twilio', `gather: digits ${digits}`);
   const extra: Record<string, string> = { Digits: digits };
   if (finished) extra.FinishedOnKey = finished;
-  return (await call.fetchTwiml(a.action ?? doc.url, doc.url, extra, a.method)) ?? 'stop';
+  return (await call.web.fetch(a.action ?? doc.url, doc.url, extra, a.method)) ?? 'stop';
 }
 
 async function connect(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
@@ -246,6 +246,6 @@ async function connect(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSi
     signal.removeEventListener('abort', onAbort);
   }
   if (signal.aborted || call.ended) return 'stop';
-  if (verb.attrs.action) return (await call.fetchTwiml(verb.attrs.action, doc.url, {}, verb.attrs.method)) ?? 'stop';
+  if (verb.attrs.action) return (await call.web.fetch(verb.attrs.action, doc.url, {}, verb.attrs.method)) ?? 'stop';
   return undefined;
 }

@@ -1,5 +1,6 @@
 import { silentLogger } from '../../observability/logger.js';
 import { SimCall, type CallEnv } from './call.js';
+import { makeHandle } from './handle.js';
 import { UrlMapper } from './http.js';
 import { startRestServer, type RestBackend, type RestCallView, type RestOutcome } from './rest-server.js';
 import type { CallHandle, PlaceCallOptions, RecordedRestRequest, SimulatorOptions, TwilioSimulator } from './types.js';
@@ -48,7 +49,7 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
   const register = (call: SimCall): CallHandle => {
     if (live.has(call.callSid)) throw new Error(`call ${call.callSid} already exists`);
     live.set(call.callSid, call);
-    const h = call.handle();
+    const h = makeHandle(call);
     handles.set(call.callSid, h);
     return h;
   };
@@ -92,7 +93,7 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
         }
         call.restUpdates++;
         call.note('twilio', `REST update: Url=${url}`);
-        void call.fetchTwiml(url, url, {}, first(form.Method)).then((doc) => {
+        void call.web.fetch(url, url, {}, first(form.Method)).then((doc) => {
           if (!doc || call.ended) return;
           call.runTwiml(doc);
         });
@@ -123,7 +124,10 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
         ...(form.MachineDetection !== undefined ? { extraParams: { AnsweredBy: 'human' } } : {}),
       }, url ?? mapper.publicBase + '/');
       register(call);
-      void call.runOutbound({ twiml, url, method: first(form.Method) });
+      call.runOutbound({ twiml, url, method: first(form.Method) }).catch((err: Error) => {
+        call.violation(`simulator error: ${err.message}`);
+        call.end('twiml-end');
+      });
       return { status: 201, call: { ...view(call), status: 'queued' } };
     },
   };
@@ -148,9 +152,12 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
         ...(p.extraParams ? { extraParams: p.extraParams } : {}),
       }, voiceUrl);
       const handle = register(call);
-      void call.run().catch((err: Error) => {
-        call.violation(`simulator error: ${err.message}`);
-        call.end('twiml-end');
+      // Started on the next turn so listeners attached right after placeCall see every entry.
+      setImmediate(() => {
+        call.run().catch((err: Error) => {
+          call.violation(`simulator error: ${err.message}`);
+          call.end('twiml-end');
+        });
       });
       return handle;
     },

@@ -182,7 +182,9 @@ export class MediaStream {
 
   private echoMark(name: string, how: 'played' | 'discarded' | 'immediate'): void {
     this.stats.marksEchoed++;
-    this.hooks.note('bridge', `mark ${name} ${how}`);
+    // Bridges mark every chunk; the timeline shows the mark that ends an utterance (buffer
+    // drained), immediate and discarded ones. The stats count them all.
+    if (how !== 'played' || this.playback.bufferedSamples === 0) this.hooks.note('bridge', `mark ${name} ${how}`);
     this.send(JSON.stringify({ event: 'mark', sequenceNumber: String(++this.seq), streamSid: this.streamSid, mark: { name } }));
   }
 

@@ -205,6 +205,15 @@ describe('OmniClient sending', () => {
     expect(JSON.parse(srv.received[1].subarray(1).toString())).toEqual({ type: 'dtmf', digit: '#' });
   });
 
+  it('refuses audio while the socket is backed up, and counts it', async () => {
+    const srv = await tinyServer();
+    const client = makeClient(srv.url, { maxBufferedBytes: -1 });
+    await client.connect();
+    expect(client.sendAudio(new Int16Array(480))).toBe(false);
+    expect(client.stats.audioRefused).toBe(1);
+    expect(client.stats.framesSent).toBe(1); // the configure only
+  });
+
   it('answers with a structured error when a tool output cannot be serialised', async () => {
     const srv = await tinyServer();
     const client = makeClient(srv.url);
