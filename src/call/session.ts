@@ -238,7 +238,7 @@ export class CallSession {
       this.awaitStream(restart, 'restart');
       return;
     }
-    this.end(why === 'stop' ? 'caller_hangup' : 'stream_closed');
+    this.end(this.control.pendingOutcome ?? (why === 'stop' ? 'caller_hangup' : 'stream_closed'));
   }
 
   private onAgentAudio(pcm: Int16Array, rate: number): void {

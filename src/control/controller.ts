@@ -32,6 +32,21 @@ export class CallControl {
     return this.owner !== undefined;
   }
 
+  /**
+   * How the call ends if its stream stops now. A REST update ends the stream, and Twilio's
+   * `stop` can overtake the REST answer: the verb that sent it still names the outcome.
+   */
+  get pendingOutcome(): string | undefined {
+    return this.outcome;
+  }
+
+  private outcome: string | undefined;
+
+  private own(owner: string | undefined, outcome?: string): void {
+    this.owner = owner;
+    this.outcome = owner ? outcome : undefined;
+  }
+
   expectedStreamRestartMs(): number {
     const left = this.restartUntil - Date.now();
     return left > 0 ? left : 0;
@@ -122,12 +137,12 @@ export class CallControl {
       metrics.transfers.inc({ result: 'no_rest' });
       return this.done('transfer_to_human', 'no_rest', callId, { error: 'transfer_failed: Twilio REST credentials are not configured' });
     }
-    this.owner = 'transfer';
+    this.own('transfer', 'transferred');
     if (waitForWords) {
       // The agent's "let me transfer you" must be heard; a barge-in over it cancels the transfer.
       const played = await s.playback.whenPlayed(s.agent.transfer.max_wait_for_playback_ms);
       if (played === 'interrupted' || played === 'closed') {
-        this.owner = undefined;
+        this.own(undefined);
         metrics.transfers.inc({ result: 'aborted' });
         return this.done('transfer_to_human', 'aborted', callId, { error: 'transfer_aborted: the caller interrupted' });
       }
@@ -135,7 +150,7 @@ export class CallControl {
     const twiml = this.transferTwiml(picked.target);
     const res = await s.deps.rest.updateCallTwiml(s.callSid, twiml);
     if (!res.ok) {
-      this.owner = undefined;
+      this.own(undefined);
       metrics.transfers.inc({ result: 'rest_error' });
       return this.done('transfer_to_human', 'rest_error', callId, { error: `transfer_failed: ${res.message}`.slice(0, 200) });
     }
@@ -165,7 +180,7 @@ export class CallControl {
   private async hangup(callId: string | undefined, waitForWords: boolean, outcome: string): Promise<void> {
     const s = this.s;
     if (this.owner && this.owner !== 'fallback') return this.done('end_call', 'busy', callId, { error: `call is already ending (${this.owner})` });
-    this.owner = 'end_call';
+    this.own('end_call', outcome);
     if (waitForWords) await s.playback.whenPlayed(s.agent.end_call.max_wait_for_goodbye_ms);
     this.done('end_call', 'hanging_up', callId, { status: 'ending' });
     await this.restHangup();
@@ -254,7 +269,7 @@ export class CallControl {
       await this.transfer(undefined, undefined, reason, false);
       if (s.isEnded) return;
     }
-    this.owner = 'fallback';
+    this.own('fallback', reason);
     if (s.deps.rest) {
       const res = await s.deps.rest.updateCallTwiml(s.callSid, hangupTwiml(s.agent.fallback.message));
       this.hungUp = res.ok;

@@ -68,7 +68,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   opts.tweak?.(config);
   const logger = opts.logger ?? createLogger({ level: 'warn', secrets: [SIM_AUTH_TOKEN] });
   const bridge = await buildBridge({
-    config, logger, engineBaseUrl: engine.url, metrics: createMetrics(), onCallRecord: opts.onCallRecord,
+    config, logger, engineBaseUrl: engine.url, metrics: createMetrics({ defaultMetrics: true }), onCallRecord: opts.onCallRecord,
   });
   await bridge.app.listen({ port, host: '127.0.0.1' });
   return {

@@ -49,6 +49,19 @@ describe('Twilio simulator: REST call control', () => {
     expect(sim.restRequests.map((r) => [r.status, r.authOk])).toEqual([[404, true], [401, false]]);
   });
 
+  it('refuses an invalid or oversized TwiML update with 400 and keeps the call going', async () => {
+    const { standIn, sim, rest } = await setup({ '/twilio/voice': streamTwiml() });
+    const call = sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 5000 });
+    await new Promise<void>((resolve) => (standIn.onSocket = (s) => void s.waitFor((m) => m.event === 'start').then(() => resolve())));
+    expect(await rest.updateCallTwiml(call.callSid, '<Response><Say>unclosed</Response>')).toMatchObject({ ok: false, status: 400, code: 12100 });
+    expect(await rest.updateCallTwiml(call.callSid, `<Response><Say>${'x'.repeat(4000)}</Say></Response>`)).toMatchObject({ ok: false, status: 400 });
+    expect(standIn.sockets[0]!.messages.some((m) => m.event === 'stop')).toBe(false);
+    call.hangup();
+    const result = await call.done;
+    expect(result.restUpdates).toBe(0);
+    expect(result.endedBy).toBe('caller');
+  });
+
   it('a TwiML update ends the stream with stop; <Dial> busy posts the action; its TwiML opens a new stream', async () => {
     const { standIn, sim, rest } = await setup(
       {
@@ -155,5 +168,16 @@ describe('Twilio simulator: REST call control', () => {
     expect(spokeAt - greetingEnd).toBeLessThan(900);
     expect(result.timeline.some((e) => e.who === 'caller' && e.what === 'says "Hello there"')).toBe(true);
     expect(result.endedBy).toBe('caller');
+  });
+
+  it('runs its 20 ms clock as fast as possible when realtime is false', async () => {
+    const { sim } = await setup({ '/twilio/voice': '<Response><Pause length="3"/><Play digits="42"/><Hangup/></Response>' });
+    const t0 = Date.now();
+    const result = await sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 30_000, realtime: false }).done;
+    expect(Date.now() - t0).toBeLessThan(2500);
+    expect(result.endedBy).toBe('bridge-hangup');
+    expect(result.heard.length).toBeGreaterThan(3 * 8000);
+    const { detectDtmf } = await import('../../src/audio/index.js');
+    expect(detectDtmf(result.heard, 8000).map((h) => h.digit).join('')).toBe('42');
   });
 });

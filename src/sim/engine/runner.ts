@@ -60,7 +60,9 @@ async function collectDigits(host: ScenarioHost, step: { count?: number; until?:
 
 async function runStep(host: ScenarioHost, step: ScenarioStep): Promise<'next' | 'stop'> {
   if ('say' in step) {
-    await host.say(fillTemplate(step.say, host.vars));
+    const spoken = host.say(fillTemplate(step.say, host.vars));
+    if (!step.no_wait) await spoken;
+    else void spoken.catch(() => undefined); // never an unhandled rejection: the speech is just lost
   } else if ('wait_for_caller' in step) {
     await takeCallerTurn(host, step.timeout_ms ?? TURN_TIMEOUT_MS, step.expect);
   } else if ('wait_ms' in step) {

@@ -21,7 +21,11 @@ const closeCode = z.number().int().refine(
 export const VERBS = ['transfer_to_human', 'send_dtmf', 'play_hold', 'collect', 'end_call'] as const;
 
 const STEP_SCHEMAS = {
-  say: z.object({ say: z.string().min(1) }).strict(),
+  say: z.object({
+    say: z.string().min(1),
+    /** go on with the next step at once while this is spoken (a real engine emits a verb mid-utterance) */
+    no_wait: z.boolean().optional(),
+  }).strict(),
   wait_for_caller: z.object({
     wait_for_caller: z.literal(true),
     /** what the caller is expected to say: used as the user transcript text */

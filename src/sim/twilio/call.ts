@@ -77,6 +77,7 @@ export class SimCall {
   private docCtl: AbortController | undefined;
   private agentSpeaking = false;
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly violationCounts = new Map<string, number>();
 
   constructor(readonly env: CallEnv, readonly setup: CallSetup, readonly voiceUrl: string) {
     this.callSid = setup.callSid ?? newSid('CA');
@@ -103,7 +104,11 @@ export class SimCall {
 
   violation(what: string): void {
     if (this.violations.length < MAX_VIOLATIONS) this.violations.push(what);
-    this.note('twilio', `VIOLATION ${what}`);
+    // A bridge bug repeats 50 times a second; the timeline shows the first few of each kind.
+    const n = (this.violationCounts.get(what) ?? 0) + 1;
+    this.violationCounts.set(what, n);
+    if (n <= 3) this.note('twilio', `VIOLATION ${what}`);
+    else if (n === 4) this.note('twilio', `VIOLATION ${what} (repeats; not shown again)`);
     this.emit('violation', what);
   }
 

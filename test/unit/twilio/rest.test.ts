@@ -81,6 +81,13 @@ describe('createTwilioRest', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('retries a hang-up once after a timeout (network error)', async () => {
+    let n = 0;
+    const { base, seen } = await fake((_s, res) => { if (n++ > 0) okCall(res); });
+    expect(await rest(base, 250).hangup(CA)).toEqual({ ok: true });
+    expect(seen).toHaveLength(2);
+  });
+
   it('gives up a hang-up after the second 500', async () => {
     const { base, seen } = await fake((_s, res) => json(res, 503, { code: 20503, message: 'Unavailable', status: 503 }));
     const res = await rest(base).hangup(CA);

@@ -1,0 +1,133 @@
+/**
+ * What the load benchmark reads from outside the bridge: its Prometheus text (scraped before and
+ * after each measuring window and subtracted), and its CPU time and RSS from /proc.
+ */
+import { readFileSync } from 'node:fs';
+
+const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat counts CPU time in these ticks
+
+/** utime + stime of a whole process (all threads), in ms. */
+export function cpuMs(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return ((utime + stime) * 1000) / CLK_TCK;
+}
+
+/** Resident set size in MB. */
+export function rssMb(pid: number | 'self'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** One scrape: `name{labels}` → value (labels in the order the exporter prints them). */
+export type Scrape = Map<string, number>;
+
+export function parsePrometheus(text: string): Scrape {
+  const out: Scrape = new Map();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const sp = line.lastIndexOf(' ');
+    if (sp < 0) continue;
+    const value = Number(line.slice(sp + 1));
+    if (Number.isFinite(value) || line.endsWith('+Inf')) out.set(line.slice(0, sp), value);
+  }
+  return out;
+}
+
+export async function scrape(baseUrl: string): Promise<Scrape> {
+  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
+  return parsePrometheus(await res.text());
+}
+
+/** Sum of every series of `name` whose labels include all of `want` (after − before). */
+export function delta(before: Scrape, after: Scrape, name: string, want: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const [key, v] of after) {
+    if (!matches(key, name, want)) continue;
+    sum += v - (before.get(key) ?? 0);
+  }
+  return sum;
+}
+
+export function gauge(s: Scrape, name: string, want: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const [key, v] of s) if (matches(key, name, want)) sum += v;
+  return sum;
+}
+
+function matches(key: string, name: string, want: Record<string, string>): boolean {
+  if (key !== name && !key.startsWith(`${name}{`)) return false;
+  for (const [k, v] of Object.entries(want)) if (!key.includes(`${k}="${v}"`)) return false;
+  return true;
+}
+
+export interface HistogramDelta {
+  count: number;
+  /** [upper bound in seconds, cumulative count] ascending, +Inf last */
+  buckets: [number, number][];
+  sum: number;
+}
+
+/** A Prometheus histogram's change between two scrapes, for one label set. */
+export function histogramDelta(before: Scrape, after: Scrape, name: string, want: Record<string, string>): HistogramDelta {
+  const buckets: [number, number][] = [];
+  for (const [key, v] of after) {
+    if (!key.startsWith(`${name}_bucket{`) || !matches(key, `${name}_bucket`, want)) continue;
+    const le = /le="([^"]+)"/.exec(key)?.[1];
+    if (le === undefined) continue;
+    buckets.push([le === '+Inf' ? Infinity : Number(le), v - (before.get(key) ?? 0)]);
+  }
+  buckets.sort((a, b) => a[0] - b[0]);
+  return {
+    buckets,
+    count: delta(before, after, `${name}_count`, want),
+    sum: delta(before, after, `${name}_sum`, want),
+  };
+}
+
+/**
+ * The q-quantile (0..1) of a bucketed histogram, interpolated linearly inside its bucket (the
+ * estimate Prometheus' histogram_quantile makes). In seconds; NaN without samples.
+ */
+export function histogramQuantile(h: HistogramDelta, q: number): number {
+  const total = h.buckets.at(-1)?.[1] ?? 0;
+  if (total <= 0) return NaN;
+  const rank = q * total;
+  let lowerBound = 0;
+  let lowerCount = 0;
+  for (const [le, cum] of h.buckets) {
+    if (cum >= rank) {
+      if (le === Infinity) return lowerBound;
+      const inBucket = cum - lowerCount;
+      return inBucket > 0 ? lowerBound + ((le - lowerBound) * (rank - lowerCount)) / inBucket : le;
+    }
+    lowerBound = le;
+    lowerCount = cum;
+  }
+  return lowerBound;
+}
+
+/** Upper bound of the highest non-empty bucket: what a histogram can say about the maximum. */
+export function histogramMaxBound(h: HistogramDelta): number {
+  let prev = 0;
+  let bound = NaN;
+  for (const [le, cum] of h.buckets) {
+    if (cum > prev) bound = le;
+    prev = cum;
+  }
+  return bound;
+}
+
+/** Fraction of samples at or below `limit` seconds (exact when `limit` is a bucket bound). */
+export function histogramFractionBelow(h: HistogramDelta, limit: number): number {
+  const total = h.buckets.at(-1)?.[1] ?? 0;
+  if (total <= 0) return NaN;
+  let below = 0;
+  for (const [le, cum] of h.buckets) if (le <= limit) below = cum;
+  return below / total;
+}
