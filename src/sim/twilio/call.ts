@@ -63,6 +63,7 @@ export class SimCall {
   lastDialCompleted = false;
   ended = false;
   endedBy: EndedBy | undefined;
+  endedAtMs: number | undefined;
   /** tick time of the last audible frame heard, and how many audible frames so far */
   lastAudibleMs = -Infinity;
   audibleFrames = 0;
@@ -186,6 +187,10 @@ export class SimCall {
         if (ctl.signal.aborted || this.ended) return;
         if (outcome === 'hangup') this.end('bridge-hangup');
         else this.end(this.lastDialCompleted ? 'transfer-completed' : 'twiml-end');
+      }, (err: Error) => {
+        // A simulator bug must end the call visibly, not leave it hanging until the timeout.
+        this.violation(`simulator error: ${err.message}`);
+        this.end('twiml-end');
       }),
     );
   }
@@ -215,8 +220,12 @@ export class SimCall {
     this.note('twilio', `call ended (${by})`);
     this.web.status('completed', finalStatus);
     this.clock.stop();
-    const closed = stream ? Promise.race([stream.closed, new Promise((r) => setTimeout(r, 1500))]) : Promise.resolve();
+    this.endedAtMs = this.clock.now();
+    // The result waits for the socket to close (bounded), so a test sees the `stop` it was sent.
+    let timer: NodeJS.Timeout | undefined;
+    const closed = stream ? Promise.race([stream.closed, new Promise((r) => (timer = setTimeout(r, 1500)))]) : Promise.resolve();
     void closed.then(() => {
+      clearTimeout(timer);
       const result = this.result();
       this.emit('end', result);
       this.resolveDone(result);
@@ -236,7 +245,7 @@ export class SimCall {
       streams: this.streams,
       violations: this.violations,
       endedBy: this.endedBy ?? 'timeout',
-      durationMs: this.clock.now(),
+      durationMs: this.endedAtMs ?? this.clock.now(),
       restUpdates: this.restUpdates,
       ...(this.dialed.length > 0 ? { dialed: this.dialed } : {}),
     };
@@ -244,7 +253,7 @@ export class SimCall {
 
   // --- media -------------------------------------------------------------------------------
 
-  /** Opens a media stream; resolves when it is over. */
+  /** Connects a media stream; the stream reports back through onStreamStarted / onStreamEnded. */
   openStream(stream: MediaStream): void {
     this.streams.push(stream.stats);
     stream.connect();

@@ -130,7 +130,7 @@ async function say(call: SimCall, verb: TwimlNode, signal: AbortSignal, interrup
 async function play(call: SimCall, verb: TwimlNode, signal: AbortSignal, interrupt?: Promise<void>): Promise<void> {
   const digits = verb.attrs.digits;
   if (digits !== undefined) {
-    if (!/^[0-9*#A-DwW]+$/.test(digits)) return call.violation(`13221 <Play digits="${digits.slice(0, 20)}"> has invalid characters`);
+    if (!/^[0-9*#A-DwW]{1,128}$/.test(digits)) return call.violation(`13221 <Play digits="${digits.slice(0, 20)}"> is invalid`);
     call.note('twilio', `play digits ${digits}`);
     await playToCaller(call, digitsAudio(digits), signal, interrupt);
     return;

@@ -98,6 +98,7 @@ export class MediaStream {
     });
     ws.on('open', () => {
       this.isOpen = true;
+      this.stats.startedAtMs = this.hooks.now();
       this.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
       this.send(
         JSON.stringify({

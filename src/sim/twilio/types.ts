@@ -54,6 +54,7 @@ export interface PlaceCallOptions {
 
 export interface StreamStats {
   streamSid: string;
+  /** when `start` was sent (or the connection attempt began, if it failed) */
   startedAtMs: number;
   endedAtMs?: number;
   /** `stop` = Twilio ended it (hang-up / REST update), `bridge-close` = the bridge closed it */

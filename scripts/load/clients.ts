@@ -1,0 +1,352 @@
+/**
+ * Lightweight Twilio-like callers for the load benchmark: far cheaper than the full simulator so
+ * that the load side (one core, shared with the offline engine) is not what runs out first.
+ *
+ * Each call: a signed POST /twilio/voice (the bridge pre-connects the engine), a signed Media
+ * Streams upgrade, `connected` + `start`, then one 160-byte μ-law `media` message every 20 ms in
+ * real time, driven for all calls by ONE shared ticker (each call has its own random phase, as
+ * real calls do). Payloads are pre-encoded base64 and messages are concatenated from pre-built
+ * pieces; inbound messages are classified by one byte, never JSON-parsed. Marks are echoed at once.
+ *
+ * Measured per window: frames sent/received, caller frame → agent frame round trip (frame k back
+ * is matched with frame k sent: loopback returns exactly one frame per frame), late frames.
+ */
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import { encodeMulaw } from '../../src/audio/index.js';
+import { signTwilioRequest } from '../../src/twilio/signature.js';
+
+export interface PoolOptions {
+  /** where the bridge really listens: http://127.0.0.1:port */
+  bridgeUrl: string;
+  /** PUBLIC_URL of the bridge (what Twilio signs) */
+  publicUrl: string;
+  accountSid: string;
+  authToken: string;
+  /** an agent routed for `to` */
+  to: string;
+  /** a round trip longer than this counts as a late frame */
+  lateMs: number;
+}
+
+const FRAME_MS = 20;
+const RING = 1024; // send times remembered per call (20 s of frames): far beyond any sane backlog
+const E2E_BIN_US = 100; // round-trip histogram resolution
+const E2E_BINS = 20_000; // up to 2 s; anything above lands in the last bin (and in max)
+const TICK_MS = 1;
+
+/** One second of speech-like test audio (two tones, syllable-rate envelope), pre-encoded. */
+function buildPayloads(): string[] {
+  const out: string[] = [];
+  const pcm = new Int16Array(160);
+  const mu = new Uint8Array(160);
+  for (let f = 0; f < 50; f++) {
+    for (let i = 0; i < 160; i++) {
+      const t = (f * 160 + i) / 8000;
+      const env = 0.55 + 0.45 * Math.sin(2 * Math.PI * 4 * t);
+      pcm[i] = Math.round(9000 * env * (0.6 * Math.sin(2 * Math.PI * 220 * t) + 0.4 * Math.sin(2 * Math.PI * 1230 * t)));
+    }
+    encodeMulaw(pcm, mu);
+    out.push(Buffer.from(mu).toString('base64'));
+  }
+  return out;
+}
+
+const PAYLOADS = buildPayloads();
+
+export interface WindowStats {
+  framesSent: number;
+  framesReceived: number;
+  late: number;
+  marksEchoed: number;
+  e2eCount: number;
+  e2eP50Ms: number;
+  e2eP99Ms: number;
+  e2eMaxMs: number;
+}
+
+class LoadCall {
+  readonly callSid = 'CA' + randomBytes(16).toString('hex');
+  readonly streamSid = 'MZ' + randomBytes(16).toString('hex');
+  ws: WebSocket | undefined;
+  sending = false;
+  closed = false;
+  unexpectedClose = false;
+  nextDue = 0;
+  sent = 0;
+  received = 0;
+  private seq = 0;
+  private readonly sendTimes = new Float64Array(RING);
+  private readonly mediaMid: string;
+  private readonly markMid: string;
+
+  constructor(private readonly pool: LoadPool) {
+    this.mediaMid = `","streamSid":"${this.streamSid}","media":{"track":"inbound","chunk":"`;
+    this.markMid = `","streamSid":"${this.streamSid}","mark":{"name":"`;
+  }
+
+  sendFrame(now: number): void {
+    const n = ++this.sent;
+    this.sendTimes[(n - 1) & (RING - 1)] = now;
+    // Counters are strings on the wire, as Twilio sends them; the payload is pre-encoded.
+    this.ws!.send(
+      '{"event":"media","sequenceNumber":"' + ++this.seq + this.mediaMid + n + '","timestamp":"' + n * FRAME_MS
+        + '","payload":"' + PAYLOADS[n % PAYLOADS.length] + '"}}',
+    );
+    this.pool.onSent();
+  }
+
+  onMessage(data: Buffer, now: number): void {
+    // {"event":"media"… / {"event":"mark"… / {"event":"clear"…: byte 11 tells them apart.
+    const c = data[11];
+    if (c === 0x65 /* e: media */) {
+      const k = ++this.received;
+      const rtt = k <= this.sent && this.sent - k < RING ? now - this.sendTimes[(k - 1) & (RING - 1)] : Infinity;
+      this.pool.onReceived(rtt);
+    } else if (c === 0x61 /* a: mark */) {
+      const at = data.indexOf('"name":"');
+      if (at < 0) return;
+      const end = data.indexOf(0x22, at + 8);
+      const name = data.toString('latin1', at + 8, end);
+      this.ws!.send('{"event":"mark","sequenceNumber":"' + ++this.seq + this.markMid + name + '"}}');
+      this.pool.onMark();
+    } else {
+      this.pool.onOther();
+    }
+  }
+
+  sendStart(accountSid: string, to: string): void {
+    const ws = this.ws!;
+    ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}');
+    ws.send(JSON.stringify({
+      event: 'start', sequenceNumber: String(++this.seq), streamSid: this.streamSid,
+      start: {
+        accountSid, streamSid: this.streamSid, callSid: this.callSid, tracks: ['inbound'],
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        customParameters: { from: '+15557650000', to },
+      },
+    }));
+  }
+
+  sendStop(accountSid: string): void {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(JSON.stringify({
+      event: 'stop', sequenceNumber: String(++this.seq), streamSid: this.streamSid,
+      stop: { accountSid, callSid: this.callSid },
+    }));
+  }
+}
+
+export class LoadPool {
+  private readonly calls: LoadCall[] = [];
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly upgradeSignature: string;
+  private readonly mediaUrl: string;
+  private inWindow = false;
+  private w = this.emptyWindow();
+  private readonly e2eBins = new Uint32Array(E2E_BINS);
+  errors: string[] = [];
+
+  constructor(private readonly opts: PoolOptions) {
+    const pub = new URL(opts.publicUrl);
+    // What Twilio signs for a stream: wss://{host}{path}, no parameters.
+    this.upgradeSignature = signTwilioRequest(opts.authToken, `wss://${pub.host}/twilio/media`, {});
+    this.mediaUrl = `${opts.bridgeUrl.replace(/^http/, 'ws')}/twilio/media`;
+  }
+
+  get size(): number {
+    return this.calls.length;
+  }
+
+  private emptyWindow() {
+    return { sent: 0, received: 0, late: 0, marks: 0, other: 0, e2eCount: 0, e2eMax: 0 };
+  }
+
+  /** Starts the shared 20 ms clock of every call (one timer for all). */
+  startTicker(): void {
+    if (this.ticker) return;
+    this.ticker = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.calls) {
+        if (!c.sending) continue;
+        // Real time at the source: a late tick sends the frames that are due, in order.
+        while (c.nextDue <= now) {
+          c.sendFrame(now);
+          c.nextDue += FRAME_MS;
+        }
+      }
+    }, TICK_MS);
+  }
+
+  stopTicker(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  onSent(): void {
+    if (this.inWindow) this.w.sent++;
+  }
+
+  onReceived(rttMs: number): void {
+    if (!this.inWindow) return;
+    const w = this.w;
+    w.received++;
+    if (rttMs > this.opts.lateMs) w.late++;
+    if (!Number.isFinite(rttMs)) return;
+    w.e2eCount++;
+    if (rttMs > w.e2eMax) w.e2eMax = rttMs;
+    const bin = Math.min(E2E_BINS - 1, Math.floor((rttMs * 1000) / E2E_BIN_US));
+    this.e2eBins[bin]!++;
+  }
+
+  onMark(): void {
+    if (this.inWindow) this.w.marks++;
+  }
+
+  onOther(): void {
+    this.w.other++;
+  }
+
+  beginWindow(): void {
+    this.w = this.emptyWindow();
+    this.e2eBins.fill(0);
+    this.inWindow = true;
+  }
+
+  endWindow(): WindowStats {
+    this.inWindow = false;
+    const w = this.w;
+    const q = (p: number): number => {
+      const rank = Math.ceil(p * w.e2eCount);
+      let cum = 0;
+      for (let i = 0; i < E2E_BINS; i++) {
+        cum += this.e2eBins[i]!;
+        if (cum >= rank) return ((i + 0.5) * E2E_BIN_US) / 1000;
+      }
+      return NaN;
+    };
+    return {
+      framesSent: w.sent, framesReceived: w.received, late: w.late, marksEchoed: w.marks,
+      e2eCount: w.e2eCount, e2eP50Ms: q(0.5), e2eP99Ms: q(0.99), e2eMaxMs: w.e2eMax,
+    };
+  }
+
+  /** Places one call: signed webhook, signed upgrade, `start`, then joins the shared clock. */
+  async place(): Promise<void> {
+    const call = new LoadCall(this);
+    const params: Record<string, string> = {
+      CallSid: call.callSid, AccountSid: this.opts.accountSid, From: '+15557650000', To: this.opts.to,
+      CallStatus: 'ringing', Direction: 'inbound',
+    };
+    const twiml = await this.post('/twilio/voice', params);
+    if (!twiml.includes('<Stream')) throw new Error(`voice webhook did not connect a stream: ${twiml.slice(0, 120)}`);
+    await new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(this.mediaUrl, {
+        headers: { 'X-Twilio-Signature': this.upgradeSignature }, perMessageDeflate: false, handshakeTimeout: 10_000,
+      });
+      call.ws = ws;
+      ws.on('unexpected-response', (_req, res) => {
+        res.resume();
+        reject(new Error(`media upgrade refused: HTTP ${res.statusCode}`));
+      });
+      ws.on('error', (err) => {
+        if (ws.readyState !== WebSocket.OPEN) reject(err);
+      });
+      ws.on('open', () => {
+        call.sendStart(this.opts.accountSid, this.opts.to);
+        call.nextDue = performance.now() + Math.random() * FRAME_MS;
+        call.sending = true;
+        this.calls.push(call);
+        resolve();
+      });
+      ws.on('message', (data: Buffer) => call.onMessage(data, performance.now()));
+      ws.on('close', () => {
+        if (!call.closed) {
+          call.unexpectedClose = true;
+          if (this.errors.length < 20) this.errors.push(`bridge closed call ${call.callSid} mid-run`);
+        }
+        call.closed = true;
+        call.sending = false;
+      });
+    });
+  }
+
+  private post(path: string, params: Record<string, string>): Promise<string> {
+    const body = new URLSearchParams(params).toString();
+    const signature = signTwilioRequest(this.opts.authToken, this.opts.publicUrl + path, params);
+    return new Promise((resolve, reject) => {
+      const req = http.request(`${this.opts.bridgeUrl}${path}`, {
+        method: 'POST', agent: this.agent, timeout: 10_000,
+        headers: {
+          'X-Twilio-Signature': signature, 'Content-Type': 'application/x-www-form-urlencoded',
+          'Content-Length': Buffer.byteLength(body),
+        },
+      }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) reject(new Error(`POST ${path}: HTTP ${res.statusCode} ${text.slice(0, 80)}`));
+          else resolve(text);
+        });
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`POST ${path}: timeout`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** Callers fall silent (the agent's audio still comes back and is counted). */
+  stopSending(): void {
+    for (const c of this.calls) c.sending = false;
+  }
+
+  /** Totals over every call's whole life: frames sent, frames returned, and the shortfall. */
+  totals(): { calls: number; sent: number; received: number; shortfall: number; maxShortfall: number; droppedCalls: number } {
+    let sent = 0;
+    let received = 0;
+    let shortfall = 0;
+    let maxShortfall = 0;
+    let droppedCalls = 0;
+    for (const c of this.calls) {
+      sent += c.sent;
+      received += c.received;
+      const s = Math.max(0, c.sent - c.received);
+      shortfall += s;
+      if (s > maxShortfall) maxShortfall = s;
+      if (c.unexpectedClose) droppedCalls++;
+    }
+    return { calls: this.calls.length, sent, received, shortfall, maxShortfall, droppedCalls };
+  }
+
+  /** Twilio hangs up every call: `stop`, close; waits (bounded) for the sockets to close. */
+  async hangUpAll(timeoutMs = 5000): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const c of this.calls) {
+      c.sending = false;
+      const ws = c.ws;
+      if (!ws || c.closed) continue;
+      c.closed = true;
+      c.sendStop(this.opts.accountSid);
+      closing.push(new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.once('close', () => resolve());
+        ws.close(1000);
+      }));
+    }
+    const timer = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.race([Promise.all(closing), timer]);
+    for (const c of this.calls) if (c.ws && c.ws.readyState !== WebSocket.CLOSED) c.ws.terminate();
+    this.calls.length = 0;
+  }
+
+  close(): void {
+    this.stopTicker();
+    for (const c of this.calls) c.ws?.terminate();
+    this.calls.length = 0;
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Deterministic voices for the offline engine and the measurements the tests make on what the
+ * caller heard: where audio starts and stops, how long it lasts, and at what pitch.
+ */
+import type { TtsResult } from '../../src/sim/tts.js';
+
+/** Threshold (PCM16 peak) above which a sample counts as agent audio (μ-law noise is far below). */
+export const AUDIBLE = 1000;
+
+/** Samples of a tone, with 2 ms ramps so edges do not click. */
+export function tone(freq: number, ms: number, rate: number, amp = 8000): Int16Array {
+  const n = Math.round((ms * rate) / 1000);
+  const ramp = Math.max(1, Math.round(rate / 500));
+  const out = new Int16Array(n);
+  for (let i = 0; i < n; i++) {
+    const env = Math.min(1, i / ramp, (n - 1 - i) / ramp);
+    out[i] = Math.round(amp * env * Math.sin((2 * Math.PI * freq * i) / rate));
+  }
+  return out;
+}
+
+/** Consecutive tones (one per entry of `freqs`, `segMs` each): audio whose order can be checked. */
+export function steps(freqs: number[], segMs: number, rate: number, amp = 8000): Int16Array {
+  const seg = Math.round((segMs * rate) / 1000);
+  const out = new Int16Array(seg * freqs.length);
+  freqs.forEach((f, k) => {
+    for (let i = 0; i < seg; i++) out[k * seg + i] = Math.round(amp * Math.sin((2 * Math.PI * f * i) / rate));
+  });
+  return out;
+}
+
+/**
+ * An offline-engine voice that "speaks" a tone: its pitch and length are chosen per text, so a
+ * test knows exactly what the caller must hear. 16 kHz like Flite, so the engine resamples it.
+ */
+export function toneVoice(pick: (text: string) => { freq: number; ms: number }, rate = 16000) {
+  return async (text: string): Promise<TtsResult> => {
+    const { freq, ms } = pick(text);
+    return { samples: tone(freq, ms, rate), rate };
+  };
+}
+
+/** First and last sample above `threshold`, or undefined when nothing is audible. */
+export function audibleSpan(pcm: Int16Array, from = 0, to = pcm.length, threshold = AUDIBLE): { first: number; last: number } | undefined {
+  let first = -1;
+  let last = -1;
+  for (let i = from; i < Math.min(to, pcm.length); i++) {
+    if (Math.abs(pcm[i]!) >= threshold) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  return first < 0 ? undefined : { first, last };
+}
+
+/** Pitch by zero crossings over [from, to): exact enough for one clean tone. */
+export function pitch(pcm: Int16Array, from: number, to: number, rate: number): number {
+  let crossings = 0;
+  for (let i = from + 1; i < to; i++) if ((pcm[i - 1]! < 0) !== (pcm[i]! < 0)) crossings++;
+  return (crossings / 2) * (rate / (to - from));
+}
+
+/** Relative power of `freq` in pcm[from, to) (Goertzel, normalised by length and energy). */
+export function toneShare(pcm: Int16Array, from: number, to: number, rate: number, freq: number): number {
+  const w = (2 * Math.PI * freq) / rate;
+  const c = 2 * Math.cos(w);
+  let s1 = 0;
+  let s2 = 0;
+  let energy = 0;
+  for (let i = from; i < to; i++) {
+    const x = pcm[i]!;
+    energy += x * x;
+    const s0 = x + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
+  const n = to - from;
+  return energy === 0 ? 0 : (2 * power) / (n * energy);
+}
+
+/** Of `freqs`, the one strongest in pcm[from, to). */
+export function strongest(pcm: Int16Array, from: number, to: number, rate: number, freqs: number[]): number {
+  let best = freqs[0]!;
+  let bestP = -1;
+  for (const f of freqs) {
+    const p = toneShare(pcm, from, to, rate, f);
+    if (p > bestP) {
+      bestP = p;
+      best = f;
+    }
+  }
+  return best;
+}
+
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+}
