@@ -88,7 +88,7 @@ export class EngineLink extends EventEmitter {
     if (this.pending.length >= this.maxPendingFrames) {
       this.pending.shift();
       this.stats.pendingDropped++;
-      this.opts.metrics?.framesDropped.inc({ direction: 'to_engine', reason: 'engine_not_ready' });
+      this.opts.metrics?.framesDropped.inc({ direction: 'to_engine', reason: this.state === 'ready' ? 'engine_backlog' : 'engine_not_ready' });
     }
     this.pending.push(frame.slice());
   }

@@ -137,7 +137,7 @@ export class CallControl {
       metrics.transfers.inc({ result: 'no_rest' });
       return this.done('transfer_to_human', 'no_rest', callId, { error: 'transfer_failed: Twilio REST credentials are not configured' });
     }
-    this.own('transfer', 'transferred');
+    this.own('transfer');
     if (waitForWords) {
       // The agent's "let me transfer you" must be heard; a barge-in over it cancels the transfer.
       const played = await s.playback.whenPlayed(s.agent.transfer.max_wait_for_playback_ms);
@@ -148,11 +148,15 @@ export class CallControl {
       }
     }
     const twiml = this.transferTwiml(picked.target);
+    // Only from here is a `stop` from Twilio our own doing (before, it is the caller hanging up).
+    this.own('transfer', 'transferred');
     const res = await s.deps.rest.updateCallTwiml(s.callSid, twiml);
     if (!res.ok) {
       this.own(undefined);
       metrics.transfers.inc({ result: 'rest_error' });
-      return this.done('transfer_to_human', 'rest_error', callId, { error: `transfer_failed: ${res.message}`.slice(0, 200) });
+      this.done('transfer_to_human', 'rest_error', callId, { error: `transfer_failed: ${res.message}`.slice(0, 200) });
+      if (!s.hasStream) s.end('stream_closed'); // the stream stopped meanwhile: nothing left to continue on
+      return;
     }
     metrics.transfers.inc({ result: 'started' });
     this.done('transfer_to_human', 'started', callId,
@@ -180,8 +184,10 @@ export class CallControl {
   private async hangup(callId: string | undefined, waitForWords: boolean, outcome: string): Promise<void> {
     const s = this.s;
     if (this.owner && this.owner !== 'fallback') return this.done('end_call', 'busy', callId, { error: `call is already ending (${this.owner})` });
-    this.own('end_call', outcome);
+    this.own('end_call');
     if (waitForWords) await s.playback.whenPlayed(s.agent.end_call.max_wait_for_goodbye_ms);
+    // A `stop` during the goodbye was the caller hanging up; from the REST request on it is ours.
+    this.own('end_call', outcome);
     this.done('end_call', 'hanging_up', callId, { status: 'ending' });
     await this.restHangup();
     s.end(outcome);

@@ -113,10 +113,15 @@ export function randomJson(rng: Rng, depth = 0): unknown {
     default: {
       const obj: Record<string, unknown> = {};
       const n = rng.int(4);
-      for (let i = 0; i < n; i++) obj[weirdString(rng)] = randomJson(rng, depth + 1);
+      for (let i = 0; i < n; i++) setOwn(obj, weirdString(rng), randomJson(rng, depth + 1));
       return obj;
     }
   }
+}
+
+/** Sets an own property, even `__proto__` (plain assignment would change the prototype instead). */
+export function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** Every path to a value inside a plain JSON object (for targeted mutations). */
@@ -147,7 +152,7 @@ export function mutateObject(rng: Rng, obj: Record<string, unknown>): void {
     case 1: parent[key!] = randomJson(rng); return;
     case 2: parent[key!] = rng.pick(WEIRD_NUMBERS); return;
     case 3: parent[key!] = weirdString(rng); return;
-    case 4: parent[rng.pick(['__proto__', 'constructor', 'prototype', weirdString(rng)])] = randomJson(rng); return;
+    case 4: setOwn(parent, rng.pick(['__proto__', 'constructor', 'prototype', weirdString(rng)]), randomJson(rng)); return;
     case 5: parent[key!] = [parent[key!]]; return;
     default: parent[key!] = { value: parent[key!] }; return;
   }
