@@ -46,6 +46,8 @@ export interface CallInfo {
 
 /** Twilio's socket is this far behind (bytes, ~5 s of media) before agent audio waits in the playback queue. */
 const MAX_TWILIO_BUFFERED = 256 * 1024;
+/** Longest wait for a call-control REST answer after its `stop` (REST timeout + deadline + margin). */
+const VERB_ANSWER_WAIT_MS = 8000;
 
 /**
  * One phone call: the only place where the Twilio stream and the Omni engine meet. It lives
@@ -238,7 +240,15 @@ export class CallSession {
       this.awaitStream(restart, 'restart');
       return;
     }
-    this.end(this.control.pendingOutcome ?? (why === 'stop' ? 'caller_hangup' : 'stream_closed'));
+    const owned = this.control.pendingOutcome;
+    if (owned) {
+      // A verb's REST update stopped the stream before Twilio's answer arrived: the verb ends the
+      // call on that answer (so its tool_result still reaches the engine), bounded by this timer.
+      if (this.streamWait) clearTimeout(this.streamWait);
+      this.streamWait = setTimeout(() => this.end(this.control.pendingOutcome ?? owned), VERB_ANSWER_WAIT_MS);
+      return;
+    }
+    this.end(why === 'stop' ? 'caller_hangup' : 'stream_closed');
   }
 
   private onAgentAudio(pcm: Int16Array, rate: number): void {
