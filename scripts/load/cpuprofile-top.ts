@@ -48,17 +48,24 @@ function area(url: string): string {
 function label(cf: CallFrame): string {
   const name = cf.functionName || '(anonymous)';
   const file = shortUrl(cf.url);
-  return file ? `${name}  ${file}:${cf.lineNumber + 1}` : name;
+  // tsx-compiled modules report line 0 for every function: the name and file say enough there.
+  return file ? `${name}  ${file}${cf.lineNumber > 0 ? `:${cf.lineNumber + 1}` : ''}` : name;
 }
 
-export function summarizeProfile(profile: CpuProfile, top = 15): ProfileSummary {
+/** Sample times in the profile's clock (µs, CLOCK_MONOTONIC on Linux: process.hrtime's clock). */
+export interface ProfileWindow { fromUs: number; toUs: number }
+
+export function summarizeProfile(profile: CpuProfile, top = 15, window?: ProfileWindow): ProfileSummary {
   const byId = new Map<number, ProfileNode>();
   for (const n of profile.nodes) byId.set(n.id, n);
   const selfUs = new Map<number, number>();
   let totalUs = 0;
+  let t = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
+    t += dt;
     if (dt <= 0) continue;
+    if (window && (t < window.fromUs || t > window.toUs)) continue;
     totalUs += dt;
     selfUs.set(profile.samples[i]!, (selfUs.get(profile.samples[i]!) ?? 0) + dt);
   }
@@ -128,19 +135,26 @@ export function formatSummary(s: ProfileSummary): string {
   return lines.join('\n');
 }
 
-/** The newest .cpuprofile in a directory (or the file itself). */
+/**
+ * The main thread's profile of the newest process in a directory (or the file itself). Files are
+ * named CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; with `--import tsx` the module loader
+ * runs in a worker thread that writes its own (small) profile, which is not the one wanted.
+ */
 export function findProfile(pathOrDir: string): string {
   if (statSync(pathOrDir).isFile()) return pathOrDir;
   const files = readdirSync(pathOrDir).filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => join(pathOrDir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   if (!files.length) throw new Error(`no .cpuprofile in ${pathOrDir}`);
-  return files[0]!;
+  const pidOf = (f: string) => f.split('.').at(-4);
+  const newest = files.filter((f) => pidOf(f) === pidOf(files[0]!));
+  return newest.find((f) => f.split('.').at(-3) === '0') ?? newest[0]!;
 }
 
-export function summarizeFile(path: string, top = 15): string {
+export function summarizeFile(path: string, top = 15, window?: ProfileWindow): string {
   const file = findProfile(path);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  return `${file}\n${formatSummary(summarizeProfile(profile, top))}`;
+  const scope = window ? ` (samples from ${((window.toUs - window.fromUs) / 1e6).toFixed(1)} s of steady state only)` : '';
+  return `${file}${scope}\n${formatSummary(summarizeProfile(profile, top, window))}`;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -6,14 +6,18 @@ import { readFileSync } from 'node:fs';
 
 const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat counts CPU time in these ticks
 
-/** utime + stime of a whole process (all threads), in ms. */
-export function cpuMs(pid: number | 'self'): number {
+/** User and system CPU time of a whole process (all threads), in ms. */
+export function cpuTimes(pid: number | 'self'): { userMs: number; sysMs: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may contain spaces.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  return ((utime + stime) * 1000) / CLK_TCK;
+  return { userMs: (Number(rest[11]) * 1000) / CLK_TCK, sysMs: (Number(rest[12]) * 1000) / CLK_TCK };
+}
+
+/** utime + stime of a whole process (all threads), in ms. */
+export function cpuMs(pid: number | 'self'): number {
+  const t = cpuTimes(pid);
+  return t.userMs + t.sysMs;
 }
 
 /** Resident set size in MB. */
@@ -21,6 +25,20 @@ export function rssMb(pid: number | 'self'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Busy time (everything but idle and iowait) of each core, in ms, from /proc/stat. */
+export function coreBusyMs(): number[] {
+  const out: number[] = [];
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const v = m[2]!.trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal guest guest_nice; guest is inside user already
+    const busy = v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + v[7]!;
+    out[Number(m[1])] = (busy * 1000) / CLK_TCK;
+  }
+  return out;
 }
 
 /** One scrape: `name{labels}` → value (labels in the order the exporter prints them). */

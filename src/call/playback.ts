@@ -65,7 +65,13 @@ export class Playback {
   /** Binds a (new) Twilio stream: a new generation starts, nothing of the old one is pending. */
   attach(sink: PlaybackSink): void {
     this.sink = sink;
+    // Waiters left at this point came while no stream was attached (detach() settled those of
+    // the old one): they wait for what the new stream plays, nobody interrupted them.
+    const waiting = this.waiters;
+    this.waiters = [];
     this.newGeneration();
+    for (const w of waiting) w.gen = this.generation;
+    this.waiters = waiting;
     this.pump();
   }
 
@@ -183,14 +189,17 @@ export class Playback {
 
   /**
    * Resolves once everything queued so far has been played to the caller ('played'), or the
-   * caller barged in over it ('interrupted'), or `timeoutMs` passed.
+   * caller barged in over it ('interrupted'), or `timeoutMs` passed. A reply still streaming in
+   * from the engine (its tail not yet seen) counts as queued: a verb sent mid-utterance waits
+   * for the end of the utterance, not just for the part that had arrived.
    */
   whenPlayed(timeoutMs: number): Promise<PlayedResult> {
     if (this.closed) return Promise.resolve('closed');
-    this.clearTail();
-    this.framer.flush((f) => this.enqueueFrame(f));
-    this.wantTrailingMark = true;
-    this.pump();
+    if (!this.tailTimer) {
+      this.framer.flush((f) => this.enqueueFrame(f));
+      this.wantTrailingMark = true;
+      this.pump();
+    }
     if (this.isDrained()) return Promise.resolve('played');
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -211,7 +220,7 @@ export class Playback {
   }
 
   private isDrained(): boolean {
-    return this.sink !== undefined && this.queue.length === 0 && this.marks.length === 0;
+    return this.sink !== undefined && this.tailTimer === undefined && this.queue.length === 0 && this.marks.length === 0;
   }
 
   private newGeneration(): void {
@@ -238,8 +247,11 @@ export class Playback {
   }
 
   private enqueuePcm8k(pcm8k: Int16Array): void {
-    this.framer.push(pcm8k, (f) => this.enqueueFrame(f));
+    this.framer.push(pcm8k, this.enqueueFrameFn);
   }
+
+  /** bound once: the agent-audio path runs 50 times a second per call and allocates no closure */
+  private readonly enqueueFrameFn = (f: Int16Array): void => this.enqueueFrame(f);
 
   private enqueueFrame(frame: Int16Array): void {
     encodeMulaw(frame, this.muBuf);
@@ -258,14 +270,17 @@ export class Playback {
    * played" becomes observable without marking every frame of a reply streamed in real time.
    */
   private scheduleTailFlush(): void {
-    this.clearTail();
-    this.tailTimer = setTimeout(() => {
-      this.tailTimer = undefined;
-      this.framer.flush((f) => this.enqueueFrame(f));
-      this.wantTrailingMark = true;
-      this.pump();
-    }, 60);
+    // One timer per reply, pushed back by every frame (refresh), not a new timer per frame.
+    if (this.tailTimer) this.tailTimer.refresh();
+    else this.tailTimer = setTimeout(this.onTail, 60);
   }
+
+  private readonly onTail = (): void => {
+    this.tailTimer = undefined;
+    this.framer.flush(this.enqueueFrameFn);
+    this.wantTrailingMark = true;
+    this.pump();
+  };
 
   private clearTail(): void {
     if (this.tailTimer) clearTimeout(this.tailTimer);

@@ -104,6 +104,13 @@ export class CallSession {
     return this.stream !== undefined;
   }
 
+  /** Media streams attached so far (0 while a pre-connected session waits for its first). */
+  get streamsAttached(): number {
+    return this.streamCount;
+  }
+
+  private streamCount = 0;
+
   get streamSid(): string | undefined {
     return this.stream?.streamSid;
   }
@@ -189,6 +196,7 @@ export class CallSession {
   attachStream(stream: MediaStreamHandle): void {
     if (this.stream && this.stream !== stream) this.stream.close();
     this.stream = stream;
+    this.streamCount++;
     if (this.streamWait) clearTimeout(this.streamWait);
     this.streamWait = undefined;
     this.stopKeepalive();

@@ -112,6 +112,7 @@ export class CallControl {
       }
     } catch (err) {
       log.error({ verb: ev.type, err: (err as Error).message }, 'verb failed');
+      if (!this.s.isEnded) this.own(undefined); // a failed verb must not keep the call locked
       metrics.verbs.inc({ verb: ev.type, result: 'error' });
       this.s.reply(ev.callId, ev.type, { error: 'internal_error' });
     }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createToolMetrics } from '../tools/metrics.js';
+import { FastCounter, FastHistogram } from './fast-metrics.js';
 
 /**
  * The bridge's Prometheus metrics. Each server instance owns its registry (never the global
@@ -14,7 +15,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     registry,
     activeCalls: new Gauge({ name: 'bridge_active_calls', help: 'Calls with a live session', registers: r }),
     calls: new Counter({ name: 'bridge_calls_total', help: 'Finished calls by outcome', labelNames: ['outcome'], registers: r }),
-    frames: new Counter({ name: 'bridge_frames_total', help: 'Audio frames by direction', labelNames: ['direction'], registers: r }),
+    /** per frame: FastCounter (same export as prom-client's Counter, no per-call label hashing) */
+    frames: new FastCounter({ name: 'bridge_frames_total', help: 'Audio frames by direction', labelNames: ['direction'], registers: r }),
     framesDropped: new Counter({ name: 'bridge_frames_dropped_total', help: 'Audio frames dropped by direction and reason', labelNames: ['direction', 'reason'], registers: r }),
     silenceFilled: new Counter({ name: 'bridge_silence_filled_ms_total', help: 'Milliseconds of silence inserted for inbound media gaps', registers: r }),
     rejected: new Counter({ name: 'bridge_rejected_messages_total', help: 'Malformed or unexpected messages by source and reason', labelNames: ['source', 'reason'], registers: r }),
@@ -27,7 +29,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     engineConnect: new Histogram({ name: 'bridge_engine_connect_seconds', help: 'Engine connect + configure latency', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
     engineCloses: new Counter({ name: 'bridge_engine_closes_total', help: 'Engine socket closes by code', labelNames: ['code'], registers: r }),
     engineReconnects: new Counter({ name: 'bridge_engine_reconnects_total', help: 'Engine reconnect attempts by result', labelNames: ['result'], registers: r }),
-    addedLatency: new Histogram({ name: 'bridge_added_latency_seconds', help: 'Processing time the bridge adds per frame', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
+    /** per frame: FastHistogram (same export as prom-client's Histogram) */
+    addedLatency: new FastHistogram({ name: 'bridge_added_latency_seconds', help: 'Processing time the bridge adds per frame', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
     preconnect: new Counter({ name: 'bridge_preconnect_total', help: 'Pre-connected engine sessions by result', labelNames: ['result'], registers: r }),
   };
 }

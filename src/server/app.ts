@@ -112,7 +112,8 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
       let s = registry.get(callSid);
       if (s) {
         if (s.isEnded) return undefined;
-        if (!s.hasStream && s.record) metrics.preconnect.inc({ result: 'attached' });
+        // Only a session's first stream is a pre-connect hit; later ones are restarts (<Play digits>).
+        if (s.streamsAttached === 0) metrics.preconnect.inc({ result: 'attached' });
         s.attachStream(handle);
         return s;
       }

@@ -1,7 +1,7 @@
 /**
  * Per-IP limit on refused (unsigned or wrongly signed) Twilio traffic: an address that keeps
- * failing signature checks is answered 429 for the rest of its window without any HMAC work.
- * Signed traffic never counts against it. The table is bounded: a flood from many addresses
+ * failing signature checks is answered 429 for the rest of its window. Signed traffic never
+ * counts against it and is never blocked by it (an address can be shared with Twilio's). The table is bounded: a flood from many addresses
  * evicts the oldest entries instead of growing memory.
  */
 export class RefusalLimiter {

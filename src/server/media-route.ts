@@ -30,7 +30,11 @@ class MediaConnection implements MediaStreamHandle {
     this.log = ctx.logger.child({ conn: 'media' });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', () => this.onClose());
-    ws.on('error', (err) => this.log.warn({ err: err.message }, 'media socket error'));
+    ws.on('error', (err) => {
+      // ws closes the socket itself (1009) on a frame over maxPayload: still a counted rejection.
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return this.reject('oversize');
+      this.log.warn({ err: err.message }, 'media socket error');
+    });
   }
 
   get bufferedAmount(): number {

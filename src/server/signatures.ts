@@ -10,7 +10,7 @@ function limiterOf(ctx: BridgeContext): RefusalLimiter {
   return l;
 }
 
-/** An address that keeps sending unsigned requests gets 429s without any HMAC work. */
+/** An address that keeps sending unsigned or wrongly signed requests gets 429s instead of 403s. */
 function throttled(ctx: BridgeContext, req: FastifyRequest, reply: FastifyReply, route: string) {
   if (!limiterOf(ctx).blocked(req.ip)) return undefined;
   ctx.metrics.webhooksRejected.inc({ route, reason: 'rate_limited' });
@@ -33,14 +33,15 @@ export function twilioWebhookGuard(ctx: BridgeContext) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     const route = req.routeOptions.url ?? req.url;
     if (ctx.config.env.skipSignatureValidation) return;
-    if (throttled(ctx, req, reply, route)) return reply;
     const token = ctx.config.env.twilioAuthToken;
     if (!token) return refuse(ctx, req, reply, route, 'no_auth_token_configured');
+    // The throttle applies to what would be refused anyway: Twilio shares its egress addresses
+    // (and a proxy hop may share one for all) with whoever floods, so signed requests always pass.
     const sig = req.headers['x-twilio-signature'];
-    if (typeof sig !== 'string' || !sig) return refuse(ctx, req, reply, route, 'missing_signature');
+    if (typeof sig !== 'string' || !sig) return throttled(ctx, req, reply, route) ?? refuse(ctx, req, reply, route, 'missing_signature');
     const params = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, string | string[]>;
     if (!verifyWebhook(token, ctx.config.env.publicUrl, req.url, params, sig)) {
-      return refuse(ctx, req, reply, route, 'bad_signature');
+      return throttled(ctx, req, reply, route) ?? refuse(ctx, req, reply, route, 'bad_signature');
     }
   };
 }
@@ -48,13 +49,12 @@ export function twilioWebhookGuard(ctx: BridgeContext) {
 export function twilioUpgradeGuard(ctx: BridgeContext) {
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (ctx.config.env.skipSignatureValidation) return;
-    if (throttled(ctx, req, reply, '/twilio/media')) return reply;
     const token = ctx.config.env.twilioAuthToken;
     if (!token) return refuse(ctx, req, reply, '/twilio/media', 'no_auth_token_configured');
     const sig = req.headers['x-twilio-signature'];
-    if (typeof sig !== 'string' || !sig) return refuse(ctx, req, reply, '/twilio/media', 'missing_signature');
+    if (typeof sig !== 'string' || !sig) return throttled(ctx, req, reply, '/twilio/media') ?? refuse(ctx, req, reply, '/twilio/media', 'missing_signature');
     if (!verifyMediaUpgrade(token, ctx.config.env.publicUrl, req.url.split('?')[0]!, sig)) {
-      return refuse(ctx, req, reply, '/twilio/media', 'bad_signature');
+      return throttled(ctx, req, reply, '/twilio/media') ?? refuse(ctx, req, reply, '/twilio/media', 'bad_signature');
     }
   };
 }

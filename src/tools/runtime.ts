@@ -186,7 +186,7 @@ export class ToolRuntime {
     }
     if (outcome === 'ok') {
       try {
-        output = truncateOutput(output);
+        output = truncateOutput(this.scrubResult(output));
       } catch {
         outcome = 'tool_failed';
         output = { error: 'tool_failed', message: 'result is not JSON-serializable' };
@@ -258,6 +258,27 @@ export class ToolRuntime {
     let out = text;
     for (const s of this.registry.secretValues()) if (s.length >= 4 && out.includes(s)) out = out.split(s).join('[redacted]');
     return out;
+  }
+
+  /**
+   * A webhook may echo what it was sent (debugging endpoints do), auth header included: a success
+   * output never carries a configured secret to the engine. Done on the JSON text, so any nesting
+   * and toJSON() are covered; the fast path (no secret inside) returns the output untouched.
+   */
+  private scrubResult(output: unknown): unknown {
+    const json = JSON.stringify(output);
+    if (json === undefined) return output;
+    let clean = json;
+    for (const s of this.registry.secretValues()) {
+      if (s.length < 4) continue;
+      for (const form of [s, JSON.stringify(s).slice(1, -1)]) if (clean.includes(form)) clean = clean.split(form).join('[redacted]');
+    }
+    if (clean === json) return output;
+    try {
+      return JSON.parse(clean) as unknown;
+    } catch {
+      return { error: 'tool_failed', message: 'result withheld: it contained a configured secret' };
+    }
   }
 
   private scrubOutput(output: Record<string, unknown>): Record<string, unknown> {

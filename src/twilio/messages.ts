@@ -15,6 +15,8 @@ export const DEFAULT_MAX_MESSAGE_CHARS = 64 * 1024;
 
 const counter = z.string().regex(/^[0-9]{1,15}$/, 'expected a numeric string');
 const sid = z.string().min(1).max(64);
+/** Echoed unescaped in every outbound message (buildMedia/buildMark/buildClear): safe alphabet only. */
+const streamSid = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a stream sid');
 
 /** Base64 alphabet check without a regex: this runs 50 times a second per call. */
 export function isBase64(s: string): boolean {
@@ -47,10 +49,10 @@ export const connectedSchema = z.object({
 export const startSchema = z.object({
   event: z.literal('start'),
   sequenceNumber: counter,
-  streamSid: sid,
+  streamSid,
   start: z.object({
     accountSid: sid,
-    streamSid: sid,
+    streamSid,
     callSid: sid,
     tracks: z.array(z.string()).max(4),
     mediaFormat: z.object({
@@ -62,10 +64,11 @@ export const startSchema = z.object({
   }),
 });
 
+/** Changing this schema? parseMediaFast (below) makes the same checks by hand: keep them in step. */
 export const mediaSchema = z.object({
   event: z.literal('media'),
   sequenceNumber: counter,
-  streamSid: sid,
+  streamSid,
   media: z.object({
     track: z.string(),
     chunk: counter,
@@ -77,7 +80,7 @@ export const mediaSchema = z.object({
 export const dtmfSchema = z.object({
   event: z.literal('dtmf'),
   sequenceNumber: counter,
-  streamSid: sid,
+  streamSid,
   dtmf: z.object({
     track: z.string(),
     digit: z.string().regex(/^[0-9*#A-Da-d]$/, 'expected one DTMF digit'),
@@ -87,14 +90,14 @@ export const dtmfSchema = z.object({
 export const markSchema = z.object({
   event: z.literal('mark'),
   sequenceNumber: counter,
-  streamSid: sid,
+  streamSid,
   mark: z.object({ name: z.string().max(256) }),
 });
 
 export const stopSchema = z.object({
   event: z.literal('stop'),
   sequenceNumber: counter,
-  streamSid: sid,
+  streamSid,
   stop: z.object({ accountSid: sid, callSid: sid }),
 });
 
@@ -118,6 +121,42 @@ const SCHEMAS = {
   stop: stopSchema,
 } as const;
 
+/** `counter` without a regex: 1 to 15 decimal digits. */
+function isCounter(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 15) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/** The `streamSid` schema without a regex: 1 to 64 of A-Z a-z 0-9 _ -. */
+function isStreamSid(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 64) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 45)) return false;
+  }
+  return true;
+}
+
+/**
+ * `media` arrives 50 times a second per call: the checks of mediaSchema, by hand (zod costs
+ * several times JSON.parse here). It only ever accepts — anything it does not like goes on to
+ * the schema, which produces the reason — and its output has the schema's shape (unknown fields
+ * dropped). test/unit/twilio/media-fast-path.test.ts keeps the two in agreement.
+ */
+function parseMediaFast(raw: Record<string, unknown>): TwilioMedia | undefined {
+  const m = raw.media;
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) return undefined;
+  const { track, chunk, timestamp, payload } = m as Record<string, unknown>;
+  const { sequenceNumber, streamSid } = raw;
+  if (!isCounter(sequenceNumber) || !isStreamSid(streamSid) || typeof track !== 'string') return undefined;
+  if (!isCounter(chunk) || !isCounter(timestamp) || typeof payload !== 'string' || !isBase64(payload)) return undefined;
+  return { event: 'media', sequenceNumber, streamSid, media: { track, chunk, timestamp, payload } };
+}
+
 /** Keeps hostile input out of reasons that end up in logs and metric labels. */
 function clip(s: string, max = 40): string {
   const cleaned = s.replace(/[^\x20-\x7e]/g, '?');
@@ -140,6 +179,10 @@ export function parseTwilioMessage(text: string, maxChars = DEFAULT_MAX_MESSAGE_
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not_object' };
   const event = (raw as { event?: unknown }).event;
   if (typeof event !== 'string') return { ok: false, reason: 'missing_event' };
+  if (event === 'media') {
+    const fast = parseMediaFast(raw as Record<string, unknown>);
+    if (fast) return { ok: true, msg: fast };
+  }
   if (!Object.prototype.hasOwnProperty.call(SCHEMAS, event)) {
     return { ok: false, reason: `unknown_event:${clip(event)}` };
   }

@@ -98,3 +98,43 @@ export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
 }
+
+/**
+ * The tones of `freqs` heard in order: each audible 20 ms frame is given its strongest tone,
+ * repeats are collapsed, and runs shorter than `minFrames` (boundary frames) are ignored.
+ */
+export function toneSequence(pcm: Int16Array, rate: number, freqs: number[], minFrames = 2): number[] {
+  const frame = rate / 50;
+  const runs: { f: number; n: number }[] = [];
+  for (let at = 0; at + frame <= pcm.length; at += frame) {
+    if (!audibleSpan(pcm, at, at + frame)) continue;
+    const f = strongest(pcm, at, at + frame, rate, freqs);
+    const last = runs.at(-1);
+    if (last && last.f === f) last.n++;
+    else runs.push({ f, n: 1 });
+  }
+  const out: number[] = [];
+  for (const r of runs) if (r.n >= minFrames && out.at(-1) !== r.f) out.push(r.f);
+  return out;
+}
+
+/**
+ * Spans of audible audio (samples above `threshold`, gaps shorter than `gapMs` bridged), in
+ * samples: [first, last] of each utterance heard.
+ */
+export function audibleRuns(pcm: Int16Array, rate: number, gapMs = 60, threshold = AUDIBLE): { first: number; last: number }[] {
+  const gap = (gapMs * rate) / 1000;
+  const out: { first: number; last: number }[] = [];
+  for (let i = 0; i < pcm.length; i++) {
+    if (Math.abs(pcm[i]!) < threshold) continue;
+    const last = out.at(-1);
+    if (last && i - last.last <= gap) last.last = i;
+    else out.push({ first: i, last: i });
+  }
+  return out;
+}
+
+/** Total ms of audible audio (see audibleRuns). */
+export function audibleMs(pcm: Int16Array, rate: number): number {
+  return audibleRuns(pcm, rate).reduce((ms, r) => ms + ((r.last - r.first + 1) * 1000) / rate, 0);
+}

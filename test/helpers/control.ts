@@ -15,8 +15,11 @@ export const CALLER_ID = '+15550009999';
 export const FRONT_DESK = '+15550100200';
 export const BILLING_SIP = 'sip:billing@pbx.example.com';
 
-/** Voice of the scripted agent: a 300 Hz tone, VOICE_MS_PER_CHAR per character, at 16 kHz. */
-export const VOICE_HZ = 300;
+/**
+ * Voice of the scripted agent: a 2 kHz tone (far from hold music, ringback and DTMF, so what the
+ * caller heard can be told apart), VOICE_MS_PER_CHAR per character, at 16 kHz.
+ */
+export const VOICE_HZ = 2000;
 export const VOICE_MS_PER_CHAR = 40;
 export async function toneVoice(text: string): Promise<{ samples: Int16Array; rate: number }> {
   const rate = 16000;
@@ -128,7 +131,7 @@ function powerAt(x: Int16Array, start: number, n: number, f: number): number {
 export type FrameKind = 'silent' | 'voice' | 'other';
 
 /**
- * Classifies each 20 ms frame: silent, the agent's voice (the 300 Hz tone carries most of the
+ * Classifies each 20 ms frame: silent, the agent's voice (the VOICE_HZ tone carries most of the
  * energy) or other audible audio (hold music, DTMF, ringback, noise).
  */
 export function classifyFrames(pcm: Int16Array, audiblePeak = 400): FrameKind[] {
@@ -173,4 +176,17 @@ export function runs(kinds: FrameKind[], minMs = 0): Run[] {
     else merged.push({ ...r });
   }
   return merged;
+}
+
+/** Spans where the caller heard the agent's voice (short blips merged away). */
+export function voiceRuns(heard: Int16Array): Run[] {
+  return runs(classifyFrames(heard), 60).filter((r) => r.kind === 'voice');
+}
+
+/** Level of frequency `f` over [fromMs, toMs) of 8 kHz audio, in dBm0 (0 dBm0 = sine of peak 22656). */
+export function levelDbm0(pcm: Int16Array, fromMs: number, toMs: number, f: number): number {
+  const start = Math.round(fromMs * 8);
+  const n = Math.round((toMs - fromMs) * 8);
+  const zeroDbm0 = (5664 * 4) ** 2 / 2;
+  return 10 * Math.log10(powerAt(pcm, start, n, f) / zeroDbm0);
 }

@@ -6,7 +6,7 @@
 
 export const TICK_MS = 20;
 /** After an event-loop stall longer than this, ticks are skipped instead of sent in a burst. */
-const MAX_CATCH_UP_TICKS = 50;
+const MAX_CATCH_UP_TICKS = 250;
 
 interface Waiter {
   atTick: number;

@@ -98,15 +98,3 @@ export function ringback(ms: number): Int16Array {
 export function holdMusic(ms: number): Int16Array {
   return tones(ms, [523, 659], 2500, 400, 200);
 }
-
-export function concat(parts: Int16Array[]): Int16Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Int16Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

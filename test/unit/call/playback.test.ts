@@ -44,6 +44,7 @@ describe('Playback', () => {
     expect(marks.every((m) => m.startsWith('1:'))).toBe(true);
     expect(pb.heardMs).toBe(0);
     const played = pb.whenPlayed(5000);
+    vi.advanceTimersByTime(60); // the reply's tail: no more agent audio is coming
     for (const m of tw.marks()) pb.onMark(m);
     await expect(played).resolves.toBe('played');
     expect(pb.heardMs).toBe(200);

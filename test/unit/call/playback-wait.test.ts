@@ -1,0 +1,64 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Playback, type PlaybackSink } from '../../../src/call/playback.js';
+
+/** What a verb waiting for "the agent's last words were heard" sees (transfer, end_call, DTMF). */
+class Sink implements PlaybackSink {
+  marks: string[] = [];
+  media = 0;
+  sendAudio() { this.media++; }
+  sendMark(name: string) { this.marks.push(name); }
+  sendClear() {}
+}
+
+const frame20ms = () => new Int16Array(160).fill(3000);
+
+describe('Playback.whenPlayed', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('waits for the end of a reply still streaming in from the engine, not just what has arrived', async () => {
+    const pb = new Playback({ leadMs: 200, now: () => Date.now() });
+    const tw = new Sink();
+    pb.attach(tw);
+    pb.pushAgentAudio(frame20ms(), 8000);
+    let result: string | undefined;
+    void pb.whenPlayed(5000).then((r) => (result = r));
+    // The engine keeps streaming at real time; Twilio echoes each mark as soon as it is sent.
+    for (let i = 0; i < 20; i++) {
+      vi.advanceTimersByTime(20);
+      pb.pushAgentAudio(frame20ms(), 8000);
+      for (const m of tw.marks.splice(0)) pb.onMark(m);
+      await Promise.resolve();
+      expect(result).toBeUndefined();
+    }
+    // The stream stops: 60 ms later the reply is over, its trailing mark goes out and comes back.
+    for (let i = 0; i < 30 && result === undefined; i++) {
+      vi.advanceTimersByTime(20);
+      for (const m of tw.marks.splice(0)) pb.onMark(m);
+      await Promise.resolve();
+    }
+    expect(result).toBe('played');
+    expect(tw.media).toBe(21);
+  });
+
+  it('a wait that began before any stream was attached is not "interrupted" by the attach', async () => {
+    const pb = new Playback({ leadMs: 200, now: () => Date.now() });
+    const waiting = pb.whenPlayed(5000);
+    pb.pushAgentAudio(frame20ms(), 8000);
+    const tw = new Sink();
+    pb.attach(tw);
+    vi.advanceTimersByTime(60);
+    for (const m of tw.marks.splice(0)) pb.onMark(m);
+    await expect(waiting).resolves.toBe('played');
+    expect(tw.media).toBe(1);
+  });
+
+  it('a wait on a stream that goes away is interrupted (its marks can never come back)', async () => {
+    const pb = new Playback({ leadMs: 200, now: () => Date.now() });
+    pb.attach(new Sink());
+    pb.pushAgentAudio(frame20ms(), 8000);
+    const waiting = pb.whenPlayed(5000);
+    pb.detach();
+    await expect(waiting).resolves.toBe('interrupted');
+  });
+});
