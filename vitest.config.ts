@@ -2,11 +2,22 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Integration tests run real servers on loopback; the machines have 2 cores.
     maxWorkers: 2,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: { name: 'main', include: ['test/**/*.test.ts'], exclude: ['test/**/fuzz*.test.ts', 'test/**/fuzz/**'] },
+      },
+      {
+        // The fuzzers saturate a core: they run after everything else, so that the real-time
+        // tests (pacing, barge-in timing) never share the machine with them.
+        extends: true,
+        test: { name: 'fuzz', include: ['test/**/fuzz*.test.ts', 'test/**/fuzz/**/*.test.ts'], sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });

@@ -53,11 +53,43 @@ export function audibleSpan(pcm: Int16Array, from = 0, to = pcm.length, threshol
   return first < 0 ? undefined : { first, last };
 }
 
-/** Pitch by zero crossings over [from, to): exact enough for one clean tone. */
-export function pitch(pcm: Int16Array, from: number, to: number, rate: number): number {
+/** 2.5 ms blocks: every tone the tests use (≥ 400 Hz) peaks inside each block it sounds in. */
+const BLOCK_MS = 2.5;
+
+/** Per block of pcm[from, to): does it hold audible audio? */
+function audibleBlocks(pcm: Int16Array, from: number, to: number, rate: number, threshold: number): { block: number; mask: Uint8Array } {
+  const block = Math.max(1, Math.round((rate * BLOCK_MS) / 1000));
+  const end = Math.min(to, pcm.length);
+  const mask = new Uint8Array(Math.max(0, Math.ceil((end - from) / block)));
+  for (let b = 0; b < mask.length; b++) {
+    const a = from + b * block;
+    for (let i = a; i < Math.min(end, a + block); i++) {
+      if (Math.abs(pcm[i]!) >= threshold) {
+        mask[b] = 1;
+        break;
+      }
+    }
+  }
+  return { block, mask };
+}
+
+/**
+ * Pitch by zero crossings over the audible stretches of pcm[from, to): silent gaps (a playout
+ * underrun on a loaded machine) neither add nor remove cycles. Exact enough for one clean tone.
+ */
+export function pitch(pcm: Int16Array, from: number, to: number, rate: number, threshold = AUDIBLE): number {
+  const { block, mask } = audibleBlocks(pcm, from, to, rate, threshold);
   let crossings = 0;
-  for (let i = from + 1; i < to; i++) if ((pcm[i - 1]! < 0) !== (pcm[i]! < 0)) crossings++;
-  return (crossings / 2) * (rate / (to - from));
+  let samples = 0;
+  for (let b = 0; b < mask.length; b++) {
+    if (!mask[b]) continue;
+    const a = from + b * block;
+    const e = Math.min(to, pcm.length, a + block);
+    samples += e - a;
+    // the crossing into this block counts only when the previous block sounded too
+    for (let i = b > 0 && mask[b - 1] ? a : a + 1; i < e; i++) if ((pcm[i - 1]! < 0) !== (pcm[i]! < 0)) crossings++;
+  }
+  return samples === 0 ? 0 : (crossings / 2) * (rate / samples);
 }
 
 /** Relative power of `freq` in pcm[from, to) (Goertzel, normalised by length and energy). */
@@ -134,7 +166,10 @@ export function audibleRuns(pcm: Int16Array, rate: number, gapMs = 60, threshold
   return out;
 }
 
-/** Total ms of audible audio (see audibleRuns). */
-export function audibleMs(pcm: Int16Array, rate: number): number {
-  return audibleRuns(pcm, rate).reduce((ms, r) => ms + ((r.last - r.first + 1) * 1000) / rate, 0);
+/** Total ms of audible audio in pcm[from, to), to 2.5 ms: silent gaps inside utterances are not counted. */
+export function audibleMs(pcm: Int16Array, rate: number, from = 0, to = pcm.length, threshold = AUDIBLE): number {
+  const { mask } = audibleBlocks(pcm, from, to, rate, threshold);
+  let n = 0;
+  for (const m of mask) n += m;
+  return n * BLOCK_MS;
 }

@@ -46,8 +46,13 @@ describe('pre-connect: the engine session opens at the voice webhook', () => {
 
     const raw = await stream(h, callSid);
     const first = await raw.waitFor((m) => m.event === 'media', 2000);
-    expect(first.at - raw.startedAt).toBeLessThan(30);
+    // Held audio goes out at once: the first frame right after `start` (the benchmark measures
+    // ~1 ms; the bound here leaves room for a loaded CI machine), then a burst of the playback
+    // lead — it was waiting, not being produced in real time.
+    expect(first.at - raw.startedAt).toBeLessThan(100);
     await waitFor(() => raw.audio().length >= 8 * 1000, 3000);
+    const burst = raw.media8k().filter((m) => m.at - first.at < 40);
+    expect(burst.length).toBeGreaterThanOrEqual(8);
     const heard = raw.audio();
     expect(toneSequence(heard, 8000, FREQS)).toEqual(FREQS);
     expect(audibleSpan(heard)!.first).toBeLessThan(80); // it starts with the greeting's first sound

@@ -230,6 +230,8 @@ describe('secrets never leave the bridge', () => {
     expect(toolResults.find((t) => t.name === 'check_loyalty')?.output).toEqual({ tier: 'gold', points: 1200 });
     expect(hook.verified).toBe(1); // auth header and signature arrived intact
     expect(toolResults.find((t) => t.name === 'strict_hook')?.output).toMatchObject({ error: 'http_error', status: 401 });
+    // the echo endpoint answered with the request's headers: they reach the engine without the secret
+    expect(toolResults.find((t) => t.name === 'debug_echo')?.output).toMatchObject({ headers: { authorization: 'Bearer [redacted]' } });
     expect(h.sim.restRequests.every((r) => r.authOk)).toBe(true);
 
     const answers = await errorAnswers(h);
