@@ -146,6 +146,8 @@ interface Row {
   placed: number;
   cpuPct: number;
   cpuMsPerCallSec: number;
+  /** bridge CPU per caller frame it took in (one frame each way, plus marks): independent of starvation */
+  cpuUsPerFrame: number;
   rssMb: number;
   rssPerCallKb: number;
   lat: { in: [number, number, number]; out: [number, number, number]; inWithin5: number; outWithin5: number };
@@ -227,6 +229,7 @@ async function runStep(n: number, b: { url: string; pid: number }, idleRss: numb
     n, placed,
     cpuPct: (100 * (cpu1 - cpu0)) / wallMs,
     cpuMsPerCallSec: (cpu1 - cpu0) / callSeconds,
+    cpuUsPerFrame: (1000 * (cpu1 - cpu0)) / Math.max(1, delta(before, after, 'bridge_frames_total', { direction: 'from_twilio' })),
     rssMb: rss,
     rssPerCallKb: ((rss - idleRss) * 1024) / Math.max(1, placed),
     lat: {
@@ -326,7 +329,7 @@ async function main(): Promise<number> {
       }
       rows.push(row);
       console.log(
-        `N=${n}: bridge CPU ${f1(row.cpuPct)}%, RSS ${f1(row.rssMb)} MB, added p99 in ${f3(row.lat.in[1])} ms / out ${f3(row.lat.out[1])} ms, `
+        `N=${n}: bridge CPU ${f1(row.cpuPct)}% (${f1(row.cpuUsPerFrame)} µs per frame in+out), RSS ${f1(row.rssMb)} MB, added p99 in ${f3(row.lat.in[1])} ms / out ${f3(row.lat.out[1])} ms, `
         + `e2e p99 ${f1(row.win.e2eP99Ms)} ms, load side CPU ${f1(row.loadCpuPct)}% (lag p99 ${f1(row.loadLagP99Ms)} ms), `
         + `bridge loop lag p99 ${f1(row.bridgeLagP99Ms)} ms, kernel share of bridge CPU ${f1(row.sysShare)}%${row.realtime ? '' : ` — real time lost: ${row.why.join('; ')}`}`,
       );

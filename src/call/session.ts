@@ -70,6 +70,9 @@ export class CallSession {
   private maxDuration: NodeJS.Timeout | undefined;
   private ended = false;
   readonly startedAt = Date.now();
+  private answerableResolve: (() => void) | undefined;
+  /** Resolves once the engine is ready and, for an agent with a greeting, its first audio came. */
+  readonly answerable = new Promise<void>((resolve) => (this.answerableResolve = resolve));
 
   constructor(readonly info: CallInfo, readonly deps: SessionDeps) {
     this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id });
@@ -118,12 +121,13 @@ export class CallSession {
   /** Opens the engine session (at the webhook when pre-connecting, else at `start`). */
   startEngine(note?: string): void {
     const agent = this.info.agent;
+    const configure = buildConfigure(agent, this.deps.toolsFor(agent.id), note ? { note, summary: this.memory.summary() } : undefined);
     const link = new EngineLink({
       baseUrl: agent.engine.base_url ?? this.deps.engine.baseUrl,
       apiKey: this.deps.engine.apiKey,
       rate: this.engineRate,
       sessionLabel: agent.engine.session_label ?? `call-${this.callSid}`,
-      configure: buildConfigure(agent, this.deps.toolsFor(agent.id), note ? { note, summary: this.memory.summary() } : undefined),
+      configure,
       connectTimeoutMs: this.deps.settings.engine_connect_timeout_ms,
       maxPendingMs: this.deps.settings.max_pending_caller_ms,
       contextSummary: () => this.memory.summary(),
@@ -152,7 +156,10 @@ export class CallSession {
     link.on('audio', (pcm: Int16Array, rate: number) => this.onAgentAudio(pcm, rate));
     link.on('event', (ev: OmniEvent) => this.onEngineEvent(ev));
     link.on('reconnecting', () => this.control.onEngineReconnecting());
-    link.on('ready', () => this.control.onEngineReady());
+    link.on('ready', () => {
+      if (!configure.greeting) this.answerableResolve?.();
+      this.control.onEngineReady();
+    });
     link.on('ended', (code: number) => this.onEngineEnded(link, code));
     link.on('lost', (e: { code: number; reason: string; fatal: boolean }) => {
       if (link !== this.engine) return;
@@ -262,6 +269,7 @@ export class CallSession {
   private onAgentAudio(pcm: Int16Array, rate: number): void {
     if (this.ended) return;
     const t0 = performance.now();
+    this.answerableResolve?.();
     this.control.onAgentAudio();
     this.playback.pushAgentAudio(pcm, rate);
     this.deps.metrics.frames.inc({ direction: 'from_engine' });

@@ -106,6 +106,12 @@ export const bridgeSchema = z.object({
   preconnect: z.object({
     enabled: z.boolean().default(true),
     stream_timeout_ms: z.number().int().min(1000).max(60000).default(10000),
+    /**
+     * The voice webhook's answer waits (at most this long) until the engine is ready — and, for
+     * an agent with a greeting, has begun it — so the stream starts on a speaking agent whatever
+     * the engine's distance; meanwhile the caller hears ringing, not dead air. 0 = answer at once.
+     */
+    answer_wait_ms: z.number().int().min(0).max(5000).default(2000),
   }).prefault({}),
   engine_connect_timeout_ms: z.number().int().min(500).max(30000).default(5000),
   /** caller audio held while the engine is not ready (bounded, replayed in order) */

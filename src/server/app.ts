@@ -102,11 +102,12 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     atCapacity: () => registry.size >= settings.max_concurrent_calls,
     preconnect: (info, note, turns) => {
       // A resumed call (failed transfer) always gets its session: it carries the conversation.
-      if (!note && !settings.preconnect.enabled) return;
+      if (!note && !settings.preconnect.enabled) return undefined;
       const s = registry.create(info, turns);
       s.startEngine(note);
       s.awaitStream(settings.preconnect.stream_timeout_ms, 'preconnect');
       metrics.preconnect.inc({ result: 'started' });
+      return s;
     },
     attachStream: (callSid, params, handle) => {
       let s = registry.get(callSid);

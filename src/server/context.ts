@@ -21,7 +21,7 @@ export interface BridgeContext {
   /** binds a media stream to its call's session, creating one if none waits; undefined = refused */
   attachStream(callSid: string, params: Record<string, string>, handle: MediaStreamHandle): CallSession | undefined;
   /** pre-connects an engine session at the voice webhook (issue: answer faster) */
-  preconnect(info: { callSid: string; agent: AgentConfig; from?: string; to?: string }, resumeNote?: string, turns?: readonly import('../call/memory.js').Turn[]): void;
+  preconnect(info: { callSid: string; agent: AgentConfig; from?: string; to?: string }, resumeNote?: string, turns?: readonly import('../call/memory.js').Turn[]): CallSession | undefined;
   atCapacity(): boolean;
   /** outbound call tokens (from the <Parameter>) → agent id, bounded and short-lived */
   outbound: import('./outbound-tokens.js').OutboundTokens;

@@ -5,7 +5,7 @@ import { agentStreamTwiml } from '../control/stream-twiml.js';
 import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../twilio/twiml.js';
 import type { BridgeContext } from './context.js';
 import { twilioWebhookGuard } from './signatures.js';
-import { parseForm, xml } from './voice-routes.js';
+import { answerWhenReady, parseForm, xml } from './voice-routes.js';
 
 /**
  * The optional DTMF menu before the agent (configured per number). Each attempt is a `<Gather>`
@@ -45,18 +45,18 @@ export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): voi
     const option = digit ? ivr.options[digit] : undefined;
     ctx.metrics.verbs.inc({ verb: 'ivr', result: option ? 'option' : digit ? 'invalid' : 'no_input' });
     ctx.logger.info({ callSid: p.CallSid, attempt, choice: option ? digit : digit ? 'invalid' : 'none' }, 'IVR input');
-    if (option) return xml(reply, optionTwiml(ctx, option, p));
-    if (attempt >= ivr.max_attempts) return xml(reply, optionTwiml(ctx, ivr.default, p));
+    if (option) return xml(reply, await optionTwiml(ctx, option, p));
+    if (attempt >= ivr.max_attempts) return xml(reply, await optionTwiml(ctx, ivr.default, p));
     return xml(reply, ivrEntryTwiml(ctx, ivr, to, attempt + 1, digit ? ivr.invalid_say : undefined));
   });
 }
 
-function optionTwiml(ctx: BridgeContext, option: IvrOption, p: { CallSid: string; From?: string; To?: string }): string {
+async function optionTwiml(ctx: BridgeContext, option: IvrOption, p: { CallSid: string; From?: string; To?: string }): Promise<string> {
   if ('hangup' in option) return hangupTwiml();
   if ('agent' in option) {
     const agent = ctx.agent(option.agent) ?? ctx.agentForNumber(p.To);
     if (ctx.draining || ctx.atCapacity()) return hangupTwiml(ctx.settings.busy_message);
-    if (!ctx.registry.get(p.CallSid)) ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To });
+    if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
     return agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { agent: agent.id, from: p.From, to: p.To });
   }
   // a transfer target by name, searched in every agent's allow-list

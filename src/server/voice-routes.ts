@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { agentStreamTwiml } from '../control/stream-twiml.js';
 import { hangupTwiml } from '../twilio/twiml.js';
 import type { BridgeContext } from './context.js';
+import type { CallSession } from '../call/session.js';
 import { twilioWebhookGuard } from './signatures.js';
 import { ivrEntryTwiml } from './ivr-routes.js';
 
@@ -21,6 +22,19 @@ const statusParams = voiceParams.extend({
   CallDuration: z.string().max(16).optional(),
 });
 const dialParams = voiceParams.extend({ DialCallStatus: z.string().max(32) });
+
+/**
+ * Holds the webhook's answer (bounded) until the pre-connected engine can speak: Twilio opens
+ * the stream only after it has the TwiML, so the stream then starts on a greeting already under
+ * way, however far away the engine is. The caller hears ringing meanwhile, not silence.
+ */
+export async function answerWhenReady(ctx: BridgeContext, session: CallSession | undefined): Promise<void> {
+  const waitMs = ctx.settings.preconnect.answer_wait_ms;
+  if (!session || waitMs <= 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([session.answerable, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+  clearTimeout(timer);
+}
 
 export function xml(reply: FastifyReply, twiml: string) {
   return reply.type('text/xml').send(twiml);
@@ -66,7 +80,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     if (route?.ivr) return xml(reply, ivrEntryTwiml(ctx, route.ivr, p.To!, 1));
     const agent = ctx.agentForNumber(p.To);
     log.info({ agent: agent.id, direction: p.Direction }, 'incoming call');
-    if (!ctx.registry.get(p.CallSid)) ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To });
+    if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
     return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { agent: agent.id, from: p.From, to: p.To }));
   });
 
@@ -101,7 +115,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
       case 'back_to_agent': {
         const note = `A transfer to ${q.target ?? 'a human'} did not succeed (${status}). Tell the caller briefly and offer to help another way.`;
         const info = parked?.info ?? { callSid: p.CallSid, agent, from: p.From, to: p.To };
-        if (!ctx.registry.get(p.CallSid)) ctx.preconnect({ ...info, agent }, note, parked?.turns);
+        if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ ...info, agent }, note, parked?.turns));
         return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { agent: agent.id, from: info.from, to: info.to, resume: 'transfer_failed' }));
       }
     }

@@ -231,7 +231,7 @@ describe('secrets never leave the bridge', () => {
     expect(hook.verified).toBe(1); // auth header and signature arrived intact
     expect(toolResults.find((t) => t.name === 'strict_hook')?.output).toMatchObject({ error: 'http_error', status: 401 });
     // the echo endpoint answered with the request's headers: they reach the engine without the secret
-    expect(toolResults.find((t) => t.name === 'debug_echo')?.output).toMatchObject({ headers: { authorization: 'Bearer [redacted]' } });
+    expect(toolResults.find((t) => t.name === 'debug_echo')?.output).toMatchObject({ headers: { authorization: '[redacted]' } });
     expect(h.sim.restRequests.every((r) => r.authOk)).toBe(true);
 
     const answers = await errorAnswers(h);
