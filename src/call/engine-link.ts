@@ -26,6 +26,10 @@ export interface EngineLinkOptions {
 const SOCKET_HIGH_WATER = 128 * 1024;
 const SOCKET_LOW_WATER = 32 * 1024;
 
+/** All reconnect attempts of one outage happen within this window. */
+const RETRY_WINDOW_MS = 5000;
+const MIN_ATTEMPT_MS = 250;
+
 export type LinkState = 'connecting' | 'ready' | 'reconnecting' | 'ended';
 
 /**
@@ -43,6 +47,7 @@ export class EngineLink extends EventEmitter {
   private pending: Int16Array[] = [];
   private readonly maxPendingFrames: number;
   private attempt = 0;
+  private retryWindowStart = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private endedByUs = false;
   state: LinkState = 'connecting';
@@ -112,6 +117,16 @@ export class EngineLink extends EventEmitter {
     this.emit('ended', 1000);
   }
 
+  /**
+   * The first connect gets the configured timeout; reconnects share one window (§8 and the
+   * resilience target: at most 3 attempts within 5 s), so the caller's wait stays bounded.
+   */
+  private attemptTimeoutMs(): number {
+    if (this.attempt === 0) return this.opts.connectTimeoutMs;
+    const left = RETRY_WINDOW_MS - (performance.now() - this.retryWindowStart);
+    return Math.max(MIN_ATTEMPT_MS, Math.min(this.opts.connectTimeoutMs, left));
+  }
+
   private flushPending(client: OmniClient): void {
     let i = 0;
     while (i < this.pending.length && client.bufferedAmount < SOCKET_HIGH_WATER) client.sendAudio(this.pending[i++]!);
@@ -133,7 +148,7 @@ export class EngineLink extends EventEmitter {
       rate: this.opts.rate,
       sessionLabel: this.opts.sessionLabel,
       configure,
-      connectTimeoutMs: this.opts.connectTimeoutMs,
+      connectTimeoutMs: this.attemptTimeoutMs(),
       logger,
     });
     this.client = client;
@@ -158,6 +173,7 @@ export class EngineLink extends EventEmitter {
     metrics?.engineConnect.observe(ms / 1000);
     if (this.attempt > 0) metrics?.engineReconnects.inc({ result: 'ok' });
     this.attempt = 0;
+    this.retryWindowStart = 0;
     this.state = 'ready';
     // Held caller audio goes first, in order, so the engine hears the call as it happened.
     this.flushPending(client);
@@ -176,7 +192,9 @@ export class EngineLink extends EventEmitter {
       return;
     }
     const delays = this.opts.retryDelaysMs ?? [100, 600, 1800];
-    if (kind === 'fatal' || this.attempt >= delays.length) {
+    if (this.attempt === 0) this.retryWindowStart = performance.now();
+    const windowLeft = RETRY_WINDOW_MS - (performance.now() - this.retryWindowStart);
+    if (kind === 'fatal' || this.attempt >= delays.length || windowLeft <= (delays[this.attempt] ?? 0) + MIN_ATTEMPT_MS) {
       if (this.attempt > 0) metrics?.engineReconnects.inc({ result: 'gave_up' });
       logger.error({ code, reason: reason.slice(0, 120), attempts: this.attempt }, 'engine session lost');
       this.finish();
