@@ -59,6 +59,8 @@ export interface WindowStats {
   framesSent: number;
   framesReceived: number;
   late: number;
+  /** agent frames beyond the caller frames sent (cannot be timed) */
+  unmatched: number;
   marksEchoed: number;
   e2eCount: number;
   e2eP50Ms: number;
@@ -102,7 +104,8 @@ class LoadCall {
     const c = data[11];
     if (c === 0x65 /* e: media */) {
       const k = ++this.received;
-      const rtt = k <= this.sent && this.sent - k < RING ? now - this.sendTimes[(k - 1) & (RING - 1)] : Infinity;
+      // NaN: an agent frame with no caller frame to match (the engine said more than it heard)
+      const rtt = k <= this.sent && this.sent - k < RING ? now - this.sendTimes[(k - 1) & (RING - 1)] : NaN;
       this.pool.onReceived(rtt);
     } else if (c === 0x61 /* a: mark */) {
       const at = data.indexOf('"name":"');
@@ -161,7 +164,7 @@ export class LoadPool {
   }
 
   private emptyWindow() {
-    return { sent: 0, received: 0, late: 0, marks: 0, other: 0, e2eCount: 0, e2eMax: 0 };
+    return { sent: 0, received: 0, unmatched: 0, late: 0, marks: 0, other: 0, e2eCount: 0, e2eMax: 0 };
   }
 
   /** Starts the shared 20 ms clock of every call (one timer for all). */
@@ -193,8 +196,11 @@ export class LoadPool {
     if (!this.inWindow) return;
     const w = this.w;
     w.received++;
+    if (Number.isNaN(rttMs)) {
+      w.unmatched++;
+      return;
+    }
     if (rttMs > this.opts.lateMs) w.late++;
-    if (!Number.isFinite(rttMs)) return;
     w.e2eCount++;
     if (rttMs > w.e2eMax) w.e2eMax = rttMs;
     const bin = Math.min(E2E_BINS - 1, Math.floor((rttMs * 1000) / E2E_BIN_US));
@@ -228,7 +234,7 @@ export class LoadPool {
       return NaN;
     };
     return {
-      framesSent: w.sent, framesReceived: w.received, late: w.late, marksEchoed: w.marks,
+      framesSent: w.sent, framesReceived: w.received, late: w.late, unmatched: w.unmatched, marksEchoed: w.marks,
       e2eCount: w.e2eCount, e2eP50Ms: q(0.5), e2eP99Ms: q(0.99), e2eMaxMs: w.e2eMax,
     };
   }

@@ -2,7 +2,7 @@
  * What the load benchmark reads from outside the bridge: its Prometheus text (scraped before and
  * after each measuring window and subtracted), and its CPU time and RSS from /proc.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat counts CPU time in these ticks
 
@@ -14,10 +14,38 @@ export function cpuTimes(pid: number | 'self'): { userMs: number; sysMs: number 
   return { userMs: (Number(rest[11]) * 1000) / CLK_TCK, sysMs: (Number(rest[12]) * 1000) / CLK_TCK };
 }
 
+/** CPU ms of a process's main thread and of all its other threads (GC helpers, libuv pool). */
+export function threadCpuMs(pid: number): { mainMs: number; helpersMs: number } {
+  let mainMs = 0;
+  let helpersMs = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+    if (Number(tid) === pid) mainMs += ms;
+    else helpersMs += ms;
+  }
+  return { mainMs, helpersMs };
+}
+
 /** utime + stime of a whole process (all threads), in ms. */
 export function cpuMs(pid: number | 'self'): number {
   const t = cpuTimes(pid);
   return t.userMs + t.sysMs;
+}
+
+/**
+ * The main thread's scheduler stats (/proc/<pid>/schedstat): ms on the CPU and ms spent runnable
+ * but waiting for a CPU — the second is what other processes on the core cost it.
+ */
+export function schedMs(pid: number | 'self'): { runMs: number; waitMs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+  return { runMs: (run ?? 0) / 1e6, waitMs: (wait ?? 0) / 1e6 };
 }
 
 /** Resident set size in MB. */
@@ -27,21 +55,25 @@ export function rssMb(pid: number | 'self'): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/**
- * Time each core ran processes (user + nice + system), in ms, from /proc/stat. Interrupt and
- * softirq time is left out: on loopback most of it is our own traffic's TCP processing.
- */
-export function coreBusyMs(): number[] {
-  const out: number[] = [];
+/** Per core, in ms from /proc/stat: time running processes (user + nice + system) and interrupt time (irq + softirq). */
+export function coreTimes(): { procMs: number; irqMs: number }[] {
+  const out: { procMs: number; irqMs: number }[] = [];
   for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
     const m = /^cpu(\d+)\s+(.*)$/.exec(line);
     if (!m) continue;
-    const v = m[2]!.trim().split(/\s+/).map(Number);
     // user nice system idle iowait irq softirq steal guest guest_nice; guest is inside user already
-    const busy = v[0]! + v[1]! + v[2]!;
-    out[Number(m[1])] = (busy * 1000) / CLK_TCK;
+    const v = m[2]!.trim().split(/\s+/).map(Number);
+    out[Number(m[1])] = { procMs: ((v[0]! + v[1]! + v[2]!) * 1000) / CLK_TCK, irqMs: ((v[5]! + v[6]!) * 1000) / CLK_TCK };
   }
   return out;
+}
+
+/**
+ * Time each core ran processes, in ms. Interrupt and softirq time is left out: on loopback most
+ * of it is our own traffic's TCP processing (reported separately).
+ */
+export function coreBusyMs(): number[] {
+  return coreTimes().map((t) => t.procMs);
 }
 
 /** One scrape: `name{labels}` → value (labels in the order the exporter prints them). */

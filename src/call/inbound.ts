@@ -13,6 +13,7 @@ export class InboundAudio {
   private pcm8k = new Int16Array(160);
   private silence8k = new Int16Array(160);
   stats = { chunks: 0, lateChunks: 0, silenceFilledMs: 0 };
+  private lastChunkAt = 0;
 
   constructor(readonly engineRate: number, private readonly onFrame: (pcm: Int16Array) => void) {
     this.resampler = new StreamResampler(8000, engineRate);
@@ -29,11 +30,18 @@ export class InboundAudio {
         return;
       }
       if (fill > 0) {
-        this.stats.silenceFilledMs += fill / 8;
-        this.pushSilenceSamples(fill);
+        // Real gaps are time that has passed: a timestamp that jumps further than the wall
+        // clock since the last chunk (+100 ms of jitter) is not a gap, and must not make the
+        // bridge generate seconds of silence per message for whoever sends it.
+        const now = performance.now();
+        const elapsed = this.lastChunkAt ? now - this.lastChunkAt : 0;
+        const n = Math.min(fill, Math.round((elapsed + 100) * 8));
+        this.stats.silenceFilledMs += n / 8;
+        this.pushSilenceSamples(n);
       }
     }
     this.stats.chunks++;
+    this.lastChunkAt = performance.now();
     if (this.pcm8k.length < mulaw.length) this.pcm8k = new Int16Array(mulaw.length);
     const pcm = this.pcm8k.subarray(0, mulaw.length);
     decodeMulaw(mulaw, pcm);

@@ -25,6 +25,8 @@ export interface EnvSettings {
   /** development only: accept unsigned Twilio requests (logged loudly at start-up) */
   skipSignatureValidation: boolean;
   adminToken?: string;
+  /** proxy hops whose X-Forwarded-For is trusted for the client address (0: none) */
+  trustProxyHops: number;
   configPath: string;
   logLevel: string;
 }
@@ -105,9 +107,17 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     twilioApiBase: apiBase,
     skipSignatureValidation: skip === 'off',
     adminToken: env.ADMIN_TOKEN || undefined,
+    trustProxyHops: trustHops(env.TRUST_PROXY_HOPS),
     configPath: env.BRIDGE_CONFIG || DEFAULT_CONFIG_PATH,
     logLevel: env.LOG_LEVEL || 'info',
   };
+}
+
+function trustHops(v: string | undefined): number {
+  if (!v) return 0;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 10) throw new ConfigError(`TRUST_PROXY_HOPS must be an integer 0–10 (got "${v}")`);
+  return n;
 }
 
 /** Loads the environment and the configuration file it points at. */

@@ -132,7 +132,10 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     },
   };
 
-  const app = Fastify({ bodyLimit: 64 * 1024, trustProxy: true });
+  // Only the configured proxy hops may set the client address (per-IP limits, logs): an
+  // X-Forwarded-For from anyone else is ignored, so it cannot dodge the limiter.
+  const hops = env.trustProxyHops;
+  const app = Fastify({ bodyLimit: 64 * 1024, trustProxy: (_addr: string, hop: number) => hop < hops });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseQuery(body as string));
   });
