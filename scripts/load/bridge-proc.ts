@@ -6,6 +6,7 @@
  *   PYAI_BASE_URL   the load side's offline engine     TWILIO_*                  the fake credentials
  * It tells the parent over IPC when it listens, and exits by itself when the parent goes away
  * (IPC disconnect), on SIGTERM/SIGINT, or after BENCH_MAX_LIFETIME_S — never a stray process.
+ * Asked `{type:'memory'}` over IPC, it collects garbage and answers with process.memoryUsage().
  * Exiting through process.exit() lets `--cpu-prof` write its profile.
  */
 import { collectSecrets, loadConfig } from '../../src/config/loader.js';
@@ -34,6 +35,13 @@ async function main(): Promise<void> {
   process.on('disconnect', () => stop('parent gone'));
   setTimeout(() => stop('max lifetime'), maxLifetimeMs).unref();
 
+  // Memory per call is read after a full GC (the bench starts node with --expose-gc), with the
+  // calls still up; it runs outside the latency windows, so its pause is never measured as lag.
+  process.on('message', (m: { type?: string }) => {
+    if (m?.type !== 'memory') return;
+    (globalThis as { gc?: () => void }).gc?.();
+    process.send?.({ type: 'memory', ...process.memoryUsage() });
+  });
   process.send?.({ type: 'ready', url: running.url, pid: process.pid });
 }
 

@@ -2,7 +2,7 @@
  * Lightweight Twilio-like callers for the load benchmark: far cheaper than the full simulator so
  * that the load side (one core, shared with the offline engine) is not what runs out first.
  *
- * Each call: a signed POST /twilio/voice (the bridge pre-connects the engine), a signed Media
+ * Each call: a signed POST /twilio/voice (which pre-connects the engine when enabled), a signed Media
  * Streams upgrade, `connected` + `start`, then one 160-byte μ-law `media` message every 20 ms in
  * real time, driven for all calls by ONE shared ticker (each call has its own random phase, as
  * real calls do). Payloads are pre-encoded base64 and messages are concatenated from pre-built
@@ -14,8 +14,8 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { encodeMulaw } from '../../src/audio/index.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
+import { PAYLOADS, signedPost } from './caller-wire.js';
 
 export interface PoolOptions {
   /** where the bridge really listens: http://127.0.0.1:port */
@@ -36,24 +36,6 @@ const E2E_BIN_US = 100; // round-trip histogram resolution
 const E2E_BINS = 20_000; // up to 2 s; anything above lands in the last bin (and in max)
 const TICK_MS = 1;
 
-/** One second of speech-like test audio (two tones, syllable-rate envelope), pre-encoded. */
-function buildPayloads(): string[] {
-  const out: string[] = [];
-  const pcm = new Int16Array(160);
-  const mu = new Uint8Array(160);
-  for (let f = 0; f < 50; f++) {
-    for (let i = 0; i < 160; i++) {
-      const t = (f * 160 + i) / 8000;
-      const env = 0.55 + 0.45 * Math.sin(2 * Math.PI * 4 * t);
-      pcm[i] = Math.round(9000 * env * (0.6 * Math.sin(2 * Math.PI * 220 * t) + 0.4 * Math.sin(2 * Math.PI * 1230 * t)));
-    }
-    encodeMulaw(pcm, mu);
-    out.push(Buffer.from(mu).toString('base64'));
-  }
-  return out;
-}
-
-const PAYLOADS = buildPayloads();
 
 export interface WindowStats {
   framesSent: number;
@@ -246,7 +228,7 @@ export class LoadPool {
       CallSid: call.callSid, AccountSid: this.opts.accountSid, From: '+15557650000', To: this.opts.to,
       CallStatus: 'ringing', Direction: 'inbound',
     };
-    const twiml = await this.post('/twilio/voice', params);
+    const twiml = await signedPost(this.agent, this.opts, '/twilio/voice', params);
     if (!twiml.includes('<Stream')) throw new Error(`voice webhook did not connect a stream: ${twiml.slice(0, 120)}`);
     await new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(this.mediaUrl, {
@@ -276,32 +258,6 @@ export class LoadPool {
         call.closed = true;
         call.sending = false;
       });
-    });
-  }
-
-  private post(path: string, params: Record<string, string>): Promise<string> {
-    const body = new URLSearchParams(params).toString();
-    const signature = signTwilioRequest(this.opts.authToken, this.opts.publicUrl + path, params);
-    return new Promise((resolve, reject) => {
-      const req = http.request(`${this.opts.bridgeUrl}${path}`, {
-        method: 'POST', agent: this.agent, timeout: 10_000,
-        headers: {
-          'X-Twilio-Signature': signature, 'Content-Type': 'application/x-www-form-urlencoded',
-          'Content-Length': Buffer.byteLength(body),
-        },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) reject(new Error(`POST ${path}: HTTP ${res.statusCode} ${text.slice(0, 80)}`));
-          else resolve(text);
-        });
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`POST ${path}: timeout`)));
-      req.on('error', reject);
-      req.end(body);
     });
   }
 

@@ -55,15 +55,20 @@ export function rssMb(pid: number | 'self'): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Per core, in ms from /proc/stat: time running processes (user + nice + system) and interrupt time (irq + softirq). */
-export function coreTimes(): { procMs: number; irqMs: number }[] {
-  const out: { procMs: number; irqMs: number }[] = [];
+/**
+ * Per core, in ms from /proc/stat: time running processes (user + nice + system), interrupt time
+ * (irq + softirq), and steal (the hypervisor ran someone else on this virtual CPU).
+ */
+export function coreTimes(): { procMs: number; irqMs: number; stealMs: number }[] {
+  const out: { procMs: number; irqMs: number; stealMs: number }[] = [];
   for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
     const m = /^cpu(\d+)\s+(.*)$/.exec(line);
     if (!m) continue;
     // user nice system idle iowait irq softirq steal guest guest_nice; guest is inside user already
     const v = m[2]!.trim().split(/\s+/).map(Number);
-    out[Number(m[1])] = { procMs: ((v[0]! + v[1]! + v[2]!) * 1000) / CLK_TCK, irqMs: ((v[5]! + v[6]!) * 1000) / CLK_TCK };
+    out[Number(m[1])] = {
+      procMs: ((v[0]! + v[1]! + v[2]!) * 1000) / CLK_TCK, irqMs: ((v[5]! + v[6]!) * 1000) / CLK_TCK, stealMs: ((v[7] ?? 0) * 1000) / CLK_TCK,
+    };
   }
   return out;
 }
@@ -176,11 +181,49 @@ export function histogramMaxBound(h: HistogramDelta): number {
   return bound;
 }
 
-/** Fraction of samples at or below `limit` seconds (exact when `limit` is a bucket bound). */
-export function histogramFractionBelow(h: HistogramDelta, limit: number): number {
-  const total = h.buckets.at(-1)?.[1] ?? 0;
-  if (total <= 0) return NaN;
-  let below = 0;
-  for (const [le, cum] of h.buckets) if (le <= limit) below = cum;
-  return below / total;
+
+/** Everything read from /proc at one edge of a measuring window. */
+export interface ProcSnapshot {
+  atMs: number;
+  bridge: { userMs: number; sysMs: number };
+  bridgeThreads: { mainMs: number; helpersMs: number };
+  selfMs: number;
+  cores: { procMs: number; irqMs: number; stealMs: number }[];
+  sched: { bridge: { runMs: number; waitMs: number }; self: { runMs: number; waitMs: number } };
+}
+
+export function procSnapshot(bridgePid: number): ProcSnapshot {
+  return {
+    atMs: performance.now(),
+    bridge: cpuTimes(bridgePid),
+    bridgeThreads: threadCpuMs(bridgePid),
+    selfMs: cpuMs('self'),
+    cores: coreTimes(),
+    sched: { bridge: schedMs(bridgePid), self: schedMs('self') },
+  };
+}
+
+/** What happened between two snapshots, as % of the window (of one core) unless named otherwise. */
+export function procDelta(a: ProcSnapshot, b: ProcSnapshot) {
+  const wallMs = b.atMs - a.atMs;
+  const pct = (ms: number) => (100 * ms) / wallMs;
+  const bridgeMs = b.bridge.userMs + b.bridge.sysMs - a.bridge.userMs - a.bridge.sysMs;
+  const selfMs = b.selfMs - a.selfMs;
+  const core = (i: number) => ({
+    proc: b.cores[i]!.procMs - a.cores[i]!.procMs, irq: b.cores[i]!.irqMs - a.cores[i]!.irqMs, steal: b.cores[i]!.stealMs - a.cores[i]!.stealMs,
+  });
+  return {
+    wallMs,
+    bridgeMs,
+    bridgePct: pct(bridgeMs),
+    /** share of the bridge's CPU spent in the kernel, % */
+    bridgeSysShare: (100 * (b.bridge.sysMs - a.bridge.sysMs)) / Math.max(1, bridgeMs),
+    bridgeHelpersPct: pct(b.bridgeThreads.helpersMs - a.bridgeThreads.helpersMs),
+    selfPct: pct(selfMs),
+    /** other processes on core 0 (the bridge's) and core 1 (ours) */
+    foreignPct: [Math.max(0, pct(core(0).proc - bridgeMs)), Math.max(0, pct(core(1).proc - selfMs))] as [number, number],
+    irqPct: [pct(core(0).irq), pct(core(1).irq)] as [number, number],
+    stealPct: [pct(core(0).steal), pct(core(1).steal)] as [number, number],
+    runqWaitPct: [pct(b.sched.bridge.waitMs - a.sched.bridge.waitMs), pct(b.sched.self.waitMs - a.sched.self.waitMs)] as [number, number],
+  };
 }

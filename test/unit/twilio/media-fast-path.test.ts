@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mediaSchema, parseTwilioMessage } from '../../../src/twilio/messages.js';
+import { isBase64, mediaSchema, parseTwilioMessage } from '../../../src/twilio/messages.js';
 
 // `media` is parsed by a hand-written fast path; the zod schema stays the reference. These tests
 // fail as soon as the two disagree about any message (one accepts what the other refuses, or
@@ -79,5 +79,31 @@ describe('media fast path', () => {
     const r = parseTwilioMessage(JSON.stringify(bad));
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(/^invalid_media:media\.chunk/);
+  });
+});
+
+describe('isBase64', () => {
+  // The definition, as a regex: groups of four, then an unpadded tail of 2-3 or a padded group.
+  const reference = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2,3}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+  it('agrees with the definition on every short string over a mixed alphabet', () => {
+    const alphabet = ['A', '/', '=', '-', 'é'];
+    let strings = [''];
+    let checked = 0;
+    for (let len = 0; len <= 7; len++) {
+      for (const s of strings) {
+        expect({ s, ok: isBase64(s) }).toEqual({ s, ok: reference.test(s) });
+        checked++;
+      }
+      strings = strings.flatMap((s) => alphabet.map((c) => s + c));
+    }
+    expect(checked).toBeGreaterThan(90_000);
+  });
+
+  it('accepts real payloads', () => {
+    for (let k = 0; k < 64; k++) {
+      const bytes = Buffer.from(Array.from({ length: 160 + (k % 3) }, (_, i) => (i * 31 + k * 7) & 255));
+      expect(isBase64(bytes.toString('base64'))).toBe(true);
+    }
   });
 });
