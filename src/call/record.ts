@@ -42,9 +42,6 @@ export class CallRecordBuilder {
   bargeIn(): void {
     this.bargeIns++;
   }
-  tool(_name: string, _output: unknown): void {
-    /* outputs are not recorded: they may hold customer data */
-  }
   toolFinished(name: string, outcome: string, durationMs: number): void {
     if (this.tools.length < MAX_ITEMS) this.tools.push({ name, outcome, durationMs: Math.round(durationMs) });
   }

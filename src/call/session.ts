@@ -142,7 +142,8 @@ export class CallSession {
           ceilingMs: this.deps.settings.tool_ceiling_ms,
           context: { callSid: this.callSid, agentId: agent.id, from: this.info.from, to: this.info.to },
           send: (callId, name, output) => {
-            if (link.sendToolResult(callId, name, output)) this.record.tool(name, output);
+            // outputs are not recorded: they may hold customer data
+            link.sendToolResult(callId, name, output);
           },
           logger: this.log,
           observer: {
@@ -270,7 +271,6 @@ export class CallSession {
     if (this.ended) return;
     const t0 = performance.now();
     this.answerableResolve?.();
-    this.control.onAgentAudio();
     this.playback.pushAgentAudio(pcm, rate);
     this.deps.metrics.frames.inc({ direction: 'from_engine' });
     this.deps.metrics.addedLatency.observe({ direction: 'outbound' }, (performance.now() - t0) / 1000);
@@ -283,7 +283,6 @@ export class CallSession {
         this.deps.metrics.bargeIns.inc();
         this.record.bargeIn();
         this.playback.bargeIn();
-        this.control.onBargeIn();
         return;
       case 'transcript':
         if (ev.final) this.memory.add(ev.role, ev.text, Date.now() - this.startedAt);

@@ -5,7 +5,7 @@ import { dialTwiml, enqueueTwiml, hangupTwiml, playDigitsThenStreamTwiml } from 
 import type { CallSession } from '../call/session.js';
 import { DigitCollector } from './collect.js';
 import { resolveTarget } from './targets.js';
-import { agentStreamTwiml, mediaStreamUrl } from './stream-twiml.js';
+import { mediaStreamUrl } from './stream-twiml.js';
 
 type Verb = Extract<OmniEvent, { type: 'transfer_to_human' | 'send_dtmf' | 'play_hold' | 'collect' | 'end_call' }>;
 
@@ -54,14 +54,6 @@ export class CallControl {
 
   onStreamAttached(): void {
     this.restartUntil = 0;
-  }
-
-  onAgentAudio(): void {
-    /* the playback fades hold audio out by itself when the agent speaks */
-  }
-
-  onBargeIn(): void {
-    /* waits on playback learn of it through whenPlayed() → 'interrupted' */
   }
 
   /** Returns true when the bridge consumed the digit itself (a shortcut). */
@@ -286,4 +278,3 @@ export class CallControl {
   }
 }
 
-export { agentStreamTwiml };

@@ -1,4 +1,3 @@
-import type { AgentConfig } from '../config/schema.js';
 import type { Turn } from '../call/memory.js';
 import { CallSession, type CallInfo, type SessionDeps } from '../call/session.js';
 import type { CallRecord } from '../call/record.js';
@@ -93,4 +92,3 @@ export class CallRegistry {
   }
 }
 
-export type { AgentConfig };
