@@ -31,6 +31,7 @@ export interface PoolOptions {
 }
 
 const FRAME_MS = 20;
+const FRAME_BYTES = 160; // 20 ms of 8 kHz μ-law
 const RING = 1024; // send times remembered per call (20 s of frames): far beyond any sane backlog
 const E2E_BIN_US = 100; // round-trip histogram resolution
 const E2E_BINS = 20_000; // up to 2 s; anything above lands in the last bin (and in max)
@@ -85,10 +86,18 @@ class LoadCall {
     // {"event":"media"… / {"event":"mark"… / {"event":"clear"…: byte 11 tells them apart.
     const c = data[11];
     if (c === 0x65 /* e: media */) {
-      const k = ++this.received;
-      // NaN: an agent frame with no caller frame to match (the engine said more than it heard)
-      const rtt = k <= this.sent && this.sent - k < RING ? now - this.sendTimes[(k - 1) & (RING - 1)] : NaN;
-      this.pool.onReceived(rtt);
+      // One message may carry several 20 ms frames (the bridge batches what is due at once).
+      const at = data.indexOf('"payload":"');
+      const end = at < 0 ? -1 : data.indexOf(0x22, at + 11);
+      const b64 = end < 0 ? 0 : end - at - 11;
+      const pad = b64 > 0 && data[end - 1] === 0x3d ? (data[end - 2] === 0x3d ? 2 : 1) : 0;
+      const frames = Math.max(1, Math.round(((b64 * 3) / 4 - pad) / FRAME_BYTES));
+      for (let i = 0; i < frames; i++) {
+        const k = ++this.received;
+        // NaN: an agent frame with no caller frame to match (the engine said more than it heard)
+        const rtt = k <= this.sent && this.sent - k < RING ? now - this.sendTimes[(k - 1) & (RING - 1)] : NaN;
+        this.pool.onReceived(rtt);
+      }
     } else if (c === 0x61 /* a: mark */) {
       const at = data.indexOf('"name":"');
       if (at < 0) return;

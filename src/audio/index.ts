@@ -4,6 +4,13 @@
 
 export { decodeMulaw, encodeMulaw, MULAW_SILENCE } from './mulaw.js';
 export { StreamResampler, type ResamplerOptions, type ResamplerQuality } from './resampler.js';
+
+/**
+ * Resampler quality on the call path (caller audio up to the engine, agent audio down to 8 kHz).
+ * 'medium' (65 dB stopband, ~70 dB SINAD) is still 30 dB cleaner than 8-bit μ-law itself (~38 dB
+ * SNR), with 3/4 of the taps of 'high'; per-frame cost matters at hundreds of calls per core.
+ */
+export const CALL_RESAMPLER_QUALITY = 'medium' as const;
 export { Framer } from './framer.js';
 export { GapFiller } from './gapfill.js';
 export { generateDtmf, detectDtmf, InvalidDtmfError, type DtmfOptions, type DtmfHit } from './dtmf.js';

@@ -1,4 +1,4 @@
-import { Framer, GapFiller, StreamResampler, decodeMulaw, frameSamples } from '../audio/index.js';
+import { CALL_RESAMPLER_QUALITY, Framer, GapFiller, StreamResampler, decodeMulaw, frameSamples } from '../audio/index.js';
 
 /**
  * Caller audio of one call: Twilio's μ-law 8 kHz chunks (any size) become exact 20 ms PCM16
@@ -16,7 +16,7 @@ export class InboundAudio {
   private lastChunkAt = 0;
 
   constructor(readonly engineRate: number, private readonly onFrame: (pcm: Int16Array) => void) {
-    this.resampler = new StreamResampler(8000, engineRate);
+    this.resampler = new StreamResampler(8000, engineRate, { quality: CALL_RESAMPLER_QUALITY });
     this.framer = new Framer(frameSamples(engineRate));
   }
 

@@ -1,4 +1,4 @@
-import { Framer, StreamResampler, encodeMulaw, type HoldPlayer } from '../audio/index.js';
+import { CALL_RESAMPLER_QUALITY, Framer, StreamResampler, encodeMulaw, type HoldPlayer } from '../audio/index.js';
 import { ByteRing } from './byte-ring.js';
 
 /** Where caller-bound audio goes: the current Twilio stream (the session binds it). */
@@ -14,7 +14,46 @@ export type PlayedResult = 'played' | 'interrupted' | 'timeout' | 'closed';
 
 const FRAME = 160; // 20 ms of 8 kHz μ-law
 const FRAME_MS = 20;
-const MARK_EVERY_FRAMES = 5; // 100 ms resolution for "what the caller has heard"
+/**
+ * A mark every 500 ms while a reply streams. Pacing runs on the clock and the engine reports what
+ * was actually spoken (`assistant_interrupted`), so periodic marks only keep the "heard" count of
+ * a long reply current; the mark after a reply's last frame is what `whenPlayed` waits for. Each
+ * mark is two more socket messages per call: at 100 ms they were ~9 % of the media socket's
+ * traffic (docs/capacity.md).
+ */
+const MARK_EVERY_FRAMES = 25;
+
+/** At most this many frames (200 ms) go out in one media message. */
+const MAX_BATCH_FRAMES = 10;
+
+/**
+ * One pacing clock for every call in the process. A playback whose Twilio buffer is full (the
+ * lead is reached) or whose socket is backed up waits for the next tick instead of arming a timer
+ * of its own: with hundreds of calls, per-call timers meant a timer wake-up and two setTimeout
+ * allocations per 20 ms frame per call, where one tick now serves them all. Ticks are
+ * 20 ms apart, so a waiting frame leaves at most 20 ms later than it could have — while Twilio
+ * still holds at least lead − 20 ms of audio, so the caller hears it at exactly the same time.
+ */
+const PACE_MS = 20;
+const pacing = new Set<Playback>();
+let paceTimer: NodeJS.Timeout | undefined;
+
+function paceTick(): void {
+  for (const p of pacing) p.pump(); // a playback that has nothing left leaves the set itself
+}
+
+function startPacing(p: Playback): void {
+  pacing.add(p);
+  paceTimer ??= setInterval(paceTick, PACE_MS);
+}
+
+function stopPacing(p: Playback): void {
+  pacing.delete(p);
+  if (pacing.size === 0 && paceTimer) {
+    clearInterval(paceTimer);
+    paceTimer = undefined;
+  }
+}
 
 interface PendingMark {
   seq: number;
@@ -35,6 +74,8 @@ export class Playback {
   private readonly framer = new Framer(FRAME);
   private readonly queue: ByteRing;
   private readonly frameBuf = new Uint8Array(FRAME);
+  /** frames of one pump call, sent as one media message */
+  private readonly batch = new Uint8Array(FRAME * MAX_BATCH_FRAMES);
   private readonly muBuf = new Uint8Array(FRAME);
   private sink: PlaybackSink | undefined;
   private generation = 0;
@@ -43,7 +84,6 @@ export class Playback {
   private framesSinceMark = 0;
   private marks: PendingMark[] = [];
   private playheadAt = 0; // when Twilio will have played everything sent (estimate)
-  private timer: NodeJS.Timeout | undefined;
   private tailTimer: NodeJS.Timeout | undefined;
   private hold: HoldPlayer | undefined;
   private holdUntil = 0;
@@ -77,7 +117,7 @@ export class Playback {
 
   detach(): void {
     this.sink = undefined;
-    this.stopTimer();
+    this.leavePacing();
     // What was sent to the old stream can no longer be confirmed; waiters on it learn so.
     this.marks = [];
     this.settleWaiters('interrupted');
@@ -96,7 +136,7 @@ export class Playback {
   pushAgentAudio(pcm: Int16Array, rate: number): void {
     if (this.closed || pcm.length === 0) return;
     if (this.hold) this.fadeHoldIntoQueue();
-    if (!this.resampler || this.resampler.inRate !== rate) this.resampler = new StreamResampler(rate, 8000);
+    if (!this.resampler || this.resampler.inRate !== rate) this.resampler = new StreamResampler(rate, 8000, { quality: CALL_RESAMPLER_QUALITY });
     const pcm8k = this.resampler.process(pcm);
     this.enqueuePcm8k(pcm8k);
     this.scheduleTailFlush();
@@ -212,7 +252,7 @@ export class Playback {
 
   close(): void {
     this.closed = true;
-    this.stopTimer();
+    this.leavePacing();
     this.clearTail();
     this.settleWaiters('closed');
     this.sink = undefined;
@@ -287,41 +327,53 @@ export class Playback {
     this.tailTimer = undefined;
   }
 
-  private stopTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+  private leavePacing(): void {
+    stopPacing(this);
   }
 
-  /** Sends frames while Twilio holds less than `leadMs` of unplayed audio. */
-  private pump(): void {
-    this.stopTimer();
+  /**
+   * Sends what Twilio may take now — frames while it holds less than `leadMs` of unplayed audio —
+   * as one media message (Twilio plays any size in order), then waits for the shared pacing tick
+   * if more is queued. Public for the pacing clock; calling it at any time is harmless.
+   */
+  pump(): void {
     const sink = this.sink;
-    if (!sink || this.closed) return;
+    if (!sink || this.closed) {
+      this.leavePacing();
+      return;
+    }
     const now = this.now();
     if (this.playheadAt < now) this.playheadAt = now;
     const backlogged = sink.backlogged?.() ?? false;
+    let batched = 0;
     while (!backlogged && this.playheadAt - now < this.opts.leadMs) {
+      const at = batched * FRAME;
       if (this.queue.read(this.frameBuf)) {
-        sink.sendAudio(this.frameBuf);
+        this.batch.set(this.frameBuf, at);
       } else if (this.hold && this.readHoldFrame(now)) {
-        sink.sendAudio(this.muBuf);
+        this.batch.set(this.muBuf, at);
       } else {
         break;
       }
+      batched++;
       this.framesSent++;
       this.stats.framesSent++;
       this.framesSinceMark++;
       this.playheadAt += FRAME_MS;
-      if (this.framesSinceMark >= MARK_EVERY_FRAMES) this.sendMark(sink);
+      // A mark follows the frame it counts, so the batch goes out first.
+      if (this.framesSinceMark >= MARK_EVERY_FRAMES || batched === MAX_BATCH_FRAMES) {
+        sink.sendAudio(this.batch.subarray(0, batched * FRAME));
+        batched = 0;
+        if (this.framesSinceMark >= MARK_EVERY_FRAMES) this.sendMark(sink);
+      }
     }
+    if (batched > 0) sink.sendAudio(this.batch.subarray(0, batched * FRAME));
     if (this.wantTrailingMark && this.queue.length === 0) {
       this.wantTrailingMark = false;
       if (this.framesSinceMark > 0) this.sendMark(sink);
     }
-    if (this.queue.length > 0 || this.hold) {
-      const wait = backlogged ? 20 : Math.max(5, this.playheadAt - this.opts.leadMs - now + 1);
-      this.timer = setTimeout(() => this.pump(), wait);
-    }
+    if (this.queue.length > 0 || this.hold) startPacing(this);
+    else this.leavePacing();
     this.checkWaiters();
   }
 

@@ -2,7 +2,7 @@ import type { AgentConfig, BridgeSettings } from '../config/schema.js';
 import type { OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { buildClear, buildMark, buildMedia } from '../twilio/messages.js';
+import { MediaEncoder, buildClear, buildMark } from '../twilio/messages.js';
 import type { TwilioRest } from '../twilio/rest.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { ToolRuntime } from '../tools/runtime.js';
@@ -212,11 +212,12 @@ export class CallSession {
     this.log.info({ streamSid: stream.streamSid }, 'media stream attached');
     this.record.stream(stream.streamSid);
     const metrics = this.deps.metrics;
+    const media = new MediaEncoder(stream.streamSid); // the sid passed the start schema's alphabet
     this.playback.attach({
       backlogged: () => stream.bufferedAmount > MAX_TWILIO_BUFFERED,
       sendAudio: (mu) => {
-        stream.send(buildMedia(stream.streamSid, Buffer.from(mu.buffer, mu.byteOffset, mu.length).toString('base64')));
-        metrics.frames.inc({ direction: 'to_twilio' });
+        stream.send(media.encodeBytes(mu)); // one message may carry several 20 ms frames
+        metrics.frames.inc({ direction: 'to_twilio' }, mu.length / 160);
       },
       sendMark: (name) => stream.send(buildMark(stream.streamSid, name)),
       sendClear: () => stream.send(buildClear(stream.streamSid)),

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { CallSession, MediaStreamHandle } from '../call/session.js';
-import { decodeMediaPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
+import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
 import type { BridgeContext } from './context.js';
 import { twilioUpgradeGuard } from './signatures.js';
 
@@ -67,7 +67,7 @@ class MediaConnection implements MediaStreamHandle {
     switch (msg.event) {
       case 'media': {
         if (msg.media.track && msg.media.track !== 'inbound') return; // only the caller is bridged
-        const bytes = decodeMediaPayload(msg.media.payload);
+        const bytes = decodeCheckedPayload(msg.media.payload);
         if (!bytes) return this.reject('bad_payload');
         const ts = Number(msg.media.timestamp);
         this.session.onMedia(bytes, Number.isFinite(ts) ? ts : undefined);

@@ -199,7 +199,16 @@ export function parseTwilioMessage(text: string, maxChars = DEFAULT_MAX_MESSAGE_
 
 /** Decodes a media payload to μ-law bytes; null for invalid base64 or an empty payload. */
 export function decodeMediaPayload(b64: string): Buffer | null {
-  if (typeof b64 !== 'string' || b64.length === 0 || !isBase64(b64)) return null;
+  if (typeof b64 !== 'string' || !isBase64(b64)) return null;
+  return decodeCheckedPayload(b64);
+}
+
+/**
+ * The payload of a message parseTwilioMessage accepted (its base64 was checked there, by
+ * parseMediaFast or the schema): decoded without scanning it a second time. Null when empty.
+ */
+export function decodeCheckedPayload(b64: string): Buffer | null {
+  if (b64.length === 0) return null;
   const buf = Buffer.from(b64, 'base64');
   return buf.length === 0 ? null : buf;
 }
@@ -219,22 +228,37 @@ function checkStreamSid(streamSid: string): void {
   if (!ok) throw new TypeError('invalid streamSid for an outbound Twilio message');
 }
 
-let lastSid = '';
-let lastMediaPrefix = '';
-
 /**
  * `{"event":"media","streamSid":…,"media":{"payload":…}}`. The payload must be base64 (checked
  * with a char scan, no regex); base64 never needs JSON escaping, so the message is a plain
- * concatenation. The prefix of the most recent streamSid is cached.
+ * concatenation.
  */
 export function buildMedia(streamSid: string, payloadB64: string): string {
-  if (streamSid !== lastSid) {
-    checkStreamSid(streamSid);
-    lastSid = streamSid;
-    lastMediaPrefix = `{"event":"media","streamSid":"${streamSid}","media":{"payload":"`;
-  }
   if (!isBase64(payloadB64)) throw new TypeError('media payload must be base64');
-  return lastMediaPrefix + payloadB64 + '"}}';
+  return new MediaEncoder(streamSid).encode(payloadB64);
+}
+
+/**
+ * Outbound media of one stream: the streamSid is checked and the message prefix built once, then
+ * each 20 ms frame is one concatenation. `encode` takes the payload from Buffer#toString('base64')
+ * (the bridge's own encoder), so it is not scanned again: buildMedia is the checked form.
+ */
+export class MediaEncoder {
+  private readonly prefix: string;
+
+  constructor(streamSid: string) {
+    checkStreamSid(streamSid);
+    this.prefix = `{"event":"media","streamSid":"${streamSid}","media":{"payload":"`;
+  }
+
+  encode(payloadB64: string): string {
+    return this.prefix + payloadB64 + '"}}';
+  }
+
+  /** μ-law bytes → the message, base64 by Node's encoder. */
+  encodeBytes(mulaw: Uint8Array): string {
+    return this.prefix + Buffer.from(mulaw.buffer, mulaw.byteOffset, mulaw.length).toString('base64') + '"}}';
+  }
 }
 
 /** `{"event":"mark","streamSid":…,"mark":{"name":…}}` */

@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Playback, type PlaybackSink } from '../../../src/call/playback.js';
 
+/** Playbacks share one pacing clock: every test closes its own, so none outlives the fake timers. */
+const open: Playback[] = [];
+const track = (pb: Playback): Playback => (open.push(pb), pb);
+afterEach(() => {
+  for (const pb of open.splice(0)) pb.close();
+});
+
 /** What a verb waiting for "the agent's last words were heard" sees (transfer, end_call, DTMF). */
 class Sink implements PlaybackSink {
   marks: string[] = [];
@@ -17,7 +24,7 @@ describe('Playback.whenPlayed', () => {
   afterEach(() => vi.useRealTimers());
 
   it('waits for the end of a reply still streaming in from the engine, not just what has arrived', async () => {
-    const pb = new Playback({ leadMs: 200, now: () => Date.now() });
+    const pb = track(new Playback({ leadMs: 200, now: () => Date.now() }));
     const tw = new Sink();
     pb.attach(tw);
     pb.pushAgentAudio(frame20ms(), 8000);
@@ -42,7 +49,7 @@ describe('Playback.whenPlayed', () => {
   });
 
   it('a wait that began before any stream was attached is not "interrupted" by the attach', async () => {
-    const pb = new Playback({ leadMs: 200, now: () => Date.now() });
+    const pb = track(new Playback({ leadMs: 200, now: () => Date.now() }));
     const waiting = pb.whenPlayed(5000);
     pb.pushAgentAudio(frame20ms(), 8000);
     const tw = new Sink();
@@ -54,7 +61,7 @@ describe('Playback.whenPlayed', () => {
   });
 
   it('a wait on a stream that goes away is interrupted (its marks can never come back)', async () => {
-    const pb = new Playback({ leadMs: 200, now: () => Date.now() });
+    const pb = track(new Playback({ leadMs: 200, now: () => Date.now() }));
     pb.attach(new Sink());
     pb.pushAgentAudio(frame20ms(), 8000);
     const waiting = pb.whenPlayed(5000);

@@ -2,12 +2,20 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Playback, type PlaybackSink } from '../../../src/call/playback.js';
 import { HoldPlayer, generateDefaultHold } from '../../../src/audio/index.js';
 
+/** Playbacks share one pacing clock: every test closes its own, so none outlives the fake timers. */
+const open: Playback[] = [];
+const track = (pb: Playback): Playback => (open.push(pb), pb);
+afterEach(() => {
+  for (const pb of open.splice(0)) pb.close();
+});
+
 class FakeTwilio implements PlaybackSink {
   sent: ({ kind: 'media'; bytes: number } | { kind: 'mark'; name: string } | { kind: 'clear' })[] = [];
   sendAudio(mu: Uint8Array) { this.sent.push({ kind: 'media', bytes: mu.length }); }
   sendMark(name: string) { this.sent.push({ kind: 'mark', name }); }
   sendClear() { this.sent.push({ kind: 'clear' }); }
-  media() { return this.sent.filter((m) => m.kind === 'media').length; }
+  /** 20 ms frames sent (one media message may carry several) */
+  media() { return this.sent.reduce((n, m) => n + (m.kind === 'media' ? m.bytes / 160 : 0), 0); }
   marks() { return this.sent.flatMap((m) => (m.kind === 'mark' ? [m.name] : [])); }
 }
 
@@ -18,7 +26,7 @@ describe('Playback', () => {
   afterEach(() => vi.useRealTimers());
 
   function setup(leadMs = 100) {
-    const pb = new Playback({ leadMs, now: () => Date.now() });
+    const pb = track(new Playback({ leadMs, now: () => Date.now() }));
     const tw = new FakeTwilio();
     pb.attach(tw);
     return { pb, tw };
@@ -27,7 +35,7 @@ describe('Playback', () => {
   it('sends exact 20 ms μ-law frames, paced no further than the lead ahead of real time', () => {
     const { pb, tw } = setup(100);
     pb.pushAgentAudio(tone(1000, 24000), 24000);
-    expect(tw.sent.every((m) => m.kind !== 'media' || m.bytes === 160)).toBe(true);
+    expect(tw.sent.every((m) => m.kind !== 'media' || (m.bytes > 0 && m.bytes % 160 === 0))).toBe(true);
     expect(tw.media()).toBe(5); // 100 ms lead = 5 frames up front, not the whole second
     vi.advanceTimersByTime(500);
     expect(tw.media()).toBeGreaterThanOrEqual(29);
@@ -38,7 +46,7 @@ describe('Playback', () => {
 
   it('marks carry the generation and confirm what the caller has heard', async () => {
     const { pb, tw } = setup(1000);
-    pb.pushAgentAudio(tone(200, 8000), 8000);
+    pb.pushAgentAudio(tone(600, 8000), 8000); // long enough for a periodic mark (every 500 ms)
     const marks = tw.marks();
     expect(marks.length).toBeGreaterThan(0);
     expect(marks.every((m) => m.startsWith('1:'))).toBe(true);
@@ -47,7 +55,7 @@ describe('Playback', () => {
     vi.advanceTimersByTime(60); // the reply's tail: no more agent audio is coming
     for (const m of tw.marks()) pb.onMark(m);
     await expect(played).resolves.toBe('played');
-    expect(pb.heardMs).toBe(200);
+    expect(pb.heardMs).toBe(600);
   });
 
   it('barge-in sends clear, drops queued audio and ignores the marks clear echoes back', async () => {
@@ -68,25 +76,39 @@ describe('Playback', () => {
 
   it('does not apply stale marks from an old generation to a new one', () => {
     const { pb, tw } = setup(1000);
-    pb.pushAgentAudio(tone(100, 8000), 8000);
+    pb.pushAgentAudio(tone(600, 8000), 8000);
     const old = tw.marks();
     pb.bargeIn();
-    pb.pushAgentAudio(tone(100, 8000), 8000);
+    pb.pushAgentAudio(tone(600, 8000), 8000);
     const fresh = tw.marks().filter((m) => !old.includes(m));
     expect(fresh.every((m) => m.startsWith('2:'))).toBe(true);
     for (const m of old) pb.onMark(m);
     expect(pb.heardMs).toBe(0);
     for (const m of fresh) pb.onMark(m);
-    expect(pb.heardMs).toBe(100);
+    expect(pb.heardMs).toBe(500); // the periodic mark after 25 frames; the tail's comes later
   });
 
   it('holds agent audio until a stream is attached, then sends it first and in order', () => {
-    const pb = new Playback({ leadMs: 1000, now: () => Date.now() });
+    const pb = track(new Playback({ leadMs: 1000, now: () => Date.now() }));
     pb.pushAgentAudio(tone(300, 24000), 24000);
     vi.advanceTimersByTime(200);
     const tw = new FakeTwilio();
     pb.attach(tw);
     expect(tw.media()).toBe(15);
+    // what is due at one moment goes out as few messages as possible: 200 ms, then the rest
+    expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0))).toEqual([1600, 800]);
+  });
+
+  it('paces a reply that outruns real time on the shared clock: one message per tick once the lead is full', () => {
+    const { pb, tw } = setup(100);
+    pb.pushAgentAudio(tone(1000, 8000), 8000);
+    const first = tw.sent.length;
+    expect(tw.media()).toBe(5);
+    vi.advanceTimersByTime(200);
+    // 10 more frames at real time, sent as they fall due (≤ 2 per 20 ms tick), never ahead of the lead
+    expect(tw.media()).toBeGreaterThanOrEqual(14);
+    expect(tw.media()).toBeLessThanOrEqual(16);
+    expect(tw.sent.length - first).toBeLessThanOrEqual(11);
   });
 
   it('plays hold audio until the agent speaks again, fading it out first', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  buildClear, buildMark, buildMedia, decodeMediaPayload, isBase64, parseTwilioMessage,
+  MediaEncoder, buildClear, buildMark, buildMedia, decodeCheckedPayload, decodeMediaPayload, isBase64, parseTwilioMessage,
 } from '../../../src/twilio/messages.js';
 
 const SID = 'MZ0123456789abcdef0123456789abcdef';
@@ -132,6 +132,9 @@ describe('decodeMediaPayload', () => {
     expect(decodeMediaPayload('@@@@')).toBeNull();
     expect(decodeMediaPayload('QUJD\n')).toBeNull();
     expect(decodeMediaPayload('A')).toBeNull();
+    // the form for payloads the parser already checked: same bytes, empty is still refused
+    expect(decodeCheckedPayload(PAYLOAD)).toEqual(decodeMediaPayload(PAYLOAD));
+    expect(decodeCheckedPayload('')).toBeNull();
   });
 
   it('isBase64 accepts padding only at the end', () => {
@@ -151,11 +154,17 @@ describe('outbound builders', () => {
     expect(Object.keys(msg)).toEqual(['event', 'streamSid', 'media']);
   });
 
-  it('media works across alternating streamSids (cached prefix)', () => {
-    const other = 'MZffffffffffffffffffffffffffffffff';
-    expect(JSON.parse(buildMedia(SID, 'QQ==')).streamSid).toBe(SID);
-    expect(JSON.parse(buildMedia(other, 'QQ==')).streamSid).toBe(other);
-    expect(JSON.parse(buildMedia(SID, 'QQ==')).streamSid).toBe(SID);
+  it('a per-stream MediaEncoder builds the same message from μ-law bytes as buildMedia does', () => {
+    const bytes = Buffer.from(PAYLOAD, 'base64');
+    const enc = new MediaEncoder(SID);
+    expect(enc.encodeBytes(new Uint8Array(bytes))).toBe(buildMedia(SID, PAYLOAD));
+    // a view into a larger buffer encodes only its own bytes
+    const big = new Uint8Array(bytes.length + 8);
+    big.set(bytes, 4);
+    expect(JSON.parse(enc.encodeBytes(big.subarray(4, 4 + bytes.length))).media.payload).toBe(PAYLOAD);
+    const other = new MediaEncoder('MZffffffffffffffffffffffffffffffff');
+    expect(JSON.parse(other.encode('QQ==')).streamSid).toBe('MZffffffffffffffffffffffffffffffff');
+    expect(() => new MediaEncoder('MZ"}')).toThrow(TypeError);
   });
 
   it('mark escapes its name and has exactly the mark fields', () => {
