@@ -8,5 +8,6 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 const tsxCli = require.resolve('tsx/cli');
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'main.ts');
-const r = spawnSync(process.execPath, [tsxCli, main, ...process.argv.slice(2)], { stdio: 'inherit' });
+// --heap-growing-percent: fewer full GCs under load (docs/capacity.md); the same flag as `npm start`.
+const r = spawnSync(process.execPath, ['--heap-growing-percent=300', tsxCli, main, ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -66,7 +66,8 @@ export class BridgeChild {
   async start(o: BridgeChildOptions): Promise<void> {
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
-    const nodeArgs = ['--import', 'tsx', '--expose-gc', ...(o.extraNodeArgs ?? [])];
+    // The production flags (package.json `start`, Dockerfile), plus --expose-gc for the memory probe.
+    const nodeArgs = ['--heap-growing-percent=300', '--import', 'tsx', '--expose-gc', ...(o.extraNodeArgs ?? [])];
     if (o.profileDir) {
       mkdirSync(o.profileDir, { recursive: true });
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.profileDir}`);
