@@ -337,6 +337,17 @@ export class Playback {
    * if more is queued. Public for the pacing clock; calling it at any time is harmless.
    */
   pump(): void {
+    try {
+      this.send();
+    } catch (err) {
+      // Runs from timers (the shared tick, the reply's tail): a failing sink must neither crash the
+      // process nor stop the other calls' audio on the same tick. This call stops sending.
+      this.leavePacing();
+      process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'PlaybackSinkError');
+    }
+  }
+
+  private send(): void {
     const sink = this.sink;
     if (!sink || this.closed) {
       this.leavePacing();

@@ -99,6 +99,22 @@ describe('Playback', () => {
     expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0))).toEqual([1600, 800]);
   });
 
+  it('a playback whose sink throws stops sending, warns, and does not stop the pacing of another call', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const bad = track(new Playback({ leadMs: 100, now: () => Date.now() }));
+    let failing = false;
+    const sink = new FakeTwilio();
+    bad.attach({ ...sink, sendAudio: (mu: Uint8Array) => { if (failing) throw new Error('socket gone'); sink.sendAudio(mu); }, sendMark: () => {}, sendClear: () => {} });
+    const { pb, tw } = setup(100);
+    bad.pushAgentAudio(tone(1000, 8000), 8000);
+    pb.pushAgentAudio(tone(1000, 8000), 8000);
+    failing = true;
+    vi.advanceTimersByTime(400);
+    expect(warn).toHaveBeenCalled();
+    expect(tw.media()).toBeGreaterThanOrEqual(22); // the healthy call kept pacing: 5 up front + ~20
+    warn.mockRestore();
+  });
+
   it('paces a reply that outruns real time on the shared clock: one message per tick once the lead is full', () => {
     const { pb, tw } = setup(100);
     pb.pushAgentAudio(tone(1000, 8000), 8000);
