@@ -10,11 +10,11 @@
  *   tsx scripts/bench-floor.ts [--steps 100,200,300] [--hold 8]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { pinSelf } from './load/bridge-child.js';
+import { cpuMs } from './load/probes.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,12 +26,6 @@ const FRAME_MS = 20;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const PAYLOAD = Buffer.alloc(160, 0xff).toString('base64');
-
-/** utime + stime of a process, all threads, in ms */
-function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms (USER_HZ 100)
-}
 
 async function startRelay(enginePort: number): Promise<{ child: ChildProcess; port: number }> {
   const port = 20000 + Math.floor(Math.random() * 20000);

@@ -73,9 +73,9 @@ export class Playback {
   private resampler: StreamResampler | undefined;
   private readonly framer = new Framer(FRAME);
   private readonly queue: ByteRing;
-  private readonly frameBuf = new Uint8Array(FRAME);
-  /** frames of one pump call, sent as one media message */
+  /** frames of one pump call, sent as one media message; filled in place through frame views */
   private readonly batch = new Uint8Array(FRAME * MAX_BATCH_FRAMES);
+  private readonly batchFrames = Array.from({ length: MAX_BATCH_FRAMES }, (_, i) => this.batch.subarray(i * FRAME, (i + 1) * FRAME));
   private readonly muBuf = new Uint8Array(FRAME);
   private sink: PlaybackSink | undefined;
   private generation = 0;
@@ -117,7 +117,7 @@ export class Playback {
 
   detach(): void {
     this.sink = undefined;
-    this.leavePacing();
+    stopPacing(this);
     // What was sent to the old stream can no longer be confirmed; waiters on it learn so.
     this.marks = [];
     this.settleWaiters('interrupted');
@@ -252,7 +252,7 @@ export class Playback {
 
   close(): void {
     this.closed = true;
-    this.leavePacing();
+    stopPacing(this);
     this.clearTail();
     this.settleWaiters('closed');
     this.sink = undefined;
@@ -327,10 +327,6 @@ export class Playback {
     this.tailTimer = undefined;
   }
 
-  private leavePacing(): void {
-    stopPacing(this);
-  }
-
   /**
    * Sends what Twilio may take now — frames while it holds less than `leadMs` of unplayed audio —
    * as one media message (Twilio plays any size in order), then waits for the shared pacing tick
@@ -342,7 +338,7 @@ export class Playback {
     } catch (err) {
       // Runs from timers (the shared tick, the reply's tail): a failing sink must neither crash the
       // process nor stop the other calls' audio on the same tick. This call stops sending.
-      this.leavePacing();
+      stopPacing(this);
       process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'PlaybackSinkError');
     }
   }
@@ -350,7 +346,7 @@ export class Playback {
   private send(): void {
     const sink = this.sink;
     if (!sink || this.closed) {
-      this.leavePacing();
+      stopPacing(this);
       return;
     }
     const now = this.now();
@@ -358,14 +354,8 @@ export class Playback {
     const backlogged = sink.backlogged?.() ?? false;
     let batched = 0;
     while (!backlogged && this.playheadAt - now < this.opts.leadMs) {
-      const at = batched * FRAME;
-      if (this.queue.read(this.frameBuf)) {
-        this.batch.set(this.frameBuf, at);
-      } else if (this.hold && this.readHoldFrame(now)) {
-        this.batch.set(this.muBuf, at);
-      } else {
-        break;
-      }
+      const slot = this.batchFrames[batched]!;
+      if (!this.queue.read(slot) && !(this.hold && this.readHoldFrame(now, slot))) break;
       batched++;
       this.framesSent++;
       this.stats.framesSent++;
@@ -384,11 +374,12 @@ export class Playback {
       if (this.framesSinceMark > 0) this.sendMark(sink);
     }
     if (this.queue.length > 0 || this.hold) startPacing(this);
-    else this.leavePacing();
+    else stopPacing(this);
     this.checkWaiters();
   }
 
-  private readHoldFrame(now: number): boolean {
+  /** Encodes the next hold frame into `into`; false once the hold has ended. */
+  private readHoldFrame(now: number, into: Uint8Array): boolean {
     const hold = this.hold!;
     if (now >= this.holdUntil && !hold.done) {
       hold.fadeOut(40);
@@ -399,7 +390,7 @@ export class Playback {
       return false;
     }
     hold.read(this.holdPcm);
-    encodeMulaw(this.holdPcm, this.muBuf);
+    encodeMulaw(this.holdPcm, into);
     return true;
   }
 

@@ -1,23 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
-import { startTwilioSimulator, type HumanBehaviour, type TwilioSimulator } from '../../src/sim/twilio/index.js';
+import type { HumanBehaviour } from '../../src/sim/twilio/index.js';
 import { createTwilioRest } from '../../src/twilio/rest.js';
 import { dialTwiml } from '../../src/twilio/twiml.js';
-import { ACCOUNT, PUBLIC_URL, TOKEN, startStandIn, streamTwiml, toneB64, type StandIn } from './simulator-standin.js';
+import { ACCOUNT, PUBLIC_URL, TOKEN, simulatorAgainstStandIn, streamTwiml, toneB64, type StandIn } from './simulator-standin.js';
 
-let standIn: StandIn | undefined;
-let sim: TwilioSimulator | undefined;
-
-afterEach(async () => {
-  await sim?.close();
-  await standIn?.close();
-  sim = undefined;
-  standIn = undefined;
-});
+const start = simulatorAgainstStandIn();
 
 async function setup(routes: StandIn['routes'], human?: HumanBehaviour) {
-  standIn = await startStandIn(routes);
-  sim = await startTwilioSimulator({ bridgeUrl: standIn.url, publicUrl: PUBLIC_URL, accountSid: ACCOUNT, authToken: TOKEN, ...(human ? { human } : {}) });
+  const { standIn, sim } = await start(routes, human);
   const rest = createTwilioRest({ accountSid: ACCOUNT, authToken: TOKEN, apiBase: sim.restBase, logger: silentLogger() });
   return { standIn, sim, rest };
 }

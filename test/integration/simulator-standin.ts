@@ -1,6 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { startTwilioSimulator, type HumanBehaviour, type TwilioSimulator } from '../../src/sim/twilio/index.js';
 import { verifyMediaUpgrade, verifyWebhook } from '../../src/twilio/signature.js';
 
 /**
@@ -144,4 +146,24 @@ export function toneB64(ms: number): string {
   const cycle = [0xff, 0xa0, 0xff, 0x20];
   for (let i = 0; i < n; i++) buf[i] = cycle[i % 4]!;
   return buf.toString('base64');
+}
+
+/**
+ * For a test file: `setup(routes, human?)` starts a stand-in and a simulator calling it; both are
+ * closed after each test.
+ */
+export function simulatorAgainstStandIn(): (routes: StandIn['routes'], human?: HumanBehaviour) => Promise<{ standIn: StandIn; sim: TwilioSimulator }> {
+  let standIn: StandIn | undefined;
+  let sim: TwilioSimulator | undefined;
+  afterEach(async () => {
+    await sim?.close();
+    await standIn?.close();
+    sim = undefined;
+    standIn = undefined;
+  });
+  return async (routes, human) => {
+    standIn = await startStandIn(routes);
+    sim = await startTwilioSimulator({ bridgeUrl: standIn.url, publicUrl: PUBLIC_URL, accountSid: ACCOUNT, authToken: TOKEN, ...(human ? { human } : {}) });
+    return { standIn, sim };
+  };
 }

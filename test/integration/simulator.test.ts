@@ -1,23 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { detectDtmf } from '../../src/audio/index.js';
-import { startTwilioSimulator, type TwilioSimulator } from '../../src/sim/twilio/index.js';
-import { ACCOUNT, PUBLIC_URL, TOKEN, startStandIn, streamTwiml, toneB64, type StandIn } from './simulator-standin.js';
+import { ACCOUNT, simulatorAgainstStandIn, streamTwiml, toneB64, type StandIn } from './simulator-standin.js';
 
-let standIn: StandIn | undefined;
-let sim: TwilioSimulator | undefined;
-
-afterEach(async () => {
-  await sim?.close();
-  await standIn?.close();
-  sim = undefined;
-  standIn = undefined;
-});
-
-async function setup(routes: StandIn['routes'], human?: Parameters<typeof startTwilioSimulator>[0]['human']) {
-  standIn = await startStandIn(routes);
-  sim = await startTwilioSimulator({ bridgeUrl: standIn.url, publicUrl: PUBLIC_URL, accountSid: ACCOUNT, authToken: TOKEN, ...(human ? { human } : {}) });
-  return { standIn, sim };
-}
+const setup = simulatorAgainstStandIn();
 
 /** Fraction of 20 ms frames in [fromMs, toMs) with audible audio. */
 function audibleShare(pcm: Int16Array, fromMs: number, toMs: number): number {
