@@ -2,9 +2,9 @@
  * Cuts a stream of PCM16 chunks of any size into frames of exactly `samplesPerFrame` samples
  * (Omni wants ~20 ms frames; Twilio chunks and resampler outputs come in whatever size).
  *
- * Frames are delivered synchronously from `push` through one internal buffer: the frame passed
- * to `onFrame` is reused for the next frame, so a callback that keeps it must copy it. Nothing is
- * allocated per frame.
+ * Frames are delivered synchronously from `push`, either through one internal buffer or as views
+ * of the pushed chunk: the frame passed to `onFrame` is only valid during the callback (copy it to
+ * keep it) and must not be written to. Nothing is allocated per frame when chunks are whole frames.
  *
  * Bounded: at most `maxBufferedSamples` samples are pending at once (the partial frame plus the
  * chunk being pushed). Past that the oldest pending samples are dropped and counted in
@@ -69,6 +69,15 @@ export class Framer {
     }
     this.busy = true;
     try {
+      // With nothing pending, whole frames are handed out as views of the input, not copied:
+      // the usual case, where every chunk is exactly one frame.
+      if (this.fill === 0) {
+        if (start === 0 && end === size) {
+          onFrame(samples);
+          return;
+        }
+        for (; end - start >= size; start += size) onFrame(samples.subarray(start, start + size));
+      }
       while (end - start >= size - this.fill) {
         for (let i = this.fill; i < size; i++) frame[i] = samples[start++];
         this.fill = 0;

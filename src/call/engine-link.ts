@@ -18,6 +18,8 @@ export interface EngineLinkOptions {
   retryDelaysMs?: number[];
   /** what the new session should know after a reconnect (bounded text), if anything */
   contextSummary?: () => string | undefined;
+  /** agent audio of whichever engine session is current (called directly: the hot path) */
+  onAudio: (pcm: Int16Array, rate: number) => void;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -39,7 +41,7 @@ export type LinkState = 'connecting' | 'ready' | 'reconnecting' | 'ended';
  * and a fresh, complete `configure` carrying the conversation so far; policy closes and
  * exhausted retries end the link with `lost` so the session can run the agent's fallback.
  *
- * Events: `audio`(pcm, rate), `event`(OmniEvent), `ready`, `reconnecting`(attempt),
+ * Agent audio goes to `onAudio`. Events: `event`(OmniEvent), `ready`, `reconnecting`(attempt),
  * `lost`({code, reason, fatal}), `ended`(code) — exactly one of `lost`/`ended`.
  */
 export class EngineLink extends EventEmitter {
@@ -149,10 +151,10 @@ export class EngineLink extends EventEmitter {
       sessionLabel: this.opts.sessionLabel,
       configure,
       connectTimeoutMs: this.attemptTimeoutMs(),
+      onAudio: this.opts.onAudio,
       logger,
     });
     this.client = client;
-    client.on('audio', (pcm: Int16Array, rate: number) => this.emit('audio', pcm, rate));
     client.on('event', (ev: OmniEvent) => this.emit('event', ev));
     client.on('rejected', (reason: string) => {
       metrics?.rejected.inc({ source: 'engine', reason: reason.split(':')[0]!.slice(0, 40) });

@@ -131,6 +131,9 @@ export class CallSession {
       connectTimeoutMs: this.deps.settings.engine_connect_timeout_ms,
       maxPendingMs: this.deps.settings.max_pending_caller_ms,
       contextSummary: () => this.memory.summary(),
+      onAudio: (pcm, rate) => {
+        if (link === this.engine) this.onAgentAudio(pcm, rate);
+      },
       logger: this.log,
       metrics: this.deps.metrics,
     });
@@ -154,7 +157,6 @@ export class CallSession {
           },
         })
       : undefined;
-    link.on('audio', (pcm: Int16Array, rate: number) => this.onAgentAudio(pcm, rate));
     link.on('event', (ev: OmniEvent) => this.onEngineEvent(ev));
     link.on('reconnecting', () => this.control.onEngineReconnecting());
     link.on('ready', () => {
@@ -225,6 +227,7 @@ export class CallSession {
     this.control.onStreamAttached();
   }
 
+  /** One chunk of caller audio; `mulaw` may be a reused buffer: it is consumed, not kept. */
   onMedia(mulaw: Uint8Array, timestampMs: number | undefined): void {
     if (this.ended) return;
     const t0 = performance.now();

@@ -29,12 +29,16 @@ export interface OmniClientOptions {
   closeTimeoutMs?: number;
   /** Audio is refused (sendAudio → false) while more than this is queued in the socket. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Agent audio, at the current output rate. A direct callback rather than an event: it runs 50
+   * times a second per call, and the view may point into the message buffer (copy to keep it).
+   */
+  onAudio?: (pcm: Int16Array, rate: number) => void;
   logger: Logger;
 }
 
 export interface OmniClientEvents {
   ready: [];
-  audio: [pcm: Int16Array, rate: number];
   event: [ev: OmniEvent];
   close: [code: number, reason: string];
   rejected: [reason: string];
@@ -283,7 +287,14 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     const msg = decodeServerMessage(buf, isBinary);
     if (msg.kind === 'audio') {
       if (msg.droppedBytes) this.reject('odd-length audio payload: dropped the trailing byte');
-      this.safeEmit('audio', msg.pcm, this.rate);
+      const onAudio = this.opts.onAudio;
+      if (onAudio) {
+        try {
+          onAudio(msg.pcm, this.rate);
+        } catch (err) {
+          this.log.error({ err: this.scrub(String((err as Error)?.message ?? err)), listener: 'audio' }, 'omni listener threw');
+        }
+      }
     } else if (msg.kind === 'event') {
       this.counters.eventsReceived++;
       this.onEvent(msg.event);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { CallSession, MediaStreamHandle } from '../call/session.js';
+import { MediaScanner } from '../twilio/media-scan.js';
 import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
 import type { BridgeContext } from './context.js';
 import { twilioUpgradeGuard } from './signatures.js';
@@ -23,6 +24,8 @@ export function registerMediaRoute(app: FastifyInstance, ctx: BridgeContext): vo
 class MediaConnection implements MediaStreamHandle {
   streamSid = '';
   private session: CallSession | undefined;
+  /** the caller-audio fast path, once the stream is known (media-scan.ts) */
+  private scanner: MediaScanner | undefined;
   private stopped = false;
   private readonly log;
 
@@ -57,6 +60,10 @@ class MediaConnection implements MediaStreamHandle {
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) return this.reject('binary_frame');
     if (this.stopped) return this.reject('after_stop');
+    if (this.scanner) {
+      const media = this.scanner.scan(data);
+      if (media) return this.session!.onMedia(media.bytes, media.timestampMs);
+    }
     const parsed = parseTwilioMessage(data.toString('utf8'));
     if (!parsed.ok) return this.reject(parsed.reason);
     const msg = parsed.msg;
@@ -97,6 +104,7 @@ class MediaConnection implements MediaStreamHandle {
     const session = this.ctx.attachStream(start.callSid, start.customParameters ?? {}, this);
     if (!session) return this.close();
     this.session = session;
+    this.scanner = new MediaScanner(this.streamSid);
   }
 
   private onClose(): void {

@@ -21,14 +21,14 @@ export interface Recorded {
 }
 
 export function recordingClient(baseUrl: string, rate: OmniRate, extra: Partial<OmniClientOptions> = {}): Recorded {
+  const heard: Heard[] = [];
+  const closes: [number, string][] = [];
   const client = new OmniClient({
     baseUrl, rate, logger: silentLogger(), sessionLabel: 'engine-test',
     configure: { persona: 'Test agent.', greeting: 'Hello, thanks for calling. How can I help you today?' },
+    onAudio: (pcm, r) => heard.push({ at: performance.now(), kind: 'audio', rate: r, samples: pcm.length }),
     ...extra,
   });
-  const heard: Heard[] = [];
-  const closes: [number, string][] = [];
-  client.on('audio', (pcm, r) => heard.push({ at: performance.now(), kind: 'audio', rate: r, samples: pcm.length }));
   client.on('event', (ev) => heard.push({ at: performance.now(), kind: 'event', event: ev }));
   client.on('close', (c, r) => closes.push([c, r]));
   return {

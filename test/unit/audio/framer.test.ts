@@ -45,15 +45,29 @@ describe('Framer', () => {
     expect(collect(f, [Int16Array.from([7, 8, 9, 10])])).toEqual([[7, 8, 9, 10]]);
   });
 
-  it('reuses one frame buffer between callbacks and never keeps the caller\'s chunk', () => {
+  it('hands whole frames out as views of the chunk (no copy) and keeps only a copy of the remainder', () => {
     const f = new Framer(2);
     const seen: Int16Array[] = [];
     const chunk = Int16Array.from([1, 2, 3, 4, 5]);
     f.push(chunk, (fr) => seen.push(fr));
-    expect(seen[0]).toBe(seen[1]);
-    expect(seen[0].buffer).not.toBe(chunk.buffer);
-    chunk.fill(0);
+    expect(seen.map((fr) => fr.buffer === chunk.buffer)).toEqual([true, true]);
+    expect(seen.map((fr) => [...fr])).toEqual([[1, 2], [3, 4]]);
+    chunk.fill(0); // the caller reuses its buffer: the pending sample was copied
     expect(collect(f, [Int16Array.from([6])])).toEqual([[5, 6]]);
+    const exact = Int16Array.from([7, 8]);
+    f.push(exact, (fr) => expect(fr).toBe(exact));
+  });
+
+  it('fills a frame that straddles two chunks in its own buffer, reused from frame to frame', () => {
+    const f = new Framer(2);
+    const seen: Int16Array[] = [];
+    f.push(Int16Array.from([1]), (fr) => seen.push(fr));
+    const chunk = Int16Array.from([2, 3]);
+    f.push(chunk, (fr) => seen.push(fr));
+    f.push(Int16Array.from([4, 5]), (fr) => seen.push(fr));
+    expect(seen.length).toBe(2);
+    expect(seen[0]).toBe(seen[1]);
+    expect(seen[0]!.buffer).not.toBe(chunk.buffer);
   });
 
   it('drops and counts the oldest samples when a push exceeds the bound', () => {

@@ -123,10 +123,9 @@ describe('OmniClient handshake', () => {
 describe('OmniClient receiving', () => {
   it('reports audio at the input rate until audio_out says otherwise', async () => {
     const srv = await tinyServer();
-    const client = makeClient(srv.url);
     const got: number[] = [];
+    const client = makeClient(srv.url, { onAudio: (pcm, rate) => got.push(rate, pcm.length) });
     let ready = 0;
-    client.on('audio', (pcm, rate) => got.push(rate, pcm.length));
     client.on('ready', () => ready++);
     await client.connect();
     const { ws } = await srv.conn;

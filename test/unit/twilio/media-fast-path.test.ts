@@ -1,62 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { isBase64, mediaSchema, parseTwilioMessage } from '../../../src/twilio/messages.js';
+import { base, variants } from './media-variants.js';
 
 // `media` is parsed by a hand-written fast path; the zod schema stays the reference. These tests
 // fail as soon as the two disagree about any message (one accepts what the other refuses, or
 // they return different objects).
-
-const SID = 'MZ0123456789abcdef0123456789abcdef';
-const PAYLOAD = Buffer.alloc(160, 0x7f).toString('base64');
-
-const base = () => ({
-  event: 'media', sequenceNumber: '2', streamSid: SID,
-  media: { track: 'inbound', chunk: '1', timestamp: '20', payload: PAYLOAD },
-});
-
-const MISSING = Symbol('missing');
-const odd: unknown[] = [
-  MISSING, null, 0, 12, -1, 1.5, true, [], ['1'], {}, '', ' ', '1', '01', '+1', '-1', '1e3', ' 1', '1 ', '１',
-  '123456789012345', '1234567890123456', 'a', 'inbound', 'outbound', SID, 'MZ-x_y', 'MZ x', 'MZ"x', 'MZ\\x', 'é',
-  'x'.repeat(64), 'x'.repeat(65), PAYLOAD, 'AAA=', 'AAA=A', 'AA==', 'A===', 'A', '====', 'not base64!', '////', '++++',
-];
-
-function variants(): unknown[] {
-  const out: unknown[] = [base()];
-  const set = (obj: Record<string, unknown>, key: string, v: unknown) => {
-    if (v === MISSING) delete obj[key];
-    else obj[key] = v;
-  };
-  for (const key of ['sequenceNumber', 'streamSid', 'media']) {
-    for (const v of odd) {
-      const m = base() as Record<string, unknown>;
-      set(m, key, v);
-      out.push(m);
-    }
-  }
-  for (const key of ['track', 'chunk', 'timestamp', 'payload']) {
-    for (const v of odd) {
-      const m = base();
-      set(m.media as Record<string, unknown>, key, v);
-      out.push(m);
-    }
-  }
-  // extra fields are tolerated by both and dropped from the result
-  out.push({ ...base(), extra: 1 }, { ...base(), media: { ...base().media, extra: 'x' } });
-  // a deterministic mix of two odd fields at once
-  let seed = 7;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
-  const keys = ['sequenceNumber', 'streamSid', 'track', 'chunk', 'timestamp', 'payload'];
-  for (let i = 0; i < 2000; i++) {
-    const m = base();
-    for (let k = 0; k < 2; k++) {
-      const key = keys[rnd(keys.length)]!;
-      const target = key === 'sequenceNumber' || key === 'streamSid' ? (m as Record<string, unknown>) : (m.media as Record<string, unknown>);
-      set(target, key, odd[rnd(odd.length)]);
-    }
-    out.push(m);
-  }
-  return out;
-}
 
 describe('media fast path', () => {
   it('accepts exactly what the schema accepts, and returns what the schema returns', () => {

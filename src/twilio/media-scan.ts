@@ -1,0 +1,214 @@
+/**
+ * Byte-level fast path for the one message that arrives 50 times a second per call: a `media`
+ * message of the caller's track on an established stream.
+ *
+ * Why: `toString` + `JSON.parse` (which interns every key) + the schema checks + base64 decoding
+ * from a string cost about 4 % of the bridge's CPU at 250 calls (docs/capacity.md). This scanner
+ * reads the raw bytes once, checks exactly what `mediaSchema` and the media route check, and
+ * decodes the payload straight into a reused buffer.
+ *
+ * It only ever accepts. Anything it is not certain about — an unknown or repeated key, an escape,
+ * a non-string value, another event, another stream, another track, any invalid field — returns
+ * undefined, and the message takes the full parser, which accepts it or names the reason. So for
+ * every message it accepts, the full path gives the same bytes and timestamp
+ * (test/unit/twilio/media-scan.test.ts checks this over thousands of mutated messages).
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN = 0x7b;
+const CLOSE = 0x7d;
+const EQ = 0x3d;
+
+/** base64 alphabet value per byte; 255 = not in the alphabet ('=' included: handled apart) */
+const B64 = new Uint8Array(256).fill(255);
+'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => (B64[c.charCodeAt(0)] = i));
+
+// Which keys were seen, one bit each.
+const K_EVENT = 1, K_SEQ = 2, K_SID = 4, K_MEDIA = 8, K_TRACK = 16, K_CHUNK = 32, K_TS = 64, K_PAYLOAD = 128;
+const ALL = 255;
+
+const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const TOP_KEYS: [Uint8Array, number][] = [[ascii('event'), K_EVENT], [ascii('sequenceNumber'), K_SEQ], [ascii('streamSid'), K_SID], [ascii('media'), K_MEDIA]];
+const MEDIA_KEYS: [Uint8Array, number][] = [[ascii('track'), K_TRACK], [ascii('chunk'), K_CHUNK], [ascii('timestamp'), K_TS], [ascii('payload'), K_PAYLOAD]];
+const MEDIA = ascii('media');
+const INBOUND = ascii('inbound');
+/** the longest counter the schema accepts (and still an exact integer as a double) */
+const MAX_COUNTER_DIGITS = 15;
+
+export interface ScannedMedia {
+  /** μ-law bytes; a view into the scanner's buffer, valid until the next scan */
+  bytes: Uint8Array;
+  timestampMs: number;
+}
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+function equalAt(buf: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+  if (end - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (buf[start + i] !== word[i]) return false;
+  return true;
+}
+
+/** 1–15 decimal digits, as a number; -1 otherwise */
+function counterAt(buf: Uint8Array, start: number, end: number): number {
+  const len = end - start;
+  if (len === 0 || len > MAX_COUNTER_DIGITS) return -1;
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+export class MediaScanner {
+  private readonly sid: Uint8Array;
+  private out = new Uint8Array(160);
+  private readonly result: ScannedMedia = { bytes: this.out, timestampMs: 0 };
+  // Value spans of the message being scanned (start inclusive, end exclusive, quotes excluded).
+  private readonly starts = new Int32Array(8);
+  private readonly ends = new Int32Array(8);
+  private pos = 0;
+
+  /** `streamSid` is the stream's, already checked by the `start` schema (ASCII only). */
+  constructor(streamSid: string) {
+    this.sid = ascii(streamSid);
+  }
+
+  /** The caller audio of a media message of this stream, or undefined: use the full parser. */
+  scan(buf: Uint8Array): ScannedMedia | undefined {
+    this.pos = 0;
+    const seen = this.object(buf, TOP_KEYS);
+    if (seen !== ALL) return undefined;
+    let i = this.pos;
+    while (i < buf.length && isWs(buf[i]!)) i++;
+    if (i !== buf.length) return undefined;
+    const { starts, ends } = this;
+    if (!equalAt(buf, starts[0]!, ends[0]!, MEDIA)) return undefined;
+    if (counterAt(buf, starts[1]!, ends[1]!) < 0) return undefined;
+    if (!equalAt(buf, starts[2]!, ends[2]!, this.sid)) return undefined;
+    if (!equalAt(buf, starts[4]!, ends[4]!, INBOUND)) return undefined;
+    if (counterAt(buf, starts[5]!, ends[5]!) < 0) return undefined;
+    const ts = counterAt(buf, starts[6]!, ends[6]!);
+    if (ts < 0) return undefined;
+    const n = this.decodeBase64(buf, starts[7]!, ends[7]!);
+    if (n <= 0) return undefined;
+    this.result.bytes = this.out.subarray(0, n);
+    this.result.timestampMs = ts;
+    return this.result;
+  }
+
+  /**
+   * Reads one object from this.pos whose keys are all in `keys`, each at most once; string values
+   * are recorded by key bit, the `media` key recurses into MEDIA_KEYS. Returns the bits seen, or
+   * -1 for anything else. Leaves this.pos after the closing brace.
+   */
+  private object(buf: Uint8Array, keys: [Uint8Array, number][]): number {
+    const n = buf.length;
+    let i = this.pos;
+    while (i < n && isWs(buf[i]!)) i++;
+    if (buf[i] !== OPEN) return -1;
+    i++;
+    let seen = 0;
+    for (;;) {
+      while (i < n && isWs(buf[i]!)) i++;
+      if (buf[i] !== QUOTE) return -1; // also an empty object: never a valid media message
+      const keyStart = ++i;
+      while (i < n && buf[i] !== QUOTE) {
+        if (buf[i] === BACKSLASH) return -1;
+        i++;
+      }
+      if (i >= n) return -1;
+      let bit = 0;
+      for (const [word, b] of keys) {
+        if (equalAt(buf, keyStart, i, word)) {
+          bit = b;
+          break;
+        }
+      }
+      if (bit === 0 || (seen & bit) !== 0) return -1; // unknown or repeated key
+      seen |= bit;
+      i++;
+      while (i < n && isWs(buf[i]!)) i++;
+      if (buf[i] !== COLON) return -1;
+      i++;
+      if (bit === K_MEDIA) { // only a top-level key: MEDIA_KEYS has no `media`
+        this.pos = i;
+        const inner = this.object(buf, MEDIA_KEYS);
+        if (inner < 0) return -1;
+        seen |= inner;
+        i = this.pos;
+      } else {
+        while (i < n && isWs(buf[i]!)) i++;
+        if (buf[i] !== QUOTE) return -1; // the schema wants strings only
+        const start = ++i;
+        // JSON strings cannot hold raw control characters; escapes and non-ASCII go the long way.
+        for (let c = buf[i]; i < n && c !== QUOTE; c = buf[++i]) {
+          if (c === BACKSLASH || c! < 0x20 || c! > 0x7e) return -1;
+        }
+        if (i >= n) return -1;
+        const slot = 31 - Math.clz32(bit);
+        this.starts[slot] = start;
+        this.ends[slot] = i;
+        i++;
+      }
+      while (i < n && isWs(buf[i]!)) i++;
+      if (buf[i] === COMMA) {
+        i++;
+        continue;
+      }
+      if (buf[i] !== CLOSE) return -1;
+      this.pos = i + 1;
+      return seen;
+    }
+  }
+
+  /**
+   * Standard base64 exactly as isBase64 accepts it (padded or not; padding only at the end and
+   * only in a length that is a multiple of 4), decoded as Buffer.from(…, 'base64') decodes it.
+   * Returns the byte count, or -1 when it is not valid.
+   */
+  private decodeBase64(buf: Uint8Array, start: number, end: number): number {
+    const len = end - start;
+    if (len % 4 === 1) return -1;
+    let dataEnd = end;
+    if (dataEnd > start && buf[dataEnd - 1] === EQ) {
+      dataEnd--;
+      if (dataEnd > start && buf[dataEnd - 1] === EQ) dataEnd--;
+    }
+    if (dataEnd !== end && len % 4 !== 0) return -1;
+    const chars = dataEnd - start;
+    const bytes = Math.floor((chars * 3) / 4);
+    if (this.out.length < bytes) this.out = new Uint8Array(bytes);
+    const out = this.out;
+    let o = 0;
+    let i = start;
+    const whole = start + chars - (chars % 4);
+    while (i < whole) {
+      const a = B64[buf[i]!]!, b = B64[buf[i + 1]!]!, c = B64[buf[i + 2]!]!, d = B64[buf[i + 3]!]!;
+      if ((a | b | c | d) > 63) return -1;
+      out[o++] = (a << 2) | (b >> 4);
+      out[o++] = ((b & 15) << 4) | (c >> 2);
+      out[o++] = ((c & 3) << 6) | d;
+      i += 4;
+    }
+    const rest = dataEnd - i;
+    if (rest >= 2) {
+      const a = B64[buf[i]!]!, b = B64[buf[i + 1]!]!;
+      if ((a | b) > 63) return -1;
+      out[o++] = (a << 2) | (b >> 4);
+      if (rest === 3) {
+        const c = B64[buf[i + 2]!]!;
+        if (c > 63) return -1;
+        out[o++] = ((b & 15) << 4) | (c >> 2);
+      }
+    }
+    return o;
+  }
+}
