@@ -15,7 +15,6 @@
  */
 
 const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 const OPEN = 0x7b;
@@ -31,9 +30,8 @@ const K_EVENT = 1, K_SEQ = 2, K_SID = 4, K_MEDIA = 8, K_TRACK = 16, K_CHUNK = 32
 const ALL = 255;
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const TOP_KEYS: [Uint8Array, number][] = [[ascii('event'), K_EVENT], [ascii('sequenceNumber'), K_SEQ], [ascii('streamSid'), K_SID], [ascii('media'), K_MEDIA]];
-const MEDIA_KEYS: [Uint8Array, number][] = [[ascii('track'), K_TRACK], [ascii('chunk'), K_CHUNK], [ascii('timestamp'), K_TS], [ascii('payload'), K_PAYLOAD]];
-const MEDIA = ascii('media');
+const W_EVENT = ascii('event'), W_SEQ = ascii('sequenceNumber'), W_SID = ascii('streamSid'), W_MEDIA = ascii('media');
+const W_TRACK = ascii('track'), W_CHUNK = ascii('chunk'), W_TS = ascii('timestamp'), W_PAYLOAD = ascii('payload');
 const INBOUND = ascii('inbound');
 /** the longest counter the schema accepts (and still an exact integer as a double) */
 const MAX_COUNTER_DIGITS = 15;
@@ -46,6 +44,22 @@ export interface ScannedMedia {
 
 function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+/** The bit of a known key (length and first letter tell them apart; the bytes confirm), else 0. */
+function keyBit(buf: Uint8Array, start: number, end: number, inner: boolean): number {
+  const len = end - start;
+  const c = buf[start];
+  let word: Uint8Array;
+  let bit: number;
+  if (!inner && len === 5) [word, bit] = c === 0x65 ? [W_EVENT, K_EVENT] : [W_MEDIA, K_MEDIA];
+  else if (!inner && len === 9) [word, bit] = [W_SID, K_SID];
+  else if (!inner && len === 14) [word, bit] = [W_SEQ, K_SEQ];
+  else if (inner && len === 5) [word, bit] = c === 0x74 ? [W_TRACK, K_TRACK] : [W_CHUNK, K_CHUNK];
+  else if (inner && len === 7) [word, bit] = [W_PAYLOAD, K_PAYLOAD];
+  else if (inner && len === 9) [word, bit] = [W_TS, K_TS];
+  else return 0;
+  return equalAt(buf, start, end, word) ? bit : 0;
 }
 
 function equalAt(buf: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
@@ -82,15 +96,15 @@ export class MediaScanner {
   }
 
   /** The caller audio of a media message of this stream, or undefined: use the full parser. */
-  scan(buf: Uint8Array): ScannedMedia | undefined {
+  scan(buf: Buffer): ScannedMedia | undefined {
     this.pos = 0;
-    const seen = this.object(buf, TOP_KEYS);
+    const seen = this.object(buf, false);
     if (seen !== ALL) return undefined;
     let i = this.pos;
     while (i < buf.length && isWs(buf[i]!)) i++;
     if (i !== buf.length) return undefined;
     const { starts, ends } = this;
-    if (!equalAt(buf, starts[0]!, ends[0]!, MEDIA)) return undefined;
+    if (!equalAt(buf, starts[0]!, ends[0]!, W_MEDIA)) return undefined;
     if (counterAt(buf, starts[1]!, ends[1]!) < 0) return undefined;
     if (!equalAt(buf, starts[2]!, ends[2]!, this.sid)) return undefined;
     if (!equalAt(buf, starts[4]!, ends[4]!, INBOUND)) return undefined;
@@ -105,11 +119,14 @@ export class MediaScanner {
   }
 
   /**
-   * Reads one object from this.pos whose keys are all in `keys`, each at most once; string values
-   * are recorded by key bit, the `media` key recurses into MEDIA_KEYS. Returns the bits seen, or
-   * -1 for anything else. Leaves this.pos after the closing brace.
+   * Reads one object from this.pos whose keys are all top-level (`inner` false) or all `media`
+   * keys, each at most once; string values are recorded by key bit, the `media` key recurses.
+   * Returns the bits seen, or -1 for anything else. Leaves this.pos after the closing brace.
+   *
+   * String contents are not checked here: every value has an exact check in scan() (a literal, a
+   * digit string, the base64 alphabet) that an escape or a control character can never pass.
    */
-  private object(buf: Uint8Array, keys: [Uint8Array, number][]): number {
+  private object(buf: Buffer, inner: boolean): number {
     const n = buf.length;
     let i = this.pos;
     while (i < n && isWs(buf[i]!)) i++;
@@ -120,39 +137,30 @@ export class MediaScanner {
       while (i < n && isWs(buf[i]!)) i++;
       if (buf[i] !== QUOTE) return -1; // also an empty object: never a valid media message
       const keyStart = ++i;
-      while (i < n && buf[i] !== QUOTE) {
-        if (buf[i] === BACKSLASH) return -1;
-        i++;
-      }
+      while (i < n && buf[i] !== QUOTE) i++;
       if (i >= n) return -1;
-      let bit = 0;
-      for (const [word, b] of keys) {
-        if (equalAt(buf, keyStart, i, word)) {
-          bit = b;
-          break;
-        }
-      }
+      const bit = keyBit(buf, keyStart, i, inner);
       if (bit === 0 || (seen & bit) !== 0) return -1; // unknown or repeated key
       seen |= bit;
       i++;
       while (i < n && isWs(buf[i]!)) i++;
       if (buf[i] !== COLON) return -1;
       i++;
-      if (bit === K_MEDIA) { // only a top-level key: MEDIA_KEYS has no `media`
+      if (bit === K_MEDIA) {
         this.pos = i;
-        const inner = this.object(buf, MEDIA_KEYS);
-        if (inner < 0) return -1;
-        seen |= inner;
+        const media = this.object(buf, true);
+        if (media < 0) return -1;
+        seen |= media;
         i = this.pos;
       } else {
         while (i < n && isWs(buf[i]!)) i++;
         if (buf[i] !== QUOTE) return -1; // the schema wants strings only
         const start = ++i;
-        // JSON strings cannot hold raw control characters; escapes and non-ASCII go the long way.
-        for (let c = buf[i]; i < n && c !== QUOTE; c = buf[++i]) {
-          if (c === BACKSLASH || c! < 0x20 || c! > 0x7e) return -1;
-        }
-        if (i >= n) return -1;
+        // The payload is long: memchr. An escaped quote ends the span early and fails its check.
+        // The payload is long: memchr. An escaped quote ends the span early and fails its check.
+        if (bit === K_PAYLOAD) i = buf.indexOf(QUOTE, i);
+        else while (i < n && buf[i] !== QUOTE) i++;
+        if (i < 0 || i >= n) return -1;
         const slot = 31 - Math.clz32(bit);
         this.starts[slot] = start;
         this.ends[slot] = i;
