@@ -17,7 +17,8 @@ import { CallRecordBuilder, type CallRecord } from './record.js';
 /** The Twilio side of one stream, as the session sees it (the media route implements it). */
 export interface MediaStreamHandle {
   readonly streamSid: string;
-  send(text: string): void;
+  /** one text message (a Buffer holds its UTF-8 bytes) */
+  send(text: string | Buffer): void;
   /** bytes queued in the socket: the session drops agent audio rather than queue without bound */
   readonly bufferedAmount: number;
   close(): void;
@@ -218,7 +219,7 @@ export class CallSession {
     this.playback.attach({
       backlogged: () => stream.bufferedAmount > MAX_TWILIO_BUFFERED,
       sendAudio: (mu) => {
-        stream.send(media.encodeBytes(mu)); // one message may carry several 20 ms frames
+        stream.send(media.encodeFrame(mu)); // one message may carry several 20 ms frames
         metrics.frames.inc({ direction: 'to_twilio' }, mu.length / 160);
       },
       sendMark: (name) => stream.send(buildMark(stream.streamSid, name)),

@@ -9,6 +9,9 @@ import { twilioUpgradeGuard } from './signatures.js';
 /** The largest Media Streams message we accept: real ones are ~300 bytes; 64 KB is generous. */
 export const MAX_MEDIA_MESSAGE_BYTES = 64 * 1024;
 
+/** Twilio takes JSON in text frames, whether the bridge built it as a string or as bytes. */
+const TEXT = { binary: false } as const;
+
 /**
  * The Media Streams socket. The upgrade is signature-checked before any session exists; then
  * each text message is parsed once into a typed message and routed to the call's session. A
@@ -44,8 +47,8 @@ class MediaConnection implements MediaStreamHandle {
     return this.ws.bufferedAmount;
   }
 
-  send(text: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text);
+  send(text: string | Buffer): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text, TEXT);
   }
 
   close(): void {

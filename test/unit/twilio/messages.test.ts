@@ -157,11 +157,16 @@ describe('outbound builders', () => {
   it('a per-stream MediaEncoder builds the same message from μ-law bytes as buildMedia does', () => {
     const bytes = Buffer.from(PAYLOAD, 'base64');
     const enc = new MediaEncoder(SID);
-    expect(enc.encodeBytes(new Uint8Array(bytes))).toBe(buildMedia(SID, PAYLOAD));
+    expect(enc.encodeFrame(new Uint8Array(bytes)).toString('utf8')).toBe(buildMedia(SID, PAYLOAD));
     // a view into a larger buffer encodes only its own bytes
     const big = new Uint8Array(bytes.length + 8);
     big.set(bytes, 4);
-    expect(JSON.parse(enc.encodeBytes(big.subarray(4, 4 + bytes.length))).media.payload).toBe(PAYLOAD);
+    expect(JSON.parse(enc.encodeFrame(big.subarray(4, 4 + bytes.length)).toString()).media.payload).toBe(PAYLOAD);
+    // every length, so every padding case, encodes as Node's base64 does
+    for (let n = 0; n <= 400; n++) {
+      const mu = Uint8Array.from({ length: n }, (_, i) => (i * 97 + n * 13) & 255);
+      expect(enc.encodeFrame(mu).toString()).toBe(buildMedia(SID, Buffer.from(mu).toString('base64')));
+    }
     const other = new MediaEncoder('MZffffffffffffffffffffffffffffffff');
     expect(JSON.parse(other.encode('QQ==')).streamSid).toBe('MZffffffffffffffffffffffffffffffff');
     expect(() => new MediaEncoder('MZ"}')).toThrow(TypeError);
