@@ -8,7 +8,7 @@
  * `generation`, telling resamplers to refresh their cached views.
  */
 
-import { firSimd, type FirRun } from './fir-simd.js';
+import { firSimd, type FirInterp, type FirRun } from './fir-simd.js';
 
 /** Input samples handed to the kernel per call; longer inputs are processed in slices. */
 export const CHUNK_IN = 4096;
@@ -27,6 +27,8 @@ export interface Scratch {
 
 export class FirArena {
   readonly run: FirRun;
+  /** vectorised interpolation kernels by `up` factor */
+  readonly interp: ReadonlyMap<number, FirInterp>;
   private readonly memory: WebAssembly.Memory;
   f32: Float32Array;
   i16: Int16Array;
@@ -35,8 +37,9 @@ export class FirArena {
   private tablesEnd = 0;
   private maxHist = 0;
 
-  constructor(run: FirRun, memory: WebAssembly.Memory) {
+  constructor(run: FirRun, interp: ReadonlyMap<number, FirInterp>, memory: WebAssembly.Memory) {
     this.run = run;
+    this.interp = interp;
     this.memory = memory;
     this.f32 = new Float32Array(memory.buffer);
     this.i16 = new Int16Array(memory.buffer);
@@ -57,7 +60,8 @@ export class FirArena {
 
   private layout(): void {
     const work = this.tablesEnd;
-    const inp = align16(work + (this.maxHist + CHUNK_IN) * 4);
+    // +4 floats: the kernels convert input in groups of four and may write 3 floats past it
+    const inp = align16(work + (this.maxHist + CHUNK_IN + 4) * 4);
     const out = align16(inp + CHUNK_IN * 2);
     const end = out + CHUNK_OUT * 2;
     const have = this.memory.buffer.byteLength;
@@ -81,7 +85,7 @@ let shared: FirArena | null | undefined;
 export function firArena(): FirArena | null {
   if (shared === undefined) {
     const k = firSimd();
-    shared = k ? new FirArena(k.run, k.memory) : null;
+    shared = k ? new FirArena(k.run, k.interp, k.memory) : null;
   }
   return shared;
 }

@@ -79,6 +79,15 @@ const F32X4_SPLAT = simd(0x13);
 const F32X4_ADD = simd(0xe4);
 const F32X4_MUL = simd(0xe6);
 const lane = (l: number) => simd(0x1f, l);
+const V_STORE = (offset: number) => simd(0x0b, 0, ...uleb(offset));
+const I32X4_LOAD16X4_S = simd(0x03, 0, 0);
+const F32X4_CONVERT_I32X4_S = simd(0xfa);
+const I32X4_TRUNC_SAT_F32X4_S = simd(0xf8);
+const F32X4_NEAREST = simd(0x6a);
+const F32X4_MIN = simd(0xe8);
+const F32X4_MAX = simd(0xe9);
+const i32Lane = (l: number) => simd(0x1b, l);
+const STORE16 = (offset: number) => [0x3b, 0, ...uleb(offset)];
 
 // Parameter and local indices.
 const COEF = 0, TAPS4 = 1, UP = 2, DOWNQ = 3, DOWNR = 4, PHASE = 5, NEXT = 6, INP = 7, N = 8,
@@ -91,17 +100,27 @@ const mac = (acc: number, off: number) => [
   ...get(acc), ...get(C), ...V_LOAD(off), ...get(W), ...V_LOAD(off), ...F32X4_MUL, ...F32X4_ADD, ...set(acc),
 ];
 
+/**
+ * Step 1 of both kernels, four samples at a time: work[hist + i] = f32(in[i]) for i < n. The last
+ * group may read up to 3 samples past the input and write up to 3 floats past work[hist + n):
+ * neither is ever read back as data, and the arena leaves room for both.
+ */
+function toFloat(work: number, hist: number, inp: number, n: number, c: number, w: number, i: number): number[] {
+  return [
+    ...get(work), ...get(hist), ...i32c(2), SHL, ADD, ...set(c),
+    ...get(inp), ...set(w),
+    ...i32c(0), ...set(i),
+    ...BLOCK, ...LOOP,
+    ...get(i), ...get(n), GE_S, ...brIf(1),
+    ...get(c), ...get(w), ...I32X4_LOAD16X4_S, ...F32X4_CONVERT_I32X4_S, ...V_STORE(0),
+    ...incr(c, 16), ...incr(w, 8), ...incr(i, 4),
+    ...br(0), END, END,
+  ];
+}
+
 function body(): number[] {
   const code = [
-    // 1. PCM16 → float into work[hist ..]
-    ...get(WORK), ...get(HIST), ...i32c(2), SHL, ADD, ...set(C),
-    ...get(INP), ...set(W),
-    ...i32c(0), ...set(I),
-    ...BLOCK, ...LOOP,
-    ...get(I), ...get(N), GE_S, ...brIf(1),
-    ...get(C), ...get(W), 0x2e, 0, 0, /* i32.load16_s */ 0xb2, /* f32.convert_i32_s */ 0x38, 0, 0, /* f32.store */
-    ...incr(C, 4), ...incr(W, 2), ...incr(I, 1),
-    ...br(0), END, END,
+    ...toFloat(WORK, HIST, INP, N, C, W, I),
     // 2. one dot product per output sample
     ...get(TAPS4), ...i32c(4), SHL, ...set(STRIDE),
     ...i32c(0), ...set(COUNT),
@@ -146,15 +165,80 @@ function body(): number[] {
   return [...uleb(fn.length), ...fn];
 }
 
+/**
+ * Interpolation by `up` (down = 1, phase 0 at the chunk start: always the case for 8k→16k/24k),
+ * vectorised across outputs instead of across taps: lane j holds input position pos + j, so the
+ * four lanes need four consecutive inputs (one unaligned load per tap, shared by all `up`
+ * phases) and no horizontal sum. The coefficients come pre-splatted, tap-major:
+ * coef[(k·up + p)·4 + lane] = phase p, tap k. Same rounding and saturation as `run`; only the
+ * summation order differs (±1 LSB at most). Returns (n − next)·up.
+ */
+function interpBody(up: number): number[] {
+  // params
+  const COEF_ = 0, TAPS4_ = 1, INP_ = 2, N_ = 3, WORK_ = 4, HIST_ = 5, OUT_ = 6, NEXT_ = 7;
+  // locals
+  const I_ = 8, C_ = 9, W_ = 10, K_ = 11, POS_ = 12, O_ = 13, X_ = 14, HI_ = 15, LO_ = 16, ACC_ = 17;
+  const code: number[] = [
+    ...toFloat(WORK_, HIST_, INP_, N_, C_, W_, I_),
+    ...f32c(32767), ...F32X4_SPLAT, ...set(HI_),
+    ...f32c(-32768), ...F32X4_SPLAT, ...set(LO_),
+    ...get(NEXT_), ...set(POS_),
+    ...get(OUT_), ...set(O_),
+    ...BLOCK, ...LOOP,
+    ...get(POS_), ...get(N_), GE_S, ...brIf(1),
+    ...get(WORK_), ...get(POS_), ...i32c(2), SHL, ADD, ...set(W_),
+    ...get(COEF_), ...set(C_),
+    ...get(TAPS4_), ...set(K_),
+  ];
+  for (let p = 0; p < up; p++) code.push(...f32c(0), ...F32X4_SPLAT, ...set(ACC_ + p));
+  // four taps per iteration (taps is a multiple of 4)
+  code.push(...LOOP);
+  for (let t = 0; t < 4; t++) {
+    code.push(...get(W_), ...V_LOAD(t * 4), ...set(X_));
+    for (let p = 0; p < up; p++) {
+      code.push(...get(ACC_ + p), ...get(X_), ...get(C_), ...V_LOAD((t * up + p) * 16), ...F32X4_MUL, ...F32X4_ADD, ...set(ACC_ + p));
+    }
+  }
+  code.push(...incr(W_, 16), ...incr(C_, 4 * up * 16), ...incr(K_, -1), ...get(K_), ...brIf(0), END);
+  for (let p = 0; p < up; p++) {
+    code.push(...get(ACC_ + p), ...F32X4_NEAREST, ...get(HI_), ...F32X4_MIN, ...get(LO_), ...F32X4_MAX, ...I32X4_TRUNC_SAT_F32X4_S, ...set(ACC_ + p));
+  }
+  // out[(pos − next + j)·up + p] for the lanes still inside the chunk
+  code.push(...BLOCK);
+  for (let j = 0; j < 4; j++) {
+    if (j > 0) code.push(...get(POS_), ...i32c(j), ADD, ...get(N_), GE_S, ...brIf(0));
+    for (let p = 0; p < up; p++) code.push(...get(O_), ...get(ACC_ + p), ...i32Lane(j), ...STORE16((j * up + p) * 2));
+  }
+  code.push(END);
+  code.push(...incr(O_, 4 * up * 2), ...incr(POS_, 4), ...br(0), END, END);
+  // 3. history, as in `run`
+  code.push(
+    ...get(WORK_), ...get(WORK_), ...get(N_), ...i32c(2), SHL, ADD, ...get(HIST_), ...i32c(2), SHL,
+    0xfc, ...uleb(10), 0, 0,
+    ...get(N_), ...get(NEXT_), SUB, ...i32c(up), 0x6c /* i32.mul */,
+    END,
+  );
+  const locals = vec([[...uleb(6), I32], [...uleb(3 + up), V128]]);
+  const fn = [...locals, ...code];
+  return [...uleb(fn.length), ...fn];
+}
+
+/** The `up` factors that get a vectorised interpolation kernel. */
+export const INTERP_UPS = [2, 3] as const;
+
 function moduleBytes(): Uint8Array<ArrayBuffer> {
   const params = new Array(12).fill(I32);
+  const interpParams = new Array(8).fill(I32);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...uleb(params.length), ...params, 1, I32]])),
-    ...section(3, vec([uleb(0)])),
+    ...section(1, vec([[0x60, ...uleb(params.length), ...params, 1, I32], [0x60, ...uleb(interpParams.length), ...interpParams, 1, I32]])),
+    ...section(3, vec([uleb(0), ...INTERP_UPS.map(() => uleb(1))])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([[...name('run'), 0x00, 0], [...name('memory'), 0x02, 0]])),
-    ...section(10, vec([body()])),
+    ...section(7, vec([
+      [...name('run'), 0x00, 0], [...name('memory'), 0x02, 0],
+      ...INTERP_UPS.map((up, i) => [...name(`interp${up}`), 0x00, i + 1]),
+    ])),
+    ...section(10, vec([body(), ...INTERP_UPS.map((up) => interpBody(up))])),
   ];
   return new Uint8Array(bytes);
 }
@@ -164,8 +248,14 @@ export type FirRun = (
   inp: number, n: number, work: number, hist: number, out: number,
 ) => number;
 
+export type FirInterp = (
+  coef: number, taps4: number, inp: number, n: number, work: number, hist: number, out: number, next: number,
+) => number;
+
 export interface FirSimd {
   run: FirRun;
+  /** by `up` factor (INTERP_UPS) */
+  interp: Map<number, FirInterp>;
   memory: WebAssembly.Memory;
 }
 
@@ -177,8 +267,9 @@ export function firSimd(): FirSimd | null {
   try {
     const bytes = moduleBytes();
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes));
-    const { run, memory } = instance.exports as unknown as FirSimd;
-    cached = { run, memory };
+    const exports = instance.exports as unknown as Record<string, unknown>;
+    const interp = new Map(INTERP_UPS.map((up) => [up as number, exports[`interp${up}`] as FirInterp]));
+    cached = { run: exports.run as FirRun, interp, memory: exports.memory as WebAssembly.Memory };
   } catch {
     cached = null;
   }

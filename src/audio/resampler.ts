@@ -11,6 +11,7 @@
  */
 
 import { CHUNK_IN, CHUNK_OUT, firArena, type FirArena } from './fir-arena.js';
+import type { FirInterp } from './fir-simd.js';
 import { designPolyphase, type PolyphaseDesign, type ResamplerQuality } from './resampler-design.js';
 
 export type { ResamplerQuality } from './resampler-design.js';
@@ -28,6 +29,8 @@ const MAX_CACHED_DESIGNS = 64;
 interface CachedDesign extends PolyphaseDesign {
   /** byte offset of the table in the SIMD arena, -1 when not loaded there */
   simdAt: number;
+  /** byte offset of the pre-splatted table for the interpolation kernel, -1 when there is none */
+  interpAt: number;
   /** the table widened to float64 for the JavaScript kernel, made on first use */
   coef64?: Float64Array;
 }
@@ -39,17 +42,28 @@ function getDesign(inRate: number, outRate: number, quality: ResamplerQuality, a
   const key = `${inRate}/${outRate}/${quality}`;
   const hit = designs.get(key);
   if (hit) {
-    // A design first made for the JavaScript kernel gets its SIMD table on first SIMD use.
-    if (arena && hit.simdAt < 0) hit.simdAt = arena.addTable(hit.coef, hit.taps);
+    // A design first made for the JavaScript kernel gets its SIMD tables on first SIMD use.
+    if (arena && hit.simdAt < 0) loadTables(hit, arena);
     return hit;
   }
-  const d: CachedDesign = { ...designPolyphase(inRate, outRate, quality), simdAt: -1 };
+  const d: CachedDesign = { ...designPolyphase(inRate, outRate, quality), simdAt: -1, interpAt: -1 };
   // Past the cache bound a design lives only as long as its resampler, on the JavaScript
   // kernel: the SIMD arena only holds tables that are shared and kept.
   if (designs.size >= MAX_CACHED_DESIGNS) return d;
   designs.set(key, d);
-  if (arena) d.simdAt = arena.addTable(d.coef, d.taps);
+  if (arena) loadTables(d, arena);
   return d;
+}
+
+function loadTables(d: CachedDesign, arena: FirArena): void {
+  d.simdAt = arena.addTable(d.coef, d.taps);
+  if (d.simdAt < 0 || d.down !== 1 || !arena.interp.has(d.up)) return;
+  // tap-major, each coefficient four times: splat[(k·up + p)·4 + lane] = phase p, tap k
+  const splat = new Float32Array(d.taps * d.up * 4);
+  for (let k = 0; k < d.taps; k++) {
+    for (let p = 0; p < d.up; p++) splat.fill(d.coef[p * d.taps + k]!, (k * d.up + p) * 4, (k * d.up + p) * 4 + 4);
+  }
+  d.interpAt = arena.addTable(splat, d.taps);
 }
 
 function checkRate(name: string, rate: number): void {
@@ -66,6 +80,8 @@ export class StreamResampler {
 
   private readonly design: CachedDesign | null;
   private readonly arena: FirArena | null;
+  /** the vectorised interpolation kernel for this design, if it has one */
+  private readonly interp: FirInterp | undefined;
   private readonly downQ: number;
   private readonly downR: number;
   private readonly sliceIn: number;
@@ -96,6 +112,7 @@ export class StreamResampler {
       const arena = opts.kernel === 'js' ? null : firArena();
       this.design = getDesign(inRate, outRate, opts.quality ?? 'high', arena);
       this.arena = this.design.simdAt >= 0 ? arena : null;
+      this.interp = this.arena && this.design.interpAt >= 0 ? this.arena.interp.get(this.design.up) : undefined;
       this.latencySamples = this.design.centre / this.design.down;
     }
     const up = this.design?.up ?? 1;
@@ -158,10 +175,10 @@ export class StreamResampler {
     this.histView.set(this.hist);
     arena.i16.set(input, s.inp >> 1);
     const n = input.length;
-    const count = arena.run(
-      d.simdAt, d.taps >> 2, d.up, this.downQ, this.downR, this.phase, this.next,
-      s.inp, n, s.work, histLen, s.out,
-    );
+    // Interpolation starts every chunk at phase 0: the vectorised kernel takes it from there.
+    const count = this.interp && this.phase === 0 && this.next === 0
+      ? this.interp(d.interpAt, d.taps >> 2, s.inp, n, s.work, histLen, s.out, 0)
+      : arena.run(d.simdAt, d.taps >> 2, d.up, this.downQ, this.downR, this.phase, this.next, s.inp, n, s.work, histLen, s.out);
     this.hist.set(this.histView);
     if (!this.outView || this.outView.length !== count) {
       this.outView = arena.i16.subarray(s.out >> 1, (s.out >> 1) + count);
