@@ -50,16 +50,22 @@ function isWs(c: number): boolean {
 function keyBit(buf: Uint8Array, start: number, end: number, inner: boolean): number {
   const len = end - start;
   const c = buf[start];
-  let word: Uint8Array;
-  let bit: number;
-  if (!inner && len === 5) [word, bit] = c === 0x65 ? [W_EVENT, K_EVENT] : [W_MEDIA, K_MEDIA];
-  else if (!inner && len === 9) [word, bit] = [W_SID, K_SID];
-  else if (!inner && len === 14) [word, bit] = [W_SEQ, K_SEQ];
-  else if (inner && len === 5) [word, bit] = c === 0x74 ? [W_TRACK, K_TRACK] : [W_CHUNK, K_CHUNK];
-  else if (inner && len === 7) [word, bit] = [W_PAYLOAD, K_PAYLOAD];
-  else if (inner && len === 9) [word, bit] = [W_TS, K_TS];
-  else return 0;
-  return equalAt(buf, start, end, word) ? bit : 0;
+  if (!inner) {
+    if (len === 5) {
+      if (c === 0x65) return equalAt(buf, start, end, W_EVENT) ? K_EVENT : 0;
+      return equalAt(buf, start, end, W_MEDIA) ? K_MEDIA : 0;
+    }
+    if (len === 9) return equalAt(buf, start, end, W_SID) ? K_SID : 0;
+    if (len === 14) return equalAt(buf, start, end, W_SEQ) ? K_SEQ : 0;
+    return 0;
+  }
+  if (len === 5) {
+    if (c === 0x74) return equalAt(buf, start, end, W_TRACK) ? K_TRACK : 0;
+    return equalAt(buf, start, end, W_CHUNK) ? K_CHUNK : 0;
+  }
+  if (len === 7) return equalAt(buf, start, end, W_PAYLOAD) ? K_PAYLOAD : 0;
+  if (len === 9) return equalAt(buf, start, end, W_TS) ? K_TS : 0;
+  return 0;
 }
 
 function equalAt(buf: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
