@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isBase64, mediaSchema, parseTwilioMessage } from '../../../src/twilio/messages.js';
-import { base, variants } from './media-variants.js';
+import { isBase64, markSchema, mediaSchema, parseTwilioMessage } from '../../../src/twilio/messages.js';
+import { SID, base, odd, variants } from './media-variants.js';
 
 // `media` is parsed by a hand-written fast path; the zod schema stays the reference. These tests
 // fail as soon as the two disagree about any message (one accepts what the other refuses, or
@@ -27,6 +27,29 @@ describe('media fast path', () => {
     const r = parseTwilioMessage(JSON.stringify(bad));
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.reason).toMatch(/^invalid_media:media\.chunk/);
+  });
+});
+
+describe('mark fast path', () => {
+  it('accepts exactly what markSchema accepts, and returns what it returns', () => {
+    const markBase = () => ({ event: 'mark', sequenceNumber: '9', streamSid: SID, mark: { name: '3:17' } });
+    const all: unknown[] = [markBase(), { ...markBase(), extra: 1 }, { ...markBase(), mark: { name: 'x', extra: true } }];
+    const names = [...odd, 'n'.repeat(256), 'n'.repeat(257), 'gen"1\\-3', '\u0000'];
+    for (const v of names) all.push({ ...markBase(), mark: { name: v } }, { ...markBase(), mark: v });
+    for (const key of ['sequenceNumber', 'streamSid'] as const) for (const v of odd) all.push({ ...markBase(), [key]: v });
+    let accepted = 0;
+    for (const v of all) {
+      const text = JSON.stringify(v);
+      if (text === undefined) continue;
+      const fast = parseTwilioMessage(text);
+      const ref = markSchema.safeParse(JSON.parse(text));
+      expect({ text, ok: fast.ok }).toEqual({ text, ok: ref.success });
+      if (fast.ok && ref.success) {
+        expect(fast.msg).toEqual(ref.data);
+        accepted++;
+      }
+    }
+    expect(accepted).toBeGreaterThan(10);
   });
 });
 

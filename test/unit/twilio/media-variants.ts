@@ -9,7 +9,7 @@ export const base = () => ({
 });
 
 const MISSING = Symbol('missing');
-const odd: unknown[] = [
+export const odd: unknown[] = [
   MISSING, null, 0, 12, -1, 1.5, true, [], ['1'], {}, '', ' ', '1', '01', '+1', '-1', '1e3', ' 1', '1 ', '１',
   '123456789012345', '1234567890123456', 'a', 'inbound', 'outbound', SID, 'MZ-x_y', 'MZ x', 'MZ"x', 'MZ\\x', 'é',
   'x'.repeat(64), 'x'.repeat(65), PAYLOAD, 'AAA=', 'AAA=A', 'AA==', 'A===', 'A', '====', 'not base64!', '////', '++++',
