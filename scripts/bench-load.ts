@@ -200,8 +200,44 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
   return row;
 }
 
-/** One step, measured again once if other processes took the cores meanwhile; prints its line. */
+/**
+ * Runs on this VM differ by up to ±7 % in CPU per frame from one minute to the next (the same
+ * tree, back to back). A step that is otherwise clean and whose CPU lands this close to the limit
+ * is measured twice more and judged by the run with the median CPU, so that one fast or one slow
+ * minute decides nothing on its own. A saturated core (≥ SATURATED_PCT) is not close: its reading
+ * is capped, not noisy.
+ */
+const BORDER_PCT = 5;
+const SATURATED_PCT = 99;
+const BORDER_REPEATS = 2;
+
+function nearLimit(row: Row): boolean {
+  const cpuOnly = row.why.length === 0 || (row.why.length === 1 && row.cpuPct >= MAX_CPU_PCT);
+  return cpuOnly && Math.abs(row.cpuPct - MAX_CPU_PCT) < BORDER_PCT && row.cpuPct < SATURATED_PCT;
+}
+
 async function measure(n: number, base: MemoryBase): Promise<Row> {
+  const first = await measureOnce(n, base);
+  if (!nearLimit(first)) return first;
+  console.log(`  N=${n} is within ${BORDER_PCT} points of the ${MAX_CPU_PCT}% limit: measuring it ${BORDER_REPEATS} more times, judged by the median`);
+  const runs = [first];
+  for (let i = 0; i < BORDER_REPEATS; i++) runs.push(await measureOnce(n, base));
+  runs.sort((a, b) => a.cpuPct - b.cpuPct);
+  const median = runs[Math.floor(runs.length / 2)]!;
+  median.repeats = runs.map((r) => r.cpuPct);
+  // Only the CPU reading is voted on: a dropped frame or a failed call in any run still counts.
+  for (const r of runs) {
+    if (r === median) continue;
+    const hard = r.why.filter((w) => !w.startsWith('bridge CPU'));
+    if (hard.length) median.why.push(...hard.map((w) => `(another run) ${w}`));
+  }
+  median.realtime = median.why.length === 0;
+  console.log(`  N=${n}: CPU ${runs.map((r) => `${f1(r.cpuPct)}%`).join(' / ')} → median ${f1(median.cpuPct)}%: ${median.realtime ? 'holds' : 'lost'}`);
+  return median;
+}
+
+/** One step, measured again once if other processes took the cores meanwhile; prints its line. */
+async function measureOnce(n: number, base: MemoryBase): Promise<Row> {
   let row: Row;
   for (let attempt = 0; ; attempt++) {
     await waitQuiet(bridge.pid);

@@ -45,6 +45,8 @@ export interface Row {
   why: string[];
   /** other processes used the cores during the window even after a retry */
   noisy?: boolean;
+  /** CPU % of every run of a step measured more than once (near the limit); this row is the median */
+  repeats?: number[];
 }
 
 const FIRST_BUCKET_MS = 0.1;
@@ -73,7 +75,7 @@ export function table(rows: Row[]): string {
   ];
   const body = rows.map((r) => [
     // RSS can fall below the warmed-up baseline (the allocator hands pages back): no per-call figure then.
-    String(r.n), f1(r.cpuPct), f2(r.cpuMsPerCallSec), f1(r.rssMb), r.rssPerCallKb < 0 ? '<0' : f1(r.rssPerCallKb), f1(r.heapPerCallKb),
+    String(r.n), r.repeats ? `${f1(r.cpuPct)} (${r.repeats.map(f1).join('/')})` : f1(r.cpuPct), f2(r.cpuMsPerCallSec), f1(r.rssMb), r.rssPerCallKb < 0 ? '<0' : f1(r.rssPerCallKb), f1(r.heapPerCallKb),
     `${fLat(r.lat.in[0])}/${fLat(r.lat.in[1])}/${maxBound(r.lat.in[2])}`,
     `${fLat(r.lat.out[0])}/${fLat(r.lat.out[1])}/${maxBound(r.lat.out[2])}`,
     `${f1(r.win.e2eP50Ms)}/${f1(r.win.e2eP99Ms)}/${f1(r.win.e2eMaxMs)}`,
