@@ -12,6 +12,7 @@
  *   frame back (bridge twice + engine hop), late frames, frames the bridge dropped, and the agent
  *   audio that never came back (sent − received per call after a drain).
  * It stops at the first step that loses real time, then bisects between the last good step and it.
+ * A step within 5 points of the CPU limit is measured three times and judged by the median.
  *
  *   tsx scripts/bench-load.ts [--steps 50,100,200,400,800] [--hold 10] [--ramp 2] [--rate 24000]
  *                             [--late-ms 60] [--refine 2] [--profile [dir]]   (profile: one step, default N=200)
