@@ -23,6 +23,9 @@ const FRAME_MS = 20;
  */
 const MARK_EVERY_FRAMES = 25;
 
+/** Agent audio silent this long ends the reply (the engine has no "reply finished"). */
+const TAIL_MS = 60;
+
 /** At most this many frames (200 ms) go out in one media message. */
 const MAX_BATCH_FRAMES = 10;
 
@@ -36,10 +39,13 @@ const MAX_BATCH_FRAMES = 10;
  */
 const PACE_MS = 20;
 const pacing = new Set<Playback>();
+/** playbacks whose reply is streaming in: the tick ends each one TAIL_MS after its last audio */
+const tails = new Set<Playback>();
 let paceTimer: NodeJS.Timeout | undefined;
 
 function paceTick(): void {
   for (const p of pacing) p.pump(); // a playback that has nothing left leaves the set itself
+  for (const p of tails) p.checkTail(); // likewise once its reply has ended
 }
 
 function startPacing(p: Playback): void {
@@ -49,7 +55,21 @@ function startPacing(p: Playback): void {
 
 function stopPacing(p: Playback): void {
   pacing.delete(p);
-  if (pacing.size === 0 && paceTimer) {
+  stopTickIfIdle();
+}
+
+function watchTail(p: Playback): void {
+  tails.add(p);
+  paceTimer ??= setInterval(paceTick, PACE_MS);
+}
+
+function unwatchTail(p: Playback): void {
+  tails.delete(p);
+  stopTickIfIdle();
+}
+
+function stopTickIfIdle(): void {
+  if (pacing.size === 0 && tails.size === 0 && paceTimer) {
     clearInterval(paceTimer);
     paceTimer = undefined;
   }
@@ -84,7 +104,8 @@ export class Playback {
   private framesSinceMark = 0;
   private marks: PendingMark[] = [];
   private playheadAt = 0; // when Twilio will have played everything sent (estimate)
-  private tailTimer: NodeJS.Timeout | undefined;
+  /** when the streaming reply counts as finished (its last audio + TAIL_MS); 0 = no reply streaming */
+  private tailDue = 0;
   private hold: HoldPlayer | undefined;
   private holdUntil = 0;
   private readonly holdPcm = new Int16Array(FRAME);
@@ -235,7 +256,7 @@ export class Playback {
    */
   whenPlayed(timeoutMs: number): Promise<PlayedResult> {
     if (this.closed) return Promise.resolve('closed');
-    if (!this.tailTimer) {
+    if (this.tailDue === 0) {
       this.framer.flush((f) => this.enqueueFrame(f));
       this.wantTrailingMark = true;
       this.pump();
@@ -260,7 +281,7 @@ export class Playback {
   }
 
   private isDrained(): boolean {
-    return this.sink !== undefined && this.tailTimer === undefined && this.queue.length === 0 && this.marks.length === 0;
+    return this.sink !== undefined && this.tailDue === 0 && this.queue.length === 0 && this.marks.length === 0;
   }
 
   private newGeneration(): void {
@@ -305,26 +326,30 @@ export class Playback {
   }
 
   /**
-   * The engine sends no "reply finished": 60 ms without agent audio ends the reply. Its partial
+   * The engine sends no "reply finished": TAIL_MS without agent audio ends the reply. Its partial
    * last frame is padded and sent, and a mark follows the last frame so that "everything was
    * played" becomes observable without marking every frame of a reply streamed in real time.
+   * Every agent frame only moves the deadline; the shared pacing tick checks it, so the end is
+   * seen 60–80 ms after the last audio (a timer refreshed per frame per call cost ~1 % of the
+   * CPU at 300 calls).
    */
   private scheduleTailFlush(): void {
-    // One timer per reply, pushed back by every frame (refresh), not a new timer per frame.
-    if (this.tailTimer) this.tailTimer.refresh();
-    else this.tailTimer = setTimeout(this.onTail, 60);
+    if (this.tailDue === 0) watchTail(this);
+    this.tailDue = this.now() + TAIL_MS;
   }
 
-  private readonly onTail = (): void => {
-    this.tailTimer = undefined;
+  /** Called by the pacing tick while a reply streams. */
+  checkTail(): void {
+    if (this.tailDue === 0 || this.now() < this.tailDue) return;
+    this.clearTail();
     this.framer.flush(this.enqueueFrameFn);
     this.wantTrailingMark = true;
     this.pump();
-  };
+  }
 
   private clearTail(): void {
-    if (this.tailTimer) clearTimeout(this.tailTimer);
-    this.tailTimer = undefined;
+    this.tailDue = 0;
+    unwatchTail(this);
   }
 
   /**
