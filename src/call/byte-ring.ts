@@ -30,8 +30,12 @@ export class ByteRing {
     const cap = this.buf.length;
     const tail = (this.head + this.size) % cap;
     const first = Math.min(data.length, cap - tail);
-    this.buf.set(data.subarray(0, first), tail);
-    if (first < data.length) this.buf.set(data.subarray(first), 0);
+    if (first === data.length) {
+      this.buf.set(data, tail); // the usual case: no wrap, no view
+    } else {
+      this.buf.set(data.subarray(0, first), tail);
+      this.buf.set(data.subarray(first), 0);
+    }
     this.size += data.length;
   }
 

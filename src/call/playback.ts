@@ -96,6 +96,8 @@ export class Playback {
   /** frames of one pump call, sent as one media message; filled in place through frame views */
   private readonly batch = new Uint8Array(FRAME * MAX_BATCH_FRAMES);
   private readonly batchFrames = Array.from({ length: MAX_BATCH_FRAMES }, (_, i) => this.batch.subarray(i * FRAME, (i + 1) * FRAME));
+  /** batchViews[k] = the first k frames of the batch, made once */
+  private readonly batchViews = Array.from({ length: MAX_BATCH_FRAMES + 1 }, (_, k) => this.batch.subarray(0, k * FRAME));
   private readonly muBuf = new Uint8Array(FRAME);
   private sink: PlaybackSink | undefined;
   private generation = 0;
@@ -388,12 +390,12 @@ export class Playback {
       this.playheadAt += FRAME_MS;
       // A mark follows the frame it counts, so the batch goes out first.
       if (this.framesSinceMark >= MARK_EVERY_FRAMES || batched === MAX_BATCH_FRAMES) {
-        sink.sendAudio(this.batch.subarray(0, batched * FRAME));
+        sink.sendAudio(this.batchViews[batched]!);
         batched = 0;
         if (this.framesSinceMark >= MARK_EVERY_FRAMES) this.sendMark(sink);
       }
     }
-    if (batched > 0) sink.sendAudio(this.batch.subarray(0, batched * FRAME));
+    if (batched > 0) sink.sendAudio(this.batchViews[batched]!);
     if (this.wantTrailingMark && this.queue.length === 0) {
       this.wantTrailingMark = false;
       if (this.framesSinceMark > 0) this.sendMark(sink);

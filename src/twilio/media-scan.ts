@@ -119,7 +119,8 @@ export class MediaScanner {
     if (ts < 0) return undefined;
     const n = this.decodeBase64(buf, starts[7]!, ends[7]!);
     if (n <= 0) return undefined;
-    this.result.bytes = this.out.subarray(0, n);
+    // the view is kept while the size repeats (160 bytes a message): no typed array per message
+    if (this.result.bytes.length !== n) this.result.bytes = this.out.subarray(0, n);
     this.result.timestampMs = ts;
     return this.result;
   }
@@ -199,7 +200,10 @@ export class MediaScanner {
     if (dataEnd !== end && len % 4 !== 0) return -1;
     const chars = dataEnd - start;
     const bytes = Math.floor((chars * 3) / 4);
-    if (this.out.length < bytes) this.out = new Uint8Array(bytes);
+    if (this.out.length < bytes) {
+      this.out = new Uint8Array(bytes);
+      this.result.bytes = this.out.subarray(0, 0); // views of the old buffer are stale
+    }
     const out = this.out;
     let o = 0;
     let i = start;
