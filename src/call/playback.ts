@@ -36,6 +36,7 @@ const MAX_BATCH_FRAMES = 10;
  * allocations per 20 ms frame per call, where one tick now serves them all. Ticks are
  * 20 ms apart, so a waiting frame leaves at most 20 ms later than it could have — while Twilio
  * still holds at least lead − 20 ms of audio, so the caller hears it at exactly the same time.
+ * The same tick ends replies whose audio has stopped (see scheduleTailFlush).
  */
 const PACE_MS = 20;
 const pacing = new Set<Playback>();
