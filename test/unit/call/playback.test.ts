@@ -44,6 +44,21 @@ describe('Playback', () => {
     expect(tw.media()).toBe(50);
   });
 
+  it('ends a reply 60-80 ms after its last audio (trailing partial frame and mark), then stops its clock', () => {
+    const { pb, tw } = setup(1000);
+    pb.pushAgentAudio(tone(30, 8000), 8000); // one whole frame and half of another
+    expect(tw.media()).toBe(1);
+    vi.advanceTimersByTime(40);
+    pb.pushAgentAudio(tone(5, 8000), 8000); // the reply goes on (still less than a frame): the deadline moves
+    vi.advanceTimersByTime(50);
+    expect(tw.media()).toBe(1);
+    expect(tw.marks()).toEqual([]); // 50 ms after the last audio: not over yet
+    vi.advanceTimersByTime(30);
+    expect(tw.media()).toBe(2); // the padded last frame
+    expect(tw.marks()).toEqual(['1:1']);
+    expect(vi.getTimerCount()).toBe(0); // nothing left to pace: the shared tick stopped
+  });
+
   it('marks carry the generation and confirm what the caller has heard', async () => {
     const { pb, tw } = setup(1000);
     pb.pushAgentAudio(tone(600, 8000), 8000); // long enough for a periodic mark (every 500 ms)
