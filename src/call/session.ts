@@ -1,6 +1,7 @@
 import type { AgentConfig, BridgeSettings } from '../config/schema.js';
 import type { OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
+import type { CounterChild, HistogramChild } from '../observability/fast-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
 import { MediaEncoder, buildClear, buildMark } from '../twilio/messages.js';
 import type { TwilioRest } from '../twilio/rest.js';
@@ -70,6 +71,10 @@ export class CallSession {
   private streamWait: NodeJS.Timeout | undefined;
   private maxDuration: NodeJS.Timeout | undefined;
   private ended = false;
+  /** the per-frame metrics, bound to their label once per call */
+  private readonly meter: {
+    fromTwilio: CounterChild; toTwilio: CounterChild; fromEngine: CounterChild; inbound: HistogramChild; outbound: HistogramChild;
+  };
   readonly startedAt = Date.now();
   private answerableResolve: (() => void) | undefined;
   /** Resolves once the engine is ready and, for an agent with a greeting, its first audio came. */
@@ -77,6 +82,11 @@ export class CallSession {
 
   constructor(readonly info: CallInfo, readonly deps: SessionDeps) {
     this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id });
+    const { frames, addedLatency } = deps.metrics;
+    this.meter = {
+      fromTwilio: frames.labels('from_twilio'), toTwilio: frames.labels('to_twilio'), fromEngine: frames.labels('from_engine'),
+      inbound: addedLatency.labels('inbound'), outbound: addedLatency.labels('outbound'),
+    };
     this.record = new CallRecordBuilder(info);
     this.playback = new Playback({
       leadMs: deps.settings.playback_lead_ms,
@@ -214,13 +224,13 @@ export class CallSession {
     this.inbound.resetTimeline();
     this.log.info({ streamSid: stream.streamSid }, 'media stream attached');
     this.record.stream(stream.streamSid);
-    const metrics = this.deps.metrics;
+    const sent = this.meter.toTwilio;
     const media = new MediaEncoder(stream.streamSid); // the sid passed the start schema's alphabet
     this.playback.attach({
       backlogged: () => stream.bufferedAmount > MAX_TWILIO_BUFFERED,
       sendAudio: (mu) => {
         stream.send(media.encodeFrame(mu)); // one message may carry several 20 ms frames
-        metrics.frames.inc({ direction: 'to_twilio' }, mu.length / 160);
+        sent.inc(mu.length / 160);
       },
       sendMark: (name) => stream.send(buildMark(stream.streamSid, name)),
       sendClear: () => stream.send(buildClear(stream.streamSid)),
@@ -233,8 +243,8 @@ export class CallSession {
     if (this.ended) return;
     const t0 = performance.now();
     this.inbound.pushMulaw(mulaw, timestampMs);
-    this.deps.metrics.frames.inc({ direction: 'from_twilio' });
-    this.deps.metrics.addedLatency.observe({ direction: 'inbound' }, (performance.now() - t0) / 1000);
+    this.meter.fromTwilio.inc();
+    this.meter.inbound.observe((performance.now() - t0) / 1000);
   }
 
   onDtmf(digit: string): void {
@@ -277,8 +287,8 @@ export class CallSession {
     const t0 = performance.now();
     this.answerableResolve?.();
     this.playback.pushAgentAudio(pcm, rate);
-    this.deps.metrics.frames.inc({ direction: 'from_engine' });
-    this.deps.metrics.addedLatency.observe({ direction: 'outbound' }, (performance.now() - t0) / 1000);
+    this.meter.fromEngine.inc();
+    this.meter.outbound.observe((performance.now() - t0) / 1000);
   }
 
   private onEngineEvent(ev: OmniEvent): void {

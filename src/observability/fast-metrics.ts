@@ -4,7 +4,8 @@ import type { Registry } from 'prom-client';
  * Metrics for the per-frame path (50 times a second per call per direction). A labelled
  * prom-client inc()/observe() costs about half a microsecond — label hashing, label checks, a
  * closure and objects per call — which showed in the load benchmark's profile. These two keep one
- * label, count with a Map lookup and a few adds, allocate nothing per call, and export exactly
+ * label, count with a Map lookup and a few adds (or none: a child bound with `labels()`, which
+ * each call holds per direction), allocate nothing per call, and export exactly
  * what prom-client's Counter and Histogram export (same text, same get() shape), registered on
  * the same registry.
  */
@@ -46,23 +47,60 @@ abstract class FastMetric<L extends string> {
   }
 }
 
+interface Cell {
+  value: number;
+  /** dropped by reset(): a bound child looks its series up again */
+  dead: boolean;
+}
+
+/** A counter bound to one label value, like prom-client's `labels()`: no lookup per inc. */
+export interface CounterChild {
+  inc(value?: number): void;
+}
+
+function checkCounterValue(value: number): void {
+  if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+  if (value < 0) throw new Error('It is not possible to decrease a counter');
+}
+
 export class FastCounter<L extends string> extends FastMetric<L> {
   readonly type = 'counter' as const;
-  private values = new Map<string, number>();
+  private values = new Map<string, Cell>();
 
   inc(labels?: Labels<L>, value = 1): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
-    if (value < 0) throw new Error('It is not possible to decrease a counter');
-    const k = this.key(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + value);
+    checkCounterValue(value);
+    this.cellFor(this.key(labels)).value += value;
+  }
+
+  /** The series of one label value, bound once (the per-frame path holds one per direction). */
+  labels(value: string): CounterChild {
+    const key = String(value);
+    let cell: Cell | undefined; // made on the first inc, as prom-client shows no series before
+    return {
+      inc: (by = 1) => {
+        checkCounterValue(by);
+        if (cell === undefined || cell.dead) cell = this.cellFor(key);
+        cell.value += by;
+      },
+    };
+  }
+
+  private cellFor(key: string): Cell {
+    let c = this.values.get(key);
+    if (!c) {
+      c = { value: 0, dead: false };
+      this.values.set(key, c);
+    }
+    return c;
   }
 
   async get() {
-    const values = [...this.values].map(([k, value]) => ({ value, labels: this.labelsOf(k) }));
+    const values = [...this.values].map(([k, c]) => ({ value: c.value, labels: this.labelsOf(k) }));
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
   reset(): void {
+    for (const c of this.values.values()) c.dead = true;
     this.values.clear();
   }
 }
@@ -72,6 +110,13 @@ interface Series {
   counts: Float64Array;
   sum: number;
   count: number;
+  /** dropped by reset(): a bound child looks its series up again */
+  dead: boolean;
+}
+
+/** A histogram bound to one label value, like prom-client's `labels()`. */
+export interface HistogramChild {
+  observe(value: number): void;
 }
 
 export class FastHistogram<L extends string> extends FastMetric<L> {
@@ -87,12 +132,32 @@ export class FastHistogram<L extends string> extends FastMetric<L> {
 
   observe(labels: Labels<L> | undefined, value: number): void {
     if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
-    const k = this.key(labels);
-    let s = this.series.get(k);
+    this.record(this.seriesFor(this.key(labels)), value);
+  }
+
+  /** The series of one label value, bound once (the per-frame path holds one per direction). */
+  labels(value: string): HistogramChild {
+    const key = String(value);
+    let series: Series | undefined; // made on the first observation, as with prom-client
+    return {
+      observe: (v: number) => {
+        if (!Number.isFinite(v)) throw new TypeError(`Value is not a valid number: ${v}`);
+        if (series === undefined || series.dead) series = this.seriesFor(key);
+        this.record(series, v);
+      },
+    };
+  }
+
+  private seriesFor(key: string): Series {
+    let s = this.series.get(key);
     if (!s) {
-      s = { counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
-      this.series.set(k, s);
+      s = { counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0, dead: false };
+      this.series.set(key, s);
     }
+    return s;
+  }
+
+  private record(s: Series, value: number): void {
     const b = this.bounds;
     let i = 0;
     while (i < b.length && value > b[i]!) i++;
@@ -119,6 +184,7 @@ export class FastHistogram<L extends string> extends FastMetric<L> {
   }
 
   reset(): void {
+    for (const x of this.series.values()) x.dead = true;
     this.series.clear();
   }
 }

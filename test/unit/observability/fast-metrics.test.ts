@@ -49,6 +49,33 @@ describe('fast per-frame metrics', () => {
     expect(await m.fast.metrics()).toBe(await m.ref.metrics());
   });
 
+  it('bound children (labels()) count into the same series as prom-client\'s, before and after a reset', async () => {
+    const m = both();
+    const refIn = m.refCounter.labels('from_twilio');
+    const fastIn = m.fastCounter.labels('from_twilio');
+    const refLat = m.refHist.labels('inbound');
+    const fastLat = m.fastHist.labels('inbound');
+    expect(await m.fast.metrics()).toBe(await m.ref.metrics()); // no series before the first use
+    for (const v of SAMPLES) {
+      refIn.inc();
+      fastIn.inc();
+      refLat.observe(v);
+      fastLat.observe(v);
+    }
+    m.refCounter.inc({ direction: 'from_twilio' }, 2); // the unbound form adds to the same series
+    m.fastCounter.inc({ direction: 'from_twilio' }, 2);
+    expect(await m.fast.metrics()).toBe(await m.ref.metrics());
+    m.ref.resetMetrics();
+    m.fast.resetMetrics();
+    refIn.inc(3);
+    fastIn.inc(3);
+    refLat.observe(0.002);
+    fastLat.observe(0.002);
+    expect(await m.fast.metrics()).toBe(await m.ref.metrics());
+    expect(() => fastIn.inc(-1)).toThrow();
+    expect(() => fastLat.observe(Number.NaN)).toThrow();
+  });
+
   it('refuse what prom-client refuses', () => {
     const m = both();
     expect(() => m.fastCounter.inc({ direction: 'a' }, -1)).toThrow();
