@@ -20,8 +20,11 @@ export class InboundAudio {
     this.framer = new Framer(frameSamples(engineRate));
   }
 
-  /** One Twilio media chunk (decoded base64). `timestampMs` is the media timestamp, if known. */
-  pushMulaw(mulaw: Uint8Array, timestampMs?: number): void {
+  /**
+   * One Twilio media chunk (decoded base64). `timestampMs` is the media timestamp, if known;
+   * `nowMs` the arrival time (performance.now(), which the caller usually has already).
+   */
+  pushMulaw(mulaw: Uint8Array, timestampMs?: number, nowMs = performance.now()): void {
     if (mulaw.length === 0) return;
     if (timestampMs !== undefined) {
       const fill = this.gaps.check(timestampMs, mulaw.length);
@@ -33,15 +36,14 @@ export class InboundAudio {
         // Real gaps are time that has passed: a timestamp that jumps further than the wall
         // clock since the last chunk (+100 ms of jitter) is not a gap, and must not make the
         // bridge generate seconds of silence per message for whoever sends it.
-        const now = performance.now();
-        const elapsed = this.lastChunkAt ? now - this.lastChunkAt : 0;
+        const elapsed = this.lastChunkAt ? nowMs - this.lastChunkAt : 0;
         const n = Math.min(fill, Math.round((elapsed + 100) * 8));
         this.stats.silenceFilledMs += n / 8;
         this.pushSilenceSamples(n);
       }
     }
     this.stats.chunks++;
-    this.lastChunkAt = performance.now();
+    this.lastChunkAt = nowMs;
     if (this.pcm8k.length < mulaw.length) this.pcm8k = new Int16Array(mulaw.length);
     const pcm = this.pcm8k.subarray(0, mulaw.length);
     decodeMulaw(mulaw, pcm);

@@ -49,27 +49,14 @@ function paceTick(): void {
   for (const p of tails) p.checkTail(); // likewise once its reply has ended
 }
 
-function startPacing(p: Playback): void {
-  pacing.add(p);
+/** Puts a playback in one of the tick's sets (pacing or tails); the tick runs while any has one. */
+function join(set: Set<Playback>, p: Playback): void {
+  set.add(p);
   paceTimer ??= setInterval(paceTick, PACE_MS);
 }
 
-function stopPacing(p: Playback): void {
-  pacing.delete(p);
-  stopTickIfIdle();
-}
-
-function watchTail(p: Playback): void {
-  tails.add(p);
-  paceTimer ??= setInterval(paceTick, PACE_MS);
-}
-
-function unwatchTail(p: Playback): void {
-  tails.delete(p);
-  stopTickIfIdle();
-}
-
-function stopTickIfIdle(): void {
+function leave(set: Set<Playback>, p: Playback): void {
+  set.delete(p);
   if (pacing.size === 0 && tails.size === 0 && paceTimer) {
     clearInterval(paceTimer);
     paceTimer = undefined;
@@ -141,7 +128,7 @@ export class Playback {
 
   detach(): void {
     this.sink = undefined;
-    stopPacing(this);
+    leave(pacing, this);
     // What was sent to the old stream can no longer be confirmed; waiters on it learn so.
     this.marks = [];
     this.settleWaiters('interrupted');
@@ -163,16 +150,17 @@ export class Playback {
     if (!this.resampler || this.resampler.inRate !== rate) this.resampler = new StreamResampler(rate, 8000, { quality: CALL_RESAMPLER_QUALITY });
     const pcm8k = this.resampler.process(pcm);
     this.enqueuePcm8k(pcm8k);
-    this.scheduleTailFlush();
-    this.pump();
+    const now = this.now(); // one clock read for the tail deadline and the pacing
+    this.scheduleTailFlush(now);
+    this.pump(now);
   }
 
   /** 8 kHz audio the bridge makes itself (DTMF tones), queued after the agent's audio. */
   pushPcm8k(pcm8k: Int16Array): void {
     if (this.closed) return;
-    this.framer.flush((f) => this.enqueueFrame(f));
+    this.framer.flush(this.enqueueFrameFn);
     this.enqueuePcm8k(pcm8k);
-    this.framer.flush((f) => this.enqueueFrame(f));
+    this.framer.flush(this.enqueueFrameFn);
     this.wantTrailingMark = true;
     this.pump();
   }
@@ -260,7 +248,7 @@ export class Playback {
   whenPlayed(timeoutMs: number): Promise<PlayedResult> {
     if (this.closed) return Promise.resolve('closed');
     if (this.tailDue === 0) {
-      this.framer.flush((f) => this.enqueueFrame(f));
+      this.framer.flush(this.enqueueFrameFn);
       this.wantTrailingMark = true;
       this.pump();
     }
@@ -276,7 +264,7 @@ export class Playback {
 
   close(): void {
     this.closed = true;
-    stopPacing(this);
+    leave(pacing, this);
     this.clearTail();
     this.settleWaiters('closed');
     this.sink = undefined;
@@ -336,9 +324,9 @@ export class Playback {
    * seen 60–80 ms after the last audio (a timer refreshed per frame per call cost ~1 % of the
    * CPU at 300 calls).
    */
-  private scheduleTailFlush(): void {
-    if (this.tailDue === 0) watchTail(this);
-    this.tailDue = this.now() + TAIL_MS;
+  private scheduleTailFlush(now: number): void {
+    if (this.tailDue === 0) join(tails, this);
+    this.tailDue = now + TAIL_MS;
   }
 
   /** Called by the pacing tick while a reply streams. */
@@ -352,7 +340,7 @@ export class Playback {
 
   private clearTail(): void {
     this.tailDue = 0;
-    unwatchTail(this);
+    leave(tails, this);
   }
 
   /**
@@ -360,24 +348,23 @@ export class Playback {
    * as one media message (Twilio plays any size in order), then waits for the shared pacing tick
    * if more is queued. Public for the pacing clock; calling it at any time is harmless.
    */
-  pump(): void {
+  pump(now = this.now()): void {
     try {
-      this.send();
+      this.send(now);
     } catch (err) {
       // Runs from timers (the shared tick, the reply's tail): a failing sink must neither crash the
       // process nor stop the other calls' audio on the same tick. This call stops sending.
-      stopPacing(this);
+      leave(pacing, this);
       process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'PlaybackSinkError');
     }
   }
 
-  private send(): void {
+  private send(now: number): void {
     const sink = this.sink;
     if (!sink || this.closed) {
-      stopPacing(this);
+      leave(pacing, this);
       return;
     }
-    const now = this.now();
     if (this.playheadAt < now) this.playheadAt = now;
     const backlogged = sink.backlogged?.() ?? false;
     let batched = 0;
@@ -401,8 +388,8 @@ export class Playback {
       this.wantTrailingMark = false;
       if (this.framesSinceMark > 0) this.sendMark(sink);
     }
-    if (this.queue.length > 0 || this.hold) startPacing(this);
-    else stopPacing(this);
+    if (this.queue.length > 0 || this.hold) join(pacing, this);
+    else leave(pacing, this);
     this.checkWaiters();
   }
 

@@ -242,7 +242,7 @@ export class CallSession {
   onMedia(mulaw: Uint8Array, timestampMs: number | undefined): void {
     if (this.ended) return;
     const t0 = performance.now();
-    this.inbound.pushMulaw(mulaw, timestampMs);
+    this.inbound.pushMulaw(mulaw, timestampMs, t0);
     this.meter.fromTwilio.inc();
     this.meter.inbound.observe((performance.now() - t0) / 1000);
   }

@@ -25,13 +25,16 @@ const EQ = 0x3d;
 const B64 = new Uint8Array(256).fill(255);
 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => (B64[c.charCodeAt(0)] = i));
 
-// Which keys were seen, one bit each.
-const K_EVENT = 1, K_SEQ = 2, K_SID = 4, K_MEDIA = 8, K_TRACK = 16, K_CHUNK = 32, K_TS = 64, K_PAYLOAD = 128;
-const ALL = 255;
-
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const W_EVENT = ascii('event'), W_SEQ = ascii('sequenceNumber'), W_SID = ascii('streamSid'), W_MEDIA = ascii('media');
-const W_TRACK = ascii('track'), W_CHUNK = ascii('chunk'), W_TS = ascii('timestamp'), W_PAYLOAD = ascii('payload');
+
+// The known keys; each has one bit in a "seen" mask, and its value's span a slot of the same index.
+const TOP_KEYS = ['event', 'sequenceNumber', 'streamSid', 'media'].map(ascii);
+const MEDIA_KEYS = ['track', 'chunk', 'timestamp', 'payload'].map(ascii); // slots 4–7
+const K_MEDIA = 1 << 3;
+const K_PAYLOAD = 1 << 7;
+const ALL = 255;
+/** the `media` event's name (the same bytes as its key) */
+const MEDIA = TOP_KEYS[3]!;
 const INBOUND = ascii('inbound');
 /** the longest counter the schema accepts (and still an exact integer as a double) */
 const MAX_COUNTER_DIGITS = 15;
@@ -46,25 +49,10 @@ function isWs(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
-/** The bit of a known key (length and first letter tell them apart; the bytes confirm), else 0. */
+/** The bit of a known key (of the top-level object, or of `media` when `inner`), else 0. */
 function keyBit(buf: Uint8Array, start: number, end: number, inner: boolean): number {
-  const len = end - start;
-  const c = buf[start];
-  if (!inner) {
-    if (len === 5) {
-      if (c === 0x65) return equalAt(buf, start, end, W_EVENT) ? K_EVENT : 0;
-      return equalAt(buf, start, end, W_MEDIA) ? K_MEDIA : 0;
-    }
-    if (len === 9) return equalAt(buf, start, end, W_SID) ? K_SID : 0;
-    if (len === 14) return equalAt(buf, start, end, W_SEQ) ? K_SEQ : 0;
-    return 0;
-  }
-  if (len === 5) {
-    if (c === 0x74) return equalAt(buf, start, end, W_TRACK) ? K_TRACK : 0;
-    return equalAt(buf, start, end, W_CHUNK) ? K_CHUNK : 0;
-  }
-  if (len === 7) return equalAt(buf, start, end, W_PAYLOAD) ? K_PAYLOAD : 0;
-  if (len === 9) return equalAt(buf, start, end, W_TS) ? K_TS : 0;
+  const keys = inner ? MEDIA_KEYS : TOP_KEYS;
+  for (let k = 0; k < keys.length; k++) if (equalAt(buf, start, end, keys[k]!)) return 1 << (inner ? k + 4 : k);
   return 0;
 }
 
@@ -110,7 +98,7 @@ export class MediaScanner {
     while (i < buf.length && isWs(buf[i]!)) i++;
     if (i !== buf.length) return undefined;
     const { starts, ends } = this;
-    if (!equalAt(buf, starts[0]!, ends[0]!, W_MEDIA)) return undefined;
+    if (!equalAt(buf, starts[0]!, ends[0]!, MEDIA)) return undefined;
     if (counterAt(buf, starts[1]!, ends[1]!) < 0) return undefined;
     if (!equalAt(buf, starts[2]!, ends[2]!, this.sid)) return undefined;
     if (!equalAt(buf, starts[4]!, ends[4]!, INBOUND)) return undefined;
