@@ -279,12 +279,18 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     }
   }
 
+  /**
+   * Agent audio that arrives misaligned is copied here (onAudio's view is only valid during the
+   * call). 100 ms at 48 kHz: bigger frames get an array of their own.
+   */
+  private readonly pcmScratch = new Int16Array(4800);
+
   /** Defined once as a property: the hot receive path allocates no closure per message. */
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
     const buf = Buffer.isBuffer(data) ? data
       : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     this.counters.framesReceived++;
-    const msg = decodeServerMessage(buf, isBinary);
+    const msg = decodeServerMessage(buf, isBinary, this.pcmScratch);
     if (msg.kind === 'audio') {
       if (msg.droppedBytes) this.reject('odd-length audio payload: dropped the trailing byte');
       const onAudio = this.opts.onAudio;

@@ -47,9 +47,12 @@ export function encodeControl(frame: ClientFrame): Buffer {
 
 /**
  * Reads the PCM16LE payload of an audio frame starting at `offset`. Zero-copy when the payload is
- * 2-byte aligned in memory (the usual case for ws messages), otherwise one copy.
+ * 2-byte aligned in memory, otherwise one copy — into `scratch` when it is given and big enough.
+ * (ws hands out a view of the socket read at the frame's offset, and behind a 4-byte header the
+ * samples start one byte after the tag: odd, so most frames are copied. A fresh 960-byte array
+ * is an off-heap allocation, ~0.55 µs more per frame than reusing one.)
  */
-export function readPcm16(data: Buffer, offset: number): { pcm: Int16Array; droppedBytes: number } {
+export function readPcm16(data: Buffer, offset: number, scratch?: Int16Array): { pcm: Int16Array; droppedBytes: number } {
   const byteLength = data.length - offset;
   const droppedBytes = byteLength & 1;
   const samples = (byteLength - droppedBytes) >> 1;
@@ -57,9 +60,9 @@ export function readPcm16(data: Buffer, offset: number): { pcm: Int16Array; drop
   if (HOST_IS_LE && (start & 1) === 0) {
     return { pcm: new Int16Array(data.buffer, start, samples), droppedBytes };
   }
-  const pcm = new Int16Array(samples);
+  const pcm = scratch !== undefined && scratch.length >= samples ? scratch.subarray(0, samples) : new Int16Array(samples);
   if (HOST_IS_LE) {
-    new Uint8Array(pcm.buffer).set(data.subarray(offset, offset + samples * 2));
+    new Uint8Array(pcm.buffer, pcm.byteOffset, samples * 2).set(data.subarray(offset, offset + samples * 2));
   } else {
     for (let i = 0; i < samples; i++) pcm[i] = data.readInt16LE(offset + 2 * i);
   }
@@ -77,13 +80,16 @@ function parseControlJson(text: string): DecodedMessage {
   return result.ok ? { kind: 'event', event: result.event } : { kind: 'ignored', reason: result.reason };
 }
 
-/** Decodes one server message. Text messages are legacy control JSON. */
-export function decodeServerMessage(data: Buffer, isBinary: boolean): DecodedMessage {
+/**
+ * Decodes one server message. Text messages are legacy control JSON. With `scratch`, audio that
+ * has to be copied lands there: the samples are then valid only until the next call.
+ */
+export function decodeServerMessage(data: Buffer, isBinary: boolean, scratch?: Int16Array): DecodedMessage {
   if (!isBinary) return parseControlJson(data.toString('utf8'));
   if (data.length === 0) return { kind: 'ignored', reason: 'empty binary message' };
   const tag = data[0];
   if (tag === TAG_AUDIO) {
-    const { pcm, droppedBytes } = readPcm16(data, 1);
+    const { pcm, droppedBytes } = readPcm16(data, 1, scratch);
     if (pcm.length === 0) return { kind: 'ignored', reason: 'audio frame without samples' };
     return droppedBytes ? { kind: 'audio', pcm, droppedBytes } : { kind: 'audio', pcm };
   }

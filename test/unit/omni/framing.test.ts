@@ -132,4 +132,39 @@ describe('readPcm16', () => {
     const { pcm } = readPcm16(buf.subarray(1), 1);
     expect(pcm.buffer).toBe(buf.buffer);
   });
+
+  it('copies a misaligned payload into the scratch array when one is given, exactly', () => {
+    const samples = [1, -2, 32767, -32768, 258];
+    const frame = Buffer.alloc(1 + 2 * samples.length); // unpooled: starts at byteOffset 0
+    samples.forEach((v, i) => frame.writeInt16LE(v, 1 + 2 * i)); // behind the tag: odd in memory
+    const scratch = new Int16Array(16).fill(7);
+    const { pcm, droppedBytes } = readPcm16(frame, 1, scratch);
+    expect(pcm.buffer).toBe(scratch.buffer);
+    expect(Array.from(pcm)).toEqual(samples);
+    expect(droppedBytes).toBe(0);
+    expect(scratch[samples.length]).toBe(7); // nothing written past the frame
+  });
+
+  it('allocates when the scratch array is too small, and never writes to it', () => {
+    const frame = Buffer.alloc(1 + 2 * 8);
+    for (let i = 0; i < 8; i++) frame.writeInt16LE(100 * i, 1 + 2 * i);
+    const scratch = new Int16Array(4).fill(7);
+    const { pcm } = readPcm16(frame, 1, scratch);
+    expect(pcm.buffer).not.toBe(scratch.buffer);
+    expect(Array.from(pcm)).toEqual([0, 100, 200, 300, 400, 500, 600, 700]);
+    expect(Array.from(scratch)).toEqual([7, 7, 7, 7]);
+  });
+
+  it('decodeServerMessage puts misaligned audio in the scratch array', () => {
+    const frame = Buffer.alloc(1 + 4);
+    frame[0] = TAG_AUDIO;
+    frame.writeInt16LE(-5, 1);
+    frame.writeInt16LE(9, 3);
+    const scratch = new Int16Array(8);
+    const msg = decodeServerMessage(frame, true, scratch);
+    expect(msg.kind).toBe('audio');
+    if (msg.kind !== 'audio') return;
+    expect(msg.pcm.buffer).toBe(scratch.buffer);
+    expect(Array.from(msg.pcm)).toEqual([-5, 9]);
+  });
 });
