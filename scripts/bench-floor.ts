@@ -7,13 +7,15 @@
  * Twilio message per 20 ms, marks every 500 ms, and nothing else. Its CPU per frame pair is what
  * moving the messages costs on this machine; bench:load's figure minus it is the bridge's work.
  *
- *   tsx scripts/bench-floor.ts [--steps 100,200,300] [--hold 8]
+ *   tsx scripts/bench-floor.ts [--steps 100,200,300] [--hold 8] [--polling-load]
+ * --polling-load: the load side polls rather than sleeps (scripts/load/poll.ts says why).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import { pinSelf } from './load/bridge-child.js';
+import { keepPolling, pollingLoadRequested } from './load/poll.js';
 import { cpuMs } from './load/probes.js';
 
 function arg(name: string, def: string): string {
@@ -79,13 +81,15 @@ async function step(n: number, relayPort: number, relayPid: number): Promise<str
 
 async function main(): Promise<void> {
   pinSelf(1);
+  const polling = pollingLoadRequested();
+  if (polling) keepPolling();
   const engine = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise<void>((r) => engine.once('listening', () => r()));
   // The engine echoes each frame at once (bench:load's loopback engine does the same).
   engine.on('connection', (s) => s.on('message', (d: Buffer, binary) => s.send(d, { binary })));
   const { child, port } = await startRelay((engine.address() as { port: number }).port);
   const watchdog = setTimeout(() => { child.kill(); process.exit(1); }, 10 * 60_000);
-  console.log(`bare ws relay (pid ${child.pid}) pinned to core 0; callers and echo engine on core 1; hold ${HOLD_S} s`);
+  console.log(`bare ws relay (pid ${child.pid}) pinned to core 0; callers and echo engine on core 1 ${polling ? ' (polling)' : ''}; hold ${HOLD_S} s`);
   console.log('\n| N | relay CPU %core | µs per frame pair | agent frames back/expected |\n|---|---|---|---|');
   for (const n of STEPS) console.log(await step(n, port, child.pid!));
   clearTimeout(watchdog);
