@@ -11,7 +11,7 @@ import {
   type ClientFrame, type ConfigurePayload, configureFrame, dtmfFrame, sessionEndingFrame, toolResultFrame,
 } from './client-frames.js';
 import type { OmniEvent } from './events.js';
-import { decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
+import { PcmScratch, decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
 import { OmniConnectError, connectFailureCode } from './connect-error.js';
 import { buildOmniUrl, type OmniRate, redactUrl } from './url.js';
 
@@ -281,9 +281,9 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
 
   /**
    * Agent audio that arrives misaligned is copied here (onAudio's view is only valid during the
-   * call). 100 ms at 48 kHz: bigger frames get an array of their own.
+   * call). Sized by the frames that come (960 bytes for 20 ms at 24 kHz), at most 100 ms at 48 kHz.
    */
-  private readonly pcmScratch = new Int16Array(4800);
+  private readonly pcmScratch = new PcmScratch(4800);
 
   /** Defined once as a property: the hot receive path allocates no closure per message. */
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {

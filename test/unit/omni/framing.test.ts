@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  TAG_AUDIO, TAG_CONTROL, TAG_TRANSCRIPT, decodeServerMessage, encodeAudioFrame, encodeControl, readPcm16,
+  PcmScratch, TAG_AUDIO, TAG_CONTROL, TAG_TRANSCRIPT, decodeServerMessage, encodeAudioFrame, encodeControl, readPcm16,
 } from '../../../src/omni/framing.js';
 import { configureFrame, dtmfFrame, sessionEndingFrame } from '../../../src/omni/events.js';
 
@@ -133,26 +133,32 @@ describe('readPcm16', () => {
     expect(pcm.buffer).toBe(buf.buffer);
   });
 
-  it('copies a misaligned payload into the scratch array when one is given, exactly', () => {
+  it('copies a misaligned payload into the scratch array when one is given, exactly, and reuses it', () => {
     const samples = [1, -2, 32767, -32768, 258];
     const frame = Buffer.alloc(1 + 2 * samples.length); // unpooled: starts at byteOffset 0
     samples.forEach((v, i) => frame.writeInt16LE(v, 1 + 2 * i)); // behind the tag: odd in memory
-    const scratch = new Int16Array(16).fill(7);
-    const { pcm, droppedBytes } = readPcm16(frame, 1, scratch);
-    expect(pcm.buffer).toBe(scratch.buffer);
-    expect(Array.from(pcm)).toEqual(samples);
-    expect(droppedBytes).toBe(0);
-    expect(scratch[samples.length]).toBe(7); // nothing written past the frame
+    const scratch = new PcmScratch(16);
+    const first = readPcm16(frame, 1, scratch);
+    expect(Array.from(first.pcm)).toEqual(samples);
+    expect(first.droppedBytes).toBe(0);
+    const shorter = Buffer.alloc(1 + 4);
+    shorter.writeInt16LE(-9, 1);
+    shorter.writeInt16LE(9, 3);
+    const second = readPcm16(shorter, 1, scratch);
+    expect(second.pcm.buffer).toBe(first.pcm.buffer); // the same memory, not a new array
+    expect(Array.from(second.pcm)).toEqual([-9, 9]);
   });
 
-  it('allocates when the scratch array is too small, and never writes to it', () => {
+  it('gives a frame over the scratch limit an array of its own and keeps the scratch as it was', () => {
     const frame = Buffer.alloc(1 + 2 * 8);
     for (let i = 0; i < 8; i++) frame.writeInt16LE(100 * i, 1 + 2 * i);
-    const scratch = new Int16Array(4).fill(7);
+    const scratch = new PcmScratch(4);
+    const small = scratch.take(4);
+    small.fill(7);
     const { pcm } = readPcm16(frame, 1, scratch);
-    expect(pcm.buffer).not.toBe(scratch.buffer);
+    expect(pcm.buffer).not.toBe(small.buffer);
     expect(Array.from(pcm)).toEqual([0, 100, 200, 300, 400, 500, 600, 700]);
-    expect(Array.from(scratch)).toEqual([7, 7, 7, 7]);
+    expect(Array.from(scratch.take(4))).toEqual([7, 7, 7, 7]);
   });
 
   it('decodeServerMessage puts misaligned audio in the scratch array', () => {
@@ -160,11 +166,11 @@ describe('readPcm16', () => {
     frame[0] = TAG_AUDIO;
     frame.writeInt16LE(-5, 1);
     frame.writeInt16LE(9, 3);
-    const scratch = new Int16Array(8);
+    const scratch = new PcmScratch(8);
     const msg = decodeServerMessage(frame, true, scratch);
     expect(msg.kind).toBe('audio');
     if (msg.kind !== 'audio') return;
-    expect(msg.pcm.buffer).toBe(scratch.buffer);
+    expect(msg.pcm.buffer).toBe(scratch.take(2).buffer);
     expect(Array.from(msg.pcm)).toEqual([-5, 9]);
   });
 });
