@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   engine.on('connection', (s) => s.on('message', (d: Buffer, binary) => s.send(d, { binary })));
   const { child, port } = await startRelay((engine.address() as { port: number }).port);
   const watchdog = setTimeout(() => { child.kill(); process.exit(1); }, 10 * 60_000);
-  console.log(`bare ws relay (pid ${child.pid}) pinned to core 0; callers and echo engine on core 1 ${polling ? ' (polling)' : ''}; hold ${HOLD_S} s`);
+  console.log(`bare ws relay (pid ${child.pid}) pinned to core 0; callers and echo engine on core 1${polling ? ' (polling)' : ''}; hold ${HOLD_S} s`);
   console.log('\n| N | relay CPU %core | µs per frame pair | agent frames back/expected |\n|---|---|---|---|');
   for (const n of STEPS) console.log(await step(n, port, child.pid!));
   clearTimeout(watchdog);
