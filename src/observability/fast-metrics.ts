@@ -58,8 +58,13 @@ export interface CounterChild {
   inc(value?: number): void;
 }
 
-function checkCounterValue(value: number): void {
+/** prom-client's own checks and messages */
+function checkFinite(value: number): void {
   if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+}
+
+function checkCounterValue(value: number): void {
+  checkFinite(value);
   if (value < 0) throw new Error('It is not possible to decrease a counter');
 }
 
@@ -131,7 +136,7 @@ export class FastHistogram<L extends string> extends FastMetric<L> {
   }
 
   observe(labels: Labels<L> | undefined, value: number): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+    checkFinite(value);
     this.record(this.seriesFor(this.key(labels)), value);
   }
 
@@ -141,7 +146,7 @@ export class FastHistogram<L extends string> extends FastMetric<L> {
     let series: Series | undefined; // made on the first observation, as with prom-client
     return {
       observe: (v: number) => {
-        if (!Number.isFinite(v)) throw new TypeError(`Value is not a valid number: ${v}`);
+        checkFinite(v);
         if (series === undefined || series.dead) series = this.seriesFor(key);
         this.record(series, v);
       },

@@ -298,7 +298,7 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
         try {
           onAudio(msg.pcm, this.rate);
         } catch (err) {
-          this.log.error({ err: this.scrub(String((err as Error)?.message ?? err)), listener: 'audio' }, 'omni listener threw');
+          this.listenerThrew('audio', err);
         }
       }
     } else if (msg.kind === 'event') {
@@ -338,8 +338,12 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     try {
       (this.emit as (n: K, ...a: OmniClientEvents[K]) => boolean)(name, ...args);
     } catch (err) {
-      this.log.error({ err: this.scrub(String((err as Error)?.message ?? err)), listener: name }, 'omni listener threw');
+      this.listenerThrew(name, err);
     }
+  }
+
+  private listenerThrew(listener: string, err: unknown): void {
+    this.log.error({ err: this.scrub(String((err as Error)?.message ?? err)), listener }, 'omni listener threw');
   }
 
   private scrub(message: string): string {

@@ -14,16 +14,17 @@
  * (test/unit/twilio/media-scan.test.ts checks this over thousands of mutated messages).
  */
 
+import { BASE64_VALUE } from './messages.js';
+
+/** base64 value per byte, 255 outside the alphabet (a module-local name for the hot loop) */
+const B64 = BASE64_VALUE;
+
 const QUOTE = 0x22;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 const OPEN = 0x7b;
 const CLOSE = 0x7d;
 const EQ = 0x3d;
-
-/** base64 alphabet value per byte; 255 = not in the alphabet ('=' included: handled apart) */
-const B64 = new Uint8Array(256).fill(255);
-'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => (B64[c.charCodeAt(0)] = i));
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -151,7 +152,6 @@ export class MediaScanner {
         while (i < n && isWs(buf[i]!)) i++;
         if (buf[i] !== QUOTE) return -1; // the schema wants strings only
         const start = ++i;
-        // The payload is long: memchr. An escaped quote ends the span early and fails its check.
         // The payload is long: memchr. An escaped quote ends the span early and fails its check.
         if (bit === K_PAYLOAD) i = buf.indexOf(QUOTE, i);
         else while (i < n && buf[i] !== QUOTE) i++;

@@ -18,9 +18,12 @@ const sid = z.string().min(1).max(64);
 /** Echoed unescaped in every outbound message (buildMedia/buildMark/buildClear): safe alphabet only. */
 const streamSid = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a stream sid');
 
-/** 1 for the 64 characters of the standard base64 alphabet (ASCII only). */
-const BASE64_CHAR = new Uint8Array(128);
-for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') BASE64_CHAR[ch.charCodeAt(0)] = 1;
+/** The standard base64 alphabet, as bytes: B64_CHARS[v] is the character for the value v. */
+const B64_CHARS = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
+
+/** The value of each byte in the base64 alphabet; 255 for any other byte ('=' included). */
+export const BASE64_VALUE = new Uint8Array(256).fill(255);
+B64_CHARS.forEach((c, v) => (BASE64_VALUE[c] = v));
 
 /**
  * Standard base64, padded or not (at most two `=`, only at the end, and only in a length that is
@@ -36,7 +39,7 @@ export function isBase64(s: string): boolean {
   }
   for (let i = 0; i < end; i++) {
     const c = s.charCodeAt(i);
-    if (c > 127 || BASE64_CHAR[c] === 0) return false; // '=' is not in the table: data after padding
+    if (c > 127 || BASE64_VALUE[c]! > 63) return false; // '=' is not in the alphabet: data after padding
   }
   return end === n || n % 4 === 0;
 }
@@ -251,9 +254,6 @@ export function buildMedia(streamSid: string, payloadB64: string): string {
   if (!isBase64(payloadB64)) throw new TypeError('media payload must be base64');
   return new MediaEncoder(streamSid).encode(payloadB64);
 }
-
-/** base64 alphabet by value, as bytes */
-const B64_CHARS = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
 
 /**
  * Outbound media of one stream: the streamSid is checked and the message prefix built once, then
