@@ -17,6 +17,7 @@
  *   tsx scripts/bench-load.ts [--steps 50,100,200,400,800] [--hold 10] [--ramp 2] [--rate 24000]
  *                             [--late-ms 60] [--refine 2] [--profile [dir]]   (profile: one step, default N=200)
  *                             [--polling-load]   (the load side polls instead of sleeping: scripts/load/poll.ts)
+ *                             [--coalesce-ms N]  (bridge.write_coalesce_ms of the bridge under test; 0 = off, the default)
  * BENCH_BRIDGE_NODE_ARGS adds node flags to the bridge (e.g. "--trace-gc").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,6 +44,8 @@ function arg(name: string): string | undefined {
 }
 
 const PROFILE = arg('profile');
+/** bridge.write_coalesce_ms for the bridge under test (0 = off); unset = the shipped default */
+const COALESCE_MS = arg('coalesce-ms') !== undefined ? Number(arg('coalesce-ms')) : undefined;
 const PROFILE_DIR = PROFILE ? resolve(PROFILE) : '/tmp/prof';
 const STEPS = (arg('steps') ?? (PROFILE !== undefined ? '200' : '50,100,200,400,800')).split(',').map(Number).filter((n) => n > 0);
 const HOLD_S = Number(arg('hold') ?? 10);
@@ -157,9 +160,17 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
   pool.close();
   for (let i = 0; i < 100 && (await activeCalls(bridge.url)) > 0; i++) await sleep(100);
 
-  const latency = (direction: string): [number, number, number] => {
-    const h = histogramDelta(before, after, 'bridge_added_latency_seconds', { direction });
+  const quantiles = (name: string, direction: string): [number, number, number] => {
+    const h = histogramDelta(before, after, name, { direction });
+    if (h.count === 0) return [0, 0, 0]; // nothing held (write coalescing off)
     return [histogramQuantile(h, 0.5) * 1000, histogramQuantile(h, 0.99) * 1000, histogramMaxBound(h) * 1000];
+  };
+  // Added latency = the synchronous processing of a frame + the wait of its socket's oldest held
+  // message in the write coalescer, each quantile summed: an upper estimate of their sum's.
+  const latency = (direction: string, socket: string): [number, number, number] => {
+    const sync = quantiles('bridge_added_latency_seconds', direction);
+    const held = quantiles('bridge_write_hold_seconds', socket);
+    return [sync[0] + held[0], sync[1] + held[1], sync[2] + held[2]];
   };
   const placed = totals.calls;
   const bridgeDropped = delta(before, after, 'bridge_frames_dropped_total');
@@ -173,7 +184,8 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
     rssPerCallKb: ((mem.rssMb - base.rssMb) * 1024) / Math.max(1, placed),
     heapMb: mem.heapMb,
     heapPerCallKb: ((mem.heapMb + mem.externalMb - base.heapMb - base.externalMb) * 1024) / Math.max(1, placed),
-    lat: { in: latency('inbound'), out: latency('outbound') },
+    lat: { in: latency('inbound', 'to_engine'), out: latency('outbound', 'to_twilio') },
+    holdP99Ms: COALESCE_MS ? { in: quantiles('bridge_write_hold_seconds', 'to_engine')[1], out: quantiles('bridge_write_hold_seconds', 'to_twilio')[1] } : { in: NaN, out: NaN },
     win,
     expectedFrames: Math.round((placed * p.wallMs) / 20),
     bridgeDropped,
@@ -274,7 +286,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-load-'));
   try {
     await bridge.start({
-      core: 0, engineUrl: engine.url, configPath: writeBenchConfig(dir), omniRate: RATE, lifetimeS: WATCHDOG_MS / 1000,
+      core: 0, engineUrl: engine.url, configPath: writeBenchConfig(dir, COALESCE_MS), omniRate: RATE, lifetimeS: WATCHDOG_MS / 1000,
       profileDir: PROFILE !== undefined ? PROFILE_DIR : undefined,
       extraNodeArgs: (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean),
     });

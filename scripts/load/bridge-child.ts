@@ -26,8 +26,11 @@ export function pinSelf(core: number): boolean {
   }
 }
 
-/** The bench configuration: one agent, no tools, no pre-connect, a high call limit. */
-export function writeBenchConfig(dir: string): string {
+/**
+ * The bench configuration: one agent, no tools, no pre-connect, a high call limit.
+ * `coalesceMs` sets bridge.write_coalesce_ms (default: the shipped default).
+ */
+export function writeBenchConfig(dir: string, coalesceMs?: number): string {
   const path = join(dir, 'bench.yaml');
   writeFileSync(path, [
     'default_agent: bench',
@@ -41,6 +44,7 @@ export function writeBenchConfig(dir: string): string {
     // Pre-connecting feeds the engine silence until the stream starts; a loopback engine would
     // echo it as agent audio queued ahead of the caller's (a real agent does not answer silence).
     '  preconnect: { enabled: false }',
+    ...(coalesceMs !== undefined ? [`  write_coalesce_ms: ${coalesceMs}`] : []),
     '',
   ].join('\n'));
   return path;

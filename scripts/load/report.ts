@@ -14,8 +14,13 @@ export interface Row {
   heapMb: number;
   /** V8 heap + external (Buffers) per call, over the warmed-up idle bridge, after a full GC */
   heapPerCallKb: number;
-  /** bridge_added_latency_seconds in ms: [p50, p99, max bucket bound] per direction */
+  /**
+   * Added latency in ms, [p50, p99, max bucket bound] per direction: bridge_added_latency_seconds
+   * (synchronous processing) + bridge_write_hold_seconds (the write coalescer's wait), quantile by quantile.
+   */
   lat: { in: [number, number, number]; out: [number, number, number] };
+  /** the write coalescer's part of `lat`: p99 of bridge_write_hold_seconds per direction, ms; NaN when it is off */
+  holdP99Ms: { in: number; out: number };
   win: WindowStats;
   expectedFrames: number;
   bridgeDropped: number;
@@ -62,7 +67,7 @@ const maxBound = (v: number) => (v === Infinity ? `>${LAST_BUCKET_MS}` : Number.
 export function stepLine(r: Row): string {
   return `N=${r.n}: bridge CPU ${f1(r.cpuPct)}% (${f1(r.cpuUsPerFrame)} µs per frame in+out; kernel ${f1(r.sysShare)}% of it; `
     + `helper threads ${f1(r.helpersPct)}%), RSS ${f1(r.rssMb)} MB (JS heap ${f1(r.heapMb)} MB, ${f1(r.heapPerCallKb)} KB/call), `
-    + `added p99 in/out ${fLat(r.lat.in[1])}/${fLat(r.lat.out[1])} ms, e2e p50/p99 ${f1(r.win.e2eP50Ms)}/${f1(r.win.e2eP99Ms)} ms`
+    + `added p99 in/out ${fLat(r.lat.in[1])}/${fLat(r.lat.out[1])} ms${Number.isNaN(r.holdP99Ms.in) ? '' : ` (write hold ${fLat(r.holdP99Ms.in)}/${fLat(r.holdP99Ms.out)})`}, e2e p50/p99 ${f1(r.win.e2eP50Ms)}/${f1(r.win.e2eP99Ms)} ms`
     + `${r.realtime ? '' : ` — real time lost: ${r.why.join('; ')}`}\n`
     + `       bridge loop lag p99 ${f1(r.bridgeLagMs)} ms; load side CPU ${f1(r.loadCpuPct)}%, loop lag p99 ${f1(r.loadLagMs)} ms; `
     + `softirq core 0/1 ${f1(r.irqPct[0])}/${f1(r.irqPct[1])}%; steal ${f1(r.stealPct[0])}/${f1(r.stealPct[1])}%; run-queue wait bridge/load ${f1(r.runqWaitPct[0])}/${f1(r.runqWaitPct[1])}%`;

@@ -4,6 +4,7 @@ import { classifyClose } from '../omni/close-policy.js';
 import type { ConfigurePayload, OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { WriteCoalescer } from '../net/write-coalescer.js';
 
 export interface EngineLinkOptions {
   baseUrl: string;
@@ -20,6 +21,8 @@ export interface EngineLinkOptions {
   contextSummary?: () => string | undefined;
   /** agent audio of whichever engine session is current (called directly: the hot path) */
   onAudio: (pcm: Int16Array, rate: number) => void;
+  /** holds writes to the engine to the end of each batch of ready sockets */
+  coalescer?: WriteCoalescer;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -55,9 +58,14 @@ export class EngineLink extends EventEmitter {
   state: LinkState = 'connecting';
   stats = { pendingDropped: 0, reconnects: 0, closeCodes: [] as number[], connectMs: [] as number[] };
 
+  /** the coalescer's wait per flush of the engine socket, bound to its label once */
+  private readonly holdMeter: ((seconds: number) => void) | undefined;
+
   constructor(private readonly opts: EngineLinkOptions) {
     super();
     this.maxPendingFrames = Math.max(1, Math.ceil(opts.maxPendingMs / 20));
+    const child = opts.coalescer ? opts.metrics?.writeHold.labels('to_engine') : undefined;
+    this.holdMeter = child ? (s) => child.observe(s) : undefined;
   }
 
   get outputRate(): number {
@@ -152,6 +160,8 @@ export class EngineLink extends EventEmitter {
       configure,
       connectTimeoutMs: this.attemptTimeoutMs(),
       onAudio: this.opts.onAudio,
+      coalescer: this.opts.coalescer,
+      onWriteHeld: this.holdMeter,
       logger,
     });
     this.client = client;

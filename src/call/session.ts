@@ -3,6 +3,7 @@ import type { OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { CounterChild, HistogramChild } from '../observability/fast-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { WriteCoalescer } from '../net/write-coalescer.js';
 import { MediaEncoder, buildClear, buildMark } from '../twilio/messages.js';
 import type { TwilioRest } from '../twilio/rest.js';
 import type { ToolRegistry } from '../tools/registry.js';
@@ -31,6 +32,8 @@ export interface SessionDeps {
   publicUrl: string;
   toolsFor: (agentId: string) => ToolRegistry | undefined;
   rest?: TwilioRest;
+  /** holds engine-socket writes to the end of each batch of ready sockets (src/net/write-coalescer.ts) */
+  coalescer?: WriteCoalescer;
   /** the agent's hold loop at 8 kHz (its WAV resampled once at load, or the generated default) */
   holdFor: (agentId: string) => Int16Array;
   logger: Logger;
@@ -142,6 +145,7 @@ export class CallSession {
       connectTimeoutMs: this.deps.settings.engine_connect_timeout_ms,
       maxPendingMs: this.deps.settings.max_pending_caller_ms,
       contextSummary: () => this.memory.summary(),
+      coalescer: this.deps.coalescer,
       onAudio: (pcm, rate) => {
         if (link === this.engine) this.onAgentAudio(pcm, rate);
       },
@@ -171,7 +175,7 @@ export class CallSession {
     link.on('event', (ev: OmniEvent) => this.onEngineEvent(ev));
     link.on('reconnecting', () => this.control.onEngineReconnecting());
     link.on('ready', () => {
-      if (!configure.greeting) this.answerableResolve?.();
+      if (!configure.greeting) this.markAnswerable();
       this.control.onEngineReady();
     });
     link.on('ended', (code: number) => this.onEngineEnded(link, code));
@@ -282,10 +286,17 @@ export class CallSession {
     this.end(why === 'stop' ? 'caller_hangup' : 'stream_closed');
   }
 
+  /** Resolves `answerable` once; dropping the resolver keeps the per-frame path off the promise machinery. */
+  private markAnswerable(): void {
+    const resolve = this.answerableResolve;
+    this.answerableResolve = undefined;
+    resolve?.();
+  }
+
   private onAgentAudio(pcm: Int16Array, rate: number): void {
     if (this.ended) return;
     const t0 = performance.now();
-    this.answerableResolve?.();
+    if (this.answerableResolve) this.markAnswerable();
     this.playback.pushAgentAudio(pcm, rate);
     this.meter.fromEngine.inc();
     this.meter.outbound.observe((performance.now() - t0) / 1000);

@@ -116,6 +116,13 @@ export const bridgeSchema = z.object({
   engine_connect_timeout_ms: z.number().int().min(500).max(30000).default(5000),
   /** caller audio held while the engine is not ready (bounded, replayed in order) */
   max_pending_caller_ms: z.number().int().min(200).max(30000).default(5000),
+  /**
+   * > 0: messages written while the bridge works through one batch of ready sockets leave together
+   * at its end, each held at most this long (ms) — fewer wake-ups of the peers, at up to this much
+   * added latency. Off by default: on the load benchmark it halved softirq time but did not lower
+   * the bridge's total CPU reliably (docs/capacity.md, fifth round). 0 = every message at once.
+   */
+  write_coalesce_ms: z.number().min(0).max(5).default(0),
   /** how far ahead of real time agent audio is sent to Twilio */
   playback_lead_ms: z.number().int().min(20).max(2000).default(200),
   max_concurrent_calls: z.number().int().min(1).max(100000).default(500),

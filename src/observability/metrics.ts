@@ -31,6 +31,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     engineReconnects: new Counter({ name: 'bridge_engine_reconnects_total', help: 'Engine reconnect attempts by result', labelNames: ['result'], registers: r }),
     /** per frame: FastHistogram (same export as prom-client's Histogram) */
     addedLatency: new FastHistogram({ name: 'bridge_added_latency_seconds', help: 'Processing time the bridge adds per frame', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
+    /** per socket flush: how long its oldest message waited in the write coalescer (src/net/write-coalescer.ts) */
+    writeHold: new FastHistogram({ name: 'bridge_write_hold_seconds', help: 'Wait of the oldest held message per socket flush of the write coalescer', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
     preconnect: new Counter({ name: 'bridge_preconnect_total', help: 'Pre-connected engine sessions by result', labelNames: ['result'], registers: r }),
   };
 }

@@ -14,6 +14,7 @@ import type { OmniEvent } from './events.js';
 import { PcmScratch, decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
 import { OmniConnectError, connectFailureCode } from './connect-error.js';
 import { buildOmniUrl, type OmniRate, redactUrl } from './url.js';
+import type { HeldSocket, WriteCoalescer } from '../net/write-coalescer.js';
 
 export { OmniConnectError, connectFailureCode, type OmniConnectFailure } from './connect-error.js';
 
@@ -29,6 +30,10 @@ export interface OmniClientOptions {
   closeTimeoutMs?: number;
   /** Audio is refused (sendAudio → false) while more than this is queued in the socket. Default 1 MiB. */
   maxBufferedBytes?: number;
+  /** holds this session's writes to the end of each batch of ready sockets (src/net/write-coalescer.ts) */
+  coalescer?: WriteCoalescer;
+  /** how long the oldest held message waited, per flush, in seconds */
+  onWriteHeld?: (seconds: number) => void;
   /**
    * Agent audio, at the current output rate. A direct callback rather than an event: it runs 50
    * times a second per call, and the view may point into the message buffer (copy to keep it).
@@ -147,6 +152,9 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
   private wire(ws: WebSocket): void {
     ws.binaryType = 'nodebuffer';
     ws.on('message', this.onMessage);
+    // The upgrade response carries the socket ws goes on to use: the public way to reach it.
+    const coalescer = this.opts.coalescer;
+    if (coalescer) ws.once('upgrade', (res) => (this.held = coalescer.attach(res.socket, this.opts.onWriteHeld)));
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       res.resume();
@@ -268,8 +276,11 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     return this.sendRaw(encodeControl(frame));
   }
 
+  private held: HeldSocket | undefined;
+
   private sendRaw(frame: Buffer): boolean {
     try {
+      this.held?.hold();
       this.ws!.send(frame);
       this.counters.framesSent++;
       return true;

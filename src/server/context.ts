@@ -3,6 +3,7 @@ import type { LoadedConfig } from '../config/loader.js';
 import type { AgentConfig, BridgeSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { WriteCoalescer } from '../net/write-coalescer.js';
 import type { TwilioRest } from '../twilio/rest.js';
 import type { CallRegistry } from './registry.js';
 
@@ -14,6 +15,8 @@ export interface BridgeContext {
   metrics: Metrics;
   registry: CallRegistry;
   rest?: TwilioRest;
+  /** holds socket writes to the end of each batch of ready sockets; absent when write_coalesce_ms is 0 */
+  coalescer?: WriteCoalescer;
   draining: boolean;
   agent(id: string | undefined): AgentConfig | undefined;
   /** the agent for a dialled number (routing table, else the default agent) */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { CallSession, MediaStreamHandle } from '../call/session.js';
+import type { HeldSocket } from '../net/write-coalescer.js';
 import { MediaScanner } from '../twilio/media-scan.js';
 import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
 import type { BridgeContext } from './context.js';
@@ -19,8 +20,11 @@ const TEXT = { binary: false } as const;
  * able to touch another call.
  */
 export function registerMediaRoute(app: FastifyInstance, ctx: BridgeContext): void {
-  app.get('/twilio/media', { websocket: true, preValidation: twilioUpgradeGuard(ctx) }, (socket: WebSocket) => {
-    new MediaConnection(socket, ctx);
+  const holdMeter = ctx.metrics.writeHold.labels('to_twilio');
+  const onHeld = (seconds: number) => holdMeter.observe(seconds);
+  app.get('/twilio/media', { websocket: true, preValidation: twilioUpgradeGuard(ctx) }, (socket: WebSocket, req) => {
+    // The upgrade request's socket is the one ws now speaks on: its writes can be coalesced.
+    new MediaConnection(socket, ctx, ctx.coalescer?.attach(req.raw.socket, onHeld));
   });
 }
 
@@ -32,7 +36,7 @@ class MediaConnection implements MediaStreamHandle {
   private stopped = false;
   private readonly log;
 
-  constructor(private readonly ws: WebSocket, private readonly ctx: BridgeContext) {
+  constructor(private readonly ws: WebSocket, private readonly ctx: BridgeContext, private readonly held?: HeldSocket) {
     this.log = ctx.logger.child({ conn: 'media' });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', () => this.onClose());
@@ -48,7 +52,9 @@ class MediaConnection implements MediaStreamHandle {
   }
 
   send(text: string | Buffer): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(text, TEXT);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.held?.hold();
+    this.ws.send(text, TEXT);
   }
 
   close(): void {
