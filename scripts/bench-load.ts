@@ -167,10 +167,10 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
   };
   // Added latency = the synchronous processing of a frame + the wait of its socket's oldest held
   // message in the write coalescer, each quantile summed: an upper estimate of their sum's.
-  const latency = (direction: string, socket: string): [number, number, number] => {
+  const held = { in: quantiles('bridge_write_hold_seconds', 'to_engine'), out: quantiles('bridge_write_hold_seconds', 'to_twilio') };
+  const latency = (direction: string, hold: [number, number, number]): [number, number, number] => {
     const sync = quantiles('bridge_added_latency_seconds', direction);
-    const held = quantiles('bridge_write_hold_seconds', socket);
-    return [sync[0] + held[0], sync[1] + held[1], sync[2] + held[2]];
+    return [sync[0] + hold[0], sync[1] + hold[1], sync[2] + hold[2]];
   };
   const placed = totals.calls;
   const bridgeDropped = delta(before, after, 'bridge_frames_dropped_total');
@@ -184,8 +184,8 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
     rssPerCallKb: ((mem.rssMb - base.rssMb) * 1024) / Math.max(1, placed),
     heapMb: mem.heapMb,
     heapPerCallKb: ((mem.heapMb + mem.externalMb - base.heapMb - base.externalMb) * 1024) / Math.max(1, placed),
-    lat: { in: latency('inbound', 'to_engine'), out: latency('outbound', 'to_twilio') },
-    holdP99Ms: COALESCE_MS ? { in: quantiles('bridge_write_hold_seconds', 'to_engine')[1], out: quantiles('bridge_write_hold_seconds', 'to_twilio')[1] } : { in: NaN, out: NaN },
+    lat: { in: latency('inbound', held.in), out: latency('outbound', held.out) },
+    holdP99Ms: COALESCE_MS ? { in: held.in[1], out: held.out[1] } : { in: NaN, out: NaN },
     win,
     expectedFrames: Math.round((placed * p.wallMs) / 20),
     bridgeDropped,

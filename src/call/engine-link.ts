@@ -4,7 +4,7 @@ import { classifyClose } from '../omni/close-policy.js';
 import type { ConfigurePayload, OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { WriteCoalescer } from '../net/write-coalescer.js';
+import type { HoldMeter, WriteCoalescer } from '../net/write-coalescer.js';
 
 export interface EngineLinkOptions {
   baseUrl: string;
@@ -59,13 +59,12 @@ export class EngineLink extends EventEmitter {
   stats = { pendingDropped: 0, reconnects: 0, closeCodes: [] as number[], connectMs: [] as number[] };
 
   /** the coalescer's wait per flush of the engine socket, bound to its label once */
-  private readonly holdMeter: ((seconds: number) => void) | undefined;
+  private readonly holdMeter: HoldMeter | undefined;
 
   constructor(private readonly opts: EngineLinkOptions) {
     super();
     this.maxPendingFrames = Math.max(1, Math.ceil(opts.maxPendingMs / 20));
-    const child = opts.coalescer ? opts.metrics?.writeHold.labels('to_engine') : undefined;
-    this.holdMeter = child ? (s) => child.observe(s) : undefined;
+    this.holdMeter = opts.coalescer ? opts.metrics?.writeHold.labels('to_engine') : undefined;
   }
 
   get outputRate(): number {
@@ -161,7 +160,7 @@ export class EngineLink extends EventEmitter {
       connectTimeoutMs: this.attemptTimeoutMs(),
       onAudio: this.opts.onAudio,
       coalescer: this.opts.coalescer,
-      onWriteHeld: this.holdMeter,
+      holdMeter: this.holdMeter,
       logger,
     });
     this.client = client;

@@ -160,9 +160,7 @@ export class Playback {
     if (this.closed) return;
     this.framer.flush(this.enqueueFrameFn);
     this.enqueuePcm8k(pcm8k);
-    this.framer.flush(this.enqueueFrameFn);
-    this.wantTrailingMark = true;
-    this.pump();
+    this.endReply();
   }
 
   /** Hold audio until `seconds` pass (or forever), the agent speaks again, or a barge-in. */
@@ -247,11 +245,7 @@ export class Playback {
    */
   whenPlayed(timeoutMs: number): Promise<PlayedResult> {
     if (this.closed) return Promise.resolve('closed');
-    if (this.tailDue === 0) {
-      this.framer.flush(this.enqueueFrameFn);
-      this.wantTrailingMark = true;
-      this.pump();
-    }
+    if (this.tailDue === 0) this.endReply();
     if (this.isDrained()) return Promise.resolve('played');
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -333,6 +327,11 @@ export class Playback {
   checkTail(): void {
     if (this.tailDue === 0 || this.now() < this.tailDue) return;
     this.clearTail();
+    this.endReply();
+  }
+
+  /** What is queued is a whole reply: its partial last frame goes out padded, then a mark. */
+  private endReply(): void {
     this.framer.flush(this.enqueueFrameFn);
     this.wantTrailingMark = true;
     this.pump();

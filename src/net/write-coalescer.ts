@@ -14,7 +14,7 @@
  * The price is latency, so it is bounded: a socket's writes are held (`cork`) at most until the
  * poll phase ends (`setImmediate`), until `maxHoldMs` has passed since the batch's first hold,
  * or until `maxSockets` sockets are held — whichever comes first. Every flush reports how long
- * each socket's oldest message waited (`onHeld`), so the wait shows in the metrics.
+ * each socket's oldest message waited (`meter`), so the wait shows in the metrics.
  *
  * Ordering is the socket's own: held messages, and anything `ws` writes itself (pongs, close
  * frames), go out in the order written. `end()` uncorks by itself, so a closing socket never
@@ -25,6 +25,12 @@
 export interface CorkableSocket {
   cork(): void;
   uncork(): void;
+}
+
+/** Where a flush reports each socket's wait: a histogram child (`labels()`) fits. */
+export interface HoldMeter {
+  /** the wait of the socket's oldest held message, in seconds */
+  observe(seconds: number): void;
 }
 
 export interface WriteCoalescerOptions {
@@ -46,8 +52,7 @@ export class HeldSocket {
   constructor(
     private readonly coalescer: WriteCoalescer,
     readonly socket: CorkableSocket,
-    /** the wait of the socket's oldest held message, in seconds, at each flush */
-    readonly onHeld?: (seconds: number) => void,
+    readonly meter?: HoldMeter,
   ) {}
 
   /** Holds this socket's writes until the batch is flushed. Call right before writing. */
@@ -75,8 +80,8 @@ export class WriteCoalescer {
   }
 
   /** Registers a socket; the handle holds its writes. */
-  attach(socket: CorkableSocket, onHeld?: (seconds: number) => void): HeldSocket {
-    return new HeldSocket(this, socket, onHeld);
+  attach(socket: CorkableSocket, meter?: HoldMeter): HeldSocket {
+    return new HeldSocket(this, socket, meter);
   }
 
   /** Sockets held right now. */
@@ -116,7 +121,7 @@ export class WriteCoalescer {
         } catch {
           this.uncorkErrors++;
         }
-        h.onHeld?.((now - h.since) / 1000);
+        h.meter?.observe((now - h.since) / 1000);
       }
     } finally {
       this.flushing = false;

@@ -14,7 +14,7 @@ import type { OmniEvent } from './events.js';
 import { PcmScratch, decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
 import { OmniConnectError, connectFailureCode } from './connect-error.js';
 import { buildOmniUrl, type OmniRate, redactUrl } from './url.js';
-import type { HeldSocket, WriteCoalescer } from '../net/write-coalescer.js';
+import type { HeldSocket, HoldMeter, WriteCoalescer } from '../net/write-coalescer.js';
 
 export { OmniConnectError, connectFailureCode, type OmniConnectFailure } from './connect-error.js';
 
@@ -32,8 +32,8 @@ export interface OmniClientOptions {
   maxBufferedBytes?: number;
   /** holds this session's writes to the end of each batch of ready sockets (src/net/write-coalescer.ts) */
   coalescer?: WriteCoalescer;
-  /** how long the oldest held message waited, per flush, in seconds */
-  onWriteHeld?: (seconds: number) => void;
+  /** where each flush of this session's socket reports its oldest held message's wait */
+  holdMeter?: HoldMeter;
   /**
    * Agent audio, at the current output rate. A direct callback rather than an event: it runs 50
    * times a second per call, and the view may point into the message buffer (copy to keep it).
@@ -88,6 +88,8 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
   private engineCallIdValue: string | undefined;
   private closeEmitted = false;
   private pendingConnect: PendingConnect | undefined;
+  /** the socket's place in the write coalescer, once upgraded (when one is configured) */
+  private held: HeldSocket | undefined;
 
   constructor(private readonly opts: OmniClientOptions) {
     super();
@@ -154,7 +156,7 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     ws.on('message', this.onMessage);
     // The upgrade response carries the socket ws goes on to use: the public way to reach it.
     const coalescer = this.opts.coalescer;
-    if (coalescer) ws.once('upgrade', (res) => (this.held = coalescer.attach(res.socket, this.opts.onWriteHeld)));
+    if (coalescer) ws.once('upgrade', (res) => (this.held = coalescer.attach(res.socket, this.opts.holdMeter)));
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       res.resume();
@@ -275,8 +277,6 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     if (this.state !== 'open') return false;
     return this.sendRaw(encodeControl(frame));
   }
-
-  private held: HeldSocket | undefined;
 
   private sendRaw(frame: Buffer): boolean {
     try {

@@ -21,10 +21,9 @@ const TEXT = { binary: false } as const;
  */
 export function registerMediaRoute(app: FastifyInstance, ctx: BridgeContext): void {
   const holdMeter = ctx.metrics.writeHold.labels('to_twilio');
-  const onHeld = (seconds: number) => holdMeter.observe(seconds);
   app.get('/twilio/media', { websocket: true, preValidation: twilioUpgradeGuard(ctx) }, (socket: WebSocket, req) => {
     // The upgrade request's socket is the one ws now speaks on: its writes can be coalesced.
-    new MediaConnection(socket, ctx, ctx.coalescer?.attach(req.raw.socket, onHeld));
+    new MediaConnection(socket, ctx, ctx.coalescer?.attach(req.raw.socket, holdMeter));
   });
 }
 

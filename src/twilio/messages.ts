@@ -199,10 +199,9 @@ export function parseTwilioMessage(text: string, maxChars = DEFAULT_MAX_MESSAGE_
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not_object' };
   const event = (raw as { event?: unknown }).event;
   if (typeof event !== 'string') return { ok: false, reason: 'missing_event' };
-  if (event === 'media' || event === 'mark') {
-    const fast = event === 'media' ? parseMediaFast(raw as Record<string, unknown>) : parseMarkFast(raw as Record<string, unknown>);
-    if (fast) return { ok: true, msg: fast };
-  }
+  const fast = event === 'media' ? parseMediaFast(raw as Record<string, unknown>)
+    : event === 'mark' ? parseMarkFast(raw as Record<string, unknown>) : undefined;
+  if (fast) return { ok: true, msg: fast };
   if (!Object.prototype.hasOwnProperty.call(SCHEMAS, event)) {
     return { ok: false, reason: `unknown_event:${clip(event)}` };
   }

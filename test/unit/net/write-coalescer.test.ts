@@ -60,8 +60,8 @@ describe('WriteCoalescer', () => {
     const waits: number[] = [];
     const a = new FakeSocket();
     const b = new FakeSocket();
-    const ha = c.attach(a, (s) => waits.push(s));
-    const hb = c.attach(b, (s) => waits.push(s));
+    const ha = c.attach(a, { observe: (s) => waits.push(s) });
+    const hb = c.attach(b, { observe: (s) => waits.push(s) });
     ha.hold(); a.write('a');
     now = 100.4;
     hb.hold(); b.write('b');
