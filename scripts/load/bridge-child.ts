@@ -60,6 +60,12 @@ export interface BridgeChildOptions {
   profileDir?: string;
   /** more node flags (e.g. --trace-gc), from BENCH_BRIDGE_NODE_ARGS */
   extraNodeArgs?: string[];
+  /** where its output goes (default BRIDGE_LOG) */
+  logPath?: string;
+  /** more environment for the bridge (paired comparisons of a setting) */
+  env?: Record<string, string>;
+  /** the checkout to run the bridge from (default: this one), for paired comparisons of two trees */
+  root?: string;
 }
 
 export class BridgeChild {
@@ -83,12 +89,14 @@ export class BridgeChild {
       // REST is never needed here; were a fallback to run, it must stay on loopback (a closed port).
       TWILIO_API_BASE: 'http://127.0.0.1:9', TWILIO_SIGNATURE_VALIDATION: 'on',
       BRIDGE_CONFIG: o.configPath, LOG_LEVEL: 'warn', BENCH_MAX_LIFETIME_S: String(o.lifetimeS),
+      ...o.env,
     };
     delete env.PYAI_API_KEY;
     delete env.CALL_RECORDS_FILE;
-    const log = openSync(BRIDGE_LOG, 'w');
-    const child = spawn('taskset', ['-c', String(o.core), process.execPath, ...nodeArgs, join(HERE, 'bridge-proc.ts')], {
-      cwd: ROOT, env, stdio: ['ignore', log, log, 'ipc'],
+    const log = openSync(o.logPath ?? BRIDGE_LOG, 'w');
+    const root = o.root ? resolve(o.root) : ROOT;
+    const child = spawn('taskset', ['-c', String(o.core), process.execPath, ...nodeArgs, join(root, 'scripts/load/bridge-proc.ts')], {
+      cwd: root, env, stdio: ['ignore', log, log, 'ipc'],
     });
     this.child = child;
     await new Promise<void>((resolveReady, reject) => {

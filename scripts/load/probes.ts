@@ -33,6 +33,22 @@ export function threadCpuMs(pid: number): { mainMs: number; helpersMs: number } 
   return { mainMs, helpersMs };
 }
 
+/**
+ * CPU time of a whole process (all threads) in ms at nanosecond resolution (/proc/<pid>/task/*\/schedstat),
+ * for short windows where utime + stime's 10 ms ticks would be the error.
+ */
+export function cpuPreciseMs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ns / 1e6;
+}
+
 /** utime + stime of a whole process (all threads), in ms. */
 export function cpuMs(pid: number | 'self'): number {
   const t = cpuTimes(pid);

@@ -122,7 +122,7 @@ export const bridgeSchema = z.object({
    * added latency. Off by default: on the load benchmark it halved softirq time but did not lower
    * the bridge's total CPU reliably (docs/capacity.md, fifth round). 0 = every message at once.
    */
-  write_coalesce_ms: z.number().min(0).max(5).default(0),
+  write_coalesce_ms: z.number().min(0).max(5).default(1),
   /** how far ahead of real time agent audio is sent to Twilio */
   playback_lead_ms: z.number().int().min(20).max(2000).default(200),
   max_concurrent_calls: z.number().int().min(1).max(100000).default(500),

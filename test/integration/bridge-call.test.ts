@@ -160,8 +160,8 @@ describe('bridge: added latency', () => {
 });
 
 describe('bridge: write coalescing (bridge.write_coalesce_ms)', () => {
-  it('carries a whole call with writes held to the end of each batch, and meters the wait on both sockets', async () => {
-    const h = j.track(await startBridgeStack({ bridge: { write_coalesce_ms: 2 }, steps: [{ wait_for_caller: true, expect: 'Hello there.', timeout_ms: 8000 }, { say: 'Goodbye now.' }, { verb: 'end_call', args: { reason: 'done' } }] }));
+  it('is on by default: carries a whole call with writes held to the end of each batch, and meters the wait on both sockets', async () => {
+    const h = j.track(await startBridgeStack({ steps: [{ wait_for_caller: true, expect: 'Hello there.', timeout_ms: 8000 }, { say: 'Goodbye now.' }, { verb: 'end_call', args: { reason: 'done' } }] }));
     const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 20_000, caller: [{ afterAgentSilenceMs: 300, say: 'Hello there.' }] });
     const result = await call.done;
     expect(result.violations).toEqual([]);
@@ -174,7 +174,19 @@ describe('bridge: write coalescing (bridge.write_coalesce_ms)', () => {
     for (const direction of ['to_twilio', 'to_engine']) {
       const held = await histogramQuantiles(h.bridge, 'bridge_write_hold_seconds', { direction });
       expect(held.count).toBeGreaterThan(10);
-      expect(held.p99).toBeLessThanOrEqual(0.005); // bounded by the 2 ms setting (+ one bucket)
+      // 1 ms by default; the slack is for a busy test machine, still within the 5 ms latency budget
+      expect(held.p99).toBeLessThanOrEqual(0.005);
+    }
+  });
+
+  it('holds nothing when set to 0: writes go straight out and no wait is metered', async () => {
+    const h = j.track(await startBridgeStack({ bridge: { write_coalesce_ms: 0 }, steps: [{ wait_for_caller: true, expect: 'Hello there.', timeout_ms: 8000 }, { verb: 'end_call', args: { reason: 'done' } }] }));
+    const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 20_000, caller: [{ afterAgentSilenceMs: 300, say: 'Hello there.' }] });
+    const result = await call.done;
+    expect(result.violations).toEqual([]);
+    expect(audibleMs(result.heard, 8000)).toBeGreaterThan(voiceMs(GREETING.support) * 0.95);
+    for (const direction of ['to_twilio', 'to_engine']) {
+      expect((await histogramQuantiles(h.bridge, 'bridge_write_hold_seconds', { direction })).count).toBe(0);
     }
   });
 });
