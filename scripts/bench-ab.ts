@@ -4,15 +4,19 @@
  * bench:load's CPU readings of one tree move by ±8–15 % from minute to minute on a shared VM,
  * which hides any change worth less than that. Here both bridges run AT THE SAME TIME, both pinned
  * to core 0, each carrying N calls from one load side on core 1 (the offline engine in loopback
- * mode, as in bench:load). Whatever the VM does in a window it does to both, so the ratio of their
- * CPU per frame in that window is the comparison; K windows give its mean and spread. An A/A run
- * (the same settings on both sides) shows what "no difference" looks like.
+ * mode, as in bench:load). Whatever the VM does in a window it does to both, so within one pair
+ * of processes the ratio of their CPU per frame is steady to ±0.5 % from window to window.
+ * Between fresh pairs of processes it moves by ±4 % (an A/A run shows it: JIT and timing luck of
+ * each process), so the unit of comparison is a phase — a fresh pair, A or B started first in
+ * turn — and the result is the mean over phases with its 95 % interval. Method and readings:
+ * docs/capacity.md, "Sixth round".
  *
- *   tsx scripts/bench-ab.ts [--calls 100] [--windows 8] [--window 6]
- *                           [--a-coalesce-ms N] [--b-coalesce-ms N]   (bridge.write_coalesce_ms per side)
- *                           [--a-root DIR] [--b-root DIR]             (another checkout, e.g. a git worktree
- *                                                                      with node_modules linked)
- *                           [--a-node-args "…"] [--b-node-args "…"]
+ *   tsx scripts/bench-ab.ts [--phases 8] [--windows 2] [--window 4] [--calls 100]
+ *                           [--a-coalesce-ms N] [--b-coalesce-ms N]    (bridge.write_coalesce_ms per side)
+ *                           [--a-env "K=V …"] [--b-env "K=V …"]        (environment per side)
+ *                           [--a-node-args=… ] [--b-node-args=…]       (node flags per side)
+ *                           [--a-root DIR] [--b-root DIR]              (another checkout, e.g. a git
+ *                                                                       worktree with node_modules linked)
  * Keep 2 × calls well under what one core holds (the default 2 × 100 is ~65 % of it): a saturated
  * core would make both sides wait for each other and measure the scheduler, not the bridges.
  */
