@@ -90,7 +90,7 @@ function t95(n: number): number {
   return table[n - 2] ?? (n <= 31 ? 2.1 : 2.0);
 }
 
-/** Two bridges of one phase; `order` is which starts, ramps and ticks first. */
+/** One bridge of a phase, and the callers that load it. */
 interface Side {
   name: 'A' | 'B';
   bridge: BridgeChild;
@@ -98,9 +98,8 @@ interface Side {
 }
 
 /**
- * One phase: both bridges started (in `order`), N calls each, K windows. Returns B/A per window.
- * Position matters by a few % on its own (an A/A run reads 1–5 % in favour of the bridge started
- * second), so main() runs the two orders and combines them: the position's bias cancels.
+ * One phase: a fresh pair of bridges started in `order` (which one starts and ramps first), N calls
+ * each, K windows. Returns B/A per window. main() alternates the order from phase to phase.
  */
 async function runPhase(engineUrl: string, dir: string, order: ['A', 'B'] | ['B', 'A']): Promise<{ ratios: number[]; dropped: number; late: number }> {
   const sides: Side[] = order.map((name) => ({ name, bridge: new BridgeChild() }));
