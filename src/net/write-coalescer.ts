@@ -58,6 +58,15 @@ export class HeldSocket {
   hold(): void {
     this.coalescer.hold(this);
   }
+
+  /**
+   * Sends what this socket holds now, ahead of the batch: for a close frame `ws` has just written
+   * (a peer that broke the protocol must get its close code, not wait on the batch). The batch's
+   * own uncork later finds nothing corked and does nothing.
+   */
+  release(): void {
+    if (this.held) this.socket.uncork();
+  }
 }
 
 export class WriteCoalescer {

@@ -40,6 +40,8 @@ class MediaConnection implements MediaStreamHandle {
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', () => this.onClose());
     ws.on('error', (err) => {
+      // ws has just written its close frame (1009, 1002…): out now, not at the end of the batch.
+      this.held?.release();
       // ws closes the socket itself (1009) on a frame over maxPayload: still a counted rejection.
       if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return this.reject('oversize');
       this.log.warn({ err: err.message }, 'media socket error');

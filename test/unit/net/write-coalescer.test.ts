@@ -86,6 +86,24 @@ describe('WriteCoalescer', () => {
     expect(c.uncorkErrors).toBe(1);
   });
 
+  it('sends one socket\'s held writes at once on release, and the batch flush later leaves it alone', async () => {
+    const c = new WriteCoalescer({ maxHoldMs: 1000 });
+    const a = new FakeSocket();
+    const b = new FakeSocket();
+    const ha = c.attach(a);
+    const hb = c.attach(b);
+    ha.hold(); a.write('data');
+    hb.hold(); b.write('other');
+    a.write('close frame');
+    ha.release();
+    expect(a.sent).toEqual(['data', 'close frame']);
+    expect(b.sent).toEqual([]); // the rest of the batch still waits
+    await nextImmediate();
+    expect(b.sent).toEqual(['other']);
+    expect(a.sent).toEqual(['data', 'close frame']);
+    expect(a.corked).toBe(0);
+  });
+
   it('refuses a non-positive or non-finite hold time', () => {
     expect(() => new WriteCoalescer({ maxHoldMs: 0 })).toThrow(/maxHoldMs/);
     expect(() => new WriteCoalescer({ maxHoldMs: Number.NaN })).toThrow(/maxHoldMs/);
