@@ -25,13 +25,17 @@ class FakeSocket implements CorkableSocket {
 
 const nextImmediate = () => new Promise<void>((r) => setImmediate(r));
 
+/** A coalescer with a long bound (only the poll phase ends a batch) and two fake sockets attached. */
+function twoSockets() {
+  const c = new WriteCoalescer({ maxHoldMs: 1000 });
+  const a = new FakeSocket();
+  const b = new FakeSocket();
+  return { c, a, b, ha: c.attach(a), hb: c.attach(b) };
+}
+
 describe('WriteCoalescer', () => {
   it('holds writes made in one turn of the event loop until the poll phase ends', async () => {
-    const c = new WriteCoalescer({ maxHoldMs: 1000 });
-    const a = new FakeSocket();
-    const b = new FakeSocket();
-    const ha = c.attach(a);
-    const hb = c.attach(b);
+    const { c, a, b, ha, hb } = twoSockets();
     ha.hold(); a.write('a1');
     hb.hold(); b.write('b1');
     ha.hold(); a.write('a2');
@@ -87,11 +91,7 @@ describe('WriteCoalescer', () => {
   });
 
   it('sends one socket\'s held writes at once on release, and the batch flush later leaves it alone', async () => {
-    const c = new WriteCoalescer({ maxHoldMs: 1000 });
-    const a = new FakeSocket();
-    const b = new FakeSocket();
-    const ha = c.attach(a);
-    const hb = c.attach(b);
+    const { c, a, b, ha, hb } = twoSockets();
     ha.hold(); a.write('data');
     hb.hold(); b.write('other');
     a.write('close frame');
