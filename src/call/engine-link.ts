@@ -23,6 +23,8 @@ export interface EngineLinkOptions {
   onAudio: (pcm: Int16Array, rate: number) => void;
   /** holds writes to the engine to the end of each batch of ready sockets */
   coalescer?: WriteCoalescer;
+  /** the engine socket reads into the process's shared buffer (src/net/shared-read.ts) */
+  sharedReads?: boolean;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -160,6 +162,7 @@ export class EngineLink extends EventEmitter {
       connectTimeoutMs: this.attemptTimeoutMs(),
       onAudio: this.opts.onAudio,
       coalescer: this.opts.coalescer,
+      sharedReads: this.opts.sharedReads,
       holdMeter: this.holdMeter,
       logger,
     });

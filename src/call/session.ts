@@ -34,6 +34,8 @@ export interface SessionDeps {
   rest?: TwilioRest;
   /** holds engine-socket writes to the end of each batch of ready sockets (src/net/write-coalescer.ts) */
   coalescer?: WriteCoalescer;
+  /** engine sockets read into the process's shared buffer (src/net/shared-read.ts) */
+  sharedReads?: boolean;
   /** the agent's hold loop at 8 kHz (its WAV resampled once at load, or the generated default) */
   holdFor: (agentId: string) => Int16Array;
   logger: Logger;
@@ -146,6 +148,7 @@ export class CallSession {
       maxPendingMs: this.deps.settings.max_pending_caller_ms,
       contextSummary: () => this.memory.summary(),
       coalescer: this.deps.coalescer,
+      sharedReads: this.deps.sharedReads,
       onAudio: (pcm, rate) => {
         if (link === this.engine) this.onAgentAudio(pcm, rate);
       },

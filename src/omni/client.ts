@@ -15,6 +15,7 @@ import { PcmScratch, decodeServerMessage, encodeAudioFrame, encodeControl } from
 import { OmniConnectError, connectFailureCode } from './connect-error.js';
 import { buildOmniUrl, type OmniRate, redactUrl } from './url.js';
 import type { HeldSocket, HoldMeter, WriteCoalescer } from '../net/write-coalescer.js';
+import { readIntoSharedBuffer } from '../net/shared-read.js';
 
 export { OmniConnectError, connectFailureCode, type OmniConnectFailure } from './connect-error.js';
 
@@ -32,6 +33,8 @@ export interface OmniClientOptions {
   maxBufferedBytes?: number;
   /** holds this session's writes to the end of each batch of ready sockets (src/net/write-coalescer.ts) */
   coalescer?: WriteCoalescer;
+  /** the socket reads into the process's shared buffer instead of a fresh one per read (src/net/shared-read.ts) */
+  sharedReads?: boolean;
   /** where each flush of this session's socket reports its oldest held message's wait */
   holdMeter?: HoldMeter;
   /**
@@ -157,6 +160,7 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     // The upgrade response carries the socket ws goes on to use: the public way to reach it.
     const coalescer = this.opts.coalescer;
     if (coalescer) ws.once('upgrade', (res) => (this.held = coalescer.attach(res.socket, this.opts.holdMeter)));
+    if (this.opts.sharedReads) ws.once('upgrade', (res) => readIntoSharedBuffer(res.socket));
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       res.resume();

@@ -88,6 +88,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     holdFor: (id) => holds.get(id) ?? defaultHold,
     rest,
     coalescer,
+    sharedReads: settings.shared_read_buffer,
     logger,
     metrics,
   }, opts.onCallRecord ?? ((r) => logger.info({ callRecord: r }, 'call record')));
@@ -95,6 +96,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   const agents = new Map(config.file.agents.map((a) => [a.id, a]));
   const ctx: BridgeContext = {
     config, settings, logger, metrics, registry, rest, coalescer,
+    sharedReads: settings.shared_read_buffer,
     draining: false,
     outbound: new OutboundTokens(),
     agent: (id) => (id ? agents.get(id) : undefined),

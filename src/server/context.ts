@@ -17,6 +17,8 @@ export interface BridgeContext {
   rest?: TwilioRest;
   /** holds socket writes to the end of each batch of ready sockets; absent when write_coalesce_ms is 0 */
   coalescer?: WriteCoalescer;
+  /** media and engine sockets read into the process's shared buffer (bridge.shared_read_buffer) */
+  sharedReads: boolean;
   draining: boolean;
   agent(id: string | undefined): AgentConfig | undefined;
   /** the agent for a dialled number (routing table, else the default agent) */

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeMulaw } from '../../src/audio/index.js';
 import type { Bridge } from '../../src/server/app.js';
+import { sharedReadStats } from '../../src/net/shared-read.js';
 import { audibleMs, audibleRuns, percentile, tone, toneSequence } from '../helpers/audio.js';
 import { CALLER, GREETING, OTHER_HZ, SUPPORT_NUMBER, VOICE_HZ, janitor, sleep, startBridgeStack, voiceMs } from '../helpers/bridge-stack.js';
 import { waitFor } from '../helpers/harness.js';
@@ -156,6 +157,30 @@ describe('bridge: added latency', () => {
     expect(added.outbound.p50).toBeLessThan(0.002);
     expect(added.inbound.p99).toBeLessThan(0.1);
     expect(added.outbound.p99).toBeLessThan(0.1);
+  });
+});
+
+describe('bridge: shared read buffer (bridge.shared_read_buffer)', () => {
+  async function oneCall(bridge?: Record<string, unknown>) {
+    const h = j.track(await startBridgeStack({ bridge, steps: [{ wait_for_caller: true, expect: 'Hello there.', timeout_ms: 8000 }, { verb: 'end_call', args: { reason: 'done' } }] }));
+    const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 20_000, caller: [{ afterAgentSilenceMs: 300, say: 'Hello there.' }] });
+    const result = await call.done;
+    expect(result.violations).toEqual([]);
+    expect(h.engine.violations).toEqual([]);
+    expect(audibleMs(result.heard, 8000)).toBeGreaterThan(voiceMs(GREETING.support) * 0.95);
+    expect(h.engine.sessions[0]!.transcripts.filter((t) => t.role === 'user').map((t) => t.text)).toEqual(['Hello there.']);
+  }
+
+  it('is on by default: the media and engine sockets read into it, and the call is heard in full both ways', async () => {
+    const before = sharedReadStats.switched;
+    await oneCall();
+    expect(sharedReadStats.switched - before).toBeGreaterThanOrEqual(2);
+  });
+
+  it('switches no socket when set to false, and the call is the same', async () => {
+    const before = sharedReadStats.switched;
+    await oneCall({ shared_read_buffer: false });
+    expect(sharedReadStats.switched).toBe(before);
   });
 });
 

@@ -1,0 +1,65 @@
+/**
+ * Shared read buffer: a socket's reads land in one buffer shared by every socket of the process,
+ * and each read's bytes are copied out into a small pooled Buffer before `'data'` is emitted.
+ *
+ * Why: by default Node gives every read of every socket a fresh 64 KB allocation (malloc), shrinks
+ * it to the bytes read (realloc), wraps it in a new ArrayBuffer with external-memory accounting,
+ * and pushes it through the Readable stream's machinery — for a 300-byte Twilio message or a
+ * 1 KB engine frame, 50 times a second per socket. Node's own `onread` option (a user buffer)
+ * skips all of that, but only for sockets it creates; the media sockets are accepted by the HTTP
+ * server and the engine sockets are made by `ws`. This applies the same mechanism to a socket
+ * that already exists. The copy out is a memcpy into Node's 8 KB Buffer pool.
+ *
+ * It reaches into Node internals (the stream's `kBuffer`/`kBufferCb` symbols and the handle's
+ * `useUserBuffer`), so it checks each one and leaves the socket as it was when anything is
+ * missing: the default path always works. Reads are synchronous on the one JS thread and the
+ * bytes are copied before any listener runs, so one buffer can serve every socket.
+ */
+import type { Socket } from 'node:net';
+
+/** As large as Node's own read size: one read drains as much as it would by default. */
+const SHARED = Buffer.allocUnsafeSlow(64 * 1024);
+
+interface Symbols { buffer: symbol; cb: symbol; gen: symbol }
+let symbols: Symbols | null | undefined;
+
+function lookup(socket: object): Symbols | null {
+  if (symbols !== undefined) return symbols;
+  const own = Object.getOwnPropertySymbols(socket);
+  const find = (name: string) => own.find((s) => s.description === name);
+  const buffer = find('kBuffer');
+  const cb = find('kBufferCb');
+  const gen = find('kBufferGen');
+  symbols = buffer && cb && gen ? { buffer, cb, gen } : null;
+  return symbols;
+}
+
+/** How many sockets were switched (and how many asked for it kept the default) in this process. */
+export const sharedReadStats = { switched: 0, kept: 0 };
+
+type Slots = Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null };
+
+/**
+ * Switches `socket`'s reads to the shared buffer. Returns false (and changes nothing) when the
+ * socket is not a live plain-TCP socket or this Node does not have the mechanism. TLS sockets
+ * (a `wss://` engine) keep the default: their handle decrypts on its own read path, which this
+ * has not been measured or tested on.
+ */
+export function readIntoSharedBuffer(socket: Socket): boolean {
+  const slots = socket as unknown as Slots;
+  const handle = slots._handle;
+  const s = handle && typeof handle.useUserBuffer === 'function' ? lookup(socket) : null;
+  if (!s || socket.destroyed || (socket as { encrypted?: boolean }).encrypted || slots[s.buffer] !== null || slots[s.gen] !== null) {
+    sharedReadStats.kept++;
+    return false;
+  }
+  slots[s.buffer] = SHARED;
+  slots[s.cb] = (nread: number): void => {
+    const chunk = Buffer.allocUnsafe(nread);
+    SHARED.copy(chunk, 0, 0, nread);
+    socket.emit('data', chunk);
+  };
+  handle!.useUserBuffer!(SHARED);
+  sharedReadStats.switched++;
+  return true;
+}
