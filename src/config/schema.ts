@@ -125,8 +125,10 @@ export const bridgeSchema = z.object({
   write_coalesce_ms: z.number().min(0).max(5).default(1),
   /**
    * Media and engine sockets read into one buffer shared by the process, the bytes copied out per
-   * read, instead of a fresh 64 KB allocation per read (src/net/shared-read.ts): 5 % less CPU per
-   * frame in paired runs (docs/capacity.md, seventh round). false = Node's default reads.
+   * read, instead of a fresh 64 KB allocation per read (src/net/shared-read.ts), and whole data
+   * frames are parsed from it before ws's stream machinery (src/net/ws-fast-receive.ts): 5.1 % and
+   * a further ~2 % less CPU per frame in paired runs (docs/capacity.md, seventh round).
+   * false = Node's default reads and ws alone.
    */
   shared_read_buffer: z.boolean().default(true),
   /** how far ahead of real time agent audio is sent to Twilio */

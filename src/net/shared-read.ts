@@ -40,12 +40,14 @@ export const sharedReadStats = { switched: 0, kept: 0 };
 type Slots = Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null };
 
 /**
- * Switches `socket`'s reads to the shared buffer. Returns false (and changes nothing) when the
+ * Switches `socket`'s reads to the shared buffer. `take`, if given, sees each read first and
+ * returns how many bytes it consumed itself (ws-fast-receive.ts); the rest is emitted as data.
+ * Returns false (and changes nothing) when the
  * socket is not a live plain-TCP socket or this Node does not have the mechanism. TLS sockets
  * (a `wss://` engine) keep the default: their handle decrypts on its own read path, which this
  * has not been measured or tested on.
  */
-export function readIntoSharedBuffer(socket: Socket): boolean {
+export function readIntoSharedBuffer(socket: Socket, take?: (buf: Buffer, end: number) => number): boolean {
   const slots = socket as unknown as Slots;
   const handle = slots._handle;
   const s = handle && typeof handle.useUserBuffer === 'function' ? lookup(socket) : null;
@@ -55,8 +57,10 @@ export function readIntoSharedBuffer(socket: Socket): boolean {
   }
   slots[s.buffer] = SHARED;
   slots[s.cb] = (nread: number): void => {
-    const chunk = Buffer.allocUnsafe(nread);
-    SHARED.copy(chunk, 0, 0, nread);
+    const used = take ? take(SHARED, nread) : 0;
+    if (used === nread) return;
+    const chunk = Buffer.allocUnsafe(nread - used);
+    SHARED.copy(chunk, 0, used, nread);
     socket.emit('data', chunk);
   };
   handle!.useUserBuffer!(SHARED);

@@ -16,6 +16,7 @@ import { OmniConnectError, connectFailureCode } from './connect-error.js';
 import { buildOmniUrl, type OmniRate, redactUrl } from './url.js';
 import type { HeldSocket, HoldMeter, WriteCoalescer } from '../net/write-coalescer.js';
 import { readIntoSharedBuffer } from '../net/shared-read.js';
+import { fastReceive } from '../net/ws-fast-receive.js';
 
 export { OmniConnectError, connectFailureCode, type OmniConnectFailure } from './connect-error.js';
 
@@ -160,7 +161,7 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     // The upgrade response carries the socket ws goes on to use: the public way to reach it.
     const coalescer = this.opts.coalescer;
     if (coalescer) ws.once('upgrade', (res) => (this.held = coalescer.attach(res.socket, this.opts.holdMeter)));
-    if (this.opts.sharedReads) ws.once('upgrade', (res) => readIntoSharedBuffer(res.socket));
+    if (this.opts.sharedReads) ws.once('upgrade', (res) => readIntoSharedBuffer(res.socket, fastReceive(ws)));
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       res.resume();

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { CallSession, MediaStreamHandle } from '../call/session.js';
 import { readIntoSharedBuffer } from '../net/shared-read.js';
+import { fastReceive } from '../net/ws-fast-receive.js';
 import type { HeldSocket } from '../net/write-coalescer.js';
 import { MediaScanner } from '../twilio/media-scan.js';
 import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
@@ -25,7 +26,7 @@ export function registerMediaRoute(app: FastifyInstance, ctx: BridgeContext): vo
   app.get('/twilio/media', { websocket: true, preValidation: twilioUpgradeGuard(ctx) }, (socket: WebSocket, req) => {
     // The upgrade request's socket is the one ws now speaks on: its writes can be coalesced.
     // Its reads, ~300 bytes 50 times a second, need no 64 KB allocation each (shared-read.ts).
-    if (ctx.sharedReads) readIntoSharedBuffer(req.raw.socket);
+    if (ctx.sharedReads) readIntoSharedBuffer(req.raw.socket, fastReceive(socket));
     new MediaConnection(socket, ctx, ctx.coalescer?.attach(req.raw.socket, holdMeter));
   });
 }
