@@ -34,7 +34,7 @@ export interface OmniClientOptions {
   maxBufferedBytes?: number;
   /** holds this session's writes to the end of each batch of ready sockets (src/net/write-coalescer.ts) */
   coalescer?: WriteCoalescer;
-  /** the socket reads into the process's shared buffer instead of a fresh one per read (src/net/shared-read.ts) */
+  /** the socket reads into the process's shared buffer, whole frames parsed there (src/net/shared-read.ts, ws-fast-receive.ts) */
   sharedReads?: boolean;
   /** where each flush of this session's socket reports its oldest held message's wait */
   holdMeter?: HoldMeter;
