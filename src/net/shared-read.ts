@@ -42,10 +42,9 @@ type Slots = Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8
 /**
  * Switches `socket`'s reads to the shared buffer. `take`, if given, sees each read first and
  * returns how many bytes it consumed itself (ws-fast-receive.ts); the rest is emitted as data.
- * Returns false (and changes nothing) when the
- * socket is not a live plain-TCP socket or this Node does not have the mechanism. TLS sockets
- * (a `wss://` engine) keep the default: their handle decrypts on its own read path, which this
- * has not been measured or tested on.
+ * Returns false (and changes nothing) when the socket is not a live plain-TCP socket or this Node
+ * does not have the mechanism. TLS sockets (a `wss://` engine) keep the default: their handle
+ * decrypts on its own read path, which this has not been measured or tested on.
  */
 export function readIntoSharedBuffer(socket: Socket, take?: (buf: Buffer, end: number) => number): boolean {
   const slots = socket as unknown as Slots;

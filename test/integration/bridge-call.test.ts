@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeMulaw } from '../../src/audio/index.js';
 import type { Bridge } from '../../src/server/app.js';
 import { sharedReadStats } from '../../src/net/shared-read.js';
+import { fastReceiveStats } from '../../src/net/ws-fast-receive.js';
 import { audibleMs, audibleRuns, percentile, tone, toneSequence } from '../helpers/audio.js';
 import { CALLER, GREETING, OTHER_HZ, SUPPORT_NUMBER, VOICE_HZ, janitor, sleep, startBridgeStack, voiceMs } from '../helpers/bridge-stack.js';
 import { waitFor } from '../helpers/harness.js';
@@ -171,16 +172,19 @@ describe('bridge: shared read buffer (bridge.shared_read_buffer)', () => {
     expect(h.engine.sessions[0]!.transcripts.filter((t) => t.role === 'user').map((t) => t.text)).toEqual(['Hello there.']);
   }
 
-  it('is on by default: the media and engine sockets read into it, and the call is heard in full both ways', async () => {
-    const before = sharedReadStats.switched;
+  it('is on by default: the media and engine sockets read into it, whole frames skip ws\'s stream, and the call is heard in full both ways', async () => {
+    const before = { sockets: sharedReadStats.switched, frames: fastReceiveStats.frames };
     await oneCall();
-    expect(sharedReadStats.switched - before).toBeGreaterThanOrEqual(2);
+    expect(sharedReadStats.switched - before.sockets).toBeGreaterThanOrEqual(2);
+    // a call of a few seconds is hundreds of 20 ms frames each way
+    expect(fastReceiveStats.frames - before.frames).toBeGreaterThan(100);
   });
 
-  it('switches no socket when set to false, and the call is the same', async () => {
-    const before = sharedReadStats.switched;
+  it('switches no socket and takes no frame when set to false, and the call is the same', async () => {
+    const before = { sockets: sharedReadStats.switched, frames: fastReceiveStats.frames };
     await oneCall({ shared_read_buffer: false });
-    expect(sharedReadStats.switched).toBe(before);
+    expect(sharedReadStats.switched).toBe(before.sockets);
+    expect(fastReceiveStats.frames).toBe(before.frames);
   });
 });
 
