@@ -4,7 +4,8 @@ import { classifyClose } from '../omni/close-policy.js';
 import type { ConfigurePayload, OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { HoldMeter, WriteCoalescer } from '../net/write-coalescer.js';
+import type { SocketTuning } from '../net/socket-tuning.js';
+import type { HoldMeter } from '../net/write-coalescer.js';
 
 export interface EngineLinkOptions {
   baseUrl: string;
@@ -21,10 +22,8 @@ export interface EngineLinkOptions {
   contextSummary?: () => string | undefined;
   /** agent audio of whichever engine session is current (called directly: the hot path) */
   onAudio: (pcm: Int16Array, rate: number) => void;
-  /** holds writes to the engine to the end of each batch of ready sockets */
-  coalescer?: WriteCoalescer;
-  /** the engine socket reads into the process's shared buffer (src/net/shared-read.ts) */
-  sharedReads?: boolean;
+  /** shared reads and write coalescing for the engine socket (src/net/socket-tuning.ts) */
+  sockets?: SocketTuning;
   logger: Logger;
   metrics?: Metrics;
 }
@@ -66,7 +65,7 @@ export class EngineLink extends EventEmitter {
   constructor(private readonly opts: EngineLinkOptions) {
     super();
     this.maxPendingFrames = Math.max(1, Math.ceil(opts.maxPendingMs / 20));
-    this.holdMeter = opts.coalescer ? opts.metrics?.writeHold.labels('to_engine') : undefined;
+    this.holdMeter = opts.sockets?.coalescer ? opts.metrics?.writeHold.labels('to_engine') : undefined;
   }
 
   get outputRate(): number {
@@ -161,8 +160,7 @@ export class EngineLink extends EventEmitter {
       configure,
       connectTimeoutMs: this.attemptTimeoutMs(),
       onAudio: this.opts.onAudio,
-      coalescer: this.opts.coalescer,
-      sharedReads: this.opts.sharedReads,
+      sockets: this.opts.sockets,
       holdMeter: this.holdMeter,
       logger,
     });

@@ -3,7 +3,7 @@ import type { OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { CounterChild, HistogramChild } from '../observability/fast-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { WriteCoalescer } from '../net/write-coalescer.js';
+import type { SocketTuning } from '../net/socket-tuning.js';
 import { MediaEncoder, buildClear, buildMark } from '../twilio/messages.js';
 import type { TwilioRest } from '../twilio/rest.js';
 import type { ToolRegistry } from '../tools/registry.js';
@@ -32,10 +32,8 @@ export interface SessionDeps {
   publicUrl: string;
   toolsFor: (agentId: string) => ToolRegistry | undefined;
   rest?: TwilioRest;
-  /** holds engine-socket writes to the end of each batch of ready sockets (src/net/write-coalescer.ts) */
-  coalescer?: WriteCoalescer;
-  /** engine sockets read into the process's shared buffer (src/net/shared-read.ts) */
-  sharedReads?: boolean;
+  /** shared reads and write coalescing for the engine sockets (src/net/socket-tuning.ts) */
+  sockets?: SocketTuning;
   /** the agent's hold loop at 8 kHz (its WAV resampled once at load, or the generated default) */
   holdFor: (agentId: string) => Int16Array;
   logger: Logger;
@@ -147,8 +145,7 @@ export class CallSession {
       connectTimeoutMs: this.deps.settings.engine_connect_timeout_ms,
       maxPendingMs: this.deps.settings.max_pending_caller_ms,
       contextSummary: () => this.memory.summary(),
-      coalescer: this.deps.coalescer,
-      sharedReads: this.deps.sharedReads,
+      sockets: this.deps.sockets,
       onAudio: (pcm, rate) => {
         if (link === this.engine) this.onAgentAudio(pcm, rate);
       },

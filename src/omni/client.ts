@@ -14,9 +14,8 @@ import type { OmniEvent } from './events.js';
 import { PcmScratch, decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
 import { OmniConnectError, connectFailureCode } from './connect-error.js';
 import { buildOmniUrl, type OmniRate, redactUrl } from './url.js';
-import type { HeldSocket, HoldMeter, WriteCoalescer } from '../net/write-coalescer.js';
-import { readIntoSharedBuffer } from '../net/shared-read.js';
-import { fastReceive } from '../net/ws-fast-receive.js';
+import type { SocketTuning } from '../net/socket-tuning.js';
+import type { HeldSocket, HoldMeter } from '../net/write-coalescer.js';
 
 export { OmniConnectError, connectFailureCode, type OmniConnectFailure } from './connect-error.js';
 
@@ -32,10 +31,8 @@ export interface OmniClientOptions {
   closeTimeoutMs?: number;
   /** Audio is refused (sendAudio → false) while more than this is queued in the socket. Default 1 MiB. */
   maxBufferedBytes?: number;
-  /** holds this session's writes to the end of each batch of ready sockets (src/net/write-coalescer.ts) */
-  coalescer?: WriteCoalescer;
-  /** the socket reads into the process's shared buffer, whole frames parsed there (src/net/shared-read.ts, ws-fast-receive.ts) */
-  sharedReads?: boolean;
+  /** shared reads and write coalescing for this session's socket (src/net/socket-tuning.ts) */
+  sockets?: SocketTuning;
   /** where each flush of this session's socket reports its oldest held message's wait */
   holdMeter?: HoldMeter;
   /**
@@ -159,9 +156,8 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     ws.binaryType = 'nodebuffer';
     ws.on('message', this.onMessage);
     // The upgrade response carries the socket ws goes on to use: the public way to reach it.
-    const coalescer = this.opts.coalescer;
-    if (coalescer) ws.once('upgrade', (res) => (this.held = coalescer.attach(res.socket, this.opts.holdMeter)));
-    if (this.opts.sharedReads) ws.once('upgrade', (res) => readIntoSharedBuffer(res.socket, fastReceive(ws)));
+    const sockets = this.opts.sockets;
+    if (sockets) ws.once('upgrade', (res) => (this.held = sockets.apply(res.socket, ws, this.opts.holdMeter)));
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       res.resume();

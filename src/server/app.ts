@@ -8,6 +8,7 @@ import type { LoadedConfig } from '../config/loader.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { CallRecord } from '../call/record.js';
 import type { Logger } from '../observability/logger.js';
+import { SocketTuning } from '../net/socket-tuning.js';
 import { WriteCoalescer } from '../net/write-coalescer.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { createTwilioRest, type TwilioRest } from '../twilio/rest.js';
@@ -78,7 +79,10 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     }
   }
   const defaultHold = generateDefaultHold(8000);
-  const coalescer = settings.write_coalesce_ms > 0 ? new WriteCoalescer({ maxHoldMs: settings.write_coalesce_ms }) : undefined;
+  const sockets = new SocketTuning(
+    settings.write_coalesce_ms > 0 ? new WriteCoalescer({ maxHoldMs: settings.write_coalesce_ms }) : undefined,
+    settings.shared_read_buffer,
+  );
 
   const registry = new CallRegistry({
     settings,
@@ -87,16 +91,14 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     toolsFor: (id) => tools.get(id),
     holdFor: (id) => holds.get(id) ?? defaultHold,
     rest,
-    coalescer,
-    sharedReads: settings.shared_read_buffer,
+    sockets,
     logger,
     metrics,
   }, opts.onCallRecord ?? ((r) => logger.info({ callRecord: r }, 'call record')));
 
   const agents = new Map(config.file.agents.map((a) => [a.id, a]));
   const ctx: BridgeContext = {
-    config, settings, logger, metrics, registry, rest, coalescer,
-    sharedReads: settings.shared_read_buffer,
+    config, settings, logger, metrics, registry, rest, sockets,
     draining: false,
     outbound: new OutboundTokens(),
     agent: (id) => (id ? agents.get(id) : undefined),

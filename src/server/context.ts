@@ -3,7 +3,7 @@ import type { LoadedConfig } from '../config/loader.js';
 import type { AgentConfig, BridgeSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { WriteCoalescer } from '../net/write-coalescer.js';
+import type { SocketTuning } from '../net/socket-tuning.js';
 import type { TwilioRest } from '../twilio/rest.js';
 import type { CallRegistry } from './registry.js';
 
@@ -15,10 +15,8 @@ export interface BridgeContext {
   metrics: Metrics;
   registry: CallRegistry;
   rest?: TwilioRest;
-  /** holds socket writes to the end of each batch of ready sockets; absent when write_coalesce_ms is 0 */
-  coalescer?: WriteCoalescer;
-  /** media and engine sockets read into the process's shared buffer (bridge.shared_read_buffer) */
-  sharedReads: boolean;
+  /** shared reads and write coalescing for the media and engine sockets (src/net/socket-tuning.ts) */
+  sockets: SocketTuning;
   draining: boolean;
   agent(id: string | undefined): AgentConfig | undefined;
   /** the agent for a dialled number (routing table, else the default agent) */

@@ -1,8 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { CallSession, MediaStreamHandle } from '../call/session.js';
-import { readIntoSharedBuffer } from '../net/shared-read.js';
-import { fastReceive } from '../net/ws-fast-receive.js';
 import type { HeldSocket } from '../net/write-coalescer.js';
 import { MediaScanner } from '../twilio/media-scan.js';
 import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
@@ -24,11 +22,8 @@ const TEXT = { binary: false } as const;
 export function registerMediaRoute(app: FastifyInstance, ctx: BridgeContext): void {
   const holdMeter = ctx.metrics.writeHold.labels('to_twilio');
   app.get('/twilio/media', { websocket: true, preValidation: twilioUpgradeGuard(ctx) }, (socket: WebSocket, req) => {
-    // The upgrade request's socket is the one ws now speaks on: its writes can be coalesced.
-    // Its reads, ~300 bytes 50 times a second, need no 64 KB allocation each (shared-read.ts),
-    // and a whole frame in a read needs no trip through ws's stream machinery (ws-fast-receive.ts).
-    if (ctx.sharedReads) readIntoSharedBuffer(req.raw.socket, fastReceive(socket));
-    new MediaConnection(socket, ctx, ctx.coalescer?.attach(req.raw.socket, holdMeter));
+    // The upgrade request's socket is the one ws now speaks on: shared reads, coalesced writes.
+    new MediaConnection(socket, ctx, ctx.sockets.apply(req.raw.socket, socket, holdMeter));
   });
 }
 
