@@ -105,6 +105,16 @@ export class Framer {
     }
   }
 
+  /**
+   * Hands out the pending remainder as it is (no padding) and forgets it; the next push starts a
+   * new frame. The view is valid until the next push. Empty when nothing is pending.
+   */
+  takePartial(): Int16Array {
+    const n = this.fill;
+    this.fill = 0;
+    return this.frame.subarray(0, n);
+  }
+
   /** Discards the pending remainder (e.g. on barge-in). */
   clear(): void {
     this.fill = 0;

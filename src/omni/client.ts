@@ -11,7 +11,7 @@ import {
   type ClientFrame, type ConfigurePayload, configureFrame, dtmfFrame, sessionEndingFrame, toolResultFrame,
 } from './client-frames.js';
 import type { OmniEvent } from './events.js';
-import { PcmScratch, decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
+import { AudioReassembler, PcmScratch, decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
 import { OmniConnectError, connectFailureCode } from './connect-error.js';
 import { buildOmniUrl, type OmniRate, redactUrl } from './url.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
@@ -54,7 +54,7 @@ export interface OmniClientStats {
   framesSent: number;
   framesReceived: number;
   eventsReceived: number;
-  /** Messages dropped as garbage (unknown tag, invalid JSON, invalid event, odd audio byte). */
+  /** Messages dropped as garbage (unknown tag, invalid JSON, invalid event). */
   rejected: number;
   /** Audio frames refused because the socket's send queue was over `maxBufferedBytes`. */
   audioRefused: number;
@@ -296,17 +296,18 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
    * call). Sized by the frames that come (960 bytes for 20 ms at 24 kHz), at most 100 ms at 48 kHz.
    */
   private readonly pcmScratch = new PcmScratch(4800);
+  /** agent audio split inside a sample is joined here (a byte is never dropped) */
+  private readonly audio = new AudioReassembler();
 
   /** Defined once as a property: the hot receive path allocates no closure per message. */
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
     const buf = Buffer.isBuffer(data) ? data
       : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     this.counters.framesReceived++;
-    const msg = decodeServerMessage(buf, isBinary, this.pcmScratch);
+    const msg = decodeServerMessage(buf, isBinary, this.pcmScratch, this.audio);
     if (msg.kind === 'audio') {
-      if (msg.droppedBytes) this.reject('odd-length audio payload: dropped the trailing byte');
       const onAudio = this.opts.onAudio;
-      if (onAudio) {
+      if (onAudio && msg.pcm.length > 0) {
         try {
           onAudio(msg.pcm, this.rate);
         } catch (err) {
@@ -334,6 +335,9 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
       }
     } else if (ev.type === 'session_end') {
       this.serverEnded = true;
+    } else if (ev.type === 'barge_in') {
+      // The engine drops the rest of its reply: a byte left of it belongs to no later sample.
+      this.audio.reset();
     }
     this.safeEmit('event', ev);
   }

@@ -17,7 +17,10 @@ export type OmniEvent =
     honored?: string[]; ignored?: string[];
   }
   | { type: 'transcript'; role: TranscriptRole; text: string; final: boolean }
-  | { type: 'turn_begin'; turn?: number; sinceCallerEndMs?: number }
+  | {
+    /** a turn starts: `turn_begin`, or the reference server's `turn` (with the speaking role) */
+    type: 'turn_begin'; turn?: number; sinceCallerEndMs?: number; role?: TranscriptRole;
+  }
   | { type: 'barge_in' }
   | { type: 'assistant_interrupted'; reply: string }
   | { type: 'audio_position'; sentMs?: number; realtimeMs?: number }
@@ -124,6 +127,14 @@ const BUILDERS: Record<string, Builder> = {
   turn_begin: (f) => ({
     type: 'turn_begin', turn: f.num('turn'), sinceCallerEndMs: f.num('since_caller_end_ms', 'sinceCallerEndMs'),
   }),
+  turn: (f) => {
+    const roleText = f.str('role', 'speaker');
+    const role = roleText === undefined ? 'assistant' : ROLE_ALIASES[roleText.toLowerCase()];
+    if (!role) { f.problem ??= `role: unknown role "${roleText!.slice(0, 32)}"`; return undefined; }
+    return {
+      type: 'turn_begin', role, turn: f.num('turn'), sinceCallerEndMs: f.num('since_caller_end_ms', 'sinceCallerEndMs'),
+    };
+  },
   flush: () => ({ type: 'barge_in' }),
   barge_in: () => ({ type: 'barge_in' }),
   assistant_interrupted: (f) => ({ type: 'assistant_interrupted', reply: f.str('reply', 'text') ?? '' }),

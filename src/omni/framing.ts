@@ -87,6 +87,43 @@ export function readPcm16(data: Buffer, offset: number, scratch?: PcmScratch): {
   return { pcm, droppedBytes };
 }
 
+/**
+ * Agent audio is a byte stream cut into messages anywhere, even inside a sample (§3.4): a trailing
+ * odd byte waits here for the next audio message instead of being dropped, which would shift every
+ * later sample by one byte — full-scale noise. `reset` forgets it (a barge-in restarts the audio).
+ */
+export class AudioReassembler {
+  private carry = -1;
+
+  /** true while one byte of a split sample is waiting */
+  get pending(): boolean {
+    return this.carry >= 0;
+  }
+
+  reset(): void {
+    this.carry = -1;
+  }
+
+  /** The whole samples of `data[offset..]` after the byte carried from before; may be empty. */
+  read(data: Buffer, offset: number, scratch?: PcmScratch): Int16Array {
+    const len = data.length - offset;
+    if (this.carry < 0 && (len & 1) === 0) return readPcm16(data, offset, scratch).pcm;
+    const carried = this.carry >= 0 ? 1 : 0;
+    const total = carried + len;
+    const samples = total >> 1;
+    const pcm = scratch !== undefined ? scratch.take(samples) : new Int16Array(samples);
+    const bytes = new Uint8Array(pcm.buffer, pcm.byteOffset, samples * 2);
+    if (samples > 0) {
+      if (carried) bytes[0] = this.carry;
+      bytes.set(data.subarray(offset, offset + samples * 2 - carried), carried);
+      if (!HOST_IS_LE) for (let i = 0; i < samples; i++) pcm[i] = ((pcm[i]! & 0xff) << 8) | ((pcm[i]! >> 8) & 0xff);
+    }
+    // What is left is at most one byte: the first half of the next sample.
+    this.carry = total & 1 ? data[data.length - 1]! : -1;
+    return pcm;
+  }
+}
+
 function parseControlJson(text: string): DecodedMessage {
   let value: unknown;
   try {
@@ -102,10 +139,14 @@ function parseControlJson(text: string): DecodedMessage {
  * Decodes one server message. Text messages are legacy control JSON. With `scratch`, audio that
  * has to be copied lands there: the samples are then valid only until the next call.
  */
-export function decodeServerMessage(data: Buffer, isBinary: boolean, scratch?: PcmScratch): DecodedMessage {
+export function decodeServerMessage(data: Buffer, isBinary: boolean, scratch?: PcmScratch, audio?: AudioReassembler): DecodedMessage {
   if (!isBinary) return parseControlJson(data.toString('utf8'));
   if (data.length === 0) return { kind: 'ignored', reason: 'empty binary message' };
   const tag = data[0];
+  if (tag === TAG_AUDIO && audio !== undefined) {
+    if (data.length === 1) return { kind: 'ignored', reason: 'audio frame without samples' };
+    return { kind: 'audio', pcm: audio.read(data, 1, scratch) };
+  }
   if (tag === TAG_AUDIO) {
     const { pcm, droppedBytes } = readPcm16(data, 1, scratch);
     if (pcm.length === 0) return { kind: 'ignored', reason: 'audio frame without samples' };

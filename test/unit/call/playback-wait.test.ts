@@ -38,7 +38,7 @@ describe('Playback.whenPlayed', () => {
       await Promise.resolve();
       expect(result).toBeUndefined();
     }
-    // The stream stops: 60 ms later the reply is over, its trailing mark goes out and comes back.
+    // The stream stops: the playout reaches its end, the trailing mark comes back, the reply settles.
     for (let i = 0; i < 30 && result === undefined; i++) {
       vi.advanceTimersByTime(20);
       for (const m of tw.marks.splice(0)) pb.onMark(m);
@@ -56,6 +56,7 @@ describe('Playback.whenPlayed', () => {
     pb.attach(tw);
     vi.advanceTimersByTime(60);
     for (const m of tw.marks.splice(0)) pb.onMark(m);
+    vi.advanceTimersByTime(300); // the reply settles: no more audio came after the playout's end
     await expect(waiting).resolves.toBe('played');
     expect(tw.media).toBe(1);
   });

@@ -44,19 +44,27 @@ describe('Playback', () => {
     expect(tw.media()).toBe(50);
   });
 
-  it('ends a reply 60-80 ms after its last audio (trailing partial frame and mark), then stops its clock', () => {
+  it('holds the partial last frame until the playout is about to reach it, then sends it unpadded with a mark', () => {
     const { pb, tw } = setup(1000);
-    pb.pushAgentAudio(tone(30, 8000), 8000); // one whole frame and half of another
-    expect(tw.media()).toBe(1);
+    pb.pushAgentAudio(tone(95, 8000), 8000); // four whole frames and 15 ms more
+    expect(tw.media()).toBe(4);
     vi.advanceTimersByTime(40);
-    pb.pushAgentAudio(tone(5, 8000), 8000); // the reply goes on (still less than a frame): the deadline moves
-    vi.advanceTimersByTime(50);
-    expect(tw.media()).toBe(1);
-    expect(tw.marks()).toEqual([]); // 50 ms after the last audio: not over yet
-    vi.advanceTimersByTime(30);
-    expect(tw.media()).toBe(2); // the padded last frame
+    expect(tw.media()).toBe(4); // 40 ms of the 80 sent are still to play: the partial waits
+    pb.pushAgentAudio(tone(5, 8000), 8000); // more audio: still less than a frame after the partial
+    vi.advanceTimersByTime(20);
+    expect(tw.marks()).toEqual([]);
+    vi.advanceTimersByTime(20); // 20 ms of playout left: the 20 ms that waited go out as they are
+    expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0)).at(-1)).toBe(160);
     expect(tw.marks()).toEqual(['1:1']);
+    vi.advanceTimersByTime(300);
     expect(vi.getTimerCount()).toBe(0); // nothing left to pace: the shared tick stopped
+  });
+
+  it('a partial frame is sent as it is: never padded with silence the engine did not send', () => {
+    const { pb, tw } = setup(1000);
+    pb.pushAgentAudio(tone(30, 8000), 8000); // one frame and a half, and nothing more
+    vi.advanceTimersByTime(40);
+    expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0))).toEqual([160, 80]);
   });
 
   it('marks carry the generation and confirm what the caller has heard', async () => {
@@ -67,8 +75,9 @@ describe('Playback', () => {
     expect(marks.every((m) => m.startsWith('1:'))).toBe(true);
     expect(pb.heardMs).toBe(0);
     const played = pb.whenPlayed(5000);
-    vi.advanceTimersByTime(60); // the reply's tail: no more agent audio is coming
+    vi.advanceTimersByTime(600); // the playout reaches the reply's end: its trailing mark goes out
     for (const m of tw.marks()) pb.onMark(m);
+    vi.advanceTimersByTime(300); // and the reply has settled: no more audio came
     await expect(played).resolves.toBe('played');
     expect(pb.heardMs).toBe(600);
   });
