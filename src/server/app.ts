@@ -20,6 +20,7 @@ import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './media-route.js';
 import { CallRegistry } from './registry.js';
 import { registerVoiceRoutes } from './voice-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
+import { websocketErrorHandler } from './ws-errors.js';
 import { OutboundTokens } from './outbound-tokens.js';
 
 export interface BridgeOptions {
@@ -146,7 +147,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseQuery(body as string));
   });
-  await app.register(websocket, { options: { maxPayload: MAX_MEDIA_MESSAGE_BYTES } });
+  await app.register(websocket, { options: { maxPayload: MAX_MEDIA_MESSAGE_BYTES }, errorHandler: websocketErrorHandler(logger) });
   app.setErrorHandler((err: { statusCode?: number; message?: string }, req, reply) => {
     const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     metrics.webhooksRejected.inc({ route: req.routeOptions?.url ?? 'unknown', reason: `http_${code}` });

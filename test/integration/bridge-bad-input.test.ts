@@ -3,6 +3,7 @@
  * counted rejection with a log line, and neither the process nor a concurrent healthy call
  * notices. Unsigned requests are refused before any engine session exists.
  */
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { audibleSpan, pitch } from '../helpers/audio.js';
@@ -112,6 +113,31 @@ describe('bridge: malformed Twilio messages', () => {
     expect(h.logs.find('twilio message rejected').some((l) => l.reason === 'oversize')).toBe(true);
     await sleep(300);
     await expectHealthy(h, call);
+  });
+
+  it('gets its 1009 to the sender, without a reset, even when that socket\'s writes are being held', async () => {
+    // The case behind the old 1006 flake, made certain: the bridge's write coalescer holds the
+    // socket's writes (corked until the end of the batch) at the moment the oversize frame arrives,
+    // so ws writes its close frame into a held socket. It must still go out, and the connection
+    // must end with a FIN, not a reset that throws away what the sender has not read yet.
+    const h = j.track(await startBridgeStack());
+    const coalescer = h.bridge.ctx.sockets.coalescer;
+    expect(coalescer, 'write coalescing is on by default').toBeDefined();
+    const raw = j.track(await RawStream.open(h.target));
+    const callSid = sid('CA');
+    raw.start(callSid);
+    await waitFor(() => h.bridge.ctx.registry.get(callSid) !== undefined);
+    const [serverWs, ...others] = [...h.bridge.app.websocketServer.clients];
+    expect(others).toEqual([]);
+    const tcp = (serverWs as unknown as { _socket: Socket })._socket;
+    tcp.prependListener('data', () => coalescer!.attach(tcp).hold());
+    const resets: string[] = [];
+    (raw.ws as unknown as { _socket: Socket })._socket.on('error', (e: NodeJS.ErrnoException) => resets.push(e.code ?? e.message));
+
+    raw.text(JSON.stringify({ event: 'media', pad: 'x'.repeat(70 * 1024) }));
+    expect(await raw.closed).toBe(1009);
+    expect(resets).toEqual([]);
+    expect(await rejected(h, 'oversize')).toBe(1);
   });
 });
 
