@@ -177,6 +177,8 @@ export class Playback implements Paced {
 
   detach(): void {
     this.sink = undefined;
+    // The next stream starts a new playout: audio after it does not continue this reply's.
+    if (this.reply?.sent) this.reply = undefined;
     this.clock.leave(this);
     // What was sent to the old stream can no longer be confirmed; waiters on it learn so.
     this.marks = [];
@@ -247,6 +249,7 @@ export class Playback implements Paced {
     this.framer.clear();
     this.queue.clear();
     this.streaming = false;
+    this.reply = undefined;
     this.resampler?.reset();
     if (this.sink) {
       this.sink.sendClear();
@@ -335,7 +338,6 @@ export class Playback implements Paced {
     this.samplesSinceMark = 0;
     this.marks = [];
     this.playheadAt = 0;
-    this.reply = undefined;
     this.resumeAt = 0;
     this.settleAt = 0;
     this.settleWaiters('interrupted');

@@ -16,7 +16,13 @@ export interface CallRecord {
   tools: { name: string; outcome: string; durationMs: number }[];
   verbs: { verb: string; result: string; atMs: number }[];
   engineCloses: number[];
-  playback: { framesSent: number; framesPlayed: number; staleMarks: number; clears: number };
+  playback: {
+    framesSent: number; framesPlayed: number; staleMarks: number; clears: number;
+    /** times the caller's playout ran dry inside a reply, and the silence heard */
+    underruns: number; underrunMs: number;
+    /** per reply (the last 100): first audio → first frame sent, voice-to-voice, underruns */
+    replies: { firstFrameMs?: number; voiceToVoiceMs?: number; underruns: number; underrunMs: number }[];
+  };
   transcript?: { role: string; text: string; atMs: number }[];
 }
 
@@ -52,9 +58,10 @@ export class CallRecordBuilder {
     if (this.closes.length < MAX_ITEMS) this.closes.push(code);
   }
 
-  finish(outcome: string, s: { playback: { stats: CallRecord['playback'] }; memory: { all(): readonly { role: string; text: string; atMs: number }[] }; deps: { settings: { call_record_transcript: boolean } } }): CallRecord {
+  finish(outcome: string, s: { playback: { stats: Omit<CallRecord['playback'], 'replies'> & { replies: CallRecord['playback']['replies'] } }; memory: { all(): readonly { role: string; text: string; atMs: number }[] }; deps: { settings: { call_record_transcript: boolean } } }): CallRecord {
     const now = Date.now();
-    const { framesSent, framesPlayed, staleMarks, clears } = s.playback.stats;
+    const { framesSent, framesPlayed, staleMarks, clears, underruns, underrunMs, replies } = s.playback.stats;
+    const ms = (v: number | undefined) => (v === undefined ? undefined : Math.round(v));
     return {
       callSid: this.info.callSid,
       agent: this.info.agent.id,
@@ -70,7 +77,12 @@ export class CallRecordBuilder {
       tools: this.tools,
       verbs: this.verbs,
       engineCloses: this.closes,
-      playback: { framesSent, framesPlayed, staleMarks, clears },
+      playback: {
+        framesSent, framesPlayed, staleMarks, clears, underruns, underrunMs: Math.round(underrunMs),
+        replies: replies.map((r) => ({
+          firstFrameMs: ms(r.firstFrameMs), voiceToVoiceMs: ms(r.voiceToVoiceMs), underruns: r.underruns, underrunMs: Math.round(r.underrunMs),
+        })),
+      },
       ...(s.deps.settings.call_record_transcript
         ? { transcript: s.memory.all().map((t) => ({ role: t.role, text: redactNumbers(t.text), atMs: t.atMs })) }
         : {}),

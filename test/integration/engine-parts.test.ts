@@ -6,6 +6,7 @@ import { decodeServerMessage } from '../../src/omni/framing.js';
 import { formantSynthesize } from '../../src/sim/engine/formant-synth.js';
 import { resampleWhole } from '../../src/sim/engine/render.js';
 import { ScenarioError, loadScenario, parseScenario } from '../../src/sim/engine/scenario.js';
+import { parsePacing, planChunks, type PlannedChunk } from '../../src/sim/engine/pacing.js';
 import { AgentSpeaker, spokenPortion } from '../../src/sim/engine/speaker.js';
 import { EnergyVad, type VadEdge } from '../../src/sim/engine/vad.js';
 import { fillTemplate } from '../../src/sim/engine/waits.js';
@@ -67,10 +68,37 @@ describe('EnergyVad', () => {
   });
 });
 
+describe('pacing profiles', () => {
+  it('plans chunks that cover the utterance byte for byte, in order, at the profile\'s times', () => {
+    const rate = 24000;
+    const n = rate; // 1 s
+    const covers = (plan: PlannedChunk[]) => plan.every((c, i) => c.start === (i === 0 ? 0 : plan[i - 1]!.end)) && plan.at(-1)!.end === n * 2;
+    const ref = planChunks(n, rate, parsePacing('chunks:150'));
+    expect(covers(ref)).toBe(true);
+    expect(ref.map((c) => Math.round(c.atMs))).toEqual([0, 150, 300, 450, 600, 750, 900]);
+    expect(ref[0]!.end - ref[0]!.start).toBe(3600 * 2); // the reference server's 150 ms chunk
+    const burst = planChunks(n, rate, parsePacing('burst'));
+    expect(covers(burst) && burst.every((c) => c.atMs === 0)).toBe(true);
+    const odd = planChunks(n, rate, parsePacing('chunks:20+odd'));
+    expect(covers(odd)).toBe(true);
+    expect(odd.slice(0, -1).every((c) => c.end % 2 === 1)).toBe(true); // every cut splits a sample
+    const jitter = planChunks(n, rate, parsePacing('jitter:100:80'), () => 0.99);
+    expect(covers(jitter) && jitter.every((c, i) => i === 0 || c.atMs >= jitter[i - 1]!.atMs)).toBe(true);
+    const paused = planChunks(n, rate, parsePacing('chunks:100+pause:500:700'));
+    expect(paused.find((c) => c.start === 12000 * 2)!.atMs).toBe(1200);
+  });
+
+  it('refuses a profile it does not know, naming what is wrong', () => {
+    expect(() => parsePacing('chunky:150')).toThrow(/expected realtime, chunks:MS, burst or jitter/);
+    expect(() => parsePacing('chunks:0')).toThrow(/chunk length must be a number from 1/);
+    expect(() => parsePacing('burst+loud')).toThrow(/unknown modifier "\+loud"/);
+  });
+});
+
 describe('AgentSpeaker', () => {
   it('paces frames at real time and stops at once on interrupt', async () => {
     const frames: Buffer[] = [];
-    const speaker = new AgentSpeaker((f) => frames.push(f), 8000, { leadMs: 40 });
+    const speaker = new AgentSpeaker((f) => frames.push(f), 8000, { pacing: { chunkMs: 20, leadMs: 40, jitterMs: 0, oddBytes: false } });
     const t0 = performance.now();
     const done = speaker.play('one two three four', new Int16Array(8000)); // 1 s
     await sleep(200);

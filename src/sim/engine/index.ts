@@ -11,12 +11,14 @@ import { type Logger, silentLogger } from '../../observability/logger.js';
 import { synthesize, type TtsResult } from '../tts.js';
 import type { EngineSessionRecord } from './record.js';
 import type { Scenario } from './scenario.js';
-import { type EngineMode, EngineSession } from './session.js';
+import { type EngineDialect, type EngineMode, EngineSession } from './session.js';
+import { type PacingProfile, type Uniform, parsePacing } from './pacing.js';
 import type { VadOptions } from './vad.js';
 
 export { loadScenario, parseScenario, ScenarioError, type Scenario, type ScenarioStep } from './scenario.js';
 export type { EngineSessionRecord } from './record.js';
-export type { EngineMode } from './session.js';
+export type { EngineDialect, EngineMode } from './session.js';
+export { parsePacing, planChunks, type PacingProfile } from './pacing.js';
 
 export interface EngineOptions {
   port?: number;
@@ -37,6 +39,14 @@ export interface EngineOptions {
   /** The event announcing barge-in. Default 'flush'. */
   bargeInEvent?: 'flush' | 'barge_in';
   vad?: VadOptions;
+  /** How replies go on the wire (pacing.ts); default the scenario's, else 'realtime'. */
+  pacing?: string | PacingProfile;
+  /** Jitter source for the pacing (seeded in tests). */
+  random?: Uniform;
+  /** Default the scenario's, else 'standard'. */
+  dialect?: EngineDialect;
+  /** Keep every audio byte sent in the session records (for tests; memory grows with the calls). */
+  recordAudio?: boolean;
 }
 
 export interface OfflineEngine {
@@ -64,6 +74,9 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
   if (opts.outputRate !== undefined && !(Number.isInteger(opts.outputRate) && opts.outputRate >= 8000 && opts.outputRate <= 48000)) {
     throw new RangeError(`offline engine: outputRate must be an integer in 8000..48000, got ${opts.outputRate}`);
   }
+  const pacingSpec = opts.pacing ?? opts.scenario?.pacing;
+  const pacing = typeof pacingSpec === 'string' ? parsePacing(pacingSpec) : pacingSpec;
+  const dialect = opts.dialect ?? opts.scenario?.dialect ?? 'standard';
   const logger = opts.logger ?? silentLogger();
   const tts = opts.tts ?? ((text: string) => synthesize(text, logger));
   const mode: EngineMode = opts.mode ?? (opts.scenario ? 'scripted' : 'echo-agent');
@@ -112,6 +125,7 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
       callId, inputRate: RATES.has(inputRate) ? inputRate : 24000, outputRate, mode,
       sessionLabel: url.searchParams.get('session_label') ?? undefined, scenario: opts.scenario,
       greetingImmediately: opts.greetingImmediately, bargeInEvent: opts.bargeInEvent ?? 'flush', vad: opts.vad,
+      pacing, random: opts.random, dialect, recordAudio: opts.recordAudio,
       tts, logger, onViolation: (v) => violations.push(v),
     });
     sessions.push(session.record);
@@ -142,7 +156,7 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
   });
   const port = (http.address() as AddressInfo).port;
   const host = opts.host ?? '127.0.0.1';
-  logger.info({ port, mode, outputRate: opts.outputRate }, 'offline Omni engine listening');
+  logger.info({ port, mode, outputRate: opts.outputRate, pacing: typeof pacingSpec === 'string' ? pacingSpec : pacingSpec ? 'custom' : 'realtime', dialect }, 'offline Omni engine listening');
 
   return {
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,

@@ -18,6 +18,8 @@ export interface EngineSessionRecord {
   audioFramesReceived: number;
   audioMsReceived: number;
   audioMsSent: number;
+  /** With EngineOptions.recordAudio: the PCM16LE bytes of every audio message sent, in order. */
+  audioSent?: Buffer[];
   /** Control events sent (the first 2000). */
   eventsSent: Record<string, unknown>[];
   transcripts: { role: 'user' | 'assistant'; text: string }[];

@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { issueLines, strictKeysErrorMap } from '../../config/suggest.js';
+import { parsePacing } from './pacing.js';
 
 const ms = z.number().int().min(0).max(600_000);
 const digit = z.string().regex(/^[0-9*#A-D]$/, 'a single DTMF key (0-9 * # A-D)');
@@ -72,6 +74,9 @@ export interface Scenario {
   output_rate?: number;
   /** what the agent does once the steps are done: stay silent, or become the echo agent */
   after: 'idle' | 'echo';
+  /** how replies go on the wire (pacing.ts), e.g. 'chunks:150' */
+  pacing?: string;
+  dialect?: 'standard' | 'reference';
   steps: ScenarioStep[];
 }
 
@@ -79,6 +84,14 @@ const headerSchema = z.object({
   name: z.string().optional(),
   output_rate: z.number().int().min(8000).max(48000).optional(),
   after: z.enum(['idle', 'echo']).default('idle'),
+  pacing: z.string().superRefine((v, ctx) => {
+    try {
+      parsePacing(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  }).optional(),
+  dialect: z.enum(['standard', 'reference']).optional(),
   steps: z.array(z.unknown()).min(1, 'a scenario needs at least one step'),
 }).strict();
 
@@ -88,11 +101,9 @@ export class ScenarioError extends Error {
   override name = 'ScenarioError';
 }
 
+/** `path: message` per problem; an unknown key is named with the closest known one (`did you mean`). */
 function describeIssues(prefix: string, error: z.ZodError): string {
-  return error.issues.map((i) => {
-    const path = i.path.length ? `${prefix}.${i.path.map(String).join('.')}` : prefix;
-    return `${path}: ${i.message}`;
-  }).join('; ');
+  return issueLines(error.issues, [prefix]).join('; ');
 }
 
 /** The kind of a step: the key that names it (`say`, `tool_call`, ...). */
@@ -102,7 +113,7 @@ export function stepKind(step: ScenarioStep): StepKind {
 
 /** Validates a parsed scenario object. @throws ScenarioError with every problem, by path. */
 export function parseScenario(value: unknown, source = 'scenario'): Scenario {
-  const header = headerSchema.safeParse(value);
+  const header = headerSchema.safeParse(value, { error: strictKeysErrorMap });
   if (!header.success) throw new ScenarioError(`${source}: ${describeIssues('scenario', header.error)}`);
   const problems: string[] = [];
   const steps: ScenarioStep[] = [];
@@ -113,12 +124,13 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
       problems.push(`${at}: a step is an object with one of ${STEP_KINDS.join(', ')}`);
       return;
     }
-    const parsed = STEP_SCHEMAS[kind].safeParse(raw);
+    const parsed = STEP_SCHEMAS[kind].safeParse(raw, { error: strictKeysErrorMap });
     if (parsed.success) steps.push(parsed.data as ScenarioStep);
     else problems.push(describeIssues(at, parsed.error));
   });
   if (problems.length) throw new ScenarioError(`${source}: ${problems.join('; ')}`);
-  return { name: header.data.name, output_rate: header.data.output_rate, after: header.data.after, steps };
+  const { name, output_rate, after, pacing, dialect } = header.data;
+  return { name, output_rate, after, pacing, dialect, steps };
 }
 
 /** Reads a scenario from a .json, .yaml or .yml file. @throws ScenarioError naming the file. */

@@ -12,12 +12,19 @@ import { parseClientMessage } from './inbound.js';
 import { runEchoReply, runScenario, type CallerTurn, type ScenarioHost, type ToolResult } from './runner.js';
 import type { Scenario } from './scenario.js';
 import { AgentSpeaker, type PlayResult } from './speaker.js';
+import type { PacingProfile, Uniform } from './pacing.js';
 import { EnergyVad, type VadEdge, type VadOptions } from './vad.js';
 import { Inbox } from './waits.js';
 import { type EngineSessionRecord, newRecord, noteViolation } from './record.js';
 import { renderSpeech } from './render.js';
 
 export type EngineMode = 'scripted' | 'echo-agent' | 'loopback';
+/**
+ * 'standard' speaks the protocol as omni-protocol.md writes it; 'reference' has the habits of
+ * PyAI's public reference server: `config_ack` instead of `configured`, `session_started` with a
+ * rate-less `audio_out`, a `turn` event and a 0x02 transcript before each reply's audio.
+ */
+export type EngineDialect = 'standard' | 'reference';
 
 export interface SessionSettings {
   callId: string;
@@ -29,6 +36,11 @@ export interface SessionSettings {
   greetingImmediately?: boolean;
   bargeInEvent: 'flush' | 'barge_in';
   vad?: VadOptions;
+  pacing?: PacingProfile;
+  random?: Uniform;
+  dialect?: EngineDialect;
+  /** keep the bytes of every audio message sent in the record (tests compare them with what the caller got) */
+  recordAudio?: boolean;
   tts: (text: string) => Promise<TtsResult>;
   logger: Logger;
   onViolation: (violation: string) => void;
@@ -61,7 +73,7 @@ export class EngineSession implements ScenarioHost {
 
   constructor(private readonly ws: WebSocket, private readonly s: SessionSettings) {
     this.record = newRecord(s);
-    this.speaker = new AgentSpeaker((frame) => this.sendAudioFrame(frame), s.outputRate);
+    this.speaker = new AgentSpeaker((frame) => this.sendAudioFrame(frame), s.outputRate, { pacing: s.pacing, random: s.random });
     this.vad = new EnergyVad(s.inputRate, this.onVadEdge, s.vad);
     if (s.mode === 'loopback' && s.outputRate !== s.inputRate) {
       this.loopbackResampler = new StreamResampler(s.inputRate, s.outputRate);
@@ -76,7 +88,11 @@ export class EngineSession implements ScenarioHost {
     const audioIn = `pcm16@${this.s.inputRate}`;
     const audioOut = `pcm16@${this.s.outputRate}`;
     this.send({ event: 'hello', protocol: 2, audio_in: audioIn, audio_out: audioOut, call_id: this.s.callId, server: 'omni-offline' });
-    this.send({ event: 'session_started', agent_id: 'offline-agent', audio_in: audioIn, audio_out: audioOut, call_id: this.s.callId });
+    const reference = this.s.dialect === 'reference';
+    this.send({
+      event: 'session_started', agent_id: 'offline-agent', audio_in: reference ? 'pcm16' : audioIn,
+      audio_out: reference ? 'pcm16' : audioOut, call_id: this.s.callId,
+    });
   }
 
   /** Entry point for every client message; never throws. */
@@ -129,6 +145,11 @@ export class EngineSession implements ScenarioHost {
     if (this.record.eventsSent.length < MAX_EVENTS_RECORDED) this.record.eventsSent.push(event);
   }
 
+  /** A transcript on the 0x02 tag, as JSON. */
+  private sendTranscriptFrame(t: { role: string; text: string; final: boolean }): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(Buffer.from('\u0002' + JSON.stringify(t), 'utf8'));
+  }
+
   issueCallId(fixed: string | undefined, prefix: string): string {
     const id = fixed ?? `${prefix}_${++this.idSeq}`;
     this.issuedCallIds.add(id);
@@ -144,8 +165,13 @@ export class EngineSession implements ScenarioHost {
     if (this.closed) return undefined;
     this.turn++;
     const since = this.lastCallerEndAt === undefined ? {} : { since_caller_end_ms: Math.round(performance.now() - this.lastCallerEndAt) };
-    this.send({ event: 'turn_begin', turn: this.turn, ...since });
-    this.send({ event: 'transcript', role: 'assistant', text, final: true });
+    if (this.s.dialect === 'reference') {
+      this.send({ event: 'turn', role: 'assistant', ...since });
+      this.sendTranscriptFrame({ role: 'assistant', text, final: true });
+    } else {
+      this.send({ event: 'turn_begin', turn: this.turn, ...since });
+      this.send({ event: 'transcript', role: 'assistant', text, final: true });
+    }
     this.record.transcripts.push({ role: 'assistant', text });
     const result = await this.speaker.play(text, samples);
     this.record.audioMsSent += result.sentMs;
@@ -186,10 +212,16 @@ export class EngineSession implements ScenarioHost {
     this.configured = true;
     this.record.config = config;
     const tools = Array.isArray(config.tools) ? config.tools.length : 0;
-    this.send({
-      event: 'configured', voice_id: typeof config.voice_id === 'string' ? config.voice_id : 'offline-kal16',
-      greeting: typeof config.greeting === 'string' && config.greeting !== '', tools, audio_out: `pcm16@${this.s.outputRate}`,
-    });
+    const voiceId = typeof config.voice_id === 'string' ? config.voice_id : 'offline-kal16';
+    if (this.s.dialect === 'reference') {
+      const keys = Object.keys(config).filter((k) => k !== 'type');
+      this.send({ event: 'config_ack', voice_id: voiceId, honored: keys, ignored: [] });
+    } else {
+      this.send({
+        event: 'configured', voice_id: voiceId,
+        greeting: typeof config.greeting === 'string' && config.greeting !== '', tools, audio_out: `pcm16@${this.s.outputRate}`,
+      });
+    }
     if (typeof config.greeting === 'string') this.vars.greeting = config.greeting;
     if (this.s.mode !== 'loopback') void this.runAgent(config);
   }
@@ -252,7 +284,9 @@ export class EngineSession implements ScenarioHost {
   }
 
   private sendAudioFrame(frame: Buffer): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame);
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(frame);
+    if (this.s.recordAudio) (this.record.audioSent ??= []).push(Buffer.from(frame.subarray(1)));
   }
 
   /** Load-test path: the caller's frame goes straight back as agent audio, untouched when rates match. */

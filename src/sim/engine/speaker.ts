@@ -1,9 +1,11 @@
 /**
- * The engine's mouth: streams one utterance as 20 ms audio frames at real time, a little ahead of
- * the clock (like a real engine's send buffer), and can be cut off at once. Pacing is scheduled
- * against the utterance's start time, not chained delays, so timer jitter never accumulates.
+ * The engine's mouth: streams one utterance as its pacing profile says (pacing.ts: 20 ms frames a
+ * little ahead of real time by default, or chunks of any size from a timer, bursts, jitter,
+ * pauses, samples split across messages), and can be cut off at once. Sending is scheduled against
+ * the utterance's start time, not chained delays, so timer jitter never accumulates.
  */
-import { encodeAudioFrame } from '../../omni/framing.js';
+import { TAG_AUDIO } from '../../omni/framing.js';
+import { type PacingProfile, type PlannedChunk, type Uniform, parsePacing, planChunks } from './pacing.js';
 
 export interface PlayResult {
   interrupted: boolean;
@@ -16,28 +18,34 @@ export interface PlayResult {
 }
 
 export interface SpeakerOptions {
-  frameMs?: number;
-  /** How far ahead of real time frames are sent. Default 60 ms. */
-  leadMs?: number;
+  /** Default: 'realtime' (20 ms frames, 60 ms ahead of real time). */
+  pacing?: PacingProfile;
+  /** Jitter source (seeded in tests). */
+  random?: Uniform;
 }
 
 interface Playing {
   text: string;
-  samples: Int16Array;
+  bytes: Buffer;
+  plan: PlannedChunk[];
+  next: number;
+  /** bytes put on the wire */
   sent: number;
+  /** when the last of it has been heard, ms after t0 */
+  endMs: number;
   t0: number;
   timer: NodeJS.Timeout | undefined;
   resolve: (r: PlayResult) => void;
 }
 
 export class AgentSpeaker {
-  private readonly frameSamples: number;
-  private readonly leadMs: number;
+  private readonly pacing: PacingProfile;
+  private readonly random: Uniform;
   private current: Playing | undefined;
 
   constructor(private readonly send: (frame: Buffer) => void, private readonly rate: number, opts: SpeakerOptions = {}) {
-    this.frameSamples = Math.round((rate * (opts.frameMs ?? 20)) / 1000);
-    this.leadMs = opts.leadMs ?? 60;
+    this.pacing = opts.pacing ?? parsePacing('realtime');
+    this.random = opts.random ?? Math.random;
   }
 
   get speaking(): boolean { return this.current !== undefined; }
@@ -45,8 +53,14 @@ export class AgentSpeaker {
   /** Plays `samples` (at the speaker's rate). A new utterance replaces one still playing. */
   play(text: string, samples: Int16Array): Promise<PlayResult> {
     this.interrupt();
+    const plan = planChunks(samples.length, this.rate, this.pacing, this.random);
+    const durationMs = (samples.length * 1000) / this.rate;
+    const last = plan.at(-1);
+    // Heard to the end: the audio's own length, or later when a pause or jitter pushed it back.
+    const endMs = Math.max(durationMs, last ? last.atMs + ((last.end - last.start) * 500) / this.rate : 0);
+    const bytes = Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
     return new Promise<PlayResult>((resolve) => {
-      this.current = { text, samples, sent: 0, t0: performance.now(), timer: undefined, resolve };
+      this.current = { text, bytes, plan, next: 0, sent: 0, endMs, t0: performance.now(), timer: undefined, resolve };
       this.pump();
     });
   }
@@ -63,29 +77,29 @@ export class AgentSpeaker {
     if (!p) return;
     p.timer = undefined;
     const elapsedMs = performance.now() - p.t0;
-    const total = p.samples.length;
-    const due = Math.min(total, Math.ceil(((elapsedMs + this.leadMs) * this.rate) / 1000));
-    while (p.sent < due) {
-      const end = Math.min(total, p.sent + this.frameSamples);
-      this.send(encodeAudioFrame(p.samples.subarray(p.sent, end)));
-      p.sent = end;
+    while (p.next < p.plan.length && p.plan[p.next]!.atMs <= elapsedMs) {
+      const c = p.plan[p.next++]!;
+      const frame = Buffer.allocUnsafe(1 + c.end - c.start);
+      frame[0] = TAG_AUDIO;
+      p.bytes.copy(frame, 1, c.start, c.end);
+      this.send(frame);
+      p.sent = c.end;
     }
-    // The utterance is over when it has been *heard*, not when its last frame left.
-    const durationMs = (total * 1000) / this.rate;
-    if (p.sent >= total && elapsedMs >= durationMs) {
+    // The utterance is over when it has been *heard*, not when its last chunk left.
+    if (p.next >= p.plan.length && elapsedMs >= p.endMs) {
       this.finish(p, false);
       return;
     }
-    const nextDueMs = p.sent >= total ? durationMs : (p.sent * 1000) / this.rate - this.leadMs;
+    const nextDueMs = p.next < p.plan.length ? p.plan[p.next]!.atMs : p.endMs;
     p.timer = setTimeout(this.pump, Math.max(1, nextDueMs - elapsedMs));
   };
 
   private finish(p: Playing, interrupted: boolean): PlayResult {
     clearTimeout(p.timer);
     this.current = undefined;
-    const durationMs = (p.samples.length * 1000) / this.rate;
+    const durationMs = (p.bytes.length * 500) / this.rate;
     const spokenMs = Math.min(durationMs, performance.now() - p.t0);
-    const sentMs = (p.sent * 1000) / this.rate;
+    const sentMs = (p.sent * 500) / this.rate;
     const result: PlayResult = {
       interrupted, spokenMs, sentMs, spokenText: interrupted ? spokenPortion(p.text, spokenMs / durationMs) : p.text,
     };

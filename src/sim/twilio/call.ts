@@ -73,6 +73,8 @@ export class SimCall {
   private resolveDone!: (r: CallResult) => void;
   private readonly emitter = new EventEmitter();
   private readonly heard = new PcmRecorder();
+  /** every sample the bridge sent, in order, without the real-time gaps of `heard` */
+  private readonly received = new PcmRecorder();
   private readonly inFrame = new Int16Array(160);
   private readonly outFrame = new Int16Array(160);
   private docCtl: AbortController | undefined;
@@ -241,6 +243,7 @@ export class SimCall {
     return {
       callSid: this.callSid,
       heard: this.heard.toArray(),
+      received: this.received.toArray(),
       timeline: this.timeline,
       streams: this.streams,
       violations: this.violations,
@@ -257,6 +260,10 @@ export class SimCall {
   openStream(stream: MediaStream): void {
     this.streams.push(stream.stats);
     stream.connect();
+  }
+
+  onBridgeAudio(pcm: Int16Array): void {
+    this.received.append(pcm);
   }
 
   onStreamStarted(stream: MediaStream): void {

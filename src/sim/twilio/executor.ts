@@ -230,6 +230,7 @@ async function connect(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSi
       violation: (w) => call.violation(w),
       note: (who, what) => call.note(who, what),
       started: (s) => call.onStreamStarted(s),
+      received: (pcm) => call.onBridgeAudio(pcm),
       ended: (s) => {
         call.onStreamEnded(s);
         onEnded();

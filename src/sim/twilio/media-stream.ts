@@ -21,6 +21,8 @@ export interface StreamHooks {
   started(stream: MediaStream): void;
   /** the stream is over (for any reason); fires once */
   ended(stream: MediaStream): void;
+  /** every sample of bridge audio as it arrives (before playout), in order */
+  received?(pcm: Int16Array): void;
 }
 
 export interface MediaStreamInit {
@@ -230,7 +232,9 @@ export class MediaStream {
     if (value.length === 0 || !isBase64(value)) return this.reject('media: payload is not valid base64');
     const bytes = Buffer.from(value, 'base64');
     this.stats.mediaMessages++;
-    this.playback.push(decodeMulaw(bytes));
+    const pcm = decodeMulaw(bytes);
+    this.hooks.received?.(pcm);
+    this.playback.push(pcm);
   }
 
   private onClear(): void {

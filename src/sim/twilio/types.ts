@@ -90,6 +90,8 @@ export interface CallResult {
   callSid: string;
   /** 8 kHz PCM of everything the caller heard, in real time, silence included */
   heard: Int16Array;
+  /** 8 kHz PCM of every sample the bridge sent, in order, without the playout's real-time gaps */
+  received: Int16Array;
   timeline: TimelineEntry[];
   streams: StreamStats[];
   violations: string[];
