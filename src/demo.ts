@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseOrExit } from './cli-args.js';
+import { DEMO } from './cli-commands.js';
 import { writeWav } from './audio/index.js';
 import { loadScenario } from './sim/engine/scenario.js';
 import { startStack } from './sim/stack.js';
@@ -15,15 +16,13 @@ const ROOT = resolve(import.meta.dirname, '..');
  * running a contact-center script, and the Twilio simulator placing one call, printed live.
  */
 export async function runDemo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      json: { type: 'boolean', default: false },
-      out: { type: 'string', default: join(ROOT, 'recordings', 'demo-call.wav') },
-      human: { type: 'string', default: 'answer' },
-    },
-  });
-  const human = values.human as 'answer' | 'busy' | 'no-answer' | 'failed';
+  const args = parseOrExit(DEMO, argv);
+  if (args.exit !== undefined) return args.exit;
+  const values = {
+    json: args.values.json === true,
+    out: resolve(typeof args.values.out === 'string' ? args.values.out : join(ROOT, 'recordings', 'demo-call.wav')),
+  };
+  const human = args.values.human as 'answer' | 'busy' | 'no-answer' | 'failed';
   const scenario = await loadScenario(join(ROOT, 'config', 'demo-scenario.yaml'));
   const records: CallRecord[] = [];
   const print = (line: string) => { if (!values.json) process.stdout.write(`${line}\n`); };
@@ -48,8 +47,8 @@ export async function runDemo(argv: string[]): Promise<number> {
     clearInterval(engineView);
     // Let the bridge write its call record (it ends on the stream's stop).
     await new Promise((r) => setTimeout(r, 300));
-    mkdirSync(join(values.out!, '..'), { recursive: true });
-    writeFileSync(values.out!, writeWav(result.heard, 8000));
+    mkdirSync(join(values.out, '..'), { recursive: true });
+    writeFileSync(values.out, writeWav(result.heard, 8000));
     const summary = {
       callSid: result.callSid,
       endedBy: result.endedBy,

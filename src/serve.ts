@@ -1,4 +1,7 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { connect } from 'node:net';
+import { parseOrExit } from './cli-args.js';
+import { SERVE } from './cli-commands.js';
 import { collectSecrets, ConfigError, loadConfig, type LoadedConfig } from './config/loader.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { buildBridge, type Bridge } from './server/app.js';
@@ -13,40 +16,109 @@ export interface RunningBridge {
   stop(): Promise<void>;
 }
 
+/** How long the start-up check waits for the engine to accept a connection. */
+export const ENGINE_CHECK_TIMEOUT_MS = 3000;
+
+/**
+ * Whether something accepts TCP connections at a ws/wss/http/https URL's host and port, within
+ * `timeoutMs`. Resolves to undefined when it does, or to the reason it does not (ECONNREFUSED,
+ * ENOTFOUND, a timeout). Only the origin is ever named: a base URL's path or query could hold a key.
+ */
+export function checkReachable(baseUrl: string, timeoutMs = ENGINE_CHECK_TIMEOUT_MS): Promise<string | undefined> {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    return Promise.resolve('not an absolute URL');
+  }
+  const secure = url.protocol === 'wss:' || url.protocol === 'https:';
+  const port = Number(url.port) || (secure ? 443 : 80);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (why: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(why);
+    };
+    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+  });
+}
+
+/** `wss://host:port` of a base URL, for messages: never its path, query or credentials. */
+function originOf(baseUrl: string): string {
+  try {
+    const u = new URL(baseUrl);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
 /**
  * Starts the bridge from a loaded configuration. Without PYAI_API_KEY (and no PYAI_BASE_URL),
- * the offline engine runs in-process so the bridge works with no account at all.
+ * the offline engine runs in-process so the bridge works with no account at all. With an engine
+ * elsewhere, that engine must accept a connection before the bridge listens: a wrong
+ * PYAI_BASE_URL or an engine that is not up is a start-up error, not a bridge that sends every
+ * call to its fallback (docs/decisions.md).
+ *
+ * When anything fails, what was already started (the offline engine, the record file, the
+ * server) is closed before the error is thrown: a failed start leaves nothing open.
  */
 export async function startBridge(config: LoadedConfig, opts: { logger?: Logger; engineOptions?: Record<string, unknown> } = {}): Promise<RunningBridge> {
   const logger = opts.logger ?? createLogger({ level: config.env.logLevel, secrets: collectSecrets(config) });
   let engine: OfflineEngine | undefined;
-  let engineBaseUrl = config.env.pyaiBaseUrl;
-  if (!config.env.pyaiApiKey && !process.env.PYAI_BASE_URL) {
-    const { startOfflineEngine } = await import('./sim/engine/index.js');
-    engine = await startOfflineEngine({ logger: logger.child({ component: 'offline-engine' }), ...(opts.engineOptions ?? {}) });
-    engineBaseUrl = engine.url;
-    logger.warn({ engine: engine.url }, 'PYAI_API_KEY is not set: using the built-in OFFLINE Omni engine (no real agent)');
+  let bridge: Bridge | undefined;
+  let recordFile: WriteStream | undefined;
+  try {
+    let engineBaseUrl = config.env.pyaiBaseUrl;
+    const offline = !config.env.pyaiApiKey && !process.env.PYAI_BASE_URL;
+    // The engines calls will reach: each agent's own base_url, else the global one (unless offline).
+    const engines = new Set(config.file.agents.map((a) => a.engine?.base_url).filter((u): u is string => !!u));
+    if (!offline && config.file.agents.some((a) => !a.engine?.base_url)) engines.add(engineBaseUrl);
+    for (const base of engines) {
+      const why = await checkReachable(base);
+      if (why) throw new Error(`the Omni engine at ${originOf(base)} is unreachable (${why}); check PYAI_BASE_URL (or the agent's engine.base_url) and that the engine is running`);
+    }
+    if (offline) {
+      const { startOfflineEngine } = await import('./sim/engine/index.js');
+      engine = await startOfflineEngine({ logger: logger.child({ component: 'offline-engine' }), ...(opts.engineOptions ?? {}) });
+      engineBaseUrl = engine.url;
+      logger.warn({ engine: engine.url }, 'PYAI_API_KEY is not set: using the built-in OFFLINE Omni engine (no real agent)');
+    }
+    recordFile = process.env.CALL_RECORDS_FILE ? createWriteStream(process.env.CALL_RECORDS_FILE, { flags: 'a' }) : undefined;
+    const records = recordFile;
+    const onCallRecord = (r: CallRecord) => {
+      if (records) records.write(`${JSON.stringify(r)}\n`);
+      else logger.info({ callRecord: r }, 'call record');
+    };
+    bridge = await buildBridge({ config, logger, engineBaseUrl, onCallRecord });
+    const url = await bridge.app.listen({ port: config.env.port, host: config.env.host });
+    logger.info({ url, publicUrl: config.env.publicUrl, config: config.env.configPath, agents: config.file.agents.map((a) => a.id) }, 'omni-phone-bridge listening');
+    const running = bridge;
+    const offlineEngine = engine;
+    return {
+      bridge: running, url, engine: offlineEngine, logger,
+      async stop() {
+        await running.close();
+        await offlineEngine?.close();
+        records?.end();
+      },
+    };
+  } catch (err) {
+    await bridge?.close().catch(() => undefined);
+    await engine?.close().catch(() => undefined);
+    recordFile?.destroy();
+    throw err;
   }
-  const recordFile = process.env.CALL_RECORDS_FILE ? createWriteStream(process.env.CALL_RECORDS_FILE, { flags: 'a' }) : undefined;
-  const onCallRecord = (r: CallRecord) => {
-    if (recordFile) recordFile.write(`${JSON.stringify(r)}\n`);
-    else logger.info({ callRecord: r }, 'call record');
-  };
-  const bridge = await buildBridge({ config, logger, engineBaseUrl, onCallRecord });
-  const url = await bridge.app.listen({ port: config.env.port, host: config.env.host });
-  logger.info({ url, publicUrl: config.env.publicUrl, config: config.env.configPath, agents: config.file.agents.map((a) => a.id) }, 'omni-phone-bridge listening');
-  return {
-    bridge, url, engine, logger,
-    async stop() {
-      await bridge.close();
-      await engine?.close();
-      recordFile?.end();
-    },
-  };
 }
 
 /** `omni-phone-bridge serve`: runs until SIGTERM/SIGINT, draining calls before it exits. */
-export async function serveMain(): Promise<number> {
+export async function serveMain(argv: readonly string[] = []): Promise<number> {
+  const args = parseOrExit(SERVE, argv);
+  if (args.exit !== undefined) return args.exit;
   let config: LoadedConfig;
   try {
     config = loadConfig();

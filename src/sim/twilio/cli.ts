@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseOrExit, usageError } from '../../cli-args.js';
+import { CALL } from '../../cli-commands.js';
 import { writeWav } from '../../audio/index.js';
 import { startTwilioSimulator } from './index.js';
 import { formatSummary, formatTimeline } from './timeline.js';
@@ -10,25 +11,6 @@ import type { CallerScript, HumanBehaviour } from './types.js';
  * prints its timeline. The bridge must share the auth token (TWILIO_AUTH_TOKEN) and, for call
  * control, point TWILIO_API_BASE at this command's fake REST API (--rest-port).
  */
-
-const USAGE = `usage: omni-phone-bridge call [options]
-  --bridge URL          where the bridge listens (default http://127.0.0.1:8080)
-  --public-url URL      the bridge's PUBLIC_URL, used for signatures (default: PUBLIC_URL or --bridge)
-  --to NUMBER           the dialed number (default +15550001111)
-  --from NUMBER         the caller (default +15557654321)
-  --say TEXT            say this after the agent goes quiet (repeatable, in order)
-  --wav FILE            then play this WAV file
-  --dtmf DIGITS         then press these digits
-  --hangup-after MS     hang up after this long
-  --max-duration MS     safety bound (default 120000)
-  --record FILE         write what the caller heard as a WAV file
-  --json                print the result as JSON instead of the live timeline
-  --rest-port PORT      port of the fake REST API (default 4010; 0 = any)
-  --human OUTCOME       answer|busy|no-answer|failed for <Dial> (default answer)
-  --talk-ms MS          how long an answering human talks (default 2000)
-  --account-sid SID     default TWILIO_ACCOUNT_SID or AC000…
-environment: TWILIO_AUTH_TOKEN (required)
-`;
 
 export interface CliIo {
   out: (s: string) => void;
@@ -45,51 +27,17 @@ const defaultIo: CliIo = {
 function int(v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer (got "${v}")`);
   return n;
 }
 
 export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        bridge: { type: 'string', default: 'http://127.0.0.1:8080' },
-        'public-url': { type: 'string' },
-        to: { type: 'string', default: '+15550001111' },
-        from: { type: 'string', default: '+15557654321' },
-        say: { type: 'string', multiple: true },
-        wav: { type: 'string' },
-        dtmf: { type: 'string' },
-        'hangup-after': { type: 'string' },
-        'max-duration': { type: 'string' },
-        record: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'rest-port': { type: 'string' },
-        human: { type: 'string', default: 'answer' },
-        'talk-ms': { type: 'string' },
-        'account-sid': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    io.err(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    io.out(USAGE);
-    return 0;
-  }
+  const args = parseOrExit(CALL, argv, io);
+  if (args.exit !== undefined) return args.exit;
+  const values = args.values as Record<string, string | undefined> & { say?: string[]; json?: boolean };
   const authToken = io.env.TWILIO_AUTH_TOKEN;
   if (!authToken) {
-    io.err('TWILIO_AUTH_TOKEN is not set: the simulator signs requests with the bridge\'s auth token\n');
-    return 2;
-  }
-  const outcomes = ['answer', 'busy', 'no-answer', 'failed'];
-  if (!outcomes.includes(values.human!)) {
-    io.err(`--human must be one of ${outcomes.join(', ')}\n`);
+    io.err('omni-phone-bridge call: TWILIO_AUTH_TOKEN is not set: the simulator signs requests with the bridge\'s auth token\n');
     return 2;
   }
   let hangupAfter: number | undefined;
@@ -102,8 +50,7 @@ export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise
     restPort = int(values['rest-port'], 'rest-port', 4010);
     talkMs = int(values['talk-ms'], 'talk-ms', 2000);
   } catch (err) {
-    io.err(`${(err as Error).message}\n`);
-    return 2;
+    return usageError(CALL, (err as Error).message, io);
   }
 
   const caller: CallerScript = [];

@@ -1,0 +1,91 @@
+/**
+ * The commands' options and environment, declared once: the parser, the validation and every
+ * help text come from here (cli-args.ts). Plain data, so the top-level help loads nothing else.
+ */
+import type { CommandSpec } from './cli-args.js';
+
+export const SERVE: CommandSpec = {
+  name: 'serve',
+  summary: 'run the bridge: Twilio webhooks and Media Streams in, one Omni session per call out',
+  options: {},
+  env: [
+    ['PORT / HOST', 'where the server listens (8080 / 0.0.0.0)'],
+    ['PUBLIC_URL', 'the public origin Twilio uses (signatures, stream URL); http://localhost:$PORT'],
+    ['BRIDGE_CONFIG', 'the agents and routing file (config/agents.yaml)'],
+    ['PYAI_API_KEY', 'Omni key; without it and PYAI_BASE_URL, the built-in offline engine runs'],
+    ['PYAI_BASE_URL', 'Omni endpoint (wss://api.pyai.com); must accept a connection at start-up'],
+    ['OMNI_RATE', 'PCM16 rate sent to the engine: 24000, 16000 or 8000 (24000)'],
+    ['TWILIO_ACCOUNT_SID', 'REST call control (transfers, hang-ups, DTMF by <Play>)'],
+    ['TWILIO_AUTH_TOKEN', 'signature checks and REST; without it every Twilio request is refused'],
+    ['TWILIO_API_BASE', 'send REST calls elsewhere (the simulator), e.g. http://127.0.0.1:4010'],
+    ['TWILIO_SIGNATURE_VALIDATION', 'on (default) or off (development only, logged loudly)'],
+    ['STREAM_TOKEN_SECRET', 'key of the per-call stream tokens (default: derived from the auth token)'],
+    ['ADMIN_TOKEN', 'enables the admin API (/admin/calls) with this bearer token'],
+    ['CALL_RECORDS_FILE', 'append one JSON call record per line here (default: the log)'],
+    ['DRAIN_TIMEOUT_MS', 'on SIGTERM, how long active calls may go on (30000)'],
+    ['TRUST_PROXY_HOPS', 'proxies whose X-Forwarded-For is trusted (0)'],
+    ['LOG_LEVEL', 'fatal, error, warn, info (default), debug, trace or silent'],
+    ['LOG_FORMAT', 'json or pretty (default: pretty on a terminal, json otherwise)'],
+  ],
+  notes: 'Runs until SIGTERM or SIGINT, then drains calls. Any start-up failure exits with code 1 and says why.',
+};
+
+export const ENGINE: CommandSpec = {
+  name: 'engine',
+  summary: 'run the offline Omni engine on its own; point a bridge at it with PYAI_BASE_URL=ws://HOST:PORT',
+  options: {
+    port: { type: 'string', default: '8090', value: 'PORT', help: 'port to listen on (0: any)' },
+    host: { type: 'string', default: '127.0.0.1', value: 'HOST', help: 'address to listen on' },
+    scenario: { type: 'string', value: 'FILE', help: 'a scripted conversation (YAML), e.g. config/demo-scenario.yaml' },
+    mode: { type: 'string', value: 'MODE', choices: ['scripted', 'echo-agent', 'loopback'], help: 'how the engine answers (scripted with --scenario, echo-agent otherwise)' },
+    'output-rate': { type: 'string', value: 'HZ', help: 'rate of the audio it sends (default: the session rate)' },
+    'connect-delay-ms': { type: 'string', value: 'MS', help: 'delay before each session says hello' },
+    'api-key': { type: 'string', value: 'KEY', help: 'require this key (as Omni does); default: any' },
+  },
+  env: [
+    ['LOG_LEVEL', 'fatal, error, warn, info (default), debug, trace or silent'],
+    ['LOG_FORMAT', 'json or pretty (default: pretty on a terminal, json otherwise)'],
+  ],
+  notes: 'Runs until SIGTERM or SIGINT.',
+};
+
+export const CALL: CommandSpec = {
+  name: 'call',
+  summary: 'place one simulated Twilio call against a running bridge and print its timeline',
+  options: {
+    bridge: { type: 'string', default: 'http://127.0.0.1:8080', value: 'URL', help: 'where the bridge listens' },
+    'public-url': { type: 'string', value: 'URL', help: "the bridge's PUBLIC_URL, used for signatures (default: PUBLIC_URL or --bridge)" },
+    to: { type: 'string', default: '+15550001111', value: 'NUMBER', help: 'the dialed number' },
+    from: { type: 'string', default: '+15557654321', value: 'NUMBER', help: 'the caller' },
+    say: { type: 'string', multiple: true, value: 'TEXT', help: 'say this after the agent goes quiet (in order)' },
+    wav: { type: 'string', value: 'FILE', help: 'then play this WAV file' },
+    dtmf: { type: 'string', value: 'DIGITS', help: 'then press these digits' },
+    'hangup-after': { type: 'string', value: 'MS', help: 'hang up after this long' },
+    'max-duration': { type: 'string', default: '120000', value: 'MS', help: 'safety bound on the call' },
+    record: { type: 'string', value: 'FILE', help: 'write what the caller heard as a WAV file' },
+    json: { type: 'boolean', default: false, help: 'print the result as JSON instead of the live timeline' },
+    'rest-port': { type: 'string', default: '4010', value: 'PORT', help: 'port of the fake Twilio REST API (0: any)' },
+    human: { type: 'string', default: 'answer', value: 'OUTCOME', choices: ['answer', 'busy', 'no-answer', 'failed'], help: 'what a <Dial>ed human does' },
+    'talk-ms': { type: 'string', default: '2000', value: 'MS', help: 'how long an answering human talks' },
+    'account-sid': { type: 'string', value: 'SID', help: 'default TWILIO_ACCOUNT_SID or AC000…' },
+  },
+  env: [
+    ['TWILIO_AUTH_TOKEN', "required: the bridge's auth token, to sign requests"],
+    ['PUBLIC_URL', "the bridge's PUBLIC_URL (or --public-url)"],
+    ['TWILIO_ACCOUNT_SID', 'the account of the simulated call (or --account-sid)'],
+  ],
+  notes: 'For call control, start the bridge with TWILIO_API_BASE pointing at the fake REST API (--rest-port).',
+};
+
+export const DEMO: CommandSpec = {
+  name: 'demo',
+  summary: 'the whole product offline in one go: bridge, offline engine and a simulated call',
+  options: {
+    json: { type: 'boolean', default: false, help: 'print one JSON summary (with the timeline) instead of the live lines' },
+    out: { type: 'string', value: 'FILE', help: 'where to write what the caller heard (default recordings/demo-call.wav)' },
+    human: { type: 'string', default: 'answer', value: 'OUTCOME', choices: ['answer', 'busy', 'no-answer', 'failed'], help: 'what the human the call is transferred to does' },
+  },
+  notes: 'Exit code 0 when neither side saw a protocol violation, 1 otherwise.',
+};
+
+export const COMMANDS: readonly CommandSpec[] = [SERVE, ENGINE, CALL, DEMO];

@@ -1,0 +1,95 @@
+/**
+ * Issue 18, item 4: one argument parser for every command. Each test spawns the real CLI
+ * (`node --import tsx src/main.ts …`), bounded in time: help and version print and exit 0 (and
+ * `serve --help` starts nothing), anything unknown is a usage error with exit code 2.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../src/sim/stack.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const VERSION = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { version: string }).version;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to its exit; a process still running after `boundMs` is killed (code null). */
+function cli(args: string[], env: Record<string, string> = {}, boundMs = 20_000): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), boundMs);
+    child.on('exit', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('the command line', () => {
+  it('serve --help prints the options and environment and exits 0 without starting a server', async () => {
+    const port = await freePort();
+    const r = await cli(['serve', '--help'], { PORT: String(port) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^usage: omni-phone-bridge serve/);
+    for (const v of ['PORT', 'PUBLIC_URL', 'PYAI_API_KEY', 'PYAI_BASE_URL', 'TWILIO_AUTH_TOKEN', 'LOG_LEVEL', 'LOG_FORMAT']) expect(r.stdout).toContain(v);
+    expect(r.stdout + r.stderr).not.toContain('listening');
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  }, 30_000);
+
+  it('demo --help documents --json, --out and --human and exits 0; a --human outside its choices is exit 2', async () => {
+    const [help, bad] = await Promise.all([cli(['demo', '--help']), cli(['demo', '--human', 'maybe'])]);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stderr).toBe('');
+    expect(help.stdout).toMatch(/--json\s+print one JSON summary/);
+    expect(help.stdout).toMatch(/--out FILE\s+where to write what the caller heard/);
+    expect(help.stdout).toMatch(/--human OUTCOME\s+.*one of answer\|busy\|no-answer\|failed/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--human must be one of answer, busy, no-answer, failed (got "maybe")');
+    expect(bad.stdout).toBe(''); // refused before anything ran
+  }, 30_000);
+
+  it('every command answers --help and --version with exit 0', async () => {
+    const runs = await Promise.all([
+      cli(['--version']), cli(['serve', '--version']), cli(['demo', '-V']),
+      cli(['engine', '--help']), cli(['call', '-h']),
+    ]);
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    for (const r of runs.slice(0, 3)) expect(r.stdout).toBe(`omni-phone-bridge ${VERSION}\n`);
+    expect(runs[3]!.stdout).toMatch(/^usage: omni-phone-bridge engine[^]*--scenario FILE[^]*--mode MODE/);
+    expect(runs[4]!.stdout).toMatch(/^usage: omni-phone-bridge call[^]*--say TEXT[^]*TWILIO_AUTH_TOKEN/);
+  }, 30_000);
+
+  it('an unknown option, a stray argument or an unknown command is a usage error: exit 2, named, with a pointer to --help', async () => {
+    // (each command's parser on its own, in-process: test/unit/cli-args.test.ts)
+    const cases: [string[], RegExp][] = [
+      [['serve', '--bogus'], /serve: unknown option '--bogus'[^]*See 'omni-phone-bridge serve --help'/],
+      [['engine', '--port', 'abc'], /engine: --port must be a non-negative integer \(got "abc"\)[^]*See 'omni-phone-bridge engine --help'/],
+      [['frob'], /unknown command "frob"; commands: serve, engine, call, demo[^]*See 'omni-phone-bridge --help'/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(args)));
+    runs.forEach((r, i) => {
+      expect(r.code, cases[i]![0].join(' ')).toBe(2);
+      expect(r.stderr).toMatch(cases[i]![1]);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+    });
+  }, 40_000);
+
+  it('the top-level help lists every command with its options, and the environment variables', async () => {
+    const r = await cli(['--help']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`omni-phone-bridge ${VERSION}`);
+    for (const c of ['serve —', 'engine —', 'call —', 'demo —']) expect(r.stdout).toContain(c);
+    for (const o of ['--scenario', '--output-rate', '--say', '--record', '--rest-port', '--json', '--out', '--human']) expect(r.stdout).toContain(o);
+    for (const v of ['PYAI_BASE_URL', 'TWILIO_AUTH_TOKEN', 'ADMIN_TOKEN', 'LOG_LEVEL', 'LOG_FORMAT']) expect(r.stdout).toContain(v);
+  }, 30_000);
+});
