@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configFileSchema, type ConfigFile } from './schema.js';
+import { issueLines, strictKeysErrorMap } from './suggest.js';
 
 /** Thrown for any configuration problem; the message names the field and the fix. */
 export class ConfigError extends Error {
@@ -25,11 +26,20 @@ export interface EnvSettings {
   /** development only: accept unsigned Twilio requests (logged loudly at start-up) */
   skipSignatureValidation: boolean;
   adminToken?: string;
+  /** key of the per-call stream tokens (src/server/stream-token.ts); unset: derived from twilioAuthToken */
+  streamTokenSecret?: string;
   /** proxy hops whose X-Forwarded-For is trusted for the client address (0: none) */
   trustProxyHops: number;
   configPath: string;
-  logLevel: string;
+  logLevel: LogLevel;
+  /** LOG_FORMAT: unset = JSON, except readable lines on a TTY (decided by the logger) */
+  logFormat?: 'json' | 'pretty';
 }
+
+/** pino's levels: LOG_LEVEL must be one of them. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'pretty'] as const;
 
 export interface LoadedConfig {
   file: ConfigFile;
@@ -39,10 +49,7 @@ export interface LoadedConfig {
 }
 
 function formatIssues(issues: z.core.$ZodIssue[], source: string): string {
-  const lines = issues.slice(0, 20).map((i) => {
-    const path = i.path.length ? i.path.map(String).join('.') : '(root)';
-    return `  - ${path}: ${i.message}`;
-  });
+  const lines = issueLines(issues).slice(0, 20).map((l) => `  - ${l}`);
   return `invalid configuration in ${source}:\n${lines.join('\n')}`;
 }
 
@@ -54,12 +61,24 @@ export function parseConfigText(text: string, source = 'config'): ConfigFile {
   } catch (err) {
     throw new ConfigError(`${source} is not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
   }
-  const parsed = configFileSchema.safeParse(raw);
+  const parsed = configFileSchema.safeParse(raw, { error: strictKeysErrorMap });
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, source));
   return parsed.data;
 }
 
 const RATES = [8000, 16000, 24000] as const;
+
+/** A variable with a fixed set of values: anything else is an error naming the variable and the values. */
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T;
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback?: undefined): T | undefined;
+function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback?: T): T | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim().toLowerCase();
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  const shown = raw.length > 40 ? `${raw.slice(0, 40)}…` : raw;
+  throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got "${shown}")`);
+}
 
 /** Reads deployment settings and secrets from the environment, with readable errors. */
 export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
@@ -67,10 +86,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigError(`PORT must be an integer between 0 and 65535 (got "${env.PORT}")`);
   }
-  const rate = env.OMNI_RATE ? Number(env.OMNI_RATE) : 24000;
-  if (!RATES.includes(rate as never)) {
-    throw new ConfigError(`OMNI_RATE must be 8000, 16000 or 24000 (got "${env.OMNI_RATE}")`);
-  }
+  const rate = Number(oneOf(env, 'OMNI_RATE', RATES.map(String), '24000'));
   const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
   try {
     const u = new URL(publicUrl);
@@ -91,10 +107,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
   if (apiBase && !/^https?:\/\/[^/]+\/?$/.test(apiBase)) {
     throw new ConfigError(`TWILIO_API_BASE must be an origin like http://127.0.0.1:4010 (got "${apiBase}")`);
   }
-  const skip = (env.TWILIO_SIGNATURE_VALIDATION ?? '').toLowerCase();
-  if (skip && skip !== 'off' && skip !== 'on') {
-    throw new ConfigError('TWILIO_SIGNATURE_VALIDATION must be "on" (default) or "off" (development only)');
-  }
+  const skip = oneOf(env, 'TWILIO_SIGNATURE_VALIDATION', ['on', 'off'], 'on');
   return {
     port,
     host: env.HOST || '0.0.0.0',
@@ -107,9 +120,11 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     twilioApiBase: apiBase,
     skipSignatureValidation: skip === 'off',
     adminToken: env.ADMIN_TOKEN || undefined,
+    streamTokenSecret: env.STREAM_TOKEN_SECRET || undefined,
     trustProxyHops: trustHops(env.TRUST_PROXY_HOPS),
     configPath: env.BRIDGE_CONFIG || DEFAULT_CONFIG_PATH,
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS),
   };
 }
 
@@ -135,21 +150,70 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
       throw new ConfigError(`agents.${a.id}.kb_token_env names ${a.kb_token_env}, which is not set in the environment`);
     }
   }
-  return { file, env: settings, baseDir: dirname(resolve(settings.configPath)) };
+  const loaded = { file, env: settings, baseDir: dirname(resolve(settings.configPath)) };
+  checkSecretLengths(loaded, env);
+  return loaded;
 }
 
-/** The secrets of a configuration: handed to the logger so that none can ever be printed. */
-export function collectSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv = process.env): string[] {
-  const out = [cfg.env.pyaiApiKey, cfg.env.twilioAuthToken, cfg.env.adminToken];
+/**
+ * A configured secret: the variable that holds it, and whether the bridge itself checks or signs
+ * with it (its strength is then ours to require) or only passes it on to the service that issued it.
+ */
+interface NamedSecret {
+  variable: string;
+  value: string | undefined;
+  own: boolean;
+}
+
+function namedSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv): NamedSecret[] {
+  const out: NamedSecret[] = [
+    { variable: 'PYAI_API_KEY', value: cfg.env.pyaiApiKey, own: false },
+    { variable: 'TWILIO_AUTH_TOKEN', value: cfg.env.twilioAuthToken, own: true },
+    { variable: 'ADMIN_TOKEN', value: cfg.env.adminToken, own: true },
+    { variable: 'STREAM_TOKEN_SECRET', value: cfg.env.streamTokenSecret, own: true },
+  ];
   for (const a of cfg.file.agents) {
-    if (a.kb_token_env) out.push(env[a.kb_token_env]);
+    if (a.kb_token_env) out.push({ variable: a.kb_token_env, value: env[a.kb_token_env], own: false });
     for (const t of a.tools) {
       const ex = t.executor as unknown as Record<string, unknown>;
-      for (const k of ['auth_secret_env', 'signing_secret_env']) {
+      for (const [k, own] of [['auth_secret_env', false], ['signing_secret_env', true]] as const) {
         const name = ex?.[k];
-        if (typeof name === 'string') out.push(env[name]);
+        if (typeof name === 'string') out.push({ variable: name, value: env[name], own });
       }
     }
   }
-  return out.filter((s): s is string => typeof s === 'string' && s.length > 0);
+  return out;
+}
+
+/** The secrets of a configuration: handed to the logger so that none can ever be printed, whatever its length. */
+export function collectSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv = process.env): string[] {
+  return namedSecrets(cfg, env).map((s) => s.value).filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+/** Secrets the bridge checks or signs with (admin token, Twilio's auth token, stream-token key, tool signing secrets). */
+export const MIN_OWN_SECRET_LENGTH = 16;
+/** Credentials only passed on to their issuer (Omni key, knowledge-base tokens, tool auth secrets). */
+export const MIN_PASSED_SECRET_LENGTH = 8;
+
+/** A PUBLIC_URL on localhost / 127.0.0.0/8 / ::1: nothing outside this machine can reach the bridge. */
+export function isLoopbackOrigin(publicUrl: string): boolean {
+  const host = new URL(publicUrl).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1';
+}
+
+/**
+ * Refuses to start with a secret short enough to guess when the bridge is reachable from outside
+ * (PUBLIC_URL is not a loopback address). On loopback — the development recipe, the tests — any
+ * length is accepted; every configured secret is scrubbed from the logs either way. The message
+ * names the variable, never the value (docs/decisions.md).
+ */
+export function checkSecretLengths(cfg: LoadedConfig, env: NodeJS.ProcessEnv = process.env): void {
+  if (isLoopbackOrigin(cfg.env.publicUrl)) return;
+  for (const s of namedSecrets(cfg, env)) {
+    if (!s.value) continue;
+    const min = s.own ? MIN_OWN_SECRET_LENGTH : MIN_PASSED_SECRET_LENGTH;
+    if (s.value.length >= min) continue;
+    const hint = s.own ? '; generate one with `openssl rand -hex 32`' : '; use the credential as its issuer gave it';
+    throw new ConfigError(`${s.variable} is too short: at least ${min} characters are required when PUBLIC_URL is not a loopback address (the value is not shown)${hint}`);
+  }
 }

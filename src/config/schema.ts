@@ -15,7 +15,7 @@ export const transferTargetSchema = z.object({
   name: z.string().min(1).max(64),
   kind: z.enum(['number', 'sip', 'client', 'queue']),
   value: z.string().min(1).max(256),
-}).superRefine((t, ctx) => {
+}).strict().superRefine((t, ctx) => {
   if (t.kind === 'number' && !/^\+[1-9]\d{6,14}$/.test(t.value)) {
     ctx.addIssue({ code: 'custom', path: ['value'], message: 'a number target must be E.164, like +15551234567' });
   }
@@ -40,13 +40,13 @@ export const transferSchema = z.object({
   queue_wait_url: z.string().url().optional(),
   /** wait at most this long for the agent's last words to be played before transferring */
   max_wait_for_playback_ms: z.number().int().min(0).max(30000).default(8000),
-}).prefault({});
+}).strict().prefault({});
 
 export const fallbackSchema = z.object({
   /** what the caller gets when the engine cannot be reached or the bridge must give up the call */
   action: z.enum(['transfer', 'hangup']).default('hangup'),
   message: z.string().max(500).default('Sorry, we are having technical difficulties. Please call again later. Goodbye.'),
-}).prefault({});
+}).strict().prefault({});
 
 export const agentSchema = z.object({
   id: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and - only (max 64)'),
@@ -61,43 +61,55 @@ export const agentSchema = z.object({
     base_url: z.string().optional(),
     rate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).optional(),
     session_label: z.string().max(256).optional(),
-  }).prefault({}),
+  }).strict().prefault({}),
   tools: z.array(toolDefinitionSchema).default([]),
   transfer: transferSchema,
   send_dtmf_mode: z.enum(['inband', 'play_digits']).default('inband'),
   /** in-call keys handled by the bridge itself, e.g. {"0": "transfer"}; off unless configured */
   dtmf_shortcuts: z.record(z.string().regex(/^[0-9*#]$/), z.enum(['transfer', 'hangup'])).default({}),
-  hold: z.object({ wav: z.string().optional() }).prefault({}),
+  hold: z.object({ wav: z.string().optional() }).strict().prefault({}),
   fallback: fallbackSchema,
   end_call: z.object({ max_wait_for_goodbye_ms: z.number().int().min(0).max(30000).default(10000) })
-    .prefault({}),
-});
+    .strict().prefault({}),
+}).strict();
 
-const ivrOptionSchema = z.union([
-  z.object({ agent: z.string() }),
-  z.object({ transfer: z.string() }),
-  z.object({ hangup: z.literal(true) }),
-]);
+export type IvrOption = { agent: string } | { transfer: string } | { hangup: true };
+
+/** One object with exactly one of its keys (not a union: a typo then gets "did you mean"). */
+const ivrOptionSchema = z.object({
+  agent: z.string().optional(),
+  transfer: z.string().optional(),
+  hangup: z.literal(true).optional(),
+}).strict().superRefine((o, ctx) => {
+  const n = Number(o.agent !== undefined) + Number(o.transfer !== undefined) + Number(o.hangup !== undefined);
+  if (n !== 1) ctx.addIssue({ code: 'custom', message: 'an option is exactly one of {agent: id}, {transfer: target}, {hangup: true}' });
+}).transform((o): IvrOption => (o.agent !== undefined ? { agent: o.agent } : o.transfer !== undefined ? { transfer: o.transfer } : { hangup: true }));
 
 export const ivrSchema = z.object({
-  prompt: z.object({ say: z.string().optional(), play_url: z.string().url().optional() })
+  prompt: z.object({ say: z.string().optional(), play_url: z.string().url().optional() }).strict()
     .refine((p) => p.say || p.play_url, 'an IVR prompt needs `say` or `play_url`'),
   options: z.record(z.string().regex(/^[0-9*#]$/, 'a single key 0-9 * #'), ivrOptionSchema),
   timeout_s: z.number().int().min(1).max(60).default(5),
   max_attempts: z.number().int().min(1).max(10).default(3),
   invalid_say: z.string().default('Sorry, that is not a valid choice.'),
   default: ivrOptionSchema,
-});
+}).strict();
 
 export const numberRouteSchema = z.object({
   agent: z.string().optional(),
   ivr: ivrSchema.optional(),
-}).refine((r) => r.agent || r.ivr, 'a number route needs `agent` or `ivr`');
+}).strict().refine((r) => r.agent || r.ivr, 'a number route needs `agent` or `ivr`');
 
 export const afterStreamSchema = z.union([
   z.literal('hangup'),
-  z.object({ dial: e164 }),
+  z.object({ dial: e164 }).strict(),
 ]);
+
+/** An outbound allow-list entry: a number, a number prefix (`+1555*`), or a sip:/client: pattern. */
+export const outboundPatternSchema = z.string().max(256).regex(
+  /^(\+[1-9]\d{0,14}\*?|sips?:[A-Za-z0-9_.+*-]+@[A-Za-z0-9_.*-]+(:\d{1,5})?|client:[A-Za-z0-9_.*-]+)$/,
+  'an outbound pattern is an E.164 number or prefix ("+1555*"), or a sip:user@host / client:name pattern (* = any run of letters, digits, _ . + -)',
+);
 
 export const bridgeSchema = z.object({
   /** what runs when the media stream ends without the bridge having moved the call */
@@ -112,7 +124,7 @@ export const bridgeSchema = z.object({
      * the engine's distance; meanwhile the caller hears ringing, not dead air. 0 = answer at once.
      */
     answer_wait_ms: z.number().int().min(0).max(5000).default(2000),
-  }).prefault({}),
+  }).strict().prefault({}),
   engine_connect_timeout_ms: z.number().int().min(500).max(30000).default(5000),
   /** caller audio held while the engine is not ready (bounded, replayed in order) */
   max_pending_caller_ms: z.number().int().min(200).max(30000).default(5000),
@@ -140,14 +152,22 @@ export const bridgeSchema = z.object({
   call_record_transcript: z.boolean().default(false),
   /** hosts that tool webhooks may reach despite the SSRF rules (development only) */
   tool_allow_hosts: z.array(z.string()).default([]),
-}).prefault({});
+  /**
+   * Who the admin API may call (`POST /admin/calls`): besides the agents' transfer targets, only
+   * destinations matching one of these (E.164 prefixes like "+1555*", exact numbers, `sip:`/`client:`
+   * patterns where `*` stands for letters, digits and `_ . + -`). Empty: the transfer targets only.
+   */
+  outbound: z.object({
+    allow: z.array(outboundPatternSchema).max(1000).default([]),
+  }).strict().prefault({}),
+}).strict().prefault({});
 
 export const configFileSchema = z.object({
   default_agent: z.string(),
   agents: z.array(agentSchema).min(1, 'define at least one agent'),
   numbers: z.record(z.string(), numberRouteSchema).default({}),
   bridge: bridgeSchema,
-}).superRefine((cfg, ctx) => {
+}).strict().superRefine((cfg, ctx) => {
   const ids = new Set<string>();
   cfg.agents.forEach((a, i) => {
     if (ids.has(a.id)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id "${a.id}"` });
@@ -186,5 +206,4 @@ export type ConfigFile = z.infer<typeof configFileSchema>;
 export type AgentConfig = z.infer<typeof agentSchema>;
 export type TransferTarget = z.infer<typeof transferTargetSchema>;
 export type IvrConfig = z.infer<typeof ivrSchema>;
-export type IvrOption = z.infer<typeof ivrOptionSchema>;
 export type BridgeSettings = z.infer<typeof bridgeSchema>;

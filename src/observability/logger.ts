@@ -26,7 +26,10 @@ export interface LoggerSettings {
  * where no key name protects it.
  */
 export function createLogger(settings: LoggerSettings = {}): Logger {
-  const secrets = (settings.secrets ?? []).filter((s) => s.length >= 6);
+  // Every configured secret, whatever its length (a short one is refused at start in production,
+  // docs/decisions.md), in its literal and its JSON-escaped form (a `"` or `\` in it is escaped in the line).
+  const secrets = [...new Set((settings.secrets ?? []).filter((s) => s.length > 0).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))]
+    .sort((x, y) => y.length - x.length);
   const opts: LoggerOptions = {
     level: settings.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },

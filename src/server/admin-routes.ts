@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { agentStreamTwiml } from '../control/stream-twiml.js';
 import type { BridgeContext } from './context.js';
+import { destinationHint, OutboundPolicy } from './outbound-policy.js';
 
 const outboundBody = z.object({
   to: z.string().regex(/^(\+[1-9]\d{6,14}|sips?:[^\s@]+@\S+|client:[A-Za-z0-9_.-]+)$/, 'E.164 number, sip: URI or client: identity'),
@@ -23,6 +24,7 @@ function authorized(ctx: BridgeContext, req: FastifyRequest): boolean {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): void {
+  const outboundPolicy = new OutboundPolicy(ctx.config.file);
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!ctx.config.env.adminToken) return reply.code(404).send({ error: 'admin API disabled (set ADMIN_TOKEN)' });
     if (!authorized(ctx, req)) {
@@ -41,6 +43,12 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const b = parsed.data;
     const agent = ctx.agent(b.agent);
     if (!agent) return reply.code(400).send({ error: 'unknown_agent' });
+    // A leaked admin token must not become a toll-fraud tool: only allowed destinations are dialled.
+    if (!outboundPolicy.allows(b.to)) {
+      ctx.metrics.webhooksRejected.inc({ route: 'admin', reason: 'destination_not_allowed' });
+      ctx.logger.warn({ agent: agent.id, destination: destinationHint(b.to) }, 'outbound call refused: destination not allowed');
+      return reply.code(403).send({ error: 'destination_not_allowed', message: 'the destination is neither a transfer target nor in bridge.outbound.allow' });
+    }
     if (!ctx.rest) return reply.code(503).send({ error: 'Twilio REST credentials are not configured' });
     if (ctx.draining || ctx.atCapacity()) return reply.code(503).send({ error: 'not accepting calls (draining or at capacity)' });
     const token = randomUUID();

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { z } from 'zod';
 import type { IvrConfig, IvrOption } from '../config/schema.js';
 import { agentStreamTwiml } from '../control/stream-twiml.js';
 import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../twilio/twiml.js';
 import type { BridgeContext } from './context.js';
 import { twilioWebhookGuard } from './signatures.js';
 import { answerWhenReady, parseForm, xml } from './voice-routes.js';
+import { ivrParams } from './webhook-params.js';
 
 /**
  * The optional DTMF menu before the agent (configured per number). Each attempt is a `<Gather>`
@@ -24,13 +24,6 @@ export function ivrEntryTwiml(ctx: BridgeContext, ivr: IvrConfig, to: string, at
   });
 }
 
-const ivrParams = z.object({
-  CallSid: z.string().regex(/^CA[0-9a-fA-F]{32}$/),
-  AccountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/),
-  From: z.string().max(256).optional(),
-  To: z.string().max(256).optional(),
-  Digits: z.string().max(32).optional(),
-});
 
 export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): void {
   app.post('/twilio/ivr', { preHandler: twilioWebhookGuard(ctx) }, async (req, reply) => {

@@ -10,6 +10,7 @@ interface Parked {
 }
 
 const MAX_PARKED = 10_000;
+const ENDED_MEMORY_MS = 10 * 60_000;
 
 /**
  * Every live call, keyed by CallSid. The only shared state of the bridge: sessions never reach
@@ -18,6 +19,8 @@ const MAX_PARKED = 10_000;
 export class CallRegistry {
   private readonly calls = new Map<string, CallSession>();
   private readonly parked = new Map<string, Parked>();
+  /** calls Twilio reported over (final status callback) → when: a later dial-action must not reopen them */
+  private readonly endedAtTwilio = new Map<string, number>();
   private readonly endedWaiters = new Set<() => void>();
 
   constructor(
@@ -68,6 +71,24 @@ export class CallRegistry {
     const p = this.parked.get(callSid);
     this.parked.delete(callSid);
     return p;
+  }
+
+  /** A final status callback for the call: its parked context is dropped and the end remembered (bounded, 10 min). */
+  noteEndedAtTwilio(callSid: string): void {
+    this.parked.delete(callSid);
+    this.endedAtTwilio.delete(callSid);
+    this.endedAtTwilio.set(callSid, Date.now() + ENDED_MEMORY_MS);
+    const now = Date.now();
+    for (const [k, until] of this.endedAtTwilio) {
+      if (until >= now && this.endedAtTwilio.size <= MAX_PARKED) break;
+      this.endedAtTwilio.delete(k);
+    }
+  }
+
+  /** Whether Twilio has reported the call over (within the last 10 minutes). */
+  hasEndedAtTwilio(callSid: string): boolean {
+    const until = this.endedAtTwilio.get(callSid);
+    return until !== undefined && until >= Date.now();
   }
 
   private sweepParked(): void {

@@ -6,22 +6,9 @@ import type { BridgeContext } from './context.js';
 import type { CallSession } from '../call/session.js';
 import { twilioWebhookGuard } from './signatures.js';
 import { ivrEntryTwiml } from './ivr-routes.js';
-
-const callSid = z.string().regex(/^CA[0-9a-fA-F]{32}$/);
-const voiceParams = z.object({
-  CallSid: callSid,
-  AccountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/),
-  From: z.string().max(256).optional(),
-  To: z.string().max(256).optional(),
-  CallStatus: z.string().max(32).optional(),
-  Direction: z.string().max(32).optional(),
-});
-const statusParams = voiceParams.extend({
-  CallStatus: z.string().max(32),
-  SequenceNumber: z.string().regex(/^\d{1,9}$/).optional(),
-  CallDuration: z.string().max(16).optional(),
-});
-const dialParams = voiceParams.extend({ DialCallStatus: z.string().max(32) });
+// Each webhook's parameters, strictly formed; any other parameter is dropped and never used.
+import { dialParams, statusParams, voiceParams } from './webhook-params.js';
+import { checkDialAction } from './dial-action.js';
 
 /**
  * Holds the webhook's answer (bounded) until the pre-connected engine can speak: Twilio opens
@@ -94,6 +81,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     ctx.logger.info({ callSid: p.CallSid, status: p.CallStatus, seq }, 'call status');
     const final = ['completed', 'busy', 'failed', 'no-answer', 'canceled'].includes(p.CallStatus);
     if (session && final && !session.hasStream) session.end(`twilio_${p.CallStatus}`);
+    if (final) ctx.registry.noteEndedAtTwilio(p.CallSid);
     return reply.code(204).send();
   });
 
@@ -101,21 +89,35 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const p = parseForm(ctx, req, reply, dialParams);
     if (!p) return reply;
     const q = req.query as Record<string, string | undefined>;
-    const agent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.To);
     const status = p.DialCallStatus;
-    const parked = ctx.registry.unpark(p.CallSid);
-    ctx.metrics.transfers.inc({ result: `dial_${status.replace(/[^a-z-]/g, '').slice(0, 20)}` });
-    ctx.logger.info({ callSid: p.CallSid, status, target: q.target }, 'transfer finished');
-    if (status === 'completed' || status === 'answered') return xml(reply, hangupTwiml());
+    const answered = status === 'completed' || status === 'answered';
+    const check = await checkDialAction(ctx, p.CallSid);
+    if (!check.ok) {
+      // The call ended, still has its agent, or was not handed off by this bridge: never reopen a
+      // session for it. (A human's long conversation outlives the parked context: that is normal.)
+      if (answered) ctx.logger.info({ callSid: p.CallSid, status }, 'transfer finished');
+      else {
+        ctx.metrics.webhooksRejected.inc({ route: '/twilio/dial-action', reason: check.reason });
+        ctx.logger.warn({ callSid: p.CallSid, status, reason: check.reason }, 'dial-action inconsistent with the call: no engine session reopened');
+      }
+      const fallbackAgent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.To);
+      return xml(reply, hangupTwiml(answered ? undefined : fallbackAgent.transfer.voicemail_message));
+    }
+    const parked = check.parked;
+    const agent = parked.info.agent;
+    const target = agent.transfer.targets.find((t) => t.name === q.target)?.name;
+    ctx.metrics.transfers.inc({ result: `dial_${status}` });
+    ctx.logger.info({ callSid: p.CallSid, status, target }, 'transfer finished');
+    if (answered) return xml(reply, hangupTwiml());
     switch (agent.transfer.on_no_answer) {
       case 'voicemail':
         return xml(reply, hangupTwiml(agent.transfer.voicemail_message));
       case 'hangup':
         return xml(reply, hangupTwiml());
       case 'back_to_agent': {
-        const note = `A transfer to ${q.target ?? 'a human'} did not succeed (${status}). Tell the caller briefly and offer to help another way.`;
-        const info = parked?.info ?? { callSid: p.CallSid, agent, from: p.From, to: p.To };
-        if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ ...info, agent }, note, parked?.turns));
+        const note = `A transfer to ${target ?? 'a human'} did not succeed (${status}). Tell the caller briefly and offer to help another way.`;
+        const info = parked.info;
+        if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ ...info, agent }, note, parked.turns));
         return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { agent: agent.id, from: info.from, to: info.to, resume: 'transfer_failed' }));
       }
     }

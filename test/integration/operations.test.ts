@@ -26,7 +26,7 @@ const sid = (n: number) => 'CA' + n.toString(16).padStart(32, '0');
 
 describe('operations', () => {
   it('places an outbound call with the chosen agent, correlated through the stream token', async () => {
-    h = await startHarness({ env: { ADMIN_TOKEN: ADMIN } });
+    h = await startHarness({ env: { ADMIN_TOKEN: ADMIN }, tweak: (c) => { c.file.bridge.outbound.allow = ['+1555000*']; } });
     const res = await fetch(`${h.bridgeUrl}/admin/calls`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },

@@ -61,7 +61,7 @@ describe('configuration', () => {
     expect(env.port).toBe(9000);
     expect(env.omniRate).toBe(16000);
     expect(env.publicUrl).toBe('https://bridge.example.com');
-    expect(() => loadEnv({ OMNI_RATE: '44100' })).toThrow(/OMNI_RATE must be 8000, 16000 or 24000/);
+    expect(() => loadEnv({ OMNI_RATE: '44100' })).toThrow(/OMNI_RATE must be one of 8000, 16000, 24000/);
     expect(() => loadEnv({ PUBLIC_URL: 'https://x.example.com/path' })).toThrow(/PUBLIC_URL/);
     expect(() => loadEnv({ TWILIO_ACCOUNT_SID: 'nope' })).toThrow(/TWILIO_ACCOUNT_SID/);
     expect(() => loadEnv({ PORT: 'abc' })).toThrow(/PORT/);

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * The parameters of each Twilio webhook, and only those its route uses. Twilio signs the URL
+ * followed by every parameter's name and value concatenated in name order, so `a=bc` and `ab=c`
+ * sign the same: a replayed request can move the boundary between a name and the next value.
+ * Each value used here therefore has the tightest form Twilio gives it (an id, a number, a word
+ * from a fixed list), so that a shifted boundary makes a value invalid (400) instead of different.
+ * Every other parameter is dropped by the parse and never read: routes only use the parsed object.
+ */
+
+const callSid = z.string().regex(/^CA[0-9a-fA-F]{32}$/);
+const accountSid = z.string().regex(/^AC[0-9a-fA-F]{32}$/);
+
+/**
+ * A caller or called party: an E.164 or national number, a `client:` identity, a `sip:` URI, or
+ * one of the words Twilio uses for a hidden number. Empty is accepted (Twilio sends it for some).
+ */
+const party = z.string().max(256).regex(
+  /^(\+?\d{1,20}|client:[A-Za-z0-9_.-]{1,128}|sips?:[A-Za-z0-9_.+!~*'()%&=$,;?/:@[\]-]{1,250}|anonymous|restricted|unknown|unavailable|private|)$/i,
+  'a phone number, client: identity or sip: URI',
+);
+
+/** Twilio's call statuses (specs/twilio.md). */
+export const CALL_STATUSES = ['queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
+/** `<Dial action>`'s outcome of the dialled leg. */
+export const DIAL_CALL_STATUSES = ['completed', 'answered', 'busy', 'no-answer', 'failed', 'canceled'] as const;
+
+export const voiceParams = z.object({
+  CallSid: callSid,
+  AccountSid: accountSid,
+  From: party.optional(),
+  To: party.optional(),
+  CallStatus: z.enum(CALL_STATUSES).optional(),
+  Direction: z.string().regex(/^(inbound|outbound-api|outbound-dial|trunking-originating|trunking-terminating)$/).optional(),
+});
+
+export const statusParams = voiceParams.extend({
+  CallStatus: z.enum(CALL_STATUSES),
+  SequenceNumber: z.string().regex(/^\d{1,9}$/).optional(),
+  CallDuration: z.string().regex(/^\d{1,9}$/).optional(),
+});
+
+export const dialParams = voiceParams.extend({ DialCallStatus: z.enum(DIAL_CALL_STATUSES) });
+
+export const ivrParams = z.object({
+  CallSid: callSid,
+  AccountSid: accountSid,
+  From: party.optional(),
+  To: party.optional(),
+  /** the keys pressed (empty: none), or `hangup` when the caller hung up during the `<Gather>` */
+  Digits: z.string().regex(/^([0-9*#]{0,32}|hangup)$/).optional(),
+});

@@ -1,0 +1,83 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { signTwilioRequest } from '../../src/twilio/signature.js';
+import { AGENT_NUMBER, CALLER_NUMBER, stackJanitor, startControlStack, waitFor, type Harness } from '../helpers/control.js';
+import { ACCOUNT_SID, AUTH_TOKEN } from '../helpers/harness.js';
+
+/**
+ * A `<Dial action>` request only brings a caller back to an agent when it fits the call's state:
+ * the bridge handed this call to a human and the call is still up. A signed dial-action replayed
+ * for a call that already ended, or sent for a call that was never transferred, is logged and
+ * answered with a hang-up — it never opens an engine session (which would also take a slot).
+ */
+
+const stacks = stackJanitor();
+afterEach(() => stacks.closeAll());
+
+const sid = (n: number) => 'CA' + n.toString(16).padStart(32, '0');
+
+async function postDialAction(h: Harness, callSid: string, status: string) {
+  const url = `${h.bridgeUrl}/twilio/dial-action?agent=support&target=front_desk`;
+  const params = {
+    AccountSid: ACCOUNT_SID, CallSid: callSid, CallStatus: 'in-progress', Direction: 'inbound',
+    From: CALLER_NUMBER, To: AGENT_NUMBER, DialCallStatus: status, DialCallSid: sid(999),
+  };
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, url, params) },
+    body: new URLSearchParams(params).toString(),
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: res.status, twiml: await res.text() };
+}
+
+/** Anything the route could have started has had the time to show up. */
+const settle = () => new Promise((r) => setTimeout(r, 300));
+
+describe('dial-action consistent with the call state', () => {
+  it('a signed dial-action for a call that was never transferred opens no engine session', async () => {
+    const h = stacks.track(await startControlStack({ steps: [{ say: 'Hi.' }] }));
+    const res = await postDialAction(h, sid(1), 'no-answer');
+    await settle();
+    expect(res.status).toBe(200);
+    expect(res.twiml).toContain('<Hangup/>');
+    expect(res.twiml).not.toContain('<Connect>');
+    expect(h.engine.sessions).toHaveLength(0);
+    expect(h.bridge.ctx.registry.size).toBe(0);
+    expect(h.logs.find('dial-action inconsistent with the call: no engine session reopened')).toEqual([
+      expect.objectContaining({ callSid: sid(1), status: 'no-answer', reason: 'no_transfer_in_progress' }),
+    ]);
+    const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    expect(metrics).toMatch(/bridge_webhook_rejected_total\{route="\/twilio\/dial-action",reason="no_transfer_in_progress"\} 1/);
+  });
+
+  it('a dial-action replayed after the transferred call ended reopens no engine session', async () => {
+    const h = stacks.track(await startControlStack({
+      steps: [{ verb: 'transfer_to_human', args: { destination: 'front_desk' }, call_id: 'x1', await_result: true }],
+      human: { answer: 'answer', ringMs: 200, talkMs: 300 },
+    }));
+    const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 8000, statusCallbackUrl: `${h.bridgeUrl}/twilio/status` });
+    const result = await call.done;
+    expect(result.dialed).toEqual([{ target: 'number:+15550100200', result: 'completed' }]);
+    await waitFor(() => h.logs.find('call status').some((l) => l.callSid === call.callSid && l.status === 'completed'), 5000);
+    expect(h.engine.sessions).toHaveLength(1);
+
+    // the captured, validly signed dial-action, replayed as if the human had not answered
+    const res = await postDialAction(h, call.callSid, 'no-answer');
+    await settle();
+    expect(res.twiml).toContain('<Hangup/>');
+    expect(res.twiml).not.toContain('<Connect>');
+    expect(h.engine.sessions).toHaveLength(1);
+    expect(h.bridge.ctx.registry.size).toBe(0);
+    expect(h.logs.find('dial-action inconsistent with the call: no engine session reopened')).toEqual([
+      expect.objectContaining({ callSid: call.callSid, reason: 'call_ended' }),
+    ]);
+  });
+
+  it('a dial-action with a status Twilio never sends, or a shifted parameter boundary, is a 400', async () => {
+    const h = stacks.track(await startControlStack({ steps: [{ say: 'Hi.' }] }));
+    expect((await postDialAction(h, sid(2), 'no-answerTo+15550001111')).status).toBe(400);
+    expect((await postDialAction(h, sid(3), 'maybe')).status).toBe(400);
+    await settle();
+    expect(h.engine.sessions).toHaveLength(0);
+  });
+});
