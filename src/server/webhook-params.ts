@@ -7,6 +7,9 @@ import { z } from 'zod';
  * Each value used here therefore has the tightest form Twilio gives it (an id, a number, a word
  * from a fixed list), so that a shifted boundary makes a value invalid (400) instead of different.
  * Every other parameter is dropped by the parse and never read: routes only use the parsed object.
+ * Twilio's parameter names are letters, digits and `_`; a request with any other name is refused,
+ * so an optional value cannot be moved into a name either (`To=+1555…` as a `To+1555…` name with an
+ * empty value would otherwise only drop `To` and route the call elsewhere).
  */
 
 const callSid = z.string().regex(/^CA[0-9a-fA-F]{32}$/);
@@ -26,7 +29,16 @@ export const CALL_STATUSES = ['queued', 'initiated', 'ringing', 'in-progress', '
 /** `<Dial action>`'s outcome of the dialled leg. */
 export const DIAL_CALL_STATUSES = ['completed', 'answered', 'busy', 'no-answer', 'failed', 'canceled'] as const;
 
-export const voiceParams = z.object({
+/** Refuses any parameter name Twilio would not send (no path: the name may hold a phone number). */
+function named<T extends z.ZodType<unknown, Record<string, unknown>>>(params: T) {
+  return z.record(z.string(), z.unknown()).superRefine((form, ctx) => {
+    if (Object.keys(form).some((k) => !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(k))) {
+      ctx.addIssue({ code: 'custom', message: 'parameter names are letters, digits and _' });
+    }
+  }).pipe(params);
+}
+
+const voiceObject = z.object({
   CallSid: callSid,
   AccountSid: accountSid,
   From: party.optional(),
@@ -35,19 +47,21 @@ export const voiceParams = z.object({
   Direction: z.string().regex(/^(inbound|outbound-api|outbound-dial|trunking-originating|trunking-terminating)$/).optional(),
 });
 
-export const statusParams = voiceParams.extend({
+export const voiceParams = named(voiceObject);
+
+export const statusParams = named(voiceObject.extend({
   CallStatus: z.enum(CALL_STATUSES),
   SequenceNumber: z.string().regex(/^\d{1,9}$/).optional(),
   CallDuration: z.string().regex(/^\d{1,9}$/).optional(),
-});
+}));
 
-export const dialParams = voiceParams.extend({ DialCallStatus: z.enum(DIAL_CALL_STATUSES) });
+export const dialParams = named(voiceObject.extend({ DialCallStatus: z.enum(DIAL_CALL_STATUSES) }));
 
-export const ivrParams = z.object({
+export const ivrParams = named(z.object({
   CallSid: callSid,
   AccountSid: accountSid,
   From: party.optional(),
   To: party.optional(),
   /** the keys pressed (empty: none), or `hangup` when the caller hung up during the `<Gather>` */
   Digits: z.string().regex(/^([0-9*#]{0,32}|hangup)$/).optional(),
-});
+}));

@@ -15,12 +15,13 @@ afterEach(() => stacks.closeAll());
 
 const sid = (n: number) => 'CA' + n.toString(16).padStart(32, '0');
 
-async function postDialAction(h: Harness, callSid: string, status: string) {
+async function postDialAction(h: Harness, callSid: string, status: string, edit?: (p: Record<string, string>) => void) {
   const url = `${h.bridgeUrl}/twilio/dial-action?agent=support&target=front_desk`;
-  const params = {
+  const params: Record<string, string> = {
     AccountSid: ACCOUNT_SID, CallSid: callSid, CallStatus: 'in-progress', Direction: 'inbound',
     From: CALLER_NUMBER, To: AGENT_NUMBER, DialCallStatus: status, DialCallSid: sid(999),
   };
+  edit?.(params);
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, url, params) },
@@ -77,6 +78,8 @@ describe('dial-action consistent with the call state', () => {
     const h = stacks.track(await startControlStack({ steps: [{ say: 'Hi.' }] }));
     expect((await postDialAction(h, sid(2), 'no-answerTo+15550001111')).status).toBe(400);
     expect((await postDialAction(h, sid(3), 'maybe')).status).toBe(400);
+    // `To=+1555…` moved into a name (`To+1555…=`): the same signature, and To would silently vanish
+    expect((await postDialAction(h, sid(4), 'no-answer', (p) => { delete p.To; p[`To${AGENT_NUMBER}`] = ''; })).status).toBe(400);
     await settle();
     expect(h.engine.sessions).toHaveLength(0);
   });
