@@ -18,6 +18,15 @@ export interface EngineLinkOptions {
   maxPendingMs: number;
   /** delays of the reconnect attempts after an abnormal close (§8: first within 250 ms) */
   retryDelaysMs?: number[];
+  /**
+   * After the socket opens, the engine must say `hello` (or `session_started` / `configured` /
+   * `config_ack`) within this; otherwise the session is dropped and handled like an abnormal
+   * close (reconnect, then `lost`). Default 5000.
+   */
+  helloTimeoutMs?: number;
+  /** At most this many reconnects within `reconnectWindowMs` (default 3 in 60 s); the next drop is `lost`. */
+  maxReconnects?: number;
+  reconnectWindowMs?: number;
   /** what the new session should know after a reconnect (bounded text), if anything */
   contextSummary?: () => string | undefined;
   /** agent audio of whichever engine session is current (called directly: the hot path) */
@@ -38,6 +47,16 @@ const MIN_ATTEMPT_MS = 250;
 
 export type LinkState = 'connecting' | 'ready' | 'reconnecting' | 'ended';
 
+/** Why the link gave up: the session maps it to the call's outcome. */
+export type LostCause = 'refused' | 'closed' | 'silent' | 'flapping';
+
+export interface LinkLost {
+  code: number;
+  reason: string;
+  fatal: boolean;
+  cause: LostCause;
+}
+
 /**
  * One call's connection to the engine, across reconnects. Owns the OmniClient of the moment,
  * holds caller audio (copied, bounded) until the engine can take it and replays it in order,
@@ -45,8 +64,14 @@ export type LinkState = 'connecting' | 'ready' | 'reconnecting' | 'ended';
  * and a fresh, complete `configure` carrying the conversation so far; policy closes and
  * exhausted retries end the link with `lost` so the session can run the agent's fallback.
  *
- * Agent audio goes to `onAudio`. Events: `event`(OmniEvent), `ready`, `reconnecting`(attempt),
- * `lost`({code, reason, fatal}), `ended`(code) — exactly one of `lost`/`ended`.
+ * Two bounds beyond §8 (issue 17): an engine that opens the socket but does not say `hello`
+ * within `helloTimeoutMs` is dropped like an abnormal close; and reconnects are counted in a
+ * sliding window (`maxReconnects` in `reconnectWindowMs`), not per outage, so an engine that
+ * comes up and drops again and again (a flap) ends in `lost` instead of being reconnected forever.
+ *
+ * Caller audio flows from the socket's open; the link is `ready` (the event) once the engine
+ * said hello. Agent audio goes to `onAudio`. Events: `event`(OmniEvent), `ready`,
+ * `reconnecting`(attempt), `lost`(LinkLost), `ended`(code) — exactly one of `lost`/`ended`.
  */
 export class EngineLink extends EventEmitter {
   private client: OmniClient | undefined;
@@ -55,9 +80,15 @@ export class EngineLink extends EventEmitter {
   private attempt = 0;
   private retryWindowStart = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private helloTimer: NodeJS.Timeout | undefined;
+  /** the current client said hello (or session_started / configured) */
+  private alive = false;
+  private aliveSince = 0;
+  /** when each reconnect of this call was started (performance.now()), for the sliding window */
+  private reconnectTimes: number[] = [];
   private endedByUs = false;
   state: LinkState = 'connecting';
-  stats = { pendingDropped: 0, reconnects: 0, closeCodes: [] as number[], connectMs: [] as number[] };
+  stats = { pendingDropped: 0, reconnects: 0, flaps: 0, closeCodes: [] as number[], connectMs: [] as number[] };
 
   /** the coalescer's wait per flush of the engine socket, bound to its label once */
   private readonly holdMeter: HoldMeter | undefined;
@@ -74,6 +105,11 @@ export class EngineLink extends EventEmitter {
 
   get ready(): boolean {
     return this.state === 'ready';
+  }
+
+  /** The engine of the moment has said hello: it is there, not just its socket. */
+  get engineAlive(): boolean {
+    return this.alive && this.state === 'ready';
   }
 
   start(): void {
@@ -132,9 +168,18 @@ export class EngineLink extends EventEmitter {
    * resilience target: at most 3 attempts within 5 s), so the caller's wait stays bounded.
    */
   private attemptTimeoutMs(): number {
-    if (this.attempt === 0) return this.opts.connectTimeoutMs;
+    return this.boundByRetryWindow(this.opts.connectTimeoutMs);
+  }
+
+  /** The hello deadline: the configured one, within the outage's window on a reconnect. */
+  private helloTimeoutMs(): number {
+    return this.boundByRetryWindow(this.opts.helloTimeoutMs ?? 5000);
+  }
+
+  private boundByRetryWindow(ms: number): number {
+    if (this.attempt === 0) return ms;
     const left = RETRY_WINDOW_MS - (performance.now() - this.retryWindowStart);
-    return Math.max(MIN_ATTEMPT_MS, Math.min(this.opts.connectTimeoutMs, left));
+    return Math.max(MIN_ATTEMPT_MS, Math.min(ms, left));
   }
 
   private flushPending(client: OmniClient): void {
@@ -148,6 +193,12 @@ export class EngineLink extends EventEmitter {
     this.pending = [];
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.clearHelloTimer();
+  }
+
+  private clearHelloTimer(): void {
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.helloTimer = undefined;
   }
 
   private async connect(configure: ConfigurePayload): Promise<void> {
@@ -165,7 +216,12 @@ export class EngineLink extends EventEmitter {
       logger,
     });
     this.client = client;
-    client.on('event', (ev: OmniEvent) => this.emit('event', ev));
+    this.alive = false;
+    client.on('ready', () => this.onAlive(client));
+    client.on('event', (ev: OmniEvent) => {
+      // a session dropped at the hello deadline may still answer our session_ending: not this link's
+      if (client === this.client) this.emit('event', ev);
+    });
     client.on('rejected', (reason: string) => {
       metrics?.rejected.inc({ source: 'engine', reason: reason.split(':')[0]!.slice(0, 40) });
       logger.warn({ reason }, 'engine message rejected');
@@ -183,18 +239,48 @@ export class EngineLink extends EventEmitter {
     const ms = performance.now() - t0;
     this.stats.connectMs.push(Math.round(ms));
     metrics?.engineConnect.observe(ms / 1000);
-    if (this.attempt > 0) metrics?.engineReconnects.inc({ result: 'ok' });
-    this.attempt = 0;
-    this.retryWindowStart = 0;
     this.state = 'ready';
     // Held caller audio goes first, in order, so the engine hears the call as it happened.
     this.flushPending(client);
+    if (!this.alive) this.armHelloDeadline(client);
+  }
+
+  /**
+   * The socket is open but an engine that accepts it and says nothing would leave the caller in
+   * dead air: without hello (or session_started / configured / config_ack) in time, this session
+   * is dropped and handled like an abnormal close (reconnect, then `lost`).
+   */
+  private armHelloDeadline(client: OmniClient): void {
+    const timeoutMs = this.helloTimeoutMs();
+    this.clearHelloTimer();
+    this.helloTimer = setTimeout(() => {
+      this.helloTimer = undefined;
+      if (client !== this.client || this.alive || this.state !== 'ready') return;
+      this.opts.logger.warn({ timeoutMs, attempt: this.attempt }, 'engine said nothing: no hello within the deadline');
+      this.opts.metrics?.engineDeadlines.inc({ deadline: 'hello' });
+      this.client = undefined; // its close (after our session_ending) is no longer this link's business
+      client.end();
+      this.onDrop(1006, `no hello within ${timeoutMs} ms`, 'silent');
+    }, timeoutMs);
+  }
+
+  /** The engine said hello: the session is up, and an outage (if one was running) is over. */
+  private onAlive(client: OmniClient): void {
+    if (client !== this.client || this.alive || this.state === 'ended') return;
+    this.clearHelloTimer();
+    this.alive = true;
+    this.aliveSince = performance.now();
+    if (this.attempt > 0) this.opts.metrics?.engineReconnects.inc({ result: 'ok' });
+    // The per-outage budget starts again; the sliding window (reconnectTimes) does not.
+    this.attempt = 0;
+    this.retryWindowStart = 0;
     this.emit('ready');
   }
 
   private onClose(client: OmniClient, code: number, reason: string): void {
     if (client !== this.client || this.endedByUs || this.state === 'ended') return;
-    const { logger, metrics } = this.opts;
+    const { metrics } = this.opts;
+    this.clearHelloTimer();
     this.stats.closeCodes.push(code);
     metrics?.engineCloses.inc({ code: String(code) });
     const kind = classifyClose(code);
@@ -203,21 +289,52 @@ export class EngineLink extends EventEmitter {
       this.emit('ended', code);
       return;
     }
+    this.onDrop(code, reason, kind === 'fatal' ? 'refused' : 'closed');
+  }
+
+  /**
+   * The engine session of the moment is gone (closed abnormally, refused, or silent past the hello
+   * deadline): reconnect within the outage's budget and the sliding window, or give up with `lost`.
+   */
+  private onDrop(code: number, reason: string, cause: 'refused' | 'closed' | 'silent'): void {
+    const { logger, metrics } = this.opts;
+    const now = performance.now();
+    const wasUp = this.alive;
+    const upMs = wasUp ? Math.round(now - this.aliveSince) : 0;
+    this.alive = false;
+    if (wasUp && cause !== 'refused') {
+      // Up (it said hello), then down: a flap. Counted each time; the window below bounds them.
+      this.stats.flaps++;
+      metrics?.engineFlaps.inc();
+    }
+    const windowMs = this.opts.reconnectWindowMs ?? 60_000;
+    const maxReconnects = this.opts.maxReconnects ?? 3;
+    this.reconnectTimes = this.reconnectTimes.filter((t) => now - t < windowMs);
     const delays = this.opts.retryDelaysMs ?? [100, 600, 1800];
-    if (this.attempt === 0) this.retryWindowStart = performance.now();
-    const windowLeft = RETRY_WINDOW_MS - (performance.now() - this.retryWindowStart);
-    if (kind === 'fatal' || this.attempt >= delays.length || windowLeft <= (delays[this.attempt] ?? 0) + MIN_ATTEMPT_MS) {
-      if (this.attempt > 0) metrics?.engineReconnects.inc({ result: 'gave_up' });
-      logger.error({ code, reason: reason.slice(0, 120), attempts: this.attempt }, 'engine session lost');
+    if (this.attempt === 0) this.retryWindowStart = now;
+    const windowLeft = RETRY_WINDOW_MS - (now - this.retryWindowStart);
+    const outageOver = this.attempt >= delays.length || windowLeft <= (delays[this.attempt] ?? 0) + MIN_ATTEMPT_MS;
+    const flapping = this.reconnectTimes.length >= maxReconnects;
+    if (cause === 'refused' || outageOver || flapping) {
+      if (this.attempt > 0 || flapping) metrics?.engineReconnects.inc({ result: 'gave_up' });
+      const lostCause: LostCause = cause === 'refused' ? 'refused' : outageOver ? cause : 'flapping';
+      if (lostCause === 'flapping') {
+        logger.error({ code, upMs, reconnects: this.reconnectTimes.length, windowMs }, 'engine flapping: reconnect limit reached within the window');
+      }
+      logger.error({ code, reason: reason.slice(0, 120), attempts: this.attempt, cause: lostCause }, 'engine session lost');
       this.finish();
-      this.emit('lost', { code, reason, fatal: kind === 'fatal' });
+      this.emit('lost', { code, reason, fatal: cause === 'refused', cause: lostCause } satisfies LinkLost);
       return;
     }
     const delay = delays[this.attempt]!;
     this.attempt++;
+    this.reconnectTimes.push(now);
     this.stats.reconnects++;
     this.state = 'reconnecting';
-    logger.warn({ code, attempt: this.attempt, delayMs: delay }, 'engine closed abnormally; reconnecting');
+    logger.warn({
+      code, attempt: this.attempt, delayMs: delay, cause,
+      ...(wasUp ? { flap: true, upMs, reconnectsInWindow: this.reconnectTimes.length, maxReconnects } : {}),
+    }, 'engine closed abnormally; reconnecting');
     this.emit('reconnecting', this.attempt);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

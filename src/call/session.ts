@@ -9,7 +9,9 @@ import type { TwilioRest } from '../twilio/rest.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { ToolRuntime } from '../tools/runtime.js';
 import { CallControl } from '../control/controller.js';
-import { EngineLink } from './engine-link.js';
+import { EngineLink, type LinkLost } from './engine-link.js';
+import { ReplyWatch } from './reply-watch.js';
+import { HoldPlayer } from '../audio/index.js';
 import { InboundAudio } from './inbound.js';
 import { ConversationMemory } from './memory.js';
 import { Playback } from './playback.js';
@@ -53,6 +55,11 @@ export interface CallInfo {
 const MAX_TWILIO_BUFFERED = 256 * 1024;
 /** Longest wait for a call-control REST answer after its `stop` (REST timeout + deadline + margin). */
 const VERB_ANSWER_WAIT_MS = 8000;
+/** The call's outcome when the engine link gives up, by why it did. */
+const LOST_OUTCOME: Record<LinkLost['cause'], string> = {
+  refused: 'engine_refused', closed: 'engine_lost', silent: 'engine_silent', flapping: 'engine_flapping',
+};
+
 
 /**
  * One phone call: the only place where the Twilio stream and the Omni engine meet. It lives
@@ -73,6 +80,8 @@ export class CallSession {
   private keepalive: NodeJS.Timeout | undefined;
   private streamWait: NodeJS.Timeout | undefined;
   private maxDuration: NodeJS.Timeout | undefined;
+  /** the reply deadline: bounds the engine's silence while the caller waits (src/call/reply-watch.ts) */
+  private readonly replies: ReplyWatch;
   private ended = false;
   /** the per-frame metrics, bound to their label once per call */
   private readonly meter: {
@@ -97,6 +106,7 @@ export class CallSession {
     });
     this.inbound = new InboundAudio(this.engineRate, (frame) => this.engine.sendAudio(frame));
     this.control = new CallControl(this);
+    this.replies = this.createReplyWatch();
     this.maxDuration = setTimeout(() => this.control.giveUp('max_duration'), deps.settings.max_call_duration_s * 1000);
     this.maxDuration.unref();
   }
@@ -145,6 +155,9 @@ export class CallSession {
       connectTimeoutMs: this.deps.settings.engine_connect_timeout_ms,
       maxPendingMs: this.deps.settings.max_pending_caller_ms,
       contextSummary: () => this.memory.summary(),
+      helloTimeoutMs: agent.engine.hello_timeout_ms,
+      maxReconnects: agent.engine.max_reconnects,
+      reconnectWindowMs: agent.engine.reconnect_window_ms,
       sockets: this.deps.sockets,
       onAudio: (pcm, rate) => {
         if (link === this.engine) this.onAgentAudio(pcm, rate);
@@ -173,16 +186,21 @@ export class CallSession {
         })
       : undefined;
     link.on('event', (ev: OmniEvent) => this.onEngineEvent(ev));
-    link.on('reconnecting', () => this.control.onEngineReconnecting());
+    link.on('reconnecting', () => {
+      this.replies.clear(); // the next engine session owes nothing it has not heard
+      this.control.onEngineReconnecting();
+    });
     link.on('ready', () => {
       if (!configure.greeting) this.markAnswerable();
+      // The greeting is due once the engine said hello (first session only: a resumed one has none).
+      else if (this.answerableResolve && link.stats.reconnects === 0) this.replies.owe('greeting');
       this.control.onEngineReady();
     });
     link.on('ended', (code: number) => this.onEngineEnded(link, code));
-    link.on('lost', (e: { code: number; reason: string; fatal: boolean }) => {
+    link.on('lost', (e: LinkLost) => {
       if (link !== this.engine) return;
       this.record.engineClose(e.code);
-      void this.control.giveUp(e.fatal ? 'engine_refused' : 'engine_lost');
+      void this.control.giveUp(LOST_OUTCOME[e.cause]);
     });
     link.start();
     if (!this.stream) this.startKeepalive();
@@ -297,6 +315,7 @@ export class CallSession {
     if (this.ended) return;
     const t0 = performance.now();
     if (this.answerableResolve) this.markAnswerable();
+    this.replies.answered();
     this.playback.pushAgentAudio(pcm, rate);
     this.meter.fromEngine.inc();
     this.meter.outbound.observe((performance.now() - t0) / 1000);
@@ -304,6 +323,7 @@ export class CallSession {
 
   private onEngineEvent(ev: OmniEvent): void {
     if (this.ended) return;
+    this.replies.onEvent(ev);
     switch (ev.type) {
       case 'barge_in':
         this.deps.metrics.bargeIns.inc();
@@ -369,10 +389,43 @@ export class CallSession {
     this.engine.sendToolResult(callId, name, output);
   }
 
+  /** The reply deadline of this call's agent (issue 17 §2; what "the caller waits" means: reply-watch.ts). */
+  private createReplyWatch(): ReplyWatch {
+    const e = this.info.agent.engine;
+    return new ReplyWatch({
+      timeoutMs: e.reply_timeout_ms ?? 8000,
+      holdMs: e.reply_hold_ms ?? 3000,
+      excuse: () => this.replyExcuse(),
+      onMissed: ({ owedBy, waitedMs }) => {
+        this.log.warn({ owedBy, waitedMs, holdMs: e.reply_hold_ms }, 'engine silent while the caller waits: hold audio, then the fallback');
+        this.deps.metrics.engineDeadlines.inc({ deadline: 'reply' });
+        this.record.verb('reply_deadline', 'missed');
+        this.playback.startHold(new HoldPlayer(this.deps.holdFor(this.info.agent.id), 8000));
+      },
+      onRecovered: ({ lateMs }) => {
+        this.log.info({ lateMs }, 'engine answered after the reply deadline; the call goes on');
+        this.record.verb('reply_deadline', 'recovered');
+      },
+      onGiveUp: () => void this.control.giveUp('engine_unresponsive'),
+    });
+  }
+
+  /** Why silence from the engine is legitimate now; undefined when the caller is simply waiting. */
+  private replyExcuse(): string | undefined {
+    if (!this.stream) return 'no_stream';
+    if (!this.engine?.engineAlive) return 'engine_not_up'; // the hello deadline and reconnects own this
+    if (this.control.busy) return 'verb';
+    if (this.control.collecting) return 'collect';
+    if (this.playback.holding) return 'hold';
+    if ((this.tools?.running ?? 0) > 0) return 'tool';
+    return undefined;
+  }
+
   /** Ends the call on the bridge's side: tools aborted, engine closed, stream released. */
   end(outcome: string): void {
     if (this.ended) return;
     this.ended = true;
+    this.replies.stop();
     this.tools?.abortAll();
     this.control.dispose();
     this.stopKeepalive();

@@ -61,6 +61,18 @@ export const agentSchema = z.object({
     base_url: z.string().optional(),
     rate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).optional(),
     session_label: z.string().max(256).optional(),
+    /** after the engine socket opens, hello (or session_started / configured / config_ack) must come within this */
+    hello_timeout_ms: z.number().int().min(100).max(30000).default(5000),
+    /**
+     * silence from the engine while the caller waits for a reply (the greeting, or an answer to a
+     * caller turn the engine reported finished) is bounded by this; 0 = no bound (docs/decisions.md)
+     */
+    reply_timeout_ms: z.number().int().min(0).max(120000).default(8000),
+    /** past reply_timeout_ms the caller hears the agent's hold audio this long, then the fallback runs */
+    reply_hold_ms: z.number().int().min(0).max(30000).default(3000),
+    /** at most this many reconnects within reconnect_window_ms; the next drop runs the fallback */
+    max_reconnects: z.number().int().min(0).max(20).default(3),
+    reconnect_window_ms: z.number().int().min(1000).max(3600000).default(60000),
   }).strict().prefault({}),
   tools: z.array(toolDefinitionSchema).default([]),
   transfer: transferSchema,

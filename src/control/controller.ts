@@ -47,6 +47,11 @@ export class CallControl {
     this.outcome = owner ? outcome : undefined;
   }
 
+  /** Digits are being gathered for the engine (a `collect` verb): the caller, not the agent, is due. */
+  get collecting(): boolean {
+    return this.collector?.active === true;
+  }
+
   expectedStreamRestartMs(): number {
     const left = this.restartUntil - Date.now();
     return left > 0 ? left : 0;

@@ -29,6 +29,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     engineConnect: new Histogram({ name: 'bridge_engine_connect_seconds', help: 'Engine connect + configure latency', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
     engineCloses: new Counter({ name: 'bridge_engine_closes_total', help: 'Engine socket closes by code', labelNames: ['code'], registers: r }),
     engineReconnects: new Counter({ name: 'bridge_engine_reconnects_total', help: 'Engine reconnect attempts by result', labelNames: ['result'], registers: r }),
+    engineFlaps: new Counter({ name: 'bridge_engine_flaps_total', help: 'Engine sessions that came up (said hello) and then dropped abnormally', registers: r }),
+    engineDeadlines: new Counter({ name: 'bridge_engine_deadlines_missed_total', help: 'Engine deadlines missed: hello (none after the socket opened), reply (silent while the caller waited)', labelNames: ['deadline'], registers: r }),
     /** per frame: FastHistogram (same export as prom-client's Histogram) */
     addedLatency: new FastHistogram({ name: 'bridge_added_latency_seconds', help: 'Processing time the bridge adds per frame', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
     /** per socket flush: how long its oldest message waited in the write coalescer (src/net/write-coalescer.ts) */
