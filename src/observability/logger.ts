@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
@@ -17,7 +18,60 @@ export interface LoggerSettings {
   /** Extra literal strings (the configured secrets) that must never appear in any log line. */
   secrets?: string[];
   destination?: NodeJS.WritableStream;
+  /**
+   * Readable lines (pino-pretty) instead of JSON. Unset: LOG_FORMAT decides (`pretty` or `json`),
+   * and without it, readable lines when the destination is a terminal, JSON otherwise.
+   */
   pretty?: boolean;
+}
+
+/** pino's levels: LOG_LEVEL must be one of them. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+
+/** A logging setting from the environment that is not one of its values: the message names the variable. */
+export class LogSettingError extends Error {
+  override name = 'LogSettingError';
+}
+
+function oneOf(variable: string, value: string, allowed: readonly string[]): string {
+  const v = value.trim().toLowerCase();
+  if (allowed.includes(v)) return v;
+  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  throw new LogSettingError(`${variable} must be one of ${allowed.join(', ')} (got "${shown}")`);
+}
+
+/** The level to log at: `level`, else LOG_LEVEL, else info. @throws LogSettingError naming LOG_LEVEL */
+export function logLevel(level: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const v = level || env.LOG_LEVEL;
+  return v ? oneOf('LOG_LEVEL', v, LOG_LEVELS) : 'info';
+}
+
+/**
+ * Whether lines are for a human: LOG_FORMAT=pretty or json decides; unset, a terminal gets
+ * readable lines and anything else (a pipe, a file, a container's log driver) JSON.
+ * @throws LogSettingError naming LOG_FORMAT
+ */
+export function prettyLogs(env: NodeJS.ProcessEnv = process.env, destination: unknown = process.stdout): boolean {
+  const format = env.LOG_FORMAT ? oneOf('LOG_FORMAT', env.LOG_FORMAT, LOG_FORMATS) : undefined;
+  if (format) return format === 'pretty';
+  return (destination as { isTTY?: boolean }).isTTY === true;
+}
+
+type Prettify = (line: string) => string;
+
+/**
+ * pino-pretty's formatter (an optional dependency), or undefined when it is not installed. Its
+ * line formatter runs in this thread, after the secrets are scrubbed from the JSON line: no
+ * worker thread, nothing that could print a line the scrubber has not seen.
+ */
+function loadPrettifier(colorize: boolean): Prettify | undefined {
+  try {
+    const mod = createRequire(import.meta.url)('pino-pretty') as { prettyFactory: (o: object) => Prettify };
+    return mod.prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc', singleLine: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -31,17 +85,22 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   const secrets = [...new Set((settings.secrets ?? []).filter((s) => s.length > 0).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))]
     .sort((x, y) => y.length - x.length);
   const opts: LoggerOptions = {
-    level: settings.level ?? process.env.LOG_LEVEL ?? 'info',
+    level: logLevel(settings.level),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { svc: 'omni-phone-bridge' },
   };
   const dest = settings.destination ?? process.stdout;
-  if (secrets.length === 0) return pino(opts, dest as DestinationStream);
+  let prettify: Prettify | undefined;
+  if (settings.pretty ?? prettyLogs(process.env, dest)) {
+    prettify = loadPrettifier((dest as { isTTY?: boolean }).isTTY === true);
+    if (!prettify && process.env.LOG_FORMAT) throw new LogSettingError('LOG_FORMAT=pretty needs pino-pretty, an optional dependency that is not installed (npm install pino-pretty), or LOG_FORMAT=json');
+  }
+  if (secrets.length === 0 && !prettify) return pino(opts, dest as DestinationStream);
   const scrubbing: DestinationStream = {
     write(line: string) {
       let out = line;
       for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
-      dest.write(out);
+      dest.write(prettify ? prettify(out) : out);
     },
   };
   return pino(opts, scrubbing);

@@ -14,7 +14,13 @@ export async function runEngineCli(argv: string[]): Promise<number> {
     if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer (got "${v}")`);
     return n;
   };
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+  let logger;
+  try {
+    logger = createLogger();
+  } catch (err) {
+    process.stderr.write(`omni-phone-bridge engine: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
   let port, outputRate, connectDelayMs;
   try {
     port = num(values.port, 'port');
