@@ -62,7 +62,7 @@ export const CALL: CommandSpec = {
     dtmf: { type: 'string', value: 'DIGITS', help: 'then press these digits' },
     'hangup-after': { type: 'string', value: 'MS', help: 'hang up after this long' },
     'max-duration': { type: 'string', default: '120000', value: 'MS', help: 'safety bound on the call' },
-    record: { type: 'string', value: 'FILE', help: 'write what the caller heard as a WAV file' },
+    record: { type: 'string', value: 'FILE', help: 'write what the caller heard as a WAV file (its folder is created), e.g. recordings/call.wav' },
     json: { type: 'boolean', default: false, help: 'print the result as JSON instead of the live timeline' },
     'rest-port': { type: 'string', default: '4010', value: 'PORT', help: 'port of the fake Twilio REST API (0: any)' },
     human: { type: 'string', default: 'answer', value: 'OUTCOME', choices: ['answer', 'busy', 'no-answer', 'failed'], help: 'what a <Dial>ed human does' },

@@ -27,7 +27,7 @@ describe('omni-phone-bridge call (simulator CLI)', () => {
   it('places a call, hangs up after the given time, prints JSON and records what was heard', async () => {
     standIn = await startStandIn({ '/twilio/voice': streamTwiml({ agent: 'support' }) });
     dir = mkdtempSync(join(tmpdir(), 'sim-cli-'));
-    const wav = join(dir, 'heard.wav');
+    const wav = join(dir, 'not-yet', 'heard.wav'); // its folder is created
     const o = io();
     const code = await runCallCli(
       ['--bridge', standIn.url, '--public-url', PUBLIC_URL, '--account-sid', ACCOUNT, '--rest-port', '0', '--dtmf', '12',

@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parseOrExit, usageError } from '../../cli-args.js';
 import { CALL } from '../../cli-commands.js';
 import { writeWav } from '../../audio/index.js';
@@ -83,7 +84,10 @@ export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise
       void call.done.finally(() => clearTimeout(t));
     }
     const result = await call.done;
-    if (values.record) await writeFile(values.record, writeWav(result.heard, 8000));
+    if (values.record) {
+      await mkdir(dirname(values.record), { recursive: true });
+      await writeFile(values.record, writeWav(result.heard, 8000));
+    }
     if (values.json) {
       const { heard, ...rest } = result;
       io.out(`${JSON.stringify({ ...rest, heardMs: Math.round(heard.length / 8), restRequests: sim.restRequests })}\n`);
