@@ -5,7 +5,7 @@
  * "The caller waits" (docs/decisions.md, "Engine deadlines"): a reply is *owed* from the moment
  * the greeting is due (the agent has a greeting and the engine said hello), or the engine reports
  * the caller's turn finished (a final user transcript: the caller's end of speech as the engine's
- * endpointer saw it). Agent audio pays the debt. While a reply is owed, the clock restarts on every
+ * endpointer saw it) while the agent is not speaking. Agent audio pays the debt. While a reply is owed, the clock restarts on every
  * sign of the engine working (any event but telemetry, warnings, errors and echoes; a caller
  * partial transcript, i.e. the caller still speaking), and it does not run at all while something
  * legitimate explains the silence (`excuse()`: a tool running, hold, digit collection, a verb that
@@ -30,6 +30,8 @@ export interface ReplyWatchOptions {
   holdMs: number;
   /** why the silence is legitimate now, or undefined when the caller is simply waiting */
   excuse: () => string | undefined;
+  /** the agent's words are still being played: a caller turn now is a backchannel, not a question */
+  agentSpeaking?: () => boolean;
   onMissed: (e: { owedBy: OwedBy; waitedMs: number }) => void;
   onRecovered: (e: { owedBy: OwedBy; lateMs: number }) => void;
   onGiveUp: (e: { owedBy: OwedBy }) => void;
@@ -94,7 +96,9 @@ export class ReplyWatch {
         return;
       case 'transcript':
         if (ev.role === 'user' && ev.final) {
-          if (this.state === 'idle') this.owe('caller_turn');
+          // "uh-huh" over the agent's words owes nothing (a real interruption comes with a barge-in
+          // that empties the playback first, and then its turn owes a reply).
+          if (this.state === 'idle' && !this.opts.agentSpeaking?.()) this.owe('caller_turn');
           else this.touch();
           return;
         }

@@ -396,6 +396,7 @@ export class CallSession {
       timeoutMs: e.reply_timeout_ms ?? 8000,
       holdMs: e.reply_hold_ms ?? 3000,
       excuse: () => this.replyExcuse(),
+      agentSpeaking: () => this.playback.queuedMs > 0,
       onMissed: ({ owedBy, waitedMs }) => {
         this.log.warn({ owedBy, waitedMs, holdMs: e.reply_hold_ms }, 'engine silent while the caller waits: hold audio, then the fallback');
         this.deps.metrics.engineDeadlines.inc({ deadline: 'reply' });
@@ -417,6 +418,7 @@ export class CallSession {
     if (this.control.busy) return 'verb';
     if (this.control.collecting) return 'collect';
     if (this.playback.holding) return 'hold';
+    if (this.playback.queuedMs > 0) return 'playing'; // agent words (or DTMF tones) still going out
     if ((this.tools?.running ?? 0) > 0) return 'tool';
     return undefined;
   }

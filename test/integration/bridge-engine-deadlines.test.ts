@@ -307,6 +307,22 @@ describe('bridge: legitimate silence does not trip the reply deadline', () => {
     await expectCallGoesOn(h, call);
   });
 
+  it('a caller "uh-huh" while a long reply is still playing owes nothing: no hold, no fallback after the reply', async () => {
+    const engine = j.track(await startScriptEngine({
+      greeting: true,
+      onSession: (s) => {
+        s.speak(tone(REPLY_HZ, 2000, 24000)); // the whole reply at once, faster than real time
+        setTimeout(() => s.event({ event: 'transcript', role: 'user', text: 'uh-huh', final: true }), 700);
+      },
+    }));
+    const h = j.track(await startBridgeStack({ support: { engine: { base_url: engine.url, ...bounds } }, bridge: { preconnect: { enabled: false } } }));
+    const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 });
+    await waitFor(() => engine.sessions.length === 1, 3000);
+    await sleep(2000 + bounds.reply_timeout_ms + bounds.reply_hold_ms + 600); // past the reply's end + both bounds
+    expect(h.records).toHaveLength(0);
+    await expectCallGoesOn(h, call);
+  });
+
   it('hold audio for 1.2 s (deadline 400 ms): the engine speaks after the hold and the call goes on', async () => {
     let answeredAt = 0;
     const engine = j.track(await startScriptEngine(engineAfterCallerTurn((s) => {

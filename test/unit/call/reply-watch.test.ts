@@ -92,6 +92,22 @@ describe('ReplyWatch', () => {
     expect(log).toEqual(['missed:greeting@1000', 'recovered@1100']);
   });
 
+  it('a final user transcript while the agent is still speaking (a backchannel) owes nothing', () => {
+    let speaking = true;
+    const log: string[] = [];
+    const w = new ReplyWatch({
+      timeoutMs: TIMEOUT, holdMs: HOLD, excuse: () => undefined, agentSpeaking: () => speaking,
+      onMissed: () => log.push('missed'), onRecovered: () => log.push('recovered'), onGiveUp: () => log.push('giveup'),
+    });
+    w.onEvent({ type: 'transcript', role: 'user', text: 'uh-huh', final: true });
+    speaking = false;
+    vi.advanceTimersByTime(10_000);
+    expect(log).toEqual([]);
+    w.onEvent({ type: 'transcript', role: 'user', text: 'and my order?', final: true }); // after the agent finished
+    vi.advanceTimersByTime(1000);
+    expect(log).toEqual(['missed']);
+  });
+
   it('configured with greeting: false cancels a greeting that will not come', () => {
     const { w, log } = watch();
     w.owe('greeting');
