@@ -25,6 +25,10 @@ function healthyCall(h: BridgeStack) {
 }
 
 async function expectHealthy(h: BridgeStack, call: ReturnType<typeof healthyCall>) {
+  // Hang up only once the whole greeting has been heard (the agent went quiet after speaking): on
+  // a loaded machine the healthy call's set-up can still be under way when the test gets here,
+  // and a hang-up then would leave nothing, or a fragment too short to measure, to check.
+  await waitFor(() => call.timeline.some((e) => e.who === 'agent' && e.what === 'silent'), 15_000);
   call.hangup();
   const result = await call.done;
   expect(result.violations).toEqual([]);
