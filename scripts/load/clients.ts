@@ -110,7 +110,7 @@ class LoadCall {
     }
   }
 
-  sendStart(accountSid: string, to: string): void {
+  sendStart(accountSid: string, token: string | undefined): void {
     const ws = this.ws!;
     ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}');
     ws.send(JSON.stringify({
@@ -118,7 +118,7 @@ class LoadCall {
       start: {
         accountSid, streamSid: this.streamSid, callSid: this.callSid, tracks: ['inbound'],
         mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-        customParameters: { from: '+15557650000', to },
+        customParameters: token ? { token } : { from: '+15557650000' },
       },
     }));
   }
@@ -239,6 +239,9 @@ export class LoadPool {
     };
     const twiml = await signedPost(this.agent, this.opts, '/twilio/voice', params);
     if (!twiml.includes('<Stream')) throw new Error(`voice webhook did not connect a stream: ${twiml.slice(0, 120)}`);
+    // The stream token of the TwiML goes back in `start`, as Twilio carries a <Parameter>
+    // (a bridge from before stream tokens has none: bench:ab may run one as side A).
+    const token = /<Parameter name="token" value="([A-Za-z0-9_-]+)"\/>/.exec(twiml)?.[1];
     await new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(this.mediaUrl, {
         headers: { 'X-Twilio-Signature': this.upgradeSignature }, perMessageDeflate: false, handshakeTimeout: 10_000,
@@ -252,7 +255,7 @@ export class LoadPool {
         if (ws.readyState !== WebSocket.OPEN) reject(err);
       });
       ws.on('open', () => {
-        call.sendStart(this.opts.accountSid, this.opts.to);
+        call.sendStart(this.opts.accountSid, token);
         call.nextDue = performance.now() + Math.random() * FRAME_MS;
         call.sending = true;
         this.calls.push(call);

@@ -6,6 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
 import { MediaEncoder, buildClear, buildMark } from '../twilio/messages.js';
 import type { TwilioRest } from '../twilio/rest.js';
+import type { StreamTokens } from '../server/stream-token.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { ToolRuntime } from '../tools/runtime.js';
 import { CallControl } from '../control/controller.js';
@@ -38,6 +39,8 @@ export interface SessionDeps {
   sockets?: SocketTuning;
   /** the agent's hold loop at 8 kHz (its WAV resampled once at load, or the generated default) */
   holdFor: (agentId: string) => Int16Array;
+  /** mints the token a bridge-requested stream restart carries (<Play digits>; src/server/stream-token.ts) */
+  streamTokens: Pick<StreamTokens, 'mint'>;
   logger: Logger;
   metrics: Metrics;
   onEnded: (s: CallSession, record: CallRecord) => void;

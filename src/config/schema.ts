@@ -141,6 +141,24 @@ export const bridgeSchema = z.object({
   /** caller audio held while the engine is not ready (bounded, replayed in order) */
   max_pending_caller_ms: z.number().int().min(200).max(30000).default(5000),
   /**
+   * Limits of one Media Streams socket (src/server/media-route.ts, src/server/stream-token.ts).
+   * Twilio sends ~50 messages a second of ~300 bytes; the rate limits leave generous headroom.
+   */
+  media_stream: z.object({
+    /** a socket without a valid `start` this long after the upgrade is closed */
+    start_timeout_ms: z.number().int().min(50).max(60000).default(5000),
+    /** how long a stream token minted into TwiML stays valid (the stream must start within it) */
+    token_ttl_s: z.number().int().min(5).max(3600).default(300),
+    /** sustained messages per second per socket, and the burst on top (a token bucket) */
+    max_messages_per_s: z.number().int().min(10).max(100000).default(100),
+    burst_messages: z.number().int().min(10).max(1000000).default(500),
+    /** sustained bytes per second per socket, and the burst */
+    max_bytes_per_s: z.number().int().min(1024).max(100000000).default(64 * 1024),
+    burst_bytes: z.number().int().min(64 * 1024).max(1000000000).default(256 * 1024),
+    /** a socket kept over its budget (reads paused) this long is closed */
+    close_after_throttled_ms: z.number().int().min(100).max(600000).default(10000),
+  }).strict().prefault({}),
+  /**
    * > 0: messages written while the bridge works through one batch of ready sockets leave together
    * at its end, each held at most this long (ms) — fewer wake-ups of the peers, at up to this much
    * added latency. 1 ms by default: paired runs measured 2.8 % less CPU per frame and half the

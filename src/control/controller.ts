@@ -5,7 +5,7 @@ import { dialTwiml, enqueueTwiml, hangupTwiml, playDigitsThenStreamTwiml } from 
 import type { CallSession } from '../call/session.js';
 import { DigitCollector } from './collect.js';
 import { resolveTarget } from './targets.js';
-import { mediaStreamUrl } from './stream-twiml.js';
+import { mediaStreamUrl, streamParameters } from './stream-twiml.js';
 
 type Verb = Extract<OmniEvent, { type: 'transfer_to_human' | 'send_dtmf' | 'play_hold' | 'collect' | 'end_call' }>;
 
@@ -225,7 +225,8 @@ export class CallControl {
     const twiml = playDigitsThenStreamTwiml({
       digits,
       streamUrl: mediaStreamUrl(s.deps.publicUrl),
-      parameters: { agent: s.agent.id, ...(s.info.from ? { from: s.info.from } : {}), ...(s.info.to ? { to: s.info.to } : {}) },
+      // A restart the bridge asked for: its token may replace the stream this update stops.
+      parameters: streamParameters(s.deps.streamTokens.mint(s.callSid, { purpose: 'restart', agent: s.agent.id, from: s.info.from, to: s.info.to })),
     });
     const res = await s.deps.rest.updateCallTwiml(s.callSid, twiml);
     if (!res.ok) {

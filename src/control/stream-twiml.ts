@@ -7,17 +7,17 @@ export function mediaStreamUrl(publicUrl: string): string {
   return `wss://${u.host}/twilio/media`;
 }
 
-/** `<Connect><Stream>` to this bridge for an agent, then the configured after-stream verb. */
-export function agentStreamTwiml(
-  publicUrl: string,
-  settings: BridgeSettings,
-  params: { agent: string; from?: string; to?: string; resume?: string; token?: string },
-): string {
-  const parameters: Record<string, string> = { agent: params.agent };
-  if (params.from) parameters.from = params.from;
-  if (params.to) parameters.to = params.to;
-  if (params.resume) parameters.resume = params.resume;
-  if (params.token) parameters.token = params.token;
+/**
+ * The stream's `<Parameter>`s: only the call's stream token (src/server/stream-token.ts), which
+ * carries the agent, From and To under the bridge's MAC. Nothing else is sent, since nothing
+ * else from `start.customParameters` is ever believed.
+ */
+export function streamParameters(token: string): Record<string, string> {
+  return { token };
+}
+
+/** `<Connect><Stream>` to this bridge with the call's stream token, then the configured after-stream verb. */
+export function agentStreamTwiml(publicUrl: string, settings: BridgeSettings, params: { token: string }): string {
   const after = settings.after_stream === 'hangup' ? 'hangup' as const : { dial: settings.after_stream.dial };
-  return connectStreamTwiml({ streamUrl: mediaStreamUrl(publicUrl), parameters, after });
+  return connectStreamTwiml({ streamUrl: mediaStreamUrl(publicUrl), parameters: streamParameters(params.token), after });
 }

@@ -20,6 +20,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     framesDropped: new Counter({ name: 'bridge_frames_dropped_total', help: 'Audio frames dropped by direction and reason', labelNames: ['direction', 'reason'], registers: r }),
     silenceFilled: new Counter({ name: 'bridge_silence_filled_ms_total', help: 'Milliseconds of silence inserted for inbound media gaps', registers: r }),
     rejected: new Counter({ name: 'bridge_rejected_messages_total', help: 'Malformed or unexpected messages by source and reason', labelNames: ['source', 'reason'], registers: r }),
+    streamsRefused: new Counter({ name: 'bridge_media_streams_refused_total', help: 'Media Streams sockets refused or closed by the bridge, by reason (token, duplicate stream, start timeout, rate)', labelNames: ['reason'], registers: r }),
+    streamsThrottled: new Counter({ name: 'bridge_media_streams_throttled_total', help: 'Times a media socket went over its message or byte budget and its reads were paused', registers: r }),
     webhooksRejected: new Counter({ name: 'bridge_webhook_rejected_total', help: 'Twilio requests refused by route and reason', labelNames: ['route', 'reason'], registers: r }),
     bargeIns: new Counter({ name: 'bridge_barge_ins_total', help: 'Caller barge-ins (Twilio clear sent)', registers: r }),
     transfers: new Counter({ name: 'bridge_transfers_total', help: 'Transfers by result', labelNames: ['result'], registers: r }),

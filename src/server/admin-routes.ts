@@ -1,8 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { agentStreamTwiml } from '../control/stream-twiml.js';
 import type { BridgeContext } from './context.js';
 import { destinationHint, OutboundPolicy } from './outbound-policy.js';
 
@@ -33,8 +31,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
     }
   };
 
-  // Outbound: Twilio dials, and on answer connects the stream; the <Parameter> token ties the
-  // later `start` to the agent chosen here (kept bounded, for two minutes).
+  // Outbound: Twilio dials and, on answer, requests /twilio/outbound (signed), whose TwiML
+  // connects the stream with a token for the agent chosen here (voice-routes.ts).
   app.post('/admin/calls', { preHandler: guard }, async (req, reply) => {
     const parsed = outboundBody.safeParse(req.body ?? {});
     if (!parsed.success) {
@@ -51,17 +49,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
     }
     if (!ctx.rest) return reply.code(503).send({ error: 'Twilio REST credentials are not configured' });
     if (ctx.draining || ctx.atCapacity()) return reply.code(503).send({ error: 'not accepting calls (draining or at capacity)' });
-    const token = randomUUID();
-    ctx.outbound.set(token, agent.id);
-    const twiml = agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { agent: agent.id, from: b.from, to: b.to, token });
+    // The CallSid is not known until Twilio creates the call, so the stream's TwiML (and its
+    // token, bound to that CallSid) comes from the signed answer webhook, /twilio/outbound.
+    const url = `${ctx.config.env.publicUrl}/twilio/outbound?agent=${encodeURIComponent(agent.id)}`;
     const res = await ctx.rest.createCall({
-      to: b.to, from: b.from, twiml,
+      to: b.to, from: b.from, url,
       statusCallback: `${ctx.config.env.publicUrl}/twilio/status`,
       statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
       ...(b.machine_detection ? { machineDetection: 'Enable' } : {}),
     });
     if (!res.ok) {
-      ctx.outbound.delete(token);
       return reply.code(502).send({ error: 'twilio_refused', status: res.status ?? null, code: res.code ?? null, message: res.message });
     }
     ctx.logger.info({ callSid: res.callSid, agent: agent.id }, 'outbound call placed');

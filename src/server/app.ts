@@ -21,7 +21,9 @@ import { CallRegistry } from './registry.js';
 import { registerVoiceRoutes } from './voice-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { websocketErrorHandler } from './ws-errors.js';
-import { OutboundTokens } from './outbound-tokens.js';
+import { StreamTokens, streamTokenSecret } from './stream-token.js';
+import { randomBytes } from 'node:crypto';
+import { hangupTwiml } from '../twilio/twiml.js';
 
 export interface BridgeOptions {
   config: LoadedConfig;
@@ -85,12 +87,23 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     settings.shared_read_buffer,
   );
 
+  // Stream tokens: every replica sharing STREAM_TOKEN_SECRET (or the Twilio auth token it is
+  // derived from) verifies the others' tokens. Without either, a random per-process key: streams
+  // then only verify on the process that answered the webhook.
+  let tokenSecret = streamTokenSecret(env.streamTokenSecret, env.twilioAuthToken);
+  if (!tokenSecret) {
+    logger.warn('neither STREAM_TOKEN_SECRET nor TWILIO_AUTH_TOKEN is set: stream tokens use a random per-process key');
+    tokenSecret = randomBytes(32);
+  }
+  const streamTokens = new StreamTokens(tokenSecret, settings.media_stream.token_ttl_s * 1000);
+
   const registry = new CallRegistry({
     settings,
     engine: { baseUrl: opts.engineBaseUrl, apiKey: env.pyaiApiKey, rate: env.omniRate },
     publicUrl: env.publicUrl,
     toolsFor: (id) => tools.get(id),
     holdFor: (id) => holds.get(id) ?? defaultHold,
+    streamTokens,
     rest,
     sockets,
     logger,
@@ -101,7 +114,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   const ctx: BridgeContext = {
     config, settings, logger, metrics, registry, rest, sockets,
     draining: false,
-    outbound: new OutboundTokens(),
+    streamTokens,
     agent: (id) => (id ? agents.get(id) : undefined),
     agentForNumber: (to) => {
       const route = to ? config.file.numbers[to] : undefined;
@@ -117,26 +130,39 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
       metrics.preconnect.inc({ result: 'started' });
       return s;
     },
-    attachStream: (callSid, params, handle) => {
+    attachStream: (callSid, claims, handle) => {
       let s = registry.get(callSid);
       if (s) {
-        if (s.isEnded) return undefined;
+        if (s.isEnded) return { refused: 'call_ended' };
+        // One stream per call: only a restart the bridge asked for (transfer-return, <Play
+        // digits>, a moved call) may follow or replace a stream; anything else leaves it be.
+        if (claims.purpose !== 'restart') {
+          if (s.hasStream) return { refused: 'stream_already_live' };
+          if (s.streamsAttached > 0) return { refused: 'stream_already_used' };
+        }
         // Only a session's first stream is a pre-connect hit; later ones are restarts (<Play digits>).
         if (s.streamsAttached === 0) metrics.preconnect.inc({ result: 'attached' });
         s.attachStream(handle);
-        return s;
+        return { session: s };
       }
       if (ctx.draining || ctx.atCapacity()) {
-        logger.warn({ callSid }, 'media stream refused: draining or at capacity');
-        return undefined;
+        // A call that reached us without its webhook (another replica answered it, or it was
+        // moved here): like a new call at capacity, it hears the busy message, not a bare close.
+        logger.warn({ callSid, draining: ctx.draining }, 'media stream refused: draining or at capacity; the caller gets the busy message');
+        metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
+        const refused = ctx.draining ? 'draining' : 'at_capacity';
+        if (!rest) return { refused };
+        const busy = rest.updateCallTwiml(callSid, hangupTwiml(settings.busy_message)).then((res) => {
+          if (!res.ok) logger.warn({ callSid, status: res.status, code: res.code }, 'busy message: REST update failed');
+          return res.ok;
+        });
+        return { refused, busy };
       }
-      // An outbound call's token names the agent chosen when it was placed.
-      const outboundAgent = params.token ? ctx.outbound.take(params.token) : undefined;
-      const agent = ctx.agent(outboundAgent) ?? ctx.agent(params.agent) ?? ctx.agentForNumber(params.to);
-      s = registry.create({ callSid, agent, from: params.from, to: params.to });
+      const agent = ctx.agent(claims.agent) ?? ctx.agentForNumber(claims.to);
+      s = registry.create({ callSid, agent, from: claims.from, to: claims.to });
       s.startEngine();
       s.attachStream(handle);
-      return s;
+      return { session: s };
     },
   };
 

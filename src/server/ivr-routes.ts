@@ -50,7 +50,8 @@ async function optionTwiml(ctx: BridgeContext, option: IvrOption, p: { CallSid: 
     const agent = ctx.agent(option.agent) ?? ctx.agentForNumber(p.To);
     if (ctx.draining || ctx.atCapacity()) return hangupTwiml(ctx.settings.busy_message);
     if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
-    return agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { agent: agent.id, from: p.From, to: p.To });
+    const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
+    return agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { token });
   }
   // a transfer target by name, searched in every agent's allow-list
   for (const a of ctx.config.file.agents) {

@@ -68,7 +68,24 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const agent = ctx.agentForNumber(p.To);
     log.info({ agent: agent.id, direction: p.Direction }, 'incoming call');
     if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
-    return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { agent: agent.id, from: p.From, to: p.To }));
+    const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
+    return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { token }));
+  });
+
+  // An outbound call placed through the admin API, answered: Twilio requests this (signed, the
+  // agent in the signed URL's query), and the TwiML binds the stream to the real CallSid.
+  app.post('/twilio/outbound', { preHandler: guard }, async (req, reply) => {
+    const p = parseForm(ctx, req, reply, voiceParams);
+    if (!p) return reply;
+    const q = req.query as Record<string, string | undefined>;
+    const agent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.From);
+    if (ctx.draining || ctx.atCapacity()) {
+      ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
+      return xml(reply, hangupTwiml(ctx.settings.busy_message));
+    }
+    ctx.logger.info({ callSid: p.CallSid, agent: agent.id }, 'outbound call answered');
+    const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
+    return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { token }));
   });
 
   app.post('/twilio/status', { preHandler: guard }, async (req, reply) => {
@@ -118,7 +135,9 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
         const note = `A transfer to ${target ?? 'a human'} did not succeed (${status}). Tell the caller briefly and offer to help another way.`;
         const info = parked.info;
         if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ ...info, agent }, note, parked.turns));
-        return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { agent: agent.id, from: info.from, to: info.to, resume: 'transfer_failed' }));
+        // A bridge-requested restart: this stream may replace whatever stream the call still has.
+        const token = ctx.streamTokens.mint(p.CallSid, { purpose: 'restart', agent: agent.id, from: info.from, to: info.to });
+        return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { token }));
       }
     }
   });

@@ -3,6 +3,8 @@
  * and Omni server messages (tagged binary frames and legacy text).
  */
 import { Rng, mutateObject, mutateText, randomJson, weirdString } from './fuzz.js';
+import { mintStreamToken, streamTokenSecret } from '../../src/server/stream-token.js';
+import { SIM_AUTH_TOKEN } from '../../src/sim/stack.js';
 
 export interface StreamIds {
   accountSid: string;
@@ -74,13 +76,19 @@ export function twilioMessage(rng: Rng, st: TwilioFrameState, kind?: string): Re
   }
 }
 
+/** A stream token for `callSid`, minted with the offline stack's secret (derived from SIM_AUTH_TOKEN). */
+export function simStreamToken(callSid: string): string {
+  return mintStreamToken(streamTokenSecret(undefined, SIM_AUTH_TOKEN)!, callSid, { agent: 'support', from: '+15557654321', to: '+15550001111' }, 60_000);
+}
+
 export function startMessage(rng: Rng, ids: StreamIds, seq: unknown = '1', params?: Record<string, string>): Record<string, unknown> {
   return {
     event: 'start', sequenceNumber: seq, streamSid: ids.streamSid,
     start: {
       accountSid: ids.accountSid, streamSid: ids.streamSid, callSid: ids.callSid, tracks: ['inbound'],
       mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-      customParameters: params ?? { agent: 'support', from: '+15557654321', to: '+15550001111' },
+      // what the bridge's TwiML would carry: a stream token for this CallSid (the offline stack's secret)
+      customParameters: params ?? { token: simStreamToken(ids.callSid) },
     },
   };
 }

@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { decodeMulaw } from '../../src/audio/index.js';
 import { mediaStreamUrl } from '../../src/control/stream-twiml.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
+import { mintStreamToken, streamTokenSecret, type StreamPurpose } from '../../src/server/stream-token.js';
 
 export type Json = Record<string, any>;
 
@@ -20,6 +21,26 @@ export interface TwilioTarget {
   bridgeUrl: string;
   authToken: string;
   accountSid: string;
+  /** the bridge's STREAM_TOKEN_SECRET, when the test sets one (else derived from authToken, as the bridge does) */
+  streamTokenSecret?: string;
+}
+
+/**
+ * A stream token as the bridge mints it into its TwiML, with the test's secret: what a real
+ * Twilio would carry from the webhook's `<Parameter name="token">` to `start.customParameters`.
+ */
+export function mintToken(
+  t: TwilioTarget,
+  callSid: string,
+  c: { purpose?: StreamPurpose; agent?: string; from?: string; to?: string } = {},
+  ttlMs = 60_000,
+): string {
+  return mintStreamToken(streamTokenSecret(t.streamTokenSecret, t.authToken)!, callSid, c, ttlMs);
+}
+
+/** The token `<Parameter>` of a TwiML document (what Twilio would send back in `start`). */
+export function tokenOf(twiml: string): string | undefined {
+  return /<Parameter name="token" value="([A-Za-z0-9_-]+)"\/>/.exec(twiml)?.[1];
 }
 
 /** A signed `POST /twilio/voice` as Twilio sends it. `signature: null` sends none. */
@@ -82,7 +103,7 @@ export class RawStream {
   /** echo each mark at once, as Twilio does when its buffer is empty (the bridge then sees "played") */
   echoMarks = false;
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(readonly ws: WebSocket, readonly target: TwilioTarget) {
     this.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
     ws.on('error', () => { /* a close follows; tests look at `closed` */ });
     ws.on('message', (data, isBinary) => {
@@ -105,7 +126,7 @@ export class RawStream {
       maxPayload: opts.maxPayload ?? 1024 * 1024,
     });
     return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new RawStream(ws)));
+      ws.once('open', () => resolve(new RawStream(ws, t)));
       ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: HTTP ${res.statusCode}`)));
       ws.once('error', reject);
     });
@@ -127,8 +148,17 @@ export class RawStream {
     this.text(JSON.stringify(obj));
   }
 
-  /** `connected` + `start` for `callSid`; `start` overrides fields of the start body. */
-  start(callSid: string, custom: Record<string, string> = {}, start: Json = {}): void {
+  /**
+   * `connected` + `start` for `callSid`, as Twilio sends it after the bridge's TwiML: the only
+   * custom parameter is a stream token minted for this call with `claims` (agent, from, to,
+   * purpose). `start` overrides fields of the start body.
+   */
+  start(callSid: string, claims: { agent?: string; from?: string; to?: string; purpose?: StreamPurpose } = {}, start: Json = {}): void {
+    this.startWith(callSid, { token: mintToken(this.target, callSid, claims) }, start);
+  }
+
+  /** `connected` + `start` with exactly these custom parameters (no token unless given). */
+  startWith(callSid: string, custom: Record<string, string>, start: Json = {}): void {
     this.callSid = callSid;
     this.json({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     this.startedAt = performance.now();

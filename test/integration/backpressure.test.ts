@@ -30,7 +30,14 @@ describe('backpressure', () => {
   it('keeps memory bounded and counts dropped caller audio when the engine stalls', async () => {
     const engine = await startStalledEngine();
     stalled = engine;
-    h = await startHarness({ tweak: (c) => { c.file.bridge.preconnect.enabled = false; } });
+    h = await startHarness({
+      tweak: (c) => {
+        c.file.bridge.preconnect.enabled = false;
+        // 20 minutes of audio at socket speed is far over a stream's rate limit (stream-flood.test.ts):
+        // lifted here, where the subject is the stalled engine behind the bridge.
+        Object.assign(c.file.bridge.media_stream, { max_messages_per_s: 1_000_000, burst_messages: 1_000_000, max_bytes_per_s: 100_000_000, burst_bytes: 1_000_000_000 });
+      },
+    });
     // Point the bridge at the stalled engine instead of the offline one.
     (h.bridge.ctx.registry as unknown as { deps: { engine: { baseUrl: string } } }).deps.engine.baseUrl = engine.url;
     const stream = await RawStream.open({ bridgeUrl: h.bridgeUrl, authToken: AUTH_TOKEN, accountSid: ACCOUNT_SID });

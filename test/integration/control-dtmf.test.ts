@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readStreamToken } from '../../src/server/stream-token.js';
 import { detectDtmf } from '../../src/audio/index.js';
 import {
   AGENT_NUMBER, CALLER_NUMBER, FRONT_DESK, callPath, child, levelDbm0, restTwiml, stackJanitor, startControlStack, voiceMs,
@@ -80,7 +81,9 @@ describe('send_dtmf', () => {
     const stream = child(child(doc, 'Connect'), 'Stream');
     expect(stream.attrs.url).toBe(`wss://${new URL(h.bridgeUrl).host}/twilio/media`);
     const params = Object.fromEntries(stream.children.map((p) => [p.attrs.name, p.attrs.value]));
-    expect(params).toMatchObject({ agent: 'support', from: CALLER_NUMBER, to: AGENT_NUMBER });
+    // Only the stream token: agent, From and To travel inside it, and it is marked a restart.
+    expect(Object.keys(params)).toEqual(['token']);
+    expect(readStreamToken(params.token!)).toMatchObject({ purpose: 'restart', agent: 'support', from: CALLER_NUMBER, to: AGENT_NUMBER });
 
     // A second stream with its own StreamSid, on the same engine session: one configure, no greeting again.
     expect(result.streams).toHaveLength(2);

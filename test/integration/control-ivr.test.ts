@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readStreamToken } from '../../src/server/stream-token.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { AUTH_TOKEN } from '../helpers/harness.js';
 import { ACCOUNT_SID, CALLER_NUMBER, FRONT_DESK, stackJanitor, startControlStack, voiceRuns, waitFor, type Harness } from '../helpers/control.js';
@@ -43,7 +44,7 @@ describe('IVR menu before the agent', () => {
     expect(ivrInputs(h)).toEqual([[1, '1']]);
     expect(result.timeline.filter((e) => e.what.startsWith('POST /twilio/ivr')).map((e) => e.what)).toEqual([expect.stringMatching(/→ 200/)]);
     expect(result.streams).toHaveLength(1);
-    expect(result.streams[0]!.customParameters).toMatchObject({ agent: 'support', from: CALLER_NUMBER, to: IVR_NUMBER });
+    expect(readStreamToken(result.streams[0]!.customParameters.token!)).toMatchObject({ purpose: 'call', agent: 'support', from: CALLER_NUMBER, to: IVR_NUMBER });
     expect(h.engine.sessions).toHaveLength(1);
     expect(voiceRuns(result.heard)).toHaveLength(1); // the agent's words, after the prompt
     expect(h.sim.restRequests).toEqual([]); // the menu is TwiML answers, not REST updates

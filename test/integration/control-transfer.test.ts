@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readStreamToken } from '../../src/server/stream-token.js';
 import {
   AGENT_NUMBER, BILLING_SIP, CALLER_ID, CALLER_NUMBER, FRONT_DESK, callPath, child, restTwiml, stackJanitor,
   startControlStack, voiceMs, voiceRuns, waitFor,
@@ -83,7 +84,8 @@ describe('transfer_to_human', () => {
     // Same CallSid, a new stream with a new StreamSid, marked as a resumed call.
     expect(result.streams).toHaveLength(2);
     expect(result.streams[1]!.streamSid).not.toBe(result.streams[0]!.streamSid);
-    expect(result.streams[1]!.customParameters).toMatchObject({ agent: 'support', resume: 'transfer_failed' });
+    expect(Object.keys(result.streams[1]!.customParameters)).toEqual(['token']);
+    expect(readStreamToken(result.streams[1]!.customParameters.token!)).toMatchObject({ purpose: 'restart', agent: 'support' });
     expect(h.records.map((r) => [r.callSid, r.outcome])).toEqual([[call.callSid, 'transferred'], [call.callSid, 'caller_hangup']]);
     expect(h.records[1]!.streams).toEqual([result.streams[1]!.streamSid]);
 

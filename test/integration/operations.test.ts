@@ -36,10 +36,14 @@ describe('operations', () => {
     const { callSid } = (await res.json()) as { callSid: string };
     const create = h.sim.restRequests.find((r) => r.path.endsWith('/Calls.json'));
     expect(create?.authOk).toBe(true);
-    expect(String(create?.form.Twiml)).toContain('name="token"');
+    // No inline TwiML: the CallSid a stream token is bound to exists only once the call does, so
+    // Twilio fetches the stream's TwiML from the signed answer webhook, which names the agent.
+    expect(create?.form.Twiml).toBeUndefined();
+    expect(create?.form.Url).toBe(`${h.bridgeUrl}/twilio/outbound?agent=sales`);
     expect(create?.form.StatusCallback).toBe(`${h.bridgeUrl}/twilio/status`);
     await waitFor(() => h!.bridge.ctx.registry.get(callSid) !== undefined, 8000);
     expect(h.bridge.ctx.registry.get(callSid)!.agent.id).toBe('sales');
+    expect(h.bridge.ctx.registry.get(callSid)!.info).toMatchObject({ from: '+15550001111', to: '+15550009999' }); // from the token
     await waitFor(() => h!.engine.sessions.some((s) => String(s.config?.persona ?? '').includes('Sam')), 5000);
   });
 
