@@ -314,6 +314,9 @@ export class Playback implements Paced {
         resolve('timeout');
       }, timeoutMs);
       this.waiters.push({ resolve, gen: this.generation, timer });
+      // What was sent since the last mark is confirmed by a mark now; audio still streaming in
+      // gets its mark when its playout end is reached (endOfAudio).
+      if (this.sink && !this.streaming && this.samplesSinceMark > 0) this.sendMark(this.sink);
       if (this.sink) this.clock.join(this); // the settle time is watched on the clock
     });
   }
@@ -485,8 +488,8 @@ export class Playback implements Paced {
 
   /**
    * The caller's playout is about to reach the end of what has arrived: the partial last frame
-   * goes out as it is, and a mark after it makes "everything was played" observable. If more
-   * audio comes, it continues on the next sample.
+   * goes out as it is, and — when someone waits for it — a mark after it makes "everything was
+   * played" observable. If more audio comes, it continues on the next sample.
    */
   private endOfAudio(sink: PlaybackSink, now: number): void {
     const partial = this.framer.takePartial();
@@ -504,7 +507,9 @@ export class Playback implements Paced {
     this.streaming = false;
     this.dryAt = this.playheadAt;
     this.settleAt = this.dryAt + REPLY_SETTLE_MS;
-    if (this.samplesSinceMark > 0) this.sendMark(sink);
+    // Only a waiter needs the end confirmed: an engine at real time with no lead reaches this after
+    // every frame, and a mark per frame would double the socket's messages.
+    if (this.waiters.length > 0 && this.samplesSinceMark > 0) this.sendMark(sink);
   }
 
   /** Encodes the next hold frame into `into`; false once the hold has ended. */

@@ -63,7 +63,6 @@ const LOST_OUTCOME: Record<LinkLost['cause'], string> = {
   refused: 'engine_refused', closed: 'engine_lost', silent: 'engine_silent', flapping: 'engine_flapping',
 };
 
-
 /**
  * One phone call: the only place where the Twilio stream and the Omni engine meet. It lives
  * from the voice webhook (when the engine is pre-connected) or the media `start`, across stream
@@ -86,6 +85,7 @@ export class CallSession {
   /** the reply deadline: bounds the engine's silence while the caller waits (src/call/reply-watch.ts) */
   private readonly replies: ReplyWatch;
   private ended = false;
+  private readonly unknownEvents = new Set<string>();
   /** the per-frame metrics, bound to their label once per call */
   private readonly meter: {
     fromTwilio: CounterChild; toTwilio: CounterChild; fromEngine: CounterChild; inbound: HistogramChild; outbound: HistogramChild;
@@ -105,7 +105,19 @@ export class CallSession {
     this.record = new CallRecordBuilder(info);
     this.playback = new Playback({
       leadMs: deps.settings.playback_lead_ms,
+      maxJitterMs: deps.settings.playout_jitter_max_ms,
       onDrop: (n) => deps.metrics.framesDropped.inc({ direction: 'to_twilio', reason: 'playback_queue_full' }, n),
+      observer: {
+        firstFrame: (delayMs, v2vMs) => {
+          deps.metrics.replyFirstFrame.observe(delayMs / 1000);
+          if (v2vMs !== undefined && v2vMs >= 0) deps.metrics.voiceToVoice.observe(v2vMs / 1000);
+        },
+        underrun: (silenceMs) => {
+          deps.metrics.playoutUnderruns.inc();
+          deps.metrics.playoutUnderrunSeconds.inc(silenceMs / 1000);
+          this.log.debug({ silenceMs: Math.round(silenceMs) }, 'playout underrun: the engine fell behind real time');
+        },
+      },
     });
     this.inbound = new InboundAudio(this.engineRate, (frame) => this.engine.sendAudio(frame));
     this.control = new CallControl(this);
@@ -350,6 +362,25 @@ export class CallSession {
       case 'collect':
       case 'end_call':
         void this.control.handleVerb(ev);
+        return;
+      case 'turn_begin':
+        // A reply starts: its audio is a new reply even if it follows the last one closely.
+        if (ev.role !== 'user') this.playback.markTurn(ev.sinceCallerEndMs !== undefined ? performance.now() - ev.sinceCallerEndMs : undefined);
+        return;
+      case 'configured':
+        // An engine that says it will not greet is not waited for (answer_wait_ms, reply deadline).
+        if (this.answerableResolve && (ev.greeting === false || ev.ignored?.includes('greeting'))) {
+          this.markAnswerable();
+          this.replies.clear();
+        }
+        return;
+      case 'unknown':
+        this.deps.metrics.engineUnknownEvents.inc();
+        // Once per type per call (bounded): an engine that invents events cannot flood the log.
+        if (this.unknownEvents.size < 16 && !this.unknownEvents.has(ev.name)) {
+          this.unknownEvents.add(ev.name);
+          this.log.info({ event: ev.name }, 'engine event of an unknown type ignored (logged once per call)');
+        }
         return;
       case 'warning':
       case 'error':

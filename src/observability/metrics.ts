@@ -37,6 +37,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     addedLatency: new FastHistogram({ name: 'bridge_added_latency_seconds', help: 'Processing time the bridge adds per frame', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
     /** per socket flush: how long its oldest message waited in the write coalescer (src/net/write-coalescer.ts) */
     writeHold: new FastHistogram({ name: 'bridge_write_hold_seconds', help: 'Wait of the oldest held message per socket flush of the write coalescer', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
+    /** what the caller experiences of each agent reply (src/call/playback.ts) */
+    replyFirstFrame: new Histogram({ name: 'bridge_reply_first_frame_seconds', help: "Engine's first audio of a reply to its first audio sent to Twilio", buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers: r }),
+    voiceToVoice: new Histogram({ name: 'bridge_voice_to_voice_seconds', help: "Caller's end of speech (as the engine reports it) to the reply's first audio played", buckets: [0.2, 0.4, 0.6, 0.8, 1, 1.5, 2, 3, 5, 10], registers: r }),
+    playoutUnderruns: new Counter({ name: 'bridge_playout_underruns_total', help: "Times the caller's playout ran dry inside a reply (the engine fell behind real time)", registers: r }),
+    playoutUnderrunSeconds: new Counter({ name: 'bridge_playout_underrun_seconds_total', help: 'Silence the caller heard inside replies because the playout ran dry', registers: r }),
+    engineUnknownEvents: new Counter({ name: 'bridge_engine_unknown_events_total', help: 'Engine events of a type the bridge does not know (ignored)', registers: r }),
     preconnect: new Counter({ name: 'bridge_preconnect_total', help: 'Pre-connected engine sessions by result', labelNames: ['result'], registers: r }),
   };
 }

@@ -150,6 +150,11 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
     session.start();
   };
 
+  // Speak-ready before the first call: a scenario's fixed lines are synthesized now (the voice
+  // caches them), not between two replies, where the synthesis would be dead air on the line.
+  if (opts.scenario) {
+    for (const step of opts.scenario.steps) if ('say' in step) await tts(step.say).catch(() => undefined);
+  }
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());

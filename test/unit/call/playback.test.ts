@@ -44,19 +44,22 @@ describe('Playback', () => {
     expect(tw.media()).toBe(50);
   });
 
-  it('holds the partial last frame until the playout is about to reach it, then sends it unpadded with a mark', () => {
+  it('holds the partial last frame until the playout is about to reach it, then sends it unpadded with a mark', async () => {
     const { pb, tw } = setup(1000);
     pb.pushAgentAudio(tone(95, 8000), 8000); // four whole frames and 15 ms more
     expect(tw.media()).toBe(4);
     vi.advanceTimersByTime(40);
     expect(tw.media()).toBe(4); // 40 ms of the 80 sent are still to play: the partial waits
     pb.pushAgentAudio(tone(5, 8000), 8000); // more audio: still less than a frame after the partial
+    const waiting = pb.whenPlayed(5000); // someone waits for the end: it will be marked
     vi.advanceTimersByTime(20);
     expect(tw.marks()).toEqual([]);
     vi.advanceTimersByTime(20); // 20 ms of playout left: the 20 ms that waited go out as they are
     expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0)).at(-1)).toBe(160);
     expect(tw.marks()).toEqual(['1:1']);
-    vi.advanceTimersByTime(300);
+    pb.onMark('1:1');
+    vi.advanceTimersByTime(300); // the reply settles
+    await expect(waiting).resolves.toBe('played');
     expect(vi.getTimerCount()).toBe(0); // nothing left to pace: the shared tick stopped
   });
 
@@ -65,6 +68,18 @@ describe('Playback', () => {
     pb.pushAgentAudio(tone(30, 8000), 8000); // one frame and a half, and nothing more
     vi.advanceTimersByTime(40);
     expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0))).toEqual([160, 80]);
+  });
+
+  it('marks the end of a reply only when someone waits for it: an engine at real time with no lead costs no mark per frame', () => {
+    const { pb, tw } = setup(200);
+    for (let i = 0; i < 20; i++) {
+      pb.pushAgentAudio(tone(20, 8000), 8000); // each frame's playout ends before the next arrives
+      vi.advanceTimersByTime(20);
+    }
+    expect(tw.media()).toBe(20);
+    expect(tw.marks()).toEqual([]); // fewer than 25 frames: not even a periodic mark
+    void pb.whenPlayed(5000);
+    expect(tw.marks()).toEqual(['1:1']); // the waiter's mark confirms everything sent so far
   });
 
   it('marks carry the generation and confirm what the caller has heard', async () => {
