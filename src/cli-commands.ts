@@ -60,6 +60,7 @@ export const CALL: CommandSpec = {
     say: { type: 'string', multiple: true, value: 'TEXT', help: 'say this after the agent goes quiet (in order)' },
     wav: { type: 'string', value: 'FILE', help: 'then play this WAV file' },
     dtmf: { type: 'string', value: 'DIGITS', help: 'then press these digits' },
+    'dtmf-after-silence': { type: 'string', default: '2000', value: 'MS', help: 'press them once the agent has been quiet this long: a question waiting for its answer, not a pause inside a turn' },
     'hangup-after': { type: 'string', value: 'MS', help: 'hang up after this long' },
     'max-duration': { type: 'string', default: '120000', value: 'MS', help: 'safety bound on the call' },
     record: { type: 'string', value: 'FILE', help: 'write what the caller heard as a WAV file (its folder is created), e.g. recordings/call.wav' },

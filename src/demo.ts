@@ -37,7 +37,9 @@ export async function runDemo(argv: string[]): Promise<number> {
       maxDurationMs: 90_000,
       caller: [
         { afterAgentSilenceMs: 700, say: 'Hi, I would like to know where my order four four one seven is.' },
-        { afterAgentSilenceMs: 900, dtmf: '482913#' },
+        // once the agent has been quiet for 2 s (its question waits), not in the pause while the
+        // tool looks the order up: digits keyed then reach no collect, and the collect times out
+        { afterAgentSilenceMs: 2000, dtmf: '482913#' },
       ],
     });
     const placedAt = Date.now();

@@ -45,11 +45,13 @@ export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise
   let maxDuration: number;
   let restPort: number;
   let talkMs: number;
+  let dtmfAfterMs: number;
   try {
     hangupAfter = values['hangup-after'] !== undefined ? int(values['hangup-after'], 'hangup-after', 0) : undefined;
     maxDuration = int(values['max-duration'], 'max-duration', 120_000);
     restPort = int(values['rest-port'], 'rest-port', 4010);
     talkMs = int(values['talk-ms'], 'talk-ms', 2000);
+    dtmfAfterMs = int(values['dtmf-after-silence'], 'dtmf-after-silence', 2000);
   } catch (err) {
     return usageError(CALL, (err as Error).message, io);
   }
@@ -57,7 +59,7 @@ export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise
   const caller: CallerScript = [];
   for (const text of values.say ?? []) caller.push({ afterAgentSilenceMs: 700, say: text });
   if (values.wav) caller.push({ afterAgentSilenceMs: 700, wav: values.wav });
-  if (values.dtmf) caller.push({ afterAgentSilenceMs: 700, dtmf: values.dtmf });
+  if (values.dtmf) caller.push({ afterAgentSilenceMs: dtmfAfterMs, dtmf: values.dtmf });
 
   const human: HumanBehaviour = { answer: values.human as HumanBehaviour['answer'], talkMs };
   const common = {
