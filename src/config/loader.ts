@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configFileSchema, type ConfigFile } from './schema.js';
 import { issueLines, strictKeysErrorMap } from './suggest.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../observability/logger.js';
 
 /** Thrown for any configuration problem; the message names the field and the fix. */
 export class ConfigError extends Error {
@@ -36,10 +37,8 @@ export interface EnvSettings {
   logFormat?: 'json' | 'pretty';
 }
 
-/** pino's levels: LOG_LEVEL must be one of them. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** One of pino's levels (the list is the logger's: LOG_LEVEL must be one of them). */
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ['json', 'pretty'] as const;
 
 export interface LoadedConfig {
   file: ConfigFile;
