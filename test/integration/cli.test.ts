@@ -9,6 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/sim/stack.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
+/**
+ * A process still running after this is killed: a safety net, not what is measured. Under a full
+ * suite beside CPU burners, tsx's start-up alone has taken over 20 s on this 2-core machine.
+ */
+const BOUND_MS = 60_000;
+const TEST_MS = 90_000;
 const VERSION = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { version: string }).version;
 
 interface Run {
@@ -18,7 +24,7 @@ interface Run {
 }
 
 /** Runs the CLI to its exit; a process still running after `boundMs` is killed (code null). */
-function cli(args: string[], env: Record<string, string> = {}, boundMs = 20_000): Promise<Run> {
+function cli(args: string[], env: Record<string, string> = {}, boundMs = BOUND_MS): Promise<Run> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -44,7 +50,7 @@ describe('the command line', () => {
     for (const v of ['PORT', 'PUBLIC_URL', 'PYAI_API_KEY', 'PYAI_BASE_URL', 'TWILIO_AUTH_TOKEN', 'LOG_LEVEL', 'LOG_FORMAT']) expect(r.stdout).toContain(v);
     expect(r.stdout + r.stderr).not.toContain('listening');
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
-  }, 30_000);
+  }, TEST_MS);
 
   it('demo --help documents --json, --out and --human and exits 0; a --human outside its choices is exit 2', async () => {
     const [help, bad] = await Promise.all([cli(['demo', '--help']), cli(['demo', '--human', 'maybe'])]);
@@ -56,24 +62,19 @@ describe('the command line', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--human must be one of answer, busy, no-answer, failed (got "maybe")');
     expect(bad.stdout).toBe(''); // refused before anything ran
-  }, 30_000);
+  }, TEST_MS);
 
-  it('every command answers --help and --version with exit 0', async () => {
-    const runs = await Promise.all([
-      cli(['--version']), cli(['serve', '--version']), cli(['demo', '-V']),
-      cli(['engine', '--help']), cli(['call', '-h']),
-    ]);
-    for (const r of runs) expect(r.code, r.stderr).toBe(0);
-    for (const r of runs.slice(0, 3)) expect(r.stdout).toBe(`omni-phone-bridge ${VERSION}\n`);
-    expect(runs[3]!.stdout).toMatch(/^usage: omni-phone-bridge engine[^]*--scenario FILE[^]*--mode MODE/);
-    expect(runs[4]!.stdout).toMatch(/^usage: omni-phone-bridge call[^]*--say TEXT[^]*TWILIO_AUTH_TOKEN/);
-  }, 30_000);
+  it('--version prints the package version and exits 0', async () => {
+    // (each command's --help, -h, --version and -V, in-process: test/unit/cli/cli-args.test.ts)
+    const r = await cli(['--version']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`omni-phone-bridge ${VERSION}\n`);
+  }, TEST_MS);
 
-  it('an unknown option, a stray argument or an unknown command is a usage error: exit 2, named, with a pointer to --help', async () => {
-    // (each command's parser on its own, in-process: test/unit/cli-args.test.ts)
+  it('an unknown option or an unknown command is a usage error: exit 2, named, with a pointer to --help', async () => {
+    // (each command's parser, stray arguments and bad values, in-process: test/unit/cli/cli-args.test.ts)
     const cases: [string[], RegExp][] = [
       [['serve', '--bogus'], /serve: unknown option '--bogus'[^]*See 'omni-phone-bridge serve --help'/],
-      [['engine', '--port', 'abc'], /engine: --port must be a non-negative integer \(got "abc"\)[^]*See 'omni-phone-bridge engine --help'/],
       [['frob'], /unknown command "frob"; commands: serve, engine, call, demo[^]*See 'omni-phone-bridge --help'/],
     ];
     const runs = await Promise.all(cases.map(([args]) => cli(args)));
@@ -82,7 +83,7 @@ describe('the command line', () => {
       expect(r.stderr).toMatch(cases[i]![1]);
       expect(r.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
     });
-  }, 40_000);
+  }, TEST_MS);
 
   it('the top-level help lists every command with its options, and the environment variables', async () => {
     const r = await cli(['--help']);
@@ -91,5 +92,5 @@ describe('the command line', () => {
     for (const c of ['serve —', 'engine —', 'call —', 'demo —']) expect(r.stdout).toContain(c);
     for (const o of ['--scenario', '--output-rate', '--say', '--record', '--rest-port', '--json', '--out', '--human']) expect(r.stdout).toContain(o);
     for (const v of ['PYAI_BASE_URL', 'TWILIO_AUTH_TOKEN', 'ADMIN_TOKEN', 'LOG_LEVEL', 'LOG_FORMAT']) expect(r.stdout).toContain(v);
-  }, 30_000);
+  }, TEST_MS);
 });

@@ -13,8 +13,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/sim/stack.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-/** tsx start-up on a loaded machine takes seconds; the exit after the message must not. */
-const START_BOUND_MS = 25_000;
+/**
+ * A process still running after this is killed: a safety net, not what is measured (that is the
+ * time from the message to the exit). tsx's start-up alone has taken over 20 s on this 2-core
+ * machine during a full suite beside CPU burners.
+ */
+const START_BOUND_MS = 60_000;
+const TEST_MS = 90_000;
 
 interface Outcome {
   code: number | null;
@@ -84,28 +89,28 @@ describe('a start that fails exits at once, non-zero, saying why', () => {
     const o = await runCli(['serve'], { PORT: String(port) }, msg);
     expectPromptExit(o, 1, msg);
     expect(o.output).toContain('OFFLINE Omni engine'); // the failure came after the engine was up
-  }, 30_000);
+  }, TEST_MS);
 
   it('serve with an invalid configuration file: exit 1 naming the field', async () => {
     const file = configFile(`${AGENT}    transfer: { timeout_s: 2 }\n`);
     const msg = /agents\.0\.transfer\.timeout_s/;
     const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
     expectPromptExit(o, 1, msg);
-  }, 30_000);
+  }, TEST_MS);
 
   it('serve with a tool module that does not exist: exit 1 naming the module', async () => {
     const file = configFile(tool('{ kind: module, module: ./no-such-tool.ts }'));
     const msg = /cannot start: [^]*cannot import module \.\/no-such-tool\.ts/;
     const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
     expectPromptExit(o, 1, msg);
-  }, 30_000);
+  }, TEST_MS);
 
   it('serve with a secret variable the configuration names but the environment lacks: exit 1 naming the variable', async () => {
     const file = configFile(tool('{ kind: http, url: "https://tools.example.com/look-up", signing_secret_env: LOOK_UP_SIGNING_SECRET }'));
     const msg = /cannot start: [^]*LOOK_UP_SIGNING_SECRET[^]*is not set/;
     const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
     expectPromptExit(o, 1, msg);
-  }, 30_000);
+  }, TEST_MS);
 
   it('serve pointed at an engine nothing listens on (PYAI_BASE_URL): exit 1 naming the engine, before listening', async () => {
     const enginePort = await freePort();
@@ -115,12 +120,12 @@ describe('a start that fails exits at once, non-zero, saying why', () => {
     expectPromptExit(o, 1, msg);
     expect(o.output).not.toContain('do-not-print');
     expect(o.output).not.toContain('listening');
-  }, 30_000);
+  }, TEST_MS);
 
   it('engine on a port in use: exit 1 naming the address', async () => {
     const port = await occupiedPort();
     const msg = /engine: cannot start: .*EADDRINUSE/;
     const o = await runCli(['engine', '--port', String(port)], {}, msg);
     expectPromptExit(o, 1, msg);
-  }, 30_000);
+  }, TEST_MS);
 });
