@@ -148,11 +148,7 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     // The rate check: two subtractions and a compare, before anything else is spent.
     this.byteBudget -= data.length;
     if (--this.msgBudget < 0 || this.byteBudget < 0) this.overBudget();
-    if (this.shut) {
-      // A busy-held stream's `stop` ends it at once; anything else after a refusal is dropped.
-      if (this.busyTimer && !isBinary && data.includes('"stop"')) this.endBusyHold();
-      return;
-    }
+    if (this.shut) return this.afterRefusal(data, isBinary);
     if (isBinary) return this.session ? this.reject('binary_frame') : this.refuse('not_start_first', { detail: 'binary_frame' });
     if (this.stopped) return this.reject('after_stop');
     if (this.scanner) {
@@ -188,6 +184,11 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
         this.close();
         return;
     }
+  }
+
+  /** A busy-held stream's `stop` ends it at once; anything else after a refusal is dropped unread. */
+  private afterRefusal(data: Buffer, isBinary: boolean): void {
+    if (this.busyTimer && !isBinary && data.includes('"stop"')) this.endBusyHold();
   }
 
   private endBusyHold(): void {
