@@ -41,6 +41,8 @@ export const ENGINE: CommandSpec = {
     'output-rate': { type: 'string', value: 'HZ', help: 'rate of the audio it sends (default: the session rate)' },
     'connect-delay-ms': { type: 'string', value: 'MS', help: 'delay before each session says hello' },
     'api-key': { type: 'string', value: 'KEY', help: 'require this key (as Omni does); default: any' },
+    pacing: { type: 'string', value: 'PROFILE', help: "how replies go on the wire: realtime (default), chunks:MS, burst, jitter:MS:J, each with optional +odd and +pause:AT:MS (src/sim/engine/pacing.ts)" },
+    dialect: { type: 'string', value: 'NAME', choices: ['standard', 'reference'], help: "standard, or reference: PyAI's reference server's habits (config_ack, turn events, rate-less audio_out)" },
   },
   env: [
     ['LOG_LEVEL', 'fatal, error, warn, info (default), debug, trace or silent'],

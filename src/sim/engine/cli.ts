@@ -1,7 +1,7 @@
 import { parseOrExit, usageError } from '../../cli-args.js';
 import { ENGINE } from '../../cli-commands.js';
 import { createLogger } from '../../observability/logger.js';
-import { loadScenario, startOfflineEngine, type EngineOptions } from './index.js';
+import { loadScenario, parsePacing, startOfflineEngine, type EngineOptions } from './index.js';
 
 /** `omni-phone-bridge engine`: the offline Omni engine as a standalone server, until SIGINT/SIGTERM. */
 export async function runEngineCli(argv: string[]): Promise<number> {
@@ -36,8 +36,16 @@ export async function runEngineCli(argv: string[]): Promise<number> {
     process.stderr.write(`omni-phone-bridge engine: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
+  if (values.pacing !== undefined) {
+    try {
+      parsePacing(values.pacing);
+    } catch (err) {
+      return usageError(ENGINE, `--pacing: ${(err as Error).message}`);
+    }
+  }
   const opts: EngineOptions = {
     port, host: values.host, scenario, mode: values.mode as EngineOptions['mode'], outputRate, connectDelayMs, apiKey: values['api-key'], logger,
+    pacing: values.pacing, dialect: values.dialect as EngineOptions['dialect'],
   };
   let engine;
   try {
