@@ -82,7 +82,7 @@ export interface PlaybackOptions {
   /** how far ahead of real time audio is sent to Twilio */
   leadMs: number;
   maxQueueMs?: number;
-  /** largest start-of-reply delay the jitter buffer may learn (0: never delay). Default 200. */
+  /** largest start-of-reply delay the jitter buffer may learn (0: never delay). Default 0. */
   maxJitterMs?: number;
   /** the time base (ms); defaults to the clock's */
   now?: () => number;
@@ -102,8 +102,8 @@ export interface PlaybackOptions {
  * about to reach it (END_AHEAD_MS), and then goes out as it is — never padded — so a reply that
  * continues later continues on the very next sample. The end of a reply is decided by that
  * playout clock, never by a gap between arrivals. When the playout does run dry inside a reply
- * (the engine fell behind real time) that is an underrun: counted, and the next replies start
- * behind their first audio by what was learned (an adaptive jitter buffer, capped).
+ * (the engine fell behind real time) that is an underrun: counted, and — when `maxJitterMs` allows
+ * it — later replies start behind their first audio by what was learned (an adaptive jitter buffer).
  *
  * Ownership of what was played: every mark carries the playback generation (`g:seq`). A
  * generation ends with `clear` (barge-in) or with a new stream; marks of an old generation —
@@ -379,7 +379,7 @@ export class Playback implements Paced {
       this.stats.underrunMs += dryFor;
       this.opts.observer?.underrun?.(dryFor);
       // Learn the lateness: later replies start that far behind their first audio (capped).
-      this.jitterMs = Math.min(this.opts.maxJitterMs ?? 200, Math.max(this.jitterMs, Math.ceil(dryFor) + JITTER_MARGIN_MS));
+      this.jitterMs = Math.min(this.opts.maxJitterMs ?? 0, Math.max(this.jitterMs, Math.ceil(dryFor) + JITTER_MARGIN_MS));
       this.resumeAt = now + this.jitterMs;
     }
   }

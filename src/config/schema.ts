@@ -176,10 +176,11 @@ export const bridgeSchema = z.object({
   /** how far ahead of real time agent audio is sent to Twilio */
   playback_lead_ms: z.number().int().min(20).max(2000).default(200),
   /**
-   * Ceiling of the start-of-reply delay the playout learns from underruns (an engine that streams
-   * at real time with jitter); 0 never delays a reply. See docs/decisions.md.
+   * Ceiling of the start-of-reply delay the playout may learn from underruns (an engine that
+   * streams at real time with jitter). 0, the default, never delays agent audio: underruns are
+   * counted, not traded for latency. See docs/decisions.md.
    */
-  playout_jitter_max_ms: z.number().int().min(0).max(1000).default(200),
+  playout_jitter_max_ms: z.number().int().min(0).max(1000).default(0),
   max_concurrent_calls: z.number().int().min(1).max(100000).default(500),
   max_call_duration_s: z.number().int().min(10).max(86400).default(3600),
   busy_message: z.string().default('All our agents are busy right now. Please call again later. Goodbye.'),

@@ -93,7 +93,7 @@ describe('engines that speak differently from our own', () => {
       referenceHandshake(s);
       if (turns) s.event({ event: 'turn', role: 'assistant' });
       await s.stream(tone(600, 300, 24000), 3600, 150);
-      await new Promise((r) => setTimeout(r, 250)); // the playout runs dry, then the next words come
+      await new Promise((r) => setTimeout(r, 150)); // the playout runs dry, then the next words come
       if (turns) s.event({ event: 'turn', role: 'assistant', since_caller_end_ms: 400 });
       await s.stream(tone(600, 300, 24000), 3600, 150);
     };
@@ -113,8 +113,9 @@ describe('engines that speak differently from our own', () => {
         expect((await h.bridge.ctx.metrics.voiceToVoice.get()).values.find((v) => v.metricName === 'bridge_voice_to_voice_seconds_count')?.value).toBe(1);
       } else {
         // without turns the same gap is the engine falling behind inside one reply: an underrun
-        expect(rec.playback.underruns).toBe(1);
-        expect(await metricValue(h.bridge, 'bridge_playout_underruns_total')).toBe(1);
+        // (a loaded machine may add more: the engine's timer chunks have no lead)
+        expect(rec.playback.underruns).toBeGreaterThanOrEqual(1);
+        expect(await metricValue(h.bridge, 'bridge_playout_underruns_total')).toBe(rec.playback.underruns);
       }
     }
     expect(replies).toEqual([2, 1]);

@@ -128,7 +128,7 @@ function runCase(seed: number, forceKind?: Kind): Outcome & { kind: Kind } {
   const { arrivals } = pacing(rng, kind, chunking(rng, n, rate), rate);
   // a loaded event loop: ticks up to 10 ms late (the playout end is watched 30 ms ahead)
   const clock = new ManualPaceClock(() => rng.float() * 10);
-  const pb = new Playback({ leadMs: [60, 200, 500][rng.int(3)]!, clock });
+  const pb = new Playback({ leadMs: [60, 200, 500][rng.int(3)]!, maxJitterMs: [0, 200][rng.int(2)]!, clock });
   const tw = new ModelTwilio(clock);
   pb.attach(tw);
   // cumulative 8 kHz samples the arrivals up to each one convert to (ceil: the resampler's count)
@@ -196,5 +196,31 @@ describe('playback fidelity over any chunking and pacing', () => {
       underruns += o.underruns;
     }
     expect(underruns).toBeGreaterThan(0);
+  });
+
+  it('with playout_jitter_max_ms set, later replies start behind their first audio by the lateness learned; by default never', () => {
+    const firstFrames = (maxJitterMs: number) => {
+      const clock = new ManualPaceClock();
+      const pb = new Playback({ leadMs: 200, maxJitterMs, clock });
+      pb.attach(new ModelTwilio(clock));
+      const audio = new Int16Array(800).fill(1000); // 100 ms at 8 kHz
+      pb.pushAgentAudio(audio, 8000);
+      clock.advanceTo(150); // the playout ran dry at 100 ms: the engine is 50 ms late
+      pb.pushAgentAudio(audio, 8000);
+      clock.advanceTo(2000); // a new reply, long after
+      pb.pushAgentAudio(audio, 8000);
+      clock.advanceTo(3000);
+      const r = pb.stats.replies.map((x) => x.firstFrameMs);
+      pb.close();
+      return { underruns: pb.stats.underruns, replies: r, learned: pb.jitterBufferMs };
+    };
+    const off = firstFrames(0);
+    expect(off).toEqual({ underruns: 1, replies: [0, 0], learned: 0 });
+    const on = firstFrames(200);
+    expect(on.underruns).toBe(1);
+    expect(on.learned).toBe(70); // 50 ms late + 20
+    expect(on.replies[1]).toBeGreaterThanOrEqual(70);
+    expect(on.replies[1]).toBeLessThanOrEqual(90); // the next 20 ms tick after the delay
+    expect(firstFrames(40).learned).toBe(40); // capped
   });
 });
