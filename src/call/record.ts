@@ -1,4 +1,4 @@
-import type { CallInfo } from './session.js';
+import type { CallInfo } from './types.js';
 
 /** One structured line per finished call: what happened, without secrets or audio. */
 export interface CallRecord {

@@ -18,16 +18,9 @@ import { ConversationMemory } from './memory.js';
 import { Playback } from './playback.js';
 import { buildConfigure } from './configure.js';
 import { CallRecordBuilder, type CallRecord } from './record.js';
+import type { CallControlPort, CallInfo, MediaStreamHandle } from './types.js';
 
-/** The Twilio side of one stream, as the session sees it (the media route implements it). */
-export interface MediaStreamHandle {
-  readonly streamSid: string;
-  /** one text message (a Buffer holds its UTF-8 bytes) */
-  send(text: string | Buffer): void;
-  /** bytes queued in the socket: the session drops agent audio rather than queue without bound */
-  readonly bufferedAmount: number;
-  close(): void;
-}
+export type { CallInfo, MediaStreamHandle } from './types.js';
 
 export interface SessionDeps {
   settings: BridgeSettings;
@@ -46,14 +39,6 @@ export interface SessionDeps {
   onEnded: (s: CallSession, record: CallRecord) => void;
 }
 
-export interface CallInfo {
-  callSid: string;
-  agent: AgentConfig;
-  from?: string;
-  to?: string;
-  direction?: string;
-}
-
 /** Twilio's socket is this far behind (bytes, ~5 s of media) before agent audio waits in the playback queue. */
 const MAX_TWILIO_BUFFERED = 256 * 1024;
 /** Longest wait for a call-control REST answer after its `stop` (REST timeout + deadline + margin). */
@@ -69,7 +54,7 @@ const LOST_OUTCOME: Record<LinkLost['cause'], string> = {
  * restarts (DTMF by `<Play>`, a failed transfer), until the call ends. All of its state is here,
  * keyed by CallSid in the registry — nothing is global, so calls never see each other.
  */
-export class CallSession {
+export class CallSession implements CallControlPort {
   readonly log: Logger;
   readonly playback: Playback;
   readonly memory = new ConversationMemory();

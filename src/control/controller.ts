@@ -2,7 +2,7 @@ import { generateDtmf, HoldPlayer } from '../audio/index.js';
 import type { TransferTarget } from '../config/schema.js';
 import type { OmniEvent } from '../omni/events.js';
 import { dialTwiml, enqueueTwiml, hangupTwiml, playDigitsThenStreamTwiml } from '../twilio/twiml.js';
-import type { CallSession } from '../call/session.js';
+import type { CallControlPort } from '../call/types.js';
 import { DigitCollector } from './collect.js';
 import { resolveTarget } from './targets.js';
 import { mediaStreamUrl, streamParameters } from './stream-twiml.js';
@@ -25,7 +25,7 @@ export class CallControl {
   private hold: HoldPlayer | undefined;
   private hungUp = false;
 
-  constructor(private readonly s: CallSession) {}
+  constructor(private readonly s: CallControlPort) {}
 
   /** A verb that decides how the call ends is running: nothing else may end it meanwhile. */
   get busy(): boolean {

@@ -4,7 +4,7 @@ import { agentStreamTwiml } from '../control/stream-twiml.js';
 import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../twilio/twiml.js';
 import type { BridgeContext } from './context.js';
 import { twilioWebhookGuard } from './signatures.js';
-import { answerWhenReady, parseForm, xml } from './voice-routes.js';
+import { answerWhenReady, parseForm, xml } from './webhook-reply.js';
 import { ivrParams } from './webhook-params.js';
 
 /**

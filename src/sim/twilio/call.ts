@@ -1,40 +1,18 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../../observability/logger.js';
 import { CallClock } from './clock.js';
 import type { DigitCollector } from './digits.js';
-import type { UrlMapper } from './http.js';
 import { MediaStream, newSid } from './media-stream.js';
 import { PcmRecorder, SampleQueue, peak } from './pcm.js';
-import { runDocuments, type Doc } from './executor.js';
+import type { CallEnv, CallSetup, Doc, SimCallPort } from './call-port.js';
+import { runDocuments } from './executor.js';
 import { Webhooks } from './webhooks.js';
 import { runScript } from './script.js';
 import { sketchTwiml, parseTwiml } from './twiml-parser.js';
 import type {
-  Actor, CallResult, CallerScript, DialRecord, EndedBy, HumanBehaviour, StreamStats, TimelineEntry,
+  Actor, CallResult, DialRecord, EndedBy, StreamStats, TimelineEntry,
 } from './types.js';
 
-/** What a call needs from the simulator that owns it. */
-export interface CallEnv {
-  accountSid: string;
-  authToken: string;
-  mapper: UrlMapper;
-  logger: Logger;
-  human: HumanBehaviour;
-}
-
-export interface CallSetup {
-  callSid?: string;
-  from: string;
-  to: string;
-  direction: 'inbound' | 'outbound-api';
-  realtime: boolean;
-  maxDurationMs: number;
-  caller?: CallerScript;
-  statusCallbackUrl?: string;
-  /** which status events to POST (default: all four) */
-  statusEvents?: string[];
-  extraParams?: Record<string, string>;
-}
+export type { CallEnv, CallSetup } from './call-port.js';
 
 /** Audible: what counts as "somebody talks" in what the caller hears. */
 const AUDIBLE_PEAK = 400;
@@ -46,7 +24,7 @@ const MAX_VIOLATIONS = 200;
  * One simulated call: its clock, what the caller says and hears, its current media stream,
  * its TwiML execution and its result. The 20 ms tick is the only place audio moves.
  */
-export class SimCall {
+export class SimCall implements SimCallPort {
   readonly callSid: string;
   readonly clock: CallClock;
   readonly timeline: TimelineEntry[] = [];

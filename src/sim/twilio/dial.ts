@@ -1,9 +1,9 @@
-import type { SimCall } from './call.js';
-import { type Doc, type VerbOutcome, cachedSpeak, playToCaller } from './executor.js';
+import type { Doc, SimCallPort, VerbOutcome } from './call-port.js';
 import { newSid } from './media-stream.js';
 import { holdMusic, ringback } from './sounds.js';
 import { type TwimlNode, parseTwiml } from './twiml-parser.js';
 import type { DialRecord } from './types.js';
+import { cachedSpeak, playToCaller } from './verb-audio.js';
 
 /**
  * `<Dial>` and `<Enqueue>` against a simulated human (SimulatorOptions.human): the human
@@ -21,19 +21,19 @@ function describeTarget(verb: TwimlNode): string | undefined {
 }
 
 /** Ringing, with ringback in the caller's ear; false if the call moved on meanwhile. */
-async function ring(call: SimCall, ms: number, signal: AbortSignal): Promise<boolean> {
+async function ring(call: SimCallPort, ms: number, signal: AbortSignal): Promise<boolean> {
   return playToCaller(call, ringback(ms), signal);
 }
 
 /** The human talks (the caller hears silence here: the simulator has no second voice). */
-async function talk(call: SimCall, ms: number, signal: AbortSignal): Promise<boolean> {
+async function talk(call: SimCallPort, ms: number, signal: AbortSignal): Promise<boolean> {
   call.note('human', 'answered');
   const ok = await call.clock.sleep(ms, signal);
   if (ok) call.note('human', 'hung up');
   return ok;
 }
 
-export async function runDial(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
+export async function runDial(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
   const a = verb.attrs;
   const target = describeTarget(verb);
   if (!target) {
@@ -75,7 +75,7 @@ export async function runDial(call: SimCall, verb: TwimlNode, doc: Doc, signal: 
 }
 
 /** Plays the queue's wait TwiML (Play/Say/Pause) or stand-in hold music for `holdMs`. */
-async function hold(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSignal, holdMs: number): Promise<boolean> {
+async function hold(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortSignal, holdMs: number): Promise<boolean> {
   const ctl = new AbortController();
   const onAbort = () => ctl.abort();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -105,7 +105,7 @@ async function hold(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSigna
   return !signal.aborted && !call.ended;
 }
 
-export async function runEnqueue(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
+export async function runEnqueue(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
   const queue = verb.text;
   if (!queue) {
     call.violation('<Enqueue> without a queue name');

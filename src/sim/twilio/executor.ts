@@ -1,9 +1,10 @@
-import type { SimCall } from './call.js';
+import type { Doc, SimCallPort, VerbOutcome } from './call-port.js';
 import { runDial, runEnqueue } from './dial.js';
 import { DigitCollector } from './digits.js';
 import { MediaStream } from './media-stream.js';
-import { digitsAudio, holdMusic, speak } from './sounds.js';
+import { digitsAudio, holdMusic } from './sounds.js';
 import { type TwimlNode, parseTwiml } from './twiml-parser.js';
+import { cachedSpeak, playToCaller } from './verb-audio.js';
 
 /**
  * Executes TwiML the way Twilio does: verbs in order; a verb that fetches a new document
@@ -11,31 +12,9 @@ import { type TwimlNode, parseTwiml } from './twiml-parser.js';
  * verbs ends the call. A REST update aborts the running document through `signal`.
  */
 
-export interface Doc {
-  xml: string;
-  /** the public URL it came from: relative URLs in it resolve against this */
-  url: string;
-}
-
-/** What a verb tells the loop: continue (undefined), a replacement document, or stop. */
-export type VerbOutcome = undefined | Doc | 'hangup' | 'stop';
-
 const MAX_DOCUMENTS = 500;
 const MAX_LOOP = 100;
-const ttsCache = new Map<string, Promise<Int16Array | null>>();
-
-/** TTS with a small cache: the same prompt is synthesised once per process. */
-export function cachedSpeak(text: string): Promise<Int16Array | null> {
-  let p = ttsCache.get(text);
-  if (!p) {
-    if (ttsCache.size > 200) ttsCache.clear();
-    p = speak(text);
-    ttsCache.set(text, p);
-  }
-  return p;
-}
-
-export async function runDocuments(call: SimCall, first: Doc, signal: AbortSignal): Promise<'hangup' | 'end'> {
+export async function runDocuments(call: SimCallPort, first: Doc, signal: AbortSignal): Promise<'hangup' | 'end'> {
   let doc: Doc | null = first;
   for (let n = 0; doc && n < MAX_DOCUMENTS; n++) {
     let root: TwimlNode;
@@ -62,7 +41,7 @@ export async function runDocuments(call: SimCall, first: Doc, signal: AbortSigna
   return 'end';
 }
 
-async function runVerb(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
+async function runVerb(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
   switch (verb.name) {
     case 'Say':
       await say(call, verb, signal);
@@ -98,28 +77,13 @@ async function runVerb(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSi
   }
 }
 
-/** Plays audio to the caller (when no stream owns the line); false if interrupted. */
-export async function playToCaller(call: SimCall, pcm: Int16Array, signal: AbortSignal, interrupt?: Promise<void>): Promise<boolean> {
-  let interrupted = false;
-  void interrupt?.then(() => (interrupted = true));
-  call.verbAudio.push(pcm);
-  while (call.verbAudio.length > 0) {
-    const ok = await call.clock.sleep(20, signal);
-    if (!ok || interrupted) {
-      call.verbAudio.clear();
-      return false;
-    }
-  }
-  return true;
-}
-
 function loops(verb: TwimlNode): number {
   const n = Number(verb.attrs.loop ?? '1');
   if (!Number.isInteger(n) || n < 0) return 1;
   return n === 0 ? MAX_LOOP : Math.min(n, MAX_LOOP);
 }
 
-async function say(call: SimCall, verb: TwimlNode, signal: AbortSignal, interrupt?: Promise<void>): Promise<void> {
+async function say(call: SimCallPort, verb: TwimlNode, signal: AbortSignal, interrupt?: Promise<void>): Promise<void> {
   call.note('twilio', `say "${verb.text}"`);
   const pcm = await cachedSpeak(verb.text);
   // Without TTS the prompt still takes its time, as silence (~65 ms per character).
@@ -127,7 +91,7 @@ async function say(call: SimCall, verb: TwimlNode, signal: AbortSignal, interrup
   for (let i = loops(verb); i > 0; i--) if (!(await playToCaller(call, audio, signal, interrupt))) return;
 }
 
-async function play(call: SimCall, verb: TwimlNode, signal: AbortSignal, interrupt?: Promise<void>): Promise<void> {
+async function play(call: SimCallPort, verb: TwimlNode, signal: AbortSignal, interrupt?: Promise<void>): Promise<void> {
   const digits = verb.attrs.digits;
   if (digits !== undefined) {
     if (!/^[0-9*#A-DwW]{1,128}$/.test(digits)) return call.violation(`13221 <Play digits="${digits.slice(0, 20)}"> is invalid`);
@@ -140,7 +104,7 @@ async function play(call: SimCall, verb: TwimlNode, signal: AbortSignal, interru
   for (let i = loops(verb); i > 0; i--) if (!(await playToCaller(call, holdMusic(3000), signal, interrupt))) return;
 }
 
-async function gather(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
+async function gather(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
   const a = verb.attrs;
   const input = (a.input ?? 'dtmf').split(/\s+/);
   if (!input.includes('dtmf')) call.note('twilio', `gather input="${a.input}": speech is not simulated`);
@@ -183,7 +147,7 @@ async function gather(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSig
   return (await call.web.fetch(a.action ?? doc.url, doc.url, extra, a.method)) ?? 'stop';
 }
 
-async function connect(call: SimCall, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
+async function connect(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
   const streamNode = verb.children.find((c) => c.name === 'Stream');
   if (!streamNode || verb.children.length !== 1) {
     call.violation('12200 <Connect> must contain exactly one <Stream> (other nouns are not simulated)');

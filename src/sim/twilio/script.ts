@@ -1,4 +1,4 @@
-import type { SimCall } from './call.js';
+import type { SimCallPort } from './call-port.js';
 import { loadWav, noise, speak } from './sounds.js';
 import type { CallerAction, CallerScript } from './types.js';
 
@@ -20,7 +20,7 @@ async function prepare(action: CallerAction): Promise<Int16Array | null | undefi
 }
 
 /** Waits until something listens (a stream, or a Gather for DTMF); false if the call ended. */
-async function whenListening(call: SimCall, dtmf: boolean): Promise<boolean> {
+async function whenListening(call: SimCallPort, dtmf: boolean): Promise<boolean> {
   while (!call.listening(dtmf)) {
     if (!(await call.clock.sleep(20))) return false;
   }
@@ -31,7 +31,7 @@ async function whenListening(call: SimCall, dtmf: boolean): Promise<boolean> {
  * Waits for the other side to speak (something audible after `sinceFrames`) and then be quiet
  * for `quietMs`. If nothing is said within AGENT_SPEECH_WAIT_MS, the caller goes ahead.
  */
-async function whenAgentSilent(call: SimCall, quietMs: number, sinceFrames: number): Promise<boolean> {
+async function whenAgentSilent(call: SimCallPort, quietMs: number, sinceFrames: number): Promise<boolean> {
   const start = call.clock.tickMs();
   for (;;) {
     const spoke = call.audibleFrames > sinceFrames;
@@ -45,14 +45,14 @@ async function whenAgentSilent(call: SimCall, quietMs: number, sinceFrames: numb
   }
 }
 
-async function drained(call: SimCall): Promise<boolean> {
+async function drained(call: SimCallPort): Promise<boolean> {
   while (call.callerAudio.length > 0) {
     if (!(await call.clock.sleep(20))) return false;
   }
   return true;
 }
 
-export async function runScript(call: SimCall, script: CallerScript): Promise<void> {
+export async function runScript(call: SimCallPort, script: CallerScript): Promise<void> {
   const prepared = script.map((a) => prepare(a).catch((err: Error) => {
     call.note('caller', `cannot prepare audio: ${err.message}`);
     return null;

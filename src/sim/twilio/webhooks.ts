@@ -1,5 +1,4 @@
-import type { SimCall } from './call.js';
-import type { Doc } from './executor.js';
+import type { Doc, SimCallPort } from './call-port.js';
 import { signedRequest } from './http.js';
 
 /**
@@ -10,7 +9,7 @@ export class Webhooks {
   private statusSeq = 0;
   answeredAtMs = 0;
 
-  constructor(private readonly call: SimCall) {}
+  constructor(private readonly call: SimCallPort) {}
 
   /** The params Twilio sends with every request about this call. */
   params(status: string): Record<string, string> {
