@@ -40,6 +40,23 @@ export const sharedReadStats = { switched: 0, kept: 0 };
 type Slots = Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8Array) => void } | null };
 
 /**
+ * Why readIntoSharedBuffer would leave `socket` on the default path, or undefined when it would
+ * switch it. Changes nothing: the start-up probe (fast-path-probe.ts) asks it of a loopback socket.
+ */
+export function sharedReadProblem(socket: Socket): string | undefined {
+  const slots = socket as unknown as Slots;
+  const handle = slots._handle;
+  if (!handle) return 'the socket has no handle (closed or not connected)';
+  if (typeof handle.useUserBuffer !== 'function') return "this Node's socket handle has no useUserBuffer";
+  const s = lookup(socket);
+  if (!s) return "this Node's net.Socket has no kBuffer/kBufferCb/kBufferGen symbols";
+  if (socket.destroyed) return 'the socket is destroyed';
+  if ((socket as { encrypted?: boolean }).encrypted) return 'TLS socket (kept on the default path)';
+  if (slots[s.buffer] !== null || slots[s.gen] !== null) return 'the socket already reads into a user buffer';
+  return undefined;
+}
+
+/**
  * Switches `socket`'s reads to the shared buffer. `take`, if given, sees each read first and
  * returns how many bytes it consumed itself (ws-fast-receive.ts); the rest is emitted as data.
  * Returns false (and changes nothing) when the socket is not a live plain-TCP socket or this Node
@@ -49,11 +66,11 @@ type Slots = Record<symbol, unknown> & { _handle?: { useUserBuffer?: (buf: Uint8
 export function readIntoSharedBuffer(socket: Socket, take?: (buf: Buffer, end: number) => number): boolean {
   const slots = socket as unknown as Slots;
   const handle = slots._handle;
-  const s = handle && typeof handle.useUserBuffer === 'function' ? lookup(socket) : null;
-  if (!s || socket.destroyed || (socket as { encrypted?: boolean }).encrypted || slots[s.buffer] !== null || slots[s.gen] !== null) {
+  if (sharedReadProblem(socket) !== undefined) {
     sharedReadStats.kept++;
     return false;
   }
+  const s = symbols!;
   slots[s.buffer] = SHARED;
   slots[s.cb] = (nread: number): void => {
     const used = take ? take(SHARED, nread) : 0;

@@ -55,6 +55,28 @@ function idleReceiver(ws: WebSocket): WsReceiver | undefined {
   return r;
 }
 
+/** Each private Receiver field this reads, with the type it must have. */
+const RECEIVER_FIELDS: Record<string, string> = {
+  _state: 'number', _bufferedBytes: 'number', _fragmented: 'number', _opcode: 'number', _errored: 'boolean',
+  _isServer: 'boolean', _maxPayload: 'number', _binaryType: 'string', _skipUTF8Validation: 'boolean',
+  _allowSynchronousEvents: 'boolean', writableLength: 'number', writableEnded: 'boolean', destroyed: 'boolean', emit: 'function',
+};
+
+/**
+ * Why the fast path would take nothing from `ws`, a freshly opened socket, or undefined when it
+ * would take its frames. Changes nothing: the start-up probe (fast-path-probe.ts) asks it.
+ */
+export function fastReceiveProblem(ws: WebSocket): string | undefined {
+  const r = (ws as unknown as { _receiver?: Record<string, unknown> })._receiver;
+  if (!r || typeof r !== 'object') return 'the ws socket has no _receiver';
+  for (const [field, type] of Object.entries(RECEIVER_FIELDS)) {
+    if (typeof r[field] !== type) return `ws Receiver.${field} is ${typeof r[field]}, not ${type}`;
+  }
+  if (r._allowSynchronousEvents !== true) return 'ws Receiver._allowSynchronousEvents is not true';
+  if (!idleReceiver(ws)) return 'the ws Receiver of a fresh socket is not idle between messages';
+  return undefined;
+}
+
 const MASK = Buffer.alloc(4);
 
 /** Frames this process took on the fast path (tests; a plain count is all it costs). */

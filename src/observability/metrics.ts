@@ -43,6 +43,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     playoutUnderruns: new Counter({ name: 'bridge_playout_underruns_total', help: "Times the caller's playout ran dry inside a reply (the engine fell behind real time)", registers: r }),
     playoutUnderrunSeconds: new Counter({ name: 'bridge_playout_underrun_seconds_total', help: 'Silence the caller heard inside replies because the playout ran dry', registers: r }),
     engineUnknownEvents: new Counter({ name: 'bridge_engine_unknown_events_total', help: 'Engine events of a type the bridge does not know (ignored)', registers: r }),
+    /** 1 when the fast path is active in this process, 0 when it fell back (src/net/fast-path-probe.ts) */
+    fastPathActive: new Gauge({ name: 'bridge_fast_path_active', help: 'Whether a receive fast path is active (1) or fell back to the default path (0), by path: shared_read, ws_fast_receive', labelNames: ['path'], registers: r }),
     preconnect: new Counter({ name: 'bridge_preconnect_total', help: 'Pre-connected engine sessions by result', labelNames: ['result'], registers: r }),
   };
 }

@@ -9,6 +9,7 @@ import type { AgentConfig } from '../config/schema.js';
 import type { CallRecord } from '../call/record.js';
 import type { Logger } from '../observability/logger.js';
 import { SocketTuning } from '../net/socket-tuning.js';
+import { describeFastPaths, probeFastPaths } from '../net/fast-path-probe.js';
 import { WriteCoalescer } from '../net/write-coalescer.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { createTwilioRest, type TwilioRest } from '../twilio/rest.js';
@@ -86,6 +87,10 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     settings.write_coalesce_ms > 0 ? new WriteCoalescer({ maxHoldMs: settings.write_coalesce_ms }) : undefined,
     settings.shared_read_buffer,
   );
+  // Both fast paths read private fields of Node and ws: say once whether they are in use.
+  const fastPaths = await probeFastPaths(settings.shared_read_buffer);
+  for (const path of ['shared_read', 'ws_fast_receive'] as const) metrics.fastPathActive.set({ path }, fastPaths[path].active ? 1 : 0);
+  logger.info({ fastPaths }, describeFastPaths(fastPaths));
 
   // Stream tokens: every replica sharing STREAM_TOKEN_SECRET (or the Twilio auth token it is
   // derived from) verifies the others' tokens. Without either, a random per-process key: streams
