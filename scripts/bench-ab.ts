@@ -101,11 +101,11 @@ interface Side {
  * One phase: a fresh pair of bridges started in `order` (which one starts and ramps first), N calls
  * each, K windows. Returns B/A per window. main() alternates the order from phase to phase.
  */
-async function runPhase(engineUrl: string, dir: string, order: ['A', 'B'] | ['B', 'A']): Promise<{ ratios: number[]; dropped: number; late: number }> {
+async function runPhase(engineUrl: string, dir: string, order: ['A', 'B'] | ['B', 'A']): Promise<{ ratios: number[]; dropped: number; late: Record<string, number> }> {
   const sides: Side[] = order.map((name) => ({ name, bridge: new BridgeChild() }));
   live.push(...sides.map((s) => s.bridge));
   const ratios: number[] = [];
-  let late = 0;
+  const late: Record<string, number> = { A: 0, B: 0 }; // per side: a change may cost latency, not CPU
   let dropped = 0;
   try {
     mkdirSync(dir, { recursive: true });
@@ -142,7 +142,7 @@ async function runPhase(engineUrl: string, dir: string, order: ['A', 'B'] | ['B'
       sides.forEach((s, i) => {
         const frames = delta(before[i]!, after[i]!, 'bridge_frames_total', { direction: 'from_twilio' });
         dropped += delta(before[i]!, after[i]!, 'bridge_frames_dropped_total');
-        late += wins[i]!.late;
+        late[s.name] = (late[s.name] ?? 0) + wins[i]!.late;
         us[s.name] = (1000 * (cpu1[i]! - cpu0[i]!)) / Math.max(1, frames);
       });
       ratios.push(us.B! / us.A!);
@@ -175,7 +175,7 @@ async function main(): Promise<void> {
   try {
     const logRatios: number[] = [];
     let dropped = 0;
-    let late = 0;
+    const late = { A: 0, B: 0 };
     for (let p = 0; p < PHASES; p++) {
       const order: ['A', 'B'] | ['B', 'A'] = p % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
       const r = await runPhase(engine.url, join(dir, String(p)), order);
@@ -183,7 +183,8 @@ async function main(): Promise<void> {
       const m = r.ratios.reduce((a, b) => a + b, 0) / r.ratios.length;
       logRatios.push(Math.log(m));
       dropped += r.dropped;
-      late += r.late;
+      late.A += r.late.A ?? 0;
+      late.B += r.late.B ?? 0;
       console.log(`phase ${p + 1} (${order[0]} first): B/A ${m.toFixed(3)}  [${r.ratios.map((x) => x.toFixed(3)).join(' ')}]`);
     }
     const [lm, lh] = meanAndHalf(logRatios);
@@ -192,7 +193,7 @@ async function main(): Promise<void> {
     const hi = Math.exp(lm + lh);
     console.log(`\nB/A = ${m.toFixed(3)} (95 % interval ${lo.toFixed(3)}–${hi.toFixed(3)} over ${PHASES} phases): B is `
       + `${lo <= 1 && hi >= 1 ? 'not distinguishable from A' : m < 1 ? `${((1 - m) * 100).toFixed(1)} % cheaper per frame` : `${((m - 1) * 100).toFixed(1)} % dearer per frame`}`);
-    console.log(`frames dropped by the bridges: ${dropped}; late round trips (> 60 ms): ${late}`);
+    console.log(`frames dropped by the bridges: ${dropped}; late round trips (> 60 ms): A ${late.A}, B ${late.B}`);
   } finally {
     await engine.close();
     rmSync(dir, { recursive: true, force: true });
