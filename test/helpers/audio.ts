@@ -2,6 +2,8 @@
  * Deterministic voices for the offline engine and the measurements the tests make on what the
  * caller heard: where audio starts and stops, how long it lasts, and at what pitch.
  */
+import alawmulaw from 'alawmulaw';
+import { CALL_RESAMPLER_QUALITY, StreamResampler } from '../../src/audio/index.js';
 import type { TtsResult } from '../../src/sim/tts.js';
 
 /** Threshold (PCM16 peak) above which a sample counts as agent audio (μ-law noise is far below). */
@@ -172,4 +174,26 @@ export function audibleMs(pcm: Int16Array, rate: number, from = 0, to = pcm.leng
   let n = 0;
   for (const m of mask) n += m;
   return n * BLOCK_MS;
+}
+
+/**
+ * What the caller must receive for agent audio `pcm` at `rate`: the whole signal resampled to
+ * 8 kHz in one block (the JavaScript kernel) and μ-law coded by alawmulaw — the reference the
+ * bridge's streaming path is compared with, computed another way.
+ */
+export function offlineMulawConversion(pcm: Int16Array, rate: number): Int16Array {
+  const pcm8k = new StreamResampler(rate, 8000, { quality: CALL_RESAMPLER_QUALITY, kernel: 'js' }).process(pcm).slice();
+  return alawmulaw.mulaw.decode(alawmulaw.mulaw.encode(pcm8k));
+}
+
+/** Signal to noise-and-distortion of `got` against `ref` over ref's length (dB; Infinity when equal). */
+export function sinadDb(ref: Int16Array, got: Int16Array): number {
+  let sig = 0;
+  let err = 0;
+  for (let i = 0; i < ref.length; i++) {
+    sig += ref[i]! * ref[i]!;
+    const e = (got[i] ?? 0) - ref[i]!;
+    err += e * e;
+  }
+  return err === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(sig / err);
 }

@@ -7,12 +7,11 @@
  * the JavaScript kernel, μ-law by alawmulaw), and nothing the caller heard is louder than the voice.
  * The comparison is of bytes, not timing: it holds on a loaded machine too.
  */
-import alawmulaw from 'alawmulaw';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CALL_RESAMPLER_QUALITY, StreamResampler } from '../../src/audio/index.js';
 import type { EngineDialect } from '../../src/sim/engine/index.js';
 import { CALLER, SUPPORT_NUMBER, startBridgeStack, type BridgeStack } from '../helpers/bridge-stack.js';
 import { waitFor } from '../helpers/harness.js';
+import { offlineMulawConversion, sinadDb } from '../helpers/audio.js';
 
 const ENGINE_RATE = 24000;
 const PROFILES: { pacing: string; dialect?: EngineDialect }[] = [
@@ -36,19 +35,7 @@ function offlineConversion(sent: Buffer[]): Int16Array {
   const bytes = Buffer.concat(sent);
   const pcm = new Int16Array(bytes.length >> 1);
   new Uint8Array(pcm.buffer).set(bytes.subarray(0, pcm.length * 2));
-  const pcm8k = new StreamResampler(ENGINE_RATE, 8000, { quality: CALL_RESAMPLER_QUALITY, kernel: 'js' }).process(pcm).slice();
-  return alawmulaw.mulaw.decode(alawmulaw.mulaw.encode(pcm8k));
-}
-
-function sinadDb(ref: Int16Array, got: Int16Array): number {
-  let sig = 0;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    sig += ref[i]! * ref[i]!;
-    const e = (got[i] ?? 0) - ref[i]!;
-    err += e * e;
-  }
-  return err === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(sig / err);
+  return offlineMulawConversion(pcm, ENGINE_RATE);
 }
 
 describe.concurrent('the caller receives exactly what the engine said, under every pacing profile', () => {

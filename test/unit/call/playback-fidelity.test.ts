@@ -11,10 +11,10 @@
  */
 import alawmulaw from 'alawmulaw';
 import { describe, expect, it } from 'vitest';
-import { CALL_RESAMPLER_QUALITY, StreamResampler } from '../../../src/audio/index.js';
 import { ManualPaceClock } from '../../../src/call/pace-clock.js';
 import { Playback, type PlaybackSink } from '../../../src/call/playback.js';
 import { Rng } from '../../helpers/fuzz.js';
+import { offlineMulawConversion, sinadDb } from '../../helpers/audio.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed16);
 const CASES = 200;
@@ -99,22 +99,6 @@ function pacing(rng: Rng, kind: Kind, sizes: number[], rate: number): { arrivals
   return { arrivals, jitter };
 }
 
-function reference(pcm: Int16Array, rate: number): Int16Array {
-  const pcm8k = new StreamResampler(rate, 8000, { quality: CALL_RESAMPLER_QUALITY, kernel: 'js' }).process(pcm).slice();
-  return alawmulaw.mulaw.decode(alawmulaw.mulaw.encode(pcm8k));
-}
-
-function sinadDb(ref: Int16Array, got: Int16Array): number {
-  let sig = 0;
-  let err = 0;
-  for (let i = 0; i < ref.length; i++) {
-    sig += ref[i]! * ref[i]!;
-    const e = (got[i] ?? 0) - ref[i]!;
-    err += e * e;
-  }
-  return err === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(sig / err);
-}
-
 interface Outcome {
   sinad: number; lengthOk: boolean; gaps: number; illegitimateGaps: number; underruns: number; firstFrameMs: number | undefined;
 }
@@ -142,7 +126,7 @@ function runCase(seed: number, forceKind?: Kind): Outcome & { kind: Kind } {
   }
   clock.advanceTo(arrivals.at(-1)!.at + 3000 + n / 8); // everything drains
   const got = alawmulaw.mulaw.decode(tw.bytes());
-  const ref = reference(pcm, rate);
+  const ref = offlineMulawConversion(pcm, rate);
   // A dry spell is legitimate only if, when it began, all audio that had arrived was sent.
   const arrivedBy = (t: number) => arrivedOutAt.filter((x) => x.at <= t).at(-1)?.out ?? 0;
   const illegitimate = tw.gaps.filter((g) => g.sentBefore < arrivedBy(g.at - 1e-6));
