@@ -16,7 +16,9 @@ export default defineConfig({
         // The fuzzers saturate a core: they run after everything else, so that the real-time
         // tests (pacing, barge-in timing) never share the machine with them.
         extends: true,
-        test: { name: 'fuzz', include: ['test/**/fuzz*.test.ts', 'test/**/fuzz/**/*.test.ts'], sequence: { groupOrder: 1 } },
+        // Each one saturates a core on purpose, so on a machine that is busy besides (CI beside other
+        // work) 100,000 frames may take several times their usual few seconds: bounded, not timed.
+        test: { name: 'fuzz', include: ['test/**/fuzz*.test.ts', 'test/**/fuzz/**/*.test.ts'], sequence: { groupOrder: 1 }, testTimeout: 90_000 },
       },
     ],
   },
