@@ -68,7 +68,7 @@ async function main(): Promise<void> {
       parameters: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] },
       timeout_ms: 5000,
       side_effect: 'read',
-      executor: { kind: 'module', module: './tools/get_order_status.ts' },
+      executor: { kind: 'module', module: './tools/get_order_status.js' },
     },
   ];
   const registry = await ToolRegistry.load(defs, {

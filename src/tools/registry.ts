@@ -162,7 +162,9 @@ export class ToolRegistry {
     try {
       mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (err) {
-      throw new Error(`cannot import module ${ex.module}: ${shortMessage(err)}`);
+      const hint = (err as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION'
+        ? ' (the bridge runs as compiled JavaScript: compile the tool to .js; docs/tools.md)' : '';
+      throw new Error(`cannot import module ${ex.module}: ${shortMessage(err)}${hint}`);
     }
     const name = ex.export ?? 'default';
     const handler = mod[name];

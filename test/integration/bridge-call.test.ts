@@ -20,7 +20,7 @@ afterEach(() => j.closeAll());
 const ORDER_TOOL = {
   name: 'get_order_status', description: 'Order status by number.', side_effect: 'read', timeout_ms: 2000,
   parameters: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'], additionalProperties: false },
-  executor: { kind: 'module', module: './tools/get_order_status.ts' },
+  executor: { kind: 'module', module: './tools/get_order_status.js' },
 };
 
 /** p50/p99 of the bridge's own per-frame processing time, printed for the report. */

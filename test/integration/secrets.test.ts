@@ -84,7 +84,7 @@ agents:
         description: Look up an order.
         side_effect: read
         parameters: { type: object, properties: { order_id: { type: string } }, required: [order_id] }
-        executor: { kind: module, module: ./tools/get_order_status.ts }${webhook('check_loyalty', '/loyalty')}${webhook('debug_echo', '/echo')}${webhook('strict_hook', '/deny')}
+        executor: { kind: module, module: ./tools/get_order_status.js }${webhook('check_loyalty', '/loyalty')}${webhook('debug_echo', '/echo')}${webhook('strict_hook', '/deny')}
     transfer:
       targets: [{ name: front_desk, kind: number, value: "+15550100200" }]
       default: front_desk

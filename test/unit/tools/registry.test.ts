@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ToolRegistry } from '../../../src/tools/registry.js';
-import type { ToolDefinition } from '../../../src/tools/types.js';
+import type { ToolDefinition, ToolHandler } from '../../../src/tools/types.js';
 import { captureLogger, FIXTURES, moduleTool } from './helpers.js';
 
 const CONFIG_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../config');
@@ -31,8 +31,8 @@ describe('ToolRegistry.load', () => {
   it('loads the example tools and lists them for configure.tools', async () => {
     const log = captureLogger();
     const defs: ToolDefinition[] = [
-      { name: 'get_order_status', description: 'Look up an order', parameters: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] }, timeout_ms: 3000, side_effect: 'read', executor: { kind: 'module', module: './tools/get_order_status.ts' } },
-      { name: 'create_support_ticket', description: 'Open a ticket', parameters: { type: 'object', properties: { summary: { type: 'string' } }, required: ['summary'] }, timeout_ms: 5000, side_effect: 'action', executor: { kind: 'module', module: './tools/create_support_ticket.ts' } },
+      { name: 'get_order_status', description: 'Look up an order', parameters: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] }, timeout_ms: 3000, side_effect: 'read', executor: { kind: 'module', module: './tools/get_order_status.js' } },
+      { name: 'create_support_ticket', description: 'Open a ticket', parameters: { type: 'object', properties: { summary: { type: 'string' } }, required: ['summary'] }, timeout_ms: 5000, side_effect: 'action', executor: { kind: 'module', module: './tools/create_support_ticket.js' } },
     ];
     const registry = await ToolRegistry.load(defs, { baseDir: CONFIG_DIR, env: {}, logger: log.logger });
     expect(registry.definitionsForEngine()).toEqual(defs.map(({ name, description, parameters }) => ({ name, description, parameters })));
@@ -91,9 +91,12 @@ describe('ToolRegistry.load', () => {
   });
 });
 
+/** The shipped tools are plain JavaScript (production imports them under plain node); typed here by their contract. */
+const exampleTool = async (file: string) => ((await import(path.join(CONFIG_DIR, 'tools', file))) as { default: ToolHandler }).default;
+
 describe('example tools', () => {
   it('get_order_status finds order 4417 and reports unknown orders as not_found', async () => {
-    const { default: getOrderStatus } = await import('../../../config/tools/get_order_status.js');
+    const getOrderStatus = await exampleTool('get_order_status.js');
     const ctx = { callSid: 'CA1', agentId: 'a', toolCallId: 't1', signal: new AbortController().signal };
     expect(await getOrderStatus({ order_id: '4417' }, ctx)).toMatchObject({ order_id: '4417', status: 'shipped', arriving: 'Thursday' });
     expect(await getOrderStatus({ order_id: '# 44 17' }, ctx)).toMatchObject({ status: 'shipped' });
@@ -101,7 +104,7 @@ describe('example tools', () => {
   });
 
   it('create_support_ticket returns a ticket id, the same one for a repeated delivery', async () => {
-    const { default: createTicket } = await import('../../../config/tools/create_support_ticket.js');
+    const createTicket = await exampleTool('create_support_ticket.js');
     const ctx = { callSid: 'CA1', agentId: 'a', toolCallId: 't1', signal: new AbortController().signal };
     const first = (await createTicket({ summary: 'Parcel damaged' }, ctx)) as { ticket_id: string };
     expect(first.ticket_id).toMatch(/^T-\d{6}$/);
