@@ -47,9 +47,9 @@ describe('pre-connect: the engine session opens at the voice webhook', () => {
     const raw = await stream(h, callSid);
     const first = await raw.waitFor((m) => m.event === 'media', 2000);
     // Held audio goes out at once: the first frame right after `start` (the benchmark measures
-    // ~1 ms; the bound here leaves room for a loaded CI machine), then a burst of the playback
-    // lead — it was waiting, not being produced in real time.
-    expect(first.at - raw.startedAt).toBeLessThan(100);
+    // ~1 ms; the bound leaves room for a CI machine with two CPU burners beside it, where 111 ms
+    // was seen), then a burst of the playback lead — it was waiting, not produced in real time.
+    expect(first.at - raw.startedAt).toBeLessThan(300);
     await waitFor(() => raw.audio().length >= 8 * 1000, 3000);
     const burst = raw.media8k().filter((m) => m.at - first.at < 40);
     expect(burst.reduce((ms, m) => ms + m.pcm.length / 8, 0)).toBeGreaterThanOrEqual(160); // ms of audio
@@ -73,7 +73,9 @@ describe('pre-connect: the engine session opens at the voice webhook', () => {
     const rec = engineFor(h, callSid)!;
     const fed = rec.audioMsReceived - ms0;
     expect(fed).toBeGreaterThan((performance.now() - t0) * 0.85);
-    expect(fed).toBeLessThan((performance.now() - t0) * 1.1 + 40);
+    // A loaded event loop delivers late frames in a catch-up batch (780 ms in 600 was seen beside
+    // two CPU burners); a flood would be seconds of audio.
+    expect(fed).toBeLessThan((performance.now() - t0) * 1.1 + 250);
     expect(rec.violations).toEqual([]);
     expect(rec.transcripts.filter((t) => t.role === 'user')).toEqual([]); // silence: no caller turn
   });
