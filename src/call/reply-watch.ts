@@ -90,8 +90,8 @@ export class ReplyWatch {
       case 'session_end':
         return; // not a sign that a reply is on its way
       case 'configured':
-        // The engine says it has no greeting: nobody is owed one.
-        if (ev.greeting === false && this.state === 'owed' && this.owedBy === 'greeting') this.reset();
+        // The engine says it has no greeting (configured false, or config_ack ignoring it): none is owed.
+        if ((ev.greeting === false || ev.ignored?.includes('greeting')) && this.state === 'owed' && this.owedBy === 'greeting') this.reset();
         else this.touch();
         return;
       case 'transcript':

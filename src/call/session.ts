@@ -353,11 +353,9 @@ export class CallSession implements CallControlPort {
         if (ev.role !== 'user') this.playback.markTurn(ev.sinceCallerEndMs !== undefined ? performance.now() - ev.sinceCallerEndMs : undefined);
         return;
       case 'configured':
-        // An engine that says it will not greet is not waited for (answer_wait_ms, reply deadline).
-        if (this.answerableResolve && (ev.greeting === false || ev.ignored?.includes('greeting'))) {
-          this.markAnswerable();
-          this.replies.clear();
-        }
+        // An engine that says it will not greet is not waited for by the answer (answer_wait_ms);
+        // the reply deadline reads the same event (reply-watch.ts).
+        if (this.answerableResolve && (ev.greeting === false || ev.ignored?.includes('greeting'))) this.markAnswerable();
         return;
       case 'unknown':
         this.deps.metrics.engineUnknownEvents.inc();

@@ -10,19 +10,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/sim/stack.js';
+import { waitHealthy } from '../helpers/process.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-
-async function waitHealthy(port: number, ms: number): Promise<boolean> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return true;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
 
 describe('the compiled bridge (dist/)', () => {
   beforeAll(() => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/sim/stack.js';
+import { waitHealthy } from '../helpers/process.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -16,17 +17,6 @@ function runServe(env: Record<string, string>) {
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited, output: () => out };
-}
-
-async function waitHealthy(port: number, ms: number): Promise<boolean> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return true;
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
 }
 
 describe('the bridge process', () => {

@@ -116,6 +116,14 @@ describe('ReplyWatch', () => {
     expect(log).toEqual([]);
   });
 
+  it('config_ack that ignores the greeting cancels it too', () => {
+    const { w, log } = watch();
+    w.owe('greeting');
+    w.onEvent({ type: 'configured', honored: ['persona'], ignored: ['greeting'] });
+    vi.advanceTimersByTime(10_000);
+    expect(log).toEqual([]);
+  });
+
   it('timeout 0 is off', () => {
     const log: string[] = [];
     const w = new ReplyWatch({
