@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { configFileSchema, type ConfigFile } from './schema.js';
 import { issueLines, strictKeysErrorMap } from './suggest.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../observability/logger.js';
+import { ACCOUNT_SID_RE } from '../twilio/wire.js';
 
 /** Thrown for any configuration problem; the message names the field and the fix. */
 export class ConfigError extends Error {
@@ -99,7 +100,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     throw new ConfigError(`PYAI_BASE_URL must start with wss://, ws://, https:// or http:// (got "${baseUrl}")`);
   }
   const sid = env.TWILIO_ACCOUNT_SID || undefined;
-  if (sid && !/^AC[0-9a-fA-F]{32}$/.test(sid)) {
+  if (sid && !ACCOUNT_SID_RE.test(sid)) {
     throw new ConfigError('TWILIO_ACCOUNT_SID must look like AC followed by 32 hex characters');
   }
   const apiBase = env.TWILIO_API_BASE || undefined;

@@ -8,6 +8,10 @@ import type { Registry } from 'prom-client';
  * each call holds per direction), allocate nothing per call, and export exactly
  * what prom-client's Counter and Histogram export (same text, same get() shape), registered on
  * the same registry.
+ *
+ * The registry has no public interface for a foreign metric, so the format is imitated:
+ * test/unit/observability/fast-metrics.test.ts compares both exports for the same observations,
+ * and so fails on a prom-client upgrade that changes the format.
  */
 
 interface FastMetricConfig<L extends string> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACCOUNT_SID_RE, CALL_SID_RE } from '../twilio/wire.js';
 
 /**
  * The parameters of each Twilio webhook, and only those its route uses. Twilio signs the URL
@@ -12,8 +13,8 @@ import { z } from 'zod';
  * empty value would otherwise only drop `To` and route the call elsewhere).
  */
 
-const callSid = z.string().regex(/^CA[0-9a-fA-F]{32}$/);
-const accountSid = z.string().regex(/^AC[0-9a-fA-F]{32}$/);
+const callSid = z.string().regex(CALL_SID_RE);
+const accountSid = z.string().regex(ACCOUNT_SID_RE);
 
 /**
  * A caller or called party: an E.164 or national number, a `client:` identity, a `sip:` URI, or

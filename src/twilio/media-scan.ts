@@ -7,38 +7,61 @@
  * reads the raw bytes once, checks exactly what `mediaSchema` and the media route check, and
  * decodes the payload straight into a reused buffer.
  *
+ * Its key table and the check of each value come from wire.ts's field list, as the zod schema's do.
  * It only ever accepts. Anything it is not certain about — an unknown or repeated key, an escape,
  * a non-string value, another event, another stream, another track, any invalid field — returns
  * undefined, and the message takes the full parser, which accepts it or names the reason. So for
  * every message it accepts, the full path gives the same bytes and timestamp
- * (test/unit/twilio/media-scan.test.ts checks this over thousands of mutated messages).
+ * (test/unit/twilio/wire-differential.test.ts checks this over thousands of mutated messages).
  */
 
-import { BASE64_VALUE } from './messages.js';
-
-/** base64 value per byte, 255 outside the alphabet (a module-local name for the hot loop) */
-const B64 = BASE64_VALUE;
+import {
+  INBOUND_TRACK, MAX_COUNTER_DIGITS, MEDIA_BODY_FIELDS, MEDIA_EVENT, MEDIA_FIELDS, base64MaxBytes, decodeBase64Into,
+  type FieldKind,
+} from './wire.js';
 
 const QUOTE = 0x22;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 const OPEN = 0x7b;
 const CLOSE = 0x7d;
-const EQ = 0x3d;
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
-// The known keys; each has one bit in a "seen" mask, and its value's span a slot of the same index.
-const TOP_KEYS = ['event', 'sequenceNumber', 'streamSid', 'media'].map(ascii);
-const MEDIA_KEYS = ['track', 'chunk', 'timestamp', 'payload'].map(ascii); // slots 4–7
-const K_MEDIA = 1 << 3;
-const K_PAYLOAD = 1 << 7;
-const ALL = 255;
-/** the `media` event's name (the same bytes as its key) */
-const MEDIA = TOP_KEYS[3]!;
-const INBOUND = ascii('inbound');
-/** the longest counter the schema accepts (and still an exact integer as a double) */
-const MAX_COUNTER_DIGITS = 15;
+// The known keys: slot k is the k-th key of the top-level list, then of the body list. Each slot
+// has one bit in a "seen" mask and the span of its value in starts/ends.
+const TOP_NAMES = Object.keys(MEDIA_FIELDS);
+const BODY_NAMES = Object.keys(MEDIA_BODY_FIELDS);
+const TOP_KEYS = TOP_NAMES.map(ascii);
+const MEDIA_KEYS = BODY_NAMES.map(ascii);
+const BODY_BASE = TOP_KEYS.length;
+const SLOTS = BODY_BASE + MEDIA_KEYS.length;
+if (SLOTS > 30) throw new Error('media-scan: too many fields for a 31-bit seen mask');
+const ALL = (1 << SLOTS) - 1;
+
+const K_EVENT = 0;
+const K_COUNTER = 1;
+const K_SID = 2;
+const K_TRACK = 3;
+const K_BASE64 = 4;
+const K_BODY = 5;
+const KIND_CODE: Record<FieldKind, number> = {
+  event: K_EVENT, counter: K_COUNTER, streamSid: K_SID, track: K_TRACK, base64: K_BASE64, body: K_BODY,
+};
+/** the kind of check of each slot */
+const SLOT_KIND = Uint8Array.from(
+  [...Object.values(MEDIA_FIELDS), ...Object.values(MEDIA_BODY_FIELDS)].map((k: FieldKind) => KIND_CODE[k]),
+);
+const PAYLOAD_SLOT = SLOT_KIND.indexOf(K_BASE64);
+const bitOfKind = (kind: number) => 1 << SLOT_KIND.indexOf(kind);
+/** the `media` key, whose value is the nested object */
+const K_MEDIA = bitOfKind(K_BODY);
+/** the payload: the long value, found with memchr */
+const K_PAYLOAD = 1 << PAYLOAD_SLOT;
+/** the slot whose counter is the media timestamp */
+const TIMESTAMP_SLOT = BODY_BASE + BODY_NAMES.indexOf('timestamp' satisfies keyof typeof MEDIA_BODY_FIELDS);
+const MEDIA = ascii(MEDIA_EVENT);
+const INBOUND = ascii(INBOUND_TRACK);
 
 export interface ScannedMedia {
   /** μ-law bytes; a view into the scanner's buffer, valid until the next scan */
@@ -53,7 +76,7 @@ function isWs(c: number): boolean {
 /** The bit of a known key (of the top-level object, or of `media` when `inner`), else 0. */
 function keyBit(buf: Uint8Array, start: number, end: number, inner: boolean): number {
   const keys = inner ? MEDIA_KEYS : TOP_KEYS;
-  for (let k = 0; k < keys.length; k++) if (equalAt(buf, start, end, keys[k]!)) return 1 << (inner ? k + 4 : k);
+  for (let k = 0; k < keys.length; k++) if (equalAt(buf, start, end, keys[k] as Uint8Array)) return 1 << (inner ? k + BODY_BASE : k);
   return 0;
 }
 
@@ -69,7 +92,7 @@ function counterAt(buf: Uint8Array, start: number, end: number): number {
   if (len === 0 || len > MAX_COUNTER_DIGITS) return -1;
   let v = 0;
   for (let i = start; i < end; i++) {
-    const d = buf[i]! - 48;
+    const d = (buf[i] as number) - 48;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;
   }
@@ -81,8 +104,8 @@ export class MediaScanner {
   private out = new Uint8Array(160);
   private readonly result: ScannedMedia = { bytes: this.out, timestampMs: 0 };
   // Value spans of the message being scanned (start inclusive, end exclusive, quotes excluded).
-  private readonly starts = new Int32Array(8);
-  private readonly ends = new Int32Array(8);
+  private readonly starts = new Int32Array(SLOTS);
+  private readonly ends = new Int32Array(SLOTS);
   private pos = 0;
 
   /** `streamSid` is the stream's, already checked by the `start` schema (ASCII only). */
@@ -96,18 +119,34 @@ export class MediaScanner {
     const seen = this.object(buf, false);
     if (seen !== ALL) return undefined;
     let i = this.pos;
-    while (i < buf.length && isWs(buf[i]!)) i++;
+    while (i < buf.length && isWs(buf[i] as number)) i++;
     if (i !== buf.length) return undefined;
     const { starts, ends } = this;
-    if (!equalAt(buf, starts[0]!, ends[0]!, MEDIA)) return undefined;
-    if (counterAt(buf, starts[1]!, ends[1]!) < 0) return undefined;
-    if (!equalAt(buf, starts[2]!, ends[2]!, this.sid)) return undefined;
-    if (!equalAt(buf, starts[4]!, ends[4]!, INBOUND)) return undefined;
-    if (counterAt(buf, starts[5]!, ends[5]!) < 0) return undefined;
-    const ts = counterAt(buf, starts[6]!, ends[6]!);
-    if (ts < 0) return undefined;
-    const n = this.decodeBase64(buf, starts[7]!, ends[7]!);
-    if (n <= 0) return undefined;
+    let ts = -1;
+    // Every field but the payload (base64 is checked while decoding, the costly step, last).
+    for (let s = 0; s < SLOTS; s++) {
+      const a = starts[s] as number;
+      const b = ends[s] as number;
+      switch (SLOT_KIND[s]) {
+        case K_EVENT:
+          if (!equalAt(buf, a, b, MEDIA)) return undefined;
+          break;
+        case K_COUNTER: {
+          const v = counterAt(buf, a, b);
+          if (v < 0) return undefined;
+          if (s === TIMESTAMP_SLOT) ts = v;
+          break;
+        }
+        case K_SID:
+          if (!equalAt(buf, a, b, this.sid)) return undefined;
+          break;
+        case K_TRACK:
+          if (!equalAt(buf, a, b, INBOUND)) return undefined;
+          break;
+      }
+    }
+    const n = this.decodeBase64(buf, starts[PAYLOAD_SLOT] as number, ends[PAYLOAD_SLOT] as number);
+    if (ts < 0 || n <= 0) return undefined;
     // the view is kept while the size repeats (160 bytes a message): no typed array per message
     if (this.result.bytes.length !== n) this.result.bytes = this.out.subarray(0, n);
     this.result.timestampMs = ts;
@@ -125,12 +164,12 @@ export class MediaScanner {
   private object(buf: Buffer, inner: boolean): number {
     const n = buf.length;
     let i = this.pos;
-    while (i < n && isWs(buf[i]!)) i++;
+    while (i < n && isWs(buf[i] as number)) i++;
     if (buf[i] !== OPEN) return -1;
     i++;
     let seen = 0;
     for (;;) {
-      while (i < n && isWs(buf[i]!)) i++;
+      while (i < n && isWs(buf[i] as number)) i++;
       if (buf[i] !== QUOTE) return -1; // also an empty object: never a valid media message
       const keyStart = ++i;
       while (i < n && buf[i] !== QUOTE) i++;
@@ -139,7 +178,7 @@ export class MediaScanner {
       if (bit === 0 || (seen & bit) !== 0) return -1; // unknown or repeated key
       seen |= bit;
       i++;
-      while (i < n && isWs(buf[i]!)) i++;
+      while (i < n && isWs(buf[i] as number)) i++;
       if (buf[i] !== COLON) return -1;
       i++;
       if (bit === K_MEDIA) {
@@ -149,7 +188,7 @@ export class MediaScanner {
         seen |= media;
         i = this.pos;
       } else {
-        while (i < n && isWs(buf[i]!)) i++;
+        while (i < n && isWs(buf[i] as number)) i++;
         if (buf[i] !== QUOTE) return -1; // the schema wants strings only
         const start = ++i;
         // The payload is long: memchr. An escaped quote ends the span early and fails its check.
@@ -161,7 +200,7 @@ export class MediaScanner {
         this.ends[slot] = i;
         i++;
       }
-      while (i < n && isWs(buf[i]!)) i++;
+      while (i < n && isWs(buf[i] as number)) i++;
       if (buf[i] === COMMA) {
         i++;
         continue;
@@ -172,49 +211,13 @@ export class MediaScanner {
     }
   }
 
-  /**
-   * Standard base64 exactly as isBase64 accepts it (padded or not; padding only at the end and
-   * only in a length that is a multiple of 4), decoded as Buffer.from(…, 'base64') decodes it.
-   * Returns the byte count, or -1 when it is not valid.
-   */
+  /** The payload's bytes into this.out (grown when short); the byte count, or -1 when not base64. */
   private decodeBase64(buf: Uint8Array, start: number, end: number): number {
-    const len = end - start;
-    if (len % 4 === 1) return -1;
-    let dataEnd = end;
-    if (dataEnd > start && buf[dataEnd - 1] === EQ) {
-      dataEnd--;
-      if (dataEnd > start && buf[dataEnd - 1] === EQ) dataEnd--;
-    }
-    if (dataEnd !== end && len % 4 !== 0) return -1;
-    const chars = dataEnd - start;
-    const bytes = Math.floor((chars * 3) / 4);
+    const bytes = base64MaxBytes(end - start);
     if (this.out.length < bytes) {
       this.out = new Uint8Array(bytes);
       this.result.bytes = this.out.subarray(0, 0); // views of the old buffer are stale
     }
-    const out = this.out;
-    let o = 0;
-    let i = start;
-    const whole = start + chars - (chars % 4);
-    while (i < whole) {
-      const a = B64[buf[i]!]!, b = B64[buf[i + 1]!]!, c = B64[buf[i + 2]!]!, d = B64[buf[i + 3]!]!;
-      if ((a | b | c | d) > 63) return -1;
-      out[o++] = (a << 2) | (b >> 4);
-      out[o++] = ((b & 15) << 4) | (c >> 2);
-      out[o++] = ((c & 3) << 6) | d;
-      i += 4;
-    }
-    const rest = dataEnd - i;
-    if (rest >= 2) {
-      const a = B64[buf[i]!]!, b = B64[buf[i + 1]!]!;
-      if ((a | b) > 63) return -1;
-      out[o++] = (a << 2) | (b >> 4);
-      if (rest === 3) {
-        const c = B64[buf[i + 2]!]!;
-        if (c > 63) return -1;
-        out[o++] = ((b & 15) << 4) | (c >> 2);
-      }
-    }
-    return o;
+    return decodeBase64Into(buf, start, end, this.out);
   }
 }

@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  MEDIA_BODY_FIELDS, MEDIA_EVENT, MEDIA_FIELDS, base64Length, encodeBase64Into, isBase64, isCounter, isStreamSid,
+  type FieldKind,
+} from './wire.js';
+
+export { BASE64_VALUE, isBase64 } from './wire.js';
 
 /**
  * Twilio Media Streams wire messages (see specs/twilio.md §1).
@@ -13,38 +19,29 @@ import { z } from 'zod';
 /** Default upper bound for one inbound message; real ones are ~300 bytes. */
 export const DEFAULT_MAX_MESSAGE_CHARS = 64 * 1024;
 
-const counter = z.string().regex(/^[0-9]{1,15}$/, 'expected a numeric string');
+// The checks are wire.ts's predicates, so the schemas and the hand-written paths share one rule each.
+const counter = z.string().refine(isCounter, 'expected a numeric string');
 const sid = z.string().min(1).max(64);
 /** Echoed unescaped in every outbound message (buildMedia/buildMark/buildClear): safe alphabet only. */
-const streamSid = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a stream sid');
-
-/** The standard base64 alphabet, as bytes: B64_CHARS[v] is the character for the value v. */
-const B64_CHARS = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
-
-/** The value of each byte in the base64 alphabet; 255 for any other byte ('=' included). */
-export const BASE64_VALUE = new Uint8Array(256).fill(255);
-B64_CHARS.forEach((c, v) => (BASE64_VALUE[c] = v));
-
-/**
- * Standard base64, padded or not (at most two `=`, only at the end, and only in a length that is
- * a multiple of 4). A table scan without a regex: it runs on every media payload, both ways.
- */
-export function isBase64(s: string): boolean {
-  const n = s.length;
-  if (n % 4 === 1) return false;
-  let end = n;
-  if (end > 0 && s.charCodeAt(end - 1) === 61 /* = */) {
-    end--;
-    if (end > 0 && s.charCodeAt(end - 1) === 61) end--;
-  }
-  for (let i = 0; i < end; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 127 || BASE64_VALUE[c]! > 63) return false; // '=' is not in the alphabet: data after padding
-  }
-  return end === n || n % 4 === 0;
-}
-
+const streamSid = z.string().refine(isStreamSid, 'expected a stream sid');
 const base64 = z.string().refine(isBase64, 'invalid base64');
+
+/** The schema of each field kind but `body` (which is the object of its own field list). */
+const KIND_SCHEMA = {
+  event: z.literal(MEDIA_EVENT),
+  counter,
+  streamSid,
+  track: z.string(),
+  base64,
+} as const;
+type FlatKind = Exclude<FieldKind, 'body'>;
+
+/** The zod shape of a field list whose kinds are all flat. */
+function shapeOf<F extends Record<string, FlatKind>>(fields: F): { [K in keyof F]: (typeof KIND_SCHEMA)[F[K]] } {
+  return Object.fromEntries(Object.entries(fields).map(([k, kind]) => [k, KIND_SCHEMA[kind]])) as {
+    [K in keyof F]: (typeof KIND_SCHEMA)[F[K]];
+  };
+}
 
 export const connectedSchema = z.object({
   event: z.literal('connected'),
@@ -70,17 +67,15 @@ export const startSchema = z.object({
   }),
 });
 
-/** Changing this schema? parseMediaFast (below) makes the same checks by hand: keep them in step. */
+const { media: _body, ...MEDIA_FLAT_FIELDS } = MEDIA_FIELDS;
+
+/**
+ * Derived from wire.ts's field list, as the byte scanner's key table is; parseMediaFast (below)
+ * applies the same predicates by hand (a differential test holds all three to one verdict).
+ */
 export const mediaSchema = z.object({
-  event: z.literal('media'),
-  sequenceNumber: counter,
-  streamSid,
-  media: z.object({
-    track: z.string(),
-    chunk: counter,
-    timestamp: counter,
-    payload: base64,
-  }),
+  ...shapeOf(MEDIA_FLAT_FIELDS),
+  media: z.object(shapeOf(MEDIA_BODY_FIELDS)),
 });
 
 export const dtmfSchema = z.object({
@@ -128,33 +123,13 @@ const SCHEMAS = {
   stop: stopSchema,
 } as const;
 
-/** `counter` without a regex: 1 to 15 decimal digits. */
-function isCounter(v: unknown): v is string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > 15) return false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/** The `streamSid` schema without a regex: 1 to 64 of A-Z a-z 0-9 _ -. */
-function isStreamSid(v: unknown): v is string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > 64) return false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 45)) return false;
-  }
-  return true;
-}
-
 /**
  * `media` arrives 50 times a second per call: the checks of mediaSchema, by hand (zod costs
  * several times JSON.parse here). It only ever accepts — anything it does not like goes on to
  * the schema, which produces the reason — and its output has the schema's shape (unknown fields
- * dropped). test/unit/twilio/media-fast-path.test.ts keeps the two in agreement.
+ * dropped). Exported for the differential test, which holds it to the schema's verdicts.
  */
-function parseMediaFast(raw: Record<string, unknown>): TwilioMedia | undefined {
+export function parseMediaFast(raw: Record<string, unknown>): TwilioMedia | undefined {
   const m = raw.media;
   if (m === null || typeof m !== 'object' || Array.isArray(m)) return undefined;
   const { track, chunk, timestamp, payload } = m as Record<string, unknown>;
@@ -235,13 +210,7 @@ export function decodeCheckedPayload(b64: string): Buffer | null {
 
 /** streamSids are embedded without JSON escaping, so only a safe alphabet is accepted. */
 function checkStreamSid(streamSid: string): void {
-  const n = streamSid.length;
-  let ok = n > 0 && n <= 64;
-  for (let i = 0; ok && i < n; i++) {
-    const c = streamSid.charCodeAt(i);
-    ok = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95;
-  }
-  if (!ok) throw new TypeError('invalid streamSid for an outbound Twilio message');
+  if (!isStreamSid(streamSid)) throw new TypeError('invalid streamSid for an outbound Twilio message');
 }
 
 /**
@@ -277,26 +246,10 @@ export class MediaEncoder {
 
   /** The message for μ-law bytes, as UTF-8 (ASCII) bytes: send it as a text frame. */
   encodeFrame(mulaw: Uint8Array): Buffer {
-    const n = mulaw.length;
     const p = this.prefixBytes.length;
-    const out = Buffer.allocUnsafe(p + 4 * Math.ceil(n / 3) + 3);
+    const out = Buffer.allocUnsafe(p + base64Length(mulaw.length) + 3);
     this.prefixBytes.copy(out, 0);
-    let o = p;
-    let i = 0;
-    for (; i + 2 < n; i += 3) {
-      const v = (mulaw[i]! << 16) | (mulaw[i + 1]! << 8) | mulaw[i + 2]!;
-      out[o++] = B64_CHARS[v >> 18]!;
-      out[o++] = B64_CHARS[(v >> 12) & 63]!;
-      out[o++] = B64_CHARS[(v >> 6) & 63]!;
-      out[o++] = B64_CHARS[v & 63]!;
-    }
-    if (i < n) {
-      const v = (mulaw[i]! << 16) | (i + 1 < n ? mulaw[i + 1]! << 8 : 0);
-      out[o++] = B64_CHARS[v >> 18]!;
-      out[o++] = B64_CHARS[(v >> 12) & 63]!;
-      out[o++] = i + 1 < n ? B64_CHARS[(v >> 6) & 63]! : 0x3d;
-      out[o++] = 0x3d;
-    }
+    let o = encodeBase64Into(mulaw, out, p);
     out[o++] = 0x22; // "}}
     out[o++] = 0x7d;
     out[o++] = 0x7d;

@@ -1,6 +1,7 @@
 import twilio from 'twilio';
 import RequestClient from 'twilio/lib/base/RequestClient.js';
 import type { Logger } from '../observability/logger.js';
+import { REST_CALL_SID_RE } from './wire.js';
 
 /**
  * Call control through Twilio's REST API (specs/twilio.md §3), wrapping the official client.
@@ -44,7 +45,6 @@ const DEFAULT_TIMEOUT_MS = 5000;
 const NOT_FOUND_CODE = 20404;
 /** Twilio's "call is not in-progress" (the call ended between our decision and the request). */
 const NOT_IN_PROGRESS_CODE = 21220;
-const SID_RE = /^CA[0-9A-Za-z]{1,64}$/;
 
 /**
  * Sends the package's requests to another origin (a local fake API in tests and the demo).
@@ -117,7 +117,7 @@ export function createTwilioRest(opts: TwilioRestOptions): TwilioRest {
   }
 
   function badSid(callSid: string): RestResult | undefined {
-    return SID_RE.test(callSid) ? undefined : { ok: false, message: 'invalid callSid' };
+    return REST_CALL_SID_RE.test(callSid) ? undefined : { ok: false, message: 'invalid callSid' };
   }
 
   async function update(callSid: string, params: Record<string, string>, what: string): Promise<RestResult> {
