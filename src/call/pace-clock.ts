@@ -62,9 +62,6 @@ export class IntervalPaceClock implements PaceClock {
   };
 }
 
-/** The process's shared pacing clock (performance.now()). */
-export const sharedPaceClock: PaceClock = new IntervalPaceClock();
-
 /**
  * A simulated clock for tests: time moves only when `advanceTo` is called, and members are ticked
  * at every multiple of the period on the way, with an optional lateness per tick (a loaded event

@@ -1,6 +1,6 @@
 import { CALL_RESAMPLER_QUALITY, Framer, StreamResampler, encodeMulaw, type HoldPlayer } from '../audio/index.js';
 import { ByteRing } from './byte-ring.js';
-import { type PaceClock, type Paced, sharedPaceClock } from './pace-clock.js';
+import type { PaceClock, Paced } from './pace-clock.js';
 
 /** Where caller-bound audio goes: the current Twilio stream (the session binds it). */
 export interface PlaybackSink {
@@ -86,7 +86,8 @@ export interface PlaybackOptions {
   maxJitterMs?: number;
   /** the time base (ms); defaults to the clock's */
   now?: () => number;
-  clock?: PaceClock;
+  /** ticks this playback while it has something to do; one clock serves every call of the process */
+  clock: PaceClock;
   onDrop?: (frames: number) => void;
   observer?: PlaybackObserver;
 }
@@ -155,7 +156,7 @@ export class Playback implements Paced {
   constructor(private readonly opts: PlaybackOptions) {
     const maxBytes = Math.round(((opts.maxQueueMs ?? 120_000) * SAMPLES_PER_MS));
     this.queue = new ByteRing(FRAME * 50, maxBytes);
-    this.clock = opts.clock ?? sharedPaceClock;
+    this.clock = opts.clock;
   }
 
   private now(): number {
@@ -435,7 +436,7 @@ export class Playback implements Paced {
    * about to run dry, and stays on the pacing clock while anything is left to do. Calling it at
    * any time is harmless.
    */
-  pump(now = this.now()): void {
+  private pump(now = this.now()): void {
     try {
       this.send(now);
     } catch (err) {

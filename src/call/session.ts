@@ -11,6 +11,7 @@ import type { ToolRegistry } from '../tools/registry.js';
 import { ToolRuntime } from '../tools/runtime.js';
 import { CallControl } from '../control/controller.js';
 import { EngineLink, type LinkLost } from './engine-link.js';
+import type { PaceClock } from './pace-clock.js';
 import { ReplyWatch } from './reply-watch.js';
 import { HoldPlayer } from '../audio/index.js';
 import { InboundAudio } from './inbound.js';
@@ -36,6 +37,8 @@ export interface SessionDeps {
   streamTokens: Pick<StreamTokens, 'mint'>;
   logger: Logger;
   metrics: Metrics;
+  /** paces caller-bound audio; one for the whole bridge, so all calls share one timer */
+  paceClock: PaceClock;
   onEnded: (s: CallSession, record: CallRecord) => void;
 }
 
@@ -91,6 +94,7 @@ export class CallSession implements CallControlPort {
     this.playback = new Playback({
       leadMs: deps.settings.playback_lead_ms,
       maxJitterMs: deps.settings.playout_jitter_max_ms,
+      clock: deps.paceClock,
       onDrop: (n) => deps.metrics.framesDropped.inc({ direction: 'to_twilio', reason: 'playback_queue_full' }, n),
       observer: {
         firstFrame: (delayMs, v2vMs) => {

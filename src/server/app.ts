@@ -4,6 +4,7 @@ import { parse as parseQuery } from 'node:querystring';
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { generateDefaultHold, readWav, StreamResampler } from '../audio/index.js';
+import { IntervalPaceClock } from '../call/pace-clock.js';
 import type { LoadedConfig } from '../config/loader.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { CallRecord } from '../call/record.js';
@@ -108,6 +109,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     publicUrl: env.publicUrl,
     toolsFor: (id) => tools.get(id),
     holdFor: (id) => holds.get(id) ?? defaultHold,
+    paceClock: new IntervalPaceClock(),
     streamTokens,
     rest,
     sockets,

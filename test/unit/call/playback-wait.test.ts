@@ -1,12 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Playback, type PlaybackSink } from '../../../src/call/playback.js';
+import { IntervalPaceClock } from '../../../src/call/pace-clock.js';
 
-/** Playbacks share one pacing clock: every test closes its own, so none outlives the fake timers. */
-const open: Playback[] = [];
-const track = (pb: Playback): Playback => (open.push(pb), pb);
-afterEach(() => {
-  for (const pb of open.splice(0)) pb.close();
-});
+/** Each playback gets its own pacing clock on the fake timers (made after vi.useFakeTimers()). */
+const fakeClock = () => new IntervalPaceClock(() => Date.now());
 
 /** What a verb waiting for "the agent's last words were heard" sees (transfer, end_call, DTMF). */
 class Sink implements PlaybackSink {
@@ -24,7 +21,7 @@ describe('Playback.whenPlayed', () => {
   afterEach(() => vi.useRealTimers());
 
   it('waits for the end of a reply still streaming in from the engine, not just what has arrived', async () => {
-    const pb = track(new Playback({ leadMs: 200, now: () => Date.now() }));
+    const pb = new Playback({ leadMs: 200, clock: fakeClock() });
     const tw = new Sink();
     pb.attach(tw);
     pb.pushAgentAudio(frame20ms(), 8000);
@@ -49,7 +46,7 @@ describe('Playback.whenPlayed', () => {
   });
 
   it('a wait that began before any stream was attached is not "interrupted" by the attach', async () => {
-    const pb = track(new Playback({ leadMs: 200, now: () => Date.now() }));
+    const pb = new Playback({ leadMs: 200, clock: fakeClock() });
     const waiting = pb.whenPlayed(5000);
     pb.pushAgentAudio(frame20ms(), 8000);
     const tw = new Sink();
@@ -62,7 +59,7 @@ describe('Playback.whenPlayed', () => {
   });
 
   it('a wait on a stream that goes away is interrupted (its marks can never come back)', async () => {
-    const pb = track(new Playback({ leadMs: 200, now: () => Date.now() }));
+    const pb = new Playback({ leadMs: 200, clock: fakeClock() });
     pb.attach(new Sink());
     pb.pushAgentAudio(frame20ms(), 8000);
     const waiting = pb.whenPlayed(5000);

@@ -1,13 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Playback, type PlaybackSink } from '../../../src/call/playback.js';
+import { IntervalPaceClock } from '../../../src/call/pace-clock.js';
 import { HoldPlayer, generateDefaultHold } from '../../../src/audio/index.js';
 
-/** Playbacks share one pacing clock: every test closes its own, so none outlives the fake timers. */
-const open: Playback[] = [];
-const track = (pb: Playback): Playback => (open.push(pb), pb);
-afterEach(() => {
-  for (const pb of open.splice(0)) pb.close();
-});
+/** Each playback gets its own pacing clock on the fake timers (made after vi.useFakeTimers()). */
+const fakeClock = () => new IntervalPaceClock(() => Date.now());
 
 class FakeTwilio implements PlaybackSink {
   sent: ({ kind: 'media'; bytes: number } | { kind: 'mark'; name: string } | { kind: 'clear' })[] = [];
@@ -25,8 +22,8 @@ describe('Playback', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  function setup(leadMs = 100) {
-    const pb = track(new Playback({ leadMs, now: () => Date.now() }));
+  function setup(leadMs = 100, clock = fakeClock()) {
+    const pb = new Playback({ leadMs, clock });
     const tw = new FakeTwilio();
     pb.attach(tw);
     return { pb, tw };
@@ -128,7 +125,7 @@ describe('Playback', () => {
   });
 
   it('holds agent audio until a stream is attached, then sends it first and in order', () => {
-    const pb = track(new Playback({ leadMs: 1000, now: () => Date.now() }));
+    const pb = new Playback({ leadMs: 1000, clock: fakeClock() });
     pb.pushAgentAudio(tone(300, 24000), 24000);
     vi.advanceTimersByTime(200);
     const tw = new FakeTwilio();
@@ -140,11 +137,12 @@ describe('Playback', () => {
 
   it('a playback whose sink throws stops sending, warns, and does not stop the pacing of another call', () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
-    const bad = track(new Playback({ leadMs: 100, now: () => Date.now() }));
+    const clock = fakeClock(); // one clock for both calls, as in the bridge
+    const bad = new Playback({ leadMs: 100, clock });
     let failing = false;
     const sink = new FakeTwilio();
     bad.attach({ ...sink, sendAudio: (mu: Uint8Array) => { if (failing) throw new Error('socket gone'); sink.sendAudio(mu); }, sendMark: () => {}, sendClear: () => {} });
-    const { pb, tw } = setup(100);
+    const { pb, tw } = setup(100, clock);
     bad.pushAgentAudio(tone(1000, 8000), 8000);
     pb.pushAgentAudio(tone(1000, 8000), 8000);
     failing = true;
