@@ -1,6 +1,6 @@
 import type { AgentConfig } from '../config/schema.js';
 import type { ConfigurePayload } from '../omni/events.js';
-import type { ToolRegistry } from '../tools/registry.js';
+import type { ToolSet } from '../tools/registry.js';
 
 /**
  * The one, complete `configure` of an engine session (a partial configure could overwrite an
@@ -9,7 +9,7 @@ import type { ToolRegistry } from '../tools/registry.js';
  */
 export function buildConfigure(
   agent: AgentConfig,
-  tools: ToolRegistry | undefined,
+  tools: ToolSet | undefined,
   resume?: { note: string; summary?: string },
 ): ConfigurePayload {
   let persona = agent.persona;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { toolDefinitionSchema } from '../tools/schema.js';
+import { mcpServerSchema } from '../tools/mcp/schema.js';
 
 /**
  * The configuration file: agents, number routing and non-secret behaviour. Secrets never live
@@ -75,6 +76,8 @@ export const agentSchema = z.object({
     reconnect_window_ms: z.number().int().min(1000).max(3600000).default(60000),
   }).strict().prefault({}),
   tools: z.array(toolDefinitionSchema).default([]),
+  /** MCP servers whose tools this agent uses, discovered at run time (docs/tools.md) */
+  mcp_servers: z.array(mcpServerSchema).max(16).default([]),
   transfer: transferSchema,
   send_dtmf_mode: z.enum(['inband', 'play_digits']).default('inband'),
   /** in-call keys handled by the bridge itself, e.g. {"0": "transfer"}; off unless configured */
@@ -212,6 +215,11 @@ export const configFileSchema = z.object({
     a.tools.forEach((t, j) => {
       if (toolNames.has(t.name)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'tools', j, 'name'], message: `duplicate tool name "${t.name}" (names are unique per agent)` });
       toolNames.add(t.name);
+    });
+    const servers = new Set<string>();
+    a.mcp_servers.forEach((m, j) => {
+      if (servers.has(m.name)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'mcp_servers', j, 'name'], message: `duplicate MCP server name "${m.name}" (names are unique per agent)` });
+      servers.add(m.name);
     });
     const names = new Set(a.transfer.targets.map((t) => t.name));
     if (a.transfer.default && !names.has(a.transfer.default)) {

@@ -22,8 +22,12 @@ export function createToolMetrics(register: Registry): ToolObserver {
       registers: [register],
     }));
 
+  const mcpCalls = reuse(register, 'bridge_mcp_tool_calls_total', () =>
+    new Counter({ name: 'bridge_mcp_tool_calls_total', help: 'MCP tool calls answered, by server and outcome', labelNames: ['server', 'outcome'], registers: [register] }));
+
   return {
-    onToolFinished({ tool, outcome, durationMs, retried }) {
+    onToolFinished({ tool, outcome, durationMs, retried, executor, server }) {
+      if (executor === 'mcp' && server) mcpCalls.inc({ server, outcome });
       const label = outcome === 'unknown_tool' ? '_unknown' : tool;
       calls.inc({ tool: label, outcome });
       if (outcome !== 'ok') errors.inc({ tool: label, kind: outcome });

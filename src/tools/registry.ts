@@ -15,6 +15,19 @@ export interface RegisteredTool {
   readonly execute: Executor;
 }
 
+/**
+ * What a call's tool runtime and its `configure` read: the agent's configured tools, plus (with
+ * MCP servers) the tools discovered on them when the call started. `release` is called once when
+ * the call no longer uses the set (it holds the MCP sessions open; src/tools/mcp/manager.ts).
+ */
+export interface ToolSet {
+  get(name: string): RegisteredTool | undefined;
+  definitionsForEngine(): EngineToolDefinition[];
+  /** Resolved secret values, so outputs and logs can be scrubbed of them. Never log this. */
+  secretValues(): readonly string[];
+  release?(): void;
+}
+
 export interface RegistryOptions {
   /** Directory module paths are resolved against (the config file's directory). */
   baseDir: string;
@@ -52,7 +65,7 @@ function shortMessage(err: unknown): string {
  * URLs checked and secrets resolved, so a bad configuration fails before the first call instead of
  * in the middle of one.
  */
-export class ToolRegistry {
+export class ToolRegistry implements ToolSet {
   private constructor(
     private readonly tools: Map<string, RegisteredTool>,
     private readonly secrets: string[],
@@ -100,6 +113,8 @@ export class ToolRegistry {
       const ex = def.executor;
       if (ex.kind === 'http') {
         execute = ToolRegistry.httpTool(def, ex, opts, allow, agents, secretOf, problems);
+      } else if (ex.kind === 'mcp') {
+        problems.push(`${where}: MCP tools are discovered from the agent's mcp_servers, not configured`);
       } else {
         try {
           execute = await ToolRegistry.moduleTool(ex, opts.baseDir);

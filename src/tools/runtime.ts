@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
 import { isToolExecutionError } from './errors.js';
-import type { RegisteredTool, ToolRegistry } from './registry.js';
+import type { RegisteredTool, ToolSet } from './registry.js';
 import { truncateOutput } from './truncate.js';
 import type { ToolCallContext, ToolObserver, ToolOutcome } from './types.js';
 
@@ -69,7 +69,7 @@ export class ToolRuntime {
   private closed = false;
 
   constructor(
-    private readonly registry: ToolRegistry,
+    private readonly registry: ToolSet,
     private readonly opts: ToolRuntimeOptions,
   ) {
     this.ceilingMs = opts.ceilingMs ?? DEFAULT_CEILING_MS;
@@ -230,9 +230,11 @@ export class ToolRuntime {
     args?: Record<string, unknown>, failure?: unknown,
   ): void {
     const durationMs = performance.now() - startedAt;
+    const ex = outcome === 'unknown_tool' ? undefined : this.registry.get(tool)?.definition.executor;
     const line = {
       callId: bound(callId),
       tool,
+      mcpServer: ex?.kind === 'mcp' ? ex.server : undefined,
       outcome,
       durationMs: Math.round(durationMs * 10) / 10,
       retried,
@@ -242,7 +244,9 @@ export class ToolRuntime {
     if (outcome === 'ok' || outcome === 'aborted') this.opts.logger.info(line, 'tool call finished');
     else this.opts.logger.warn(line, 'tool call failed');
     try {
-      this.opts.observer?.onToolFinished({ tool, outcome, durationMs, retried });
+      this.opts.observer?.onToolFinished({
+        tool, outcome, durationMs, retried, executor: ex?.kind, server: ex?.kind === 'mcp' ? ex.server : undefined,
+      });
     } catch (err) {
       this.opts.logger.warn({ err: this.safeMessage(err) }, 'tool observer threw');
     }

@@ -25,6 +25,15 @@ export interface ModuleExecutorConfig {
   export?: string;
 }
 
+/** A tool discovered on an MCP server (never configured directly: see `mcp_servers`). */
+export interface McpExecutorInfo {
+  kind: 'mcp';
+  /** The server's configured name. */
+  server: string;
+  /** The tool's name on that server (the engine sees it with the server's prefix). */
+  tool: string;
+}
+
 export interface ToolDefinition {
   name: string;
   description: string;
@@ -32,7 +41,7 @@ export interface ToolDefinition {
   parameters: Record<string, unknown>;
   timeout_ms: number;
   side_effect: SideEffect;
-  executor: HttpExecutorConfig | ModuleExecutorConfig;
+  executor: HttpExecutorConfig | ModuleExecutorConfig | McpExecutorInfo;
 }
 
 export interface ToolCallContext {
@@ -53,7 +62,13 @@ export type ToolOutcome =
   | 'aborted';
 
 export interface ToolObserver {
-  onToolFinished(e: { tool: string; outcome: ToolOutcome; durationMs: number; retried: boolean }): void;
+  onToolFinished(e: {
+    tool: string; outcome: ToolOutcome; durationMs: number; retried: boolean;
+    /** How the tool ran (`http`, `module`, `mcp`); absent for a tool the agent does not have. */
+    executor?: string;
+    /** The MCP server's name, for an MCP tool. */
+    server?: string;
+  }): void;
 }
 
 /** What a module tool's handler receives as its second argument. */
