@@ -1,0 +1,112 @@
+/**
+ * What must cross a replica boundary, behind one interface: the call directory (with leases
+ * that also count fleet-wide concurrency), parked conversations, calls Twilio reported over,
+ * single-use token ids, the failed-signature counts, and the control channel between replicas.
+ *
+ * Two implementations: MemoryStore (one replica, nothing to install; the default) and
+ * RedisStore (REDIS_URL). Nothing on the audio path calls the store: a call costs a bounded,
+ * constant number of operations whatever its length (test/unit/store/call-store-ops.test.ts).
+ *
+ * Every method resolves: a store that is unreachable answers from the caller's fallback
+ * (documented per method) and counts the error; it never throws into a call and never blocks.
+ */
+import type { Turn } from '../call/memory.js';
+
+/** One call in the fleet's directory. */
+export interface DirectoryEntry {
+  callSid: string;
+  /** the replica whose process holds the call's session */
+  replica: string;
+  agent: string;
+  from?: string;
+  to?: string;
+  /** Unix ms */
+  startedAt: number;
+  status: string;
+}
+
+/** A call handed to a human (or moved by a drain), kept so another replica can resume it. */
+export interface ParkedCall {
+  callSid: string;
+  agent: string;
+  from?: string;
+  to?: string;
+  direction?: string;
+  turns: Turn[];
+  /** why it was parked: a transfer (dial-action brings it back) or a drain (a moved call) */
+  reason: 'transfer' | 'moved';
+}
+
+export type ControlOp = { op: 'hangup' } | { op: 'transfer'; target?: string };
+
+/** What the owner of a call answers to a control request. */
+export interface ControlAnswer {
+  /** HTTP-like: 202 accepted, 404 not here, 409 already ending */
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface ControlRequest {
+  id: string;
+  from: string;
+  callSid: string;
+  cmd: ControlOp;
+}
+
+export type StoreHealth = 'ok' | 'degraded';
+
+export interface FleetStore {
+  readonly kind: 'memory' | 'redis';
+  /** this process's id in the fleet */
+  readonly replicaId: string;
+  /** whether the fleet is shared (another process may hold calls) */
+  readonly shared: boolean;
+  health(): StoreHealth;
+
+  /**
+   * Claims a concurrency slot for `callSid` when fewer than `max` live calls hold one (a call
+   * already holding one keeps it). Atomic across the fleet. Unreachable store: undefined (the
+   * caller falls back to its own count).
+   */
+  claimSlot(callSid: string, max: number): Promise<boolean | undefined>;
+  /** Records (or updates) a call this replica owns; holds its slot under a lease. */
+  register(entry: DirectoryEntry): Promise<void>;
+  /** Drops a call from the directory and frees its slot (any replica may: a final status callback). */
+  release(callSid: string): Promise<void>;
+  /** Renews the leases of this replica's calls, re-writing their entries (one batched operation per renewal period, not per call). */
+  renew(entries: readonly DirectoryEntry[]): Promise<void>;
+  /** The fleet's live calls (leases not expired). Unreachable store: undefined. */
+  list(): Promise<DirectoryEntry[] | undefined>;
+  lookup(callSid: string): Promise<DirectoryEntry | undefined>;
+  /** live calls holding a slot, fleet-wide; unreachable: undefined */
+  count(): Promise<number | undefined>;
+
+  park(p: ParkedCall, ttlMs: number): Promise<void>;
+  /** Takes a parked call (atomically: at most one replica gets it). */
+  unpark(callSid: string): Promise<ParkedCall | undefined>;
+  dropParked(callSid: string): Promise<void>;
+
+  /** Twilio reported the call over (remembered for `ttlMs`): a late dial-action must not reopen it. */
+  noteEnded(callSid: string, ttlMs: number): Promise<void>;
+  hasEnded(callSid: string): Promise<boolean>;
+
+  /** Marks an id used, fleet-wide and atomically; false if it already was. Unreachable: undefined. */
+  consumeOnce(kind: string, id: string, ttlMs: number): Promise<boolean | undefined>;
+
+  /** Counts a refusal for `ip` in its fixed window; returns the count so far (unreachable: undefined). */
+  noteRefusal(ip: string, windowMs: number): Promise<number | undefined>;
+  refusals(ip: string): Promise<number | undefined>;
+
+  /** Serves control requests addressed to this replica. */
+  onControl(handler: (req: ControlRequest) => Promise<ControlAnswer>): void;
+  /** Asks `replica` to act on a call; resolves with its answer, or 'timeout' / 'unavailable'. */
+  sendControl(replica: string, callSid: string, cmd: ControlOp, timeoutMs: number): Promise<ControlAnswer | 'timeout' | 'unavailable'>;
+
+  /** operations issued so far, by name (the store-ops test and the benchmark read it) */
+  readonly ops: Map<string, number>;
+  close(): Promise<void>;
+}
+
+export function countOp(ops: Map<string, number>, op: string): void {
+  ops.set(op, (ops.get(op) ?? 0) + 1);
+}
