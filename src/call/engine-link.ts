@@ -57,6 +57,19 @@ export interface LinkLost {
   cause: LostCause;
 }
 
+/** What an EngineLink emits: exactly one of `lost`/`ended`, once. */
+export interface EngineLinkEvents {
+  /** an engine event (a reconnect's replaced client emits none) */
+  event: [ev: OmniEvent];
+  /** the engine said hello (again, after a reconnect) */
+  ready: [];
+  /** a reconnect is scheduled; the attempt counts from 1 */
+  reconnecting: [attempt: number];
+  lost: [lost: LinkLost];
+  /** closed normally, with this close code */
+  ended: [code: number];
+}
+
 /**
  * One call's connection to the engine, across reconnects. Owns the OmniClient of the moment,
  * holds caller audio (copied, bounded) until the engine can take it and replays it in order,
@@ -73,7 +86,7 @@ export interface LinkLost {
  * said hello. Agent audio goes to `onAudio`. Events: `event`(OmniEvent), `ready`,
  * `reconnecting`(attempt), `lost`(LinkLost), `ended`(code) — exactly one of `lost`/`ended`.
  */
-export class EngineLink extends EventEmitter {
+export class EngineLink extends EventEmitter<EngineLinkEvents> {
   private client: OmniClient | undefined;
   private pending: Int16Array[] = [];
   private readonly maxPendingFrames: number;

@@ -1,3 +1,4 @@
+import type { CallOutcome } from './outcome.js';
 import type { CallInfo } from './types.js';
 
 /** One structured line per finished call: what happened, without secrets or audio. */
@@ -9,7 +10,7 @@ export interface CallRecord {
   startedAt: string;
   endedAt: string;
   durationMs: number;
-  outcome: string;
+  outcome: CallOutcome;
   streams: string[];
   dtmf: string;
   bargeIns: number;
@@ -58,7 +59,7 @@ export class CallRecordBuilder {
     if (this.closes.length < MAX_ITEMS) this.closes.push(code);
   }
 
-  finish(outcome: string, s: { playback: { stats: Omit<CallRecord['playback'], 'replies'> & { replies: CallRecord['playback']['replies'] } }; memory: { all(): readonly { role: string; text: string; atMs: number }[] }; deps: { settings: { call_record_transcript: boolean } } }): CallRecord {
+  finish(outcome: CallOutcome, s: { playback: { stats: Omit<CallRecord['playback'], 'replies'> & { replies: CallRecord['playback']['replies'] } }; memory: { all(): readonly { role: string; text: string; atMs: number }[] }; deps: { settings: { call_record_transcript: boolean } } }): CallRecord {
     const now = Date.now();
     const { framesSent, framesPlayed, staleMarks, clears, underruns, underrunMs, replies } = s.playback.stats;
     const ms = (v: number | undefined) => (v === undefined ? undefined : Math.round(v));

@@ -12,6 +12,7 @@ import { ToolRuntime } from '../tools/runtime.js';
 import { CallControl } from '../control/controller.js';
 import { EngineLink, type LinkLost } from './engine-link.js';
 import type { PaceClock } from './pace-clock.js';
+import type { CallOutcome, FallbackReason } from './outcome.js';
 import { ReplyWatch } from './reply-watch.js';
 import { HoldPlayer } from '../audio/index.js';
 import { InboundAudio } from './inbound.js';
@@ -47,7 +48,7 @@ const MAX_TWILIO_BUFFERED = 256 * 1024;
 /** Longest wait for a call-control REST answer after its `stop` (REST timeout + deadline + margin). */
 const VERB_ANSWER_WAIT_MS = 8000;
 /** The call's outcome when the engine link gives up, by why it did. */
-const LOST_OUTCOME: Record<LinkLost['cause'], string> = {
+const LOST_OUTCOME: Record<LinkLost['cause'], FallbackReason> = {
   refused: 'engine_refused', closed: 'engine_lost', silent: 'engine_silent', flapping: 'engine_flapping',
 };
 
@@ -445,7 +446,7 @@ export class CallSession implements CallControlPort {
   }
 
   /** Ends the call on the bridge's side: tools aborted, engine closed, stream released. */
-  end(outcome: string): void {
+  end(outcome: CallOutcome): void {
     if (this.ended) return;
     this.ended = true;
     this.replies.stop();

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { StreamTokens } from '../server/stream-token.js';
 import type { TwilioRest } from '../twilio/rest.js';
+import type { CallOutcome } from './outcome.js';
 import type { Playback } from './playback.js';
 
 export interface CallInfo {
@@ -50,5 +51,5 @@ export interface CallControlPort {
   readonly hasStream: boolean;
   /** answers a verb that carried a `call_id` with a `tool_result` */
   reply(callId: string | undefined, name: string, output: unknown): void;
-  end(outcome: string): void;
+  end(outcome: CallOutcome): void;
 }

@@ -3,6 +3,7 @@ import type { TransferTarget } from '../config/schema.js';
 import type { OmniEvent } from '../omni/events.js';
 import { dialTwiml, enqueueTwiml, hangupTwiml, playDigitsThenStreamTwiml } from '../twilio/twiml.js';
 import type { CallControlPort } from '../call/types.js';
+import type { CallOutcome, FallbackReason } from '../call/outcome.js';
 import { DigitCollector } from './collect.js';
 import { resolveTarget } from './targets.js';
 import { mediaStreamUrl, streamParameters } from './stream-twiml.js';
@@ -36,13 +37,13 @@ export class CallControl {
    * How the call ends if its stream stops now. A REST update ends the stream, and Twilio's
    * `stop` can overtake the REST answer: the verb that sent it still names the outcome.
    */
-  get pendingOutcome(): string | undefined {
+  get pendingOutcome(): CallOutcome | undefined {
     return this.outcome;
   }
 
-  private outcome: string | undefined;
+  private outcome: CallOutcome | undefined;
 
-  private own(owner: string | undefined, outcome?: string): void {
+  private own(owner: string | undefined, outcome?: CallOutcome): void {
     this.owner = owner;
     this.outcome = owner ? outcome : undefined;
   }
@@ -179,7 +180,7 @@ export class CallControl {
     });
   }
 
-  private async hangup(callId: string | undefined, waitForWords: boolean, outcome: string): Promise<void> {
+  private async hangup(callId: string | undefined, waitForWords: boolean, outcome: CallOutcome): Promise<void> {
     const s = this.s;
     if (this.owner && this.owner !== 'fallback') return this.done('end_call', 'busy', callId, { error: `call is already ending (${this.owner})` });
     this.own('end_call');
@@ -264,7 +265,7 @@ export class CallControl {
    * maximum duration): run the agent's fallback — a human, or a polite message and a hang-up.
    * Never a silent drop.
    */
-  async giveUp(reason: string): Promise<void> {
+  async giveUp(reason: FallbackReason): Promise<void> {
     const s = this.s;
     if (s.isEnded || this.owner) return;
     s.log.warn({ reason, action: s.agent.fallback.action }, 'running the agent fallback');

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { agentStreamTwiml } from '../control/stream-twiml.js';
 import { hangupTwiml } from '../twilio/twiml.js';
+import { isFinalCallStatus } from '../call/outcome.js';
 import type { BridgeContext } from './context.js';
 import { twilioWebhookGuard } from './signatures.js';
 import { ivrEntryTwiml } from './ivr-routes.js';
@@ -55,8 +56,9 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     // Callbacks can arrive out of order: an older one never overrides a newer status.
     if (session && !session.acceptStatus(p.CallStatus, seq)) return reply.code(204).send();
     ctx.logger.info({ callSid: p.CallSid, status: p.CallStatus, seq }, 'call status');
-    const final = ['completed', 'busy', 'failed', 'no-answer', 'canceled'].includes(p.CallStatus);
-    if (session && final && !session.hasStream) session.end(`twilio_${p.CallStatus}`);
+    const status = p.CallStatus;
+    const final = isFinalCallStatus(status);
+    if (session && final && !session.hasStream) session.end(`twilio_${status}`);
     if (final) ctx.registry.noteEndedAtTwilio(p.CallSid);
     return reply.code(204).send();
   });
