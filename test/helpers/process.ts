@@ -1,9 +1,15 @@
 /** For tests that spawn the bridge as a real process. */
 
-/** Polls the bridge's /healthz on loopback until it answers 200, for at most `ms`. */
-export async function waitHealthy(port: number, ms: number): Promise<boolean> {
+/**
+ * Polls the bridge's /healthz on loopback until it answers 200. It gives up early when the process
+ * exits (`exited` settles), and otherwise after `ms`: a hang detector, not a start-up time budget,
+ * so it is sized for a machine that is several times oversubscribed.
+ */
+export async function waitHealthy(port: number, ms: number, exited?: Promise<unknown>): Promise<boolean> {
+  let gone = false;
+  void exited?.then(() => (gone = true));
   const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
+  while (!gone && Date.now() - t0 < ms) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return true;
     } catch { /* not listening yet */ }

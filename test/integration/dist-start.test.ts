@@ -34,7 +34,7 @@ describe('the compiled bridge (dist/)', () => {
     child.stderr.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      expect(await waitHealthy(port, 15_000), `no /healthz within 15 s; output:\n${out}`).toBe(true);
+      expect(await waitHealthy(port, 100_000, exited), `no /healthz; output:\n${out}`).toBe(true);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(out).toContain('OFFLINE Omni engine');
@@ -44,5 +44,5 @@ describe('the compiled bridge (dist/)', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  }, 30_000);
+  }, 120_000);
 });

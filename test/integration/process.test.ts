@@ -24,7 +24,7 @@ describe('the bridge process', () => {
     const port = await freePort();
     const p = runServe({ PORT: String(port), TWILIO_AUTH_TOKEN: 'proc-test-token-91ab' });
     try {
-      expect(await waitHealthy(port, 15_000)).toBe(true);
+      expect(await waitHealthy(port, 100_000, p.exited), p.output()).toBe(true);
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
@@ -34,7 +34,7 @@ describe('the bridge process', () => {
     } finally {
       p.child.kill('SIGKILL');
     }
-  }, 30_000);
+  }, 120_000);
 
   it('refuses to start with an invalid configuration file, naming the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'opb-'));
