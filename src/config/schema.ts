@@ -184,7 +184,19 @@ export const bridgeSchema = z.object({
    * counted, not traded for latency. See docs/decisions.md.
    */
   playout_jitter_max_ms: z.number().int().min(0).max(1000).default(0),
+  /** calls this process takes at once (protects its CPU); with a fleet, `fleet.max_concurrent_calls` bounds the sum */
   max_concurrent_calls: z.number().int().min(1).max(100000).default(500),
+  /** several replicas sharing REDIS_URL (src/store/): only read when REDIS_URL is set */
+  fleet: z.object({
+    /** calls the whole fleet takes at once (leases in Redis); unset: only each replica's own limit */
+    max_concurrent_calls: z.number().int().min(1).max(1_000_000).optional(),
+    /** a directory entry or concurrency lease outlives its replica by at most this long */
+    lease_s: z.number().int().min(3).max(300).default(15),
+    /** how long an admin hang-up or transfer waits for the replica that holds the call */
+    control_timeout_ms: z.number().int().min(100).max(60_000).default(3000),
+    /** what a caller hears while a draining replica moves the call to another */
+    move_message: z.string().max(500).default('One moment please.'),
+  }).strict().prefault({}),
   max_call_duration_s: z.number().int().min(10).max(86400).default(3600),
   busy_message: z.string().default('All our agents are busy right now. Please call again later. Goodbye.'),
   /** include the transcript in call records (opt-in); digit runs that look like card or account numbers are redacted */

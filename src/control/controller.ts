@@ -28,6 +28,11 @@ export class CallControl {
 
   constructor(private readonly s: CallControlPort) {}
 
+  /** Which verb owns the call's ending ('transfer', 'end_call', 'fallback'…), if one does. */
+  get ownedBy(): string | undefined {
+    return this.owner;
+  }
+
   /** A verb that decides how the call ends is running: nothing else may end it meanwhile. */
   get busy(): boolean {
     return this.owner !== undefined;
@@ -91,6 +96,16 @@ export class CallControl {
   dispose(): void {
     this.collector?.finish('call_ended');
     this.collector = undefined;
+  }
+
+  /** An operator hangs up (admin API, console, another replica): as the agent's end_call would. */
+  operatorHangup(): Promise<void> {
+    return this.handleVerb({ type: 'end_call', reason: 'admin' });
+  }
+
+  /** An operator transfers the call (to `destination` if allowed, else the agent's default target). */
+  operatorTransfer(destination?: string): Promise<void> {
+    return this.handleVerb({ type: 'transfer_to_human', destination, reason: 'admin', raw: {} });
   }
 
   async handleVerb(ev: Verb): Promise<void> {

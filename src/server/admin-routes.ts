@@ -21,6 +21,11 @@ function authorized(ctx: BridgeContext, req: FastifyRequest): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The :sid of a control route, bounded (it travels to other replicas and into logs). */
+function callSidParam(req: FastifyRequest): string {
+  return String((req.params as { sid?: unknown }).sid ?? '').slice(0, 64);
+}
+
 export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): void {
   const outboundPolicy = new OutboundPolicy(ctx.config.file);
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -65,26 +70,25 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
     return reply.code(201).send({ callSid: res.callSid, agent: agent.id });
   });
 
-  app.get('/admin/calls', { preHandler: guard }, async () => ({
-    calls: ctx.registry.list().map((s) => ({
-      callSid: s.callSid, agent: s.agent.id, streamSid: s.streamSid ?? null,
-      durationMs: Date.now() - s.startedAt, engine: s.engine?.state ?? 'none',
-    })),
-  }));
+  // The fleet's calls (every replica's, from the store's directory); `partial` when the store is unreachable.
+  app.get('/admin/calls', { preHandler: guard }, async () => ctx.calls.list());
 
+  // Hang-up and transfer act wherever the call is held: here, or through its owner (fleet-calls.ts).
   app.post('/admin/calls/:sid/hangup', { preHandler: guard }, async (req, reply) => {
-    const s = ctx.registry.get((req.params as { sid: string }).sid);
-    if (!s) return reply.code(404).send({ error: 'no such active call' });
-    void s.control.handleVerb({ type: 'end_call', reason: 'admin' } as never);
-    return reply.code(202).send({ status: 'hanging_up' });
+    const r = await ctx.calls.hangup(callSidParam(req));
+    return reply.code(r.status).send(r.body);
+  });
+
+  // Re-reads the configuration file: 200 with what changed, or 422 naming the field (nothing changed).
+  app.post('/admin/config/reload', { preHandler: guard }, async (_req, reply) => {
+    const r = await ctx.reloadConfig('admin_api');
+    return reply.code(r.ok ? 200 : 422).send(r);
   });
 
   app.post('/admin/calls/:sid/transfer', { preHandler: guard }, async (req, reply) => {
-    const s = ctx.registry.get((req.params as { sid: string }).sid);
-    if (!s) return reply.code(404).send({ error: 'no such active call' });
     const body = (req.body ?? {}) as { destination?: unknown };
     const destination = typeof body.destination === 'string' ? body.destination.slice(0, 256) : undefined;
-    void s.control.handleVerb({ type: 'transfer_to_human', destination, reason: 'admin' } as never);
-    return reply.code(202).send({ status: 'transferring' });
+    const r = await ctx.calls.transfer(callSidParam(req), destination);
+    return reply.code(r.status).send(r.body);
   });
 }

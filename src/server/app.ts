@@ -1,12 +1,15 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parse as parseQuery } from 'node:querystring';
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
-import { generateDefaultHold, readWav, StreamResampler } from '../audio/index.js';
+import { generateDefaultHold } from '../audio/index.js';
 import { IntervalPaceClock } from '../call/pace-clock.js';
 import type { LoadedConfig } from '../config/loader.js';
 import type { AgentConfig } from '../config/schema.js';
+import { CallFeedHub } from '../observability/call-events.js';
+import { CallHistory } from '../console/history.js';
+import { registerConsole } from '../console/routes.js';
+import { loadAgentSet } from './agent-set.js';
+import { ConfigReloader } from './reload.js';
 import type { CallRecord } from '../call/record.js';
 import type { Logger } from '../observability/logger.js';
 import { SocketTuning } from '../net/socket-tuning.js';
@@ -14,7 +17,9 @@ import { describeFastPaths, probeFastPaths } from '../net/fast-path-probe.js';
 import { WriteCoalescer } from '../net/write-coalescer.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { createTwilioRest, type TwilioRest } from '../twilio/rest.js';
-import { ToolRegistry } from '../tools/registry.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { McpManager } from '../tools/mcp/manager.js';
+import { createMcpMetrics } from '../tools/mcp/metrics.js';
 import type { BridgeContext } from './context.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { registerIvrRoutes } from './ivr-routes.js';
@@ -25,7 +30,10 @@ import { registerAdminRoutes } from './admin-routes.js';
 import { websocketErrorHandler } from './ws-errors.js';
 import { StreamTokens, streamTokenSecret } from './stream-token.js';
 import { randomBytes } from 'node:crypto';
-import { hangupTwiml } from '../twilio/twiml.js';
+import type { FleetStore } from '../store/fleet-store.js';
+import type { StoreEnv } from '../store/open-store.js';
+import { openFleet } from './fleet-setup.js';
+import { FleetCalls } from './fleet-calls.js';
 
 export interface BridgeOptions {
   config: LoadedConfig;
@@ -36,6 +44,10 @@ export interface BridgeOptions {
   onCallRecord?: (r: CallRecord) => void;
   metrics?: Metrics;
   rest?: TwilioRest;
+  /** the fleet store; default: Redis when REDIS_URL is set, else in-process */
+  store?: FleetStore;
+  /** REDIS_URL, REDIS_KEY_PREFIX, REPLICA_ID; default: the process environment */
+  storeEnv?: StoreEnv;
 }
 
 export interface Bridge {
@@ -44,14 +56,8 @@ export interface Bridge {
   /** stop taking calls, let active ones finish (bounded), then fall back for the rest */
   drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
-}
-
-/** Loads a hold WAV once, resampled to 8 kHz (the rate of the caller leg). */
-function loadHold(agent: AgentConfig, baseDir: string): Int16Array {
-  if (!agent.hold.wav) return generateDefaultHold(8000);
-  const wav = readWav(readFileSync(resolve(baseDir, agent.hold.wav)));
-  if (wav.rate === 8000) return wav.samples;
-  return new StreamResampler(wav.rate, 8000).process(wav.samples).slice();
+  /** the agents' MCP servers (src/tools/mcp/manager.ts) */
+  mcp: McpManager;
 }
 
 export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
@@ -73,16 +79,15 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     logger.warn({ hosts: settings.tool_allow_hosts }, 'tool webhook allow-list is set: these hosts bypass the SSRF rules (development only)');
   }
 
-  const tools = new Map<string, ToolRegistry>();
-  const holds = new Map<string, Int16Array>();
-  for (const agent of config.file.agents) {
-    holds.set(agent.id, loadHold(agent, config.baseDir));
-    if (agent.tools.length) {
-      tools.set(agent.id, await ToolRegistry.load(agent.tools, {
-        baseDir: config.baseDir, env: process.env, allowHosts: settings.tool_allow_hosts, logger,
-      }));
-    }
-  }
+  // The agents in force; a reload replaces the set (reload.ts). A session keeps its agent object,
+  // and its tools are looked up by that object, so a call keeps the tools it started with.
+  const setOptions = { env: process.env, allowHosts: settings.tool_allow_hosts, logger };
+  let current = await loadAgentSet(config.file, { ...setOptions, baseDir: config.baseDir });
+  // MCP servers are opened and listed in the background: neither start-up nor a call waits for them.
+  const mcp = McpManager.create(config.file.agents, { ...setOptions, metrics: createMcpMetrics(metrics.registry) });
+  const toolsByAgent = new WeakMap<AgentConfig, ToolRegistry>(current.tools);
+  const feeds = new CallFeedHub();
+  const history = new CallHistory();
   const defaultHold = generateDefaultHold(8000);
   const sockets = new SocketTuning(
     settings.write_coalesce_ms > 0 ? new WriteCoalescer({ maxHoldMs: settings.write_coalesce_ms }) : undefined,
@@ -103,74 +108,64 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   }
   const streamTokens = new StreamTokens(tokenSecret, settings.media_stream.token_ttl_s * 1000);
 
+  const store = await openFleet(config, logger, metrics, opts.store, opts.storeEnv);
   const registry = new CallRegistry({
     settings,
     engine: { baseUrl: opts.engineBaseUrl, apiKey: env.pyaiApiKey, rate: env.omniRate },
     publicUrl: env.publicUrl,
-    toolsFor: (id) => tools.get(id),
-    holdFor: (id) => holds.get(id) ?? defaultHold,
+    toolsFor: (agent) => mcp.toolSetFor(agent.id, toolsByAgent.get(agent)),
+    holdFor: (id) => current.holds.get(id) ?? defaultHold,
     paceClock: new IntervalPaceClock(),
     streamTokens,
     rest,
     sockets,
     logger,
     metrics,
-  }, opts.onCallRecord ?? ((r) => logger.info({ callRecord: r }, 'call record')));
+    feeds,
+  }, (r) => {
+    history.add(r);
+    reloader.sweep();
+    (opts.onCallRecord ?? ((x: typeof r) => logger.info({ callRecord: x }, 'call record')))(r);
+  }, store, settings.fleet.lease_s * 1000);
+  const calls = new FleetCalls(registry, store, settings.fleet.control_timeout_ms, logger);
 
-  const agents = new Map(config.file.agents.map((a) => [a.id, a]));
+  const reloader = new ConfigReloader({
+    current: () => ({ config: ctx.config, set: current }),
+    apply: (next, set) => {
+      // First: it throws on an invalid MCP server before anything changes (src/tools/mcp/manager.ts).
+      mcp.reconcile(next.file.agents);
+      for (const [agent, reg] of set.tools) toolsByAgent.set(agent, reg);
+      current = set;
+      ctx.config = next;
+    },
+    agentsInUse: () => registry.list().map((s) => s.agent),
+    agentSetOptions: setOptions,
+    logger,
+  });
   const ctx: BridgeContext = {
     config, settings, logger, metrics, registry, rest, sockets,
     draining: false,
     streamTokens,
-    agent: (id) => (id ? agents.get(id) : undefined),
+    feeds,
+    history,
+    reloadConfig: (source) => reloader.reload(source),
+    agent: (id) => (id ? current.agents.get(id) : undefined),
     agentForNumber: (to) => {
-      const route = to ? config.file.numbers[to] : undefined;
-      return agents.get(route?.agent ?? config.file.default_agent) ?? agents.get(config.file.default_agent)!;
+      const file = current.file;
+      const route = to ? file.numbers[to] : undefined;
+      return current.agents.get(route?.agent ?? file.default_agent) ?? current.agents.get(file.default_agent)!;
     },
     atCapacity: () => registry.size >= settings.max_concurrent_calls,
-    preconnect: (info, note, turns) => {
-      // A resumed call (failed transfer) always gets its session: it carries the conversation.
-      if (!note && !settings.preconnect.enabled) return undefined;
-      const s = registry.create(info, turns);
-      s.startEngine(note);
-      s.awaitStream(settings.preconnect.stream_timeout_ms, 'preconnect');
-      metrics.preconnect.inc({ result: 'started' });
-      return s;
+    admit: async (callSid) => {
+      if (registry.size >= settings.max_concurrent_calls) return false;
+      const fleetMax = settings.fleet.max_concurrent_calls;
+      if (!store.shared || fleetMax === undefined) return true;
+      // Store unreachable: this replica's own limit decides (the error is counted).
+      return (await store.claimSlot(callSid, fleetMax)) ?? true;
     },
-    attachStream: (callSid, claims, handle) => {
-      let s = registry.get(callSid);
-      if (s) {
-        if (s.isEnded) return { refused: 'call_ended' };
-        // One stream per call: only a restart the bridge asked for (transfer-return, <Play
-        // digits>, a moved call) may follow or replace a stream; anything else leaves it be.
-        if (claims.purpose !== 'restart') {
-          if (s.hasStream) return { refused: 'stream_already_live' };
-          if (s.streamsAttached > 0) return { refused: 'stream_already_used' };
-        }
-        // Only a session's first stream is a pre-connect hit; later ones are restarts (<Play digits>).
-        if (s.streamsAttached === 0) metrics.preconnect.inc({ result: 'attached' });
-        s.attachStream(handle);
-        return { session: s };
-      }
-      if (ctx.draining || ctx.atCapacity()) {
-        // A call that reached us without its webhook (another replica answered it, or it was
-        // moved here): like a new call at capacity, it hears the busy message, not a bare close.
-        logger.warn({ callSid, draining: ctx.draining }, 'media stream refused: draining or at capacity; the caller gets the busy message');
-        metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
-        const refused = ctx.draining ? 'draining' : 'at_capacity';
-        if (!rest) return { refused };
-        const busy = rest.updateCallTwiml(callSid, hangupTwiml(settings.busy_message)).then((res) => {
-          if (!res.ok) logger.warn({ callSid, status: res.status, code: res.code }, 'busy message: REST update failed');
-          return res.ok;
-        });
-        return { refused, busy };
-      }
-      const agent = ctx.agent(claims.agent) ?? ctx.agentForNumber(claims.to);
-      s = registry.create({ callSid, agent, from: claims.from, to: claims.to });
-      s.startEngine();
-      s.attachStream(handle);
-      return { session: s };
-    },
+    calls,
+    preconnect: (info, resume) => registry.preconnect(info, resume),
+    attachStream: (callSid, claims, handle) => registry.attachStream(ctx, callSid, claims, handle),
   };
 
   // Only the configured proxy hops may set the client address (per-IP limits, logs): an
@@ -192,10 +187,12 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   registerIvrRoutes(app, ctx);
   registerMediaRoute(app, ctx);
   registerAdminRoutes(app, ctx);
+  await registerConsole(app, ctx);
 
   return {
     app,
     ctx,
+    mcp,
     async drain(timeoutMs) {
       ctx.draining = true;
       logger.info({ active: registry.size, timeoutMs }, 'draining: new calls are refused');
@@ -208,8 +205,13 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     },
     async close() {
       ctx.draining = true;
+      feeds.stop();
       for (const s of registry.list()) s.end('shutdown');
       await app.close();
+      await mcp.close();
+      registry.stop();
+      // A store the caller gave (tests) is the caller's to close.
+      if (!opts.store) await store.close();
     },
   };
 }

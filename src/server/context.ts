@@ -3,9 +3,13 @@ import type { LoadedConfig } from '../config/loader.js';
 import type { AgentConfig, BridgeSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { CallFeedHub } from '../observability/call-events.js';
+import type { CallHistory } from '../console/history.js';
+import type { ReloadResult } from './reload.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
 import type { TwilioRest } from '../twilio/rest.js';
-import type { CallRegistry } from './registry.js';
+import type { AttachResult, CallRegistry, Resume } from './registry.js';
+import type { FleetCalls } from './fleet-calls.js';
 import type { StreamClaims, StreamTokens } from './stream-token.js';
 
 /** What the routes share: configuration, the call registry and the bridge's services. */
@@ -27,10 +31,21 @@ export interface BridgeContext {
    * the stream's verified token (stream-token.ts); a refusal names its reason (counted, logged).
    * `busy`: the busy message is on its way by REST (resolves whether Twilio took it).
    */
-  attachStream(callSid: string, claims: StreamClaims, handle: MediaStreamHandle): { session: CallSession } | { refused: string; busy?: Promise<boolean> };
-  /** pre-connects an engine session at the voice webhook (issue: answer faster) */
-  preconnect(info: { callSid: string; agent: AgentConfig; from?: string; to?: string }, resumeNote?: string, turns?: readonly import('../call/memory.js').Turn[]): CallSession | undefined;
+  attachStream(callSid: string, claims: StreamClaims, handle: MediaStreamHandle): AttachResult | Promise<AttachResult>;
+  /** pre-connects an engine session at a webhook (registry.preconnect) */
+  preconnect(info: { callSid: string; agent: AgentConfig; from?: string; to?: string }, resume?: Resume): CallSession | undefined;
+  /** this replica is full (its own limit) */
   atCapacity(): boolean;
+  /** whether a new call may start: this replica's limit, then the fleet's (a slot claimed for `callSid`) */
+  admit(callSid: string): Promise<boolean>;
+  /** the fleet's calls and the operator's hang-up and transfer (admin API, console, tools) */
+  calls: FleetCalls;
+  /** live events of this process's calls, for the console (src/observability/call-events.ts) */
+  feeds: CallFeedHub;
+  /** the last finished calls of this process (the console's history view) */
+  history: CallHistory;
+  /** re-reads the configuration file; new calls get it, calls in progress keep theirs (reload.ts) */
+  reloadConfig(source: string): Promise<ReloadResult>;
   /** mints and verifies the per-call stream tokens carried in the TwiML's <Parameter> */
   streamTokens: StreamTokens;
 }

@@ -1,7 +1,7 @@
+import type { ParkedCall } from '../store/fleet-store.js';
 import type { BridgeContext } from './context.js';
-import type { CallRegistry } from './registry.js';
 
-type Parked = NonNullable<ReturnType<CallRegistry['unpark']>>;
+type Parked = ParkedCall;
 
 /** How long a dial-action waits for the transferring session to finish handing the call off. */
 const HANDOFF_WAIT_MS = 2000;
@@ -26,10 +26,20 @@ export async function checkDialAction(ctx: BridgeContext, callSid: string): Prom
       await new Promise((r) => setTimeout(r, 10));
     }
   }
-  if (ctx.registry.hasEndedAtTwilio(callSid)) return { ok: false, reason: 'call_ended' };
+  if (await ctx.registry.hasEndedAtTwilio(callSid)) return { ok: false, reason: 'call_ended' };
   const current = ctx.registry.get(callSid);
   if (current && !current.isEnded) return { ok: false, reason: 'call_has_live_session' };
-  const parked = ctx.registry.unpark(callSid);
+  const store = ctx.registry.store;
+  if (store.shared) {
+    const owner = await store.lookup(callSid);
+    if (owner && owner.replica !== store.replicaId) return { ok: false, reason: 'call_has_live_session' };
+  }
+  const parked = await ctx.registry.unpark(callSid);
   if (!parked) return { ok: false, reason: 'no_transfer_in_progress' };
+  if (parked.reason !== 'transfer') {
+    // A call being moved between replicas: not a transfer coming back; its context stays for its stream.
+    await store.park(parked, 60_000);
+    return { ok: false, reason: 'no_transfer_in_progress' };
+  }
   return { ok: true, parked };
 }

@@ -5,6 +5,7 @@ import type { HeldSocket } from '../net/write-coalescer.js';
 import { MediaScanner } from '../twilio/media-scan.js';
 import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
 import type { BridgeContext } from './context.js';
+import type { AttachResult } from './registry.js';
 import { twilioUpgradeGuard } from './signatures.js';
 import { BudgetClock, capped, RejectionLog, type Budgeted, type MediaLimits } from './stream-guard.js';
 
@@ -20,6 +21,8 @@ export const CLOSE_REFUSED = 1008;
 const TERMINATE_AFTER_MS = 2000;
 /** While the busy message goes out by REST, a refused stream is held (Twilio then stops it). */
 const BUSY_HOLD_MS = 10_000;
+/** messages held while a fleet store answers a `start` (Twilio sends 50 a second) */
+const MAX_PENDING_START = 500;
 
 /**
  * The Media Streams socket. The upgrade is signature-checked before any session exists — but
@@ -58,6 +61,8 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
   msgBudget: number;
   byteBudget: number;
   private paused = false;
+  /** messages that arrive while the fleet store decides where this stream goes (bounded; replayed in order) */
+  private pendingStart: [Buffer, boolean][] | undefined;
   /** when the socket went over its budget and has not recovered since (0: it is within it) */
   private overSince = 0;
 
@@ -149,6 +154,16 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     this.byteBudget -= data.length;
     if (--this.msgBudget < 0 || this.byteBudget < 0) this.overBudget();
     if (this.shut) return this.afterRefusal(data, isBinary);
+    if (this.pendingStart) {
+      if (this.pendingStart.length < MAX_PENDING_START) this.pendingStart.push([data, isBinary]);
+      else this.reject('backlog_during_start');
+      return;
+    }
+    this.dispatch(data, isBinary);
+  }
+
+  private dispatch(data: Buffer, isBinary: boolean): void {
+    if (this.shut) return;
     if (isBinary) return this.session ? this.reject('binary_frame') : this.refuse('not_start_first', { detail: 'binary_frame' });
     if (this.stopped) return this.reject('after_stop');
     if (this.scanner) {
@@ -211,8 +226,22 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     if (!this.ctx.streamTokens.consume(verified.claims)) return this.refuse('token_replayed', { callSid });
     this.clearStartTimer();
     const r = this.ctx.attachStream(start.callSid, verified.claims, this);
+    const purpose = verified.claims.purpose;
+    if (!(r instanceof Promise)) return this.started(r, callSid, purpose);
+    // A fleet decides in one store round trip (single use, capacity, a moved call's context):
+    // what arrives meanwhile waits, in order, and is handled once the stream has its session.
+    this.pendingStart = [];
+    void r.then(
+      (res) => this.started(res, callSid, purpose),
+      () => this.started({ refused: 'store_error' }, callSid, purpose),
+    );
+  }
+
+  private started(r: AttachResult, callSid: unknown, purpose: string): void {
+    const queued = this.pendingStart ?? [];
+    this.pendingStart = undefined;
     if ('refused' in r) {
-      this.refuse(r.refused, { callSid, purpose: verified.claims.purpose }, r.busy ? BUSY_HOLD_MS : 0);
+      this.refuse(r.refused, { callSid, purpose }, r.busy ? BUSY_HOLD_MS : 0);
       // Twilio refused the update (the call is gone): nothing will stop this stream but us.
       void r.busy?.then((ok) => {
         if (ok || !this.busyTimer) return;
@@ -224,6 +253,9 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     }
     this.session = r.session;
     this.scanner = new MediaScanner(this.streamSid);
+    // The socket closed while the store answered: the session hears of it now.
+    if (this.stopped) return r.session.onStreamEnded(this, 'socket_closed');
+    for (const [data, isBinary] of queued) this.dispatch(data, isBinary);
   }
 
   /** Over the message or byte budget: pause reads until the clock refills the bucket. */

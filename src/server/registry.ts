@@ -1,32 +1,52 @@
 import type { Turn } from '../call/memory.js';
-import { CallSession, type CallInfo, type SessionDeps } from '../call/session.js';
+import { CallSession, type CallInfo, type MediaStreamHandle, type SessionDeps } from '../call/session.js';
 import type { CallRecord } from '../call/record.js';
+import type { AgentConfig } from '../config/schema.js';
+import type { DirectoryEntry, FleetStore, ParkedCall } from '../store/fleet-store.js';
+import { hangupTwiml } from '../twilio/twiml.js';
+import type { StreamClaims } from './stream-token.js';
 
-/** A call handed to a human: kept briefly so a failed dial can come back with its context. */
-interface Parked {
-  info: CallInfo;
-  turns: readonly Turn[];
-  expires: number;
-}
-
-const MAX_PARKED = 10_000;
 const ENDED_MEMORY_MS = 10 * 60_000;
 
+/** What routing a stream needs from the bridge (BridgeContext satisfies it). */
+export interface RoutingView {
+  readonly draining: boolean;
+  atCapacity(): boolean;
+  /** whether a new call may start here: this replica's limit, then the fleet's (store) */
+  admit(callSid: string): Promise<boolean>;
+  agent(id: string | undefined): AgentConfig | undefined;
+  agentForNumber(to: string | undefined): AgentConfig;
+}
+
+export type AttachResult = { session: CallSession } | { refused: string; busy?: Promise<boolean> };
+
+/** A resumed call: its conversation and the note the agent gets about why it is back. */
+export interface Resume {
+  note: string;
+  turns: readonly Turn[];
+}
+
 /**
- * Every live call, keyed by CallSid. The only shared state of the bridge: sessions never reach
- * each other, and a CallSid that is not here simply has no session.
+ * Every live call of this process, keyed by CallSid, and the fleet's view of them through the
+ * store: each session is entered in the call directory when created, renewed in one batch per
+ * lease period, and released when it ends. The store is touched at a call's edges only
+ * (creation, stream attach, end), never per frame.
  */
 export class CallRegistry {
   private readonly calls = new Map<string, CallSession>();
-  private readonly parked = new Map<string, Parked>();
-  /** calls Twilio reported over (final status callback) → when: a later dial-action must not reopen them */
-  private readonly endedAtTwilio = new Map<string, number>();
   private readonly endedWaiters = new Set<() => void>();
+  private readonly renewTimer: NodeJS.Timeout;
 
   constructor(
     private readonly deps: Omit<SessionDeps, 'onEnded'>,
     private readonly onRecord: (r: CallRecord) => void,
-  ) {}
+    readonly store: FleetStore,
+    /** lease of a directory entry; renewed every third of it */
+    private readonly leaseMs = 15_000,
+  ) {
+    this.renewTimer = setInterval(() => void this.store.renew(this.list().map((s) => this.entryOf(s))), Math.max(100, Math.floor(leaseMs / 3)));
+    this.renewTimer.unref();
+  }
 
   get size(): number {
     return this.calls.size;
@@ -40,6 +60,14 @@ export class CallRegistry {
     return [...this.calls.values()];
   }
 
+  private entryOf(s: CallSession): DirectoryEntry {
+    return {
+      callSid: s.callSid, replica: this.store.replicaId, agent: s.agent.id,
+      ...(s.info.from ? { from: s.info.from } : {}), ...(s.info.to ? { to: s.info.to } : {}),
+      startedAt: s.startedAt, status: s.hasStream ? 'in-progress' : 'connecting',
+    };
+  }
+
   /** Creates the session of a call (the caller checked the capacity and that none exists). */
   create(info: CallInfo, resumeTurns?: readonly Turn[]): CallSession {
     const session = new CallSession(info, {
@@ -49,6 +77,7 @@ export class CallRegistry {
     for (const t of resumeTurns ?? []) session.memory.add(t.role, t.text, t.atMs);
     this.calls.set(info.callSid, session);
     this.deps.metrics.activeCalls.set(this.calls.size);
+    void this.store.register(this.entryOf(session));
     return session;
   }
 
@@ -56,45 +85,125 @@ export class CallRegistry {
     if (this.calls.get(s.callSid) === s) this.calls.delete(s.callSid);
     this.deps.metrics.activeCalls.set(this.calls.size);
     this.deps.metrics.calls.inc({ outcome: record.outcome });
+    // Only if this replica still owns the entry: a moved call's new owner keeps its own.
+    void this.store.release(s.callSid, this.store.replicaId);
     if (record.outcome === 'transferred') {
       const ttl = (s.agent.transfer.timeout_s + 60) * 1000;
-      this.parked.set(s.callSid, { info: s.info, turns: [...s.memory.all()], expires: Date.now() + ttl });
-      this.sweepParked();
+      void this.store.park(this.parkedOf(s, 'transfer'), ttl);
     }
     this.onRecord(record);
     if (this.calls.size === 0) for (const w of this.endedWaiters) w();
   }
 
-  /** Takes a parked call back (dial-action): its info and conversation, if still known. */
-  unpark(callSid: string): Parked | undefined {
-    this.sweepParked();
-    const p = this.parked.get(callSid);
-    this.parked.delete(callSid);
-    return p;
+  parkedOf(s: CallSession, reason: ParkedCall['reason'], note?: string): ParkedCall {
+    return {
+      callSid: s.callSid, agent: s.agent.id, reason, turns: [...s.memory.all()],
+      ...(s.info.from ? { from: s.info.from } : {}), ...(s.info.to ? { to: s.info.to } : {}),
+      ...(s.info.direction ? { direction: s.info.direction } : {}),
+      ...(note ? { note } : {}),
+    };
   }
 
-  /** A final status callback for the call: its parked context is dropped and the end remembered (bounded, 10 min). */
-  noteEndedAtTwilio(callSid: string): void {
-    this.parked.delete(callSid);
-    this.endedAtTwilio.delete(callSid);
-    this.endedAtTwilio.set(callSid, Date.now() + ENDED_MEMORY_MS);
-    const now = Date.now();
-    for (const [k, until] of this.endedAtTwilio) {
-      if (until >= now && this.endedAtTwilio.size <= MAX_PARKED) break;
-      this.endedAtTwilio.delete(k);
+  /** Takes a parked call back (dial-action, a moved call's stream): its conversation, if still known, at most once fleet-wide. */
+  unpark(callSid: string): Promise<ParkedCall | undefined> {
+    return this.store.unpark(callSid);
+  }
+
+  /** A final status callback for the call (on any replica): parked context dropped, slot freed, end remembered (10 min). */
+  async noteEndedAtTwilio(callSid: string): Promise<void> {
+    await Promise.all([this.store.dropParked(callSid), this.store.noteEnded(callSid, ENDED_MEMORY_MS), this.store.release(callSid)]);
+  }
+
+  /** Whether Twilio has reported the call over (within the last 10 minutes), anywhere in the fleet. */
+  hasEndedAtTwilio(callSid: string): Promise<boolean> {
+    return this.store.hasEnded(callSid);
+  }
+
+  /**
+   * Pre-connects an engine session at a webhook, so the agent is ready when the stream comes.
+   * A resumed call (failed transfer) always gets its session: it carries the conversation.
+   */
+  preconnect(info: CallInfo, resume?: Resume): CallSession | undefined {
+    const settings = this.deps.settings;
+    // In a fleet the stream may land on another replica than this webhook: no pre-connect then.
+    if (!resume && (!settings.preconnect.enabled || this.store.shared)) return undefined;
+    const s = this.create(info, resume?.turns);
+    s.startEngine(resume?.note);
+    s.awaitStream(settings.preconnect.stream_timeout_ms, 'preconnect');
+    this.deps.metrics.preconnect.inc({ result: 'started' });
+    return s;
+  }
+
+  /**
+   * Binds a media stream to its call's session, creating one if none waits here. With a shared
+   * store the token is first consumed fleet-wide (a replay on another replica is refused) and a
+   * call moved here (transfer-return, a drain) is resumed with its conversation from the store;
+   * then the answer is a promise. With the in-process store it is immediate, as on one replica.
+   */
+  attachStream(view: RoutingView, callSid: string, claims: StreamClaims, handle: MediaStreamHandle): AttachResult | Promise<AttachResult> {
+    const s = this.calls.get(callSid);
+    if (s || !this.store.shared) return this.attachLocal(view, callSid, claims, handle, s);
+    return this.attachShared(view, callSid, claims, handle);
+  }
+
+  private async attachShared(view: RoutingView, callSid: string, claims: StreamClaims, handle: MediaStreamHandle): Promise<AttachResult> {
+    const fresh = await this.store.consumeOnce('stream', claims.id, Math.max(1000, claims.expiresAt - Date.now() + 1000));
+    if (fresh === false) return { refused: 'token_replayed' };
+    const here = this.calls.get(callSid);
+    if (here) return this.attachLocal(view, callSid, claims, handle, here);
+    const moved = claims.purpose === 'restart' ? await this.store.unpark(callSid) : undefined;
+    if (!view.draining && (await view.admit(callSid))) {
+      const s = this.calls.get(callSid);
+      if (s) return this.attachLocal(view, callSid, claims, handle, s);
+      const resume = moved ? { note: moved.note ?? '', turns: moved.turns } : undefined;
+      return { session: this.startWithStream(view, callSid, claims, handle, resume, moved?.agent) };
     }
+    // Refused here: a moved call's context goes back for whichever replica takes the call next.
+    if (moved) void this.store.park(moved, 60_000);
+    return this.refuseBusy(view, callSid);
   }
 
-  /** Whether Twilio has reported the call over (within the last 10 minutes). */
-  hasEndedAtTwilio(callSid: string): boolean {
-    const until = this.endedAtTwilio.get(callSid);
-    return until !== undefined && until >= Date.now();
+  private attachLocal(view: RoutingView, callSid: string, claims: StreamClaims, handle: MediaStreamHandle, s: CallSession | undefined): AttachResult {
+    if (s) {
+      if (s.isEnded) return { refused: 'call_ended' };
+      // One stream per call: only a restart the bridge asked for (transfer-return, <Play
+      // digits>, a moved call) may follow or replace a stream; anything else leaves it be.
+      if (claims.purpose !== 'restart') {
+        if (s.hasStream) return { refused: 'stream_already_live' };
+        if (s.streamsAttached > 0) return { refused: 'stream_already_used' };
+      }
+      // Only a session's first stream is a pre-connect hit; later ones are restarts (<Play digits>).
+      if (s.streamsAttached === 0) this.deps.metrics.preconnect.inc({ result: 'attached' });
+      s.attachStream(handle);
+      return { session: s };
+    }
+    if (view.draining || view.atCapacity()) return this.refuseBusy(view, callSid);
+    return { session: this.startWithStream(view, callSid, claims, handle) };
   }
 
-  private sweepParked(): void {
-    const now = Date.now();
-    for (const [k, p] of this.parked) if (p.expires < now) this.parked.delete(k);
-    while (this.parked.size > MAX_PARKED) this.parked.delete(this.parked.keys().next().value!);
+  private startWithStream(view: RoutingView, callSid: string, claims: StreamClaims, handle: MediaStreamHandle, resume?: Resume, agentId?: string): CallSession {
+    const agent = view.agent(agentId) ?? view.agent(claims.agent) ?? view.agentForNumber(claims.to);
+    const s = this.create({ callSid, agent, from: claims.from, to: claims.to }, resume?.turns);
+    s.startEngine(resume?.note || undefined);
+    s.attachStream(handle);
+    return s;
+  }
+
+  /**
+   * A call that reached us without its webhook (another replica answered it, or it was moved
+   * here) while draining or full: like a new call at capacity, it hears the busy message.
+   */
+  private refuseBusy(view: RoutingView, callSid: string): AttachResult {
+    const { logger, metrics, rest, settings } = this.deps;
+    logger.warn({ callSid, draining: view.draining }, 'media stream refused: draining or at capacity; the caller gets the busy message');
+    metrics.calls.inc({ outcome: view.draining ? 'refused_draining' : 'refused_capacity' });
+    const refused = view.draining ? 'draining' : 'at_capacity';
+    if (!rest) return { refused };
+    const busy = rest.updateCallTwiml(callSid, hangupTwiml(settings.busy_message)).then((res) => {
+      if (!res.ok) logger.warn({ callSid, status: res.status, code: res.code }, 'busy message: REST update failed');
+      return res.ok;
+    });
+    return { refused, busy };
   }
 
   /** Resolves when no call is left, or after `timeoutMs` (returns whether all ended). */
@@ -111,5 +220,8 @@ export class CallRegistry {
       this.endedWaiters.add(w);
     });
   }
-}
 
+  stop(): void {
+    clearInterval(this.renewTimer);
+  }
+}

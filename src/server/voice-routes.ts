@@ -18,7 +18,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const p = parseForm(ctx, req, reply, voiceParams);
     if (!p) return reply;
     const log = ctx.logger.child({ callSid: p.CallSid });
-    if (ctx.draining || ctx.atCapacity()) {
+    if (ctx.draining || !(await ctx.admit(p.CallSid))) {
       log.warn({ draining: ctx.draining, active: ctx.registry.size }, 'refusing a new call');
       ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
       return xml(reply, hangupTwiml(ctx.settings.busy_message));
@@ -39,7 +39,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     if (!p) return reply;
     const q = req.query as Record<string, string | undefined>;
     const agent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.From);
-    if (ctx.draining || ctx.atCapacity()) {
+    if (ctx.draining || !(await ctx.admit(p.CallSid))) {
       ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
       return xml(reply, hangupTwiml(ctx.settings.busy_message));
     }
@@ -59,7 +59,8 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const status = p.CallStatus;
     const final = isFinalCallStatus(status);
     if (session && final && !session.hasStream) session.end(`twilio_${status}`);
-    if (final) ctx.registry.noteEndedAtTwilio(p.CallSid);
+    // Any replica may get it: the call's slot and directory entry go, wherever its session was.
+    if (final) await ctx.registry.noteEndedAtTwilio(p.CallSid);
     return reply.code(204).send();
   });
 
@@ -82,7 +83,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
       return xml(reply, hangupTwiml(answered ? undefined : fallbackAgent.transfer.voicemail_message));
     }
     const parked = check.parked;
-    const agent = parked.info.agent;
+    const agent = ctx.agent(parked.agent) ?? ctx.agentForNumber(parked.to);
     const target = agent.transfer.targets.find((t) => t.name === q.target)?.name;
     ctx.metrics.transfers.inc({ result: `dial_${status}` });
     ctx.logger.info({ callSid: p.CallSid, status, target }, 'transfer finished');
@@ -94,8 +95,10 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
         return xml(reply, hangupTwiml());
       case 'back_to_agent': {
         const note = `A transfer to ${target ?? 'a human'} did not succeed (${status}). Tell the caller briefly and offer to help another way.`;
-        const info = parked.info;
-        if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ ...info, agent }, note, parked.turns));
+        const info = { callSid: p.CallSid, agent, from: parked.from, to: parked.to, ...(parked.direction ? { direction: parked.direction } : {}) };
+        // In a fleet the stream may land on any replica: it resumes the conversation from the store.
+        if (ctx.registry.store.shared) await ctx.registry.store.park({ ...parked, reason: 'moved', note }, ctx.streamTokens.ttlMs + 60_000);
+        else if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect(info, { note, turns: parked.turns }));
         // A bridge-requested restart: this stream may replace whatever stream the call still has.
         const token = ctx.streamTokens.mint(p.CallSid, { purpose: 'restart', agent: agent.id, from: info.from, to: info.to });
         return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { token }));

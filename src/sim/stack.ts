@@ -6,6 +6,8 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { buildBridge, type Bridge } from '../server/app.js';
 import type { CallRecord } from '../call/record.js';
+import type { FleetStore } from '../store/fleet-store.js';
+import { readStoreEnv } from '../store/open-store.js';
 import { startOfflineEngine, type EngineOptions, type OfflineEngine } from './engine/index.js';
 import { startTwilioSimulator, type TwilioSimulator } from './twilio/index.js';
 import type { HumanBehaviour } from './twilio/types.js';
@@ -35,6 +37,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   logger?: Logger;
   onCallRecord?: (r: CallRecord) => void;
+  /** the bridge's fleet store (default: in-process) */
+  store?: FleetStore;
 }
 
 export interface Stack {
@@ -69,6 +73,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const logger = opts.logger ?? createLogger({ level: 'warn', secrets: [SIM_AUTH_TOKEN] });
   const bridge = await buildBridge({
     config, logger, engineBaseUrl: engine.url, metrics: createMetrics({ defaultMetrics: true }), onCallRecord: opts.onCallRecord,
+    // The stack's environment is `opts.env`, never the process's: REDIS_URL there makes it a fleet member.
+    ...(opts.store ? { store: opts.store } : {}), storeEnv: readStoreEnv(opts.env ?? {}),
   });
   await bridge.app.listen({ port, host: '127.0.0.1' });
   return {

@@ -35,6 +35,8 @@ export interface ParkedCall {
   turns: Turn[];
   /** why it was parked: a transfer (dial-action brings it back) or a drain (a moved call) */
   reason: 'transfer' | 'moved';
+  /** what the resumed agent is told about why the call is back */
+  note?: string;
 }
 
 export type ControlOp = { op: 'hangup' } | { op: 'transfer'; target?: string };
@@ -71,8 +73,12 @@ export interface FleetStore {
   claimSlot(callSid: string, max: number): Promise<boolean | undefined>;
   /** Records (or updates) a call this replica owns; holds its slot under a lease. */
   register(entry: DirectoryEntry): Promise<void>;
-  /** Drops a call from the directory and frees its slot (any replica may: a final status callback). */
-  release(callSid: string): Promise<void>;
+  /**
+   * Drops a call from the directory and frees its slot. With `owner`, only if that replica still
+   * owns the entry (a moved call's new owner keeps its own); without, unconditionally (a final
+   * status callback, on any replica).
+   */
+  release(callSid: string, owner?: string): Promise<void>;
   /** Renews the leases of this replica's calls, re-writing their entries (one batched operation per renewal period, not per call). */
   renew(entries: readonly DirectoryEntry[]): Promise<void>;
   /** The fleet's live calls (leases not expired). Unreachable store: undefined. */
@@ -102,6 +108,8 @@ export interface FleetStore {
   /** Asks `replica` to act on a call; resolves with its answer, or 'timeout' / 'unavailable'. */
   sendControl(replica: string, callSid: string, cmd: ControlOp, timeoutMs: number): Promise<ControlAnswer | 'timeout' | 'unavailable'>;
 
+  /** told of every failed operation (metrics, rate-limited log) */
+  onError?: (op: string, err: Error) => void;
   /** operations issued so far, by name (the store-ops test and the benchmark read it) */
   readonly ops: Map<string, number>;
   close(): Promise<void>;

@@ -41,6 +41,7 @@ export class MemoryStore implements FleetStore {
   readonly kind = 'memory' as const;
   readonly shared = false;
   readonly ops = new Map<string, number>();
+  onError?: (op: string, err: Error) => void;
   private readonly calls = new Expiring<DirectoryEntry>();
   private readonly slots = new Expiring<true>();
   private readonly parked = new Expiring<ParkedCall>();
@@ -67,8 +68,10 @@ export class MemoryStore implements FleetStore {
     this.slots.set(e.callSid, true, this.leaseMs);
   }
 
-  async release(callSid: string): Promise<void> {
+  async release(callSid: string, owner?: string): Promise<void> {
     countOp(this.ops, 'release');
+    const e = this.calls.get(callSid);
+    if (owner !== undefined && e && e.replica !== owner) return;
     this.calls.delete(callSid);
     this.slots.delete(callSid);
   }

@@ -56,6 +56,16 @@ for _, sid in ipairs(sids) do
 end
 return out`;
 
+// KEYS[1] slots, KEYS[2] the call's entry; ARGV[1] sid, ARGV[2] owner ('' = any)
+const RELEASE = `local v = redis.call('GET', KEYS[2])
+if ARGV[2] ~= '' and v then
+  local ok, e = pcall(cjson.decode, v)
+  if ok and type(e) == 'table' and e.replica ~= ARGV[2] then return 0 end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1`;
+
 const COUNT = `${NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 return redis.call('ZCARD', KEYS[1])`;
@@ -72,7 +82,7 @@ const entrySchema = z.object({
 const parkedSchema = z.object({
   callSid: z.string(), agent: z.string(), from: z.string().optional(), to: z.string().optional(), direction: z.string().optional(),
   turns: z.array(z.object({ role: z.enum(['user', 'assistant', 'system']), text: z.string(), atMs: z.number() })).max(1000),
-  reason: z.enum(['transfer', 'moved']),
+  reason: z.enum(['transfer', 'moved']), note: z.string().max(2000).optional(),
 });
 const controlRequestSchema = z.object({
   id: z.string().max(64), from: z.string().max(128), callSid: z.string().max(64),
@@ -111,6 +121,7 @@ export class RedisStore implements FleetStore {
   private handler?: (req: ControlRequest) => Promise<ControlAnswer>;
   private readonly pending = new Map<string, (a: ControlAnswer) => void>();
   private closed = false;
+  onError?: (op: string, err: Error) => void;
 
   private constructor(private readonly o: RedisStoreOptions) {
     this.replicaId = o.replicaId;
@@ -174,7 +185,7 @@ export class RedisStore implements FleetStore {
     try {
       return await fn();
     } catch (err) {
-      this.o.onError?.(op, err as Error);
+      (this.onError ?? this.o.onError)?.(op, err as Error);
       return fallback;
     }
   }
@@ -187,8 +198,8 @@ export class RedisStore implements FleetStore {
     await this.run('register', () => this.client.eval(REGISTER, 1, this.k('slots'), this.k('call', ''), this.o.leaseMs, e.callSid, JSON.stringify(e)), undefined);
   }
 
-  async release(callSid: string): Promise<void> {
-    await this.run('release', () => this.client.multi().zrem(this.k('slots'), callSid).del(this.k('call', callSid)).exec(), undefined);
+  async release(callSid: string, owner?: string): Promise<void> {
+    await this.run('release', () => this.client.eval(RELEASE, 2, this.k('slots'), this.k('call', callSid), callSid, owner ?? ''), undefined);
   }
 
   /** Renewal re-writes the entries (not only their expiry): a Redis that restarted empty gets them back. */

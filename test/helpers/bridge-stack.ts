@@ -6,6 +6,7 @@
  */
 import { parseScenario, type EngineOptions } from '../../src/sim/engine/index.js';
 import type { LoadedConfig } from '../../src/config/loader.js';
+import type { FleetStore } from '../../src/store/fleet-store.js';
 import type { HumanBehaviour } from '../../src/sim/twilio/index.js';
 import { toneVoice } from './audio.js';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, type Harness } from './harness.js';
@@ -42,6 +43,8 @@ export interface BridgeStackOptions {
   env?: Record<string, string>;
   human?: HumanBehaviour;
   tweak?: (cfg: LoadedConfig) => void;
+  /** the bridge's fleet store (default: in-process) */
+  store?: FleetStore;
 }
 
 export function bridgeTestConfig(o: Pick<BridgeStackOptions, 'support' | 'sales' | 'bridge'> = {}): Record<string, unknown> {
@@ -75,6 +78,7 @@ export async function startBridgeStack(o: BridgeStackOptions = {}): Promise<Brid
     human: o.human ?? { answer: 'answer', ringMs: 200, talkMs: 300 },
     ...(o.env ? { env: o.env } : {}),
     ...(o.tweak ? { tweak: o.tweak } : {}),
+    ...(o.store ? { store: o.store } : {}),
   });
   return { ...h, target: { bridgeUrl: h.bridgeUrl, authToken: AUTH_TOKEN, accountSid: ACCOUNT_SID } };
 }

@@ -96,6 +96,8 @@ describe('redis store across replicas', () => {
     expect(await b.claimSlot('CA2', 1)).toBe(false);
     await a.register(entry('CA1', 'a'));
     expect(await b.lookup('CA1')).toMatchObject({ replica: 'a' });
+    await b.release('CA1', 'b');
+    expect(await b.lookup('CA1')).toMatchObject({ replica: 'a' });
     expect(await a.consumeOnce('stream', 'x', 5000)).toBe(true);
     expect(await b.consumeOnce('stream', 'x', 5000)).toBe(false);
     await a.park({ callSid: 'CA1', agent: 'support', turns: [], reason: 'transfer' }, 5000);
