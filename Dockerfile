@@ -12,6 +12,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json
+# The console's HTML/CSS/JS are served from beside the compiled console module (scripts/build.mjs does the same).
+RUN cp -r src/console/public dist/console/public
 
 # Stage 2: production dependencies only. --ignore-scripts skips the root `prepare` (no TypeScript
 # here; dist/ comes from stage 1); bufferutil, the one dependency with an install script, loads

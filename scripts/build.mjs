@@ -15,7 +15,7 @@
  * dist/.built records when the compiled sources were read: its mtime is the build's start.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,8 @@ function build() {
     console.error('build: tsc failed; dist/ is unchanged');
     return 1;
   }
+  // The console's page files are not TypeScript: copied beside the compiled console module (src/console/routes.ts).
+  cpSync(join(ROOT, 'src', 'console', 'public'), join(out, 'console', 'public'), { recursive: true });
   writeFileSync(join(out, '.built'), `${startedAt.toISOString()}\n`);
   utimesSync(join(out, '.built'), startedAt, startedAt);
   // Swap: another build finishing at the same moment may win either rename; its output is as good.

@@ -149,6 +149,8 @@ export async function serveMain(argv: readonly string[] = []): Promise<number> {
       running.logger.info({ signal: sig, drainMs }, 'shutting down: draining calls');
       void running.bridge.drain(drainMs).then(() => running.stop()).then(resolve, resolve);
     };
+    // SIGHUP re-reads the configuration file (src/server/reload.ts); a refused one is logged and changes nothing.
+    process.on('SIGHUP', () => void running.bridge.ctx.reloadConfig('SIGHUP'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
   });

@@ -14,7 +14,8 @@ export interface CallRecord {
   streams: string[];
   dtmf: string;
   bargeIns: number;
-  tools: { name: string; outcome: string; durationMs: number }[];
+  /** `executor` and `server` are set for MCP tools (`executor: "mcp"`, the server's name) */
+  tools: { name: string; outcome: string; durationMs: number; executor?: string; server?: string }[];
   verbs: { verb: string; result: string; atMs: number }[];
   engineCloses: number[];
   playback: {
@@ -38,6 +39,9 @@ export class CallRecordBuilder {
   private readonly verbs: CallRecord['verbs'] = [];
   private readonly closes: number[] = [];
 
+  /** told of every verb as it is recorded (the console's timeline) */
+  onVerb: ((verb: string, result: string) => void) | undefined;
+
   constructor(private readonly info: CallInfo) {}
 
   stream(sid: string): void {
@@ -49,11 +53,13 @@ export class CallRecordBuilder {
   bargeIn(): void {
     this.bargeIns++;
   }
-  toolFinished(name: string, outcome: string, durationMs: number): void {
-    if (this.tools.length < MAX_ITEMS) this.tools.push({ name, outcome, durationMs: Math.round(durationMs) });
+  toolFinished(name: string, outcome: string, durationMs: number, executor?: string, server?: string): void {
+    if (this.tools.length >= MAX_ITEMS) return;
+    this.tools.push(executor === 'mcp' ? { name, outcome, durationMs: Math.round(durationMs), executor, server } : { name, outcome, durationMs: Math.round(durationMs) });
   }
   verb(verb: string, result: string): void {
     if (this.verbs.length < MAX_ITEMS) this.verbs.push({ verb, result, atMs: Date.now() - this.started });
+    this.onVerb?.(verb, result);
   }
   engineClose(code: number): void {
     if (this.closes.length < MAX_ITEMS) this.closes.push(code);

@@ -7,7 +7,8 @@ import type { SocketTuning } from '../net/socket-tuning.js';
 import { MediaEncoder, buildClear, buildMark } from '../twilio/messages.js';
 import type { TwilioRest } from '../twilio/rest.js';
 import type { StreamTokens } from '../server/stream-token.js';
-import type { ToolRegistry } from '../tools/registry.js';
+import type { ToolSet } from '../tools/registry.js';
+import type { CallFeed, CallFeedHub, CallState } from '../observability/call-events.js';
 import { ToolRuntime } from '../tools/runtime.js';
 import { CallControl } from '../control/controller.js';
 import { EngineLink, type LinkLost } from './engine-link.js';
@@ -28,7 +29,8 @@ export interface SessionDeps {
   settings: BridgeSettings;
   engine: { baseUrl: string; apiKey?: string; rate: 8000 | 16000 | 24000 };
   publicUrl: string;
-  toolsFor: (agentId: string) => ToolRegistry | undefined;
+  /** the tools of an agent's configuration (the one the call started with: a reload does not change them) */
+  toolsFor: (agent: AgentConfig) => ToolSet | undefined;
   rest?: TwilioRest;
   /** shared reads and write coalescing for the engine sockets (src/net/socket-tuning.ts) */
   sockets?: SocketTuning;
@@ -40,6 +42,8 @@ export interface SessionDeps {
   metrics: Metrics;
   /** paces caller-bound audio; one for the whole bridge, so all calls share one timer */
   paceClock: PaceClock;
+  /** the operator console's live feed (src/observability/call-events.ts); none: nothing is published */
+  feeds?: CallFeedHub;
   onEnded: (s: CallSession, record: CallRecord) => void;
 }
 
@@ -64,9 +68,13 @@ export class CallSession implements CallControlPort {
   readonly memory = new ConversationMemory();
   readonly record: CallRecordBuilder;
   readonly control: CallControl;
+  /** this call's live feed for the console, when the bridge has one */
+  readonly feed: CallFeed | undefined;
   engine!: EngineLink;
   private readonly inbound: InboundAudio;
   private tools: ToolRuntime | undefined;
+  /** The tools of the current engine session; released when it is replaced or the call ends. */
+  private toolSet: ToolSet | undefined;
   private stream: MediaStreamHandle | undefined;
   private keepalive: NodeJS.Timeout | undefined;
   private streamWait: NodeJS.Timeout | undefined;
@@ -92,6 +100,8 @@ export class CallSession implements CallControlPort {
       inbound: addedLatency.labels('inbound'), outbound: addedLatency.labels('outbound'),
     };
     this.record = new CallRecordBuilder(info);
+    this.feed = deps.feeds?.open({ callSid: info.callSid, agent: info.agent.id, from: info.from }, () => this.liveState());
+    if (this.feed) this.record.onVerb = (verb, result) => this.feed!.timeline('verb', verb, result);
     this.playback = new Playback({
       leadMs: deps.settings.playback_lead_ms,
       maxJitterMs: deps.settings.playout_jitter_max_ms,
@@ -100,6 +110,7 @@ export class CallSession implements CallControlPort {
       observer: {
         firstFrame: (delayMs, v2vMs) => {
           deps.metrics.replyFirstFrame.observe(delayMs / 1000);
+          this.feed?.latency(delayMs, v2vMs);
           if (v2vMs !== undefined && v2vMs >= 0) deps.metrics.voiceToVoice.observe(v2vMs / 1000);
         },
         underrun: (silenceMs) => {
@@ -150,7 +161,8 @@ export class CallSession implements CallControlPort {
   /** Opens the engine session (at the webhook when pre-connecting, else at `start`). */
   startEngine(note?: string): void {
     const agent = this.info.agent;
-    const configure = buildConfigure(agent, this.deps.toolsFor(agent.id), note ? { note, summary: this.memory.summary() } : undefined);
+    const toolSet = this.deps.toolsFor(agent);
+    const configure = buildConfigure(agent, toolSet, note ? { note, summary: this.memory.summary() } : undefined);
     const link = new EngineLink({
       baseUrl: agent.engine.base_url ?? this.deps.engine.baseUrl,
       apiKey: this.deps.engine.apiKey,
@@ -172,7 +184,9 @@ export class CallSession implements CallControlPort {
     });
     this.engine = link;
     this.tools?.abortAll();
-    const registry = this.deps.toolsFor(agent.id);
+    this.toolSet?.release?.();
+    this.toolSet = toolSet;
+    const registry = toolSet;
     this.tools = registry
       ? new ToolRuntime(registry, {
           ceilingMs: this.deps.settings.tool_ceiling_ms,
@@ -185,7 +199,8 @@ export class CallSession implements CallControlPort {
           observer: {
             onToolFinished: (e) => {
               this.deps.metrics.tools.onToolFinished(e);
-              this.record.toolFinished(e.tool, e.outcome, e.durationMs);
+              this.record.toolFinished(e.tool, e.outcome, e.durationMs, e.executor, e.server);
+              this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs);
             },
           },
         })
@@ -257,6 +272,7 @@ export class CallSession implements CallControlPort {
       backlogged: () => stream.bufferedAmount > MAX_TWILIO_BUFFERED,
       sendAudio: (mu) => {
         stream.send(media.encodeFrame(mu)); // one message may carry several 20 ms frames
+        if (this.feed?.watched) this.feed.outLevel.add(mu); // O(1): a few bytes, only while watched
         sent.inc(mu.length / 160);
       },
       sendMark: (name) => stream.send(buildMark(stream.streamSid, name)),
@@ -270,6 +286,7 @@ export class CallSession implements CallControlPort {
     if (this.ended) return;
     const t0 = performance.now();
     this.inbound.pushMulaw(mulaw, timestampMs, t0);
+    if (this.feed?.watched) this.feed.inLevel.add(mulaw); // O(1): a few bytes, only while watched
     this.meter.fromTwilio.inc();
     this.meter.inbound.observe((performance.now() - t0) / 1000);
   }
@@ -277,6 +294,7 @@ export class CallSession implements CallControlPort {
   onDtmf(digit: string): void {
     if (this.ended) return;
     this.record.dtmf(digit);
+    this.feed?.dtmf(digit, this.control.collecting);
     if (this.control.onCallerDigit(digit)) return; // a bridge shortcut took it
     this.engine.sendDtmf(digit);
   }
@@ -333,10 +351,14 @@ export class CallSession implements CallControlPort {
       case 'barge_in':
         this.deps.metrics.bargeIns.inc();
         this.record.bargeIn();
+        this.feed?.timeline('barge_in', 'barge_in', 'agent cut off');
         this.playback.bargeIn();
         return;
       case 'transcript':
-        if (ev.final) this.memory.add(ev.role, ev.text, Date.now() - this.startedAt);
+        if (ev.final) {
+          this.memory.add(ev.role, ev.text, Date.now() - this.startedAt);
+          this.feed?.transcript(ev.role, ev.text);
+        }
         this.log.debug({ role: ev.role, final: ev.final, chars: ev.text.length }, 'transcript');
         return;
       case 'assistant_interrupted':
@@ -433,6 +455,18 @@ export class CallSession implements CallControlPort {
     });
   }
 
+  /** What the call is doing, for the console (sampled a few times a second, only while watched). */
+  private liveState(): CallState {
+    const owner = this.control.ownedBy;
+    if (owner === 'transfer') return 'transferring';
+    if (owner || this.ended) return 'ending';
+    if (!this.stream && this.streamCount === 0) return 'connecting';
+    if (this.playback.holding) return 'holding';
+    if ((this.tools?.running ?? 0) > 0) return 'tool_running';
+    if (this.playback.queuedMs > 0) return this.memory.all().some((t) => t.role === 'user') ? 'agent_speaking' : 'greeting';
+    return this.answerableResolve ? 'greeting' : 'listening';
+  }
+
   /** Why silence from the engine is legitimate now; undefined when the caller is simply waiting. */
   private replyExcuse(): string | undefined {
     if (!this.stream) return 'no_stream';
@@ -451,6 +485,8 @@ export class CallSession implements CallControlPort {
     this.ended = true;
     this.replies.stop();
     this.tools?.abortAll();
+    this.toolSet?.release?.();
+    this.toolSet = undefined;
     this.control.dispose();
     this.stopKeepalive();
     if (this.streamWait) clearTimeout(this.streamWait);
@@ -461,6 +497,7 @@ export class CallSession implements CallControlPort {
     this.stream = undefined;
     stream?.close();
     this.log.info({ outcome, durationMs: Date.now() - this.startedAt }, 'call ended');
+    if (this.feed) this.deps.feeds?.close(this.feed, outcome);
     this.deps.onEnded(this, this.record.finish(outcome, this));
   }
 }

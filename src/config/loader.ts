@@ -135,21 +135,30 @@ function trustHops(v: string | undefined): number {
   return n;
 }
 
-/** Loads the environment and the configuration file it points at. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  const settings = loadEnv(env);
+/**
+ * Reads and validates the configuration file at `path` completely (start-up and reload): schema,
+ * cross-references, and the environment variables it names. Throws a ConfigError naming the field.
+ */
+export function readConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): ConfigFile {
   let text: string;
   try {
-    text = readFileSync(settings.configPath, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read BRIDGE_CONFIG file ${settings.configPath}: ${(err as NodeJS.ErrnoException).code ?? 'error'} — point BRIDGE_CONFIG at a YAML or JSON file (see config/agents.yaml)`);
+    throw new ConfigError(`cannot read BRIDGE_CONFIG file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'} — point BRIDGE_CONFIG at a YAML or JSON file (see config/agents.yaml)`);
   }
-  const file = parseConfigText(text, settings.configPath);
+  const file = parseConfigText(text, path);
   for (const a of file.agents) {
     if (a.kb_token_env && !env[a.kb_token_env]) {
       throw new ConfigError(`agents.${a.id}.kb_token_env names ${a.kb_token_env}, which is not set in the environment`);
     }
   }
+  return file;
+}
+
+/** Loads the environment and the configuration file it points at. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const settings = loadEnv(env);
+  const file = readConfigFile(settings.configPath, env);
   const loaded = { file, env: settings, baseDir: dirname(resolve(settings.configPath)) };
   checkSecretLengths(loaded, env);
   return loaded;

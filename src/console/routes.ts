@@ -1,0 +1,150 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { BridgeContext } from '../server/context.js';
+import { ConsoleSessions, LoginLimiter, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
+import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
+import { openEventStream } from './sse.js';
+
+/** The page's files: beside this module in src/ (tsx) and in dist/ (scripts/build.mjs copies them). */
+export const CONSOLE_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
+
+/** Assets a browser may load before logging in; everything else needs a session. */
+const PUBLIC_ASSETS = new Set(['/console/assets/login.js', '/console/assets/style.css']);
+
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    consoleSession?: ConsoleSession;
+  }
+}
+
+/**
+ * The operator console at /console (README "Operator console"): login with ADMIN_TOKEN for an
+ * HttpOnly SameSite=Strict session cookie, pages and assets only with a session, every POST
+ * checked for its Origin and the session's CSRF token. Without ADMIN_TOKEN nothing is registered
+ * and every /console path is a 404.
+ */
+export async function registerConsole(app: FastifyInstance, ctx: BridgeContext): Promise<void> {
+  const adminToken = ctx.config.env.adminToken;
+  if (!adminToken) return;
+  const sessions = new ConsoleSessions();
+  const limiter = new LoginLimiter();
+  const secure = ctx.config.env.publicUrl.startsWith('https:');
+  const publicOrigin = new URL(ctx.config.env.publicUrl).origin;
+
+  const refuse = (reply: FastifyReply, code: number, error: string, reason: string) => {
+    ctx.metrics.webhooksRejected.inc({ route: 'console', reason });
+    return reply.code(code).type('application/json').send({ error });
+  };
+
+  /** Same-origin requests only: the Origin a browser sends must be this bridge's. */
+  const sameOrigin = (req: FastifyRequest): boolean => {
+    const origin = req.headers.origin;
+    if (!origin) return false;
+    return origin === publicOrigin || origin === `${req.protocol}://${req.headers.host ?? ''}`;
+  };
+
+  /** the console's last reload result, for a page opened afterwards */
+  let lastReload: unknown = null;
+
+  await app.register(async (scope) => {
+    scope.addHook('onSend', async (_req, reply, payload) => {
+      void reply.header('content-security-policy', CSP);
+      void reply.header('x-content-type-options', 'nosniff');
+      void reply.header('referrer-policy', 'no-referrer');
+      void reply.header('x-frame-options', 'DENY');
+      void reply.header('cache-control', 'no-store');
+      return payload;
+    });
+    scope.addHook('onRequest', async (req, reply) => {
+      const path = req.url.split('?')[0]!;
+      if (path === '/console/login' || PUBLIC_ASSETS.has(path)) return;
+      const session = sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+      if (!session) {
+        if (path === '/console' || path === '/console/') return reply.redirect('/console/login', 303);
+        return refuse(reply, 401, 'login required', 'no_session');
+      }
+      req.consoleSession = session;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        if (!sameOrigin(req)) return refuse(reply, 403, 'cross-site request refused', 'bad_origin');
+        const csrf = req.headers['x-csrf-token'];
+        if (typeof csrf !== 'string' || !sameSecret(csrf, session.csrf)) return refuse(reply, 403, 'missing or wrong CSRF token', 'bad_csrf');
+      }
+    });
+
+    await scope.register(fastifyStatic, { root: CONSOLE_PUBLIC_DIR, prefix: '/console/assets/', index: false, wildcard: false });
+
+    scope.get('/console', async (_req, reply) => reply.type('text/html').sendFile('index.html'));
+    scope.get('/console/login', async (_req, reply) => reply.type('text/html').sendFile('login.html'));
+
+    scope.post('/console/login', async (req, reply) => {
+      if (!sameOrigin(req)) return refuse(reply, 403, 'cross-site request refused', 'bad_origin');
+      if (limiter.blocked(req.ip)) return refuse(reply, 429, 'too many failed logins; wait a minute', 'login_rate');
+      const token = (req.body as { token?: unknown } | undefined)?.token;
+      if (typeof token !== 'string' || token.length > 512 || !sameSecret(token, adminToken)) {
+        limiter.failed(req.ip);
+        ctx.logger.warn({ ip: req.ip }, 'console login refused: wrong token');
+        return refuse(reply, 401, 'wrong token', 'bad_login');
+      }
+      const s = sessions.create();
+      ctx.logger.info({ ip: req.ip }, 'console login');
+      const cookie = `${SESSION_COOKIE}=${s.id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=${8 * 3600}${secure || req.protocol === 'https' ? '; Secure' : ''}`;
+      return reply.code(204).header('set-cookie', cookie).send();
+    });
+
+    scope.post('/console/logout', async (req, reply) => {
+      sessions.end(req.consoleSession?.id);
+      return reply.code(204).header('set-cookie', `${SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0`).send();
+    });
+
+    scope.get('/console/api/session', async (req) => ({
+      csrf: req.consoleSession!.csrf,
+      agents: [...new Set([...ctx.config.file.agents.map((a) => a.id)])],
+      lastReload,
+    }));
+
+    scope.get('/console/api/calls', async () => listCalls(ctx));
+
+    scope.get('/console/api/events', (req, reply) => {
+      const call = (req.query as { call?: unknown }).call;
+      openEventStream(req, reply, ctx, {
+        call: typeof call === 'string' && /^CA[0-9a-fA-F]{32}$/.test(call) ? call : undefined,
+        alive: () => sessions.get(req.consoleSession!.id) !== undefined,
+      });
+    });
+
+    const act = (reply: FastifyReply, r: ActionResult) => reply.code(r.status).send(r.body);
+
+    scope.post('/console/api/calls/:sid/hangup', async (req, reply) => {
+      const sid = (req.params as { sid: string }).sid.slice(0, 64);
+      ctx.logger.info({ callSid: sid, by: 'console' }, 'console: hang-up');
+      return act(reply, await hangupCall(ctx, sid));
+    });
+
+    scope.post('/console/api/calls/:sid/transfer', async (req, reply) => {
+      const sid = (req.params as { sid: string }).sid.slice(0, 64);
+      const target = (req.body as { target?: unknown } | undefined)?.target;
+      if (typeof target !== 'string' || target.length > 64) return reply.code(400).send({ error: 'target (a transfer target name) is required' });
+      ctx.logger.info({ callSid: sid, target, by: 'console' }, 'console: transfer');
+      return act(reply, await transferCall(ctx, sid, target));
+    });
+
+    scope.get('/console/api/history', async (req) => {
+      const q = req.query as Record<string, unknown>;
+      const str = (v: unknown) => (typeof v === 'string' && v.length <= 64 ? v : undefined);
+      return {
+        calls: ctx.history.search({ outcome: str(q.outcome), agent: str(q.agent), suffix: str(q.suffix), limit: Number(q.limit) || 50 }),
+        summary: ctx.history.summary(),
+      };
+    });
+
+    scope.post('/console/api/config/reload', async (_req, reply) => {
+      const r = await ctx.reloadConfig('console');
+      lastReload = r;
+      return reply.code(r.ok ? 200 : 422).send(r);
+    });
+  });
+}

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { generateDefaultHold, readWav, StreamResampler } from '../audio/index.js';
+import { sameValue } from '../config/diff.js';
+import type { AgentConfig, ConfigFile } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { ToolRegistry } from '../tools/registry.js';
+
+/**
+ * The agents of one configuration with what they load: tool registries and hold loops. A reload
+ * builds a new set from the new file; an agent whose configuration did not change keeps its
+ * object, registry and hold from the previous set, so that "which calls use this registry" is
+ * "which sessions have this agent object" (src/server/reload.ts).
+ */
+export interface AgentSet {
+  file: ConfigFile;
+  agents: Map<string, AgentConfig>;
+  tools: Map<AgentConfig, ToolRegistry>;
+  holds: Map<string, Int16Array>;
+}
+
+export interface AgentSetOptions {
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  allowHosts: string[];
+  logger: Logger;
+}
+
+/** Loads a hold WAV once, resampled to 8 kHz (the rate of the caller leg). */
+function loadHold(agent: AgentConfig, baseDir: string): Int16Array {
+  if (!agent.hold.wav) return generateDefaultHold(8000);
+  const wav = readWav(readFileSync(resolve(baseDir, agent.hold.wav)));
+  if (wav.rate === 8000) return wav.samples;
+  return new StreamResampler(wav.rate, 8000).process(wav.samples).slice();
+}
+
+/**
+ * Loads every agent of `file`, reusing `previous`'s unchanged ones. On any failure (a tool module
+ * that does not load, a WAV that does not read) what this call opened is closed and it throws:
+ * the previous set stays whole.
+ */
+export async function loadAgentSet(file: ConfigFile, opts: AgentSetOptions, previous?: AgentSet): Promise<AgentSet> {
+  const set: AgentSet = { file, agents: new Map(), tools: new Map(), holds: new Map() };
+  const opened: ToolRegistry[] = [];
+  try {
+    for (const fresh of file.agents) {
+      const prev = previous?.agents.get(fresh.id);
+      if (prev && sameValue(prev, fresh)) {
+        set.agents.set(prev.id, prev);
+        const reg = previous!.tools.get(prev);
+        if (reg) set.tools.set(prev, reg);
+        set.holds.set(prev.id, previous!.holds.get(prev.id)!);
+        continue;
+      }
+      set.agents.set(fresh.id, fresh);
+      set.holds.set(fresh.id, loadHold(fresh, opts.baseDir));
+      if (fresh.tools.length) {
+        const reg = await ToolRegistry.load(fresh.tools, { baseDir: opts.baseDir, env: opts.env, allowHosts: opts.allowHosts, logger: opts.logger });
+        opened.push(reg);
+        set.tools.set(fresh, reg);
+      }
+    }
+  } catch (err) {
+    for (const r of opened) r.close();
+    throw err;
+  }
+  return set;
+}
