@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BridgeContext } from '../server/context.js';
 import { ConsoleSessions, LoginLimiter, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
-import { openEventStream } from './sse.js';
+import { EventStreams, openEventStream } from './sse.js';
 
 /** The page's files: beside this module in src/ (tsx) and in dist/ (scripts/build.mjs copies them). */
 export const CONSOLE_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
@@ -32,6 +32,7 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
   if (!adminToken) return;
   const sessions = new ConsoleSessions();
   const limiter = new LoginLimiter();
+  const streams = new EventStreams();
   const secure = ctx.config.env.publicUrl.startsWith('https:');
   const publicOrigin = new URL(ctx.config.env.publicUrl).origin;
 
@@ -111,6 +112,7 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     scope.get('/console/api/events', (req, reply) => {
       const call = (req.query as { call?: unknown }).call;
       openEventStream(req, reply, ctx, {
+        streams,
         call: typeof call === 'string' && /^CA[0-9a-fA-F]{32}$/.test(call) ? call : undefined,
         alive: () => sessions.get(req.consoleSession!.id) !== undefined,
       });

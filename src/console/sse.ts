@@ -9,18 +9,21 @@ const MAX_STREAMS = 32;
 const MAX_QUEUED_BYTES = 1 << 20;
 const HEARTBEAT_MS = 15_000;
 
-let open = 0;
+/** The open event streams of one console (one bridge): their number is bounded. */
+export class EventStreams {
+  open = 0;
+}
 
 /**
  * Server-Sent Events for the console: a snapshot of the calls, then their starts, ends, states and
  * levels; with `call`, also that call's backlog and its transcript, timeline and latency events.
  */
-export function openEventStream(req: FastifyRequest, reply: FastifyReply, ctx: BridgeContext, o: { call?: string; alive: () => boolean }): void {
-  if (open >= MAX_STREAMS) {
+export function openEventStream(req: FastifyRequest, reply: FastifyReply, ctx: BridgeContext, o: { streams: EventStreams; call?: string; alive: () => boolean }): void {
+  if (o.streams.open >= MAX_STREAMS) {
     void reply.code(429).send({ error: 'too many open event streams' });
     return;
   }
-  open++;
+  o.streams.open++;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -61,7 +64,7 @@ export function openEventStream(req: FastifyRequest, reply: FastifyReply, ctx: B
   function close(): void {
     if (closed) return;
     closed = true;
-    open--;
+    o.streams.open--;
     clearInterval(heartbeat);
     unsubscribe();
     res.end();

@@ -76,6 +76,7 @@ function addCall(v, durationMs = 0) {
 function onEvent(ev) {
   switch (ev.kind) {
     case 'snapshot':
+      $('partial').hidden = !ev.partial;
       calls.clear();
       for (const c of ev.calls) addCall(c, c.durationMs);
       break;
