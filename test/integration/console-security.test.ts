@@ -82,6 +82,24 @@ describe('console security', () => {
     expect((await call.done).endedBy).toBe('rest-completed');
   });
 
+  it('transfers only to one of the call agent\'s configured targets, by name', async () => {
+    h = await start();
+    const base = h.bridgeUrl;
+    const call = h.sim.placeCall({ to: '+15550001111', from: CALLER, maxDurationMs: 30_000 });
+    await waitFor(() => h!.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 10_000);
+    const { cookie, csrf } = await consoleLogin(base, ADMIN);
+    const transfer = (target: string) => fetch(`${base}/console/api/calls/${call.callSid}/transfer`, {
+      method: 'POST', headers: { cookie, origin: base, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ target }),
+    });
+    expect((await transfer('+19005550123')).status).toBe(400);
+    expect((await transfer('sales_team')).status).toBe(400); // the sales agent's target, not this call's agent's
+    expect(h.sim.restRequests).toHaveLength(0);
+    expect((await transfer('front_desk')).status).toBe(202);
+    await waitFor(() => h!.sim.restRequests.some((r) => String(r.form.Twiml ?? '').includes('<Dial')), 20_000);
+    call.hangup();
+    await call.done;
+  });
+
   it('sends the page no secret and no full phone number: HTML, scripts, API answers and the live event stream', async () => {
     h = await start();
     const base = h.bridgeUrl;
