@@ -12,17 +12,15 @@ export type ReloadResult =
 export interface ReloadDeps {
   /** the configuration in force (its env and baseDir stay: a reload re-reads the file only) */
   current(): { config: LoadedConfig; set: AgentSet };
-  /** puts a validated configuration and its loaded agents in force, for new calls */
+  /**
+   * Puts a validated configuration and its loaded agents in force, for new calls. It may still
+   * refuse by throwing before it changes anything (the MCP manager's reconcile, issue 21).
+   */
   apply(config: LoadedConfig, set: AgentSet): void;
   /** the agent objects of the calls in progress (each keeps the agent it started with) */
   agentsInUse(): Iterable<object>;
   agentSetOptions: Omit<AgentSetOptions, 'baseDir'>;
   logger: Logger;
-  /**
-   * Called after a reload is in force, before its retired tools are swept. The hook for tool
-   * servers that live beside the module tools (the MCP manager of issue 21: `reconcile(next)`).
-   */
-  reconcile?: (next: LoadedConfig) => Promise<void> | void;
 }
 
 /**
@@ -81,7 +79,6 @@ export class ConfigReloader {
     for (const [agent, reg] of set.tools) {
       if (nextSet.tools.get(agent) !== reg) this.retired.set(reg, agent);
     }
-    if (this.deps.reconcile) await this.deps.reconcile(next);
     this.sweep();
     const summary = describeDiff(changes);
     log.info({ source, changes, retiredToolSets: this.retired.size }, `configuration reloaded: ${summary}`);
