@@ -33,7 +33,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(WAIT);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -77,6 +77,8 @@ function onEvent(ev) {
   switch (ev.kind) {
     case 'snapshot':
       $('partial').hidden = !ev.partial;
+      // A (re)connected stream resends the selected call's backlog after its snapshot: start over.
+      if (selected) { $('transcript').replaceChildren(); $('timeline').replaceChildren(); latencies = []; }
       calls.clear();
       for (const c of ev.calls) addCall(c, c.durationMs);
       break;
