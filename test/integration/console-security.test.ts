@@ -100,11 +100,16 @@ describe('console security', () => {
     await call.done;
   });
 
-  it('sends the page no secret and no full phone number: HTML, scripts, API answers and the live event stream', async () => {
+  it('does no level work while nobody watches, and sends the page no secret and no full phone number: HTML, scripts, API answers and the live event stream', async () => {
     h = await start();
     const base = h.bridgeUrl;
     const call = h.sim.placeCall({ to: '+15550001111', from: CALLER, maxDurationMs: 30_000 });
     await waitFor(() => h!.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 10_000);
+    // Nobody watches yet: the greeting goes out and the level meters are never touched.
+    await waitFor(() => (h!.bridge.ctx.registry.get(call.callSid)?.playback.stats.framesSent ?? 0) > 25, 10_000);
+    const feed = h.bridge.ctx.feeds.get(call.callSid)!;
+    expect(feed.watched).toBe(false);
+    expect([feed.inLevel.take(), feed.outLevel.take()]).toEqual([0, 0]);
     const { cookie } = await consoleLogin(base, ADMIN);
     const texts: string[] = [];
     for (const p of ['/console', '/console/login', '/console/assets/app.js', '/console/assets/login.js', '/console/assets/style.css', '/console/api/session', '/console/api/calls']) {
