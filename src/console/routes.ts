@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BridgeContext } from '../server/context.js';
+import type { ReloadResult } from '../server/reload.js';
 import { ConsoleSessions, LoginLimiter, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
 import { EventStreams, openEventStream } from './sse.js';
@@ -48,8 +49,16 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     return origin === publicOrigin || origin === `${req.protocol}://${req.headers.host ?? ''}`;
   };
 
-  /** the console's last reload result, for a page opened afterwards */
-  let lastReload: unknown = null;
+  /** the last reload's result (any source), for a page opened afterwards */
+  let lastReload: ReloadResult | null = null;
+  // Every reload — SIGHUP, the admin API, the console — is announced to the pages that watch.
+  const reload = ctx.reloadConfig.bind(ctx);
+  ctx.reloadConfig = async (source) => {
+    const r = await reload(source);
+    lastReload = r;
+    ctx.feeds.publish({ kind: 'reload', ok: r.ok, message: r.ok ? r.summary : r.error, at: r.at });
+    return r;
+  };
 
   await app.register(async (scope) => {
     scope.addHook('onSend', async (_req, reply, payload) => {
@@ -145,7 +154,6 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
 
     scope.post('/console/api/config/reload', async (_req, reply) => {
       const r = await ctx.reloadConfig('console');
-      lastReload = r;
       return reply.code(r.ok ? 200 : 422).send(r);
     });
   });

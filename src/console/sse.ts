@@ -50,7 +50,7 @@ export function openEventStream(req: FastifyRequest, reply: FastifyReply, ctx: B
     for (const ev of pending.splice(0)) if (!backlog.has(ev)) send(ev); // published while the list was read: once
   });
   const wanted = (ev: FeedEvent) =>
-    ev.kind === 'started' || ev.kind === 'ended' || ev.kind === 'state' || ev.kind === 'levels' || ('callSid' in ev && ev.callSid === o.call);
+    ev.kind === 'started' || ev.kind === 'ended' || ev.kind === 'state' || ev.kind === 'levels' || ev.kind === 'reload' || ('callSid' in ev && ev.callSid === o.call);
   const unsubscribe = ctx.feeds.subscribe((ev) => {
     if (!wanted(ev)) return;
     if (ready) send(ev);

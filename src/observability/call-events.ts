@@ -21,7 +21,9 @@ export type FeedEvent =
   | { kind: 'transcript'; callSid: string; role: string; text: string; atMs: number }
   | { kind: 'timeline'; callSid: string; type: TimelineKind; name: string; result: string; durationMs?: number; atMs: number }
   | { kind: 'latency'; callSid: string; firstFrameMs: number; voiceToVoiceMs?: number; atMs: number }
-  | { kind: 'levels'; callSid: string; in: number; out: number };
+  | { kind: 'levels'; callSid: string; in: number; out: number }
+  /** a configuration reload (any source): what changed, or why it was refused */
+  | { kind: 'reload'; ok: boolean; message: string; at: string };
 
 /** What the console shows of a call in its list: no full number, no secret. */
 export interface CallView {

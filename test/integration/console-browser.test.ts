@@ -78,7 +78,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     await page.locator('#history tbody tr').first().waitFor();
   }, 180_000);
 
-  it('reloads a configuration that adds a number while a call is in progress, and refuses an invalid one', async () => {
+  it('reloads a configuration that adds a number while a call is in progress, refuses an invalid one, and shows a SIGHUP reload', async () => {
     const first = b.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 120_000 });
     let firstEnded = false;
     void first.done.then(() => (firstEnded = true));
@@ -100,6 +100,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     await page.getByRole('button', { name: 'Reload configuration' }).click();
     await page.locator('#reload-status', { hasText: 'Reload refused' }).waitFor();
     expect(await page.locator('#reload-status').textContent()).toContain('agents.0.transfer.timeout_s');
+    expect(firstEnded).toBe(false);
+
+    // A reload from elsewhere (SIGHUP) is announced on the page too.
+    b.writeConfig(config({ [SUPPORT_NUMBER]: { agent: 'support' }, [NEW_NUMBER]: { agent: 'sales' }, '+15550005555': { agent: 'sales' } }));
+    b.child.kill('SIGHUP');
+    await page.locator('#reload-status', { hasText: 'Configuration reloaded: numbers added: •••5555' }).waitFor();
     expect(firstEnded).toBe(false);
 
     first.hangup();

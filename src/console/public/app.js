@@ -91,6 +91,7 @@ function onEvent(ev) {
       }
       setTimeout(loadHistory, 300);
       break;
+    case 'reload': showReload(ev.ok ? { ok: true, summary: ev.message } : { ok: false, error: ev.message }); return;
     case 'state': { const c = calls.get(ev.callSid); if (c) c.state = ev.state; break; }
     case 'levels': { const c = calls.get(ev.callSid); if (c) { c.in = ev.in; c.out = ev.out; } break; }
     case 'transcript': {
