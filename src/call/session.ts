@@ -351,7 +351,7 @@ export class CallSession implements CallControlPort {
       case 'barge_in':
         this.deps.metrics.bargeIns.inc();
         this.record.bargeIn();
-        this.feed?.timeline('barge_in', 'barge_in', 'agent cut off');
+        this.feed?.timeline('barge_in', 'caller', 'agent cut off');
         this.playback.bargeIn();
         return;
       case 'transcript':
