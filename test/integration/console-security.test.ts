@@ -65,6 +65,14 @@ describe('console security', () => {
     expect((await bad(ADMIN)).status).toBe(429); // even the right token, until the window moves on
   });
 
+  it('marks the session cookie Secure when the bridge is served over https, and not on plain http', async () => {
+    h = await start({ ADMIN_TOKEN: ADMIN, PUBLIC_URL: 'https://bridge.example.com' });
+    expect((await consoleLogin(h.bridgeUrl, ADMIN)).setCookie).toMatch(/; Secure/);
+    await h.close();
+    h = await start();
+    expect((await consoleLogin(h.bridgeUrl, ADMIN)).setCookie).not.toMatch(/Secure/);
+  });
+
   it('refuses cross-site actions: a foreign or missing Origin, a missing or wrong CSRF token; the call goes on', async () => {
     h = await start();
     const base = h.bridgeUrl;
