@@ -38,6 +38,8 @@ export type CallOutcome =
   | 'engine_ended'
   /** the bridge shut down with the call still up */
   | 'shutdown'
+  /** a draining replica moved the call to another (its conversation went through the store) */
+  | 'moved'
   | `twilio_${FinalCallStatus}`;
 
 /** Calls refused at the webhook: counted in bridge_calls_total, no session, no record. */

@@ -194,6 +194,12 @@ export const bridgeSchema = z.object({
     lease_s: z.number().int().min(3).max(300).default(15),
     /** how long an admin hang-up or transfer waits for the replica that holds the call */
     control_timeout_ms: z.number().int().min(100).max(60_000).default(3000),
+    /**
+     * A draining replica waits this long (its /readyz already 503) before moving its calls, so the
+     * balancer's health check has taken it out of rotation and the moved streams land elsewhere.
+     * At least the balancer's check interval times its failure count.
+     */
+    drain_move_after_ms: z.number().int().min(0).max(60_000).default(2000),
     /** what a caller hears while a draining replica moves the call to another */
     move_message: z.string().max(500).default('One moment please.'),
   }).strict().prefault({}),

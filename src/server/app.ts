@@ -34,6 +34,7 @@ import type { FleetStore } from '../store/fleet-store.js';
 import type { StoreEnv } from '../store/open-store.js';
 import { openFleet } from './fleet-setup.js';
 import { FleetCalls } from './fleet-calls.js';
+import { moveCalls } from './drain-move.js';
 
 export interface BridgeOptions {
   config: LoadedConfig;
@@ -196,6 +197,11 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     async drain(timeoutMs) {
       ctx.draining = true;
       logger.info({ active: registry.size, timeoutMs }, 'draining: new calls are refused');
+      // In a fleet, live calls move to other replicas now rather than run out the drain timeout.
+      if (store.shared && registry.size > 0) {
+        await new Promise((r) => setTimeout(r, settings.fleet.drain_move_after_ms));
+        await moveCalls(ctx);
+      }
       const clean = await registry.whenEmpty(timeoutMs);
       if (!clean) {
         const left = registry.list();

@@ -61,11 +61,14 @@ export interface ConnectStreamOptions {
   parameters: Record<string, string>;
   after?: AfterVerb;
   statusCallback?: string;
+  /** spoken before the stream connects (a moved call's hold line: the caller hears words, not dead air) */
+  say?: string;
 }
 
 /** `<Connect><Stream url><Parameter…/></Stream></Connect>` then the `after` verb. */
 export function connectStreamTwiml(opts: ConnectStreamOptions): string {
   const r = new VoiceResponse();
+  if (opts.say) r.say(opts.say);
   addConnectStream(r, opts.streamUrl, opts.parameters, opts.statusCallback);
   addAfter(r, opts.after);
   return r.toString();

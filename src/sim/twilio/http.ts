@@ -10,11 +10,28 @@ import { signTwilioRequest } from '../../twilio/signature.js';
  */
 export class UrlMapper {
   private readonly pub: URL;
-  private readonly bridge: URL;
+  private pool: URL[];
+  private next = 0;
 
-  constructor(publicUrl: string, bridgeUrl: string) {
+  /**
+   * Several bridge URLs: the mapper is the load balancer in front of a fleet, choosing a replica
+   * per request (each webhook, each Media Streams connection), round robin, with no affinity.
+   */
+  constructor(publicUrl: string, bridgeUrl: string | readonly string[]) {
     this.pub = new URL(publicUrl);
-    this.bridge = new URL(bridgeUrl);
+    this.pool = (typeof bridgeUrl === 'string' ? [bridgeUrl] : bridgeUrl).map((u) => new URL(u));
+    if (!this.pool.length) throw new Error('at least one bridge URL');
+  }
+
+  /** Replaces the replicas requests go to (a balancer whose health check dropped or added one). */
+  setPool(urls: readonly string[]): void {
+    if (!urls.length) throw new Error('at least one bridge URL');
+    this.pool = urls.map((u) => new URL(u));
+  }
+
+  private get bridge(): URL {
+    const b = this.pool[this.next++ % this.pool.length]!;
+    return b;
   }
 
   get publicBase(): string {
@@ -27,10 +44,11 @@ export class UrlMapper {
     const pubPath = this.pub.pathname.replace(/\/$/, '');
     if (u.host !== this.pub.host || !u.pathname.startsWith(pubPath)) return url;
     const isWs = u.protocol === 'ws:' || u.protocol === 'wss:';
-    const secure = this.bridge.protocol === 'https:';
-    const out = new URL(this.bridge.href);
-    out.protocol = isWs ? (secure ? 'wss:' : 'ws:') : this.bridge.protocol;
-    out.pathname = this.bridge.pathname.replace(/\/$/, '') + u.pathname.slice(pubPath.length);
+    const bridge = this.bridge;
+    const secure = bridge.protocol === 'https:';
+    const out = new URL(bridge.href);
+    out.protocol = isWs ? (secure ? 'wss:' : 'ws:') : bridge.protocol;
+    out.pathname = bridge.pathname.replace(/\/$/, '') + u.pathname.slice(pubPath.length);
     out.search = u.search;
     return out.toString();
   }

@@ -25,7 +25,7 @@ function first(v: string | string[] | undefined): string | undefined {
 
 export async function startTwilioSimulator(opts: SimulatorOptions): Promise<TwilioSimulator> {
   if (!opts.accountSid.startsWith('AC')) throw new Error('accountSid must start with AC');
-  const mapper = new UrlMapper(opts.publicUrl, opts.bridgeUrl);
+  const mapper = new UrlMapper(opts.publicUrl, opts.replicaUrls?.length ? opts.replicaUrls : opts.bridgeUrl);
   const env: CallEnv = {
     accountSid: opts.accountSid,
     authToken: opts.authToken,
@@ -137,6 +137,10 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
   return {
     restBase: rest.base,
     restRequests,
+    setReplicas: (urls) => mapper.setPool(urls),
+    setHuman: (h) => {
+      env.human = h;
+    },
     calls: handles,
     placeCall(p: PlaceCallOptions): CallHandle {
       const voiceUrl = p.voiceUrl ?? `${mapper.publicBase}/twilio/voice`;

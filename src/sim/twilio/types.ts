@@ -128,6 +128,8 @@ export interface HumanBehaviour {
 export interface SimulatorOptions {
   /** where HTTP and WebSocket connections really go, e.g. http://127.0.0.1:8080 */
   bridgeUrl: string;
+  /** a fleet behind a balancer: each request goes to the next of these, round robin (bridgeUrl is then unused) */
+  replicaUrls?: readonly string[];
   /** the bridge's PUBLIC_URL: URLs under it are signed as-is and connected to via bridgeUrl */
   publicUrl: string;
   accountSid: string;
@@ -152,6 +154,10 @@ export interface TwilioSimulator {
   /** http://127.0.0.1:port — the fake REST API, for TWILIO_API_BASE */
   restBase: string;
   restRequests: RecordedRestRequest[];
+  /** the replicas a fleet's requests are balanced over (replicaUrls), e.g. without one that died */
+  setReplicas(urls: readonly string[]): void;
+  /** what dialled humans and outbound callees do from now on */
+  setHuman(h: HumanBehaviour): void;
   /** every call so far, inbound and REST-created, by CallSid */
   calls: Map<string, CallHandle>;
   placeCall(opts: PlaceCallOptions): CallHandle;
