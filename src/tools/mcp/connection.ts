@@ -138,6 +138,8 @@ export class McpConnection {
         this.log.warn({ bytes }, `MCP ${why}: response dropped, session reset`);
         this.lost(gen, why);
       },
+      // A stream cut mid-message (the server crashed): the session cannot be trusted any more.
+      onBroken: () => this.lost(gen, 'the server closed a response mid-stream'),
     }), this.auth);
     const client = new Client({ name: 'omni-phone-bridge', version: '0.1.0' }, { capabilities: {} });
     const transport = this.o.config.transport === 'sse'

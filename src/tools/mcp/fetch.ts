@@ -1,6 +1,5 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Readable } from 'node:stream';
 import { guardedLookup, type Resolver } from '../netguard.js';
 
 /**
@@ -19,6 +18,8 @@ export interface GuardedFetchOptions {
   agents: { http: http.Agent; https: https.Agent };
   /** A response grew past the cap; called once per response, before the body errors. */
   onOversize: (bytes: number) => void;
+  /** A response's connection closed before its end (the server went away mid-stream). */
+  onBroken?: () => void;
 }
 
 export class MessageTooLargeError extends Error {
@@ -97,23 +98,48 @@ export function createGuardedFetch(o: GuardedFetchOptions): (url: string | URL, 
       req.on('response', (res) => {
         const meter = createMessageMeter(o.maxMessageBytes);
         let received = 0;
-        let over = false;
-        const guarded = new Readable({ read() { res.resume(); } });
-        res.on('data', (chunk: Buffer) => {
-          if (over) return;
-          received += chunk.length;
-          if (!meter(chunk)) {
-            over = true;
-            o.onOversize(received);
-            guarded.destroy(new MessageTooLargeError(o.maxMessageBytes));
+        let done = false;
+        // A hand-made stream rather than Readable.toWeb: a consumer that cancels must not leave
+        // a late chunk to be enqueued into a closed controller (an uncaught exception).
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            const stop = (err?: Error): void => {
+              if (done) return;
+              done = true;
+              if (err) controller.error(err);
+              else controller.close();
+            };
+            res.on('data', (chunk: Buffer) => {
+              if (done) return;
+              received += chunk.length;
+              if (!meter(chunk)) {
+                o.onOversize(received);
+                stop(new MessageTooLargeError(o.maxMessageBytes));
+                res.destroy();
+                return;
+              }
+              controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+              if ((controller.desiredSize ?? 1) <= 0) res.pause();
+            });
+            res.on('end', () => stop());
+            // An error or a close before the end that the bridge did not cause (done is set
+            // before every destroy of its own): the server went away mid-stream.
+            const cut = (err: Error): void => {
+              if (done || res.complete) return;
+              stop(err);
+              o.onBroken?.();
+            };
+            res.on('error', cut);
+            res.on('close', () => cut(new Error('connection closed mid-response')));
+          },
+          pull() {
+            res.resume();
+          },
+          cancel() {
+            done = true;
             res.destroy();
-            return;
-          }
-          if (!guarded.push(chunk)) res.pause();
+          },
         });
-        res.on('end', () => { if (!over) guarded.push(null); });
-        res.on('error', (err) => guarded.destroy(err));
-        res.on('close', () => { if (!res.complete && !over) guarded.destroy(new Error('connection closed mid-response')); });
         const status = res.statusCode ?? 0;
         const respHeaders = new Headers();
         for (const [k, v] of Object.entries(res.headers)) {
@@ -122,7 +148,7 @@ export function createGuardedFetch(o: GuardedFetchOptions): (url: string | URL, 
         }
         const nullBody = status === 204 || status === 304 || init?.method === 'HEAD';
         if (nullBody) res.resume();
-        resolve(new Response(nullBody ? null : (Readable.toWeb(guarded) as ReadableStream<Uint8Array>), {
+        resolve(new Response(nullBody ? null : body, {
           status: status < 200 || status > 599 ? 502 : status,
           headers: respHeaders,
         }));
