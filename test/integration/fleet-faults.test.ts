@@ -9,6 +9,7 @@ import { waitFor } from '../helpers/harness.js';
 import { postVoice, RawStream, tokenOf } from '../helpers/raw-twilio.js';
 import { dropPrefix, keysUnder, randomPrefix, REDIS_URL } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { RedisStore } from '../../src/store/redis-store.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const j = janitor();
@@ -67,6 +68,24 @@ describe('fleet store faults and defences', () => {
     expect(result.streams).toHaveLength(1);
     expect(result.violations).toEqual([]);
   }, 60_000);
+
+  it('answers 504 when the replica holding a call is gone, and 503 when the store is unreachable', async () => {
+    const prefix = randomPrefix();
+    prefixes.push(prefix);
+    const proxy = j.track(await startTcpProxy(Number(new URL(REDIS_URL).port || 6379)));
+    const h = j.track(await startBridgeStack({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: prefix }, bridge: { fleet: { control_timeout_ms: 500 } } }));
+    const ghost = j.track(await RedisStore.connect({ url: REDIS_URL, prefix, replicaId: 'ghost', leaseMs: 15_000 }));
+    const callSid = `CA${'cd'.repeat(16)}`;
+    await ghost.register({ callSid, replica: 'ghost', agent: 'sales', startedAt: Date.now(), status: 'in-progress' });
+    await ghost.close(); // the owner's process is gone; its entry is still under lease
+    const gone = await h.bridge.ctx.calls.hangup(callSid);
+    expect(gone).toMatchObject({ status: 504, body: { error: 'owner_unavailable', replica: 'ghost' } });
+    expect((await h.bridge.ctx.calls.list()).calls.map((c) => c.replica)).toEqual(['ghost']);
+    proxy.cut();
+    await waitFor(() => h.bridge.ctx.registry.store.health() === 'degraded', 10_000);
+    expect(await h.bridge.ctx.calls.transfer(callSid)).toMatchObject({ status: 503, body: { error: 'store_unavailable' } });
+    expect((await h.bridge.ctx.calls.list()).partial).toBe(true);
+  }, 40_000);
 
   it('exits non-zero at start-up, naming REDIS_URL, when Redis does not answer', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
