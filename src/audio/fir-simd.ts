@@ -227,8 +227,8 @@ function interpBody(up: number): number[] {
 export const INTERP_UPS = [2, 3] as const;
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const params = new Array(12).fill(I32);
-  const interpParams = new Array(8).fill(I32);
+  const params = new Array<number>(12).fill(I32);
+  const interpParams = new Array<number>(8).fill(I32);
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec([[0x60, ...uleb(params.length), ...params, 1, I32], [0x60, ...uleb(interpParams.length), ...interpParams, 1, I32]])),

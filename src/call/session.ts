@@ -82,6 +82,8 @@ export class CallSession implements CallControlPort {
   /** the reply deadline: bounds the engine's silence while the caller waits (src/call/reply-watch.ts) */
   private readonly replies: ReplyWatch;
   private ended = false;
+  private streamCount = 0;
+  private lastStatusSeq = -1;
   private readonly unknownEvents = new Set<string>();
   /** the per-frame metrics, bound to their label once per call */
   private readonly meter: {
@@ -123,7 +125,7 @@ export class CallSession implements CallControlPort {
     this.inbound = new InboundAudio(this.engineRate, (frame) => this.engine.sendAudio(frame));
     this.control = new CallControl(this);
     this.replies = this.createReplyWatch();
-    this.maxDuration = setTimeout(() => this.control.giveUp('max_duration'), deps.settings.max_call_duration_s * 1000);
+    this.maxDuration = setTimeout(() => void this.control.giveUp('max_duration'), deps.settings.max_call_duration_s * 1000);
     this.maxDuration.unref();
   }
 
@@ -151,8 +153,6 @@ export class CallSession implements CallControlPort {
   get streamsAttached(): number {
     return this.streamCount;
   }
-
-  private streamCount = 0;
 
   get streamSid(): string | undefined {
     return this.stream?.streamSid;
@@ -414,8 +414,6 @@ export class CallSession implements CallControlPort {
       this.end('engine_ended');
     });
   }
-
-  private lastStatusSeq = -1;
 
   /** Status callbacks may arrive out of order; returns false for one older than the last seen. */
   acceptStatus(status: string, seq: number | undefined): boolean {

@@ -21,6 +21,8 @@ const DTMF_RE = /^[0-9*#A-Da-dwW]{1,64}$/;
  */
 export class CallControl {
   private owner: string | undefined;
+  /** how the call ends if its stream stops now (see pendingOutcome) */
+  private outcome: CallOutcome | undefined;
   private restartUntil = 0;
   private collector: DigitCollector | undefined;
   private hold: HoldPlayer | undefined;
@@ -45,8 +47,6 @@ export class CallControl {
   get pendingOutcome(): CallOutcome | undefined {
     return this.outcome;
   }
-
-  private outcome: CallOutcome | undefined;
 
   private own(owner: string | undefined, outcome?: CallOutcome): void {
     this.owner = owner;

@@ -75,6 +75,13 @@ interface PendingConnect {
 
 export class OmniClient extends EventEmitter<OmniClientEvents> {
   readonly stats: Readonly<OmniClientStats>;
+  /**
+   * Agent audio that arrives misaligned is copied here (onAudio's view is only valid during the
+   * call). Sized by the frames that come (960 bytes for 20 ms at 24 kHz), at most 100 ms at 48 kHz.
+   */
+  private readonly pcmScratch = new PcmScratch(4800);
+  /** agent audio split inside a sample is joined here (a byte is never dropped) */
+  private readonly audio = new AudioReassembler();
   private readonly counters: OmniClientStats = {
     framesSent: 0, framesReceived: 0, eventsReceived: 0, rejected: 0, audioRefused: 0,
   };
@@ -290,14 +297,6 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
       return false;
     }
   }
-
-  /**
-   * Agent audio that arrives misaligned is copied here (onAudio's view is only valid during the
-   * call). Sized by the frames that come (960 bytes for 20 ms at 24 kHz), at most 100 ms at 48 kHz.
-   */
-  private readonly pcmScratch = new PcmScratch(4800);
-  /** agent audio split inside a sample is joined here (a byte is never dropped) */
-  private readonly audio = new AudioReassembler();
 
   /** Defined once as a property: the hot receive path allocates no closure per message. */
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {

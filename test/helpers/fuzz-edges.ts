@@ -284,7 +284,6 @@ export function httpCase(rng: Rng, publicUrl: string): HttpCase {
 
 export function send(agent: http.Agent, base: URL, c: HttpCase): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    let port = 0;
     // An explicit length: for DELETE/OPTIONS Node would otherwise send the body unframed, which
     // the server rightly reads as the next (garbage) request on the connection.
     const headers = c.body ? { ...c.headers, 'content-length': String(c.body.length) } : c.headers;

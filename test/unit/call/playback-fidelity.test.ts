@@ -41,7 +41,10 @@ class ModelTwilio implements PlaybackSink {
   bytes(): Uint8Array {
     const out = new Uint8Array(this.total);
     let o = 0;
-    for (const c of this.chunks) (out.set(c, o), (o += c.length));
+    for (const c of this.chunks) {
+      out.set(c, o);
+      o += c.length;
+    }
     return out;
   }
 }

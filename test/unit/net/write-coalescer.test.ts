@@ -91,7 +91,7 @@ describe('WriteCoalescer', () => {
   });
 
   it('sends one socket\'s held writes at once on release, and the batch flush later leaves it alone', async () => {
-    const { c, a, b, ha, hb } = twoSockets();
+    const { a, b, ha, hb } = twoSockets();
     ha.hold(); a.write('data');
     hb.hold(); b.write('other');
     a.write('close frame');

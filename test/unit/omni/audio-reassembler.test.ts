@@ -33,7 +33,10 @@ describe('AudioReassembler', () => {
       let len = 0;
       for (const m of messages(bytes, cuts)) {
         const d = decodeServerMessage(m, true, scratch, ra);
-        if (d.kind === 'audio') (got.set(d.pcm.subarray(0, n + 2 - len), len), (len += d.pcm.length));
+        if (d.kind === 'audio') {
+          got.set(d.pcm.subarray(0, n + 2 - len), len);
+          len += d.pcm.length;
+        }
       }
       expect(ra.pending).toBe(false);
       expect(len).toBe(n);
