@@ -4,7 +4,7 @@ import { mcpServerSchema, type McpServerConfig } from '../../src/tools/mcp/schem
 import type { ToolSet } from '../../src/tools/registry.js';
 import { ToolRuntime } from '../../src/tools/runtime.js';
 import type { ToolOutcome } from '../../src/tools/types.js';
-import { freePort, startMcpServer, startTokenServer, type TestMcpServer, type TokenServer, type TransportKind } from '../helpers/mcp-servers.js';
+import { freePort, startHostileServer, startMcpServer, startTokenServer, type TestMcpServer, type TokenServer, type TransportKind } from '../helpers/mcp-servers.js';
 import { captureLogger } from '../unit/tools/helpers.js';
 
 const BEARER = 'mcp-bearer-7c1d2e3f4a5b';
@@ -270,5 +270,65 @@ describe('MCP auth', () => {
     expect((await call(m).run('crm_echo', { text: 'x' })).output).toBe('x\ndone');
     expect(tokens.issued).toBe(before + 1);
     expect(s.unauthorized).toBe(0);
+  });
+});
+
+describe('a hostile MCP server', () => {
+  const tool = (name: unknown, inputSchema: unknown = { type: 'object' }) => ({ name, description: 'x', inputSchema });
+
+  it('a huge tool list is cut at the bounds, counted and logged once; the bridge keeps its other tools', async () => {
+    const pages = Array.from({ length: 20 }, (_, p) => Array.from({ length: 500 }, (_, i) => tool(`t${p}_${i}`)));
+    const h = await startHostileServer({ pages });
+    cleanups.push(() => h.close());
+    const { m, log } = manager([serverConfig(h.url, 'streamable_http', { prefix: 'h_' })]);
+    await m.whenSettled(20_000);
+    const listed = names(m.toolSetFor('support', undefined));
+    expect(listed.length).toBe(128);
+    expect(log.text()).toContain('MCP tools refused');
+    expect(log.text()).toMatch(/too_many/);
+  });
+
+  it('schemas that are not objects and names with odd characters are refused one by one', async () => {
+    const h = await startHostileServer({ pages: [[
+      tool('good_tool'),
+      tool('not_object', { type: 'string' }),
+      tool('array_schema', [1, 2]),
+      tool('no_schema', null),
+      tool('bad name'),
+      tool('nul\u0000byte'),
+      tool('💥'),
+      tool(42),
+      'not a tool at all',
+      tool('x'.repeat(200)),
+      tool('broken_schema', { type: 'object', properties: { a: { type: 'no-such-type' } } }),
+    ]] });
+    cleanups.push(() => h.close());
+    const { m, log } = manager([serverConfig(h.url, 'streamable_http', { prefix: 'h_' })]);
+    await m.whenSettled(10_000);
+    expect(names(m.toolSetFor('support', undefined))).toEqual(['h_good_tool']);
+    const text = log.text();
+    expect(text).toContain('MCP tools refused');
+    expect(text).toMatch(/"bad_schema":4/);
+    expect(text).toMatch(/"bad_name":5/);
+    expect(text).not.toContain('\\u0000');
+  });
+
+  it('a 50 MB result: cut at the transport, a structured error, bounded memory, the session comes back', async () => {
+    const h = await startHostileServer({ pages: [[tool('flood')]], resultBytes: 50 * 1024 * 1024 });
+    cleanups.push(() => h.close());
+    const { m, log } = manager([serverConfig(h.url, 'streamable_http', { prefix: 'h_', timeout_ms: 15_000 })]);
+    await m.whenSettled(10_000);
+    const c = call(m, 15_000);
+    const mem = (): number => { const u = process.memoryUsage(); return u.heapUsed + u.arrayBuffers; };
+    const before = mem();
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, mem()); }, 5);
+    const answer = await c.run('h_flood');
+    clearInterval(sampler);
+    expect(answer.output).toEqual({ error: 'tool_failed', message: 'MCP server sent a message over 4194304 bytes' });
+    expect(h.bytesSent()).toBeLessThan(20 * 1024 * 1024);
+    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+    expect(log.text()).toContain('response dropped, session reset');
+    await until('tools back after the reset', () => names(m.toolSetFor('support', undefined)).includes('h_flood'));
   });
 });
