@@ -77,7 +77,7 @@ export interface EngineLinkEvents {
  * and a fresh, complete `configure` carrying the conversation so far; policy closes and
  * exhausted retries end the link with `lost` so the session can run the agent's fallback.
  *
- * Two bounds beyond §8 (issue 17): an engine that opens the socket but does not say `hello`
+ * Two bounds beyond §8: an engine that opens the socket but does not say `hello`
  * within `helloTimeoutMs` is dropped like an abnormal close; and reconnects are counted in a
  * sliding window (`maxReconnects` in `reconnectWindowMs`), not per outage, so an engine that
  * comes up and drops again and again (a flap) ends in `lost` instead of being reconnected forever.

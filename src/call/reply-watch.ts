@@ -1,5 +1,5 @@
 /**
- * The reply deadline (issue 17 §2): an engine that is connected and has said hello, but does not
+ * The reply deadline: an engine that is connected and has said hello, but does not
  * speak while the caller waits for it, must not leave the caller in dead air.
  *
  * "The caller waits" (docs/decisions.md, "Engine deadlines"): a reply is *owed* from the moment

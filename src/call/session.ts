@@ -431,7 +431,7 @@ export class CallSession implements CallControlPort {
     this.engine.sendToolResult(callId, name, output);
   }
 
-  /** The reply deadline of this call's agent (issue 17 §2; what "the caller waits" means: reply-watch.ts). */
+  /** The reply deadline of this call's agent (what "the caller waits" means: reply-watch.ts). */
   private createReplyWatch(): ReplyWatch {
     const e = this.info.agent.engine;
     return new ReplyWatch({

@@ -164,16 +164,16 @@ export const bridgeSchema = z.object({
   /**
    * > 0: messages written while the bridge works through one batch of ready sockets leave together
    * at its end, each held at most this long (ms) — fewer wake-ups of the peers, at up to this much
-   * added latency. 1 ms by default: paired runs measured 2.8 % less CPU per frame and half the
-   * softirq time (docs/capacity.md, sixth round). 0 = every message at once.
+   * added latency, never more than this bound. On by default because the wake-ups it saves cost
+   * more than the hold (measurements: docs/capacity.md). 0 = every message at once.
    */
   write_coalesce_ms: z.number().min(0).max(5).default(1),
   /**
    * Media and engine sockets read into one buffer shared by the process, the bytes copied out per
    * read, instead of a fresh 64 KB allocation per read (src/net/shared-read.ts), and whole data
-   * frames are parsed from it before ws's stream machinery (src/net/ws-fast-receive.ts): 5.1 % and
-   * a further ~2 % less CPU per frame in paired runs (docs/capacity.md, seventh round).
-   * false = Node's default reads and ws alone.
+   * frames are parsed from it before ws's stream machinery (src/net/ws-fast-receive.ts); both fall
+   * back to the default path when a private field they read is missing (docs/capacity.md has the
+   * cost per frame). false = Node's default reads and ws alone.
    */
   shared_read_buffer: z.boolean().default(true),
   /** how far ahead of real time agent audio is sent to Twilio */

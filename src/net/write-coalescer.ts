@@ -6,9 +6,8 @@
  * interrupt to another CPU that costs the writer. One caller frame in → one engine frame out,
  * one agent frame in → one Twilio message out: spread evenly over 20 ms, 300 calls meant ~30,000
  * separate wake-ups a second. Held until the end of the batch, the first write wakes the peer
- * and the others find it awake. Measured (docs/capacity.md, fifth and sixth rounds): softirq time
- * on the bridge's core falls by a third to a half, the peers work 5–15 % less, and the bridge
- * itself 2.8 % less per frame in paired runs (`npm run bench:ab`) — so it is on by default, 1 ms.
+ * and the others find it awake. Fewer wake-ups cost the bridge and its peers less than the hold adds
+ * (measured in docs/capacity.md), so it is on by default, 1 ms.
  *
  * The price is latency, so it is bounded: a socket's writes are held (`cork`) at most until the
  * poll phase ends (`setImmediate`), until `maxHoldMs` has passed since the batch's first hold,

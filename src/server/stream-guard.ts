@@ -1,5 +1,5 @@
 /**
- * What keeps one Media Streams socket from hurting the others (issue 17 §4): a message and byte
+ * What keeps one Media Streams socket from hurting the others: a message and byte
  * budget per socket, and rejection warnings that cannot flood the log.
  *
  * The budget is a token bucket whose per-message check is two subtractions and a compare on the

@@ -3,7 +3,7 @@
  * message of the caller's track on an established stream.
  *
  * Why: `toString` + `JSON.parse` (which interns every key) + the schema checks + base64 decoding
- * from a string cost about 4 % of the bridge's CPU at 250 calls (docs/capacity.md). This scanner
+ * from a string is a measurable share of the bridge's CPU at full load (docs/capacity.md). This scanner
  * reads the raw bytes once, checks exactly what `mediaSchema` and the media route check, and
  * decodes the payload straight into a reused buffer.
  *

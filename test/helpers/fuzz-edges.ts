@@ -106,7 +106,7 @@ function mediaScript(rng: Rng, count: number): { frames: WireFrame[]; certainRej
     }
     frames.push(f);
   }
-  // Without a valid start the bridge closes the socket at the first other message (issue 17):
+  // Without a valid start the bridge closes the socket at the first other message:
   // what follows is never read, so only a started stream's bad frames are certain rejections.
   if (style !== 'started') certainRejects = 0;
   const ending = rng.pick(['stop_then_more', 'close', 'terminate', 'oversize', 'stop']);

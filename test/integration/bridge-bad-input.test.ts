@@ -1,5 +1,5 @@
 /**
- * Issue 2, bad input from the Twilio side: every malformed, unknown or out-of-place message is a
+ * Bad input from the Twilio side: every malformed, unknown or out-of-place message is a
  * counted rejection with a log line, and neither the process nor a concurrent healthy call
  * notices. Unsigned requests are refused before any engine session exists.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 3 through the whole product offline: the Twilio simulator calls the bridge, the
+ * The whole product offline: the Twilio simulator calls the bridge, the
  * offline engine answers. A full call, barge-in mid-sentence measured on what the caller heard,
  * and the latency the bridge adds (from its own histogram and end to end over a loopback engine).
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 17 §2 and §3, engine faults that used to leave a caller in dead air: an engine that
+ * Engine faults that would leave a caller in dead air: an engine that
  * accepts the socket and never says hello, one that says hello and then never speaks while the
  * caller waits, and one that comes up and drops again and again (a flap). Each engine is written
  * here, over a real loopback socket; the bounds are configured short so the tests are quick and

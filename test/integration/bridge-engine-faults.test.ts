@@ -1,5 +1,5 @@
 /**
- * Issue 2, faults on the engine side: an engine that never answers (connect timeout → the
+ * Faults on the engine side: an engine that never answers (connect timeout → the
  * agent's fallback, no hang), one that sends garbage (ignored, counted, the call goes on), and
  * one that is slow to accept (caller audio held, bounded, and replayed in order).
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 3, the engine session's life as the caller experiences it: each close code gets its
+ * The engine session's life as the caller experiences it: each close code gets its
  * policy (end, reconnect with context, fallback), and agent audio at an output rate different
  * from the input rate reaches the caller at the right pitch and length.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 18, item 4: one argument parser for every command. Each test spawns the real CLI
+ * One argument parser for every command. Each test spawns the real CLI
  * (`node --import tsx src/main.ts …`), bounded in time: help and version print and exit 0 (and
  * `serve --help` starts nothing), anything unknown is a usage error with exit code 2.
  */

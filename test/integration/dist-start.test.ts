@@ -1,5 +1,5 @@
 /**
- * Issue 18, item 6: production runs the compiled JavaScript. This spawns what `npm start` and the
+ * Production runs the compiled JavaScript. This spawns what `npm start` and the
  * Dockerfile run — plain `node dist/main.js serve`, no TypeScript loader — on loopback, and checks
  * that it answers /healthz and drains on SIGTERM: the emitted ESM resolves its imports, its
  * config/ and package.json, and the shipped tool modules load. dist/ comes from `npm ci` (the

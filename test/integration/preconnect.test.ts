@@ -1,5 +1,5 @@
 /**
- * Issue 7: the engine session opens at the voice webhook, so the greeting is ready when the
+ * The engine session opens at the voice webhook, so the greeting is ready when the
  * media stream starts. Driven by hand (signed webhook, raw socket) to control the gap between
  * the webhook and the stream exactly; the stream-restart case runs over the simulator.
  */

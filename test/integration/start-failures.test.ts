@@ -1,5 +1,5 @@
 /**
- * Issue 18, item 1: a start that fails exits, non-zero, within a second of saying why — in every
+ * A start that fails exits, non-zero, within a second of saying why — in every
  * mode. Each test spawns the real CLI (`node --import tsx src/main.ts …`) on loopback and measures
  * the time from the failure message to the exit. Before the fix the offline engine, already
  * listening when the bridge failed, kept `serve` alive forever after `cannot start: …`.

@@ -1,5 +1,5 @@
 /**
- * Issue 17 §1 and the drain bullet of §5: a media stream is bound to the signed webhook that
+ * A media stream is bound to the signed webhook that
  * created it by a per-call token in a <Parameter>. Twilio's upgrade signature is the same for
  * every call, so each test here opens its socket with a perfectly valid signature and attacks
  * with the `start`: another call's CallSid, an invented one, a second stream, forged parameters,

@@ -1,5 +1,5 @@
 /**
- * Issue 17 §4: one media stream must not hurt the others. A stream with a valid token floods the
+ * One media stream must not hurt the others. A stream with a valid token floods the
  * bridge (1,000 valid 64 KB media messages, or a burst of 10,000 ordinary ones) while a bystander
  * call runs; the flooding socket is throttled, then closed and counted, and the bystander's
  * dropouts are measured and bounded. Rejection warnings are rate-limited per connection, and

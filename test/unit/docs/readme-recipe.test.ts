@@ -1,5 +1,5 @@
 /**
- * Issue 18, item 7: the README's three-terminal recipe works as written only if the simulated
+ * The README's three-terminal recipe works as written only if the simulated
  * caller gives the offline engine's demo script what it waits for: the sentence it expects, and
  * the account number its `collect` asks for. When either side changes alone, this fails.
  */
