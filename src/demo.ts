@@ -8,6 +8,8 @@ import { startStack } from './sim/stack.js';
 import type { OfflineEngine } from './sim/engine/index.js';
 import { formatTimeline } from './sim/twilio/index.js';
 import type { CallRecord } from './call/record.js';
+import { startExampleMcpServer } from './sim/mcp-example.js';
+import { mcpServerSchema } from './tools/mcp/schema.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -28,7 +30,19 @@ export async function runDemo(argv: string[]): Promise<number> {
   const print = (line: string) => { if (!values.json) process.stdout.write(`${line}\n`); };
 
   print('omni-phone-bridge demo — offline: built-in Omni engine + Twilio simulator, no accounts needed\n');
-  const stack = await startStack({ engine: { scenario }, human: { answer: human, talkMs: 2500, ringMs: 1500 }, onCallRecord: (r) => records.push(r) });
+  // The agent's CRM is an MCP server (the SDK's server side, on loopback): its tool is discovered.
+  const crm = await startExampleMcpServer();
+  const stack = await startStack({
+    engine: { scenario }, human: { answer: human, talkMs: 2500, ringMs: 1500 }, onCallRecord: (r) => records.push(r),
+    tweak: (config) => {
+      const support = config.file.agents.find((a) => a.id === 'support')!;
+      support.mcp_servers.push(mcpServerSchema.parse({ name: 'crm', url: crm.url, prefix: 'crm_', timeout_ms: 3000, side_effect: 'read' }));
+      config.file.bridge.tool_allow_hosts.push('127.0.0.1');
+    },
+  }).catch(async (err: unknown) => { await crm.close(); throw err; });
+  // Only the demo waits for discovery (a real call never does), so its first call has the tool.
+  await stack.bridge.mcp.whenSettled(5000);
+  print(`MCP server crm ${crm.url} · tools ${stack.bridge.mcp.connection('support', 'crm')?.tools.map((t) => t.exposed).join(', ') || 'none'}`);
   print(`bridge ${stack.bridgeUrl} · engine ${stack.engine.url} · fake Twilio REST ${stack.sim.restBase}\n`);
   try {
     const call = stack.sim.placeCall({
@@ -68,7 +82,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     else {
       print('\n— summary —');
       print(`call ${summary.callSid} ended by ${summary.endedBy} after ${(summary.durationMs / 1000).toFixed(1)} s`);
-      print(`tools: ${summary.toolCalls.map((t) => `${t.name} ${t.outcome} ${t.durationMs} ms`).join(', ') || 'none'}`);
+      print(`tools: ${summary.toolCalls.map((t) => `${t.name}${t.executor === 'mcp' ? ` (MCP ${t.server})` : ''} ${t.outcome} ${t.durationMs} ms`).join(', ') || 'none'}`);
       print(`engine verbs: ${summary.verbs.map((v) => `${v.verb} → ${v.result}`).join(', ') || 'none'}`);
       print(`transfers: ${summary.dialed.map((d) => `${d.target} → ${d.result}`).join(', ') || 'none'}`);
       print(`protocol violations: Twilio side ${summary.violations.length}, engine side ${summary.engineViolations.length}`);
@@ -78,6 +92,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     return ok ? 0 : 1;
   } finally {
     await stack.close();
+    await crm.close();
   }
 }
 
