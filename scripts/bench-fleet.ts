@@ -85,7 +85,9 @@ function pct(xs: number[], p: number): number {
 
 async function main(): Promise<void> {
   const prefix = `bench-opb-${randomBytes(4).toString('hex')}:`;
-  console.log(`fleet benchmark: ${CALLS} calls per side, one at a time, pre-connect off; Redis at ${new URL(REDIS_URL).host}\n`);
+  console.log(
+    `fleet benchmark: ${CALLS} calls per side, one at a time, pre-connect off; Redis at ${new URL(REDIS_URL).host}\n`,
+  );
   const mem = await run(false, prefix);
   const red = await run(true, prefix);
   const cleanup = new Redis(REDIS_URL);
@@ -96,15 +98,22 @@ async function main(): Promise<void> {
     if (keys.length) await cleanup.del(...keys);
   } while (cursor !== '0');
   cleanup.disconnect();
-  const rows: [string, (s: Sample) => number][] = [['set-up', (s) => s.setupMs], ['tear-down', (s) => s.teardownMs]];
+  const rows: [string, (s: Sample) => number][] = [
+    ['set-up', (s) => s.setupMs],
+    ['tear-down', (s) => s.teardownMs],
+  ];
   const f = (v: number) => v.toFixed(2).padStart(8);
   console.log('measure          in-process p50/p90 ms     Redis p50/p90 ms     ratio p50');
   for (const [name, get] of rows) {
     const a = mem.samples.map(get);
     const b = red.samples.map(get);
-    console.log(`${name.padEnd(14)} ${f(pct(a, 0.5))} ${f(pct(a, 0.9))}        ${f(pct(b, 0.5))} ${f(pct(b, 0.9))}       ${(pct(b, 0.5) / pct(a, 0.5)).toFixed(2)}×`);
+    console.log(
+      `${name.padEnd(14)} ${f(pct(a, 0.5))} ${f(pct(a, 0.9))}        ${f(pct(b, 0.5))} ${f(pct(b, 0.9))}       ${(pct(b, 0.5) / pct(a, 0.5)).toFixed(2)}×`,
+    );
   }
-  console.log(`store operations per call: in-process ${mem.opsPerCall.toFixed(1)}, Redis ${red.opsPerCall.toFixed(1)} (none per audio frame)`);
+  console.log(
+    `store operations per call: in-process ${mem.opsPerCall.toFixed(1)}, Redis ${red.opsPerCall.toFixed(1)} (none per audio frame)`,
+  );
 }
 
 void main().catch((err: Error) => {

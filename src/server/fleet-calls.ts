@@ -52,10 +52,21 @@ export class FleetCalls {
     const fleet = await this.store.list();
     if (!fleet) return { calls: local, partial: true };
     const seen = new Set(local.map((c) => c.callSid));
-    const remote: FleetCallView[] = fleet.filter((e) => !seen.has(e.callSid)).map((e) => ({
-      callSid: e.callSid, agent: e.agent, replica: e.replica, local: false, from: e.from ?? null, to: e.to ?? null,
-      startedAt: e.startedAt, durationMs: now - e.startedAt, status: e.status, streamSid: null, engine: 'unknown',
-    }));
+    const remote: FleetCallView[] = fleet
+      .filter((e) => !seen.has(e.callSid))
+      .map((e) => ({
+        callSid: e.callSid,
+        agent: e.agent,
+        replica: e.replica,
+        local: false,
+        from: e.from ?? null,
+        to: e.to ?? null,
+        startedAt: e.startedAt,
+        durationMs: now - e.startedAt,
+        status: e.status,
+        streamSid: null,
+        engine: 'unknown',
+      }));
     return { calls: [...local, ...remote], partial: false };
   }
 
@@ -64,7 +75,10 @@ export class FleetCalls {
   }
 
   transfer(callSid: string, target?: string): Promise<ControlResult> {
-    return this.act(callSid, target === undefined ? { op: 'transfer' } : { op: 'transfer', target: target.slice(0, 256) });
+    return this.act(
+      callSid,
+      target === undefined ? { op: 'transfer' } : { op: 'transfer', target: target.slice(0, 256) },
+    );
   }
 
   private async act(callSid: string, cmd: ControlOp): Promise<ControlResult> {
@@ -72,17 +86,33 @@ export class FleetCalls {
     if (s || !this.store.shared) return this.actLocally(s, cmd);
     const entry = await this.store.lookup(callSid);
     if (!entry) {
-      if (this.store.health() !== 'ok') return { status: 503, body: { error: 'store_unavailable', message: 'the fleet store (Redis) is unreachable: only calls held by this replica can be controlled' } };
+      if (this.store.health() !== 'ok')
+        return {
+          status: 503,
+          body: {
+            error: 'store_unavailable',
+            message: 'the fleet store (Redis) is unreachable: only calls held by this replica can be controlled',
+          },
+        };
       return { status: 404, body: { error: 'no such active call' } };
     }
     if (entry.replica === this.store.replicaId) return { status: 404, body: { error: 'no such active call' } };
     const answer = await this.store.sendControl(entry.replica, callSid, cmd, this.controlTimeoutMs);
     if (answer === 'timeout' || answer === 'unavailable') {
-      this.logger.warn({ callSid, replica: entry.replica, op: cmd.op, answer }, 'call control: the owning replica did not answer');
+      this.logger.warn(
+        { callSid, replica: entry.replica, op: cmd.op, answer },
+        'call control: the owning replica did not answer',
+      );
       return {
         status: 504,
-        body: { error: answer === 'timeout' ? 'owner_timeout' : 'owner_unavailable', replica: entry.replica,
-          message: answer === 'timeout' ? `the replica holding the call did not answer within ${this.controlTimeoutMs} ms` : 'the replica holding the call is not connected to the fleet (its entry expires within the lease)' },
+        body: {
+          error: answer === 'timeout' ? 'owner_timeout' : 'owner_unavailable',
+          replica: entry.replica,
+          message:
+            answer === 'timeout'
+              ? `the replica holding the call did not answer within ${this.controlTimeoutMs} ms`
+              : 'the replica holding the call is not connected to the fleet (its entry expires within the lease)',
+        },
       };
     }
     return answer;
@@ -91,7 +121,10 @@ export class FleetCalls {
   /** A control request from another replica for a call it believes is held here. */
   private async serve(req: ControlRequest): Promise<ControlAnswer> {
     const s = this.registry.get(req.callSid);
-    this.logger.info({ callSid: req.callSid, op: req.cmd.op, from: req.from }, 'call control requested by another replica');
+    this.logger.info(
+      { callSid: req.callSid, op: req.cmd.op, from: req.from },
+      'call control requested by another replica',
+    );
     return this.actLocally(s, req.cmd);
   }
 
@@ -108,9 +141,17 @@ export class FleetCalls {
 
   private viewOf(s: CallSession, now: number): FleetCallView {
     return {
-      callSid: s.callSid, agent: s.agent.id, replica: this.store.replicaId, local: true,
-      from: s.info.from ?? null, to: s.info.to ?? null, startedAt: s.startedAt, durationMs: now - s.startedAt,
-      status: s.hasStream ? 'in-progress' : 'connecting', streamSid: s.streamSid ?? null, engine: s.engine?.state ?? 'none',
+      callSid: s.callSid,
+      agent: s.agent.id,
+      replica: this.store.replicaId,
+      local: true,
+      from: s.info.from ?? null,
+      to: s.info.to ?? null,
+      startedAt: s.startedAt,
+      durationMs: now - s.startedAt,
+      status: s.hasStream ? 'in-progress' : 'connecting',
+      streamSid: s.streamSid ?? null,
+      engine: s.engine?.state ?? 'none',
     };
   }
 }

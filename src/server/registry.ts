@@ -44,7 +44,10 @@ export class CallRegistry {
     /** lease of a directory entry; renewed every third of it */
     private readonly leaseMs = 15_000,
   ) {
-    this.renewTimer = setInterval(() => void this.store.renew(this.list().map((s) => this.entryOf(s))), Math.max(100, Math.floor(leaseMs / 3)));
+    this.renewTimer = setInterval(
+      () => void this.store.renew(this.list().map((s) => this.entryOf(s))),
+      Math.max(100, Math.floor(leaseMs / 3)),
+    );
     this.renewTimer.unref();
   }
 
@@ -62,9 +65,13 @@ export class CallRegistry {
 
   private entryOf(s: CallSession): DirectoryEntry {
     return {
-      callSid: s.callSid, replica: this.store.replicaId, agent: s.agent.id,
-      ...(s.info.from ? { from: s.info.from } : {}), ...(s.info.to ? { to: s.info.to } : {}),
-      startedAt: s.startedAt, status: s.hasStream ? 'in-progress' : 'connecting',
+      callSid: s.callSid,
+      replica: this.store.replicaId,
+      agent: s.agent.id,
+      ...(s.info.from ? { from: s.info.from } : {}),
+      ...(s.info.to ? { to: s.info.to } : {}),
+      startedAt: s.startedAt,
+      status: s.hasStream ? 'in-progress' : 'connecting',
     };
   }
 
@@ -97,8 +104,12 @@ export class CallRegistry {
 
   parkedOf(s: CallSession, reason: ParkedCall['reason'], note?: string): ParkedCall {
     return {
-      callSid: s.callSid, agent: s.agent.id, reason, turns: [...s.memory.all()],
-      ...(s.info.from ? { from: s.info.from } : {}), ...(s.info.to ? { to: s.info.to } : {}),
+      callSid: s.callSid,
+      agent: s.agent.id,
+      reason,
+      turns: [...s.memory.all()],
+      ...(s.info.from ? { from: s.info.from } : {}),
+      ...(s.info.to ? { to: s.info.to } : {}),
       ...(s.info.direction ? { direction: s.info.direction } : {}),
       ...(note ? { note } : {}),
     };
@@ -111,7 +122,11 @@ export class CallRegistry {
 
   /** A final status callback for the call (on any replica): parked context dropped, slot freed, end remembered (10 min). */
   async noteEndedAtTwilio(callSid: string): Promise<void> {
-    await Promise.all([this.store.dropParked(callSid), this.store.noteEnded(callSid, ENDED_MEMORY_MS), this.store.release(callSid)]);
+    await Promise.all([
+      this.store.dropParked(callSid),
+      this.store.noteEnded(callSid, ENDED_MEMORY_MS),
+      this.store.release(callSid),
+    ]);
   }
 
   /** Whether Twilio has reported the call over (within the last 10 minutes), anywhere in the fleet. */
@@ -140,14 +155,28 @@ export class CallRegistry {
    * call moved here (transfer-return, a drain) is resumed with its conversation from the store;
    * then the answer is a promise. With the in-process store it is immediate, as on one replica.
    */
-  attachStream(view: RoutingView, callSid: string, claims: StreamClaims, handle: MediaStreamHandle): AttachResult | Promise<AttachResult> {
+  attachStream(
+    view: RoutingView,
+    callSid: string,
+    claims: StreamClaims,
+    handle: MediaStreamHandle,
+  ): AttachResult | Promise<AttachResult> {
     const s = this.calls.get(callSid);
     if (s || !this.store.shared) return this.attachLocal(view, callSid, claims, handle, s);
     return this.attachShared(view, callSid, claims, handle);
   }
 
-  private async attachShared(view: RoutingView, callSid: string, claims: StreamClaims, handle: MediaStreamHandle): Promise<AttachResult> {
-    const fresh = await this.store.consumeOnce('stream', claims.id, Math.max(1000, claims.expiresAt - Date.now() + 1000));
+  private async attachShared(
+    view: RoutingView,
+    callSid: string,
+    claims: StreamClaims,
+    handle: MediaStreamHandle,
+  ): Promise<AttachResult> {
+    const fresh = await this.store.consumeOnce(
+      'stream',
+      claims.id,
+      Math.max(1000, claims.expiresAt - Date.now() + 1000),
+    );
     if (fresh === false) return { refused: 'token_replayed' };
     const here = this.calls.get(callSid);
     if (here) return this.attachLocal(view, callSid, claims, handle, here);
@@ -163,7 +192,13 @@ export class CallRegistry {
     return this.refuseBusy(view, callSid);
   }
 
-  private attachLocal(view: RoutingView, callSid: string, claims: StreamClaims, handle: MediaStreamHandle, s: CallSession | undefined): AttachResult {
+  private attachLocal(
+    view: RoutingView,
+    callSid: string,
+    claims: StreamClaims,
+    handle: MediaStreamHandle,
+    s: CallSession | undefined,
+  ): AttachResult {
     if (s) {
       if (s.isEnded) return { refused: 'call_ended' };
       // One stream per call: only a restart the bridge asked for (transfer-return, <Play
@@ -181,7 +216,14 @@ export class CallRegistry {
     return { session: this.startWithStream(view, callSid, claims, handle) };
   }
 
-  private startWithStream(view: RoutingView, callSid: string, claims: StreamClaims, handle: MediaStreamHandle, resume?: Resume, agentId?: string): CallSession {
+  private startWithStream(
+    view: RoutingView,
+    callSid: string,
+    claims: StreamClaims,
+    handle: MediaStreamHandle,
+    resume?: Resume,
+    agentId?: string,
+  ): CallSession {
     const agent = view.agent(agentId) ?? view.agent(claims.agent) ?? view.agentForNumber(claims.to);
     const s = this.create({ callSid, agent, from: claims.from, to: claims.to }, resume?.turns);
     s.startEngine(resume?.note || undefined);
@@ -195,7 +237,10 @@ export class CallRegistry {
    */
   private refuseBusy(view: RoutingView, callSid: string): AttachResult {
     const { logger, metrics, rest, settings } = this.deps;
-    logger.warn({ callSid, draining: view.draining }, 'media stream refused: draining or at capacity; the caller gets the busy message');
+    logger.warn(
+      { callSid, draining: view.draining },
+      'media stream refused: draining or at capacity; the caller gets the busy message',
+    );
     metrics.calls.inc({ outcome: view.draining ? 'refused_draining' : 'refused_capacity' });
     const refused = view.draining ? 'draining' : 'at_capacity';
     if (!rest) return { refused };

@@ -22,8 +22,8 @@
  * then has none) rather than cut into a different number.
  *
  * Single use: each token id is consumed by the first stream that presents it, in a bounded,
- * expiring set per process. Across replicas a token could be presented once on each until it
- * expires; fleet-wide single use needs the shared store (Redis) and is not done yet.
+ * expiring set per process, and in a fleet also in the shared store (SET NX in Redis, see
+ * registry.attachStream), so a token is good for one stream across all replicas.
  */
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 

@@ -106,7 +106,12 @@ export interface FleetStore {
   /** Serves control requests addressed to this replica. */
   onControl(handler: (req: ControlRequest) => Promise<ControlAnswer>): void;
   /** Asks `replica` to act on a call; resolves with its answer, or 'timeout' / 'unavailable'. */
-  sendControl(replica: string, callSid: string, cmd: ControlOp, timeoutMs: number): Promise<ControlAnswer | 'timeout' | 'unavailable'>;
+  sendControl(
+    replica: string,
+    callSid: string,
+    cmd: ControlOp,
+    timeoutMs: number,
+  ): Promise<ControlAnswer | 'timeout' | 'unavailable'>;
 
   /** told of every failed operation (metrics, rate-limited log) */
   onError?: (op: string, err: Error) => void;

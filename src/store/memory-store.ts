@@ -1,4 +1,11 @@
-import { countOp, type ControlAnswer, type ControlRequest, type DirectoryEntry, type FleetStore, type ParkedCall } from './fleet-store.js';
+import {
+  countOp,
+  type ControlAnswer,
+  type ControlRequest,
+  type DirectoryEntry,
+  type FleetStore,
+  type ParkedCall,
+} from './fleet-store.js';
 
 /** Bound on every table: a flood evicts the oldest entries instead of growing memory. */
 const MAX_ENTRIES = 100_000;
@@ -49,7 +56,10 @@ export class MemoryStore implements FleetStore {
   private readonly used = new Expiring<true>();
   private readonly refused = new Expiring<{ n: number }>();
 
-  constructor(readonly replicaId: string, private readonly leaseMs = 15_000) {}
+  constructor(
+    readonly replicaId: string,
+    private readonly leaseMs = 15_000,
+  ) {}
 
   health(): 'ok' {
     return 'ok';

@@ -29,8 +29,17 @@ export function defaultReplicaId(): string {
  * The store this process uses: Redis when REDIS_URL is set (an unreachable one is a start-up
  * error naming REDIS_URL), else the in-process store of a single replica.
  */
-export async function openStore(e: StoreEnv, o: { leaseMs: number; onError?: (op: string, err: Error) => void }): Promise<FleetStore> {
+export async function openStore(
+  e: StoreEnv,
+  o: { leaseMs: number; onError?: (op: string, err: Error) => void },
+): Promise<FleetStore> {
   const replicaId = e.replicaId ?? defaultReplicaId();
   if (!e.redisUrl) return new MemoryStore(replicaId, o.leaseMs);
-  return RedisStore.connect({ url: e.redisUrl, prefix: e.redisKeyPrefix, replicaId, leaseMs: o.leaseMs, ...(o.onError ? { onError: o.onError } : {}) });
+  return RedisStore.connect({
+    url: e.redisUrl,
+    prefix: e.redisKeyPrefix,
+    replicaId,
+    leaseMs: o.leaseMs,
+    ...(o.onError ? { onError: o.onError } : {}),
+  });
 }

@@ -1,9 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { z } from 'zod';
 import {
-  countOp, type ControlAnswer, type ControlOp, type ControlRequest, type DirectoryEntry, type FleetStore, type ParkedCall,
+  countOp,
+  type ControlAnswer,
+  type ControlOp,
+  type ControlRequest,
+  type DirectoryEntry,
+  type FleetStore,
+  type ParkedCall,
 } from './fleet-store.js';
+import {
+  CLAIM,
+  controlReplySchema,
+  controlRequestSchema,
+  COUNT,
+  entrySchema,
+  INCR_WINDOW,
+  LIST,
+  parkedSchema,
+  parseJson,
+  REGISTER,
+  RELEASE,
+} from './redis-scripts.js';
 
 /**
  * The fleet store on one Redis (not Cluster: the scripts build keys from their arguments).
@@ -24,80 +42,6 @@ export interface RedisStoreOptions {
   /** each command's bound */
   commandTimeoutMs?: number;
   onError?: (op: string, err: Error) => void;
-}
-
-const NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
-
-// KEYS[1] slots zset; ARGV: sid, max, leaseMs → 1 claimed (or already held), 0 full
-const CLAIM = `${NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1]) return 1 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-return 1`;
-
-// KEYS[1] slots; ARGV: keyPrefix, leaseMs, then (sid, json) pairs → writes each entry and its slot lease
-const REGISTER = `${NOW_MS}
-local lease = tonumber(ARGV[2])
-for i = 3, #ARGV, 2 do
-  redis.call('SET', ARGV[1] .. ARGV[i], ARGV[i + 1], 'PX', lease)
-  redis.call('ZADD', KEYS[1], now + lease, ARGV[i])
-end
-return 1`;
-
-// KEYS[1] slots; ARGV[1] call-key prefix → JSON of each live entry
-const LIST = `${NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-local sids = redis.call('ZRANGE', KEYS[1], 0, -1)
-local out = {}
-for _, sid in ipairs(sids) do
-  local v = redis.call('GET', ARGV[1] .. sid)
-  if v then out[#out + 1] = v end
-end
-return out`;
-
-// KEYS[1] slots, KEYS[2] the call's entry; ARGV[1] sid, ARGV[2] owner ('' = any)
-const RELEASE = `local v = redis.call('GET', KEYS[2])
-if ARGV[2] ~= '' and v then
-  local ok, e = pcall(cjson.decode, v)
-  if ok and type(e) == 'table' and e.replica ~= ARGV[2] then return 0 end
-end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
-return 1`;
-
-const COUNT = `${NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-return redis.call('ZCARD', KEYS[1])`;
-
-// KEYS[1] counter; ARGV[1] window ms → count in the window
-const INCR_WINDOW = `local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) end
-return n`;
-
-const entrySchema = z.object({
-  callSid: z.string(), replica: z.string(), agent: z.string(), from: z.string().optional(), to: z.string().optional(),
-  startedAt: z.number(), status: z.string(),
-});
-const parkedSchema = z.object({
-  callSid: z.string(), agent: z.string(), from: z.string().optional(), to: z.string().optional(), direction: z.string().optional(),
-  turns: z.array(z.object({ role: z.enum(['user', 'assistant', 'system']), text: z.string(), atMs: z.number() })).max(1000),
-  reason: z.enum(['transfer', 'moved']), note: z.string().max(2000).optional(),
-});
-const controlRequestSchema = z.object({
-  id: z.string().max(64), from: z.string().max(128), callSid: z.string().max(64),
-  cmd: z.union([z.object({ op: z.literal('hangup') }), z.object({ op: z.literal('transfer'), target: z.string().max(256).optional() })]),
-});
-const controlReplySchema = z.object({ id: z.string(), status: z.number(), body: z.record(z.string(), z.unknown()) });
-
-function parseJson<T>(schema: z.ZodType<T>, raw: string | null | undefined): T | undefined {
-  if (!raw) return undefined;
-  try {
-    const r = schema.safeParse(JSON.parse(raw));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** `redis://host:port` of REDIS_URL, for messages: never its password or path. */
@@ -154,16 +98,22 @@ export class RedisStore implements FleetStore {
           await s.sub.connect();
           await s.sub.subscribe(s.ch('ctl', o.replicaId), s.ch('reply', o.replicaId));
         })(),
-        new Promise((_r, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs))),
+        new Promise(
+          (_r, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)),
+        ),
       ]);
     } catch (err) {
       s.client.disconnect();
       s.sub.disconnect();
-      throw new Error(`REDIS_URL (${redisOrigin(o.url)}) is unreachable: ${(err as Error).message}; check REDIS_URL and that Redis is running, or unset REDIS_URL to run a single replica without it`);
+      throw new Error(
+        `REDIS_URL (${redisOrigin(o.url)}) is unreachable: ${(err as Error).message}; check REDIS_URL and that Redis is running, or unset REDIS_URL to run a single replica without it`,
+      );
     } finally {
       clearTimeout(timer);
     }
-    s.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => s.onMessage(channel.toString(), message.toString('utf8')));
+    s.sub.on('messageBuffer', (channel: Buffer, message: Buffer) =>
+      s.onMessage(channel.toString(), message.toString('utf8')),
+    );
     return s;
   }
 
@@ -191,33 +141,66 @@ export class RedisStore implements FleetStore {
   }
 
   claimSlot(callSid: string, max: number): Promise<boolean | undefined> {
-    return this.run('claimSlot', async () => (await this.client.eval(CLAIM, 1, this.k('slots'), callSid, max, this.o.leaseMs)) === 1, undefined);
+    return this.run(
+      'claimSlot',
+      async () => (await this.client.eval(CLAIM, 1, this.k('slots'), callSid, max, this.o.leaseMs)) === 1,
+      undefined,
+    );
   }
 
   async register(e: DirectoryEntry): Promise<void> {
-    await this.run('register', () => this.client.eval(REGISTER, 1, this.k('slots'), this.k('call', ''), this.o.leaseMs, e.callSid, JSON.stringify(e)), undefined);
+    await this.run(
+      'register',
+      () =>
+        this.client.eval(
+          REGISTER,
+          1,
+          this.k('slots'),
+          this.k('call', ''),
+          this.o.leaseMs,
+          e.callSid,
+          JSON.stringify(e),
+        ),
+      undefined,
+    );
   }
 
   async release(callSid: string, owner?: string): Promise<void> {
-    await this.run('release', () => this.client.eval(RELEASE, 2, this.k('slots'), this.k('call', callSid), callSid, owner ?? ''), undefined);
+    await this.run(
+      'release',
+      () => this.client.eval(RELEASE, 2, this.k('slots'), this.k('call', callSid), callSid, owner ?? ''),
+      undefined,
+    );
   }
 
   /** Renewal re-writes the entries (not only their expiry): a Redis that restarted empty gets them back. */
   async renew(entries: readonly DirectoryEntry[]): Promise<void> {
     if (!entries.length) return;
     const args = entries.flatMap((e) => [e.callSid, JSON.stringify(e)]);
-    await this.run('renew', () => this.client.eval(REGISTER, 1, this.k('slots'), this.k('call', ''), this.o.leaseMs, ...args), undefined);
+    await this.run(
+      'renew',
+      () => this.client.eval(REGISTER, 1, this.k('slots'), this.k('call', ''), this.o.leaseMs, ...args),
+      undefined,
+    );
   }
 
   list(): Promise<DirectoryEntry[] | undefined> {
-    return this.run('list', async () => {
-      const raw = (await this.client.eval(LIST, 1, this.k('slots'), this.k('call', ''))) as string[];
-      return raw.map((r) => parseJson(entrySchema, r)).filter((e): e is DirectoryEntry => !!e);
-    }, undefined);
+    return this.run(
+      'list',
+      async () => {
+        const raw = (await this.client.eval(LIST, 1, this.k('slots'), this.k('call', ''))) as string[];
+        return raw.map((r) => parseJson(entrySchema, r)).filter((e): e is DirectoryEntry => !!e);
+      },
+      undefined,
+    );
   }
 
   lookup(callSid: string): Promise<DirectoryEntry | undefined> {
-    return this.run('lookup', async () => parseJson(entrySchema, await this.client.get(this.k('call', callSid))), undefined);
+    return this.run(
+      'lookup',
+      async () => parseJson(entrySchema, await this.client.get(this.k('call', callSid))),
+      undefined,
+    );
   }
 
   count(): Promise<number | undefined> {
@@ -225,11 +208,20 @@ export class RedisStore implements FleetStore {
   }
 
   async park(p: ParkedCall, ttlMs: number): Promise<void> {
-    await this.run('park', () => this.client.set(this.k('parked', p.callSid), JSON.stringify(p), 'PX', Math.max(1, Math.round(ttlMs))), undefined);
+    await this.run(
+      'park',
+      () => this.client.set(this.k('parked', p.callSid), JSON.stringify(p), 'PX', Math.max(1, Math.round(ttlMs))),
+      undefined,
+    );
   }
 
   unpark(callSid: string): Promise<ParkedCall | undefined> {
-    return this.run('unpark', async () => parseJson(parkedSchema, await this.client.getdel(this.k('parked', callSid))) as ParkedCall | undefined, undefined);
+    return this.run(
+      'unpark',
+      async () =>
+        parseJson(parkedSchema, await this.client.getdel(this.k('parked', callSid))) as ParkedCall | undefined,
+      undefined,
+    );
   }
 
   async dropParked(callSid: string): Promise<void> {
@@ -245,11 +237,20 @@ export class RedisStore implements FleetStore {
   }
 
   consumeOnce(kind: string, id: string, ttlMs: number): Promise<boolean | undefined> {
-    return this.run('consumeOnce', async () => (await this.client.set(this.k('used', kind, id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK', undefined);
+    return this.run(
+      'consumeOnce',
+      async () =>
+        (await this.client.set(this.k('used', kind, id), '1', 'PX', Math.max(1, Math.round(ttlMs)), 'NX')) === 'OK',
+      undefined,
+    );
   }
 
   noteRefusal(ip: string, windowMs: number): Promise<number | undefined> {
-    return this.run('noteRefusal', async () => Number(await this.client.eval(INCR_WINDOW, 1, this.k('refused', ip), windowMs)), undefined);
+    return this.run(
+      'noteRefusal',
+      async () => Number(await this.client.eval(INCR_WINDOW, 1, this.k('refused', ip), windowMs)),
+      undefined,
+    );
   }
 
   refusals(ip: string): Promise<number | undefined> {
@@ -260,7 +261,12 @@ export class RedisStore implements FleetStore {
     this.handler = handler;
   }
 
-  async sendControl(replica: string, callSid: string, cmd: ControlOp, timeoutMs: number): Promise<ControlAnswer | 'timeout' | 'unavailable'> {
+  async sendControl(
+    replica: string,
+    callSid: string,
+    cmd: ControlOp,
+    timeoutMs: number,
+  ): Promise<ControlAnswer | 'timeout' | 'unavailable'> {
     const id = randomBytes(9).toString('base64url');
     const req: ControlRequest = { id, from: this.replicaId, callSid, cmd };
     let timer: NodeJS.Timeout | undefined;
@@ -269,7 +275,11 @@ export class RedisStore implements FleetStore {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     // PUBLISH answers how many subscribers got it: none means the owner's process is gone.
-    const receivers = await this.run('sendControl', () => this.client.publish(this.ch('ctl', replica), JSON.stringify(req)), undefined);
+    const receivers = await this.run(
+      'sendControl',
+      () => this.client.publish(this.ch('ctl', replica), JSON.stringify(req)),
+      undefined,
+    );
     if (!receivers) {
       clearTimeout(timer);
       this.pending.delete(id);
@@ -292,7 +302,13 @@ export class RedisStore implements FleetStore {
     if (!req || !this.handler) return;
     void this.handler(req)
       .catch((err: Error) => ({ status: 500, body: { error: 'control_failed', message: err.message.slice(0, 200) } }))
-      .then((a) => this.run('controlReply', () => this.client.publish(this.ch('reply', req.from), JSON.stringify({ id: req.id, ...a })), undefined));
+      .then((a) =>
+        this.run(
+          'controlReply',
+          () => this.client.publish(this.ch('reply', req.from), JSON.stringify({ id: req.id, ...a })),
+          undefined,
+        ),
+      );
   }
 
   async close(): Promise<void> {

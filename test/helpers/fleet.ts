@@ -38,7 +38,12 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
-export async function startFleet(o: { n: number; config: unknown; env?: Record<string, string>; human?: HumanBehaviour }): Promise<Fleet> {
+export async function startFleet(o: {
+  n: number;
+  config: unknown;
+  env?: Record<string, string>;
+  human?: HumanBehaviour;
+}): Promise<Fleet> {
   const prefix = randomPrefix();
   const dir = mkdtempSync(join(tmpdir(), 'opb-fleet-'));
   const configPath = join(dir, 'agents.json');
@@ -46,7 +51,11 @@ export async function startFleet(o: { n: number; config: unknown; env?: Record<s
   const ports = await Promise.all(Array.from({ length: o.n }, () => freePort()));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const sim = await startTwilioSimulator({
-    bridgeUrl: urls[0]!, replicaUrls: urls, publicUrl: FLEET_PUBLIC_URL, accountSid: SIM_ACCOUNT_SID, authToken: SIM_AUTH_TOKEN,
+    bridgeUrl: urls[0]!,
+    replicaUrls: urls,
+    publicUrl: FLEET_PUBLIC_URL,
+    accountSid: SIM_ACCOUNT_SID,
+    authToken: SIM_AUTH_TOKEN,
     human: o.human ?? { answer: 'answer', talkMs: 600 },
   });
   const replicas: Replica[] = ports.map((port, i) => {
@@ -54,10 +63,22 @@ export async function startFleet(o: { n: number; config: unknown; env?: Record<s
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
       cwd: ROOT,
       env: {
-        PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: FLEET_PUBLIC_URL, LOG_LEVEL: 'info', LOG_FORMAT: 'json',
-        TWILIO_ACCOUNT_SID: SIM_ACCOUNT_SID, TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN, TWILIO_API_BASE: sim.restBase,
-        ADMIN_TOKEN: FLEET_ADMIN_TOKEN, BRIDGE_CONFIG: configPath, DRAIN_TIMEOUT_MS: '5000',
-        REDIS_URL, REDIS_KEY_PREFIX: prefix, REPLICA_ID: id, ...(o.env ?? {}),
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        PUBLIC_URL: FLEET_PUBLIC_URL,
+        LOG_LEVEL: 'info',
+        LOG_FORMAT: 'json',
+        TWILIO_ACCOUNT_SID: SIM_ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN,
+        TWILIO_API_BASE: sim.restBase,
+        ADMIN_TOKEN: FLEET_ADMIN_TOKEN,
+        BRIDGE_CONFIG: configPath,
+        DRAIN_TIMEOUT_MS: '5000',
+        REDIS_URL,
+        REDIS_KEY_PREFIX: prefix,
+        REPLICA_ID: id,
+        ...(o.env ?? {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -66,10 +87,18 @@ export async function startFleet(o: { n: number; config: unknown; env?: Record<s
     child.stderr!.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     return {
-      id, url: urls[i]!, child, exited, output: () => out,
+      id,
+      url: urls[i]!,
+      child,
+      exited,
+      output: () => out,
       async admin(path, method = 'GET', body) {
         const res = await fetch(`${urls[i]}${path}`, {
-          method, headers: { authorization: `Bearer ${FLEET_ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          method,
+          headers: {
+            authorization: `Bearer ${FLEET_ADMIN_TOKEN}`,
+            ...(body ? { 'content-type': 'application/json' } : {}),
+          },
           ...(body ? { body: JSON.stringify(body) } : {}),
         });
         return { status: res.status, json: (await res.json().catch(() => ({}))) as Record<string, unknown> };
@@ -78,11 +107,13 @@ export async function startFleet(o: { n: number; config: unknown; env?: Record<s
   });
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const close = async () => {
-    await Promise.all(replicas.map(async (r) => {
-      if (r.child.exitCode !== null || r.child.signalCode !== null) return;
-      r.child.kill('SIGKILL');
-      await r.exited;
-    }));
+    await Promise.all(
+      replicas.map(async (r) => {
+        if (r.child.exitCode !== null || r.child.signalCode !== null) return;
+        r.child.kill('SIGKILL');
+        await r.exited;
+      }),
+    );
     await sim.close();
     redis.disconnect();
     await dropPrefix(prefix);
@@ -95,7 +126,11 @@ export async function startFleet(o: { n: number; config: unknown; env?: Record<s
     throw new Error(`a replica did not start:\n${out}`);
   }
   return {
-    replicas, sim, prefix, redis, close,
+    replicas,
+    sim,
+    prefix,
+    redis,
+    close,
     async directory() {
       const t = await redis.time();
       const now = Number(t[0]) * 1000 + Math.floor(Number(t[1]) / 1000);

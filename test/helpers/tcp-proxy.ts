@@ -39,9 +39,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     restore() {
       down = false;
     },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of open) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

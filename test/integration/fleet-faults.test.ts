@@ -36,7 +36,9 @@ describe('fleet store faults and defences', () => {
     replay.startWith(callSid, { token });
     await replay.closed;
     expect(b.bridge.ctx.registry.get(callSid)).toBeUndefined();
-    expect(await b.bridge.ctx.metrics.registry.getSingleMetricAsString('bridge_media_streams_refused_total')).toContain('reason="token_replayed"} 1');
+    expect(await b.bridge.ctx.metrics.registry.getSingleMetricAsString('bridge_media_streams_refused_total')).toContain(
+      'reason="token_replayed"} 1',
+    );
     expect(a.bridge.ctx.registry.get(callSid)?.hasStream).toBe(true);
   }, 40_000);
 
@@ -44,23 +46,32 @@ describe('fleet store faults and defences', () => {
     const prefix = randomPrefix();
     prefixes.push(prefix);
     const proxy = j.track(await startTcpProxy(Number(new URL(REDIS_URL).port || 6379)));
-    const h = j.track(await startBridgeStack({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: prefix }, bridge: { fleet: { lease_s: 3 } } }));
+    const h = j.track(
+      await startBridgeStack({
+        env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: prefix },
+        bridge: { fleet: { lease_s: 3 } },
+      }),
+    );
     const call = h.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 14_000 });
     await waitFor(() => h.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 10_000);
     proxy.cut();
     const ready = async () => (await fetch(`${h.bridgeUrl}/readyz`).then((r) => r.json())) as { status: string };
     const t0 = Date.now();
-    while ((await ready()).status !== 'degraded' && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 100));
+    while ((await ready()).status !== 'degraded' && Date.now() - t0 < 10_000)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await ready()).status).toBe('degraded');
     // A renewal (every second here) meets the lost store: counted, and nothing waits on it.
     await waitFor(() => false, 2500).catch(() => undefined);
-    expect(await h.bridge.ctx.metrics.registry.getSingleMetricAsString('bridge_store_errors_total')).toMatch(/op="renew"} [1-9]/);
+    expect(await h.bridge.ctx.metrics.registry.getSingleMetricAsString('bridge_store_errors_total')).toMatch(
+      /op="renew"} [1-9]/,
+    );
     expect(h.bridge.ctx.registry.get(call.callSid)?.hasStream).toBe(true);
     // Redis is emptied meanwhile (a restart): the replica's renewals write its calls back.
     await dropPrefix(prefix);
     proxy.restore();
     const t1 = Date.now();
-    while (!(await keysUnder(prefix)).includes(`${prefix}call:${call.callSid}`) && Date.now() - t1 < 15_000) await new Promise((r) => setTimeout(r, 100));
+    while (!(await keysUnder(prefix)).includes(`${prefix}call:${call.callSid}`) && Date.now() - t1 < 15_000)
+      await new Promise((r) => setTimeout(r, 100));
     expect(await keysUnder(prefix)).toContain(`${prefix}call:${call.callSid}`);
     expect((await ready()).status).toBe('ready');
     const result = await call.done;
@@ -73,7 +84,12 @@ describe('fleet store faults and defences', () => {
     const prefix = randomPrefix();
     prefixes.push(prefix);
     const proxy = j.track(await startTcpProxy(Number(new URL(REDIS_URL).port || 6379)));
-    const h = j.track(await startBridgeStack({ env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: prefix }, bridge: { fleet: { control_timeout_ms: 500 } } }));
+    const h = j.track(
+      await startBridgeStack({
+        env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: prefix },
+        bridge: { fleet: { control_timeout_ms: 500 } },
+      }),
+    );
     const ghost = j.track(await RedisStore.connect({ url: REDIS_URL, prefix, replicaId: 'ghost', leaseMs: 15_000 }));
     const callSid = `CA${'cd'.repeat(16)}`;
     await ghost.register({ callSid, replica: 'ghost', agent: 'sales', startedAt: Date.now(), status: 'in-progress' });
@@ -83,14 +99,23 @@ describe('fleet store faults and defences', () => {
     expect((await h.bridge.ctx.calls.list()).calls.map((c) => c.replica)).toEqual(['ghost']);
     proxy.cut();
     await waitFor(() => h.bridge.ctx.registry.store.health() === 'degraded', 10_000);
-    expect(await h.bridge.ctx.calls.transfer(callSid)).toMatchObject({ status: 503, body: { error: 'store_unavailable' } });
+    expect(await h.bridge.ctx.calls.transfer(callSid)).toMatchObject({
+      status: 503,
+      body: { error: 'store_unavailable' },
+    });
     expect((await h.bridge.ctx.calls.list()).partial).toBe(true);
   }, 40_000);
 
   it('exits non-zero at start-up, naming REDIS_URL, when Redis does not answer', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', TWILIO_SIGNATURE_VALIDATION: 'off', REDIS_URL: 'redis://:hunter2secret@127.0.0.1:1' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        TWILIO_SIGNATURE_VALIDATION: 'off',
+        REDIS_URL: 'redis://:hunter2secret@127.0.0.1:1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -20,13 +20,20 @@ const total = (ops: Map<string, number>) => [...ops.values()].reduce((a, b) => a
 describe('fleet store operations per call', () => {
   it('a call costs a bounded number of store operations, independent of its length (Redis store)', async () => {
     // A lease far longer than the test: no periodic renewal falls inside the measured calls.
-    const store = j.track(await RedisStore.connect({ url: REDIS_URL, prefix, replicaId: 'ops-test', leaseMs: 300_000 }));
+    const store = j.track(
+      await RedisStore.connect({ url: REDIS_URL, prefix, replicaId: 'ops-test', leaseMs: 300_000 }),
+    );
     const h = j.track(await startBridgeStack({ store, bridge: { fleet: { lease_s: 300, max_concurrent_calls: 50 } } }));
     const perCall: number[] = [];
     for (const ms of [1000, 4000]) {
       const before = total(store.ops);
       const n = h.records.length;
-      const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: ms, caller: [{ atMs: 200, noiseMs: 300 }] });
+      const call = h.sim.placeCall({
+        to: SUPPORT_NUMBER,
+        from: CALLER,
+        maxDurationMs: ms,
+        caller: [{ atMs: 200, noiseMs: 300 }],
+      });
       await call.done;
       await waitFor(() => h.records.length > n, 10_000);
       // The end's release and the status callback's writes are fire-and-forget: let them land.

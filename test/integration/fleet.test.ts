@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenario, startOfflineEngine, type OfflineEngine } from '../../src/sim/engine/index.js';
 import type { CallResult } from '../../src/sim/twilio/index.js';
 import { readStreamToken } from '../../src/server/stream-token.js';
-import { bridgeTestConfig, CALLER, FRONT_DESK, SALES_NUMBER, SUPPORT_NUMBER, testVoice } from '../helpers/bridge-stack.js';
+import {
+  bridgeTestConfig,
+  CALLER,
+  FRONT_DESK,
+  SALES_NUMBER,
+  SUPPORT_NUMBER,
+  testVoice,
+} from '../helpers/bridge-stack.js';
 import { classifyFrames, runs } from '../helpers/control.js';
 import { FLEET_PUBLIC_URL, startFleet, until, type Fleet } from '../helpers/fleet.js';
 
@@ -19,22 +26,34 @@ let echoEngine: OfflineEngine;
 beforeAll(async () => {
   transferEngine = await startOfflineEngine({
     tts: testVoice,
-    scenario: parseScenario({ name: 'fleet-transfer', steps: [
-      { wait_for_caller: true, expect: 'Billing, please.', timeout_ms: 20_000 },
-      { say: ANNOUNCE },
-      { verb: 'transfer_to_human', args: { destination: 'front_desk' }, call_id: 'x1', await_result: true },
-    ] }),
+    scenario: parseScenario({
+      name: 'fleet-transfer',
+      steps: [
+        { wait_for_caller: true, expect: 'Billing, please.', timeout_ms: 20_000 },
+        { say: ANNOUNCE },
+        { verb: 'transfer_to_human', args: { destination: 'front_desk' }, call_id: 'x1', await_result: true },
+      ],
+    }),
   });
   echoEngine = await startOfflineEngine({ tts: testVoice });
   const config = bridgeTestConfig({
     support: {
       engine: { base_url: transferEngine.url },
-      transfer: { targets: [{ name: 'front_desk', kind: 'number', value: FRONT_DESK }], default: 'front_desk', on_no_answer: 'back_to_agent' },
+      transfer: {
+        targets: [{ name: 'front_desk', kind: 'number', value: FRONT_DESK }],
+        default: 'front_desk',
+        on_no_answer: 'back_to_agent',
+      },
     },
     sales: { engine: { base_url: echoEngine.url } },
     bridge: { fleet: { max_concurrent_calls: 3, drain_move_after_ms: 300 }, outbound: { allow: ['+1555*'] } },
   });
-  fleet = await startFleet({ n: 3, config, env: { PYAI_BASE_URL: echoEngine.url }, human: { answer: 'busy', ringMs: 300 } });
+  fleet = await startFleet({
+    n: 3,
+    config,
+    env: { PYAI_BASE_URL: echoEngine.url },
+    human: { answer: 'busy', ringMs: 300 },
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -50,13 +69,19 @@ describe('a fleet of three replicas on Redis', () => {
   it('transfer not answered comes back to the agent with its context, whichever replica gets the dial-action and the stream', async () => {
     const before = transferEngine.sessions.length;
     const call = fleet.sim.placeCall({
-      to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 12_000, statusCallbackUrl: statusUrl,
+      to: SUPPORT_NUMBER,
+      from: CALLER,
+      maxDurationMs: 12_000,
+      statusCallbackUrl: statusUrl,
       caller: [{ afterAgentSilenceMs: 300, say: 'Billing, please.' }],
     });
     const result = await call.done;
     expect(result.dialed).toEqual([{ target: `number:${FRONT_DESK}`, result: 'busy' }]);
     expect(result.streams).toHaveLength(2);
-    expect(readStreamToken(result.streams[1]!.customParameters.token!)).toMatchObject({ purpose: 'restart', agent: 'support' });
+    expect(readStreamToken(result.streams[1]!.customParameters.token!)).toMatchObject({
+      purpose: 'restart',
+      agent: 'support',
+    });
     const sessions = transferEngine.sessions.slice(before);
     expect(sessions).toHaveLength(2);
     const persona = String(sessions[1]!.config!.persona);
@@ -73,12 +98,22 @@ describe('a fleet of three replicas on Redis', () => {
   it('places an outbound call on one replica whose stream is served by another', async () => {
     const before = echoEngine.sessions.length;
     fleet.sim.setHuman({ answer: 'answer', ringMs: 200 });
-    const r = await fleet.replicas[0]!.admin('/admin/calls', 'POST', { to: '+15550009999', from: SALES_NUMBER, agent: 'sales' });
+    const r = await fleet.replicas[0]!.admin('/admin/calls', 'POST', {
+      to: '+15550009999',
+      from: SALES_NUMBER,
+      agent: 'sales',
+    });
     expect(r.status).toBe(201);
     const sid = String(r.json.callSid);
-    await until(async () => (await ownerOf(sid)) !== undefined && (await ownerOf(sid)) !== '(slot only)', 30_000, 'outbound call in the directory');
+    await until(
+      async () => (await ownerOf(sid)) !== undefined && (await ownerOf(sid)) !== '(slot only)',
+      30_000,
+      'outbound call in the directory',
+    );
     const owner = await ownerOf(sid);
-    const answeredBy = fleet.replicas.filter((x) => x.output().includes('outbound call answered') && x.output().includes(sid)).map((x) => x.id);
+    const answeredBy = fleet.replicas
+      .filter((x) => x.output().includes('outbound call answered') && x.output().includes(sid))
+      .map((x) => x.id);
     expect(answeredBy).toHaveLength(1);
     expect(owner).not.toBe(answeredBy[0]);
     await until(() => echoEngine.sessions.length > before, 20_000, 'engine session of the outbound call');
@@ -89,7 +124,12 @@ describe('a fleet of three replicas on Redis', () => {
   }, 60_000);
 
   it('lists the fleet on every replica and hangs up a call through a replica that does not hold it', async () => {
-    const call = fleet.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 60_000, statusCallbackUrl: statusUrl });
+    const call = fleet.sim.placeCall({
+      to: SALES_NUMBER,
+      from: CALLER,
+      maxDurationMs: 60_000,
+      statusCallbackUrl: statusUrl,
+    });
     await until(async () => ((await ownerOf(call.callSid)) ?? '').startsWith('r'), 30_000, 'call in the directory');
     const owner = (await ownerOf(call.callSid))!;
     for (const rep of fleet.replicas) {
@@ -109,9 +149,16 @@ describe('a fleet of three replicas on Redis', () => {
   }, 60_000);
 
   it('holds the fleet-wide limit: the fourth concurrent call hears the busy message', async () => {
-    const calls = [0, 1, 2].map(() => fleet.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 60_000, statusCallbackUrl: statusUrl }));
+    const calls = [0, 1, 2].map(() =>
+      fleet.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 60_000, statusCallbackUrl: statusUrl }),
+    );
     await until(async () => (await fleet.directory()).size === 3, 30_000, 'three calls in the directory');
-    const fourth = await fleet.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 20_000, statusCallbackUrl: statusUrl }).done;
+    const fourth = await fleet.sim.placeCall({
+      to: SALES_NUMBER,
+      from: CALLER,
+      maxDurationMs: 20_000,
+      statusCallbackUrl: statusUrl,
+    }).done;
     expect(fourth.streams).toHaveLength(0);
     expect(fourth.timeline.some((e) => e.what.includes('All our agents are busy'))).toBe(true);
     for (const c of calls) c.hangup();
@@ -122,13 +169,26 @@ describe('a fleet of three replicas on Redis', () => {
   it('a draining replica moves its three live calls to the others; each caller hears a short hold line, then the agent again', async () => {
     const drained = fleet.replicas[2]!;
     fleet.sim.setReplicas([drained.url]);
-    const calls = [0, 1, 2].map(() => fleet.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 14_000, statusCallbackUrl: statusUrl }));
-    await until(async () => [...(await fleet.directory()).values()].filter((r) => r === drained.id).length === 3, 30_000, 'three calls on the drained replica');
+    const calls = [0, 1, 2].map(() =>
+      fleet.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 14_000, statusCallbackUrl: statusUrl }),
+    );
+    await until(
+      async () => [...(await fleet.directory()).values()].filter((r) => r === drained.id).length === 3,
+      30_000,
+      'three calls on the drained replica',
+    );
     // Let each call settle into its conversation before the deploy.
     await new Promise((r) => setTimeout(r, 1500));
     // The balancer's health check takes the replica out as its /readyz turns 503.
     drained.child.kill('SIGTERM');
-    await until(async () => (await fetch(`${drained.url}/readyz`).then((r) => r.status).catch(() => 0)) !== 200, 10_000, 'drained replica not ready');
+    await until(
+      async () =>
+        (await fetch(`${drained.url}/readyz`)
+          .then((r) => r.status)
+          .catch(() => 0)) !== 200,
+      10_000,
+      'drained replica not ready',
+    );
     fleet.sim.setReplicas(fleet.replicas.slice(0, 2).map((x) => x.url));
     const results: CallResult[] = await Promise.all(calls.map((c) => c.done));
     expect(await drained.exited).toBe(0);
@@ -136,12 +196,17 @@ describe('a fleet of three replicas on Redis', () => {
     for (const r of results) {
       expect(r.endedBy).toBe('timeout'); // the call ran to its end: nothing cut it off
       expect(r.streams).toHaveLength(2);
-      expect(readStreamToken(r.streams[1]!.customParameters.token!)).toMatchObject({ purpose: 'restart', agent: 'sales' });
+      expect(readStreamToken(r.streams[1]!.customParameters.token!)).toMatchObject({
+        purpose: 'restart',
+        agent: 'sales',
+      });
       expect(r.timeline.some((e) => e.what.includes('One moment please'))).toBe(true);
       const oldEnd = r.streams[0]!.endedAtMs!;
       const newStart = r.streams[1]!.startedAtMs;
       const window = r.heard.subarray(Math.floor(oldEnd * 8), Math.ceil(newStart * 8));
-      const silent = runs(classifyFrames(window)).filter((x) => x.kind === 'silent').map((x) => x.endMs - x.startMs);
+      const silent = runs(classifyFrames(window))
+        .filter((x) => x.kind === 'silent')
+        .map((x) => x.endMs - x.startMs);
       gaps.push({ handOverMs: newStart - oldEnd, deadAirMs: Math.max(0, ...silent) });
       expect(r.violations).toEqual([]);
     }
@@ -153,9 +218,18 @@ describe('a fleet of three replicas on Redis', () => {
   it('a replica killed with SIGKILL: its calls leave the directory within the lease, and others handle their status callbacks', async () => {
     const victim = fleet.replicas[1]!;
     fleet.sim.setReplicas([victim.url]);
-    const withCallback = fleet.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 60_000, statusCallbackUrl: statusUrl });
+    const withCallback = fleet.sim.placeCall({
+      to: SALES_NUMBER,
+      from: CALLER,
+      maxDurationMs: 60_000,
+      statusCallbackUrl: statusUrl,
+    });
     const silent = fleet.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 60_000 });
-    await until(async () => [...(await fleet.directory()).values()].filter((r) => r === victim.id).length === 2, 30_000, 'two calls on the victim');
+    await until(
+      async () => [...(await fleet.directory()).values()].filter((r) => r === victim.id).length === 2,
+      30_000,
+      'two calls on the victim',
+    );
     fleet.sim.setReplicas([fleet.replicas[0]!.url]);
     const t0 = Date.now();
     victim.child.kill('SIGKILL');
@@ -164,7 +238,9 @@ describe('a fleet of three replicas on Redis', () => {
     const callbackMs = Date.now() - t0;
     await until(async () => (await fleet.directory()).size === 0, 25_000, 'every lease of the killed replica expired');
     const leaseMs = Date.now() - t0;
-    console.log(`SIGKILL: entry released by the status callback after ${callbackMs} ms, all leases gone after ${leaseMs} ms`);
+    console.log(
+      `SIGKILL: entry released by the status callback after ${callbackMs} ms, all leases gone after ${leaseMs} ms`,
+    );
     expect(fleet.replicas[0]!.output()).toContain(withCallback.callSid);
     // Generous on a loaded machine; the lease itself is 15 s.
     expect(leaseMs).toBeLessThan(25_000);

@@ -5,7 +5,15 @@ import { RedisStore } from '../../../src/store/redis-store.js';
 import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 import { dropPrefix, keysUnder, randomPrefix, REDIS_URL } from '../../helpers/redis.js';
 
-const entry = (callSid: string, replica: string): DirectoryEntry => ({ callSid, replica, agent: 'support', from: '+1555', to: '+1666', startedAt: 1, status: 'in-progress' });
+const entry = (callSid: string, replica: string): DirectoryEntry => ({
+  callSid,
+  replica,
+  agent: 'support',
+  from: '+1555',
+  to: '+1666',
+  startedAt: 1,
+  status: 'in-progress',
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const open: FleetStore[] = [];
@@ -27,7 +35,10 @@ function redisFactory(): Make {
   };
 }
 
-for (const [name, factory] of [['memory', () => memory], ['redis', redisFactory]] as const) {
+for (const [name, factory] of [
+  ['memory', () => memory],
+  ['redis', redisFactory],
+] as const) {
   describe(`${name} store`, () => {
     it('claims at most max slots, and a call that holds one keeps it', async () => {
       const s = await factory()('a');
@@ -59,7 +70,10 @@ for (const [name, factory] of [['memory', () => memory], ['redis', redisFactory]
 
     it('hands a parked call to exactly one taker', async () => {
       const s = await factory()('a');
-      await s.park({ callSid: 'CA1', agent: 'support', turns: [{ role: 'user', text: 'hi', atMs: 5 }], reason: 'transfer' }, 10_000);
+      await s.park(
+        { callSid: 'CA1', agent: 'support', turns: [{ role: 'user', text: 'hi', atMs: 5 }], reason: 'transfer' },
+        10_000,
+      );
       const [x, y] = await Promise.all([s.unpark('CA1'), s.unpark('CA1')]);
       expect([x, y].filter(Boolean)).toHaveLength(1);
       expect((x ?? y)!.turns).toEqual([{ role: 'user', text: 'hi', atMs: 5 }]);
@@ -109,7 +123,10 @@ describe('redis store across replicas', () => {
     const a = await make('a');
     const b = await make('b');
     a.onControl(async (req) => ({ status: 202, body: { did: req.cmd.op, callSid: req.callSid } }));
-    expect(await b.sendControl('a', 'CA1', { op: 'hangup' }, 5000)).toEqual({ status: 202, body: { did: 'hangup', callSid: 'CA1' } });
+    expect(await b.sendControl('a', 'CA1', { op: 'hangup' }, 5000)).toEqual({
+      status: 202,
+      body: { did: 'hangup', callSid: 'CA1' },
+    });
     expect(await b.sendControl('nobody', 'CA1', { op: 'hangup' }, 5000)).toBe('unavailable');
     a.onControl(() => new Promise(() => undefined));
     expect(await b.sendControl('a', 'CA1', { op: 'transfer', target: 'x' }, 300)).toBe('timeout');
@@ -129,7 +146,9 @@ describe('redis store across replicas', () => {
 
   it('fails fast with a message naming REDIS_URL when Redis is unreachable', async () => {
     const t0 = Date.now();
-    await expect(RedisStore.connect({ url: 'redis://127.0.0.1:1', prefix: randomPrefix(), replicaId: 'a', leaseMs: 5000 }, 3000)).rejects.toThrow(/REDIS_URL \(redis:\/\/127\.0\.0\.1:1\) is unreachable/);
+    await expect(
+      RedisStore.connect({ url: 'redis://127.0.0.1:1', prefix: randomPrefix(), replicaId: 'a', leaseMs: 5000 }, 3000),
+    ).rejects.toThrow(/REDIS_URL \(redis:\/\/127\.0\.0\.1:1\) is unreachable/);
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
@@ -138,7 +157,13 @@ describe('redis store across replicas', () => {
     prefixes.push(prefix);
     const errors: string[] = [];
     const proxy = await startTcpProxy(Number(new URL(REDIS_URL).port || 6379));
-    const s = await RedisStore.connect({ url: `redis://127.0.0.1:${proxy.port}`, prefix, replicaId: 'a', leaseMs: 5000, onError: (op) => errors.push(op) });
+    const s = await RedisStore.connect({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      prefix,
+      replicaId: 'a',
+      leaseMs: 5000,
+      onError: (op) => errors.push(op),
+    });
     open.push(s, { close: () => proxy.close() } as unknown as FleetStore);
     proxy.cut();
     const t1 = Date.now();
