@@ -49,9 +49,10 @@ export const MAX_DTMF_DIGITS = 128;
 
 function pairOf(ch: string): [number, number] | null {
   const c = ch.toUpperCase();
-  for (let r = 0; r < 4; r++) {
-    const col = KEYS[r].indexOf(c);
-    if (col >= 0) return [DTMF_LOW[r], DTMF_HIGH[col]];
+  for (const [r, low] of DTMF_LOW.entries()) {
+    const col = KEYS[r]?.indexOf(c) ?? -1;
+    const high = DTMF_HIGH[col];
+    if (high !== undefined) return [low, high];
   }
   return null;
 }
@@ -78,7 +79,7 @@ export function generateDtmf(digits: string, rate: number, opts: DtmfOptions = {
   const plan: ([number, number] | null)[] = [];
   let total = 0;
   for (let i = 0; i < digits.length; i++) {
-    const ch = digits[i];
+    const ch = digits.charAt(i);
     if (ch === 'w' || ch === 'W') {
       plan.push(null);
       total += pause;
@@ -130,7 +131,7 @@ function goertzel(x: Int16Array, start: number, n: number, f: number, rate: numb
   let s1 = 0;
   let s2 = 0;
   for (let i = 0; i < n; i++) {
-    const s0 = x[start + i] + coeff * s1 - s2;
+    const s0 = (x[start + i] as number) + coeff * s1 - s2; // i < n: the caller keeps start + n in x
     s2 = s1;
     s1 = s0;
   }
@@ -142,8 +143,8 @@ function strongest(x: Int16Array, start: number, n: number, freqs: readonly numb
   let best = -1;
   let bestP = 0;
   let second = 0;
-  for (let i = 0; i < freqs.length; i++) {
-    const p = goertzel(x, start, n, freqs[i], rate);
+  for (const [i, f] of freqs.entries()) {
+    const p = goertzel(x, start, n, f, rate);
     if (p > bestP) {
       second = bestP;
       bestP = p;
@@ -163,9 +164,12 @@ function blockDigit(x: Int16Array, start: number, n: number, rate: number): stri
   const margin = 10 ** (GROUP_MARGIN_DB / 10);
   if (low.power < low.second * margin || high.power < high.second * margin) return null;
   let energy = 0;
-  for (let i = 0; i < n; i++) energy += x[start + i] * x[start + i];
+  for (let i = start; i < start + n; i++) {
+    const v = x[i] as number; // start + n is within x (as for the Goertzel filters above)
+    energy += v * v;
+  }
   if (low.power + high.power < MIN_TONE_SHARE * (energy / n)) return null;
-  return KEYS[low.best][high.best];
+  return KEYS[low.best]?.[high.best] ?? null;
 }
 
 /**

@@ -79,13 +79,13 @@ export class Framer {
         for (; end - start >= size; start += size) onFrame(samples.subarray(start, start + size));
       }
       while (end - start >= size - this.fill) {
-        for (let i = this.fill; i < size; i++) frame[i] = samples[start++];
+        for (let i = this.fill; i < size; i++) frame[i] = samples[start++] as number;
         this.fill = 0;
         onFrame(frame);
       }
       // Less than a frame is left: keep it for the next push.
       const rest = end - start;
-      for (let i = 0; i < rest; i++) frame[this.fill + i] = samples[start + i];
+      for (let i = 0; i < rest; i++) frame[this.fill + i] = samples[start + i] as number;
       this.fill += rest;
     } finally {
       this.busy = false;

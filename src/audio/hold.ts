@@ -36,7 +36,7 @@ export class HoldPlayer {
     let pos = this.pos;
     if (this.step === 0) {
       for (let i = 0; i < out.length; i++) {
-        out[i] = src[pos];
+        out[i] = src[pos] as number;
         if (++pos === len) pos = 0;
       }
     } else {
@@ -47,7 +47,7 @@ export class HoldPlayer {
           this.finished = true;
           break;
         }
-        out[i] = Math.round(src[pos] * gain);
+        out[i] = Math.round((src[pos] as number) * gain);
         gain -= this.step;
         if (++pos === len) pos = 0;
       }
@@ -104,26 +104,27 @@ export function generateDefaultHold(rate: number, seconds = 8): Int16Array {
   const noteLen = Math.round(2.5 * rate);
   const attack = Math.round(0.015 * rate);
   for (let k = 0; k < notes; k++) {
-    const chord = CHORDS[Math.floor(k / 4) % CHORDS.length];
-    const f = chord[[0, 2, 1, 3][k % 4]];
+    const chord = CHORDS[Math.floor(k / 4) % CHORDS.length] as number[]; // the modulo keeps the index in range
+    const f = chord[[0, 2, 1, 3][k % 4] as number] as number; // every chord has four notes
     addTone(mix, Math.round(k * noteStep * rate), noteLen, attack, 1.6, f, rate, 1);
     if (k % 4 === 0) {
       // the chord's lowest note, quietly sustained for the whole chord: a pad that swells and fades
       const padLen = Math.round(Math.min(secs, 4 * noteStep) * rate);
-      addTone(mix, Math.round(k * noteStep * rate), padLen, 0, 0, chord[0], rate, 0.35);
+      addTone(mix, Math.round(k * noteStep * rate), padLen, 0, 0, chord[0] as number, rate, 0.35);
     }
   }
   let sum = 0;
   let peak = 0;
   for (let i = 0; i < len; i++) {
-    sum += mix[i] * mix[i];
-    peak = Math.max(peak, Math.abs(mix[i]));
+    const v = mix[i] as number; // i < len = mix.length
+    sum += v * v;
+    peak = Math.max(peak, Math.abs(v));
   }
   const rms = Math.sqrt(sum / len) || 1;
   // Level to the RMS target, but never let a peak come near full scale.
   const scale = Math.min(HOLD_RMS / rms, (0.7 * 32767) / (peak || 1));
   const out = new Int16Array(len);
-  for (let i = 0; i < len; i++) out[i] = Math.round(mix[i] * scale);
+  for (let i = 0; i < len; i++) out[i] = Math.round((mix[i] as number) * scale);
   return out;
 }
 
@@ -147,6 +148,7 @@ function addTone(
     }
     const phase = w * i;
     const v = Math.sin(phase) + 0.25 * Math.sin(2 * phase) + 0.08 * Math.sin(3 * phase);
-    mix[(start + i) % len] += level * env * v;
+    const at = (start + i) % len;
+    mix[at] = (mix[at] as number) + level * env * v;
   }
 }

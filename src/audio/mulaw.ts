@@ -53,7 +53,7 @@ export function decodeMulaw(src: Uint8Array, dst?: Int16Array): Int16Array {
   const n = src.length;
   const out = dst ?? new Int16Array(n);
   if (out.length < n) throw new RangeError(`decodeMulaw: dst holds ${out.length} samples, need ${n}`);
-  for (let i = 0; i < n; i++) out[i] = DECODE[src[i]];
+  for (let i = 0; i < n; i++) out[i] = DECODE[src[i] as number] as number; // a byte indexes the 256-entry table
   return out;
 }
 
@@ -65,6 +65,6 @@ export function encodeMulaw(src: Int16Array, dst?: Uint8Array): Uint8Array {
   const n = src.length;
   const out = dst ?? new Uint8Array(n);
   if (out.length < n) throw new RangeError(`encodeMulaw: dst holds ${out.length} bytes, need ${n}`);
-  for (let i = 0; i < n; i++) out[i] = ENCODE[src[i] & 0xffff];
+  for (let i = 0; i < n; i++) out[i] = ENCODE[(src[i] as number) & 0xffff] as number; // 16 bits index the 65,536-entry table
   return out;
 }

@@ -85,7 +85,7 @@ export function designPolyphase(inRate: number, outRate: number, quality: Resamp
     const x = 2 * fc * t;
     const sinc = t === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
     h[j] = 2 * fc * sinc * window;
-    sum += h[j];
+    sum += h[j] as number;
   }
   // Zero-stuffing by L divides the level by L; the taps of all phases together sum to L, so
   // every phase has (close to) unity gain at DC.
@@ -93,7 +93,7 @@ export function designPolyphase(inRate: number, outRate: number, quality: Resamp
   const coef = new Float32Array(taps * up);
   for (let p = 0; p < up; p++) {
     // Tap k of phase p weighs the input k samples before the newest one.
-    for (let k = 0; k < taps; k++) coef[p * taps + (taps - 1 - k)] = h[p + k * up] * gain;
+    for (let k = 0; k < taps; k++) coef[p * taps + (taps - 1 - k)] = (h[p + k * up] as number) * gain;
   }
   return { up, down, taps, coef, centre: half };
 }

@@ -195,7 +195,7 @@ export class StreamResampler {
     if (this.work.length < hist + n) this.work = new Float64Array(hist + n * 2);
     const work = this.work;
     work.set(this.hist);
-    for (let i = 0; i < n; i++) work[hist + i] = input[i];
+    for (let i = 0; i < n; i++) work[hist + i] = input[i] as number;
     const coef = (d.coef64 ??= Float64Array.from(d.coef));
     const { taps, up } = d;
     const out = this.out;
@@ -210,8 +210,8 @@ export class StreamResampler {
       let a0 = 0;
       let a1 = 0;
       for (let k = 0; k < taps; k += 2) {
-        a0 += coef[c0 + k] * work[next + k];
-        a1 += coef[c0 + k + 1] * work[next + k + 1];
+        a0 += (coef[c0 + k] as number) * (work[next + k] as number);
+        a1 += (coef[c0 + k + 1] as number) * (work[next + k + 1] as number);
       }
       let v = Math.round(a0 + a1);
       if (v > 32767) v = 32767;
@@ -224,7 +224,7 @@ export class StreamResampler {
         next++;
       }
     }
-    for (let i = 0; i < hist; i++) this.hist[i] = work[n + i];
+    for (let i = 0; i < hist; i++) this.hist[i] = work[n + i] as number;
     this.advance(count, n);
     return count;
   }

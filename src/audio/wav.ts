@@ -28,7 +28,7 @@ const FMT_EXTENSIBLE = 0xfffe;
 const MAX_CHANNELS = 32;
 
 function tag(buf: Uint8Array, at: number): string {
-  return String.fromCharCode(buf[at], buf[at + 1], buf[at + 2], buf[at + 3]);
+  return String.fromCharCode(buf[at] ?? 0, buf[at + 1] ?? 0, buf[at + 2] ?? 0, buf[at + 3] ?? 0);
 }
 
 interface Fmt {
@@ -100,13 +100,13 @@ function decode(buf: Uint8Array, view: DataView, at: number, frames: number, fmt
     for (let c = 0; c < ch; c++) {
       const i = f * ch + c;
       const p = at + i * bytesPer;
-      if (mulaw) sum += mulaw[i];
+      if (mulaw) sum += mulaw[i] as number;
       else if (fmt.format === FMT_FLOAT) {
         const v = view.getFloat32(p, true);
         // NaN and out-of-range values become silence / full scale, never garbage.
         sum += Number.isNaN(v) ? 0 : Math.max(-1, Math.min(1, v)) * 32767;
       } else if (fmt.bits === 16) sum += view.getInt16(p, true);
-      else sum += (buf[p] - 128) << 8;
+      else sum += ((buf[p] as number) - 128) << 8;
     }
     out[f] = Math.max(-32768, Math.min(32767, Math.round(sum / ch)));
   }
@@ -131,6 +131,6 @@ export function writeWav(samples: Int16Array, rate: number): Buffer {
   out.writeUInt16LE(16, 34);
   out.write('data', 36, 'latin1');
   out.writeUInt32LE(dataBytes, 40);
-  for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], 44 + i * 2);
+  for (const [i, s] of samples.entries()) out.writeInt16LE(s, 44 + i * 2);
   return out;
 }

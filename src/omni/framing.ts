@@ -34,7 +34,7 @@ export function encodeAudioFrame(pcm: Int16Array): Buffer {
   if (HOST_IS_LE) {
     frame.set(new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength), 1);
   } else {
-    for (let i = 0; i < pcm.length; i++) frame.writeInt16LE(pcm[i], 1 + 2 * i);
+    for (let i = 0; i < pcm.length; i++) frame.writeInt16LE(pcm[i] as number, 1 + 2 * i);
   }
   return frame;
 }
@@ -141,8 +141,8 @@ function parseControlJson(text: string): DecodedMessage {
  */
 export function decodeServerMessage(data: Buffer, isBinary: boolean, scratch?: PcmScratch, audio?: AudioReassembler): DecodedMessage {
   if (!isBinary) return parseControlJson(data.toString('utf8'));
-  if (data.length === 0) return { kind: 'ignored', reason: 'empty binary message' };
   const tag = data[0];
+  if (tag === undefined) return { kind: 'ignored', reason: 'empty binary message' };
   if (tag === TAG_AUDIO && audio !== undefined) {
     if (data.length === 1) return { kind: 'ignored', reason: 'audio frame without samples' };
     return { kind: 'audio', pcm: audio.read(data, 1, scratch) };

@@ -68,7 +68,7 @@ function matches(bytes: Uint8Array, r: Range): boolean {
   for (let i = 0; bits > 0; i++, bits -= 8) {
     const want = r.prefix[i] ?? 0;
     const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((bytes[i] & mask) !== (want & mask)) return false;
+    if (((bytes[i] ?? 0) & mask) !== (want & mask)) return false;
   }
   return true;
 }
@@ -92,7 +92,7 @@ function parseV6(s: string): Uint8Array {
     // Dotted IPv4 tail (`::ffff:1.2.3.4`) becomes the last two hextets.
     const lastColon = text.lastIndexOf(':');
     const b = parseV4(text.slice(lastColon + 1));
-    v4 = [(b[0] << 8) | b[1], (b[2] << 8) | b[3]];
+    v4 = [((b[0] ?? 0) << 8) | (b[1] ?? 0), ((b[2] ?? 0) << 8) | (b[3] ?? 0)];
     text = text.slice(0, lastColon + 1);
     if (!text.endsWith('::')) text = text.slice(0, -1);
   }
@@ -108,8 +108,9 @@ function parseV6(s: string): Uint8Array {
   }
   const out = new Uint8Array(16);
   for (let i = 0; i < 8; i++) {
-    out[i * 2] = (groups[i] >> 8) & 0xff;
-    out[i * 2 + 1] = groups[i] & 0xff;
+    const g = groups[i] ?? 0; // a group the text did not give reads as 0
+    out[i * 2] = (g >> 8) & 0xff;
+    out[i * 2 + 1] = g & 0xff;
   }
   return out;
 }
@@ -217,9 +218,10 @@ export function guardedLookup(resolver: Resolver = systemResolver) {
           if (reason) return callback(blockedUrlError(`address is ${reason}`) as NodeJS.ErrnoException, '');
         }
         const wanted = options.family === 4 || options.family === 6 ? all.filter((a) => a.family === options.family) : all;
-        if (wanted.length === 0) return callback(Object.assign(new Error('no address of the requested family'), { code: 'ENOTFOUND' }), '');
+        const first = wanted[0];
+        if (first === undefined) return callback(Object.assign(new Error('no address of the requested family'), { code: 'ENOTFOUND' }), '');
         if (options.all) return callback(null, wanted);
-        return callback(null, wanted[0].address, wanted[0].family);
+        return callback(null, first.address, first.family);
       },
       (err: NodeJS.ErrnoException) => callback(err, ''),
     );

@@ -57,7 +57,7 @@ function details(errors: ErrorObject[] | null | undefined): ValidationDetail[] {
 
 function shortMessage(err: unknown): string {
   const m = err instanceof Error ? err.message : String(err);
-  return bound(m.split('\n')[0]);
+  return bound(m.split('\n')[0] ?? '');
 }
 
 /**

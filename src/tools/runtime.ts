@@ -255,7 +255,7 @@ export class ToolRuntime {
   /** First line of an error message, bounded and scrubbed of every configured secret. */
   private safeMessage(err: unknown): string {
     const raw = err instanceof Error ? err.message : typeof err === 'string' ? err : 'tool failed';
-    return bound(this.scrub(raw.split('\n')[0].trim() || 'tool failed'));
+    return bound(this.scrub((raw.split('\n')[0] ?? '').trim() || 'tool failed'));
   }
 
   private scrub(text: string): string {

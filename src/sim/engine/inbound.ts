@@ -72,8 +72,8 @@ function parseControl(text: string): ClientMessage {
 /** Classifies one client message. `isBinary` false means a text message, which the protocol never sends. */
 export function parseClientMessage(data: Buffer, isBinary: boolean): ClientMessage {
   if (!isBinary) return violation('text message (clients send tagged binary frames)');
-  if (data.length === 0) return violation('empty binary message');
   const tag = data[0];
+  if (tag === undefined) return violation('empty binary message');
   if (tag === TAG_AUDIO) {
     if ((data.length - 1) & 1) return violation('audio frame with an odd number of bytes');
     return { kind: 'audio', pcm: readPcm16(data, 1).pcm };

@@ -67,7 +67,7 @@ export class EnergyVad {
   /** Feeds caller audio of any length; edges are reported through the callback, in order. */
   push(pcm: Int16Array): void {
     for (let i = 0; i < pcm.length; i++) {
-      const s = pcm[i];
+      const s = pcm[i] as number;
       this.sumSquares += s * s;
       if (++this.count === this.blockSamples) this.endBlock();
     }
