@@ -94,7 +94,7 @@ export async function startMcpServer(o: TestMcpOptions): Promise<TestMcpServer> 
   const extraTools: string[] = [];
   const streamable = new Map<string, StreamableHTTPServerTransport>();
   const sse = new Map<string, SSEServerTransport>();
-  let slowWaiters: Array<() => void> = [];
+  const slowWaiters: Array<() => void> = [];
   const state = {
     calls: [] as string[],
     cancelled: 0,

@@ -12,7 +12,7 @@ const CLIENT_ID = 'bridge-client';
 const CLIENT_SECRET = 'client-secret-9a8b7c6d5e';
 const env = { MCP_BEARER: BEARER, MCP_CLIENT_ID: CLIENT_ID, MCP_CLIENT_SECRET: CLIENT_SECRET };
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });

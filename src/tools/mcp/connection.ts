@@ -159,7 +159,7 @@ export class McpConnection {
     this.log.info({ tools: this.current.map((t) => t.exposed) }, 'MCP server connected');
     this.settle?.();
     clearInterval(this.refreshTimer);
-    this.refreshTimer = setInterval(() => this.refresh(), this.o.config.refresh_s * 1000);
+    this.refreshTimer = setInterval(() => void this.refresh(), this.o.config.refresh_s * 1000);
     this.refreshTimer.unref();
   }
 
@@ -198,7 +198,7 @@ export class McpConnection {
     const wait = Math.max(0, this.lastListing + LIST_CHANGED_MIN_INTERVAL_MS - Date.now());
     this.listChangedTimer = setTimeout(() => {
       this.listChangedTimer = undefined;
-      this.refresh();
+      void this.refresh();
     }, wait);
     this.listChangedTimer.unref();
   }

@@ -163,7 +163,7 @@ export class McpManager {
         side_effect: t.sideEffect,
         executor: { kind: 'mcp', server: cfg.name, tool: t.original },
       },
-      validate: t.validate,
+      validate: (args: unknown) => t.validate(args),
       execute: createMcpExecutor(h.conn, t.original, cfg.timeout_ms),
     }));
   }
