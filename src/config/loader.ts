@@ -174,12 +174,23 @@ interface NamedSecret {
   own: boolean;
 }
 
+function urlPassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function namedSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv): NamedSecret[] {
   const out: NamedSecret[] = [
     { variable: 'PYAI_API_KEY', value: cfg.env.pyaiApiKey, own: false },
     { variable: 'TWILIO_AUTH_TOKEN', value: cfg.env.twilioAuthToken, own: true },
     { variable: 'ADMIN_TOKEN', value: cfg.env.adminToken, own: true },
     { variable: 'STREAM_TOKEN_SECRET', value: cfg.env.streamTokenSecret, own: true },
+    // The fleet store's password travels inside REDIS_URL (redis://user:password@host).
+    { variable: 'REDIS_URL', value: urlPassword(env.REDIS_URL), own: false },
   ];
   for (const a of cfg.file.agents) {
     if (a.kb_token_env) out.push({ variable: a.kb_token_env, value: env[a.kb_token_env], own: false });

@@ -78,4 +78,10 @@ describe('configuration', () => {
     expect(secrets).toContain('pyai-secret-123456');
     expect(secrets).toContain('tok-secret-abcdef');
   });
+
+  it("collects REDIS_URL's password (decoded), and nothing from a REDIS_URL without one", () => {
+    const cfg = loadConfig({});
+    expect(collectSecrets(cfg, { REDIS_URL: 'redis://default:p%40ss-w0rd@redis:6379/0' })).toContain('p@ss-w0rd');
+    expect(collectSecrets(cfg, { REDIS_URL: 'redis://redis:6379' })).toEqual(collectSecrets(cfg, {}));
+  });
 });
