@@ -259,6 +259,24 @@ describe('MCP auth', () => {
     expect(all).not.toMatch(/tok-\d+-/);
   });
 
+  it('oauth2: the token URL gets the SSRF check at connect time even when the MCP host is allow-listed', async () => {
+    const tokens = await tokenServer();
+    const s = await server('streamable_http', { auth: { tokens } });
+    const log = captureLogger();
+    const auth = { kind: 'oauth2_client_credentials', token_url: 'https://tokens.example.test/token', client_id_env: 'MCP_CLIENT_ID', client_secret_env: 'MCP_CLIENT_SECRET' };
+    const m = McpManager.create([{ id: 'support', tools: [], mcp_servers: [serverConfig(s.url, 'streamable_http', { auth })] }], {
+      env, allowHosts: ['127.0.0.1'], logger: log.logger, reconnect: { initialMs: 50, maxMs: 300 },
+      // A name that resolves to loopback: what a rebinding or internal DNS answer looks like.
+      resolver: async () => [{ address: '127.0.0.1', family: 4 }],
+    });
+    cleanups.push(() => m.close());
+    await m.whenSettled(10_000);
+    expect(names(m.toolSetFor('support', undefined))).toEqual([]);
+    expect(tokens.issued).toBe(0);
+    expect(s.unauthorized).toBe(0);
+    expect(log.text()).toContain('token endpoint refused by the SSRF policy: address is loopback');
+  });
+
   it('oauth2: a token close to expiry is renewed before it is used', async () => {
     const tokens = await tokenServer(2); // renewed at 90 % of 2 s
     const s = await server('streamable_http', { auth: { tokens } });

@@ -1,3 +1,4 @@
+import { isToolExecutionError } from '../errors.js';
 import type { McpAuthConfig } from './schema.js';
 
 type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
@@ -63,6 +64,7 @@ export function createAuth(
         signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
       });
     } catch (err) {
+      if (isToolExecutionError(err) && err.outcome === 'blocked_url') throw new AuthError(`token endpoint refused by the SSRF policy: ${String(err.output.message)}`);
       const code = (err as { code?: unknown }).code;
       throw new AuthError(`token endpoint unreachable${typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? ` (${code})` : ''}`);
     }

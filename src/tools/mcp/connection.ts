@@ -30,6 +30,8 @@ export interface McpConnectionOptions {
   config: McpServerConfig;
   url: URL;
   allowListed: boolean;
+  /** The OAuth token URL's own allow-list verdict (its host may differ from the server's). */
+  tokenAllowListed?: boolean;
   env: NodeJS.ProcessEnv;
   resolver?: Resolver;
   logger: Logger;
@@ -82,7 +84,7 @@ export class McpConnection {
   constructor(private readonly o: McpConnectionOptions) {
     this.log = o.logger.child({ agent: o.agentId, mcpServer: o.config.name });
     const tokenFetch = o.config.auth.kind === 'oauth2_client_credentials'
-      ? createGuardedFetch({ allowListed: o.allowListed, resolver: o.resolver, maxMessageBytes: 64 * 1024, agents: this.agents, onOversize: () => undefined })
+      ? createGuardedFetch({ allowListed: o.tokenAllowListed ?? false, resolver: o.resolver, maxMessageBytes: 64 * 1024, agents: this.agents, onOversize: () => undefined })
       : undefined;
     this.auth = createAuth(o.config.auth, o.env, tokenFetch);
   }

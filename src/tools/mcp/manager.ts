@@ -77,7 +77,7 @@ export class McpManager {
   reconcile(agents: readonly McpAgentConfig[]): void {
     const allow = new Set((this.opts.allowHosts ?? []).map(normalizeHost));
     const problems: string[] = [];
-    const wanted = new Map<string, { agentId: string; cfg: McpServerConfig; url: URL; allowListed: boolean; fingerprint: string }>();
+    const wanted = new Map<string, { agentId: string; cfg: McpServerConfig; url: URL; allowListed: boolean; tokenAllowListed: boolean; fingerprint: string }>();
     for (const a of agents) {
       for (const cfg of a.mcp_servers) {
         const where = `agent "${a.id}" mcp server "${cfg.name}"`;
@@ -88,16 +88,18 @@ export class McpManager {
         const check = checkWebhookUrl(cfg.url, allow);
         // The URL is not echoed: it may carry a token in its query string.
         if (!check.ok) problems.push(`${where}: url refused: ${check.reason} (https only; add the host to bridge.tool_allow_hosts for local development)`);
+        let tokenAllowListed = false;
         if (cfg.auth.kind === 'oauth2_client_credentials') {
           const t = checkWebhookUrl(cfg.auth.token_url, allow);
           if (!t.ok) problems.push(`${where}: auth.token_url refused: ${t.reason}`);
+          else tokenAllowListed = t.allowListed;
         }
         const envs = cfg.auth.kind === 'bearer' ? [cfg.auth.secret_env]
           : cfg.auth.kind === 'oauth2_client_credentials' ? [cfg.auth.client_id_env, cfg.auth.client_secret_env] : [];
         for (const e of envs) if (!this.opts.env[e]) problems.push(`${where}: environment variable ${e} is not set`);
         if (!check.ok) continue;
         const fingerprint = JSON.stringify(cfg);
-        wanted.set(keyOf(a.id, cfg.name), { agentId: a.id, cfg, url: check.url, allowListed: check.allowListed, fingerprint });
+        wanted.set(keyOf(a.id, cfg.name), { agentId: a.id, cfg, url: check.url, allowListed: check.allowListed, tokenAllowListed, fingerprint });
       }
     }
     if (problems.length > 0) throw new Error(`invalid MCP server configuration:\n  - ${problems.join('\n  - ')}`);
@@ -116,6 +118,7 @@ export class McpManager {
           config: w.cfg,
           url: w.url,
           allowListed: w.allowListed,
+          tokenAllowListed: w.tokenAllowListed,
           env: this.opts.env,
           resolver: this.opts.resolver,
           logger: this.opts.logger,
