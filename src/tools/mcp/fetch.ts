@@ -42,7 +42,7 @@ export function createMessageMeter(limit: number) {
   let tail1 = -1;
   let tail2 = -1;
   return (chunk: Uint8Array): boolean => {
-    const at = (i: number): number => (i >= 0 ? chunk[i] : i === -1 ? tail1 : tail2);
+    const at = (i: number): number => (i >= 0 ? (chunk[i] ?? -1) : i === -1 ? tail1 : tail2);
     let boundary = -1;
     for (let i = chunk.indexOf(LF); i >= 0; i = chunk.indexOf(LF, i + 1)) {
       const p1 = at(i - 1);
@@ -50,11 +50,11 @@ export function createMessageMeter(limit: number) {
     }
     since = boundary >= 0 ? chunk.length - boundary - 1 : since + chunk.length;
     if (chunk.length >= 2) {
-      tail2 = chunk[chunk.length - 2];
-      tail1 = chunk[chunk.length - 1];
+      tail2 = chunk[chunk.length - 2] ?? -1;
+      tail1 = chunk[chunk.length - 1] ?? -1;
     } else if (chunk.length === 1) {
       tail2 = tail1;
-      tail1 = chunk[0];
+      tail1 = chunk[0] ?? -1;
     }
     return since <= limit;
   };
