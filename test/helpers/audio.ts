@@ -153,6 +153,25 @@ export function toneSequence(pcm: Int16Array, rate: number, freqs: number[], min
 }
 
 /**
+ * Sample index where `target` starts being heard: the first audible frame of the first run of
+ * at least `minFrames` frames whose strongest tone among `freqs` is `target` (-1 if none).
+ */
+export function firstFrameOf(pcm: Int16Array, frame: number, freqs: number[], target: number, minFrames = 2): number {
+  let runStart = -1;
+  let run = 0;
+  for (let at = 0; at + frame <= pcm.length; at += frame) {
+    if (!audibleSpan(pcm, at, at + frame)) continue;
+    if (strongest(pcm, at, at + frame, frame * 50, freqs) !== target) {
+      run = 0;
+      continue;
+    }
+    if (run++ === 0) runStart = at;
+    if (run >= minFrames) return runStart;
+  }
+  return -1;
+}
+
+/**
  * Spans of audible audio (samples above `threshold`, gaps shorter than `gapMs` bridged), in
  * samples: [first, last] of each utterance heard.
  */
