@@ -78,7 +78,7 @@ export class SimCall implements SimCallPort {
   }
 
   note(who: Actor, what: string): void {
-    const e: TimelineEntry = { atMs: this.clock.now(), who, what };
+    const e: TimelineEntry = { atMs: this.clock.now(), tickMs: this.clock.tickMs(), who, what };
     this.timeline.push(e);
     this.emit('timeline', e);
   }

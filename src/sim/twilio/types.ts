@@ -6,6 +6,8 @@ export type Actor = 'caller' | 'agent' | 'bridge' | 'twilio' | 'human';
 export interface TimelineEntry {
   /** ms since the call was placed */
   atMs: number;
+  /** the call's media clock (20 ms ticks) then; the frame holding `heard` sample i played at tick time (⌊i / 160⌋ + 1) × 20 */
+  tickMs: number;
   who: Actor;
   what: string;
 }
