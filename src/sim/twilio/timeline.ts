@@ -10,12 +10,15 @@ export function formatTime(ms: number): string {
   return `${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}.${String(milli).padStart(3, '0')}`;
 }
 
-export function formatEntry(e: TimelineEntry): string {
+/** What a printed line shows: the wall-clock time, who and what (not the media clock). */
+type Printable = Pick<TimelineEntry, 'atMs' | 'who' | 'what'>;
+
+export function formatEntry(e: Printable): string {
   return `${formatTime(e.atMs)}  ${e.who.padEnd(8)} ${e.what}`;
 }
 
 /** One line per entry, joined with newlines (no trailing newline). */
-export function formatTimeline(entries: readonly TimelineEntry[]): string {
+export function formatTimeline(entries: readonly Printable[]): string {
   return entries.map(formatEntry).join('\n');
 }
 
