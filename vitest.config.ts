@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // builds dist/ when stale: spawned bridges run the compiled code (test/global-setup.ts)
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Integration tests run real servers on loopback; the machines have 2 cores.

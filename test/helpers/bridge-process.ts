@@ -1,5 +1,5 @@
 /**
- * A real bridge process (`serve`, under tsx) with the Twilio simulator in the test process: the
+ * A real bridge process (`node dist/main.js serve`) with the Twilio simulator in the test process: the
  * assembly of the console's and reload's end-to-end tests. Loopback only; the configuration is a
  * file the test can rewrite before a reload.
  */
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN } from '../../src/sim/stack.js';
 import { startTwilioSimulator, type TwilioSimulator } from '../../src/sim/twilio/index.js';
-import { waitHealthy } from './process.js';
+import { BRIDGE_CLI, waitHealthy } from './process.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -33,7 +33,7 @@ export async function startBridgeProcess(o: { config: unknown; adminToken: strin
   const writeConfig = (cfg: unknown) => writeFileSync(configPath, typeof cfg === 'string' ? cfg : JSON.stringify(cfg, null, 2));
   writeConfig(o.config);
   const sim = await startTwilioSimulator({ bridgeUrl: url, publicUrl: url, accountSid: SIM_ACCOUNT_SID, authToken: SIM_AUTH_TOKEN, human: { answer: 'answer', talkMs: 600 } });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: url, LOG_LEVEL: 'info', LOG_FORMAT: 'json',

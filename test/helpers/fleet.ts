@@ -1,5 +1,5 @@
 /**
- * A fleet on loopback for the fleet tests: N real bridge processes (`serve` under tsx) sharing
+ * A fleet on loopback for the fleet tests: N real bridge processes (`node dist/main.js serve`) sharing
  * one Redis under a random key prefix, one Twilio simulator balancing every request over them
  * round robin (no affinity), and offline engines in the test process reached by PYAI_BASE_URL
  * or an agent's engine.base_url.
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN } from '../../src/sim/stack.js';
 import { startTwilioSimulator, type HumanBehaviour, type TwilioSimulator } from '../../src/sim/twilio/index.js';
-import { waitHealthy } from './process.js';
+import { BRIDGE_CLI, waitHealthy } from './process.js';
 import { dropPrefix, randomPrefix, REDIS_URL } from './redis.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -60,7 +60,7 @@ export async function startFleet(o: {
   });
   const replicas: Replica[] = ports.map((port, i) => {
     const id = `r${i}`;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+    const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

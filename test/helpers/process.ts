@@ -1,6 +1,12 @@
 /** For tests that spawn the bridge as a real process. */
 
 /**
+ * The CLI as production runs it: `node <BRIDGE_CLI…> serve`. dist/ is current: test/global-setup.ts
+ * builds it before any test when src/ is newer.
+ */
+export const BRIDGE_CLI: readonly string[] = ['dist/main.js'];
+
+/**
  * Polls the bridge's /healthz on loopback until it answers 200. It gives up early when the process
  * exits (`exited` settles), and otherwise after `ms`: a hang detector, not a start-up time budget,
  * so it is sized for a machine that is several times oversubscribed.

@@ -1,17 +1,19 @@
 /**
  * One argument parser for every command. Each test spawns the real CLI
- * (`node --import tsx src/main.ts …`), bounded in time: help and version print and exit 0 (and
+ * (`node dist/main.js …`, as production runs it), bounded in time: help and version print and exit 0 (and
  * `serve --help` starts nothing), anything unknown is a usage error with exit code 2.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../src/sim/stack.js';
+import { BRIDGE_CLI } from '../helpers/process.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 /**
- * A process still running after this is killed: a safety net, not what is measured. Under a full
- * suite beside CPU burners, tsx's start-up alone has taken over 20 s on this 2-core machine.
+ * A process still running after this is killed: a safety net, not what is measured, sized for a
+ * full suite beside CPU burners on this 2-core machine.
  */
 const BOUND_MS = 60_000;
 const TEST_MS = 90_000;
@@ -25,7 +27,7 @@ interface Run {
 
 /** Runs the CLI to its exit; a process still running after `boundMs` is killed (code null). */
 function cli(args: string[], env: Record<string, string> = {}, boundMs = BOUND_MS): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, [...BRIDGE_CLI, ...args], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -43,13 +45,20 @@ function cli(args: string[], env: Record<string, string> = {}, boundMs = BOUND_M
 
 describe('the command line', () => {
   it('serve --help prints the options and environment and exits 0 without starting a server', async () => {
-    const port = await freePort();
-    const r = await cli(['serve', '--help'], { PORT: String(port) });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^usage: omni-phone-bridge serve/);
-    for (const v of ['PORT', 'PUBLIC_URL', 'PYAI_API_KEY', 'PYAI_BASE_URL', 'TWILIO_AUTH_TOKEN', 'LOG_LEVEL', 'LOG_FORMAT']) expect(r.stdout).toContain(v);
-    expect(r.stdout + r.stderr).not.toContain('listening');
-    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+    // The test holds PORT itself: a server that started anyway could not bind it and would exit 1
+    // with "cannot start" (a freed port could be taken by another test's server meanwhile).
+    const held = net.createServer().listen(0, '127.0.0.1');
+    await once(held, 'listening');
+    try {
+      const port = (held.address() as net.AddressInfo).port;
+      const r = await cli(['serve', '--help'], { PORT: String(port) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^usage: omni-phone-bridge serve/);
+      for (const v of ['PORT', 'PUBLIC_URL', 'PYAI_API_KEY', 'PYAI_BASE_URL', 'TWILIO_AUTH_TOKEN', 'LOG_LEVEL', 'LOG_FORMAT']) expect(r.stdout).toContain(v);
+      expect(r.stdout + r.stderr).not.toMatch(/listening|cannot start/);
+    } finally {
+      held.close();
+    }
   }, TEST_MS);
 
   it('demo --help documents --json, --out and --human and exits 0; a --human outside its choices is exit 2', async () => {

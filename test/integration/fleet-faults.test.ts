@@ -9,6 +9,7 @@ import { waitFor } from '../helpers/harness.js';
 import { postVoice, RawStream, tokenOf } from '../helpers/raw-twilio.js';
 import { dropPrefix, keysUnder, randomPrefix, REDIS_URL } from '../helpers/redis.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { BRIDGE_CLI } from '../helpers/process.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -107,7 +108,7 @@ describe('fleet store faults and defences', () => {
   }, 40_000);
 
   it('exits non-zero at start-up, naming REDIS_URL, when Redis does not answer', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+    const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '',

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/sim/stack.js';
-import { waitHealthy } from '../helpers/process.js';
+import { BRIDGE_CLI, waitHealthy } from '../helpers/process.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 function runServe(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

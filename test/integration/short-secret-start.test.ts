@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/sim/stack.js';
+import { BRIDGE_CLI } from '../helpers/process.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 /** The real process, started as production would be (a public PUBLIC_URL), with a 3-character secret. */
 function serve(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -1,6 +1,6 @@
 /**
  * A start that fails exits, non-zero, within a second of saying why — in every
- * mode. Each test spawns the real CLI (`node --import tsx src/main.ts …`) on loopback and measures
+ * mode. Each test spawns the real CLI (`node dist/main.js …`, as production runs it) on loopback and measures
  * the time from the failure message to the exit. Before the fix the offline engine, already
  * listening when the bridge failed, kept `serve` alive forever after `cannot start: …`.
  */
@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/sim/stack.js';
+import { BRIDGE_CLI } from '../helpers/process.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 /**
  * A process still running after this is killed: a safety net, not what is measured (that is the
- * time from the message to the exit). tsx's start-up alone has taken over 20 s on this 2-core
- * machine during a full suite beside CPU burners.
+ * time from the message to the exit), sized for a full suite beside CPU burners on this 2-core
+ * machine.
  */
 const START_BOUND_MS = 60_000;
 const TEST_MS = 90_000;
@@ -30,7 +31,7 @@ interface Outcome {
 
 /** Runs the CLI until it exits (or START_BOUND_MS passes: then it is killed and code is null). */
 function runCli(args: string[], env: Record<string, string>, message: RegExp): Promise<Outcome> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, [...BRIDGE_CLI, ...args], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
