@@ -51,11 +51,11 @@ const lsr = (label: string, type: number): Candidate => ({
     const src = await libsamplerate.create(1, a, b, { converterType: type as 0 });
     const fin = new Float32Array(a / 50);
     const fn: FrameFn = (f) => {
-      for (let i = 0; i < f.length; i++) fin[i] = f[i] / 32768;
+      for (let i = 0; i < f.length; i++) fin[i] = f[i]! / 32768;
       const y = src.full(fin);
       // back to PCM16 scale, as the bridge would have to
       const out = new Int16Array(y.length);
-      for (let i = 0; i < y.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(y[i] * 32768)));
+      for (let i = 0; i < y.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(y[i]! * 32768)));
       return out;
     };
     fn.dispose = () => src.destroy();
@@ -77,7 +77,7 @@ function tonesAt(rate: number, n: number, freqs: number[], amp: number, delay: n
   const out = new Float64Array(n);
   for (const f of freqs) {
     const w = (2 * Math.PI * f) / rate;
-    for (let i = 0; i < n; i++) out[i] += amp * Math.sin(w * (from + i - delay));
+    for (let i = 0; i < n; i++) out[i]! += amp * Math.sin(w * (from + i - delay));
   }
   return out;
 }
@@ -94,7 +94,7 @@ async function runFrames(c: Candidate, a: number, b: number, input: Int16Array):
   let n = 0;
   for (let i = 0; i + frame <= input.length; i += frame) {
     const y = fn(input.subarray(i, i + frame));
-    for (let k = 0; k < y.length && n < out.length; k++) out[n++] = y[k];
+    for (let k = 0; k < y.length && n < out.length; k++) out[n++] = y[k]!;
   }
   fn.dispose?.();
   return out.subarray(0, n);
@@ -106,7 +106,7 @@ function errorRatio(y: Float64Array, ref: (i: number) => number, from: number, t
   for (let i = from; i < to; i++) {
     const r = ref(i);
     s += r * r;
-    e += (y[i] - r) ** 2;
+    e += (y[i]! - r) ** 2;
   }
   return e / s;
 }
@@ -121,7 +121,7 @@ function sinad(y: Float64Array, rate: number): { db: number; delay: number } {
   let best = 0;
   let bestErr = Infinity;
   for (let lag = -64; lag <= maxLag - 1; lag++) {
-    const err = errorRatio(y, (i) => base[i - lag + maxLag], from, to);
+    const err = errorRatio(y, (i) => base[i - lag + maxLag]!, from, to);
     if (err < bestErr) {
       bestErr = err;
       best = lag;
@@ -130,7 +130,7 @@ function sinad(y: Float64Array, rate: number): { db: number; delay: number } {
   // fractional refinement (golden section on the continuous delay)
   const at = (d: number) => {
     const ref = tonesAt(rate, to, TONES, TONE_AMP, d);
-    return errorRatio(y, (i) => ref[i], from, to);
+    return errorRatio(y, (i) => ref[i]!, from, to);
   };
   let lo = best - 1;
   let hi = best + 1;
@@ -147,7 +147,7 @@ function sinad(y: Float64Array, rate: number): { db: number; delay: number } {
 
 function rmsOf(y: ArrayLike<number>, from: number): number {
   let s = 0;
-  for (let i = from; i < y.length; i++) s += y[i] * y[i];
+  for (let i = from; i < y.length; i++) s += y[i]! * y[i]!;
   return Math.sqrt(s / Math.max(1, y.length - from));
 }
 
@@ -173,12 +173,12 @@ function timeIt(fn: (k: number) => void, rounds = 15): number {
     per.push(Number(process.hrtime.bigint() - t0) / 1000 / batch);
   }
   per.sort((a, b) => a - b);
-  return per[rounds >> 1];
+  return per[rounds >> 1]!;
 }
 
 function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ');
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -237,7 +237,7 @@ function inboundPath(): { total: number; parse: number } {
   let pcm8 = new Int16Array(160);
   let sink = 0;
   const total = timeIt((k) => {
-    const msg = JSON.parse(messages[k % 50]) as { media: { payload: string } };
+    const msg = JSON.parse(messages[k % 50]!) as { media: { payload: string } };
     const bytes = Buffer.from(msg.media.payload, 'base64');
     if (pcm8.length !== bytes.length) pcm8 = new Int16Array(bytes.length);
     decodeMulaw(bytes, pcm8);
@@ -248,7 +248,7 @@ function inboundPath(): { total: number; parse: number } {
     sink += out.length;
   });
   const parse = timeIt((k) => {
-    sink += (JSON.parse(messages[k % 50]) as { media: { payload: string } }).media.payload.length;
+    sink += (JSON.parse(messages[k % 50]!) as { media: { payload: string } }).media.payload.length;
   });
   if (sink < 0) console.log(sink);
   return { total, parse };
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   console.log(`audio benchmark — node ${process.version}, ${process.arch}\n`);
   const checks: [string, boolean][] = [];
-  for (const [a, b] of [[8000, 24000], [24000, 8000]]) {
+  for (const [a, b] of [[8000, 24000], [24000, 8000]] as const) {
     const rows: string[][] = [];
     for (const c of CANDIDATES) {
       const r = await measure(c, a, b);

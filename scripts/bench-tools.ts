@@ -37,14 +37,14 @@ const TARGET_P99_MS = 2;
 const CONFIG_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../config');
 
 function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 function row(label: string, samples: number[]): string {
   const s = [...samples].sort((a, b) => a - b);
   const f = (v: number): string => v.toFixed(3).padStart(8);
   const verdict = label.startsWith('total') || label.startsWith('MCP') ? '' : pct(s, 99) < TARGET_P99_MS ? '  ok' : '  OVER TARGET';
-  return `${label.padEnd(34)}${f(pct(s, 50))}${f(pct(s, 90))}${f(pct(s, 99))}${f(s[s.length - 1])}${verdict}`;
+  return `${label.padEnd(34)}${f(pct(s, 50))}${f(pct(s, 90))}${f(pct(s, 99))}${f(s[s.length - 1]!)}${verdict}`;
 }
 
 async function main(): Promise<void> {

@@ -95,7 +95,7 @@ class LoadCall {
       for (let i = 0; i < frames; i++) {
         const k = ++this.received;
         // NaN: an agent frame with no caller frame to match (the engine said more than it heard)
-        const rtt = k <= this.sent && this.sent - k < RING ? now - this.sendTimes[(k - 1) & (RING - 1)] : NaN;
+        const rtt = k <= this.sent && this.sent - k < RING ? now - this.sendTimes[(k - 1) & (RING - 1)]! : NaN;
         this.pool.onReceived(rtt);
       }
     } else if (c === 0x61 /* a: mark */) {

@@ -11,6 +11,7 @@ import { AgentSpeaker, spokenPortion } from '../../src/sim/engine/speaker.js';
 import { EnergyVad, type VadEdge } from '../../src/sim/engine/vad.js';
 import { fillTemplate } from '../../src/sim/engine/waits.js';
 import { synthesize, ttsBackend } from '../../src/sim/tts.js';
+import { at } from '../helpers/checked.js';
 import { sleep } from './engine-helpers.js';
 
 function noise(n: number, peak: number): Int16Array {
@@ -114,7 +115,7 @@ describe('AgentSpeaker', () => {
     await sleep(60);
     expect(frames.length).toBe(atCut);
     expect((await done).interrupted).toBe(true);
-    const msg = decodeServerMessage(frames[0], true);
+    const msg = decodeServerMessage(at(frames, 0, 'frames'), true);
     expect(msg.kind === 'audio' && msg.pcm.length).toBe(160);
   });
 

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { encodeAudioFrame } from '../../src/omni/framing.js';
 import type { OmniEvent } from '../../src/omni/events.js';
 import { parseScenario, startOfflineEngine, type EngineOptions, type OfflineEngine } from '../../src/sim/engine/index.js';
+import { at } from '../helpers/checked.js';
 import { recordingClient, sleep, streamCaller, toneTts, waitUntil, type Recorded } from './engine-helpers.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -38,7 +39,7 @@ describe('scripted engine: tools and verbs', () => {
     await waitUntil(() => said(r).length > 0, 3000, 'templated reply');
     expect(r.events('tool_call')[0]).toMatchObject({ name: 'order_status', arguments: { order_id: '42' }, callId: expect.any(String) });
     expect(said(r)).toEqual(['Your order has shipped, arriving Tuesday.']);
-    expect(eng.sessions[0].toolResults).toHaveLength(1);
+    expect(at(eng.sessions, 0, 'sessions').toolResults).toHaveLength(1);
     expect(eng.violations).toEqual([]);
   });
 
@@ -112,7 +113,7 @@ describe('scripted engine: close codes on demand', () => {
     const r = await connected(eng);
     await waitUntil(() => r.closes.length > 0, 2000, 'close');
     expect(r.closes).toHaveLength(1);
-    expect(r.closes[0][0]).toBe(code);
+    expect(at(r.closes, 0, 'closes')[0]).toBe(code);
   });
 });
 
@@ -134,7 +135,7 @@ describe('offline engine: conformance checks', () => {
     ws.send(control({ type: 'tool_result', call_id: 'nobody-asked', name: 'x', output: {} }));
     ws.send('{"type":"dtmf","digit":"1"}');
     await waitUntil(() => eng.violations.length >= 9, 2000, 'violations');
-    const v = eng.sessions[0].violations;
+    const v = at(eng.sessions, 0, 'sessions').violations;
     expect(v).toEqual([
       'audio before configure',
       'more than one configure',
@@ -146,7 +147,7 @@ describe('offline engine: conformance checks', () => {
       'tool_result for unknown call_id nobody-asked',
       'text message (clients send tagged binary frames)',
     ]);
-    expect(eng.sessions[0].configureCount).toBe(2);
+    expect(at(eng.sessions, 0, 'sessions').configureCount).toBe(2);
   });
 
   it('closes 1008 on an unsupported rate', async () => {

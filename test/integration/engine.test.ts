@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startOfflineEngine, type EngineOptions, type OfflineEngine } from '../../src/sim/engine/index.js';
+import { at } from '../helpers/checked.js';
 import { recordingClient, sleep, streamCaller, toneTts, waitUntil, type Recorded } from './engine-helpers.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -30,12 +31,12 @@ describe('offline engine: handshake and greeting', () => {
     expect(r.events('configured')[0]).toMatchObject({ greeting: true, tools: 0, audioOutRate: 16000 });
     const audio = r.heard.filter((h) => h.kind === 'audio');
     expect(new Set(audio.map((h) => h.rate))).toEqual(new Set([16000]));
-    expect(audio[0].samples).toBe(320); // 20 ms frames at 16 kHz
+    expect(at(audio, 0, 'audio frames').samples).toBe(320); // 20 ms frames at 16 kHz
     expect(r.events('transcript')).toContainEqual({
       type: 'transcript', role: 'assistant', text: 'Hello, thanks for calling. How can I help you today?', final: true,
     });
-    expect(eng.sessions[0].config).toMatchObject({ type: 'configure', persona: 'Test agent.' });
-    expect(eng.sessions[0]).toMatchObject({ inputRate: 24000, outputRate: 16000, sessionLabel: 'engine-test' });
+    expect(at(eng.sessions, 0, 'sessions').config).toMatchObject({ type: 'configure', persona: 'Test agent.' });
+    expect(at(eng.sessions, 0, 'sessions')).toMatchObject({ inputRate: 24000, outputRate: 16000, sessionLabel: 'engine-test' });
     expect(eng.violations).toEqual([]);
   }, 15_000);
 
@@ -59,7 +60,7 @@ describe('offline engine: handshake and greeting', () => {
     const bad = track(recordingClient(eng.url, 16000, { apiKey: 'sk-wrong-key' }));
     await bad.client.connect();
     await waitUntil(() => bad.closes.length > 0, 2000, 'close');
-    expect(bad.closes[0][0]).toBe(4401);
+    expect(at(bad.closes, 0, 'closes')[0]).toBe(4401);
     const good = track(recordingClient(eng.url, 16000, { apiKey: 'sk-right-key' }));
     await good.client.connect();
     await waitUntil(() => good.events('configured').length > 0, 2000, 'configured');
@@ -94,7 +95,7 @@ describe('offline engine: turn-taking', () => {
     const interrupted = r.events('assistant_interrupted')[0];
     expect(interrupted).toBeDefined();
     expect('Hello, thanks for calling. How can I help you today?'.startsWith((interrupted as { reply: string }).reply)).toBe(true);
-    expect(eng.sessions[0].bargeIns).toBe(1);
+    expect(at(eng.sessions, 0, 'sessions').bargeIns).toBe(1);
 
     // The caller stops; after the end-of-turn silence the echo agent answers.
     await sleep(800);
@@ -115,7 +116,7 @@ describe('offline engine: turn-taking', () => {
     caller.setLevel(150); // line hiss, well under speech
     await sleep(700);
     expect(r.events('barge_in')).toEqual([]);
-    expect(eng.sessions[0].audioMsReceived).toBeGreaterThan(500);
+    expect(at(eng.sessions, 0, 'sessions').audioMsReceived).toBeGreaterThan(500);
   });
 
   it('echoes DTMF and the echo agent answers it', async () => {
@@ -127,7 +128,7 @@ describe('offline engine: turn-taking', () => {
     await waitUntil(() => r.events('transcript').length > 0, 2000, 'reply');
     expect(r.events('dtmf_echo')).toEqual([{ type: 'dtmf_echo', digit: '5' }]);
     expect(r.events('transcript')[0]).toMatchObject({ role: 'assistant', text: 'You pressed 5.' });
-    expect(eng.sessions[0].dtmf).toEqual(['5']);
+    expect(at(eng.sessions, 0, 'sessions').dtmf).toEqual(['5']);
   });
 });
 
@@ -139,9 +140,9 @@ describe('offline engine: session end and loopback', () => {
     await waitUntil(() => r.events('configured').length > 0, 2000, 'configured');
     r.client.end();
     await waitUntil(() => r.closes.length > 0, 2000, 'close');
-    expect(r.closes[0][0]).toBe(1000);
+    expect(at(r.closes, 0, 'closes')[0]).toBe(1000);
     expect(r.events('session_end')).toHaveLength(1);
-    expect(eng.sessions[0].closed).toMatchObject({ code: 1000, by: 'engine' });
+    expect(at(eng.sessions, 0, 'sessions').closed).toMatchObject({ code: 1000, by: 'engine' });
     expect(eng.violations).toEqual([]);
   });
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyBridgeSignature } from '../../src/tools/signing.js';
 import type { HttpExecutorConfig, ToolDefinition } from '../../src/tools/types.js';
+import { at } from '../helpers/checked.js';
 import { harness, sleep, type Harness } from '../unit/tools/helpers.js';
 
 /** A loopback webhook receiver whose behaviour each test scripts per request. */
@@ -77,10 +78,10 @@ describe('webhook tools: delivery', () => {
     const h0 = await hook((_req, res) => json(res, 200, { status: 'shipped', arriving: 'Thursday' }));
     const h = await make([webhookTool('get_order_status', h0.url, {}, { headers: { 'X-Tenant': 'acme' } })]);
     h.runtime.handle({ callId: 'call_7', name: 'get_order_status', arguments: '{"order_id":"4417"}' });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ status: 'shipped', arriving: 'Thursday' });
 
-    const [req] = h0.received;
+    const req = at(h0.received, 0, 'requests');
     expect(req.method).toBe('POST');
     expect(req.headers['content-type']).toBe('application/json');
     expect(req.headers.authorization).toBe(TOKEN);
@@ -104,9 +105,9 @@ describe('webhook tools: delivery', () => {
     });
     const h = await make([webhookTool('get_order_status', h0.url, {}, { method: 'GET' })]);
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: { order_id: '4417' } });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toBe('order 4417 shipped');
-    const [req] = h0.received;
+    const req = at(h0.received, 0, 'requests');
     expect(req.method).toBe('GET');
     expect(req.body).toBe('');
     const payload = new URL(req.url, 'http://x').searchParams.get('payload')!;
@@ -121,7 +122,7 @@ describe('webhook tools: delivery', () => {
     });
     const h = await make([webhookTool('get_order_status', h0.url)]);
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     const out = answer.output as { error: string; status: number; body: string };
     expect(out.error).toBe('http_error');
     expect(out.status).toBe(401);
@@ -142,7 +143,7 @@ describe('webhook tools: delivery', () => {
     });
     const h = await make([webhookTool('get_order_status', h0.url)]);
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ error: 'http_error', status: 302, body: '' });
     await sleep(20);
     expect(h0.received.map((r) => r.url)).toEqual(['/hook']);
@@ -165,7 +166,7 @@ describe('webhook tools: delivery', () => {
     });
     const h = await make([webhookTool('get_order_status', h0.url)]);
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     const out = answer.output as { truncated: boolean; bytes: number };
     expect(out.truncated).toBe(true);
     expect(out.bytes).toBe(1024 * 1024 + 2); // the capped text, serialized as a JSON string
@@ -178,10 +179,10 @@ describe('webhook tools: retries', () => {
     const h0 = await hook((_req, res, _b, n) => (n === 1 ? json(res, 503, { busy: true }) : json(res, 200, { status: 'shipped' })));
     const h = await make([webhookTool('get_order_status', h0.url)]);
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ status: 'shipped' });
     expect(h0.received).toHaveLength(2);
-    expect(h0.received[1].headers['idempotency-key']).toBe(h0.received[0].headers['idempotency-key']);
+    expect(at(h0.received, 1, 'requests').headers['idempotency-key']).toBe(at(h0.received, 0, 'requests').headers['idempotency-key']);
     expect(h.finished).toEqual([expect.objectContaining({ outcome: 'ok', retried: true })]);
   });
 
@@ -189,7 +190,7 @@ describe('webhook tools: retries', () => {
     const drop = await hook((req) => req.socket.destroy());
     const h = await make([webhookTool('get_order_status', drop.url)]);
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ error: 'tool_failed', message: 'network error: ECONNRESET' });
     expect(drop.received).toHaveLength(2);
     expect(h.finished[0]).toMatchObject({ outcome: 'tool_failed', retried: true });
@@ -199,7 +200,7 @@ describe('webhook tools: retries', () => {
     const h0 = await hook((_req, res) => json(res, 502, { e: 1 }));
     const h = await make([webhookTool('get_order_status', h0.url)]);
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ error: 'http_error', status: 502, body: '{"e":1}' });
     expect(h0.received).toHaveLength(2);
   });
@@ -230,7 +231,7 @@ describe('webhook tools: budget and hang-up', () => {
     const h = await make([webhookTool('get_order_status', h0.url, { timeout_ms: 300 })]);
     const t0 = performance.now();
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ error: 'tool timed out' });
     expect(answer.at - t0).toBeGreaterThanOrEqual(299);
     expect(answer.at - t0).toBeLessThan(340);
@@ -274,7 +275,7 @@ describe('webhook tools: SSRF', () => {
     const resolver = async () => [{ address, family: address.includes(':') ? 6 : 4 }];
     const h = await make([webhookTool('get_order_status', `https://hooks.example.test:${port}/hook`)], { allowHosts: [], resolver });
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ error: 'blocked_url', message: reason });
     expect(h.finished[0]).toMatchObject({ outcome: 'blocked_url', retried: false });
     expect(h0.received).toHaveLength(0);

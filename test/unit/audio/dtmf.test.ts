@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detectDtmf, generateDtmf, InvalidDtmfError } from '../../../src/audio/dtmf.js';
 import { decodeMulaw, encodeMulaw } from '../../../src/audio/mulaw.js';
+import { at, defined } from '../../helpers/checked.js';
 import { tonePower } from './signal.js';
 
 const ALL = '123A456B789C*0#D';
@@ -54,19 +55,21 @@ describe('generateDtmf / detectDtmf', () => {
       const spans = soundSpans(x, 8000);
       expect(spans.length).toBe(4);
       for (const [s, e] of spans) expect((e - s) / 8).toBeGreaterThanOrEqual(69.5);
-      for (let i = 1; i < spans.length; i++) expect((spans[i][0] - spans[i - 1][1]) / 8).toBeGreaterThanOrEqual(50);
+      for (let i = 1; i < spans.length; i++) expect((at(spans, i)[0] - at(spans, i - 1)[1]) / 8).toBeGreaterThanOrEqual(50);
     }
     const def = soundSpans(generateDtmf('55', 8000), 8000);
-    expect((def[0][1] - def[0][0]) / 8).toBeCloseTo(100, 0);
-    expect((def[1][0] - def[0][1]) / 8).toBeCloseTo(60, 0);
+    const [first, second] = [at(def, 0, 'spans'), at(def, 1, 'spans')];
+    expect((first[1] - first[0]) / 8).toBeCloseTo(100, 0);
+    expect((second[0] - first[1]) / 8).toBeCloseTo(60, 0);
   });
 
   it('sends the low group at −9 dBm0 and the high group at −7 dBm0 (±1 dB, after μ-law)', () => {
     for (const d of ALL) {
       const x = viaMulaw(generateDtmf(d, 8000));
+      const [low, high] = defined(PAIRS[d], `PAIRS['${d}']`);
       // steady part of the tone: skip the 2 ms ramps
-      const lowDb = 10 * Math.log10(tonePower(x, PAIRS[d][0], 8000, 40, 760) / DBM0_POWER);
-      const highDb = 10 * Math.log10(tonePower(x, PAIRS[d][1], 8000, 40, 760) / DBM0_POWER);
+      const lowDb = 10 * Math.log10(tonePower(x, low, 8000, 40, 760) / DBM0_POWER);
+      const highDb = 10 * Math.log10(tonePower(x, high, 8000, 40, 760) / DBM0_POWER);
       expect(Math.abs(lowDb + 9), `${d} low ${lowDb}`).toBeLessThanOrEqual(1);
       expect(Math.abs(highDb + 7), `${d} high ${highDb}`).toBeLessThanOrEqual(1);
     }
@@ -74,10 +77,10 @@ describe('generateDtmf / detectDtmf', () => {
 
   it('ramps tones in and out (no click at either edge)', () => {
     const x = generateDtmf('0', 8000);
-    const [s, e] = soundSpans(x, 8000)[0];
+    const [s, e] = at(soundSpans(x, 8000), 0, 'spans');
     let maxEdge = 0;
-    for (let i = s; i < s + 4; i++) maxEdge = Math.max(maxEdge, Math.abs(x[i]));
-    for (let i = e - 4; i < e; i++) maxEdge = Math.max(maxEdge, Math.abs(x[i]));
+    for (let i = s; i < s + 4; i++) maxEdge = Math.max(maxEdge, Math.abs(at(x, i, 'x')));
+    for (let i = e - 4; i < e; i++) maxEdge = Math.max(maxEdge, Math.abs(at(x, i, 'x')));
     expect(maxEdge).toBeLessThan(2000); // full level peaks near 18000
   });
 
@@ -86,7 +89,7 @@ describe('generateDtmf / detectDtmf', () => {
     expect(x.length).toBe(8 * (160 + 500 + 160 + 500));
     const hits = detectDtmf(x, 8000);
     expect(hits.map((h) => h.digit)).toEqual(['1', '2']);
-    expect(hits[1].startMs - hits[0].endMs).toBeGreaterThanOrEqual(540);
+    expect(at(hits, 1, 'hits').startMs - at(hits, 0, 'hits').endMs).toBeGreaterThanOrEqual(540);
     expect(generateDtmf('w', 8000, { pauseMs: 250 }).length).toBe(2000);
   });
 
@@ -109,10 +112,11 @@ describe('generateDtmf / detectDtmf', () => {
     x.set(generateDtmf('12', 8000), 800); // tones at 100–200 ms and 260–360 ms
     const hits = detectDtmf(x, 8000);
     expect(hits.map((h) => h.digit)).toEqual(['1', '2']);
-    const want = [[100, 200], [260, 360]];
+    const want: [number, number][] = [[100, 200], [260, 360]];
     hits.forEach((h, i) => {
-      expect(Math.abs(h.startMs - want[i][0])).toBeLessThanOrEqual(8);
-      expect(Math.abs(h.endMs - want[i][1])).toBeLessThanOrEqual(8);
+      const [start, end] = at(want, i, 'want');
+      expect(Math.abs(h.startMs - start)).toBeLessThanOrEqual(8);
+      expect(Math.abs(h.endMs - end)).toBeLessThanOrEqual(8);
     });
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StreamResampler } from '../../../src/audio/resampler.js';
+import { at } from '../../helpers/checked.js';
 import { rms, sinadDb, streamThrough, toPcm, tones } from './signal.js';
 
 const RATES = [8000, 16000, 22050, 24000, 44100, 48000];
@@ -11,7 +12,7 @@ function multiTone(rate: number, seconds: number): Int16Array {
 
 describe('StreamResampler', () => {
   it('gives the same output for 20 ms frames, odd-sized chunks and one big block', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050], [44100, 8000]]) {
+    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050], [44100, 8000]] as const) {
       const x = multiTone(a, 1);
       const whole = streamThrough(new StreamResampler(a, b), x, x.length);
       const frames = streamThrough(new StreamResampler(a, b), x, a / 50);
@@ -22,7 +23,7 @@ describe('StreamResampler', () => {
       const parts: number[] = [];
       const sizes = [1, 7, 159, 161, 5000, 3, 480];
       for (let i = 0, k = 0; i < x.length; k++) {
-        const n = sizes[k % sizes.length];
+        const n = at(sizes, k % sizes.length, 'sizes');
         parts.push(...r.process(x.subarray(i, i + n)));
         i += n;
       }
@@ -31,18 +32,18 @@ describe('StreamResampler', () => {
   });
 
   it('joins 20 ms frames without clicks (sample steps stay those of the sine)', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000]]) {
+    for (const [a, b] of [[8000, 24000], [24000, 8000]] as const) {
       const amp = 10000;
       const y = streamThrough(new StreamResampler(a, b), toPcm(tones(a, a, [1000], amp)), a / 50);
       let maxStep = 0;
-      for (let i = b / 10; i < y.length; i++) maxStep = Math.max(maxStep, Math.abs(y[i] - y[i - 1]));
+      for (let i = b / 10; i < y.length; i++) maxStep = Math.max(maxStep, Math.abs(y[i]! - y[i - 1]!));
       // a 1 kHz sine moves at most amp·2π·1000/rate per sample; allow 2 % slack
       expect(maxStep).toBeLessThan(amp * ((2 * Math.PI * 1000) / b) * 1.02);
     }
   });
 
   it('produces exactly ceil(totalIn·out/in) samples at every point of a stream, no drift', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050], [44100, 16000], [48000, 44100]]) {
+    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050], [44100, 16000], [48000, 44100]] as const) {
       const r = new StreamResampler(a, b);
       let tin = 0;
       let tout = 0;
@@ -58,7 +59,7 @@ describe('StreamResampler', () => {
     }
   });
 
-  for (const [a, b] of [[8000, 24000], [24000, 8000]]) {
+  for (const [a, b] of [[8000, 24000], [24000, 8000]] as const) {
     it(`reaches SINAD ≥ 70 dB on a 300–3400 Hz multi-tone, ${a}→${b} in 20 ms frames`, () => {
       const r = new StreamResampler(a, b);
       const y = streamThrough(r, multiTone(a, 2), a / 50);
@@ -77,7 +78,7 @@ describe('StreamResampler', () => {
   });
 
   it('never modifies its input', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000], [16000, 16000]]) {
+    for (const [a, b] of [[8000, 24000], [24000, 8000], [16000, 16000]] as const) {
       const x = multiTone(a, 0.1);
       const copy = x.slice();
       const r = new StreamResampler(a, b);
@@ -109,13 +110,13 @@ describe('StreamResampler', () => {
   });
 
   it('computes the same samples with the portable JavaScript kernel (±1 LSB)', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050]]) {
+    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050]] as const) {
       const x = multiTone(a, 0.5);
       const simd = streamThrough(new StreamResampler(a, b), x, a / 50);
       const js = streamThrough(new StreamResampler(a, b, { kernel: 'js' }), x, a / 50);
       expect(js.length).toBe(simd.length);
       let maxDiff = 0;
-      for (let i = 0; i < js.length; i++) maxDiff = Math.max(maxDiff, Math.abs(js[i] - simd[i]));
+      for (let i = 0; i < js.length; i++) maxDiff = Math.max(maxDiff, Math.abs(js[i]! - simd[i]!));
       expect(maxDiff).toBeLessThanOrEqual(1);
     }
   });
@@ -137,7 +138,7 @@ describe('StreamResampler', () => {
   });
 
   it('keeps SINAD ≥ 65 dB at medium quality', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000]]) {
+    for (const [a, b] of [[8000, 24000], [24000, 8000]] as const) {
       const r = new StreamResampler(a, b, { quality: 'medium' });
       const y = streamThrough(r, multiTone(a, 1), a / 50);
       expect(sinadDb(y, tones(b, y.length, BAND, 3000, r.latencySamples), b / 10)).toBeGreaterThanOrEqual(65);

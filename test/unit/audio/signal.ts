@@ -7,14 +7,14 @@ export function tones(rate: number, n: number, freqs: number[], amp: number, del
   const out = new Float64Array(n);
   for (const f of freqs) {
     const w = (2 * Math.PI * f) / rate;
-    for (let i = 0; i < n; i++) out[i] += amp * Math.sin(w * (i - delay));
+    for (let i = 0; i < n; i++) out[i]! += amp * Math.sin(w * (i - delay));
   }
   return out;
 }
 
 export function toPcm(x: Float64Array): Int16Array {
   const out = new Int16Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(x[i])));
+  for (let i = 0; i < x.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(x[i]!)));
   return out;
 }
 
@@ -42,15 +42,15 @@ export function sinadDb(out: ArrayLike<number>, ref: Float64Array, skip: number)
   let e = 0;
   const n = Math.min(out.length, ref.length);
   for (let i = skip; i < n; i++) {
-    s += ref[i] * ref[i];
-    e += (out[i] - ref[i]) ** 2;
+    s += ref[i]! * ref[i]!;
+    e += (out[i]! - ref[i]!) ** 2;
   }
   return 10 * Math.log10(s / e);
 }
 
 export function rms(x: ArrayLike<number>, from = 0, to = x.length): number {
   let s = 0;
-  for (let i = from; i < to; i++) s += x[i] * x[i];
+  for (let i = from; i < to; i++) s += x[i]! * x[i]!;
   return Math.sqrt(s / Math.max(1, to - from));
 }
 
@@ -60,7 +60,7 @@ export function tonePower(x: ArrayLike<number>, f: number, rate: number, from = 
   let s1 = 0;
   let s2 = 0;
   for (let i = from; i < to; i++) {
-    const s0 = x[i] + c * s1 - s2;
+    const s0 = x[i]! + c * s1 - s2;
     s2 = s1;
     s1 = s0;
   }

@@ -7,6 +7,7 @@ import { OmniClient, OmniConnectError, type OmniClientOptions } from '../../../s
 import { TAG_AUDIO, TAG_CONTROL, encodeAudioFrame } from '../../../src/omni/framing.js';
 import type { OmniEvent } from '../../../src/omni/events.js';
 import { silentLogger } from '../../../src/observability/logger.js';
+import { at } from '../../helpers/checked.js';
 
 const KEY = 'sk-test-SECRET-0123456789';
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -84,13 +85,13 @@ describe('OmniClient handshake', () => {
     expect(req.url).toBe('/v1/omni?format=pcm16&rate=24000&session_label=call-CA1');
     expect(client.sendAudio(new Int16Array(480))).toBe(true);
     await waitFor(() => srv.received.length >= 2);
-    expect(srv.received[0][0]).toBe(TAG_CONTROL);
-    expect(JSON.parse(srv.received[0].subarray(1).toString())).toEqual({
+    expect(at(srv.received, 0, 'received')[0]).toBe(TAG_CONTROL);
+    expect(JSON.parse(at(srv.received, 0, 'received').subarray(1).toString())).toEqual({
       type: 'configure', persona: 'You are helpful.', greeting: 'Hello!', voice_id: 'v1',
       tools: [{ name: 't', description: 'd', parameters: { type: 'object' } }],
     });
-    expect(srv.received[1][0]).toBe(TAG_AUDIO);
-    expect(srv.received[1].length).toBe(961);
+    expect(at(srv.received, 1, 'received')[0]).toBe(TAG_AUDIO);
+    expect(at(srv.received, 1, 'received').length).toBe(961);
     expect(srv.received.filter((b) => b[0] === TAG_CONTROL)).toHaveLength(1);
   });
 
@@ -201,7 +202,7 @@ describe('OmniClient sending', () => {
     expect(client.sendDtmf('x')).toBe(false);
     expect(client.sendDtmf('#')).toBe(true);
     await waitFor(() => srv.received.length >= 2);
-    expect(JSON.parse(srv.received[1].subarray(1).toString())).toEqual({ type: 'dtmf', digit: '#' });
+    expect(JSON.parse(at(srv.received, 1, 'received').subarray(1).toString())).toEqual({ type: 'dtmf', digit: '#' });
   });
 
   it('refuses audio while the socket is backed up, and counts it', async () => {
@@ -223,7 +224,7 @@ describe('OmniClient sending', () => {
     expect(client.sendToolResult('c2', 'lookup', { ok: 1n })).toBe(true);
     expect(client.sendToolResult('', 'lookup', {})).toBe(false);
     await waitFor(() => srv.received.length >= 3);
-    expect(JSON.parse(srv.received[1].subarray(1).toString())).toEqual({
+    expect(JSON.parse(at(srv.received, 1, 'received').subarray(1).toString())).toEqual({
       type: 'tool_result', call_id: 'c1', name: 'lookup', output: { error: 'tool_failed: output is not serializable' },
     });
   });

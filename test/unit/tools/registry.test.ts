@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ToolRegistry } from '../../../src/tools/registry.js';
+import { at } from '../../helpers/checked.js';
 import type { ToolDefinition, ToolHandler } from '../../../src/tools/types.js';
 import { captureLogger, FIXTURES, moduleTool } from './helpers.js';
 
@@ -71,7 +72,7 @@ describe('ToolRegistry.load', () => {
     const parameters = { $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: { q: { type: 'string', format: 'email' } } };
     const registry = await ToolRegistry.load([moduleTool('a_tool', 'echo', { parameters })], { baseDir: FIXTURES, env: {}, logger: log.logger });
     expect(registry.get('a_tool')!.validate({ q: 1 })).toEqual([{ path: '/q', message: 'must be string' }]);
-    expect(registry.definitionsForEngine()[0].parameters).toBe(parameters);
+    expect(at(registry.definitionsForEngine(), 0, 'definitions').parameters).toBe(parameters);
     registry.close();
   });
 

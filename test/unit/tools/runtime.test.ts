@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_OUTPUT_BYTES } from '../../../src/tools/truncate.js';
+import { at, defined } from '../../helpers/checked.js';
 import { aborted } from './fixtures/tools.js';
 import { harness, moduleTool, sleep, type Harness } from './helpers.js';
 
@@ -23,7 +24,7 @@ describe('ToolRuntime: answers', () => {
   it('runs a tool and answers once with call id, name and the result', async () => {
     const h = await make([moduleTool('echo_it', 'echo')]);
     h.runtime.handle({ callId: 'c1', name: 'echo_it', arguments: { a: 1 } });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.callId).toBe('c1');
     expect(answer.name).toBe('echo_it');
     expect(answer.output).toEqual({ args: { a: 1 }, callSid: 'CA00000000000000000000000000000001', agentId: 'support' });
@@ -39,8 +40,8 @@ describe('ToolRuntime: answers', () => {
     h.runtime.handle({ callId: 'c2', name: 'echo_it', arguments: undefined });
     const sent = await h.waitFor(2);
     const byId = Object.fromEntries(sent.map((s) => [s.callId, s.output as { args: unknown }]));
-    expect(byId.c1.args).toEqual({ order_id: '4417' });
-    expect(byId.c2.args).toEqual({});
+    expect(defined(byId.c1, 'answer to c1').args).toEqual({ order_id: '4417' });
+    expect(defined(byId.c2, 'answer to c2').args).toEqual({});
   });
 
   it('answers unknown_tool with the (bounded) name', async () => {
@@ -48,8 +49,8 @@ describe('ToolRuntime: answers', () => {
     h.runtime.handle({ callId: 'c1', name: 'make_coffee', arguments: {} });
     h.runtime.handle({ callId: 'c2', name: 'x'.repeat(5000), arguments: {} });
     const sent = await h.waitFor(2);
-    expect(sent[0].output).toEqual({ error: 'unknown_tool', name: 'make_coffee' });
-    expect(size(sent[1].output)).toBeLessThan(300);
+    expect(at(sent, 0, 'answers').output).toEqual({ error: 'unknown_tool', name: 'make_coffee' });
+    expect(size(at(sent, 1, 'answers').output)).toBeLessThan(300);
     expect(h.finished.map((f) => f.outcome)).toEqual(['unknown_tool', 'unknown_tool']);
   });
 
@@ -71,9 +72,10 @@ describe('ToolRuntime: answers', () => {
     const sent = await h.waitFor(3);
     const byId = Object.fromEntries(sent.map((s) => [s.callId, s.output as { error: string; details: Array<{ path: string; message: string }> }]));
     expect(byId.json).toEqual({ error: 'invalid_arguments', details: [{ path: '/', message: 'arguments are not valid JSON' }] });
-    expect(byId.array.details[0].message).toBe('arguments must be a JSON object');
-    expect(byId.schema.error).toBe('invalid_arguments');
-    const messages = byId.schema.details.map((d) => `${d.path} ${d.message}`);
+    expect(at(defined(byId.array, 'answer to array').details, 0, 'details').message).toBe('arguments must be a JSON object');
+    const schema = defined(byId.schema, 'answer to schema');
+    expect(schema.error).toBe('invalid_arguments');
+    const messages = schema.details.map((d) => `${d.path} ${d.message}`);
     expect(messages).toEqual(expect.arrayContaining([
       "/ must have required property 'ms'",
       '/ must NOT have additional properties (extra)',
@@ -86,7 +88,7 @@ describe('ToolRuntime: answers', () => {
     const properties = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, { type: 'string' }]));
     const h = await make([moduleTool('many', 'echo', { parameters: { type: 'object', properties, required: Object.keys(properties) } })]);
     h.runtime.handle({ callId: 'c1', name: 'many', arguments: {} });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     const details = (answer.output as { details: unknown[] }).details;
     expect(details.length).toBe(9);
     expect(details[8]).toEqual({ path: '/', message: '32 more error(s)' });
@@ -119,10 +121,9 @@ describe('ToolRuntime: budget', () => {
     const h = await make([moduleTool('slow', 'sleep')]);
     const t0 = performance.now();
     h.runtime.handle({ callId: 'c1', name: 'slow', arguments: { ms: 9000, tag: 'budget-5000' } });
-    const [answer] = await h.waitFor(1, 9000);
-    expect(answer).toBeDefined();
-    const elapsed = answer!.at - t0;
-    expect(answer!.output).toEqual({ error: 'tool timed out' });
+    const answer = at(await h.waitFor(1, 9000), 0, 'answers');
+    const elapsed = answer.at - t0;
+    expect(answer.output).toEqual({ error: 'tool timed out' });
     expect(elapsed).toBeGreaterThanOrEqual(4999);
     expect(elapsed).toBeLessThan(8000); // the tool itself would have answered at 9000
     expect(aborted).toContain('budget-5000');
@@ -132,11 +133,10 @@ describe('ToolRuntime: budget', () => {
     const h = await make([moduleTool('slow', 'sleep', { timeout_ms: 10000 })], { ceilingMs: 150 });
     const t0 = performance.now();
     h.runtime.handle({ callId: 'c1', name: 'slow', arguments: { ms: 3000 } });
-    const [answer] = await h.waitFor(1);
-    expect(answer).toBeDefined();
-    expect(answer!.output).toEqual({ error: 'tool timed out' });
-    expect(answer!.at - t0).toBeGreaterThanOrEqual(149);
-    expect(answer!.at - t0).toBeLessThan(2500); // the ceiling, not the tool's 10 s nor its 3 s answer
+    const answer = at(await h.waitFor(1), 0, 'answers');
+    expect(answer.output).toEqual({ error: 'tool timed out' });
+    expect(answer.at - t0).toBeGreaterThanOrEqual(149);
+    expect(answer.at - t0).toBeLessThan(2500); // the ceiling, not the tool's 10 s nor its 3 s answer
   });
 });
 
@@ -158,7 +158,7 @@ describe('ToolRuntime: size', () => {
   it('truncates a large result into valid JSON under the cap', async () => {
     const h = await make([moduleTool('big', 'big')]);
     h.runtime.handle({ callId: 'c1', name: 'big', arguments: { unit: '日本', count: 10000 } });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     const out = answer.output as { truncated: boolean; bytes: number; preview: string };
     expect(out.truncated).toBe(true);
     expect(out.bytes).toBe(size({ text: '日本'.repeat(10000) }));
@@ -199,7 +199,7 @@ describe('ToolRuntime: concurrency and hang-up', () => {
     const h = await make([moduleTool('slow', 'sleep')]);
     h.runtime.handle({ callId: 'dup', name: 'slow', arguments: { ms: 60, tag: 'first' } });
     h.runtime.handle({ callId: 'dup', name: 'slow', arguments: { ms: 5, tag: 'second' } });
-    const [answer] = await h.waitFor(1);
+    const answer = at(await h.waitFor(1), 0, 'answers');
     expect((answer.output as { tag: string }).tag).toBe('first');
     await sleep(80);
     expect(h.sent).toHaveLength(1);
@@ -273,7 +273,7 @@ describe('ToolRuntime: logging', () => {
     const lines = h.log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'tool call finished');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ tool: 'echo_it', outcome: 'ok', args: '[redacted]', retried: false });
-    expect(typeof lines[0].durationMs).toBe('number');
+    expect(typeof at(lines, 0, 'log lines').durationMs).toBe('number');
     expect(h.log.text()).not.toContain('4111-1111');
 
     const d = await make([moduleTool('echo_it', 'echo')], { debugArgs: true });
