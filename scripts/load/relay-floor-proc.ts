@@ -17,7 +17,7 @@ wss.on('connection', (twilio) => {
   const engine = new WebSocket(`ws://127.0.0.1:${enginePort}`);
   let streamSid = '';
   let sent = 0;
-  twilio.on('message', (data) => {
+  twilio.on('message', (data: Buffer) => {
     const msg = JSON.parse(data.toString()) as { event: string; streamSid?: string; media?: { payload: string } };
     if (msg.event !== 'media' || !msg.media) return;
     streamSid = msg.streamSid ?? streamSid;

@@ -21,9 +21,12 @@ function authorized(ctx: BridgeContext, req: FastifyRequest): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The :sid of a control route, bounded (it travels to other replicas and into logs). */
+/**
+ * The :sid of a control route (Fastify's path parameters are strings), bounded (it travels to
+ * other replicas and into logs).
+ */
 function callSidParam(req: FastifyRequest): string {
-  return String((req.params as { sid?: unknown }).sid ?? '').slice(0, 64);
+  return ((req.params as { sid?: string }).sid ?? '').slice(0, 64);
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): void {

@@ -45,6 +45,7 @@ function loadFlite(): Promise<WebAssembly.Module> {
  * that warning is filtered, and only for the duration of the import.
  */
 async function importWasi(): Promise<typeof import('node:wasi')> {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- `finally` restores this very function; it is only called with .call(process)
   const original = process.emitWarning;
   process.emitWarning = function filtered(this: unknown, warning: string | Error, ...rest: unknown[]) {
     if (String(warning).includes('WASI')) return;

@@ -106,7 +106,7 @@ export class RawStream {
   private constructor(readonly ws: WebSocket, readonly target: TwilioTarget) {
     this.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
     ws.on('error', () => { /* a close follows; tests look at `closed` */ });
-    ws.on('message', (data, isBinary) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
       const r: Received = { at: performance.now(), msg: isBinary ? { binary: true } : (JSON.parse(String(data)) as Json) };
       this.received.push(r);
       if (this.echoMarks && r.msg.event === 'mark') this.mark(String(r.msg.mark.name));

@@ -44,7 +44,7 @@ describe('operations', () => {
     await waitFor(() => h!.bridge.ctx.registry.get(callSid) !== undefined, 8000);
     expect(h.bridge.ctx.registry.get(callSid)!.agent.id).toBe('sales');
     expect(h.bridge.ctx.registry.get(callSid)!.info).toMatchObject({ from: '+15550001111', to: '+15550009999' }); // from the token
-    await waitFor(() => h!.engine.sessions.some((s) => String(s.config?.persona ?? '').includes('Sam')), 5000);
+    await waitFor(() => h!.engine.sessions.some((s) => typeof s.config?.persona === 'string' && s.config.persona.includes('Sam')), 5000);
   });
 
   it('refuses the admin API without the bearer token and when it is disabled', async () => {

@@ -186,7 +186,7 @@ afterAll(() => {
   if (saved.s === undefined) delete process.env.SECRETS_TEST_HOOK_SIGNING; else process.env.SECRETS_TEST_HOOK_SIGNING = saved.s;
 });
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });

@@ -28,7 +28,7 @@ export class StandInSocket {
   private waiters: { pred: (m: Json) => boolean; resolve: (m: Json) => void }[] = [];
 
   constructor(readonly ws: WebSocket, readonly sigOk: boolean, readonly path: string) {
-    ws.on('message', (data) => {
+    ws.on('message', (data: Buffer) => {
       const m = JSON.parse(String(data)) as Json;
       this.messages.push(m);
       this.times.push(performance.now());

@@ -56,7 +56,11 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Fills `{{path.to.field}}` from the first source that has it; unknown fields read "unknown". */
+/**
+ * Fills `{{path.to.field}}` from the first source that has it; unknown fields read "unknown".
+ * Sources are JSON values (scenario variables, tool outputs off the wire): objects and arrays are
+ * written as JSON, strings, numbers and booleans as text.
+ */
 export function fillTemplate(template: string, ...sources: unknown[]): string {
   return template.replace(/\{\{\s*([\w.-]+)\s*\}\}/g, (_m, path: string) => {
     for (const source of sources) {
@@ -64,7 +68,8 @@ export function fillTemplate(template: string, ...sources: unknown[]): string {
       for (const part of path.split('.')) {
         v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined;
       }
-      if (v !== undefined && v !== null) return typeof v === 'object' ? JSON.stringify(v) : String(v);
+      if (typeof v === 'object' && v !== null) return JSON.stringify(v);
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
     }
     return 'unknown';
   });
