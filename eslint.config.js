@@ -25,9 +25,8 @@ export default defineConfig(
       'no-unreachable': 'error',
       'no-unused-labels': 'error',
       'no-useless-catch': 'error',
-      // Off until tsconfig.json turns on noUncheckedIndexedAccess: without the flag every `xs[i]!`
-      // (needed with it) reads as unnecessary, and the autofix would strip them.
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
+      // tsconfig.json has noUncheckedIndexedAccess, so an `xs[i]!` is needed and kept; others go.
+      '@typescript-eslint/no-unnecessary-type-assertion': 'error',
       // Route handlers and interface implementations are async by contract, awaiting or not.
       '@typescript-eslint/require-await': 'off',
     },

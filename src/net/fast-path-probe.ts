@@ -77,7 +77,7 @@ async function probeLoopback(timeoutMs: number): Promise<{ read?: string; receiv
       const [serverWs, req] = await accepted;
       serverWs.on('error', () => {});
       await opened;
-      const read = sharedReadProblem(req.socket as Socket) ?? sharedReadProblem((client as unknown as { _socket: Socket })._socket);
+      const read = sharedReadProblem(req.socket) ?? sharedReadProblem((client as unknown as { _socket: Socket })._socket);
       const receive = fastReceiveProblem(serverWs) ?? fastReceiveProblem(client);
       return { read, receive };
     })();

@@ -63,7 +63,7 @@ export class FieldReader {
     const hit = this.pick(keys);
     if (!hit) return undefined;
     const [k, v] = hit;
-    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+    if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
     return this.fail(k, 'an array of strings');
   }
 

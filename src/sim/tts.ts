@@ -50,7 +50,7 @@ async function importWasi(): Promise<typeof import('node:wasi')> {
   process.emitWarning = function filtered(this: unknown, warning: string | Error, ...rest: unknown[]) {
     if (String(warning).includes('WASI')) return;
     return (original as (...a: unknown[]) => void).call(process, warning, ...rest);
-  } as typeof process.emitWarning;
+  };
   try {
     return await import('node:wasi');
   } finally {

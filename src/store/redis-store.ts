@@ -219,7 +219,7 @@ export class RedisStore implements FleetStore {
     return this.run(
       'unpark',
       async () =>
-        parseJson(parkedSchema, await this.client.getdel(this.k('parked', callSid))) as ParkedCall | undefined,
+        parseJson<ParkedCall>(parkedSchema, await this.client.getdel(this.k('parked', callSid))),
       undefined,
     );
   }
@@ -298,7 +298,7 @@ export class RedisStore implements FleetStore {
       if (r) this.pending.get(r.id)?.({ status: r.status, body: r.body });
       return;
     }
-    const req = parseJson(controlRequestSchema, message) as ControlRequest | undefined;
+    const req = parseJson<ControlRequest>(controlRequestSchema, message);
     if (!req || !this.handler) return;
     void this.handler(req)
       .catch((err: Error) => ({ status: 500, body: { error: 'control_failed', message: err.message.slice(0, 200) } }))

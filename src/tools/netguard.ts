@@ -215,7 +215,7 @@ export function guardedLookup(resolver: Resolver = systemResolver) {
         if (all.length === 0) return callback(Object.assign(new Error('no address'), { code: 'ENOTFOUND' }), '');
         for (const a of all) {
           const reason = classifyIp(a.address);
-          if (reason) return callback(blockedUrlError(`address is ${reason}`) as NodeJS.ErrnoException, '');
+          if (reason) return callback(blockedUrlError(`address is ${reason}`), '');
         }
         const wanted = options.family === 4 || options.family === 6 ? all.filter((a) => a.family === options.family) : all;
         const first = wanted[0];

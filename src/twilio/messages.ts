@@ -182,7 +182,7 @@ export function parseTwilioMessage(text: string, maxChars = DEFAULT_MAX_MESSAGE_
   }
   const schema = SCHEMAS[event as TwilioInboundEvent];
   const res = schema.safeParse(raw);
-  if (res.success) return { ok: true, msg: res.data as TwilioInbound };
+  if (res.success) return { ok: true, msg: res.data };
   const issue = res.error.issues[0];
   const where = issue ? issue.path.join('.') : '';
   return { ok: false, reason: `invalid_${event}:${clip(where, 60)}${issue ? ` ${clip(issue.message, 60)}` : ''}` };

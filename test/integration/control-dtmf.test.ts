@@ -83,7 +83,7 @@ describe('send_dtmf', () => {
     const params = Object.fromEntries(stream.children.map((p) => [p.attrs.name, p.attrs.value]));
     // Only the stream token: agent, From and To travel inside it, and it is marked a restart.
     expect(Object.keys(params)).toEqual(['token']);
-    expect(readStreamToken(params.token!)).toMatchObject({ purpose: 'restart', agent: 'support', from: CALLER_NUMBER, to: AGENT_NUMBER });
+    expect(readStreamToken(params.token)).toMatchObject({ purpose: 'restart', agent: 'support', from: CALLER_NUMBER, to: AGENT_NUMBER });
 
     // A second stream with its own StreamSid, on the same engine session: one configure, no greeting again.
     expect(result.streams).toHaveLength(2);

@@ -125,7 +125,7 @@ export function parseScenario(value: unknown, source = 'scenario'): Scenario {
       return;
     }
     const parsed = STEP_SCHEMAS[kind].safeParse(raw, { error: strictKeysErrorMap });
-    if (parsed.success) steps.push(parsed.data as ScenarioStep);
+    if (parsed.success) steps.push(parsed.data);
     else problems.push(describeIssues(at, parsed.error));
   });
   if (problems.length) throw new ScenarioError(`${source}: ${problems.join('; ')}`);

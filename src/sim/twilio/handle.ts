@@ -33,6 +33,6 @@ export function makeHandle(call: SimCall): CallHandle {
         }),
       );
     },
-    on: ((event: string, cb: (arg: never) => void) => call.on(event, cb)) as CallHandle['on'],
+    on: (event: string, cb: (arg: never) => void) => call.on(event, cb),
   };
 }

@@ -31,7 +31,7 @@ export function variants(): unknown[] {
   for (const key of ['track', 'chunk', 'timestamp', 'payload']) {
     for (const v of odd) {
       const m = base();
-      set(m.media as Record<string, unknown>, key, v);
+      set(m.media, key, v);
       out.push(m);
     }
   }
