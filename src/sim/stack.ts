@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { DEFAULT_CONFIG_PATH, loadEnv, parseConfigText, type LoadedConfig } from '../config/loader.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -9,6 +8,7 @@ import type { CallRecord } from '../call/record.js';
 import type { FleetStore } from '../store/fleet-store.js';
 import { readStoreEnv } from '../store/open-store.js';
 import { startOfflineEngine, type EngineOptions, type OfflineEngine } from './engine/index.js';
+import { freePort } from './free-port.js';
 import { startTwilioSimulator, type TwilioSimulator } from './twilio/index.js';
 import type { HumanBehaviour } from './twilio/types.js';
 
@@ -16,16 +16,7 @@ import type { HumanBehaviour } from './twilio/types.js';
 export const SIM_ACCOUNT_SID = 'AC' + 'a1'.repeat(16);
 export const SIM_AUTH_TOKEN = 'sim-auth-token-3f9a2c71d4e8';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './free-port.js';
 
 export interface StackOptions {
   /** configuration text (YAML/JSON); default: the shipped config/agents.yaml */

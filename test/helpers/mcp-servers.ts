@@ -235,14 +235,7 @@ async function readBodyText(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A port nothing listens on (yet). */
-export async function freePort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort } from '../../src/sim/free-port.js';
 
 /**
  * A hostile MCP server (streamable HTTP, JSON answers, no SDK): its tool list and its
