@@ -30,7 +30,7 @@ afterAll(() => {
   process.off('unhandledRejection', onEscape);
 });
 
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
