@@ -20,7 +20,12 @@ export default defineConfig({
         extends: true,
         // Each one saturates a core on purpose, so on a machine that is busy besides (CI beside other
         // work) 100,000 frames may take several times their usual few seconds: bounded, not timed.
-        test: { name: 'fuzz', include: ['test/**/fuzz*.test.ts', 'test/**/fuzz/**/*.test.ts'], sequence: { groupOrder: 1 }, testTimeout: 90_000 },
+        test: {
+          name: 'fuzz',
+          include: ['test/**/fuzz*.test.ts', 'test/**/fuzz/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+          testTimeout: 90_000,
+        },
       },
     ],
   },

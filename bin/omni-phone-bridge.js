@@ -23,7 +23,9 @@ if (existsSync(dist)) {
     console.error('omni-phone-bridge: dist/ is not built and tsx is not installed; run `npm ci` (or `npm run build`)');
     process.exit(1);
   }
-  console.error('omni-phone-bridge: dist/ is not built; running the TypeScript sources through tsx (`npm run build` compiles them)');
+  console.error(
+    'omni-phone-bridge: dist/ is not built; running the TypeScript sources through tsx (`npm run build` compiles them)',
+  );
   entry = [tsxCli, join(root, 'src', 'main.ts')];
 }
 const r = spawnSync(process.execPath, [...flags, ...entry, ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -67,11 +67,16 @@ function settingsOf(name: 'A' | 'B'): Settings {
     coalesceMs: c !== undefined ? Number(c) : undefined,
     root: arg(`${key}-root`) || undefined,
     nodeArgs: (arg(`${key}-node-args`) ?? '').split(' ').filter(Boolean),
-    env: Object.fromEntries((arg(`${key}-env`) ?? '').split(' ').filter(Boolean).map((kv) => {
-      const eq = kv.indexOf('=');
-      if (eq < 1) throw new Error(`--${key}-env takes KEY=VALUE pairs, got "${kv}"`);
-      return [kv.slice(0, eq), kv.slice(eq + 1)];
-    })),
+    env: Object.fromEntries(
+      (arg(`${key}-env`) ?? '')
+        .split(' ')
+        .filter(Boolean)
+        .map((kv) => {
+          const eq = kv.indexOf('=');
+          if (eq < 1) throw new Error(`--${key}-env takes KEY=VALUE pairs, got "${kv}"`);
+          return [kv.slice(0, eq), kv.slice(eq + 1)];
+        }),
+    ),
   };
 }
 const settings = { A: settingsOf('A'), B: settingsOf('B') };
@@ -80,13 +85,21 @@ const live: BridgeChild[] = [];
 
 function describe(name: 'A' | 'B'): string {
   const s = settings[name];
-  return `${name}: ${s.root ?? 'this tree'}, write_coalesce_ms ${s.coalesceMs ?? 'default'}${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}`
-    + `${Object.keys(s.env).length ? `, env ${Object.entries(s.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
+  return (
+    `${name}: ${s.root ?? 'this tree'}, write_coalesce_ms ${s.coalesceMs ?? 'default'}${s.nodeArgs.length ? `, node ${s.nodeArgs.join(' ')}` : ''}` +
+    `${
+      Object.keys(s.env).length
+        ? `, env ${Object.entries(s.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    }`
+  );
 }
 
 /** Student's t, two-sided 95 %, for n − 1 degrees of freedom (n ≤ 31; beyond, 2.0). */
 function t95(n: number): number {
-  const table = [12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13];
+  const table = [12.71, 4.3, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.2, 2.18, 2.16, 2.14, 2.13];
   return table[n - 2] ?? (n <= 31 ? 2.1 : 2.0);
 }
 
@@ -101,7 +114,11 @@ interface Side {
  * One phase: a fresh pair of bridges started in `order` (which one starts and ramps first), N calls
  * each, K windows. Returns B/A per window. main() alternates the order from phase to phase.
  */
-async function runPhase(engineUrl: string, dir: string, order: ['A', 'B'] | ['B', 'A']): Promise<{ ratios: number[]; dropped: number; late: Record<string, number> }> {
+async function runPhase(
+  engineUrl: string,
+  dir: string,
+  order: ['A', 'B'] | ['B', 'A'],
+): Promise<{ ratios: number[]; dropped: number; late: Record<string, number> }> {
   const sides: Side[] = order.map((name) => ({ name, bridge: new BridgeChild() }));
   live.push(...sides.map((s) => s.bridge));
   const ratios: number[] = [];
@@ -112,12 +129,23 @@ async function runPhase(engineUrl: string, dir: string, order: ['A', 'B'] | ['B'
     for (const s of sides) {
       const set = settings[s.name];
       await s.bridge.start({
-        core: 0, engineUrl, omniRate: '24000', lifetimeS: WATCHDOG_MS / 1000,
+        core: 0,
+        engineUrl,
+        omniRate: '24000',
+        lifetimeS: WATCHDOG_MS / 1000,
         configPath: writeBenchConfig(mkdtempSync(join(dir, s.name)), set.coalesceMs),
-        extraNodeArgs: set.nodeArgs, env: set.env, root: set.root, logPath: join(tmpdir(), `bench-ab-${s.name}.log`),
+        extraNodeArgs: set.nodeArgs,
+        env: set.env,
+        root: set.root,
+        logPath: join(tmpdir(), `bench-ab-${s.name}.log`),
       });
       s.pool = new LoadPool({
-        bridgeUrl: s.bridge.url, publicUrl: s.bridge.url, accountSid: SIM_ACCOUNT_SID, authToken: SIM_AUTH_TOKEN, to: BENCH_NUMBER, lateMs: 60,
+        bridgeUrl: s.bridge.url,
+        publicUrl: s.bridge.url,
+        accountSid: SIM_ACCOUNT_SID,
+        authToken: SIM_AUTH_TOKEN,
+        to: BENCH_NUMBER,
+        lateMs: 60,
       });
       s.pool.startTicker();
     }
@@ -146,7 +174,9 @@ async function runPhase(engineUrl: string, dir: string, order: ['A', 'B'] | ['B'
         us[s.name] = (1000 * (cpu1[i]! - cpu0[i]!)) / Math.max(1, frames);
       });
       ratios.push(us.B! / us.A!);
-      console.log(`  window ${w + 1}: A ${us.A!.toFixed(1)} µs per frame pair, B ${us.B!.toFixed(1)} → B/A ${ratios.at(-1)!.toFixed(3)}`);
+      console.log(
+        `  window ${w + 1}: A ${us.A!.toFixed(1)} µs per frame pair, B ${us.B!.toFixed(1)} → B/A ${ratios.at(-1)!.toFixed(3)}`,
+      );
     }
     for (const s of sides) {
       s.pool!.stopSending();
@@ -168,8 +198,10 @@ function meanAndHalf(xs: number[]): [number, number] {
 async function main(): Promise<void> {
   const pinned = pinSelf(1);
   console.log(`${describe('A')}\n${describe('B')}`);
-  console.log(`load side: pid ${process.pid}${pinned ? ' on core 1' : ' NOT pinned'}; both bridges on core 0; `
-    + `${CALLS} calls per bridge; ${PHASES} phases (fresh processes, alternately A and B started first) of ${WINDOWS} windows of ${WINDOW_S} s`);
+  console.log(
+    `load side: pid ${process.pid}${pinned ? ' on core 1' : ' NOT pinned'}; both bridges on core 0; ` +
+      `${CALLS} calls per bridge; ${PHASES} phases (fresh processes, alternately A and B started first) of ${WINDOWS} windows of ${WINDOW_S} s`,
+  );
   const engine = await startOfflineEngine({ mode: 'loopback', logger: silentLogger() });
   const dir = mkdtempSync(join(tmpdir(), 'bench-ab-'));
   try {
@@ -185,14 +217,18 @@ async function main(): Promise<void> {
       dropped += r.dropped;
       late.A += r.late.A ?? 0;
       late.B += r.late.B ?? 0;
-      console.log(`phase ${p + 1} (${order[0]} first): B/A ${m.toFixed(3)}  [${r.ratios.map((x) => x.toFixed(3)).join(' ')}]`);
+      console.log(
+        `phase ${p + 1} (${order[0]} first): B/A ${m.toFixed(3)}  [${r.ratios.map((x) => x.toFixed(3)).join(' ')}]`,
+      );
     }
     const [lm, lh] = meanAndHalf(logRatios);
     const m = Math.exp(lm);
     const lo = Math.exp(lm - lh);
     const hi = Math.exp(lm + lh);
-    console.log(`\nB/A = ${m.toFixed(3)} (95 % interval ${lo.toFixed(3)}–${hi.toFixed(3)} over ${PHASES} phases): B is `
-      + `${lo <= 1 && hi >= 1 ? 'not distinguishable from A' : m < 1 ? `${((1 - m) * 100).toFixed(1)} % cheaper per frame` : `${((m - 1) * 100).toFixed(1)} % dearer per frame`}`);
+    console.log(
+      `\nB/A = ${m.toFixed(3)} (95 % interval ${lo.toFixed(3)}–${hi.toFixed(3)} over ${PHASES} phases): B is ` +
+        `${lo <= 1 && hi >= 1 ? 'not distinguishable from A' : m < 1 ? `${((1 - m) * 100).toFixed(1)} % cheaper per frame` : `${((m - 1) * 100).toFixed(1)} % dearer per frame`}`,
+    );
     console.log(`frames dropped by the bridges: ${dropped}; late round trips (> 60 ms): A ${late.A}, B ${late.B}`);
   } finally {
     await engine.close();
@@ -212,7 +248,10 @@ setTimeout(() => {
   process.exit(2);
 }, WATCHDOG_MS).unref();
 
-main().then(() => process.exit(0), (err: unknown) => {
-  console.error(`bench-ab failed: ${(err as Error)?.stack ?? String(err)}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`bench-ab failed: ${(err as Error)?.stack ?? String(err)}`);
+    process.exit(1);
+  },
+);

@@ -229,10 +229,14 @@ function inboundPath(): { total: number; parse: number } {
   const messages: string[] = [];
   for (let k = 0; k < 50; k++) {
     const payload = Buffer.from(encodeMulaw(speech.subarray(k * 160, k * 160 + 160))).toString('base64');
-    messages.push(JSON.stringify({
-      event: 'media', sequenceNumber: String(k + 2), streamSid: 'MZ' + 'a1b2c3d4'.repeat(4),
-      media: { track: 'inbound', chunk: String(k + 1), timestamp: String(k * 20), payload },
-    }));
+    messages.push(
+      JSON.stringify({
+        event: 'media',
+        sequenceNumber: String(k + 2),
+        streamSid: 'MZ' + 'a1b2c3d4'.repeat(4),
+        media: { track: 'inbound', chunk: String(k + 1), timestamp: String(k * 20), payload },
+      }),
+    );
   }
   let pcm8 = new Int16Array(160);
   let sink = 0;
@@ -277,17 +281,25 @@ async function main(): Promise<void> {
   const started = Date.now();
   console.log(`audio benchmark — node ${process.version}, ${process.arch}\n`);
   const checks: [string, boolean][] = [];
-  for (const [a, b] of [[8000, 24000], [24000, 8000]] as const) {
+  for (const [a, b] of [
+    [8000, 24000],
+    [24000, 8000],
+  ] as const) {
     const rows: string[][] = [];
     for (const c of CANDIDATES) {
       const r = await measure(c, a, b);
       rows.push([
-        c.name, r.sinad.toFixed(1), r.delay.toFixed(2), r.oob ? `${r.oob.floor ? '≥' : ''}${r.oob.db.toFixed(1)} @${r.oob.at} Hz` : '-', r.us.toFixed(2),
+        c.name,
+        r.sinad.toFixed(1),
+        r.delay.toFixed(2),
+        r.oob ? `${r.oob.floor ? '≥' : ''}${r.oob.db.toFixed(1)} @${r.oob.at} Hz` : '-',
+        r.us.toFixed(2),
       ]);
       if (c.name === 'StreamResampler (high)') {
         checks.push([`${a}→${b} SINAD ${r.sinad.toFixed(1)} dB ≥ ${TARGET_SINAD}`, r.sinad >= TARGET_SINAD]);
         checks.push([`${a}→${b} ${r.us.toFixed(2)} µs/frame ≤ ${TARGET_US}`, r.us <= TARGET_US]);
-        if (r.oob) checks.push([`${a}→${b} out-of-band ${r.oob.db.toFixed(1)} dB ≥ ${TARGET_OOB}`, r.oob.db >= TARGET_OOB]);
+        if (r.oob)
+          checks.push([`${a}→${b} out-of-band ${r.oob.db.toFixed(1)} dB ≥ ${TARGET_OOB}`, r.oob.db >= TARGET_OOB]);
       }
     }
     console.log(`${a} → ${b} Hz, 20 ms frames (${a / 50} samples in)`);
@@ -297,11 +309,16 @@ async function main(): Promise<void> {
   const inbound = inboundPath();
   const outbound = outboundPath();
   console.log('bridge paths, per 20 ms frame');
-  console.log(table(['path', 'µs/frame'], [
-    ['inbound: JSON.parse + base64 + μ-law decode + 8k→24k + 0x01 frame', inbound.total.toFixed(2)],
-    ['  of which JSON.parse of the media message', inbound.parse.toFixed(2)],
-    ['outbound: 24k→8k + μ-law encode + base64 + JSON.stringify', outbound.toFixed(2)],
-  ]));
+  console.log(
+    table(
+      ['path', 'µs/frame'],
+      [
+        ['inbound: JSON.parse + base64 + μ-law decode + 8k→24k + 0x01 frame', inbound.total.toFixed(2)],
+        ['  of which JSON.parse of the media message', inbound.parse.toFixed(2)],
+        ['outbound: 24k→8k + μ-law encode + base64 + JSON.stringify', outbound.toFixed(2)],
+      ],
+    ),
+  );
   console.log();
   const pass = checks.every(([, ok]) => ok);
   for (const [what, ok] of checks) console.log(`  ${ok ? 'ok  ' : 'MISS'} ${what}`);

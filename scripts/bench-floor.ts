@@ -22,7 +22,10 @@ function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
 }
-const STEPS = arg('steps', '100,200,300').split(',').map(Number).filter((n) => n > 0);
+const STEPS = arg('steps', '100,200,300')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const HOLD_S = Number(arg('hold', '8'));
 const FRAME_MS = 20;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -31,9 +34,13 @@ const PAYLOAD = Buffer.alloc(160, 0xff).toString('base64');
 
 async function startRelay(enginePort: number): Promise<{ child: ChildProcess; port: number }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(HERE, 'load/relay-floor-proc.ts'), String(port), String(enginePort)], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', resolve(HERE, 'load/relay-floor-proc.ts'), String(port), String(enginePort)],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
   await new Promise<void>((res, rej) => {
     child.once('message', () => res());
     child.once('exit', (code) => rej(new Error(`relay exited (${code})`)));
@@ -53,7 +60,10 @@ async function step(n: number, relayPort: number, relayPid: number): Promise<str
         ws.send(`{"event":"mark","sequenceNumber":"1","streamSid":"${streamSid}","mark":{"name":"x"}}`);
       } else received++;
     });
-    await new Promise<void>((r, j) => { ws.once('open', () => r()); ws.once('error', j); });
+    await new Promise<void>((r, j) => {
+      ws.once('open', () => r());
+      ws.once('error', j);
+    });
     calls.push({ ws, sid: streamSid, next: performance.now() + Math.random() * FRAME_MS, sent: 0 });
   }
   const ticker = setInterval(() => {
@@ -61,15 +71,21 @@ async function step(n: number, relayPort: number, relayPid: number): Promise<str
     for (const c of calls) {
       while (c.next <= now) {
         c.sent++;
-        c.ws.send(`{"event":"media","sequenceNumber":"${c.sent + 1}","streamSid":"${c.sid}","media":{"track":"inbound","chunk":"${c.sent}","timestamp":"${c.sent * FRAME_MS}","payload":"${PAYLOAD}"}}`);
+        c.ws.send(
+          `{"event":"media","sequenceNumber":"${c.sent + 1}","streamSid":"${c.sid}","media":{"track":"inbound","chunk":"${c.sent}","timestamp":"${c.sent * FRAME_MS}","payload":"${PAYLOAD}"}}`,
+        );
         c.next += FRAME_MS;
       }
     }
   }, 1);
   await sleep(3000);
-  const c0 = cpuMs(relayPid); const r0 = received; const t0 = performance.now();
+  const c0 = cpuMs(relayPid);
+  const r0 = received;
+  const t0 = performance.now();
   await sleep(HOLD_S * 1000);
-  const c1 = cpuMs(relayPid); const r1 = received; const t1 = performance.now();
+  const c1 = cpuMs(relayPid);
+  const r1 = received;
+  const t1 = performance.now();
   clearInterval(ticker);
   for (const c of calls) c.ws.close();
   await sleep(500);
@@ -88,8 +104,13 @@ async function main(): Promise<void> {
   // The engine echoes each frame at once (bench:load's loopback engine does the same).
   engine.on('connection', (s) => s.on('message', (d: Buffer, binary) => s.send(d, { binary })));
   const { child, port } = await startRelay((engine.address() as { port: number }).port);
-  const watchdog = setTimeout(() => { child.kill(); process.exit(1); }, 10 * 60_000);
-  console.log(`bare ws relay (pid ${child.pid}) pinned to core 0; callers and echo engine on core 1${polling ? ' (polling)' : ''}; hold ${HOLD_S} s`);
+  const watchdog = setTimeout(() => {
+    child.kill();
+    process.exit(1);
+  }, 10 * 60_000);
+  console.log(
+    `bare ws relay (pid ${child.pid}) pinned to core 0; callers and echo engine on core 1${polling ? ' (polling)' : ''}; hold ${HOLD_S} s`,
+  );
   console.log('\n| N | relay CPU %core | µs per frame pair | agent frames back/expected |\n|---|---|---|---|');
   for (const n of STEPS) console.log(await step(n, port, child.pid!));
   clearTimeout(watchdog);

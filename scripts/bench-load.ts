@@ -32,7 +32,17 @@ import { LoadPool } from './load/clients.js';
 import { summarizeFile } from './load/cpuprofile-top.js';
 import { keepPolling, pollingLoadRequested } from './load/poll.js';
 import {
-  coreBusyMs, cpuMs, delta, histogramDelta, histogramMaxBound, histogramQuantile, procDelta, procSnapshot, rssMb, scrape, type Scrape,
+  coreBusyMs,
+  cpuMs,
+  delta,
+  histogramDelta,
+  histogramMaxBound,
+  histogramQuantile,
+  procDelta,
+  procSnapshot,
+  rssMb,
+  scrape,
+  type Scrape,
 } from './load/probes.js';
 import { f1, type Row, slopeKbPerCall, stepLine, table } from './load/report.js';
 
@@ -47,7 +57,10 @@ const PROFILE = arg('profile');
 /** bridge.write_coalesce_ms for the bridge under test (0 = off); unset = the shipped default (1 ms) */
 const COALESCE_MS = arg('coalesce-ms') !== undefined ? Number(arg('coalesce-ms')) : undefined;
 const PROFILE_DIR = PROFILE ? resolve(PROFILE) : '/tmp/prof';
-const STEPS = (arg('steps') ?? (PROFILE !== undefined ? '200' : '50,100,200,400,800')).split(',').map(Number).filter((n) => n > 0);
+const STEPS = (arg('steps') ?? (PROFILE !== undefined ? '200' : '50,100,200,400,800'))
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const HOLD_S = Number(arg('hold') ?? 10);
 const RAMP_S = Number(arg('ramp') ?? 2);
 const RATE = arg('rate') ?? '24000';
@@ -80,9 +93,13 @@ const bridge = new BridgeChild();
 
 /** Other processes' CPU (% of each core) over `ms`, our own two processes excluded. */
 async function foreignLoad(bridgePid: number, ms: number): Promise<[number, number]> {
-  const c0 = coreBusyMs(); const b0 = cpuMs(bridgePid); const s0 = cpuMs('self');
+  const c0 = coreBusyMs();
+  const b0 = cpuMs(bridgePid);
+  const s0 = cpuMs('self');
   await sleep(ms);
-  const c1 = coreBusyMs(); const b1 = cpuMs(bridgePid); const s1 = cpuMs('self');
+  const c1 = coreBusyMs();
+  const b1 = cpuMs(bridgePid);
+  const s1 = cpuMs('self');
   return [(100 * (c1[0]! - c0[0]! - (b1 - b0))) / ms, (100 * (c1[1]! - c0[1]! - (s1 - s0))) / ms];
 }
 
@@ -100,7 +117,10 @@ async function waitQuiet(bridgePid: number): Promise<void> {
       console.log(`  other processes still use ${a.toFixed(0)}% / ${b.toFixed(0)}% of cores 0/1; measuring anyway`);
       return;
     }
-    if (!warned) console.log(`  waiting for other processes to leave the cores (${a.toFixed(0)}% / ${b.toFixed(0)}% of cores 0/1 busy)…`);
+    if (!warned)
+      console.log(
+        `  waiting for other processes to leave the cores (${a.toFixed(0)}% / ${b.toFixed(0)}% of cores 0/1 busy)…`,
+      );
     warned = true;
   }
 }
@@ -115,12 +135,21 @@ async function activeCalls(url: string): Promise<number> {
   }
 }
 
-interface MemoryBase { rssMb: number; heapMb: number; externalMb: number }
+interface MemoryBase {
+  rssMb: number;
+  heapMb: number;
+  externalMb: number;
+}
 
 /** Ramp N calls up, settle, measure for `holdS`, read memory (after a GC), drain, hang up. */
 async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row> {
   const pool = new LoadPool({
-    bridgeUrl: bridge.url, publicUrl: bridge.url, accountSid: SIM_ACCOUNT_SID, authToken: SIM_AUTH_TOKEN, to: BENCH_NUMBER, lateMs: LATE_MS,
+    bridgeUrl: bridge.url,
+    publicUrl: bridge.url,
+    accountSid: SIM_ACCOUNT_SID,
+    authToken: SIM_AUTH_TOKEN,
+    to: BENCH_NUMBER,
+    lateMs: LATE_MS,
   });
   pool.startTicker();
   const failures: string[] = [];
@@ -135,10 +164,11 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
 
   const scrapeErrors: string[] = [];
   // An overloaded bridge may not answer /metrics in time: that is a finding, not a crash.
-  const safeScrape = (): Promise<Scrape> => scrape(bridge.url).catch((err: Error) => {
-    scrapeErrors.push(err.message);
-    return new Map();
-  });
+  const safeScrape = (): Promise<Scrape> =>
+    scrape(bridge.url).catch((err: Error) => {
+      scrapeErrors.push(err.message);
+      return new Map();
+    });
   const lag = monitorEventLoopDelay({ resolution: LOAD_LAG_RESOLUTION_MS });
   const before = await safeScrape();
   const p0 = procSnapshot(bridge.pid);
@@ -169,7 +199,10 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
   };
   // Added latency = the synchronous processing of a frame + the wait of its socket's oldest held
   // message in the write coalescer, each quantile summed: an upper estimate of their sum's.
-  const held = { in: quantiles('bridge_write_hold_seconds', 'to_engine'), out: quantiles('bridge_write_hold_seconds', 'to_twilio') };
+  const held = {
+    in: quantiles('bridge_write_hold_seconds', 'to_engine'),
+    out: quantiles('bridge_write_hold_seconds', 'to_twilio'),
+  };
   const latency = (direction: string, hold: [number, number, number]): [number, number, number] => {
     const sync = quantiles('bridge_added_latency_seconds', direction);
     return [sync[0] + hold[0], sync[1] + hold[1], sync[2] + hold[2]];
@@ -178,10 +211,12 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
   const bridgeDropped = delta(before, after, 'bridge_frames_dropped_total');
   const missing = Math.max(0, totals.shortfall - SHORTFALL_ALLOWANCE * placed);
   const row: Row = {
-    n, placed,
+    n,
+    placed,
     cpuPct: p.bridgePct,
     cpuMsPerCallSec: p.bridgeMs / (placed * (p.wallMs / 1000)),
-    cpuUsPerFrame: (1000 * p.bridgeMs) / Math.max(1, delta(before, after, 'bridge_frames_total', { direction: 'from_twilio' })),
+    cpuUsPerFrame:
+      (1000 * p.bridgeMs) / Math.max(1, delta(before, after, 'bridge_frames_total', { direction: 'from_twilio' })),
     rssMb: mem.rssMb,
     rssPerCallKb: ((mem.rssMb - base.rssMb) * 1024) / Math.max(1, placed),
     heapMb: mem.heapMb,
@@ -214,8 +249,10 @@ async function runStep(n: number, base: MemoryBase, holdS = HOLD_S): Promise<Row
   if (missing > 0) row.why.push(`${missing} agent frames never came back`);
   if (row.droppedCalls > 0) row.why.push(`${row.droppedCalls} calls failed or dropped`);
   if (win.unmatched > 0) row.why.push(`${win.unmatched} agent frames without a caller frame`);
-  if (win.late > MAX_LATE_FRACTION * win.framesReceived) row.why.push(`${win.late} frames late (> ${LATE_MS} ms round trip)`);
-  if (win.framesReceived < 0.99 * row.expectedFrames) row.why.push(`only ${win.framesReceived}/${row.expectedFrames} frames came back in the window`);
+  if (win.late > MAX_LATE_FRACTION * win.framesReceived)
+    row.why.push(`${win.late} frames late (> ${LATE_MS} ms round trip)`);
+  if (win.framesReceived < 0.99 * row.expectedFrames)
+    row.why.push(`only ${win.framesReceived}/${row.expectedFrames} frames came back in the window`);
   row.realtime = row.why.length === 0;
   return row;
 }
@@ -239,7 +276,9 @@ function nearLimit(row: Row): boolean {
 async function measure(n: number, base: MemoryBase): Promise<Row> {
   const first = await measureOnce(n, base);
   if (!nearLimit(first)) return first;
-  console.log(`  N=${n} is within ${BORDER_PCT} points of the ${MAX_CPU_PCT}% limit: measuring it ${BORDER_REPEATS} more times, judged by the median`);
+  console.log(
+    `  N=${n} is within ${BORDER_PCT} points of the ${MAX_CPU_PCT}% limit: measuring it ${BORDER_REPEATS} more times, judged by the median`,
+  );
   const runs = [first];
   for (let i = 0; i < BORDER_REPEATS; i++) runs.push(await measureOnce(n, base));
   runs.sort((a, b) => a.cpuPct - b.cpuPct);
@@ -252,7 +291,9 @@ async function measure(n: number, base: MemoryBase): Promise<Row> {
     if (hard.length) median.why.push(...hard.map((w) => `(another run) ${w}`));
   }
   median.realtime = median.why.length === 0;
-  console.log(`  N=${n}: CPU ${runs.map((r) => `${f1(r.cpuPct)}%`).join(' / ')} → median ${f1(median.cpuPct)}%: ${median.realtime ? 'holds' : 'lost'}`);
+  console.log(
+    `  N=${n}: CPU ${runs.map((r) => `${f1(r.cpuPct)}%`).join(' / ')} → median ${f1(median.cpuPct)}%: ${median.realtime ? 'holds' : 'lost'}`,
+  );
   return median;
 }
 
@@ -274,7 +315,9 @@ async function measureOnce(n: number, base: MemoryBase): Promise<Row> {
   console.log(stepLine(row));
   // A polling load side reads ~100 % busy whatever it does: its loop lag says whether it keeps up.
   if (POLLING_LOAD ? row.loadLagMs > LOAD_LAG_LIMIT_MS : row.loadCpuPct > 90) {
-    console.log(`  note: the load side ${POLLING_LOAD ? `lagged ${f1(row.loadLagMs)} ms (p99)` : `used ${f1(row.loadCpuPct)}% of its core`} — it may be the limit, not the bridge`);
+    console.log(
+      `  note: the load side ${POLLING_LOAD ? `lagged ${f1(row.loadLagMs)} ms (p99)` : `used ${f1(row.loadCpuPct)}% of its core`} — it may be the limit, not the bridge`,
+    );
   }
   return row;
 }
@@ -282,13 +325,19 @@ async function measureOnce(n: number, base: MemoryBase): Promise<Row> {
 async function main(): Promise<number> {
   const pinned = pinSelf(1);
   if (POLLING_LOAD) keepPolling();
-  console.log(`load side: pid ${process.pid}${pinned ? ' pinned to core 1' : ' NOT pinned (taskset failed)'}`
-    + `${POLLING_LOAD ? ', polling (--polling-load: scripts/load/poll.ts)' : ''}; engine loopback at ${RATE} Hz`);
+  console.log(
+    `load side: pid ${process.pid}${pinned ? ' pinned to core 1' : ' NOT pinned (taskset failed)'}` +
+      `${POLLING_LOAD ? ', polling (--polling-load: scripts/load/poll.ts)' : ''}; engine loopback at ${RATE} Hz`,
+  );
   const engine = await startOfflineEngine({ mode: 'loopback', logger: silentLogger() });
   const dir = mkdtempSync(join(tmpdir(), 'bench-load-'));
   try {
     await bridge.start({
-      core: 0, engineUrl: engine.url, configPath: writeBenchConfig(dir, COALESCE_MS), omniRate: RATE, lifetimeS: WATCHDOG_MS / 1000,
+      core: 0,
+      engineUrl: engine.url,
+      configPath: writeBenchConfig(dir, COALESCE_MS),
+      omniRate: RATE,
+      lifetimeS: WATCHDOG_MS / 1000,
       profileDir: PROFILE !== undefined ? PROFILE_DIR : undefined,
       extraNodeArgs: (process.env.BENCH_BRIDGE_NODE_ARGS ?? '').split(' ').filter(Boolean),
     });
@@ -296,8 +345,10 @@ async function main(): Promise<number> {
     // Warm-up: JIT-compiled code and the heap's working set belong to the idle baseline, not to calls.
     await runStep(WARMUP_CALLS, { rssMb: NaN, heapMb: NaN, externalMb: NaN }, 2);
     const base = await bridge.memory();
-    console.log(`bridge after warm-up and GC: RSS ${f1(base.rssMb)} MB, JS heap ${f1(base.heapMb)} MB; `
-      + `steps ${STEPS.join(', ')}; ramp ${RAMP_S} s, hold ${HOLD_S} s`);
+    console.log(
+      `bridge after warm-up and GC: RSS ${f1(base.rssMb)} MB, JS heap ${f1(base.heapMb)} MB; ` +
+        `steps ${STEPS.join(', ')}; ramp ${RAMP_S} s, hold ${HOLD_S} s`,
+    );
 
     const rows: Row[] = [];
     const bad: Row[] = [];
@@ -327,14 +378,28 @@ async function main(): Promise<number> {
     const rssSlope = slopeKbPerCall(clean, (r) => r.rssMb);
     const heapSlope = slopeKbPerCall(clean, (r) => (r.heapPerCallKb * r.placed) / 1024); // heap + Buffers over the idle base
     if (Number.isFinite(rssSlope)) {
-      console.log(`memory per call (slope over the steps, after a full GC with the calls up): RSS ~${rssSlope.toFixed(0)} KB, JS heap + Buffers ~${heapSlope.toFixed(0)} KB`);
+      console.log(
+        `memory per call (slope over the steps, after a full GC with the calls up): RSS ~${rssSlope.toFixed(0)} KB, JS heap + Buffers ~${heapSlope.toFixed(0)} KB`,
+      );
     }
     const held = rows.filter((r) => r.realtime && !r.noisy).map((r) => r.n);
-    console.log(`largest N holding real time: ${held.length ? Math.max(...held) : 'none'} (real time = bridge CPU < ${MAX_CPU_PCT}%, `
-      + `no dropped or missing frame, ≤ ${MAX_LATE_FRACTION * 100}% of frames over ${LATE_MS} ms round trip)`);
-    const atTarget = rows.some((r) => r.n >= TARGET.calls && r.realtime && !r.noisy
-      && r.lat.in[1] <= TARGET.p99Ms && r.lat.out[1] <= TARGET.p99Ms && r.bridgeDropped === 0 && r.missing === 0);
-    console.log(`target ≥ ${TARGET.calls} calls with p99 added latency ≤ ${TARGET.p99Ms} ms and no dropped frame: ${atTarget ? 'MET' : 'NOT MET'}`);
+    console.log(
+      `largest N holding real time: ${held.length ? Math.max(...held) : 'none'} (real time = bridge CPU < ${MAX_CPU_PCT}%, ` +
+        `no dropped or missing frame, ≤ ${MAX_LATE_FRACTION * 100}% of frames over ${LATE_MS} ms round trip)`,
+    );
+    const atTarget = rows.some(
+      (r) =>
+        r.n >= TARGET.calls &&
+        r.realtime &&
+        !r.noisy &&
+        r.lat.in[1] <= TARGET.p99Ms &&
+        r.lat.out[1] <= TARGET.p99Ms &&
+        r.bridgeDropped === 0 &&
+        r.missing === 0,
+    );
+    console.log(
+      `target ≥ ${TARGET.calls} calls with p99 added latency ≤ ${TARGET.p99Ms} ms and no dropped frame: ${atTarget ? 'MET' : 'NOT MET'}`,
+    );
     if (PROFILE !== undefined) {
       await bridge.stop();
       console.log(`\n${summarizeFile(PROFILE_DIR, 15, rows[0]?.windowUs)}`);
@@ -360,8 +425,11 @@ setTimeout(() => {
   process.exit(2);
 }, WATCHDOG_MS).unref();
 
-main().then((code) => process.exit(code), (err: unknown) => {
-  console.error(`bench-load failed: ${(err as Error)?.stack ?? String(err)}`);
-  bridge.kill('SIGKILL');
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`bench-load failed: ${(err as Error)?.stack ?? String(err)}`);
+    bridge.kill('SIGKILL');
+    process.exit(1);
+  },
+);

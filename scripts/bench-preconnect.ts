@@ -48,7 +48,9 @@ async function runConfig(delayMs: number, preconnect: boolean): Promise<CallSamp
   const stack = await startStack({
     engine: { connectDelayMs: delayMs, tts: instantVoice },
     configText: readFileSync(DEFAULT_CONFIG_PATH, 'utf8'),
-    tweak: (cfg) => { cfg.file.bridge.preconnect.enabled = preconnect; },
+    tweak: (cfg) => {
+      cfg.file.bridge.preconnect.enabled = preconnect;
+    },
     logger: silentLogger(),
   });
   const target = { bridgeUrl: stack.bridgeUrl, authToken: SIM_AUTH_TOKEN, accountSid: SIM_ACCOUNT_SID };
@@ -69,11 +71,12 @@ async function runConfig(delayMs: number, preconnect: boolean): Promise<CallSamp
       const stopPacing = raw.pace();
       const first = await raw.waitFor((m) => m.event === 'media', 10_000);
       const engineRec = stack.engine.sessions.find((s) => s.sessionLabel === `call-${callSid}`);
-      if (i >= 0) samples.push({
-        gapMs,
-        firstMediaMs: first.at - raw.startedAt,
-        engineBeforeStreamMs: engineRec ? Math.max(0, startWall - engineRec.startedAt) : 0,
-      });
+      if (i >= 0)
+        samples.push({
+          gapMs,
+          firstMediaMs: first.at - raw.startedAt,
+          engineBeforeStreamMs: engineRec ? Math.max(0, startWall - engineRec.startedAt) : 0,
+        });
       stopPacing();
       raw.stop();
       raw.close();
@@ -96,7 +99,9 @@ function pct(xs: number[], p: number): number {
 const f1 = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '—');
 
 async function main(): Promise<void> {
-  console.log(`pre-connect benchmark: ${CALLS} calls per row, webhook → stream gap ${GAP_MIN}–${GAP_MAX} ms (evenly spread), offline engine greeting at once\n`);
+  console.log(
+    `pre-connect benchmark: ${CALLS} calls per row, webhook → stream gap ${GAP_MIN}–${GAP_MAX} ms (evenly spread), offline engine greeting at once\n`,
+  );
   const rows: string[][] = [];
   const verdicts: string[] = [];
   for (const delay of DELAYS) {
@@ -109,15 +114,29 @@ async function main(): Promise<void> {
       const first = s.map((x) => x.firstMediaMs);
       const covered = s.filter((x) => x.gapMs > delay + 50).map((x) => x.firstMediaMs);
       rows.push([
-        `${delay} ms`, mode, f1(pct(first, 0.5)), f1(pct(first, 0.9)), f1(Math.max(...first)),
+        `${delay} ms`,
+        mode,
+        f1(pct(first, 0.5)),
+        f1(pct(first, 0.9)),
+        f1(Math.max(...first)),
         covered.length ? `${f1(pct(covered, 0.5))} (${covered.length})` : '—',
         f1(s.reduce((a, x) => a + x.engineBeforeStreamMs, 0) / s.length),
       ]);
     }
     const on = results.on!.map((x) => x.firstMediaMs);
-    verdicts.push(`delay ${delay} ms: pre-connect p50 ${f1(pct(on, 0.5))} ms ${pct(on, 0.5) <= TARGET_MS ? '≤' : '>'} ${TARGET_MS} ms target`);
+    verdicts.push(
+      `delay ${delay} ms: pre-connect p50 ${f1(pct(on, 0.5))} ms ${pct(on, 0.5) <= TARGET_MS ? '≤' : '>'} ${TARGET_MS} ms target`,
+    );
   }
-  const head = ['engine delay', 'pre-connect', 'p50 ms', 'p90 ms', 'max ms', 'p50 ms, gap > delay (n)', 'engine ms before stream / call'];
+  const head = [
+    'engine delay',
+    'pre-connect',
+    'p50 ms',
+    'p90 ms',
+    'max ms',
+    'p50 ms, gap > delay (n)',
+    'engine ms before stream / call',
+  ];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
   console.log('time from the media `start` message to the first agent media frame sent to Twilio');
@@ -128,7 +147,10 @@ async function main(): Promise<void> {
   for (const v of verdicts) console.log(v);
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -43,7 +43,8 @@ function pct(sorted: number[], p: number): number {
 function row(label: string, samples: number[]): string {
   const s = [...samples].sort((a, b) => a - b);
   const f = (v: number): string => v.toFixed(3).padStart(8);
-  const verdict = label.startsWith('total') || label.startsWith('MCP') ? '' : pct(s, 99) < TARGET_P99_MS ? '  ok' : '  OVER TARGET';
+  const verdict =
+    label.startsWith('total') || label.startsWith('MCP') ? '' : pct(s, 99) < TARGET_P99_MS ? '  ok' : '  OVER TARGET';
   return `${label.padEnd(34)}${f(pct(s, 50))}${f(pct(s, 90))}${f(pct(s, 99))}${f(s[s.length - 1]!)}${verdict}`;
 }
 
@@ -67,10 +68,22 @@ async function main(): Promise<void> {
     {
       name: 'get_order_status_hook',
       description: 'order status via webhook',
-      parameters: { type: 'object', properties: { order_id: { type: 'string', pattern: '^[0-9]{1,10}$' } }, required: ['order_id'], additionalProperties: false },
+      parameters: {
+        type: 'object',
+        properties: { order_id: { type: 'string', pattern: '^[0-9]{1,10}$' } },
+        required: ['order_id'],
+        additionalProperties: false,
+      },
       timeout_ms: 5000,
       side_effect: 'read',
-      executor: { kind: 'http', url: `http://127.0.0.1:${port}/tools/order`, method: 'POST', signing_secret_env: 'BENCH_SIGNING', auth_header: 'Authorization', auth_secret_env: 'BENCH_TOKEN' },
+      executor: {
+        kind: 'http',
+        url: `http://127.0.0.1:${port}/tools/order`,
+        method: 'POST',
+        signing_secret_env: 'BENCH_SIGNING',
+        auth_header: 'Authorization',
+        auth_secret_env: 'BENCH_TOKEN',
+      },
     },
     {
       name: 'get_order_status',
@@ -91,7 +104,12 @@ async function main(): Promise<void> {
   let answered: (() => void) | undefined;
   let sentAt = 0;
   const runtime = new ToolRuntime(registry, {
-    context: { callSid: 'CAbench0000000000000000000000000', agentId: 'bench', from: '+15550001111', to: '+15550002222' },
+    context: {
+      callSid: 'CAbench0000000000000000000000000',
+      agentId: 'bench',
+      from: '+15550001111',
+      to: '+15550002222',
+    },
     logger: silentLogger(),
     send: () => {
       sentAt = performance.now();
@@ -107,10 +125,16 @@ async function main(): Promise<void> {
   const once = (name: string, i: number): Promise<number> =>
     new Promise((resolve) => {
       // The engine's frame as it arrives on the socket (tag byte + control JSON).
-      const frame = Buffer.from(`\u0003{"event":"tool_call","call_id":"call_${name}_${i}","name":"${name}","arguments":"{\\"order_id\\":\\"4417\\"}"}`);
+      const frame = Buffer.from(
+        `\u0003{"event":"tool_call","call_id":"call_${name}_${i}","name":"${name}","arguments":"{\\"order_id\\":\\"4417\\"}"}`,
+      );
       answered = () => resolve(t0);
       const t0 = performance.now();
-      const ev = JSON.parse(frame.subarray(1).toString('utf8')) as { call_id: string; name: string; arguments: unknown };
+      const ev = JSON.parse(frame.subarray(1).toString('utf8')) as {
+        call_id: string;
+        name: string;
+        arguments: unknown;
+      };
       runtime.handle({ callId: ev.call_id, name: ev.name, arguments: ev.arguments });
     });
 
@@ -141,7 +165,8 @@ async function main(): Promise<void> {
     const start = (): void => {
       pending = 32;
       t0 = performance.now();
-      for (let k = 0; k < 32; k++) runtime.handle({ callId: `b${batch}_${k}`, name: 'get_order_status_hook', arguments: { order_id: '4417' } });
+      for (let k = 0; k < 32; k++)
+        runtime.handle({ callId: `b${batch}_${k}`, name: 'get_order_status_hook', arguments: { order_id: '4417' } });
     };
     start();
   });
@@ -157,14 +182,23 @@ async function main(): Promise<void> {
       const sid = req.headers['mcp-session-id'];
       let t = typeof sid === 'string' ? sessions.get(sid) : undefined;
       if (!t) {
-        const fresh = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => { sessions.set(id, fresh); } });
-        const mcpServer = new McpServer({ name: 'bench', version: '1' });
-        mcpServer.registerTool('get_order_status', { description: 'order status', inputSchema: { order_id: z.string() } }, async ({ order_id }) => {
-          requestIn = performance.now();
-          const result = { order_id, status: 'shipped', arriving: 'Thursday' };
-          responseOut = performance.now();
-          return { content: [{ type: 'text' as const, text: JSON.stringify(result) }], structuredContent: result };
+        const fresh = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => {
+            sessions.set(id, fresh);
+          },
         });
+        const mcpServer = new McpServer({ name: 'bench', version: '1' });
+        mcpServer.registerTool(
+          'get_order_status',
+          { description: 'order status', inputSchema: { order_id: z.string() } },
+          async ({ order_id }) => {
+            requestIn = performance.now();
+            const result = { order_id, status: 'shipped', arriving: 'Thursday' };
+            responseOut = performance.now();
+            return { content: [{ type: 'text' as const, text: JSON.stringify(result) }], structuredContent: result };
+          },
+        );
         await mcpServer.connect(fresh);
         t = fresh;
       }
@@ -174,7 +208,20 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => mcpHttp.listen(0, '127.0.0.1', r));
   const mcpPort = (mcpHttp.address() as AddressInfo).port;
   const manager = McpManager.create(
-    [{ id: 'bench', tools: [], mcp_servers: [mcpServerSchema.parse({ name: 'crm', url: `http://127.0.0.1:${mcpPort}/mcp`, prefix: 'crm_', side_effect: 'read' })] }],
+    [
+      {
+        id: 'bench',
+        tools: [],
+        mcp_servers: [
+          mcpServerSchema.parse({
+            name: 'crm',
+            url: `http://127.0.0.1:${mcpPort}/mcp`,
+            prefix: 'crm_',
+            side_effect: 'read',
+          }),
+        ],
+      },
+    ],
     { env: {}, allowHosts: ['127.0.0.1'], logger: silentLogger() },
   );
   await manager.whenSettled(10_000);
@@ -204,8 +251,12 @@ async function main(): Promise<void> {
     mcpTotal.push(sentAt - t0);
   }
 
-  console.log(`tool runtime overhead — ${CALLS} sequential calls after ${WARMUP} warm-up (node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'})`);
-  console.log(`${'measure (ms)'.padEnd(34)}${'p50'.padStart(8)}${'p90'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}`);
+  console.log(
+    `tool runtime overhead — ${CALLS} sequential calls after ${WARMUP} warm-up (node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'})`,
+  );
+  console.log(
+    `${'measure (ms)'.padEnd(34)}${'p50'.padStart(8)}${'p90'.padStart(8)}${'p99'.padStart(8)}${'max'.padStart(8)}`,
+  );
   console.log(row('in: frame → webhook request recvd', inMs));
   console.log(row('out: webhook response → send()', outMs));
   console.log(row('module tool: frame → send()', moduleTotal));
@@ -214,9 +265,17 @@ async function main(): Promise<void> {
   console.log(row('MCP in: frame → tool handler', mcpIn));
   console.log(row('MCP out: handler return → send()', mcpOut));
   console.log(row('total MCP round trip', mcpTotal));
-  const med = (a: number[]): number => pct([...a].sort((x, y) => x - y), 50);
-  console.log(`MCP per-call overhead over the webhook (p50 of totals): ${(med(mcpTotal) - med(hookTotal)).toFixed(3)} ms`);
-  console.log(`target: p99 < ${TARGET_P99_MS} ms for in / out / module (MCP rows are measured, not held to it: the SDK's framing is on both sides)`);
+  const med = (a: number[]): number =>
+    pct(
+      [...a].sort((x, y) => x - y),
+      50,
+    );
+  console.log(
+    `MCP per-call overhead over the webhook (p50 of totals): ${(med(mcpTotal) - med(hookTotal)).toFixed(3)} ms`,
+  );
+  console.log(
+    `target: p99 < ${TARGET_P99_MS} ms for in / out / module (MCP rows are measured, not held to it: the SDK's framing is on both sides)`,
+  );
 
   mcpSet.release?.();
   await manager.close();

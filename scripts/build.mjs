@@ -48,13 +48,18 @@ function build() {
   try {
     tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   } catch {
-    console.error('build: typescript is not installed (a production install?). Run `npm ci`, or ship a dist/ built elsewhere (the Dockerfile does).');
+    console.error(
+      'build: typescript is not installed (a production install?). Run `npm ci`, or ship a dist/ built elsewhere (the Dockerfile does).',
+    );
     return 1;
   }
   const startedAt = new Date();
   const out = join(ROOT, `.dist-build-${process.pid}`);
   rmSync(out, { recursive: true, force: true });
-  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out], { stdio: 'inherit', cwd: ROOT });
+  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out], {
+    stdio: 'inherit',
+    cwd: ROOT,
+  });
   if (r.status !== 0) {
     rmSync(out, { recursive: true, force: true });
     console.error('build: tsc failed; dist/ is unchanged');
@@ -66,8 +71,16 @@ function build() {
   utimesSync(join(out, '.built'), startedAt, startedAt);
   // Swap: another build finishing at the same moment may win either rename; its output is as good.
   const old = join(ROOT, `.dist-old-${process.pid}`);
-  try { renameSync(DIST, old); } catch (err) { if (err.code !== 'ENOENT') throw err; }
-  try { renameSync(out, DIST); } catch (err) { if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err; }
+  try {
+    renameSync(DIST, old);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  try {
+    renameSync(out, DIST);
+  } catch (err) {
+    if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+  }
   rmSync(old, { recursive: true, force: true });
   rmSync(out, { recursive: true, force: true });
   return 0;

@@ -185,7 +185,8 @@ function main(argv: string[]): number {
   console.error(`check-cycles: ${cycles.length} import cycle(s) under ${dir}:`);
   for (const c of cycles) {
     console.error(`  ${c.path.join(' -> ')}`);
-    if (c.files.length > c.path.length - 1) console.error(`    (component of ${c.files.length} files: ${c.files.join(', ')})`);
+    if (c.files.length > c.path.length - 1)
+      console.error(`    (component of ${c.files.length} files: ${c.files.join(', ')})`);
   }
   return 1;
 }

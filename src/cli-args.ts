@@ -44,7 +44,9 @@ export class UsageError extends Error {
 /** The package version (package.json at the repository root). */
 export function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -59,9 +61,7 @@ const BUILT_IN: Record<string, OptionSpec> = {
 type Values = Record<string, string | boolean | string[] | undefined>;
 
 export type Parsed =
-  | { kind: 'help'; text: string }
-  | { kind: 'version'; text: string }
-  | { kind: 'run'; values: Values };
+  { kind: 'help'; text: string } | { kind: 'version'; text: string } | { kind: 'run'; values: Values };
 
 /**
  * Parses `argv` for `spec`. Returns help or version text to print (exit 0), or the values.
@@ -69,13 +69,23 @@ export type Parsed =
  */
 export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed {
   const all = { ...spec.options, ...BUILT_IN };
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }> = {};
+  const options: Record<
+    string,
+    { type: 'string' | 'boolean'; short?: string; multiple?: boolean; default?: string | boolean }
+  > = {};
   for (const [name, o] of Object.entries(all)) {
-    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
+    options[name] = {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+      ...(o.default !== undefined ? { default: o.default } : {}),
+    };
   }
   let values: Values;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: options as never, strict: true, allowPositionals: false }) as { values: Values });
+    ({ values } = parseArgs({ args: [...argv], options: options as never, strict: true, allowPositionals: false }) as {
+      values: Values;
+    });
   } catch (err) {
     throw new UsageError(`${PROGRAM} ${spec.name}: ${cleanMessage((err as Error).message)}`);
   }
@@ -86,7 +96,9 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
     if (!o.choices || v === undefined) continue;
     for (const one of Array.isArray(v) ? v : [v]) {
       if (typeof one === 'string' && !o.choices.includes(one)) {
-        throw new UsageError(`${PROGRAM} ${spec.name}: --${name} must be one of ${o.choices.join(', ')} (got "${one}")`);
+        throw new UsageError(
+          `${PROGRAM} ${spec.name}: --${name} must be one of ${o.choices.join(', ')} (got "${one}")`,
+        );
       }
     }
   }
@@ -95,7 +107,10 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
 
 /** parseArgs's messages, shortened to the point (they end with advice about `--`). */
 function cleanMessage(msg: string): string {
-  return msg.replace(/\. To specify a positional argument starting with a '-'.*$/s, '').replace(/^Unknown option/, 'unknown option').replace(/^Unexpected argument/, 'unexpected argument');
+  return msg
+    .replace(/\. To specify a positional argument starting with a '-'.*$/s, '')
+    .replace(/^Unknown option/, 'unknown option')
+    .replace(/^Unexpected argument/, 'unexpected argument');
 }
 
 /** `  --name, -n VALUE   help (default: x)` lines, aligned. */
@@ -106,11 +121,15 @@ function optionLines(options: Record<string, OptionSpec>): string[] {
       o.choices ? `one of ${o.choices.join('|')}` : '',
       o.default !== undefined && o.default !== false ? `default ${String(o.default)}` : '',
       o.multiple ? 'repeatable' : '',
-    ].filter(Boolean).join('; ');
+    ]
+      .filter(Boolean)
+      .join('; ');
     return [flag, extra ? `${o.help} (${extra})` : o.help] as const;
   });
   const width = Math.min(28, Math.max(...rows.map(([f]) => f.length)));
-  return rows.map(([f, h]) => (f.length > width ? `  ${f}\n  ${' '.repeat(width)}  ${h}` : `  ${f.padEnd(width)}  ${h}`));
+  return rows.map(([f, h]) =>
+    f.length > width ? `  ${f}\n  ${' '.repeat(width)}  ${h}` : `  ${f.padEnd(width)}  ${h}`,
+  );
 }
 
 function envLines(env: readonly (readonly [string, string])[]): string[] {
@@ -120,7 +139,14 @@ function envLines(env: readonly (readonly [string, string])[]): string[] {
 
 /** The `--help` text of one command. */
 export function commandHelp(spec: CommandSpec): string {
-  const parts = [`usage: ${PROGRAM} ${spec.name} [options]`, '', spec.summary, '', 'options:', ...optionLines({ ...spec.options, ...BUILT_IN })];
+  const parts = [
+    `usage: ${PROGRAM} ${spec.name} [options]`,
+    '',
+    spec.summary,
+    '',
+    'options:',
+    ...optionLines({ ...spec.options, ...BUILT_IN }),
+  ];
   if (spec.env?.length) parts.push('', 'environment:', ...envLines(spec.env));
   if (spec.notes) parts.push('', spec.notes);
   return `${parts.join('\n')}\n`;
@@ -155,7 +181,11 @@ const STDIO: CliOut = { out: (s) => process.stdout.write(s), err: (s) => process
  * parseCommand for a command's entry: prints help or the version (exit 0) or the usage error
  * (exit 2) and returns `{ exit }`, or returns the values to run with.
  */
-export function parseOrExit(spec: CommandSpec, argv: readonly string[], io: CliOut = STDIO): { values: Values; exit?: undefined } | { exit: number } {
+export function parseOrExit(
+  spec: CommandSpec,
+  argv: readonly string[],
+  io: CliOut = STDIO,
+): { values: Values; exit?: undefined } | { exit: number } {
   let parsed: Parsed;
   try {
     parsed = parseCommand(spec, argv);

@@ -27,22 +27,38 @@ export async function runDemo(argv: string[]): Promise<number> {
   const human = args.values.human as 'answer' | 'busy' | 'no-answer' | 'failed';
   const scenario = await loadScenario(join(ROOT, 'config', 'demo-scenario.yaml'));
   const records: CallRecord[] = [];
-  const print = (line: string) => { if (!values.json) process.stdout.write(`${line}\n`); };
+  const print = (line: string) => {
+    if (!values.json) process.stdout.write(`${line}\n`);
+  };
 
   print('omni-phone-bridge demo — offline: built-in Omni engine + Twilio simulator, no accounts needed\n');
   // The agent's CRM is an MCP server (the SDK's server side, on loopback): its tool is discovered.
   const crm = await startExampleMcpServer();
   const stack = await startStack({
-    engine: { scenario }, human: { answer: human, talkMs: 2500, ringMs: 1500 }, onCallRecord: (r) => records.push(r),
+    engine: { scenario },
+    human: { answer: human, talkMs: 2500, ringMs: 1500 },
+    onCallRecord: (r) => records.push(r),
     tweak: (config) => {
       const support = config.file.agents.find((a) => a.id === 'support')!;
-      support.mcp_servers.push(mcpServerSchema.parse({ name: 'crm', url: crm.url, prefix: 'crm_', timeout_ms: 3000, side_effect: 'read' }));
+      support.mcp_servers.push(
+        mcpServerSchema.parse({ name: 'crm', url: crm.url, prefix: 'crm_', timeout_ms: 3000, side_effect: 'read' }),
+      );
       config.file.bridge.tool_allow_hosts.push('127.0.0.1');
     },
-  }).catch(async (err: unknown) => { await crm.close(); throw err; });
+  }).catch(async (err: unknown) => {
+    await crm.close();
+    throw err;
+  });
   // Only the demo waits for discovery (a real call never does), so its first call has the tool.
   await stack.bridge.mcp.whenSettled(5000);
-  print(`MCP server crm ${crm.url} · tools ${stack.bridge.mcp.connection('support', 'crm')?.tools.map((t) => t.exposed).join(', ') || 'none'}`);
+  print(
+    `MCP server crm ${crm.url} · tools ${
+      stack.bridge.mcp
+        .connection('support', 'crm')
+        ?.tools.map((t) => t.exposed)
+        .join(', ') || 'none'
+    }`,
+  );
   print(`bridge ${stack.bridgeUrl} · engine ${stack.engine.url} · fake Twilio REST ${stack.sim.restBase}\n`);
   try {
     const call = stack.sim.placeCall({
@@ -58,7 +74,9 @@ export async function runDemo(argv: string[]): Promise<number> {
     });
     const placedAt = Date.now();
     call.on('timeline', (e) => print(formatTimeline([e])));
-    const engineView = watchEngine(stack.engine, (what) => print(formatTimeline([{ atMs: Date.now() - placedAt, who: 'agent', what }])));
+    const engineView = watchEngine(stack.engine, (what) =>
+      print(formatTimeline([{ atMs: Date.now() - placedAt, who: 'agent', what }])),
+    );
     const result = await call.done;
     clearInterval(engineView);
     // Let the bridge write its call record (it ends on the stream's stop).
@@ -82,10 +100,14 @@ export async function runDemo(argv: string[]): Promise<number> {
     else {
       print('\n— summary —');
       print(`call ${summary.callSid} ended by ${summary.endedBy} after ${(summary.durationMs / 1000).toFixed(1)} s`);
-      print(`tools: ${summary.toolCalls.map((t) => `${t.name}${t.executor === 'mcp' ? ` (MCP ${t.server})` : ''} ${t.outcome} ${t.durationMs} ms`).join(', ') || 'none'}`);
+      print(
+        `tools: ${summary.toolCalls.map((t) => `${t.name}${t.executor === 'mcp' ? ` (MCP ${t.server})` : ''} ${t.outcome} ${t.durationMs} ms`).join(', ') || 'none'}`,
+      );
       print(`engine verbs: ${summary.verbs.map((v) => `${v.verb} → ${v.result}`).join(', ') || 'none'}`);
       print(`transfers: ${summary.dialed.map((d) => `${d.target} → ${d.result}`).join(', ') || 'none'}`);
-      print(`protocol violations: Twilio side ${summary.violations.length}, engine side ${summary.engineViolations.length}`);
+      print(
+        `protocol violations: Twilio side ${summary.violations.length}, engine side ${summary.engineViolations.length}`,
+      );
       print(`what the caller heard: ${summary.recording}`);
     }
     const ok = result.violations.length === 0 && stack.engine.violations.length === 0;
@@ -115,7 +137,7 @@ function watchEngine(engine: OfflineEngine, print: (what: string) => void): Node
         } else if (name === 'flush' || name === 'barge_in') print('barge-in: stops talking');
       }
       seen.set(rec, rec.eventsSent.length);
-      const results = (seen.get(rec.toolResults) ?? 0);
+      const results = seen.get(rec.toolResults) ?? 0;
       for (const r of rec.toolResults.slice(results)) print(`← tool_result ${r.name}: ${JSON.stringify(r.output)}`);
       seen.set(rec.toolResults, rec.toolResults.length);
     }

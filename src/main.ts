@@ -11,7 +11,10 @@ import { COMMANDS } from './cli-commands.js';
 
 const argv = process.argv.slice(2);
 const first = argv[0];
-const cmd = first === undefined || (first.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(first)) ? 'serve' : first;
+const cmd =
+  first === undefined || (first.startsWith('-') && !['-h', '--help', '-V', '--version'].includes(first))
+    ? 'serve'
+    : first;
 const rest = cmd === first ? argv.slice(1) : argv;
 
 async function run(): Promise<number> {
@@ -27,7 +30,10 @@ async function run(): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      if (rest.length) throw new UsageError(`${PROGRAM}: ${cmd} takes no arguments; for one command's help: ${PROGRAM} <command> --help`);
+      if (rest.length)
+        throw new UsageError(
+          `${PROGRAM}: ${cmd} takes no arguments; for one command's help: ${PROGRAM} <command> --help`,
+        );
       process.stdout.write(programHelp(COMMANDS));
       return 0;
     case '--version':
@@ -51,7 +57,9 @@ run().then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\nSee '${PROGRAM}${COMMANDS.some((c) => c.name === cmd) ? ` ${cmd}` : ''} --help'.\n`);
+      process.stderr.write(
+        `${err.message}\nSee '${PROGRAM}${COMMANDS.some((c) => c.name === cmd) ? ` ${cmd}` : ''} --help'.\n`,
+      );
       process.exit(USAGE_EXIT);
     }
     process.stderr.write(`${PROGRAM}: ${(err as Error)?.stack ?? String(err)}\n`);

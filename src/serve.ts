@@ -67,7 +67,10 @@ function originOf(baseUrl: string): string {
  * When anything fails, what was already started (the offline engine, the record file, the
  * server) is closed before the error is thrown: a failed start leaves nothing open.
  */
-export async function startBridge(config: LoadedConfig, opts: { logger?: Logger; engineOptions?: Record<string, unknown> } = {}): Promise<RunningBridge> {
+export async function startBridge(
+  config: LoadedConfig,
+  opts: { logger?: Logger; engineOptions?: Record<string, unknown> } = {},
+): Promise<RunningBridge> {
   const logger = opts.logger ?? createLogger({ level: config.env.logLevel, secrets: collectSecrets(config) });
   let engine: OfflineEngine | undefined;
   let bridge: Bridge | undefined;
@@ -80,15 +83,26 @@ export async function startBridge(config: LoadedConfig, opts: { logger?: Logger;
     if (!offline && config.file.agents.some((a) => !a.engine?.base_url)) engines.add(engineBaseUrl);
     for (const base of engines) {
       const why = await checkReachable(base);
-      if (why) throw new Error(`the Omni engine at ${originOf(base)} is unreachable (${why}); check PYAI_BASE_URL (or the agent's engine.base_url) and that the engine is running`);
+      if (why)
+        throw new Error(
+          `the Omni engine at ${originOf(base)} is unreachable (${why}); check PYAI_BASE_URL (or the agent's engine.base_url) and that the engine is running`,
+        );
     }
     if (offline) {
       const { startOfflineEngine } = await import('./sim/engine/index.js');
-      engine = await startOfflineEngine({ logger: logger.child({ component: 'offline-engine' }), ...(opts.engineOptions ?? {}) });
+      engine = await startOfflineEngine({
+        logger: logger.child({ component: 'offline-engine' }),
+        ...(opts.engineOptions ?? {}),
+      });
       engineBaseUrl = engine.url;
-      logger.warn({ engine: engine.url }, 'PYAI_API_KEY is not set: using the built-in OFFLINE Omni engine (no real agent)');
+      logger.warn(
+        { engine: engine.url },
+        'PYAI_API_KEY is not set: using the built-in OFFLINE Omni engine (no real agent)',
+      );
     }
-    recordFile = process.env.CALL_RECORDS_FILE ? createWriteStream(process.env.CALL_RECORDS_FILE, { flags: 'a' }) : undefined;
+    recordFile = process.env.CALL_RECORDS_FILE
+      ? createWriteStream(process.env.CALL_RECORDS_FILE, { flags: 'a' })
+      : undefined;
     const records = recordFile;
     const onCallRecord = (r: CallRecord) => {
       if (records) records.write(`${JSON.stringify(r)}\n`);
@@ -96,11 +110,22 @@ export async function startBridge(config: LoadedConfig, opts: { logger?: Logger;
     };
     bridge = await buildBridge({ config, logger, engineBaseUrl, onCallRecord });
     const url = await bridge.app.listen({ port: config.env.port, host: config.env.host });
-    logger.info({ url, publicUrl: config.env.publicUrl, config: config.env.configPath, agents: config.file.agents.map((a) => a.id) }, 'omni-phone-bridge listening');
+    logger.info(
+      {
+        url,
+        publicUrl: config.env.publicUrl,
+        config: config.env.configPath,
+        agents: config.file.agents.map((a) => a.id),
+      },
+      'omni-phone-bridge listening',
+    );
     const running = bridge;
     const offlineEngine = engine;
     return {
-      bridge: running, url, engine: offlineEngine, logger,
+      bridge: running,
+      url,
+      engine: offlineEngine,
+      logger,
       async stop() {
         await running.close();
         await offlineEngine?.close();
@@ -147,7 +172,10 @@ export async function serveMain(argv: readonly string[] = []): Promise<number> {
       }
       if (signals > 1) return;
       running.logger.info({ signal: sig, drainMs }, 'shutting down: draining calls');
-      void running.bridge.drain(drainMs).then(() => running.stop()).then(resolve, resolve);
+      void running.bridge
+        .drain(drainMs)
+        .then(() => running.stop())
+        .then(resolve, resolve);
     };
     // SIGHUP re-reads the configuration file (src/server/reload.ts); a refused one is logged and changes nothing.
     process.on('SIGHUP', () => void running.bridge.ctx.reloadConfig('SIGHUP'));

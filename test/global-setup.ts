@@ -9,6 +9,11 @@ import { spawnSync } from 'node:child_process';
 const ROOT = new URL('..', import.meta.url).pathname;
 
 export default function setup(): void {
-  const r = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`scripts/build.mjs --if-stale failed (status ${r.status}):\n${r.stdout}${r.stderr}`);
+  const r = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (r.status !== 0)
+    throw new Error(`scripts/build.mjs --if-stale failed (status ${r.status}):\n${r.stdout}${r.stderr}`);
 }

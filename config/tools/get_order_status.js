@@ -5,10 +5,10 @@
  */
 /** @type {Record<string, { status: string, detail: string, eta?: string }>} */
 const ORDERS = {
-  '4417': { status: 'shipped', detail: 'shipped from the Leeds warehouse', eta: 'Thursday' },
-  '4418': { status: 'processing', detail: 'being packed, ships tomorrow', eta: 'Monday' },
-  '4419': { status: 'delivered', detail: 'delivered to the front door on Tuesday' },
-  '4420': { status: 'cancelled', detail: 'cancelled at the customer\'s request, refund issued' },
+  4417: { status: 'shipped', detail: 'shipped from the Leeds warehouse', eta: 'Thursday' },
+  4418: { status: 'processing', detail: 'being packed, ships tomorrow', eta: 'Monday' },
+  4419: { status: 'delivered', detail: 'delivered to the front door on Tuesday' },
+  4420: { status: 'cancelled', detail: "cancelled at the customer's request, refund issued" },
 };
 
 /** @type {import('../../src/tools/types.js').ToolHandler} */
@@ -18,7 +18,12 @@ const getOrderStatus = async (args, context) => {
   const orderId = String(args.order_id ?? '').replace(/[\s#-]/g, '');
   const order = ORDERS[orderId];
   if (!order) return { order_id: orderId, status: 'not_found' };
-  return { order_id: orderId, status: order.status, detail: order.detail, ...(order.eta ? { arriving: order.eta } : {}) };
+  return {
+    order_id: orderId,
+    status: order.status,
+    detail: order.detail,
+    ...(order.eta ? { arriving: order.eta } : {}),
+  };
 };
 
 export default getOrderStatus;

@@ -32,21 +32,24 @@ export function pinSelf(core: number): boolean {
  */
 export function writeBenchConfig(dir: string, coalesceMs?: number): string {
   const path = join(dir, 'bench.yaml');
-  writeFileSync(path, [
-    'default_agent: bench',
-    'agents:',
-    '  - id: bench',
-    '    persona: Load test agent. The engine echoes the caller.',
-    'numbers:',
-    `  "${BENCH_NUMBER}": { agent: bench }`,
-    'bridge:',
-    '  max_concurrent_calls: 5000',
-    // Pre-connecting feeds the engine silence until the stream starts; a loopback engine would
-    // echo it as agent audio queued ahead of the caller's (a real agent does not answer silence).
-    '  preconnect: { enabled: false }',
-    ...(coalesceMs !== undefined ? [`  write_coalesce_ms: ${coalesceMs}`] : []),
-    '',
-  ].join('\n'));
+  writeFileSync(
+    path,
+    [
+      'default_agent: bench',
+      'agents:',
+      '  - id: bench',
+      '    persona: Load test agent. The engine echoes the caller.',
+      'numbers:',
+      `  "${BENCH_NUMBER}": { agent: bench }`,
+      'bridge:',
+      '  max_concurrent_calls: 5000',
+      // Pre-connecting feeds the engine silence until the stream starts; a loopback engine would
+      // echo it as agent audio queued ahead of the caller's (a real agent does not answer silence).
+      '  preconnect: { enabled: false }',
+      ...(coalesceMs !== undefined ? [`  write_coalesce_ms: ${coalesceMs}`] : []),
+      '',
+    ].join('\n'),
+  );
   return path;
 }
 
@@ -84,20 +87,34 @@ export class BridgeChild {
     }
     const env: NodeJS.ProcessEnv = {
       ...process.env,
-      PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: this.url, PYAI_BASE_URL: o.engineUrl, OMNI_RATE: o.omniRate,
-      TWILIO_ACCOUNT_SID: SIM_ACCOUNT_SID, TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PUBLIC_URL: this.url,
+      PYAI_BASE_URL: o.engineUrl,
+      OMNI_RATE: o.omniRate,
+      TWILIO_ACCOUNT_SID: SIM_ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN,
       // REST is never needed here; were a fallback to run, it must stay on loopback (a closed port).
-      TWILIO_API_BASE: 'http://127.0.0.1:9', TWILIO_SIGNATURE_VALIDATION: 'on',
-      BRIDGE_CONFIG: o.configPath, LOG_LEVEL: 'warn', BENCH_MAX_LIFETIME_S: String(o.lifetimeS),
+      TWILIO_API_BASE: 'http://127.0.0.1:9',
+      TWILIO_SIGNATURE_VALIDATION: 'on',
+      BRIDGE_CONFIG: o.configPath,
+      LOG_LEVEL: 'warn',
+      BENCH_MAX_LIFETIME_S: String(o.lifetimeS),
       ...o.env,
     };
     delete env.PYAI_API_KEY;
     delete env.CALL_RECORDS_FILE;
     const log = openSync(o.logPath ?? BRIDGE_LOG, 'w');
     const root = o.root ? resolve(o.root) : ROOT;
-    const child = spawn('taskset', ['-c', String(o.core), process.execPath, ...nodeArgs, join(root, 'scripts/load/bridge-proc.ts')], {
-      cwd: root, env, stdio: ['ignore', log, log, 'ipc'],
-    });
+    const child = spawn(
+      'taskset',
+      ['-c', String(o.core), process.execPath, ...nodeArgs, join(root, 'scripts/load/bridge-proc.ts')],
+      {
+        cwd: root,
+        env,
+        stdio: ['ignore', log, log, 'ipc'],
+      },
+    );
     this.child = child;
     await new Promise<void>((resolveReady, reject) => {
       const timer = setTimeout(() => reject(new Error('bridge did not start within 30 s')), 30_000);

@@ -16,7 +16,7 @@ import { startBridge, type RunningBridge } from '../../src/serve.js';
 const maxLifetimeMs = (Number(process.env.BENCH_MAX_LIFETIME_S) || 600) * 1000;
 
 async function main(): Promise<void> {
-  if (!process.env.PYAI_BASE_URL) throw new Error('PYAI_BASE_URL must point at the load side\'s engine');
+  if (!process.env.PYAI_BASE_URL) throw new Error("PYAI_BASE_URL must point at the load side's engine");
   const config = loadConfig(process.env);
   const logger = createLogger({ level: config.env.logLevel, secrets: collectSecrets(config) });
   const running: RunningBridge = await startBridge(config, { logger });

@@ -12,7 +12,9 @@ function buildPayloads(): string[] {
     for (let i = 0; i < 160; i++) {
       const t = (f * 160 + i) / 8000;
       const env = 0.55 + 0.45 * Math.sin(2 * Math.PI * 4 * t);
-      pcm[i] = Math.round(9000 * env * (0.6 * Math.sin(2 * Math.PI * 220 * t) + 0.4 * Math.sin(2 * Math.PI * 1230 * t)));
+      pcm[i] = Math.round(
+        9000 * env * (0.6 * Math.sin(2 * Math.PI * 220 * t) + 0.4 * Math.sin(2 * Math.PI * 1230 * t)),
+      );
     }
     encodeMulaw(pcm, mu);
     out.push(Buffer.from(mu).toString('base64'));
@@ -32,22 +34,29 @@ export function signedPost(
   const body = new URLSearchParams(params).toString();
   const signature = signTwilioRequest(o.authToken, o.publicUrl + path, params);
   return new Promise((resolve, reject) => {
-    const req = http.request(`${o.bridgeUrl}${path}`, {
-      method: 'POST', agent, timeout: 10_000,
-      headers: {
-        'X-Twilio-Signature': signature, 'Content-Type': 'application/x-www-form-urlencoded',
-        'Content-Length': Buffer.byteLength(body),
+    const req = http.request(
+      `${o.bridgeUrl}${path}`,
+      {
+        method: 'POST',
+        agent,
+        timeout: 10_000,
+        headers: {
+          'X-Twilio-Signature': signature,
+          'Content-Type': 'application/x-www-form-urlencoded',
+          'Content-Length': Buffer.byteLength(body),
+        },
       },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) reject(new Error(`POST ${path}: HTTP ${res.statusCode} ${text.slice(0, 80)}`));
-        else resolve(text);
-      });
-      res.on('error', reject);
-    });
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) reject(new Error(`POST ${path}: HTTP ${res.statusCode} ${text.slice(0, 80)}`));
+          else resolve(text);
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`POST ${path}: timeout`)));
     req.on('error', reject);
     req.end(body);

@@ -37,7 +37,6 @@ const E2E_BIN_US = 100; // round-trip histogram resolution
 const E2E_BINS = 20_000; // up to 2 s; anything above lands in the last bin (and in max)
 const TICK_MS = 1;
 
-
 export interface WindowStats {
   framesSent: number;
   framesReceived: number;
@@ -76,8 +75,15 @@ class LoadCall {
     this.sendTimes[(n - 1) & (RING - 1)] = now;
     // Counters are strings on the wire, as Twilio sends them; the payload is pre-encoded.
     this.ws!.send(
-      '{"event":"media","sequenceNumber":"' + ++this.seq + this.mediaMid + n + '","timestamp":"' + n * FRAME_MS
-        + '","payload":"' + PAYLOADS[n % PAYLOADS.length] + '"}}',
+      '{"event":"media","sequenceNumber":"' +
+        ++this.seq +
+        this.mediaMid +
+        n +
+        '","timestamp":"' +
+        n * FRAME_MS +
+        '","payload":"' +
+        PAYLOADS[n % PAYLOADS.length] +
+        '"}}',
     );
     this.pool.onSent();
   }
@@ -113,22 +119,33 @@ class LoadCall {
   sendStart(accountSid: string, token: string | undefined): void {
     const ws = this.ws!;
     ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}');
-    ws.send(JSON.stringify({
-      event: 'start', sequenceNumber: String(++this.seq), streamSid: this.streamSid,
-      start: {
-        accountSid, streamSid: this.streamSid, callSid: this.callSid, tracks: ['inbound'],
-        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-        customParameters: token ? { token } : { from: '+15557650000' },
-      },
-    }));
+    ws.send(
+      JSON.stringify({
+        event: 'start',
+        sequenceNumber: String(++this.seq),
+        streamSid: this.streamSid,
+        start: {
+          accountSid,
+          streamSid: this.streamSid,
+          callSid: this.callSid,
+          tracks: ['inbound'],
+          mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+          customParameters: token ? { token } : { from: '+15557650000' },
+        },
+      }),
+    );
   }
 
   sendStop(accountSid: string): void {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(JSON.stringify({
-      event: 'stop', sequenceNumber: String(++this.seq), streamSid: this.streamSid,
-      stop: { accountSid, callSid: this.callSid },
-    }));
+    this.ws.send(
+      JSON.stringify({
+        event: 'stop',
+        sequenceNumber: String(++this.seq),
+        streamSid: this.streamSid,
+        stop: { accountSid, callSid: this.callSid },
+      }),
+    );
   }
 }
 
@@ -225,8 +242,15 @@ export class LoadPool {
       return NaN;
     };
     return {
-      framesSent: w.sent, framesReceived: w.received, late: w.late, unmatched: w.unmatched, marksEchoed: w.marks,
-      e2eCount: w.e2eCount, e2eP50Ms: q(0.5), e2eP99Ms: q(0.99), e2eMaxMs: w.e2eMax,
+      framesSent: w.sent,
+      framesReceived: w.received,
+      late: w.late,
+      unmatched: w.unmatched,
+      marksEchoed: w.marks,
+      e2eCount: w.e2eCount,
+      e2eP50Ms: q(0.5),
+      e2eP99Ms: q(0.99),
+      e2eMaxMs: w.e2eMax,
     };
   }
 
@@ -234,8 +258,12 @@ export class LoadPool {
   async place(): Promise<void> {
     const call = new LoadCall(this);
     const params: Record<string, string> = {
-      CallSid: call.callSid, AccountSid: this.opts.accountSid, From: '+15557650000', To: this.opts.to,
-      CallStatus: 'ringing', Direction: 'inbound',
+      CallSid: call.callSid,
+      AccountSid: this.opts.accountSid,
+      From: '+15557650000',
+      To: this.opts.to,
+      CallStatus: 'ringing',
+      Direction: 'inbound',
     };
     const twiml = await signedPost(this.agent, this.opts, '/twilio/voice', params);
     if (!twiml.includes('<Stream')) throw new Error(`voice webhook did not connect a stream: ${twiml.slice(0, 120)}`);
@@ -244,7 +272,9 @@ export class LoadPool {
     const token = /<Parameter name="token" value="([A-Za-z0-9_-]+)"\/>/.exec(twiml)?.[1];
     await new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(this.mediaUrl, {
-        headers: { 'X-Twilio-Signature': this.upgradeSignature }, perMessageDeflate: false, handshakeTimeout: 10_000,
+        headers: { 'X-Twilio-Signature': this.upgradeSignature },
+        perMessageDeflate: false,
+        handshakeTimeout: 10_000,
       });
       call.ws = ws;
       ws.on('unexpected-response', (_req, res) => {
@@ -279,7 +309,14 @@ export class LoadPool {
   }
 
   /** Totals over every call's whole life: frames sent, frames returned, and the shortfall. */
-  totals(): { calls: number; sent: number; received: number; shortfall: number; maxShortfall: number; droppedCalls: number } {
+  totals(): {
+    calls: number;
+    sent: number;
+    received: number;
+    shortfall: number;
+    maxShortfall: number;
+    droppedCalls: number;
+  } {
     let sent = 0;
     let received = 0;
     let shortfall = 0;
@@ -305,11 +342,13 @@ export class LoadPool {
       if (!ws || c.closed) continue;
       c.closed = true;
       c.sendStop(this.opts.accountSid);
-      closing.push(new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        ws.once('close', () => resolve());
-        ws.close(1000);
-      }));
+      closing.push(
+        new Promise<void>((resolve) => {
+          if (ws.readyState === WebSocket.CLOSED) return resolve();
+          ws.once('close', () => resolve());
+          ws.close(1000);
+        }),
+      );
     }
     const timer = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
     await Promise.race([Promise.all(closing), timer]);

@@ -11,11 +11,29 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
-export interface ProfileEntry { key: string; ms: number; pct: number }
+export interface ProfileEntry {
+  key: string;
+  ms: number;
+  pct: number;
+}
 export interface ProfileSummary {
   totalMs: number;
   /** time spent in the event loop waiting (`(idle)`) */
@@ -53,7 +71,10 @@ function label(cf: CallFrame): string {
 }
 
 /** Sample times in the profile's clock (µs, CLOCK_MONOTONIC on Linux: process.hrtime's clock). */
-export interface ProfileWindow { fromUs: number; toUs: number }
+export interface ProfileWindow {
+  fromUs: number;
+  toUs: number;
+}
 
 export function summarizeProfile(profile: CpuProfile, top = 15, window?: ProfileWindow): ProfileSummary {
   const byId = new Map<number, ProfileNode>();
@@ -124,7 +145,10 @@ export function formatSummary(s: ProfileSummary): string {
     `profile: ${(s.totalMs / 1000).toFixed(1)} s sampled, ${(busy / 1000).toFixed(1)} s busy (${((100 * busy) / s.totalMs).toFixed(0)}%); percentages are of busy time`,
     '',
     'top functions by self time:',
-    ...s.selfTop.map((e, i) => `${String(i + 1).padStart(3)}. ${e.pct.toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.key}`),
+    ...s.selfTop.map(
+      (e, i) =>
+        `${String(i + 1).padStart(3)}. ${e.pct.toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.key}`,
+    ),
     '',
     'self time by area:',
     ...s.byArea.map((e) => `     ${e.pct.toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(6)} ms  ${e.key}`),
@@ -142,8 +166,10 @@ export function formatSummary(s: ProfileSummary): string {
  */
 export function findProfile(pathOrDir: string): string {
   if (statSync(pathOrDir).isFile()) return pathOrDir;
-  const files = readdirSync(pathOrDir).filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => join(pathOrDir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  const files = readdirSync(pathOrDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(pathOrDir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   if (!files.length) throw new Error(`no .cpuprofile in ${pathOrDir}`);
   const pidOf = (f: string) => f.split('.').at(-4);
   const newest = files.filter((f) => pidOf(f) === pidOf(files[0]!));
@@ -153,7 +179,9 @@ export function findProfile(pathOrDir: string): string {
 export function summarizeFile(path: string, top = 15, window?: ProfileWindow): string {
   const file = findProfile(path);
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const scope = window ? ` (samples from ${((window.toUs - window.fromUs) / 1e6).toFixed(1)} s of steady state only)` : '';
+  const scope = window
+    ? ` (samples from ${((window.toUs - window.fromUs) / 1e6).toFixed(1)} s of steady state only)`
+    : '';
   return `${file}${scope}\n${formatSummary(summarizeProfile(profile, top, window))}`;
 }
 

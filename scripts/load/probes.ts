@@ -83,7 +83,9 @@ export function coreTimes(): { procMs: number; irqMs: number; stealMs: number }[
     // user nice system idle iowait irq softirq steal guest guest_nice; guest is inside user already
     const v = m[2]!.trim().split(/\s+/).map(Number);
     out[Number(m[1])] = {
-      procMs: ((v[0]! + v[1]! + v[2]!) * 1000) / CLK_TCK, irqMs: ((v[5]! + v[6]!) * 1000) / CLK_TCK, stealMs: ((v[7] ?? 0) * 1000) / CLK_TCK,
+      procMs: ((v[0]! + v[1]! + v[2]!) * 1000) / CLK_TCK,
+      irqMs: ((v[5]! + v[6]!) * 1000) / CLK_TCK,
+      stealMs: ((v[7] ?? 0) * 1000) / CLK_TCK,
     };
   }
   return out;
@@ -148,7 +150,12 @@ export interface HistogramDelta {
 }
 
 /** A Prometheus histogram's change between two scrapes, for one label set. */
-export function histogramDelta(before: Scrape, after: Scrape, name: string, want: Record<string, string>): HistogramDelta {
+export function histogramDelta(
+  before: Scrape,
+  after: Scrape,
+  name: string,
+  want: Record<string, string>,
+): HistogramDelta {
   const buckets: [number, number][] = [];
   for (const [key, v] of after) {
     if (!key.startsWith(`${name}_bucket{`) || !matches(key, `${name}_bucket`, want)) continue;
@@ -197,7 +204,6 @@ export function histogramMaxBound(h: HistogramDelta): number {
   return bound;
 }
 
-
 /** Everything read from /proc at one edge of a measuring window. */
 export interface ProcSnapshot {
   atMs: number;
@@ -226,7 +232,9 @@ export function procDelta(a: ProcSnapshot, b: ProcSnapshot) {
   const bridgeMs = b.bridge.userMs + b.bridge.sysMs - a.bridge.userMs - a.bridge.sysMs;
   const selfMs = b.selfMs - a.selfMs;
   const core = (i: number) => ({
-    proc: b.cores[i]!.procMs - a.cores[i]!.procMs, irq: b.cores[i]!.irqMs - a.cores[i]!.irqMs, steal: b.cores[i]!.stealMs - a.cores[i]!.stealMs,
+    proc: b.cores[i]!.procMs - a.cores[i]!.procMs,
+    irq: b.cores[i]!.irqMs - a.cores[i]!.irqMs,
+    steal: b.cores[i]!.stealMs - a.cores[i]!.stealMs,
   });
   return {
     wallMs,
@@ -237,9 +245,15 @@ export function procDelta(a: ProcSnapshot, b: ProcSnapshot) {
     bridgeHelpersPct: pct(b.bridgeThreads.helpersMs - a.bridgeThreads.helpersMs),
     selfPct: pct(selfMs),
     /** other processes on core 0 (the bridge's) and core 1 (ours) */
-    foreignPct: [Math.max(0, pct(core(0).proc - bridgeMs)), Math.max(0, pct(core(1).proc - selfMs))] as [number, number],
+    foreignPct: [Math.max(0, pct(core(0).proc - bridgeMs)), Math.max(0, pct(core(1).proc - selfMs))] as [
+      number,
+      number,
+    ],
     irqPct: [pct(core(0).irq), pct(core(1).irq)] as [number, number],
     stealPct: [pct(core(0).steal), pct(core(1).steal)] as [number, number],
-    runqWaitPct: [pct(b.sched.bridge.waitMs - a.sched.bridge.waitMs), pct(b.sched.self.waitMs - a.sched.self.waitMs)] as [number, number],
+    runqWaitPct: [
+      pct(b.sched.bridge.waitMs - a.sched.bridge.waitMs),
+      pct(b.sched.self.waitMs - a.sched.self.waitMs),
+    ] as [number, number],
   };
 }

@@ -21,11 +21,15 @@ wss.on('connection', (twilio) => {
     const msg = JSON.parse(data.toString()) as { event: string; streamSid?: string; media?: { payload: string } };
     if (msg.event !== 'media' || !msg.media) return;
     streamSid = msg.streamSid ?? streamSid;
-    if (Buffer.from(msg.media.payload, 'base64').length > 0 && engine.readyState === WebSocket.OPEN) engine.send(ENGINE_FRAME);
+    if (Buffer.from(msg.media.payload, 'base64').length > 0 && engine.readyState === WebSocket.OPEN)
+      engine.send(ENGINE_FRAME);
   });
   engine.on('message', (data: Buffer) => {
-    twilio.send(`{"event":"media","streamSid":"${streamSid}","media":{"payload":"${data.subarray(1, 161).toString('base64')}"}}`);
-    if (++sent % MARK_EVERY === 0) twilio.send(`{"event":"mark","streamSid":"${streamSid}","mark":{"name":"1:${sent}"}}`);
+    twilio.send(
+      `{"event":"media","streamSid":"${streamSid}","media":{"payload":"${data.subarray(1, 161).toString('base64')}"}}`,
+    );
+    if (++sent % MARK_EVERY === 0)
+      twilio.send(`{"event":"mark","streamSid":"${streamSid}","mark":{"name":"1:${sent}"}}`);
   });
   engine.on('error', () => twilio.close());
   twilio.on('close', () => engine.close());

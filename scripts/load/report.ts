@@ -65,27 +65,49 @@ const fLat = (v: number) => (!Number.isFinite(v) ? '-' : v <= FIRST_BUCKET_MS ? 
 const maxBound = (v: number) => (v === Infinity ? `>${LAST_BUCKET_MS}` : Number.isFinite(v) ? `≤${v}` : '-');
 
 export function stepLine(r: Row): string {
-  return `N=${r.n}: bridge CPU ${f1(r.cpuPct)}% (${f1(r.cpuUsPerFrame)} µs per frame in+out; kernel ${f1(r.sysShare)}% of it; `
-    + `helper threads ${f1(r.helpersPct)}%), RSS ${f1(r.rssMb)} MB (JS heap ${f1(r.heapMb)} MB, ${f1(r.heapPerCallKb)} KB/call), `
-    + `added p99 in/out ${fLat(r.lat.in[1])}/${fLat(r.lat.out[1])} ms${Number.isNaN(r.holdP99Ms.in) ? '' : ` (write hold ${fLat(r.holdP99Ms.in)}/${fLat(r.holdP99Ms.out)})`}, e2e p50/p99 ${f1(r.win.e2eP50Ms)}/${f1(r.win.e2eP99Ms)} ms`
-    + `${r.realtime ? '' : ` — real time lost: ${r.why.join('; ')}`}\n`
-    + `       bridge loop lag p99 ${f1(r.bridgeLagMs)} ms; load side CPU ${f1(r.loadCpuPct)}%, loop lag p99 ${f1(r.loadLagMs)} ms; `
-    + `softirq core 0/1 ${f1(r.irqPct[0])}/${f1(r.irqPct[1])}%; steal ${f1(r.stealPct[0])}/${f1(r.stealPct[1])}%; run-queue wait bridge/load ${f1(r.runqWaitPct[0])}/${f1(r.runqWaitPct[1])}%`;
+  return (
+    `N=${r.n}: bridge CPU ${f1(r.cpuPct)}% (${f1(r.cpuUsPerFrame)} µs per frame in+out; kernel ${f1(r.sysShare)}% of it; ` +
+    `helper threads ${f1(r.helpersPct)}%), RSS ${f1(r.rssMb)} MB (JS heap ${f1(r.heapMb)} MB, ${f1(r.heapPerCallKb)} KB/call), ` +
+    `added p99 in/out ${fLat(r.lat.in[1])}/${fLat(r.lat.out[1])} ms${Number.isNaN(r.holdP99Ms.in) ? '' : ` (write hold ${fLat(r.holdP99Ms.in)}/${fLat(r.holdP99Ms.out)})`}, e2e p50/p99 ${f1(r.win.e2eP50Ms)}/${f1(r.win.e2eP99Ms)} ms` +
+    `${r.realtime ? '' : ` — real time lost: ${r.why.join('; ')}`}\n` +
+    `       bridge loop lag p99 ${f1(r.bridgeLagMs)} ms; load side CPU ${f1(r.loadCpuPct)}%, loop lag p99 ${f1(r.loadLagMs)} ms; ` +
+    `softirq core 0/1 ${f1(r.irqPct[0])}/${f1(r.irqPct[1])}%; steal ${f1(r.stealPct[0])}/${f1(r.stealPct[1])}%; run-queue wait bridge/load ${f1(r.runqWaitPct[0])}/${f1(r.runqWaitPct[1])}%`
+  );
 }
 
 export function table(rows: Row[]): string {
   const head = [
-    'N', 'CPU %core', 'CPU ms/call·s', 'RSS MB', 'RSS KB/call', 'heap KB/call',
-    'in p50/p99/max ms', 'out p50/p99/max ms', 'e2e p50/p99/max ms', 'frames sent/back', 'late', 'dropped', 'shortfall (max/call)', 'real time',
+    'N',
+    'CPU %core',
+    'CPU ms/call·s',
+    'RSS MB',
+    'RSS KB/call',
+    'heap KB/call',
+    'in p50/p99/max ms',
+    'out p50/p99/max ms',
+    'e2e p50/p99/max ms',
+    'frames sent/back',
+    'late',
+    'dropped',
+    'shortfall (max/call)',
+    'real time',
   ];
   const body = rows.map((r) => [
     // RSS can fall below the warmed-up baseline (the allocator hands pages back): no per-call figure then.
-    String(r.n), r.repeats ? `${f1(r.cpuPct)} (${r.repeats.map(f1).join('/')})` : f1(r.cpuPct), f2(r.cpuMsPerCallSec), f1(r.rssMb), r.rssPerCallKb < 0 ? '<0' : f1(r.rssPerCallKb), f1(r.heapPerCallKb),
+    String(r.n),
+    r.repeats ? `${f1(r.cpuPct)} (${r.repeats.map(f1).join('/')})` : f1(r.cpuPct),
+    f2(r.cpuMsPerCallSec),
+    f1(r.rssMb),
+    r.rssPerCallKb < 0 ? '<0' : f1(r.rssPerCallKb),
+    f1(r.heapPerCallKb),
     `${fLat(r.lat.in[0])}/${fLat(r.lat.in[1])}/${maxBound(r.lat.in[2])}`,
     `${fLat(r.lat.out[0])}/${fLat(r.lat.out[1])}/${maxBound(r.lat.out[2])}`,
     `${f1(r.win.e2eP50Ms)}/${f1(r.win.e2eP99Ms)}/${f1(r.win.e2eMaxMs)}`,
-    `${r.win.framesSent}/${r.win.framesReceived}`, String(r.win.late), String(r.bridgeDropped),
-    `${r.shortfall} (${r.maxShortfall})`, `${r.realtime ? 'yes' : 'NO'}${r.noisy ? ' (noisy)' : ''}`,
+    `${r.win.framesSent}/${r.win.framesReceived}`,
+    String(r.win.late),
+    String(r.bridgeDropped),
+    `${r.shortfall} (${r.maxShortfall})`,
+    `${r.realtime ? 'yes' : 'NO'}${r.noisy ? ' (noisy)' : ''}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

@@ -69,8 +69,16 @@ function name(s: string): number[] {
 const get = (i: number) => [0x20, ...uleb(i)];
 const set = (i: number) => [0x21, ...uleb(i)];
 const i32c = (v: number) => [0x41, ...sleb(v)];
-const ADD = 0x6a, SUB = 0x6b, SHL = 0x74, AND = 0x71, EQZ = 0x45, GE_S = 0x4e;
-const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], IF = [0x04, 0x40], END = 0x0b;
+const ADD = 0x6a,
+  SUB = 0x6b,
+  SHL = 0x74,
+  AND = 0x71,
+  EQZ = 0x45,
+  GE_S = 0x4e;
+const BLOCK = [0x02, 0x40],
+  LOOP = [0x03, 0x40],
+  IF = [0x04, 0x40],
+  END = 0x0b;
 const br = (d: number) => [0x0c, ...uleb(d)];
 const brIf = (d: number) => [0x0d, ...uleb(d)];
 const simd = (op: number, ...imm: number[]) => [0xfd, ...uleb(op), ...imm];
@@ -90,14 +98,39 @@ const i32Lane = (l: number) => simd(0x1b, l);
 const STORE16 = (offset: number) => [0x3b, 0, ...uleb(offset)];
 
 // Parameter and local indices.
-const COEF = 0, TAPS4 = 1, UP = 2, DOWNQ = 3, DOWNR = 4, PHASE = 5, NEXT = 6, INP = 7, N = 8,
-  WORK = 9, HIST = 10, OUT = 11, I = 12, COUNT = 13, C = 14, W = 15, K = 16, ACC0 = 17, ACC1 = 18,
-  S = 19, STRIDE = 20;
+const COEF = 0,
+  TAPS4 = 1,
+  UP = 2,
+  DOWNQ = 3,
+  DOWNR = 4,
+  PHASE = 5,
+  NEXT = 6,
+  INP = 7,
+  N = 8,
+  WORK = 9,
+  HIST = 10,
+  OUT = 11,
+  I = 12,
+  COUNT = 13,
+  C = 14,
+  W = 15,
+  K = 16,
+  ACC0 = 17,
+  ACC1 = 18,
+  S = 19,
+  STRIDE = 20;
 
 const incr = (local: number, by: number) => [...get(local), ...i32c(by), ADD, ...set(local)];
 /** acc += load(c + off) * load(w + off) */
 const mac = (acc: number, off: number) => [
-  ...get(acc), ...get(C), ...V_LOAD(off), ...get(W), ...V_LOAD(off), ...F32X4_MUL, ...F32X4_ADD, ...set(acc),
+  ...get(acc),
+  ...get(C),
+  ...V_LOAD(off),
+  ...get(W),
+  ...V_LOAD(off),
+  ...F32X4_MUL,
+  ...F32X4_ADD,
+  ...set(acc),
 ];
 
 /**
@@ -107,14 +140,33 @@ const mac = (acc: number, off: number) => [
  */
 function toFloat(work: number, hist: number, inp: number, n: number, c: number, w: number, i: number): number[] {
   return [
-    ...get(work), ...get(hist), ...i32c(2), SHL, ADD, ...set(c),
-    ...get(inp), ...set(w),
-    ...i32c(0), ...set(i),
-    ...BLOCK, ...LOOP,
-    ...get(i), ...get(n), GE_S, ...brIf(1),
-    ...get(c), ...get(w), ...I32X4_LOAD16X4_S, ...F32X4_CONVERT_I32X4_S, ...V_STORE(0),
-    ...incr(c, 16), ...incr(w, 8), ...incr(i, 4),
-    ...br(0), END, END,
+    ...get(work),
+    ...get(hist),
+    ...i32c(2),
+    SHL,
+    ADD,
+    ...set(c),
+    ...get(inp),
+    ...set(w),
+    ...i32c(0),
+    ...set(i),
+    ...BLOCK,
+    ...LOOP,
+    ...get(i),
+    ...get(n),
+    GE_S,
+    ...brIf(1),
+    ...get(c),
+    ...get(w),
+    ...I32X4_LOAD16X4_S,
+    ...F32X4_CONVERT_I32X4_S,
+    ...V_STORE(0),
+    ...incr(c, 16),
+    ...incr(w, 8),
+    ...incr(i, 4),
+    ...br(0),
+    END,
+    END,
   ];
 }
 
@@ -122,45 +174,138 @@ function body(): number[] {
   const code = [
     ...toFloat(WORK, HIST, INP, N, C, W, I),
     // 2. one dot product per output sample
-    ...get(TAPS4), ...i32c(4), SHL, ...set(STRIDE),
-    ...i32c(0), ...set(COUNT),
-    ...BLOCK, ...LOOP,
-    ...get(NEXT), ...get(N), GE_S, ...brIf(1),
-    ...get(COEF), ...get(PHASE), ...get(STRIDE), 0x6c /* i32.mul */, ADD, ...set(C),
-    ...get(WORK), ...get(NEXT), ...i32c(2), SHL, ADD, ...set(W),
-    ...f32c(0), ...F32X4_SPLAT, ...set(ACC0),
-    ...f32c(0), ...F32X4_SPLAT, ...set(ACC1),
-    ...get(TAPS4), ...set(K),
+    ...get(TAPS4),
+    ...i32c(4),
+    SHL,
+    ...set(STRIDE),
+    ...i32c(0),
+    ...set(COUNT),
+    ...BLOCK,
+    ...LOOP,
+    ...get(NEXT),
+    ...get(N),
+    GE_S,
+    ...brIf(1),
+    ...get(COEF),
+    ...get(PHASE),
+    ...get(STRIDE),
+    0x6c /* i32.mul */,
+    ADD,
+    ...set(C),
+    ...get(WORK),
+    ...get(NEXT),
+    ...i32c(2),
+    SHL,
+    ADD,
+    ...set(W),
+    ...f32c(0),
+    ...F32X4_SPLAT,
+    ...set(ACC0),
+    ...f32c(0),
+    ...F32X4_SPLAT,
+    ...set(ACC1),
+    ...get(TAPS4),
+    ...set(K),
     // odd group count: one step first, then pairs with two accumulators (hides add latency)
-    ...get(K), ...i32c(1), AND, ...IF,
-    ...mac(ACC0, 0), ...incr(C, 16), ...incr(W, 16), ...incr(K, -1),
+    ...get(K),
+    ...i32c(1),
+    AND,
+    ...IF,
+    ...mac(ACC0, 0),
+    ...incr(C, 16),
+    ...incr(W, 16),
+    ...incr(K, -1),
     END,
-    ...BLOCK, ...LOOP,
-    ...get(K), EQZ, ...brIf(1),
-    ...mac(ACC0, 0), ...mac(ACC1, 16),
-    ...incr(C, 32), ...incr(W, 32), ...incr(K, -2),
-    ...br(0), END, END,
-    ...get(ACC0), ...get(ACC1), ...F32X4_ADD, ...set(ACC0),
-    ...get(ACC0), ...lane(0), ...get(ACC0), ...lane(1), 0x92, ...get(ACC0), ...lane(2), 0x92,
-    ...get(ACC0), ...lane(3), 0x92, ...set(S),
+    ...BLOCK,
+    ...LOOP,
+    ...get(K),
+    EQZ,
+    ...brIf(1),
+    ...mac(ACC0, 0),
+    ...mac(ACC1, 16),
+    ...incr(C, 32),
+    ...incr(W, 32),
+    ...incr(K, -2),
+    ...br(0),
+    END,
+    END,
+    ...get(ACC0),
+    ...get(ACC1),
+    ...F32X4_ADD,
+    ...set(ACC0),
+    ...get(ACC0),
+    ...lane(0),
+    ...get(ACC0),
+    ...lane(1),
+    0x92,
+    ...get(ACC0),
+    ...lane(2),
+    0x92,
+    ...get(ACC0),
+    ...lane(3),
+    0x92,
+    ...set(S),
     // out[count] = saturate(round(s))
-    ...get(OUT), ...get(COUNT), ...i32c(1), SHL, ADD,
-    ...get(S), 0x90 /* f32.nearest */, ...f32c(32767), 0x96 /* f32.min */, ...f32c(-32768), 0x97 /* f32.max */,
-    0xa8 /* i32.trunc_f32_s */, 0x3b, 0, 0 /* i32.store16 */,
+    ...get(OUT),
+    ...get(COUNT),
+    ...i32c(1),
+    SHL,
+    ADD,
+    ...get(S),
+    0x90 /* f32.nearest */,
+    ...f32c(32767),
+    0x96 /* f32.min */,
+    ...f32c(-32768),
+    0x97 /* f32.max */,
+    0xa8 /* i32.trunc_f32_s */,
+    0x3b,
+    0,
+    0 /* i32.store16 */,
     ...incr(COUNT, 1),
-    ...get(PHASE), ...get(DOWNR), ADD, ...set(PHASE),
-    ...get(NEXT), ...get(DOWNQ), ADD, ...set(NEXT),
-    ...get(PHASE), ...get(UP), GE_S, ...IF,
-    ...get(PHASE), ...get(UP), SUB, ...set(PHASE), ...incr(NEXT, 1),
+    ...get(PHASE),
+    ...get(DOWNR),
+    ADD,
+    ...set(PHASE),
+    ...get(NEXT),
+    ...get(DOWNQ),
+    ADD,
+    ...set(NEXT),
+    ...get(PHASE),
+    ...get(UP),
+    GE_S,
+    ...IF,
+    ...get(PHASE),
+    ...get(UP),
+    SUB,
+    ...set(PHASE),
+    ...incr(NEXT, 1),
     END,
-    ...br(0), END, END,
+    ...br(0),
+    END,
+    END,
     // 3. carry the newest `hist` floats to the front
-    ...get(WORK), ...get(WORK), ...get(N), ...i32c(2), SHL, ADD, ...get(HIST), ...i32c(2), SHL,
-    0xfc, ...uleb(10), 0, 0 /* memory.copy */,
+    ...get(WORK),
+    ...get(WORK),
+    ...get(N),
+    ...i32c(2),
+    SHL,
+    ADD,
+    ...get(HIST),
+    ...i32c(2),
+    SHL,
+    0xfc,
+    ...uleb(10),
+    0,
+    0 /* memory.copy */,
     ...get(COUNT),
     END,
   ];
-  const locals = vec([[...uleb(5), I32], [...uleb(2), V128], [...uleb(1), F32], [...uleb(1), I32]]);
+  const locals = vec([
+    [...uleb(5), I32],
+    [...uleb(2), V128],
+    [...uleb(1), F32],
+    [...uleb(1), I32],
+  ]);
   const fn = [...locals, ...code];
   return [...uleb(fn.length), ...fn];
 }
@@ -175,20 +320,53 @@ function body(): number[] {
  */
 function interpBody(up: number): number[] {
   // params
-  const COEF_ = 0, TAPS4_ = 1, INP_ = 2, N_ = 3, WORK_ = 4, HIST_ = 5, OUT_ = 6, NEXT_ = 7;
+  const COEF_ = 0,
+    TAPS4_ = 1,
+    INP_ = 2,
+    N_ = 3,
+    WORK_ = 4,
+    HIST_ = 5,
+    OUT_ = 6,
+    NEXT_ = 7;
   // locals
-  const I_ = 8, C_ = 9, W_ = 10, K_ = 11, POS_ = 12, O_ = 13, X_ = 14, HI_ = 15, LO_ = 16, ACC_ = 17;
+  const I_ = 8,
+    C_ = 9,
+    W_ = 10,
+    K_ = 11,
+    POS_ = 12,
+    O_ = 13,
+    X_ = 14,
+    HI_ = 15,
+    LO_ = 16,
+    ACC_ = 17;
   const code: number[] = [
     ...toFloat(WORK_, HIST_, INP_, N_, C_, W_, I_),
-    ...f32c(32767), ...F32X4_SPLAT, ...set(HI_),
-    ...f32c(-32768), ...F32X4_SPLAT, ...set(LO_),
-    ...get(NEXT_), ...set(POS_),
-    ...get(OUT_), ...set(O_),
-    ...BLOCK, ...LOOP,
-    ...get(POS_), ...get(N_), GE_S, ...brIf(1),
-    ...get(WORK_), ...get(POS_), ...i32c(2), SHL, ADD, ...set(W_),
-    ...get(COEF_), ...set(C_),
-    ...get(TAPS4_), ...set(K_),
+    ...f32c(32767),
+    ...F32X4_SPLAT,
+    ...set(HI_),
+    ...f32c(-32768),
+    ...F32X4_SPLAT,
+    ...set(LO_),
+    ...get(NEXT_),
+    ...set(POS_),
+    ...get(OUT_),
+    ...set(O_),
+    ...BLOCK,
+    ...LOOP,
+    ...get(POS_),
+    ...get(N_),
+    GE_S,
+    ...brIf(1),
+    ...get(WORK_),
+    ...get(POS_),
+    ...i32c(2),
+    SHL,
+    ADD,
+    ...set(W_),
+    ...get(COEF_),
+    ...set(C_),
+    ...get(TAPS4_),
+    ...set(K_),
   ];
   for (let p = 0; p < up; p++) code.push(...f32c(0), ...F32X4_SPLAT, ...set(ACC_ + p));
   // four taps per iteration (taps is a multiple of 4)
@@ -196,12 +374,29 @@ function interpBody(up: number): number[] {
   for (let t = 0; t < 4; t++) {
     code.push(...get(W_), ...V_LOAD(t * 4), ...set(X_));
     for (let p = 0; p < up; p++) {
-      code.push(...get(ACC_ + p), ...get(X_), ...get(C_), ...V_LOAD((t * up + p) * 16), ...F32X4_MUL, ...F32X4_ADD, ...set(ACC_ + p));
+      code.push(
+        ...get(ACC_ + p),
+        ...get(X_),
+        ...get(C_),
+        ...V_LOAD((t * up + p) * 16),
+        ...F32X4_MUL,
+        ...F32X4_ADD,
+        ...set(ACC_ + p),
+      );
     }
   }
   code.push(...incr(W_, 16), ...incr(C_, 4 * up * 16), ...incr(K_, -1), ...get(K_), ...brIf(0), END);
   for (let p = 0; p < up; p++) {
-    code.push(...get(ACC_ + p), ...F32X4_NEAREST, ...get(HI_), ...F32X4_MIN, ...get(LO_), ...F32X4_MAX, ...I32X4_TRUNC_SAT_F32X4_S, ...set(ACC_ + p));
+    code.push(
+      ...get(ACC_ + p),
+      ...F32X4_NEAREST,
+      ...get(HI_),
+      ...F32X4_MIN,
+      ...get(LO_),
+      ...F32X4_MAX,
+      ...I32X4_TRUNC_SAT_F32X4_S,
+      ...set(ACC_ + p),
+    );
   }
   // out[(pos − next + j)·up + p] for the lanes still inside the chunk
   code.push(...BLOCK);
@@ -213,12 +408,30 @@ function interpBody(up: number): number[] {
   code.push(...incr(O_, 4 * up * 2), ...incr(POS_, 4), ...br(0), END, END);
   // 3. history, as in `run`
   code.push(
-    ...get(WORK_), ...get(WORK_), ...get(N_), ...i32c(2), SHL, ADD, ...get(HIST_), ...i32c(2), SHL,
-    0xfc, ...uleb(10), 0, 0,
-    ...get(N_), ...get(NEXT_), SUB, ...i32c(up), 0x6c /* i32.mul */,
+    ...get(WORK_),
+    ...get(WORK_),
+    ...get(N_),
+    ...i32c(2),
+    SHL,
+    ADD,
+    ...get(HIST_),
+    ...i32c(2),
+    SHL,
+    0xfc,
+    ...uleb(10),
+    0,
+    0,
+    ...get(N_),
+    ...get(NEXT_),
+    SUB,
+    ...i32c(up),
+    0x6c /* i32.mul */,
     END,
   );
-  const locals = vec([[...uleb(6), I32], [...uleb(3 + up), V128]]);
+  const locals = vec([
+    [...uleb(6), I32],
+    [...uleb(3 + up), V128],
+  ]);
   const fn = [...locals, ...code];
   return [...uleb(fn.length), ...fn];
 }
@@ -230,26 +443,60 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   const params = new Array<number>(12).fill(I32);
   const interpParams = new Array<number>(8).fill(I32);
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...uleb(params.length), ...params, 1, I32], [0x60, ...uleb(interpParams.length), ...interpParams, 1, I32]])),
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(
+      1,
+      vec([
+        [0x60, ...uleb(params.length), ...params, 1, I32],
+        [0x60, ...uleb(interpParams.length), ...interpParams, 1, I32],
+      ]),
+    ),
     ...section(3, vec([uleb(0), ...INTERP_UPS.map(() => uleb(1))])),
     ...section(5, vec([[0x00, ...uleb(1)]])),
-    ...section(7, vec([
-      [...name('run'), 0x00, 0], [...name('memory'), 0x02, 0],
-      ...INTERP_UPS.map((up, i) => [...name(`interp${up}`), 0x00, i + 1]),
-    ])),
+    ...section(
+      7,
+      vec([
+        [...name('run'), 0x00, 0],
+        [...name('memory'), 0x02, 0],
+        ...INTERP_UPS.map((up, i) => [...name(`interp${up}`), 0x00, i + 1]),
+      ]),
+    ),
     ...section(10, vec([body(), ...INTERP_UPS.map((up) => interpBody(up))])),
   ];
   return new Uint8Array(bytes);
 }
 
 export type FirRun = (
-  coef: number, taps4: number, up: number, downQ: number, downR: number, phase: number, next: number,
-  inp: number, n: number, work: number, hist: number, out: number,
+  coef: number,
+  taps4: number,
+  up: number,
+  downQ: number,
+  downR: number,
+  phase: number,
+  next: number,
+  inp: number,
+  n: number,
+  work: number,
+  hist: number,
+  out: number,
 ) => number;
 
 export type FirInterp = (
-  coef: number, taps4: number, inp: number, n: number, work: number, hist: number, out: number, next: number,
+  coef: number,
+  taps4: number,
+  inp: number,
+  n: number,
+  work: number,
+  hist: number,
+  out: number,
+  next: number,
 ) => number;
 
 export interface FirSimd {

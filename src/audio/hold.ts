@@ -95,7 +95,8 @@ const CHORDS: number[][] = [
  * at the start — so the loop point is seamless.
  */
 export function generateDefaultHold(rate: number, seconds = 8): Int16Array {
-  if (!Number.isInteger(rate) || rate < 4000 || rate > 384000) throw new RangeError(`generateDefaultHold: bad rate ${rate}`);
+  if (!Number.isInteger(rate) || rate < 4000 || rate > 384000)
+    throw new RangeError(`generateDefaultHold: bad rate ${rate}`);
   const secs = Math.min(60, Math.max(1, Number.isFinite(seconds) ? seconds : 8));
   const len = Math.round(secs * rate);
   const mix = new Float64Array(len);
@@ -133,7 +134,14 @@ export function generateDefaultHold(rate: number, seconds = 8): Int16Array {
  * then exponential decay (rate per second); decay 0: a raised-cosine swell over the whole length.
  */
 function addTone(
-  mix: Float64Array, start: number, n: number, attack: number, decay: number, f: number, rate: number, level: number,
+  mix: Float64Array,
+  start: number,
+  n: number,
+  attack: number,
+  decay: number,
+  f: number,
+  rate: number,
+  level: number,
 ): void {
   const len = mix.length;
   const w = (2 * Math.PI * f) / rate;

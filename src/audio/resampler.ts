@@ -176,9 +176,23 @@ export class StreamResampler {
     arena.i16.set(input, s.inp >> 1);
     const n = input.length;
     // Interpolation starts every chunk at phase 0: the vectorised kernel takes it from there.
-    const count = this.interp && this.phase === 0 && this.next === 0
-      ? this.interp(d.interpAt, d.taps >> 2, s.inp, n, s.work, histLen, s.out, 0)
-      : arena.run(d.simdAt, d.taps >> 2, d.up, this.downQ, this.downR, this.phase, this.next, s.inp, n, s.work, histLen, s.out);
+    const count =
+      this.interp && this.phase === 0 && this.next === 0
+        ? this.interp(d.interpAt, d.taps >> 2, s.inp, n, s.work, histLen, s.out, 0)
+        : arena.run(
+            d.simdAt,
+            d.taps >> 2,
+            d.up,
+            this.downQ,
+            this.downR,
+            this.phase,
+            this.next,
+            s.inp,
+            n,
+            s.work,
+            histLen,
+            s.out,
+          );
     this.hist.set(this.histView);
     if (!this.outView || this.outView.length !== count) {
       this.outView = arena.i16.subarray(s.out >> 1, (s.out >> 1) + count);

@@ -10,7 +10,10 @@ export class ByteRing {
   private size = 0;
   dropped = 0;
 
-  constructor(initialBytes: number, private readonly maxBytes: number) {
+  constructor(
+    initialBytes: number,
+    private readonly maxBytes: number,
+  ) {
     this.buf = new Uint8Array(Math.min(initialBytes, maxBytes));
   }
 

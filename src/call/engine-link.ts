@@ -152,7 +152,10 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
     if (this.pending.length >= this.maxPendingFrames) {
       this.pending.shift();
       this.stats.pendingDropped++;
-      this.opts.metrics?.framesDropped.inc({ direction: 'to_engine', reason: this.state === 'ready' ? 'engine_backlog' : 'engine_not_ready' });
+      this.opts.metrics?.framesDropped.inc({
+        direction: 'to_engine',
+        reason: this.state === 'ready' ? 'engine_backlog' : 'engine_not_ready',
+      });
     }
     this.pending.push(frame.slice());
   }
@@ -332,9 +335,15 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
       if (this.attempt > 0 || flapping) metrics?.engineReconnects.inc({ result: 'gave_up' });
       const lostCause: LostCause = cause === 'refused' ? 'refused' : outageOver ? cause : 'flapping';
       if (lostCause === 'flapping') {
-        logger.error({ code, upMs, reconnects: this.reconnectTimes.length, windowMs }, 'engine flapping: reconnect limit reached within the window');
+        logger.error(
+          { code, upMs, reconnects: this.reconnectTimes.length, windowMs },
+          'engine flapping: reconnect limit reached within the window',
+        );
       }
-      logger.error({ code, reason: reason.slice(0, 120), attempts: this.attempt, cause: lostCause }, 'engine session lost');
+      logger.error(
+        { code, reason: reason.slice(0, 120), attempts: this.attempt, cause: lostCause },
+        'engine session lost',
+      );
       this.finish();
       this.emit('lost', { code, reason, fatal: cause === 'refused', cause: lostCause } satisfies LinkLost);
       return;
@@ -344,10 +353,16 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
     this.reconnectTimes.push(now);
     this.stats.reconnects++;
     this.state = 'reconnecting';
-    logger.warn({
-      code, attempt: this.attempt, delayMs: delay, cause,
-      ...(wasUp ? { flap: true, upMs, reconnectsInWindow: this.reconnectTimes.length, maxReconnects } : {}),
-    }, 'engine closed abnormally; reconnecting');
+    logger.warn(
+      {
+        code,
+        attempt: this.attempt,
+        delayMs: delay,
+        cause,
+        ...(wasUp ? { flap: true, upMs, reconnectsInWindow: this.reconnectTimes.length, maxReconnects } : {}),
+      },
+      'engine closed abnormally; reconnecting',
+    );
     this.emit('reconnecting', this.attempt);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

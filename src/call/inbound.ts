@@ -1,4 +1,11 @@
-import { CALL_RESAMPLER_QUALITY, Framer, GapFiller, StreamResampler, decodeMulaw, frameSamples } from '../audio/index.js';
+import {
+  CALL_RESAMPLER_QUALITY,
+  Framer,
+  GapFiller,
+  StreamResampler,
+  decodeMulaw,
+  frameSamples,
+} from '../audio/index.js';
 
 /**
  * Caller audio of one call: Twilio's μ-law 8 kHz chunks (any size) become exact 20 ms PCM16
@@ -15,7 +22,10 @@ export class InboundAudio {
   stats = { chunks: 0, lateChunks: 0, silenceFilledMs: 0 };
   private lastChunkAt = 0;
 
-  constructor(readonly engineRate: number, private readonly onFrame: (pcm: Int16Array) => void) {
+  constructor(
+    readonly engineRate: number,
+    private readonly onFrame: (pcm: Int16Array) => void,
+  ) {
     this.resampler = new StreamResampler(8000, engineRate, { quality: CALL_RESAMPLER_QUALITY });
     this.framer = new Framer(frameSamples(engineRate));
   }

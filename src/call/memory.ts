@@ -12,7 +12,10 @@ export interface Turn {
 export class ConversationMemory {
   private turns: Turn[] = [];
 
-  constructor(private readonly maxTurns = 40, private readonly maxTurnChars = 400) {}
+  constructor(
+    private readonly maxTurns = 40,
+    private readonly maxTurnChars = 400,
+  ) {}
 
   add(role: Turn['role'], text: string, atMs: number): void {
     const clean = text.replace(/\s+/g, ' ').trim().slice(0, this.maxTurnChars);

@@ -116,9 +116,13 @@ export class Playback implements Paced {
   private readonly queue: ByteRing;
   /** frames of one send, as one media message; filled in place through frame views */
   private readonly batch = new Uint8Array(FRAME * MAX_BATCH_FRAMES);
-  private readonly batchFrames = Array.from({ length: MAX_BATCH_FRAMES }, (_, i) => this.batch.subarray(i * FRAME, (i + 1) * FRAME));
+  private readonly batchFrames = Array.from({ length: MAX_BATCH_FRAMES }, (_, i) =>
+    this.batch.subarray(i * FRAME, (i + 1) * FRAME),
+  );
   /** batchViews[k] = the first k frames of the batch, made once */
-  private readonly batchViews = Array.from({ length: MAX_BATCH_FRAMES + 1 }, (_, k) => this.batch.subarray(0, k * FRAME));
+  private readonly batchViews = Array.from({ length: MAX_BATCH_FRAMES + 1 }, (_, k) =>
+    this.batch.subarray(0, k * FRAME),
+  );
   private readonly muBuf = new Uint8Array(FRAME);
   private readonly clock: PaceClock;
   private sink: PlaybackSink | undefined;
@@ -149,12 +153,18 @@ export class Playback implements Paced {
   private closed = false;
   /** totals for the call record and metrics */
   stats = {
-    framesSent: 0, framesPlayed: 0, staleMarks: 0, clears: 0, droppedBytes: 0, underruns: 0, underrunMs: 0,
+    framesSent: 0,
+    framesPlayed: 0,
+    staleMarks: 0,
+    clears: 0,
+    droppedBytes: 0,
+    underruns: 0,
+    underrunMs: 0,
     replies: [] as ReplyStats[],
   };
 
   constructor(private readonly opts: PlaybackOptions) {
-    const maxBytes = Math.round(((opts.maxQueueMs ?? 120_000) * SAMPLES_PER_MS));
+    const maxBytes = Math.round((opts.maxQueueMs ?? 120_000) * SAMPLES_PER_MS);
     this.queue = new ByteRing(FRAME * 50, maxBytes);
     this.clock = opts.clock;
   }
@@ -209,7 +219,8 @@ export class Playback implements Paced {
   pushAgentAudio(pcm: Int16Array, rate: number): void {
     if (this.closed || pcm.length === 0) return;
     if (this.hold) this.fadeHoldIntoQueue();
-    if (!this.resampler || this.resampler.inRate !== rate) this.resampler = new StreamResampler(rate, 8000, { quality: CALL_RESAMPLER_QUALITY });
+    if (!this.resampler || this.resampler.inRate !== rate)
+      this.resampler = new StreamResampler(rate, 8000, { quality: CALL_RESAMPLER_QUALITY });
     const now = this.now(); // one clock read for the reply bookkeeping and the pacing
     this.noteArrival(now);
     this.enqueuePcm8k(this.resampler.process(pcm));
@@ -332,7 +343,13 @@ export class Playback implements Paced {
   }
 
   private isDrained(now: number): boolean {
-    return this.sink !== undefined && !this.streaming && this.queue.length === 0 && this.marks.length === 0 && now >= this.settleAt;
+    return (
+      this.sink !== undefined &&
+      !this.streaming &&
+      this.queue.length === 0 &&
+      this.marks.length === 0 &&
+      now >= this.settleAt
+    );
   }
 
   private newGeneration(): void {
@@ -367,7 +384,11 @@ export class Playback implements Paced {
    */
   private noteArrival(now: number): void {
     const reply = this.reply;
-    if (reply === undefined || this.turnPending !== undefined || (!this.streaming && now - this.dryAt > UNDERRUN_WINDOW_MS)) {
+    if (
+      reply === undefined ||
+      this.turnPending !== undefined ||
+      (!this.streaming && now - this.dryAt > UNDERRUN_WINDOW_MS)
+    ) {
       this.startReply(now);
       return;
     }
@@ -380,7 +401,10 @@ export class Playback implements Paced {
       this.stats.underrunMs += dryFor;
       this.opts.observer?.underrun?.(dryFor);
       // Learn the lateness: later replies start that far behind their first audio (capped).
-      this.jitterMs = Math.min(this.opts.maxJitterMs ?? 0, Math.max(this.jitterMs, Math.ceil(dryFor) + JITTER_MARGIN_MS));
+      this.jitterMs = Math.min(
+        this.opts.maxJitterMs ?? 0,
+        Math.max(this.jitterMs, Math.ceil(dryFor) + JITTER_MARGIN_MS),
+      );
       this.resumeAt = now + this.jitterMs;
     }
   }
@@ -478,7 +502,13 @@ export class Playback implements Paced {
       }
     }
     if (batched > 0) sink.sendAudio(this.batchViews[batched]!);
-    if (this.streaming && agentOpen && !backlogged && this.queue.length === 0 && this.playheadAt - now <= END_AHEAD_MS) {
+    if (
+      this.streaming &&
+      agentOpen &&
+      !backlogged &&
+      this.queue.length === 0 &&
+      this.playheadAt - now <= END_AHEAD_MS
+    ) {
       this.endOfAudio(sink, now);
     }
     this.checkWaiters(now);

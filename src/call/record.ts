@@ -19,9 +19,13 @@ export interface CallRecord {
   verbs: { verb: string; result: string; atMs: number }[];
   engineCloses: number[];
   playback: {
-    framesSent: number; framesPlayed: number; staleMarks: number; clears: number;
+    framesSent: number;
+    framesPlayed: number;
+    staleMarks: number;
+    clears: number;
     /** times the caller's playout ran dry inside a reply, and the silence heard */
-    underruns: number; underrunMs: number;
+    underruns: number;
+    underrunMs: number;
     /** per reply (the last 100): first audio → first frame sent, voice-to-voice, underruns */
     replies: { firstFrameMs?: number; voiceToVoiceMs?: number; underruns: number; underrunMs: number }[];
   };
@@ -55,7 +59,11 @@ export class CallRecordBuilder {
   }
   toolFinished(name: string, outcome: string, durationMs: number, executor?: string, server?: string): void {
     if (this.tools.length >= MAX_ITEMS) return;
-    this.tools.push(executor === 'mcp' ? { name, outcome, durationMs: Math.round(durationMs), executor, server } : { name, outcome, durationMs: Math.round(durationMs) });
+    this.tools.push(
+      executor === 'mcp'
+        ? { name, outcome, durationMs: Math.round(durationMs), executor, server }
+        : { name, outcome, durationMs: Math.round(durationMs) },
+    );
   }
   verb(verb: string, result: string): void {
     if (this.verbs.length < MAX_ITEMS) this.verbs.push({ verb, result, atMs: Date.now() - this.started });
@@ -65,7 +73,14 @@ export class CallRecordBuilder {
     if (this.closes.length < MAX_ITEMS) this.closes.push(code);
   }
 
-  finish(outcome: CallOutcome, s: { playback: { stats: Omit<CallRecord['playback'], 'replies'> & { replies: CallRecord['playback']['replies'] } }; memory: { all(): readonly { role: string; text: string; atMs: number }[] }; deps: { settings: { call_record_transcript: boolean } } }): CallRecord {
+  finish(
+    outcome: CallOutcome,
+    s: {
+      playback: { stats: Omit<CallRecord['playback'], 'replies'> & { replies: CallRecord['playback']['replies'] } };
+      memory: { all(): readonly { role: string; text: string; atMs: number }[] };
+      deps: { settings: { call_record_transcript: boolean } };
+    },
+  ): CallRecord {
     const now = Date.now();
     const { framesSent, framesPlayed, staleMarks, clears, underruns, underrunMs, replies } = s.playback.stats;
     const ms = (v: number | undefined) => (v === undefined ? undefined : Math.round(v));
@@ -85,9 +100,17 @@ export class CallRecordBuilder {
       verbs: this.verbs,
       engineCloses: this.closes,
       playback: {
-        framesSent, framesPlayed, staleMarks, clears, underruns, underrunMs: Math.round(underrunMs),
+        framesSent,
+        framesPlayed,
+        staleMarks,
+        clears,
+        underruns,
+        underrunMs: Math.round(underrunMs),
         replies: replies.map((r) => ({
-          firstFrameMs: ms(r.firstFrameMs), voiceToVoiceMs: ms(r.voiceToVoiceMs), underruns: r.underruns, underrunMs: Math.round(r.underrunMs),
+          firstFrameMs: ms(r.firstFrameMs),
+          voiceToVoiceMs: ms(r.voiceToVoiceMs),
+          underruns: r.underruns,
+          underrunMs: Math.round(r.underrunMs),
         })),
       },
       ...(s.deps.settings.call_record_transcript

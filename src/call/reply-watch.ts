@@ -70,7 +70,8 @@ export class ReplyWatch {
   /** Agent audio: the reply came (called per audio frame: one comparison when nothing is owed). */
   answered(): void {
     if (this.state === 'idle') return;
-    if (this.state === 'grace') this.opts.onRecovered({ owedBy: this.owedBy, lateMs: Math.round(this.now() - this.missedAt) });
+    if (this.state === 'grace')
+      this.opts.onRecovered({ owedBy: this.owedBy, lateMs: Math.round(this.now() - this.missedAt) });
     if (this.state !== 'stopped') this.reset();
   }
 
@@ -91,7 +92,12 @@ export class ReplyWatch {
         return; // not a sign that a reply is on its way
       case 'configured':
         // The engine says it has no greeting (configured false, or config_ack ignoring it): none is owed.
-        if ((ev.greeting === false || ev.ignored?.includes('greeting')) && this.state === 'owed' && this.owedBy === 'greeting') this.reset();
+        if (
+          (ev.greeting === false || ev.ignored?.includes('greeting')) &&
+          this.state === 'owed' &&
+          this.owedBy === 'greeting'
+        )
+          this.reset();
         else this.touch();
         return;
       case 'transcript':

@@ -53,7 +53,10 @@ const MAX_TWILIO_BUFFERED = 256 * 1024;
 const VERB_ANSWER_WAIT_MS = 8000;
 /** The call's outcome when the engine link gives up, by why it did. */
 const LOST_OUTCOME: Record<LinkLost['cause'], FallbackReason> = {
-  refused: 'engine_refused', closed: 'engine_lost', silent: 'engine_silent', flapping: 'engine_flapping',
+  refused: 'engine_refused',
+  closed: 'engine_lost',
+  silent: 'engine_silent',
+  flapping: 'engine_flapping',
 };
 
 /**
@@ -87,22 +90,34 @@ export class CallSession implements CallControlPort {
   private readonly unknownEvents = new Set<string>();
   /** the per-frame metrics, bound to their label once per call */
   private readonly meter: {
-    fromTwilio: CounterChild; toTwilio: CounterChild; fromEngine: CounterChild; inbound: HistogramChild; outbound: HistogramChild;
+    fromTwilio: CounterChild;
+    toTwilio: CounterChild;
+    fromEngine: CounterChild;
+    inbound: HistogramChild;
+    outbound: HistogramChild;
   };
   readonly startedAt = Date.now();
   private answerableResolve: (() => void) | undefined;
   /** Resolves once the engine is ready and, for an agent with a greeting, its first audio came. */
   readonly answerable = new Promise<void>((resolve) => (this.answerableResolve = resolve));
 
-  constructor(readonly info: CallInfo, readonly deps: SessionDeps) {
+  constructor(
+    readonly info: CallInfo,
+    readonly deps: SessionDeps,
+  ) {
     this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id });
     const { frames, addedLatency } = deps.metrics;
     this.meter = {
-      fromTwilio: frames.labels('from_twilio'), toTwilio: frames.labels('to_twilio'), fromEngine: frames.labels('from_engine'),
-      inbound: addedLatency.labels('inbound'), outbound: addedLatency.labels('outbound'),
+      fromTwilio: frames.labels('from_twilio'),
+      toTwilio: frames.labels('to_twilio'),
+      fromEngine: frames.labels('from_engine'),
+      inbound: addedLatency.labels('inbound'),
+      outbound: addedLatency.labels('outbound'),
     };
     this.record = new CallRecordBuilder(info);
-    this.feed = deps.feeds?.open({ callSid: info.callSid, agent: info.agent.id, from: info.from }, () => this.liveState());
+    this.feed = deps.feeds?.open({ callSid: info.callSid, agent: info.agent.id, from: info.from }, () =>
+      this.liveState(),
+    );
     if (this.feed) this.record.onVerb = (verb, result) => this.feed!.timeline('verb', verb, result);
     this.playback = new Playback({
       leadMs: deps.settings.playback_lead_ms,
@@ -125,7 +140,10 @@ export class CallSession implements CallControlPort {
     this.inbound = new InboundAudio(this.engineRate, (frame) => this.engine.sendAudio(frame));
     this.control = new CallControl(this);
     this.replies = this.createReplyWatch();
-    this.maxDuration = setTimeout(() => void this.control.giveUp('max_duration'), deps.settings.max_call_duration_s * 1000);
+    this.maxDuration = setTimeout(
+      () => void this.control.giveUp('max_duration'),
+      deps.settings.max_call_duration_s * 1000,
+    );
     this.maxDuration.unref();
   }
 
@@ -377,12 +395,16 @@ export class CallSession implements CallControlPort {
         return;
       case 'turn_begin':
         // A reply starts: its audio is a new reply even if it follows the last one closely.
-        if (ev.role !== 'user') this.playback.markTurn(ev.sinceCallerEndMs !== undefined ? performance.now() - ev.sinceCallerEndMs : undefined);
+        if (ev.role !== 'user')
+          this.playback.markTurn(
+            ev.sinceCallerEndMs !== undefined ? performance.now() - ev.sinceCallerEndMs : undefined,
+          );
         return;
       case 'configured':
         // An engine that says it will not greet is not waited for by the answer (answer_wait_ms);
         // the reply deadline reads the same event (reply-watch.ts).
-        if (this.answerableResolve && (ev.greeting === false || ev.ignored?.includes('greeting'))) this.markAnswerable();
+        if (this.answerableResolve && (ev.greeting === false || ev.ignored?.includes('greeting')))
+          this.markAnswerable();
         return;
       case 'unknown':
         this.deps.metrics.engineUnknownEvents.inc();
@@ -440,7 +462,10 @@ export class CallSession implements CallControlPort {
       excuse: () => this.replyExcuse(),
       agentSpeaking: () => this.playback.queuedMs > 0,
       onMissed: ({ owedBy, waitedMs }) => {
-        this.log.warn({ owedBy, waitedMs, holdMs: e.reply_hold_ms }, 'engine silent while the caller waits: hold audio, then the fallback');
+        this.log.warn(
+          { owedBy, waitedMs, holdMs: e.reply_hold_ms },
+          'engine silent while the caller waits: hold audio, then the fallback',
+        );
         this.deps.metrics.engineDeadlines.inc({ deadline: 'reply' });
         this.record.verb('reply_deadline', 'missed');
         this.playback.startHold(new HoldPlayer(this.deps.holdFor(this.info.agent.id), 8000));
@@ -461,7 +486,8 @@ export class CallSession implements CallControlPort {
     if (!this.stream && this.streamCount === 0) return 'connecting';
     if (this.playback.holding) return 'holding';
     if ((this.tools?.running ?? 0) > 0) return 'tool_running';
-    if (this.playback.queuedMs > 0) return this.memory.all().some((t) => t.role === 'user') ? 'agent_speaking' : 'greeting';
+    if (this.playback.queuedMs > 0)
+      return this.memory.all().some((t) => t.role === 'user') ? 'agent_speaking' : 'greeting';
     return this.answerableResolve ? 'greeting' : 'listening';
   }
 

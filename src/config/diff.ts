@@ -12,14 +12,22 @@ export interface ConfigDiff {
 /** Key order does not make two values different (YAML and JSON files may order keys freely). */
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x);
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(
+          Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : x,
+  );
 }
 
 export function sameValue(a: unknown, b: unknown): boolean {
   return canonical(a) === canonical(b);
 }
 
-function diffKeyed<T>(before: Map<string, T>, after: Map<string, T>): { added: string[]; removed: string[]; changed: string[] } {
+function diffKeyed<T>(
+  before: Map<string, T>,
+  after: Map<string, T>,
+): { added: string[]; removed: string[]; changed: string[] } {
   const added = [...after.keys()].filter((k) => !before.has(k)).sort();
   const removed = [...before.keys()].filter((k) => !after.has(k)).sort();
   const changed = [...after.keys()].filter((k) => before.has(k) && !sameValue(before.get(k), after.get(k))).sort();
@@ -35,13 +43,19 @@ export function diffConfig(before: ConfigFile, after: ConfigFile): ConfigDiff {
   return {
     agents: diffKeyed(agents(before), agents(after)),
     numbers: diffKeyed(numbers(before), numbers(after)),
-    ...(before.default_agent !== after.default_agent ? { defaultAgent: { from: before.default_agent, to: after.default_agent } } : {}),
-    bridgeNotApplied: [...bridgeKeys].filter((k) => !sameValue(b1[k], b2[k])).sort().map((k) => `bridge.${k}`),
+    ...(before.default_agent !== after.default_agent
+      ? { defaultAgent: { from: before.default_agent, to: after.default_agent } }
+      : {}),
+    bridgeNotApplied: [...bridgeKeys]
+      .filter((k) => !sameValue(b1[k], b2[k]))
+      .sort()
+      .map((k) => `bridge.${k}`),
   };
 }
 
 export function isEmptyDiff(d: ConfigDiff): boolean {
-  const n = (x: { added: string[]; removed: string[]; changed: string[] }) => x.added.length + x.removed.length + x.changed.length;
+  const n = (x: { added: string[]; removed: string[]; changed: string[] }) =>
+    x.added.length + x.removed.length + x.changed.length;
   return n(d.agents) + n(d.numbers) === 0 && !d.defaultAgent && d.bridgeNotApplied.length === 0;
 }
 

@@ -49,7 +49,9 @@ export interface LoadedConfig {
 }
 
 function formatIssues(issues: z.core.$ZodIssue[], source: string): string {
-  const lines = issueLines(issues).slice(0, 20).map((l) => `  - ${l}`);
+  const lines = issueLines(issues)
+    .slice(0, 20)
+    .map((l) => `  - ${l}`);
   return `invalid configuration in ${source}:\n${lines.join('\n')}`;
 }
 
@@ -70,8 +72,18 @@ const RATES = [8000, 16000, 24000] as const;
 
 /** A variable with a fixed set of values: anything else is an error naming the variable and the values. */
 function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback: T): T;
-function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback?: undefined): T | undefined;
-function oneOf<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[], fallback?: T): T | undefined {
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback?: undefined,
+): T | undefined;
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback?: T,
+): T | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const v = raw.trim().toLowerCase();
@@ -93,7 +105,9 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     if (!/^https?:$/.test(u.protocol)) throw new Error('scheme');
     if (u.search || (u.pathname && u.pathname !== '/')) throw new Error('path');
   } catch {
-    throw new ConfigError(`PUBLIC_URL must be the bridge's public origin, like https://bridge.example.com (no path or query); got "${publicUrl}"`);
+    throw new ConfigError(
+      `PUBLIC_URL must be the bridge's public origin, like https://bridge.example.com (no path or query); got "${publicUrl}"`,
+    );
   }
   const baseUrl = env.PYAI_BASE_URL || 'wss://api.pyai.com';
   if (!/^(wss?|https?):\/\//.test(baseUrl)) {
@@ -131,7 +145,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
 function trustHops(v: string | undefined): number {
   if (!v) return 0;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 10) throw new ConfigError(`TRUST_PROXY_HOPS must be an integer 0–10 (got "${v}")`);
+  if (!Number.isInteger(n) || n < 0 || n > 10)
+    throw new ConfigError(`TRUST_PROXY_HOPS must be an integer 0–10 (got "${v}")`);
   return n;
 }
 
@@ -144,7 +159,9 @@ export function readConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read BRIDGE_CONFIG file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'} — point BRIDGE_CONFIG at a YAML or JSON file (see config/agents.yaml)`);
+    throw new ConfigError(
+      `cannot read BRIDGE_CONFIG file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'} — point BRIDGE_CONFIG at a YAML or JSON file (see config/agents.yaml)`,
+    );
   }
   const file = parseConfigText(text, path);
   for (const a of file.agents) {
@@ -196,7 +213,10 @@ function namedSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv): NamedSecret[] 
     if (a.kb_token_env) out.push({ variable: a.kb_token_env, value: env[a.kb_token_env], own: false });
     for (const t of a.tools) {
       const ex = t.executor as unknown as Record<string, unknown>;
-      for (const [k, own] of [['auth_secret_env', false], ['signing_secret_env', true]] as const) {
+      for (const [k, own] of [
+        ['auth_secret_env', false],
+        ['signing_secret_env', true],
+      ] as const) {
         const name = ex?.[k];
         if (typeof name === 'string') out.push({ variable: name, value: env[name], own });
       }
@@ -207,7 +227,9 @@ function namedSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv): NamedSecret[] 
 
 /** The secrets of a configuration: handed to the logger so that none can ever be printed, whatever its length. */
 export function collectSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv = process.env): string[] {
-  return namedSecrets(cfg, env).map((s) => s.value).filter((s): s is string => typeof s === 'string' && s.length > 0);
+  return namedSecrets(cfg, env)
+    .map((s) => s.value)
+    .filter((s): s is string => typeof s === 'string' && s.length > 0);
 }
 
 /** Secrets the bridge checks or signs with (admin token, Twilio's auth token, stream-token key, tool signing secrets). */
@@ -218,7 +240,12 @@ export const MIN_PASSED_SECRET_LENGTH = 8;
 /** A PUBLIC_URL on localhost / 127.0.0.0/8 / ::1: nothing outside this machine can reach the bridge. */
 export function isLoopbackOrigin(publicUrl: string): boolean {
   const host = new URL(publicUrl).hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1';
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
+    host === '::1'
+  );
 }
 
 /**
@@ -234,6 +261,8 @@ export function checkSecretLengths(cfg: LoadedConfig, env: NodeJS.ProcessEnv = p
     const min = s.own ? MIN_OWN_SECRET_LENGTH : MIN_PASSED_SECRET_LENGTH;
     if (s.value.length >= min) continue;
     const hint = s.own ? '; generate one with `openssl rand -hex 32`' : '; use the credential as its issuer gave it';
-    throw new ConfigError(`${s.variable} is too short: at least ${min} characters are required when PUBLIC_URL is not a loopback address (the value is not shown)${hint}`);
+    throw new ConfigError(
+      `${s.variable} is too short: at least ${min} characters are required when PUBLIC_URL is not a loopback address (the value is not shown)${hint}`,
+    );
   }
 }

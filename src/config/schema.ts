@@ -12,257 +12,349 @@ import { mcpServerSchema } from '../tools/mcp/schema.js';
 
 const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15551234567');
 
-export const transferTargetSchema = z.object({
-  name: z.string().min(1).max(64),
-  kind: z.enum(['number', 'sip', 'client', 'queue']),
-  value: z.string().min(1).max(256),
-}).strict().superRefine((t, ctx) => {
-  if (t.kind === 'number' && !/^\+[1-9]\d{6,14}$/.test(t.value)) {
-    ctx.addIssue({ code: 'custom', path: ['value'], message: 'a number target must be E.164, like +15551234567' });
-  }
-  if (t.kind === 'sip' && !/^sips?:[^\s@]+@[^\s]+$/.test(t.value)) {
-    ctx.addIssue({ code: 'custom', path: ['value'], message: 'a sip target must look like sip:user@host' });
-  }
-  if (t.kind === 'client' && !/^(client:)?[A-Za-z0-9_.-]+$/.test(t.value)) {
-    ctx.addIssue({ code: 'custom', path: ['value'], message: 'a client target is an identity like client:alice' });
-  }
-});
+export const transferTargetSchema = z
+  .object({
+    name: z.string().min(1).max(64),
+    kind: z.enum(['number', 'sip', 'client', 'queue']),
+    value: z.string().min(1).max(256),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.kind === 'number' && !/^\+[1-9]\d{6,14}$/.test(t.value)) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'a number target must be E.164, like +15551234567' });
+    }
+    if (t.kind === 'sip' && !/^sips?:[^\s@]+@[^\s]+$/.test(t.value)) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'a sip target must look like sip:user@host' });
+    }
+    if (t.kind === 'client' && !/^(client:)?[A-Za-z0-9_.-]+$/.test(t.value)) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'a client target is an identity like client:alice' });
+    }
+  });
 
-export const transferSchema = z.object({
-  targets: z.array(transferTargetSchema).default([]),
-  /** name of the target used when the agent names none or one that is not allowed */
-  default: z.string().optional(),
-  caller_id: e164.optional(),
-  timeout_s: z.number().int().min(5).max(600).default(30),
-  answer_on_bridge: z.boolean().default(true),
-  /** what happens when the human is busy / does not answer */
-  on_no_answer: z.enum(['back_to_agent', 'voicemail', 'hangup']).default('back_to_agent'),
-  voicemail_message: z.string().default('Sorry, nobody is available right now. Please call again later. Goodbye.'),
-  queue_wait_url: z.string().url().optional(),
-  /** wait at most this long for the agent's last words to be played before transferring */
-  max_wait_for_playback_ms: z.number().int().min(0).max(30000).default(8000),
-}).strict().prefault({});
+export const transferSchema = z
+  .object({
+    targets: z.array(transferTargetSchema).default([]),
+    /** name of the target used when the agent names none or one that is not allowed */
+    default: z.string().optional(),
+    caller_id: e164.optional(),
+    timeout_s: z.number().int().min(5).max(600).default(30),
+    answer_on_bridge: z.boolean().default(true),
+    /** what happens when the human is busy / does not answer */
+    on_no_answer: z.enum(['back_to_agent', 'voicemail', 'hangup']).default('back_to_agent'),
+    voicemail_message: z.string().default('Sorry, nobody is available right now. Please call again later. Goodbye.'),
+    queue_wait_url: z.string().url().optional(),
+    /** wait at most this long for the agent's last words to be played before transferring */
+    max_wait_for_playback_ms: z.number().int().min(0).max(30000).default(8000),
+  })
+  .strict()
+  .prefault({});
 
-export const fallbackSchema = z.object({
-  /** what the caller gets when the engine cannot be reached or the bridge must give up the call */
-  action: z.enum(['transfer', 'hangup']).default('hangup'),
-  message: z.string().max(500).default('Sorry, we are having technical difficulties. Please call again later. Goodbye.'),
-}).strict().prefault({});
+export const fallbackSchema = z
+  .object({
+    /** what the caller gets when the engine cannot be reached or the bridge must give up the call */
+    action: z.enum(['transfer', 'hangup']).default('hangup'),
+    message: z
+      .string()
+      .max(500)
+      .default('Sorry, we are having technical difficulties. Please call again later. Goodbye.'),
+  })
+  .strict()
+  .prefault({});
 
-export const agentSchema = z.object({
-  id: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and - only (max 64)'),
-  persona: z.string().min(1, 'the agent needs a persona (its system prompt)'),
-  voice_id: z.string().optional(),
-  greeting: z.string().optional(),
-  consent_line: z.string().optional(),
-  kb_endpoint: z.string().url().optional(),
-  /** environment variable holding the knowledge-base token */
-  kb_token_env: z.string().optional(),
-  engine: z.object({
-    base_url: z.string().optional(),
-    rate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).optional(),
-    session_label: z.string().max(256).optional(),
-    /** after the engine socket opens, hello (or session_started / configured / config_ack) must come within this */
-    hello_timeout_ms: z.number().int().min(100).max(30000).default(5000),
-    /**
-     * silence from the engine while the caller waits for a reply (the greeting, or an answer to a
-     * caller turn the engine reported finished) is bounded by this; 0 = no bound (docs/decisions.md)
-     */
-    reply_timeout_ms: z.number().int().min(0).max(120000).default(8000),
-    /** past reply_timeout_ms the caller hears the agent's hold audio this long, then the fallback runs */
-    reply_hold_ms: z.number().int().min(0).max(30000).default(3000),
-    /** at most this many reconnects within reconnect_window_ms; the next drop runs the fallback */
-    max_reconnects: z.number().int().min(0).max(20).default(3),
-    reconnect_window_ms: z.number().int().min(1000).max(3600000).default(60000),
-  }).strict().prefault({}),
-  tools: z.array(toolDefinitionSchema).default([]),
-  /** MCP servers whose tools this agent uses, discovered at run time (docs/tools.md) */
-  mcp_servers: z.array(mcpServerSchema).max(16).default([]),
-  transfer: transferSchema,
-  send_dtmf_mode: z.enum(['inband', 'play_digits']).default('inband'),
-  /** in-call keys handled by the bridge itself, e.g. {"0": "transfer"}; off unless configured */
-  dtmf_shortcuts: z.record(z.string().regex(/^[0-9*#]$/), z.enum(['transfer', 'hangup'])).default({}),
-  hold: z.object({ wav: z.string().optional() }).strict().prefault({}),
-  fallback: fallbackSchema,
-  end_call: z.object({ max_wait_for_goodbye_ms: z.number().int().min(0).max(30000).default(10000) })
-    .strict().prefault({}),
-}).strict();
+export const agentSchema = z
+  .object({
+    id: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and - only (max 64)'),
+    persona: z.string().min(1, 'the agent needs a persona (its system prompt)'),
+    voice_id: z.string().optional(),
+    greeting: z.string().optional(),
+    consent_line: z.string().optional(),
+    kb_endpoint: z.string().url().optional(),
+    /** environment variable holding the knowledge-base token */
+    kb_token_env: z.string().optional(),
+    engine: z
+      .object({
+        base_url: z.string().optional(),
+        rate: z.union([z.literal(8000), z.literal(16000), z.literal(24000)]).optional(),
+        session_label: z.string().max(256).optional(),
+        /** after the engine socket opens, hello (or session_started / configured / config_ack) must come within this */
+        hello_timeout_ms: z.number().int().min(100).max(30000).default(5000),
+        /**
+         * silence from the engine while the caller waits for a reply (the greeting, or an answer to a
+         * caller turn the engine reported finished) is bounded by this; 0 = no bound (docs/decisions.md)
+         */
+        reply_timeout_ms: z.number().int().min(0).max(120000).default(8000),
+        /** past reply_timeout_ms the caller hears the agent's hold audio this long, then the fallback runs */
+        reply_hold_ms: z.number().int().min(0).max(30000).default(3000),
+        /** at most this many reconnects within reconnect_window_ms; the next drop runs the fallback */
+        max_reconnects: z.number().int().min(0).max(20).default(3),
+        reconnect_window_ms: z.number().int().min(1000).max(3600000).default(60000),
+      })
+      .strict()
+      .prefault({}),
+    tools: z.array(toolDefinitionSchema).default([]),
+    /** MCP servers whose tools this agent uses, discovered at run time (docs/tools.md) */
+    mcp_servers: z.array(mcpServerSchema).max(16).default([]),
+    transfer: transferSchema,
+    send_dtmf_mode: z.enum(['inband', 'play_digits']).default('inband'),
+    /** in-call keys handled by the bridge itself, e.g. {"0": "transfer"}; off unless configured */
+    dtmf_shortcuts: z.record(z.string().regex(/^[0-9*#]$/), z.enum(['transfer', 'hangup'])).default({}),
+    hold: z.object({ wav: z.string().optional() }).strict().prefault({}),
+    fallback: fallbackSchema,
+    end_call: z
+      .object({ max_wait_for_goodbye_ms: z.number().int().min(0).max(30000).default(10000) })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
 
 export type IvrOption = { agent: string } | { transfer: string } | { hangup: true };
 
 /** One object with exactly one of its keys (not a union: a typo then gets "did you mean"). */
-const ivrOptionSchema = z.object({
-  agent: z.string().optional(),
-  transfer: z.string().optional(),
-  hangup: z.literal(true).optional(),
-}).strict().superRefine((o, ctx) => {
-  const n = Number(o.agent !== undefined) + Number(o.transfer !== undefined) + Number(o.hangup !== undefined);
-  if (n !== 1) ctx.addIssue({ code: 'custom', message: 'an option is exactly one of {agent: id}, {transfer: target}, {hangup: true}' });
-}).transform((o): IvrOption => (o.agent !== undefined ? { agent: o.agent } : o.transfer !== undefined ? { transfer: o.transfer } : { hangup: true }));
+const ivrOptionSchema = z
+  .object({
+    agent: z.string().optional(),
+    transfer: z.string().optional(),
+    hangup: z.literal(true).optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    const n = Number(o.agent !== undefined) + Number(o.transfer !== undefined) + Number(o.hangup !== undefined);
+    if (n !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'an option is exactly one of {agent: id}, {transfer: target}, {hangup: true}',
+      });
+  })
+  .transform((o): IvrOption =>
+    o.agent !== undefined ? { agent: o.agent } : o.transfer !== undefined ? { transfer: o.transfer } : { hangup: true },
+  );
 
-export const ivrSchema = z.object({
-  prompt: z.object({ say: z.string().optional(), play_url: z.string().url().optional() }).strict()
-    .refine((p) => p.say || p.play_url, 'an IVR prompt needs `say` or `play_url`'),
-  options: z.record(z.string().regex(/^[0-9*#]$/, 'a single key 0-9 * #'), ivrOptionSchema),
-  timeout_s: z.number().int().min(1).max(60).default(5),
-  max_attempts: z.number().int().min(1).max(10).default(3),
-  invalid_say: z.string().default('Sorry, that is not a valid choice.'),
-  default: ivrOptionSchema,
-}).strict();
+export const ivrSchema = z
+  .object({
+    prompt: z
+      .object({ say: z.string().optional(), play_url: z.string().url().optional() })
+      .strict()
+      .refine((p) => p.say || p.play_url, 'an IVR prompt needs `say` or `play_url`'),
+    options: z.record(z.string().regex(/^[0-9*#]$/, 'a single key 0-9 * #'), ivrOptionSchema),
+    timeout_s: z.number().int().min(1).max(60).default(5),
+    max_attempts: z.number().int().min(1).max(10).default(3),
+    invalid_say: z.string().default('Sorry, that is not a valid choice.'),
+    default: ivrOptionSchema,
+  })
+  .strict();
 
-export const numberRouteSchema = z.object({
-  agent: z.string().optional(),
-  ivr: ivrSchema.optional(),
-}).strict().refine((r) => r.agent || r.ivr, 'a number route needs `agent` or `ivr`');
+export const numberRouteSchema = z
+  .object({
+    agent: z.string().optional(),
+    ivr: ivrSchema.optional(),
+  })
+  .strict()
+  .refine((r) => r.agent || r.ivr, 'a number route needs `agent` or `ivr`');
 
-export const afterStreamSchema = z.union([
-  z.literal('hangup'),
-  z.object({ dial: e164 }).strict(),
-]);
+export const afterStreamSchema = z.union([z.literal('hangup'), z.object({ dial: e164 }).strict()]);
 
 /** An outbound allow-list entry: a number, a number prefix (`+1555*`), or a sip:/client: pattern. */
-export const outboundPatternSchema = z.string().max(256).regex(
-  /^(\+[1-9]\d{0,14}\*?|sips?:[A-Za-z0-9_.+*-]+@[A-Za-z0-9_.*-]+(:\d{1,5})?|client:[A-Za-z0-9_.*-]+)$/,
-  'an outbound pattern is an E.164 number or prefix ("+1555*"), or a sip:user@host / client:name pattern (* = any run of letters, digits, _ . + -)',
-);
+export const outboundPatternSchema = z
+  .string()
+  .max(256)
+  .regex(
+    /^(\+[1-9]\d{0,14}\*?|sips?:[A-Za-z0-9_.+*-]+@[A-Za-z0-9_.*-]+(:\d{1,5})?|client:[A-Za-z0-9_.*-]+)$/,
+    'an outbound pattern is an E.164 number or prefix ("+1555*"), or a sip:user@host / client:name pattern (* = any run of letters, digits, _ . + -)',
+  );
 
-export const bridgeSchema = z.object({
-  /** what runs when the media stream ends without the bridge having moved the call */
-  after_stream: afterStreamSchema.default('hangup'),
-  tool_ceiling_ms: z.number().int().min(100).max(15000).default(5000),
-  preconnect: z.object({
-    enabled: z.boolean().default(true),
-    stream_timeout_ms: z.number().int().min(1000).max(60000).default(10000),
+export const bridgeSchema = z
+  .object({
+    /** what runs when the media stream ends without the bridge having moved the call */
+    after_stream: afterStreamSchema.default('hangup'),
+    tool_ceiling_ms: z.number().int().min(100).max(15000).default(5000),
+    preconnect: z
+      .object({
+        enabled: z.boolean().default(true),
+        stream_timeout_ms: z.number().int().min(1000).max(60000).default(10000),
+        /**
+         * The voice webhook's answer waits (at most this long) until the engine is ready — and, for
+         * an agent with a greeting, has begun it — so the stream starts on a speaking agent whatever
+         * the engine's distance; meanwhile the caller hears ringing, not dead air. 0 = answer at once.
+         */
+        answer_wait_ms: z.number().int().min(0).max(5000).default(2000),
+      })
+      .strict()
+      .prefault({}),
+    engine_connect_timeout_ms: z.number().int().min(500).max(30000).default(5000),
+    /** caller audio held while the engine is not ready (bounded, replayed in order) */
+    max_pending_caller_ms: z.number().int().min(200).max(30000).default(5000),
     /**
-     * The voice webhook's answer waits (at most this long) until the engine is ready — and, for
-     * an agent with a greeting, has begun it — so the stream starts on a speaking agent whatever
-     * the engine's distance; meanwhile the caller hears ringing, not dead air. 0 = answer at once.
+     * Limits of one Media Streams socket (src/server/media-route.ts, src/server/stream-token.ts).
+     * Twilio sends ~50 messages a second of ~300 bytes; the rate limits leave generous headroom.
      */
-    answer_wait_ms: z.number().int().min(0).max(5000).default(2000),
-  }).strict().prefault({}),
-  engine_connect_timeout_ms: z.number().int().min(500).max(30000).default(5000),
-  /** caller audio held while the engine is not ready (bounded, replayed in order) */
-  max_pending_caller_ms: z.number().int().min(200).max(30000).default(5000),
-  /**
-   * Limits of one Media Streams socket (src/server/media-route.ts, src/server/stream-token.ts).
-   * Twilio sends ~50 messages a second of ~300 bytes; the rate limits leave generous headroom.
-   */
-  media_stream: z.object({
-    /** a socket without a valid `start` this long after the upgrade is closed */
-    start_timeout_ms: z.number().int().min(50).max(60000).default(5000),
-    /** how long a stream token minted into TwiML stays valid (the stream must start within it) */
-    token_ttl_s: z.number().int().min(5).max(3600).default(300),
-    /** sustained messages per second per socket, and the burst on top (a token bucket) */
-    max_messages_per_s: z.number().int().min(10).max(100000).default(100),
-    burst_messages: z.number().int().min(10).max(1000000).default(500),
-    /** sustained bytes per second per socket, and the burst */
-    max_bytes_per_s: z.number().int().min(1024).max(100000000).default(64 * 1024),
-    burst_bytes: z.number().int().min(64 * 1024).max(1000000000).default(256 * 1024),
-    /** a socket kept over its budget (reads paused) this long is closed */
-    close_after_throttled_ms: z.number().int().min(100).max(600000).default(10000),
-  }).strict().prefault({}),
-  /**
-   * > 0: messages written while the bridge works through one batch of ready sockets leave together
-   * at its end, each held at most this long (ms) — fewer wake-ups of the peers, at up to this much
-   * added latency, never more than this bound. On by default because the wake-ups it saves cost
-   * more than the hold (measurements: docs/capacity.md). 0 = every message at once.
-   */
-  write_coalesce_ms: z.number().min(0).max(5).default(1),
-  /**
-   * Media and engine sockets read into one buffer shared by the process, the bytes copied out per
-   * read, instead of a fresh 64 KB allocation per read (src/net/shared-read.ts), and whole data
-   * frames are parsed from it before ws's stream machinery (src/net/ws-fast-receive.ts); both fall
-   * back to the default path when a private field they read is missing (docs/capacity.md has the
-   * cost per frame). false = Node's default reads and ws alone.
-   */
-  shared_read_buffer: z.boolean().default(true),
-  /** how far ahead of real time agent audio is sent to Twilio */
-  playback_lead_ms: z.number().int().min(20).max(2000).default(200),
-  /**
-   * Ceiling of the start-of-reply delay the playout may learn from underruns (an engine that
-   * streams at real time with jitter). 0, the default, never delays agent audio: underruns are
-   * counted, not traded for latency. See docs/decisions.md.
-   */
-  playout_jitter_max_ms: z.number().int().min(0).max(1000).default(0),
-  /** calls this process takes at once (protects its CPU); with a fleet, `fleet.max_concurrent_calls` bounds the sum */
-  max_concurrent_calls: z.number().int().min(1).max(100000).default(500),
-  /** several replicas sharing REDIS_URL (src/store/): only read when REDIS_URL is set */
-  fleet: z.object({
-    /** calls the whole fleet takes at once (leases in Redis); unset: only each replica's own limit */
-    max_concurrent_calls: z.number().int().min(1).max(1_000_000).optional(),
-    /** a directory entry or concurrency lease outlives its replica by at most this long */
-    lease_s: z.number().int().min(3).max(300).default(15),
-    /** how long an admin hang-up or transfer waits for the replica that holds the call */
-    control_timeout_ms: z.number().int().min(100).max(60_000).default(3000),
+    media_stream: z
+      .object({
+        /** a socket without a valid `start` this long after the upgrade is closed */
+        start_timeout_ms: z.number().int().min(50).max(60000).default(5000),
+        /** how long a stream token minted into TwiML stays valid (the stream must start within it) */
+        token_ttl_s: z.number().int().min(5).max(3600).default(300),
+        /** sustained messages per second per socket, and the burst on top (a token bucket) */
+        max_messages_per_s: z.number().int().min(10).max(100000).default(100),
+        burst_messages: z.number().int().min(10).max(1000000).default(500),
+        /** sustained bytes per second per socket, and the burst */
+        max_bytes_per_s: z
+          .number()
+          .int()
+          .min(1024)
+          .max(100000000)
+          .default(64 * 1024),
+        burst_bytes: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .max(1000000000)
+          .default(256 * 1024),
+        /** a socket kept over its budget (reads paused) this long is closed */
+        close_after_throttled_ms: z.number().int().min(100).max(600000).default(10000),
+      })
+      .strict()
+      .prefault({}),
     /**
-     * A draining replica waits this long (its /readyz already 503) before moving its calls, so the
-     * balancer's health check has taken it out of rotation and the moved streams land elsewhere.
-     * At least the balancer's check interval times its failure count.
+     * > 0: messages written while the bridge works through one batch of ready sockets leave together
+     * at its end, each held at most this long (ms) — fewer wake-ups of the peers, at up to this much
+     * added latency, never more than this bound. On by default because the wake-ups it saves cost
+     * more than the hold (measurements: docs/capacity.md). 0 = every message at once.
      */
-    drain_move_after_ms: z.number().int().min(0).max(60_000).default(2000),
-    /** what a caller hears while a draining replica moves the call to another */
-    move_message: z.string().max(500).default('One moment please.'),
-  }).strict().prefault({}),
-  max_call_duration_s: z.number().int().min(10).max(86400).default(3600),
-  busy_message: z.string().default('All our agents are busy right now. Please call again later. Goodbye.'),
-  /** include the transcript in call records (opt-in); digit runs that look like card or account numbers are redacted */
-  call_record_transcript: z.boolean().default(false),
-  /** hosts that tool webhooks may reach despite the SSRF rules (development only) */
-  tool_allow_hosts: z.array(z.string()).default([]),
-  /**
-   * Who the admin API may call (`POST /admin/calls`): besides the agents' transfer targets, only
-   * destinations matching one of these (E.164 prefixes like "+1555*", exact numbers, `sip:`/`client:`
-   * patterns where `*` stands for letters, digits and `_ . + -`). Empty: the transfer targets only.
-   */
-  outbound: z.object({
-    allow: z.array(outboundPatternSchema).max(1000).default([]),
-  }).strict().prefault({}),
-}).strict().prefault({});
+    write_coalesce_ms: z.number().min(0).max(5).default(1),
+    /**
+     * Media and engine sockets read into one buffer shared by the process, the bytes copied out per
+     * read, instead of a fresh 64 KB allocation per read (src/net/shared-read.ts), and whole data
+     * frames are parsed from it before ws's stream machinery (src/net/ws-fast-receive.ts); both fall
+     * back to the default path when a private field they read is missing (docs/capacity.md has the
+     * cost per frame). false = Node's default reads and ws alone.
+     */
+    shared_read_buffer: z.boolean().default(true),
+    /** how far ahead of real time agent audio is sent to Twilio */
+    playback_lead_ms: z.number().int().min(20).max(2000).default(200),
+    /**
+     * Ceiling of the start-of-reply delay the playout may learn from underruns (an engine that
+     * streams at real time with jitter). 0, the default, never delays agent audio: underruns are
+     * counted, not traded for latency. See docs/decisions.md.
+     */
+    playout_jitter_max_ms: z.number().int().min(0).max(1000).default(0),
+    /** calls this process takes at once (protects its CPU); with a fleet, `fleet.max_concurrent_calls` bounds the sum */
+    max_concurrent_calls: z.number().int().min(1).max(100000).default(500),
+    /** several replicas sharing REDIS_URL (src/store/): only read when REDIS_URL is set */
+    fleet: z
+      .object({
+        /** calls the whole fleet takes at once (leases in Redis); unset: only each replica's own limit */
+        max_concurrent_calls: z.number().int().min(1).max(1_000_000).optional(),
+        /** a directory entry or concurrency lease outlives its replica by at most this long */
+        lease_s: z.number().int().min(3).max(300).default(15),
+        /** how long an admin hang-up or transfer waits for the replica that holds the call */
+        control_timeout_ms: z.number().int().min(100).max(60_000).default(3000),
+        /**
+         * A draining replica waits this long (its /readyz already 503) before moving its calls, so the
+         * balancer's health check has taken it out of rotation and the moved streams land elsewhere.
+         * At least the balancer's check interval times its failure count.
+         */
+        drain_move_after_ms: z.number().int().min(0).max(60_000).default(2000),
+        /** what a caller hears while a draining replica moves the call to another */
+        move_message: z.string().max(500).default('One moment please.'),
+      })
+      .strict()
+      .prefault({}),
+    max_call_duration_s: z.number().int().min(10).max(86400).default(3600),
+    busy_message: z.string().default('All our agents are busy right now. Please call again later. Goodbye.'),
+    /** include the transcript in call records (opt-in); digit runs that look like card or account numbers are redacted */
+    call_record_transcript: z.boolean().default(false),
+    /** hosts that tool webhooks may reach despite the SSRF rules (development only) */
+    tool_allow_hosts: z.array(z.string()).default([]),
+    /**
+     * Who the admin API may call (`POST /admin/calls`): besides the agents' transfer targets, only
+     * destinations matching one of these (E.164 prefixes like "+1555*", exact numbers, `sip:`/`client:`
+     * patterns where `*` stands for letters, digits and `_ . + -`). Empty: the transfer targets only.
+     */
+    outbound: z
+      .object({
+        allow: z.array(outboundPatternSchema).max(1000).default([]),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
 
-export const configFileSchema = z.object({
-  default_agent: z.string(),
-  agents: z.array(agentSchema).min(1, 'define at least one agent'),
-  numbers: z.record(z.string(), numberRouteSchema).default({}),
-  bridge: bridgeSchema,
-}).strict().superRefine((cfg, ctx) => {
-  const ids = new Set<string>();
-  cfg.agents.forEach((a, i) => {
-    if (ids.has(a.id)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id "${a.id}"` });
-    ids.add(a.id);
-    const toolNames = new Set<string>();
-    a.tools.forEach((t, j) => {
-      if (toolNames.has(t.name)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'tools', j, 'name'], message: `duplicate tool name "${t.name}" (names are unique per agent)` });
-      toolNames.add(t.name);
+export const configFileSchema = z
+  .object({
+    default_agent: z.string(),
+    agents: z.array(agentSchema).min(1, 'define at least one agent'),
+    numbers: z.record(z.string(), numberRouteSchema).default({}),
+    bridge: bridgeSchema,
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const ids = new Set<string>();
+    cfg.agents.forEach((a, i) => {
+      if (ids.has(a.id))
+        ctx.addIssue({ code: 'custom', path: ['agents', i, 'id'], message: `duplicate agent id "${a.id}"` });
+      ids.add(a.id);
+      const toolNames = new Set<string>();
+      a.tools.forEach((t, j) => {
+        if (toolNames.has(t.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['agents', i, 'tools', j, 'name'],
+            message: `duplicate tool name "${t.name}" (names are unique per agent)`,
+          });
+        toolNames.add(t.name);
+      });
+      const servers = new Set<string>();
+      a.mcp_servers.forEach((m, j) => {
+        if (servers.has(m.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['agents', i, 'mcp_servers', j, 'name'],
+            message: `duplicate MCP server name "${m.name}" (names are unique per agent)`,
+          });
+        servers.add(m.name);
+      });
+      const names = new Set(a.transfer.targets.map((t) => t.name));
+      if (a.transfer.default && !names.has(a.transfer.default)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['agents', i, 'transfer', 'default'],
+          message: `"${a.transfer.default}" is not one of this agent's transfer targets`,
+        });
+      }
     });
-    const servers = new Set<string>();
-    a.mcp_servers.forEach((m, j) => {
-      if (servers.has(m.name)) ctx.addIssue({ code: 'custom', path: ['agents', i, 'mcp_servers', j, 'name'], message: `duplicate MCP server name "${m.name}" (names are unique per agent)` });
-      servers.add(m.name);
-    });
-    const names = new Set(a.transfer.targets.map((t) => t.name));
-    if (a.transfer.default && !names.has(a.transfer.default)) {
-      ctx.addIssue({ code: 'custom', path: ['agents', i, 'transfer', 'default'], message: `"${a.transfer.default}" is not one of this agent's transfer targets` });
+    if (!ids.has(cfg.default_agent)) {
+      ctx.addIssue({ code: 'custom', path: ['default_agent'], message: `no agent has id "${cfg.default_agent}"` });
+    }
+    const allTargets = new Set(cfg.agents.flatMap((a) => a.transfer.targets.map((t) => t.name)));
+    for (const [num, route] of Object.entries(cfg.numbers)) {
+      if (!/^\+[1-9]\d{6,14}$/.test(num)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['numbers', num],
+          message: 'a routed number must be E.164, like +15551234567',
+        });
+      }
+      const opts = route.ivr ? [...Object.values(route.ivr.options), route.ivr.default] : [];
+      for (const o of opts) {
+        if ('transfer' in o && !allTargets.has(o.transfer))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['numbers', num, 'ivr'],
+            message: `transfer target "${o.transfer}" is not defined by any agent`,
+          });
+      }
+      const refs = [
+        route.agent,
+        ...Object.values(route.ivr?.options ?? {}).map((o) => ('agent' in o ? o.agent : undefined)),
+      ];
+      if (route.ivr && 'agent' in route.ivr.default) refs.push(route.ivr.default.agent);
+      for (const ref of refs) {
+        if (ref && !ids.has(ref))
+          ctx.addIssue({ code: 'custom', path: ['numbers', num], message: `routes to unknown agent "${ref}"` });
+      }
     }
   });
-  if (!ids.has(cfg.default_agent)) {
-    ctx.addIssue({ code: 'custom', path: ['default_agent'], message: `no agent has id "${cfg.default_agent}"` });
-  }
-  const allTargets = new Set(cfg.agents.flatMap((a) => a.transfer.targets.map((t) => t.name)));
-  for (const [num, route] of Object.entries(cfg.numbers)) {
-    if (!/^\+[1-9]\d{6,14}$/.test(num)) {
-      ctx.addIssue({ code: 'custom', path: ['numbers', num], message: 'a routed number must be E.164, like +15551234567' });
-    }
-    const opts = route.ivr ? [...Object.values(route.ivr.options), route.ivr.default] : [];
-    for (const o of opts) {
-      if ('transfer' in o && !allTargets.has(o.transfer)) ctx.addIssue({ code: 'custom', path: ['numbers', num, 'ivr'], message: `transfer target "${o.transfer}" is not defined by any agent` });
-    }
-    const refs = [route.agent, ...Object.values(route.ivr?.options ?? {}).map((o) => ('agent' in o ? o.agent : undefined))];
-    if (route.ivr && 'agent' in route.ivr.default) refs.push(route.ivr.default.agent);
-    for (const ref of refs) {
-      if (ref && !ids.has(ref)) ctx.addIssue({ code: 'custom', path: ['numbers', num], message: `routes to unknown agent "${ref}"` });
-    }
-  }
-});
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type AgentConfig = z.infer<typeof agentSchema>;

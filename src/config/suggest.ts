@@ -75,11 +75,16 @@ export function issueLines(issues: readonly z.core.$ZodIssue[], prefix: readonly
     const at = (p: readonly PropertyKey[]) => (p.length ? p.map(String).join('.') : '(root)');
     if (i.code === 'unrecognized_keys') {
       const lines = i.message.split('\n');
-      i.keys.forEach((k, j) => out.push(`${at([...path, k])}: ${lines.length === i.keys.length ? lines[j] : 'unknown key'}`));
+      i.keys.forEach((k, j) =>
+        out.push(`${at([...path, k])}: ${lines.length === i.keys.length ? lines[j] : 'unknown key'}`),
+      );
       continue;
     }
     if (i.code === 'invalid_union' && i.errors.length) {
-      const meant = i.errors.filter((branch) => !branch.every((b) => b.path.length === 0 && (b.code === 'invalid_type' || b.code === 'invalid_value')));
+      const meant = i.errors.filter(
+        (branch) =>
+          !branch.every((b) => b.path.length === 0 && (b.code === 'invalid_type' || b.code === 'invalid_value')),
+      );
       if (meant.length === 1) {
         out.push(...issueLines(meant[0]!, path));
         continue;

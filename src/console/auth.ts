@@ -25,10 +25,17 @@ const MAX_SESSIONS = 200;
 export class ConsoleSessions {
   private readonly sessions = new Map<string, ConsoleSession>();
 
-  constructor(private readonly ttlMs = SESSION_TTL_MS, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly ttlMs = SESSION_TTL_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   create(): ConsoleSession {
-    const s: ConsoleSession = { id: randomBytes(32).toString('base64url'), csrf: randomBytes(32).toString('base64url'), expires: this.now() + this.ttlMs };
+    const s: ConsoleSession = {
+      id: randomBytes(32).toString('base64url'),
+      csrf: randomBytes(32).toString('base64url'),
+      expires: this.now() + this.ttlMs,
+    };
     this.sessions.set(s.id, s);
     while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
     return s;
@@ -58,7 +65,12 @@ export class LoginLimiter {
   private readonly perIp = new Map<string, number[]>();
   private all: number[] = [];
 
-  constructor(private readonly maxPerIp = 5, private readonly maxTotal = 30, private readonly windowMs = 60_000, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly maxPerIp = 5,
+    private readonly maxTotal = 30,
+    private readonly windowMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   private recent(list: number[] | undefined): number[] {
     const since = this.now() - this.windowMs;

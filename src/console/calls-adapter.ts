@@ -54,6 +54,7 @@ export async function transferCall(ctx: BridgeContext, callSid: string, target: 
   const { calls } = await ctx.calls.list();
   const call = calls.find((c) => c.callSid === callSid);
   if (!call) return { status: 404, body: { error: 'no such active call' } };
-  if (!ctx.agent(call.agent)?.transfer.targets.some((t) => t.name === target)) return { status: 400, body: { error: "not one of this agent's transfer targets" } };
+  if (!ctx.agent(call.agent)?.transfer.targets.some((t) => t.name === target))
+    return { status: 400, body: { error: "not one of this agent's transfer targets" } };
   return ctx.calls.transfer(callSid, target);
 }

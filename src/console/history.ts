@@ -60,7 +60,9 @@ export class CallHistory {
       tools: r.tools.length,
       toolErrors: r.tools.filter((t) => t.outcome !== 'ok').length,
       bargeIns: r.bargeIns,
-      voiceToVoiceMs: r.playback.replies.map((x) => x.voiceToVoiceMs).filter((v): v is number => v !== undefined && v >= 0),
+      voiceToVoiceMs: r.playback.replies
+        .map((x) => x.voiceToVoiceMs)
+        .filter((v): v is number => v !== undefined && v >= 0),
     });
     if (this.entries.length > this.capacity) this.entries.length = this.capacity;
   }
@@ -84,20 +86,22 @@ export class CallHistory {
   summary(): AgentSummary[] {
     const by = new Map<string, HistoryEntry[]>();
     for (const e of this.entries) by.set(e.agent, [...(by.get(e.agent) ?? []), e]);
-    return [...by.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([agent, es]) => {
-      const durations = es.map((e) => e.durationMs).sort((a, b) => a - b);
-      const v2v = es.flatMap((e) => e.voiceToVoiceMs).sort((a, b) => a - b);
-      const tools = es.reduce((n, e) => n + e.tools, 0);
-      const errors = es.reduce((n, e) => n + e.toolErrors, 0);
-      return {
-        agent,
-        calls: es.length,
-        medianDurationMs: percentile(durations, 50) ?? 0,
-        transferRate: es.filter((e) => e.outcome === 'transferred').length / es.length,
-        toolErrorRate: tools ? errors / tools : 0,
-        voiceToVoiceP50Ms: percentile(v2v, 50),
-        voiceToVoiceP95Ms: percentile(v2v, 95),
-      };
-    });
+    return [...by.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([agent, es]) => {
+        const durations = es.map((e) => e.durationMs).sort((a, b) => a - b);
+        const v2v = es.flatMap((e) => e.voiceToVoiceMs).sort((a, b) => a - b);
+        const tools = es.reduce((n, e) => n + e.tools, 0);
+        const errors = es.reduce((n, e) => n + e.toolErrors, 0);
+        return {
+          agent,
+          calls: es.length,
+          medianDurationMs: percentile(durations, 50) ?? 0,
+          transferRate: es.filter((e) => e.outcome === 'transferred').length / es.length,
+          toolErrorRate: tools ? errors / tools : 0,
+          voiceToVoiceP50Ms: percentile(v2v, 50),
+          voiceToVoiceP95Ms: percentile(v2v, 95),
+        };
+      });
   }
 }

@@ -14,7 +14,8 @@ export const CONSOLE_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 
 /** Assets a browser may load before logging in; everything else needs a session. */
 const PUBLIC_ASSETS = new Set(['/console/assets/login.js', '/console/assets/style.css']);
 
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -81,11 +82,17 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         if (!sameOrigin(req)) return refuse(reply, 403, 'cross-site request refused', 'bad_origin');
         const csrf = req.headers['x-csrf-token'];
-        if (typeof csrf !== 'string' || !sameSecret(csrf, session.csrf)) return refuse(reply, 403, 'missing or wrong CSRF token', 'bad_csrf');
+        if (typeof csrf !== 'string' || !sameSecret(csrf, session.csrf))
+          return refuse(reply, 403, 'missing or wrong CSRF token', 'bad_csrf');
       }
     });
 
-    await scope.register(fastifyStatic, { root: CONSOLE_PUBLIC_DIR, prefix: '/console/assets/', index: false, wildcard: false });
+    await scope.register(fastifyStatic, {
+      root: CONSOLE_PUBLIC_DIR,
+      prefix: '/console/assets/',
+      index: false,
+      wildcard: false,
+    });
 
     scope.get('/console', async (_req, reply) => reply.type('text/html').sendFile('index.html'));
     scope.get('/console/login', async (_req, reply) => reply.type('text/html').sendFile('login.html'));
@@ -107,7 +114,10 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
 
     scope.post('/console/logout', async (req, reply) => {
       sessions.end(req.consoleSession?.id);
-      return reply.code(204).header('set-cookie', `${SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0`).send();
+      return reply
+        .code(204)
+        .header('set-cookie', `${SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0`)
+        .send();
     });
 
     scope.get('/console/api/session', async (req) => ({
@@ -138,7 +148,8 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     scope.post('/console/api/calls/:sid/transfer', async (req, reply) => {
       const sid = (req.params as { sid: string }).sid.slice(0, 64);
       const target = (req.body as { target?: unknown } | undefined)?.target;
-      if (typeof target !== 'string' || target.length > 64) return reply.code(400).send({ error: 'target (a transfer target name) is required' });
+      if (typeof target !== 'string' || target.length > 64)
+        return reply.code(400).send({ error: 'target (a transfer target name) is required' });
       ctx.logger.info({ callSid: sid, target, by: 'console' }, 'console: transfer');
       return act(reply, await transferCall(ctx, sid, target));
     });
@@ -147,7 +158,12 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       const q = req.query as Record<string, unknown>;
       const str = (v: unknown) => (typeof v === 'string' && v.length <= 64 ? v : undefined);
       return {
-        calls: ctx.history.search({ outcome: str(q.outcome), agent: str(q.agent), suffix: str(q.suffix), limit: Number(q.limit) || 50 }),
+        calls: ctx.history.search({
+          outcome: str(q.outcome),
+          agent: str(q.agent),
+          suffix: str(q.suffix),
+          limit: Number(q.limit) || 50,
+        }),
         summary: ctx.history.summary(),
       };
     });

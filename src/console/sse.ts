@@ -18,7 +18,12 @@ export class EventStreams {
  * Server-Sent Events for the console: a snapshot of the calls, then their starts, ends, states and
  * levels; with `call`, also that call's backlog and its transcript, timeline and latency events.
  */
-export function openEventStream(req: FastifyRequest, reply: FastifyReply, ctx: BridgeContext, o: { streams: EventStreams; call?: string; alive: () => boolean }): void {
+export function openEventStream(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: BridgeContext,
+  o: { streams: EventStreams; call?: string; alive: () => boolean },
+): void {
   if (o.streams.open >= MAX_STREAMS) {
     void reply.code(429).send({ error: 'too many open event streams' });
     return;
@@ -42,15 +47,25 @@ export function openEventStream(req: FastifyRequest, reply: FastifyReply, ctx: B
   // The snapshot (fleet-wide: it may wait on the store) comes first; live events queue behind it.
   const pending: FeedEvent[] = [];
   let ready = false;
-  void listCalls(ctx).then((list) => list, () => ({ calls: [], partial: true })).then((list) => {
-    send({ kind: 'snapshot', ...list });
-    const backlog = new Set(o.call ? ctx.feeds.get(o.call)?.history() ?? [] : []);
-    for (const ev of backlog) send(ev);
-    ready = true;
-    for (const ev of pending.splice(0)) if (!backlog.has(ev)) send(ev); // published while the list was read: once
-  });
+  void listCalls(ctx)
+    .then(
+      (list) => list,
+      () => ({ calls: [], partial: true }),
+    )
+    .then((list) => {
+      send({ kind: 'snapshot', ...list });
+      const backlog = new Set(o.call ? (ctx.feeds.get(o.call)?.history() ?? []) : []);
+      for (const ev of backlog) send(ev);
+      ready = true;
+      for (const ev of pending.splice(0)) if (!backlog.has(ev)) send(ev); // published while the list was read: once
+    });
   const wanted = (ev: FeedEvent) =>
-    ev.kind === 'started' || ev.kind === 'ended' || ev.kind === 'state' || ev.kind === 'levels' || ev.kind === 'reload' || ('callSid' in ev && ev.callSid === o.call);
+    ev.kind === 'started' ||
+    ev.kind === 'ended' ||
+    ev.kind === 'state' ||
+    ev.kind === 'levels' ||
+    ev.kind === 'reload' ||
+    ('callSid' in ev && ev.callSid === o.call);
   const unsubscribe = ctx.feeds.subscribe((ev) => {
     if (!wanted(ev)) return;
     if (ready) send(ev);

@@ -138,18 +138,32 @@ export class CallControl {
     this.s.reply(callId, verb, output);
   }
 
-  private async transfer(destination: string | undefined, callId: string | undefined, reason: string | undefined, waitForWords: boolean): Promise<void> {
+  private async transfer(
+    destination: string | undefined,
+    callId: string | undefined,
+    reason: string | undefined,
+    waitForWords: boolean,
+  ): Promise<void> {
     const s = this.s;
     const metrics = s.deps.metrics;
-    if (this.owner) return this.done('transfer_to_human', 'busy', callId, { error: `call is already ending (${this.owner})` });
+    if (this.owner)
+      return this.done('transfer_to_human', 'busy', callId, { error: `call is already ending (${this.owner})` });
     const picked = resolveTarget(s.agent, destination);
     if (!picked) {
       metrics.transfers.inc({ result: 'no_target' });
-      return this.done('transfer_to_human', 'no_target', callId, { error: 'transfer_failed: no allowed destination and no default target' }, { destination });
+      return this.done(
+        'transfer_to_human',
+        'no_target',
+        callId,
+        { error: 'transfer_failed: no allowed destination and no default target' },
+        { destination },
+      );
     }
     if (!s.deps.rest) {
       metrics.transfers.inc({ result: 'no_rest' });
-      return this.done('transfer_to_human', 'no_rest', callId, { error: 'transfer_failed: Twilio REST credentials are not configured' });
+      return this.done('transfer_to_human', 'no_rest', callId, {
+        error: 'transfer_failed: Twilio REST credentials are not configured',
+      });
     }
     this.own('transfer');
     if (waitForWords) {
@@ -173,9 +187,13 @@ export class CallControl {
       return;
     }
     metrics.transfers.inc({ result: 'started' });
-    this.done('transfer_to_human', 'started', callId,
+    this.done(
+      'transfer_to_human',
+      'started',
+      callId,
       { status: 'transferring', destination: picked.target.name, used_default: picked.usedDefault },
-      { target: picked.target.name, kind: picked.target.kind, reason });
+      { target: picked.target.name, kind: picked.target.kind, reason },
+    );
     // The engine session ends with the hand-off; a failed dial brings the caller back to a new
     // session that is given this conversation (see the dial-action route).
     s.end('transferred');
@@ -197,7 +215,8 @@ export class CallControl {
 
   private async hangup(callId: string | undefined, waitForWords: boolean, outcome: CallOutcome): Promise<void> {
     const s = this.s;
-    if (this.owner && this.owner !== 'fallback') return this.done('end_call', 'busy', callId, { error: `call is already ending (${this.owner})` });
+    if (this.owner && this.owner !== 'fallback')
+      return this.done('end_call', 'busy', callId, { error: `call is already ending (${this.owner})` });
     this.own('end_call');
     if (waitForWords) await s.playback.whenPlayed(s.agent.end_call.max_wait_for_goodbye_ms);
     // A `stop` during the goodbye was the caller hanging up; from the REST request on it is ours.
@@ -229,20 +248,35 @@ export class CallControl {
     if (s.agent.send_dtmf_mode === 'play_digits') return this.sendDtmfByPlay(digits, callId);
     s.playback.pushPcm8k(generateDtmf(digits, 8000));
     const played = await s.playback.whenPlayed(15_000);
-    this.done('send_dtmf', played, callId, played === 'played' ? { status: 'sent', digits } : { error: `dtmf_${played}` });
+    this.done(
+      'send_dtmf',
+      played,
+      callId,
+      played === 'played' ? { status: 'sent', digits } : { error: `dtmf_${played}` },
+    );
   }
 
   /** `<Play digits>` then a new `<Connect><Stream>`: the engine session survives the restart. */
   private async sendDtmfByPlay(digits: string, callId: string | undefined): Promise<void> {
     const s = this.s;
-    if (!s.deps.rest) return this.done('send_dtmf', 'no_rest', callId, { error: 'send_dtmf_failed: Twilio REST credentials are not configured' });
+    if (!s.deps.rest)
+      return this.done('send_dtmf', 'no_rest', callId, {
+        error: 'send_dtmf_failed: Twilio REST credentials are not configured',
+      });
     await s.playback.whenPlayed(s.agent.end_call.max_wait_for_goodbye_ms);
     this.restartUntil = Date.now() + RESTART_WAIT_MS;
     const twiml = playDigitsThenStreamTwiml({
       digits,
       streamUrl: mediaStreamUrl(s.deps.publicUrl),
       // A restart the bridge asked for: its token may replace the stream this update stops.
-      parameters: streamParameters(s.deps.streamTokens.mint(s.callSid, { purpose: 'restart', agent: s.agent.id, from: s.info.from, to: s.info.to })),
+      parameters: streamParameters(
+        s.deps.streamTokens.mint(s.callSid, {
+          purpose: 'restart',
+          agent: s.agent.id,
+          from: s.info.from,
+          to: s.info.to,
+        }),
+      ),
     });
     const res = await s.deps.rest.updateCallTwiml(s.callSid, twiml);
     if (!res.ok) {
@@ -299,4 +333,3 @@ export class CallControl {
     s.end(reason);
   }
 }
-

@@ -17,7 +17,16 @@ export function streamParameters(token: string): Record<string, string> {
 }
 
 /** `<Connect><Stream>` to this bridge with the call's stream token, then the configured after-stream verb. */
-export function agentStreamTwiml(publicUrl: string, settings: BridgeSettings, params: { token: string; say?: string }): string {
-  const after = settings.after_stream === 'hangup' ? 'hangup' as const : { dial: settings.after_stream.dial };
-  return connectStreamTwiml({ streamUrl: mediaStreamUrl(publicUrl), parameters: streamParameters(params.token), after, ...(params.say ? { say: params.say } : {}) });
+export function agentStreamTwiml(
+  publicUrl: string,
+  settings: BridgeSettings,
+  params: { token: string; say?: string },
+): string {
+  const after = settings.after_stream === 'hangup' ? ('hangup' as const) : { dial: settings.after_stream.dial };
+  return connectStreamTwiml({
+    streamUrl: mediaStreamUrl(publicUrl),
+    parameters: streamParameters(params.token),
+    after,
+    ...(params.say ? { say: params.say } : {}),
+  });
 }

@@ -6,8 +6,10 @@ import type { AgentConfig, TransferTarget } from '../config/schema.js';
  * number the contact center did not list. Matching is by target name or by its value
  * (E.164 digits, sip URI case-insensitively, client identity with or without `client:`).
  */
-export function resolveTarget(agent: AgentConfig, destination: string | undefined):
-  { target: TransferTarget; usedDefault: boolean } | undefined {
+export function resolveTarget(
+  agent: AgentConfig,
+  destination: string | undefined,
+): { target: TransferTarget; usedDefault: boolean } | undefined {
   const targets = agent.transfer.targets;
   const d = destination?.trim();
   if (d) {
@@ -16,10 +18,14 @@ export function resolveTarget(agent: AgentConfig, destination: string | undefine
     const found = targets.find((t) => {
       if (t.name.toLowerCase() === lower) return true;
       switch (t.kind) {
-        case 'number': return digits.length > 6 && t.value === digits;
-        case 'sip': return t.value.toLowerCase() === lower;
-        case 'client': return t.value.replace(/^client:/, '') === d.replace(/^client:/, '');
-        case 'queue': return t.value.toLowerCase() === lower;
+        case 'number':
+          return digits.length > 6 && t.value === digits;
+        case 'sip':
+          return t.value.toLowerCase() === lower;
+        case 'client':
+          return t.value.replace(/^client:/, '') === d.replace(/^client:/, '');
+        case 'queue':
+          return t.value.toLowerCase() === lower;
       }
       return false;
     });

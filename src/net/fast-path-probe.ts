@@ -38,7 +38,10 @@ export async function probeFastPaths(enabled: boolean, timeoutMs = 5000): Promis
   if (!enabled) {
     return {
       shared_read: { active: false, reason: 'off: bridge.shared_read_buffer is false' },
-      ws_fast_receive: { active: false, reason: 'off: it runs inside the shared read buffer, and bridge.shared_read_buffer is false' },
+      ws_fast_receive: {
+        active: false,
+        reason: 'off: it runs inside the shared read buffer, and bridge.shared_read_buffer is false',
+      },
     };
   }
   let problems: { read?: string; receive?: string };
@@ -77,7 +80,8 @@ async function probeLoopback(timeoutMs: number): Promise<{ read?: string; receiv
       const [serverWs, req] = await accepted;
       serverWs.on('error', () => {});
       await opened;
-      const read = sharedReadProblem(req.socket) ?? sharedReadProblem((client as unknown as { _socket: Socket })._socket);
+      const read =
+        sharedReadProblem(req.socket) ?? sharedReadProblem((client as unknown as { _socket: Socket })._socket);
       const receive = fastReceiveProblem(serverWs) ?? fastReceiveProblem(client);
       return { read, receive };
     })();

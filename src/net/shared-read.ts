@@ -20,7 +20,11 @@ import type { Socket } from 'node:net';
 /** As large as Node's own read size: one read drains as much as it would by default. */
 const SHARED = Buffer.allocUnsafeSlow(64 * 1024);
 
-interface Symbols { buffer: symbol; cb: symbol; gen: symbol }
+interface Symbols {
+  buffer: symbol;
+  cb: symbol;
+  gen: symbol;
+}
 let symbols: Symbols | null | undefined;
 
 function lookup(socket: object): Symbols | null {

@@ -80,7 +80,8 @@ export class WriteCoalescer {
   uncorkErrors = 0;
 
   constructor(opts: WriteCoalescerOptions) {
-    if (!(opts.maxHoldMs > 0) || !Number.isFinite(opts.maxHoldMs)) throw new RangeError(`WriteCoalescer: maxHoldMs must be a positive number, got ${opts.maxHoldMs}`);
+    if (!(opts.maxHoldMs > 0) || !Number.isFinite(opts.maxHoldMs))
+      throw new RangeError(`WriteCoalescer: maxHoldMs must be a positive number, got ${opts.maxHoldMs}`);
     this.maxHoldMs = opts.maxHoldMs;
     this.maxSockets = Math.max(1, Math.floor(opts.maxSockets ?? 64));
     this.clock = opts.now ?? (() => performance.now());
@@ -101,7 +102,11 @@ export class WriteCoalescer {
     const now = this.clock();
     // The bounds are checked on every write, held socket or not: a batch never outlives maxHoldMs
     // while anything is being written.
-    if (this.batch.length > 0 && (now - this.batchStart >= this.maxHoldMs || (!h.held && this.batch.length >= this.maxSockets))) this.flush(now);
+    if (
+      this.batch.length > 0 &&
+      (now - this.batchStart >= this.maxHoldMs || (!h.held && this.batch.length >= this.maxSockets))
+    )
+      this.flush(now);
     if (h.held) return; // already waiting: this write joins the others
     if (this.batch.length === 0) this.batchStart = now;
     h.held = true;

@@ -49,7 +49,8 @@ const CLOSE = 0x08;
 /** The receiver, if it is one this code knows and it sits between messages. */
 function idleReceiver(ws: WebSocket): WsReceiver | undefined {
   const r = (ws as unknown as { _receiver?: WsReceiver })._receiver;
-  if (!r || r._state !== GET_INFO || r._bufferedBytes !== 0 || r._fragmented !== 0 || r._opcode === CLOSE) return undefined;
+  if (!r || r._state !== GET_INFO || r._bufferedBytes !== 0 || r._fragmented !== 0 || r._opcode === CLOSE)
+    return undefined;
   if (r._errored !== false || r._allowSynchronousEvents !== true || typeof r._maxPayload !== 'number') return undefined;
   if (r.writableLength !== 0 || r.writableEnded || r.destroyed) return undefined;
   return r;
@@ -57,9 +58,20 @@ function idleReceiver(ws: WebSocket): WsReceiver | undefined {
 
 /** Each private Receiver field this reads, with the type it must have. */
 const RECEIVER_FIELDS: Record<string, string> = {
-  _state: 'number', _bufferedBytes: 'number', _fragmented: 'number', _opcode: 'number', _errored: 'boolean',
-  _isServer: 'boolean', _maxPayload: 'number', _binaryType: 'string', _skipUTF8Validation: 'boolean',
-  _allowSynchronousEvents: 'boolean', writableLength: 'number', writableEnded: 'boolean', destroyed: 'boolean', emit: 'function',
+  _state: 'number',
+  _bufferedBytes: 'number',
+  _fragmented: 'number',
+  _opcode: 'number',
+  _errored: 'boolean',
+  _isServer: 'boolean',
+  _maxPayload: 'number',
+  _binaryType: 'string',
+  _skipUTF8Validation: 'boolean',
+  _allowSynchronousEvents: 'boolean',
+  writableLength: 'number',
+  writableEnded: 'boolean',
+  destroyed: 'boolean',
+  emit: 'function',
 };
 
 /**

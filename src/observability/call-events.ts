@@ -10,7 +10,8 @@
  */
 import { redactNumbers } from '../call/record.js';
 
-export type CallState = 'connecting' | 'greeting' | 'listening' | 'agent_speaking' | 'tool_running' | 'holding' | 'transferring' | 'ending';
+export type CallState =
+  'connecting' | 'greeting' | 'listening' | 'agent_speaking' | 'tool_running' | 'holding' | 'transferring' | 'ending';
 
 export type TimelineKind = 'tool' | 'verb' | 'barge_in' | 'dtmf';
 
@@ -19,7 +20,15 @@ export type FeedEvent =
   | { kind: 'ended'; callSid: string; outcome: string }
   | { kind: 'state'; callSid: string; state: CallState; atMs: number }
   | { kind: 'transcript'; callSid: string; role: string; text: string; atMs: number }
-  | { kind: 'timeline'; callSid: string; type: TimelineKind; name: string; result: string; durationMs?: number; atMs: number }
+  | {
+      kind: 'timeline';
+      callSid: string;
+      type: TimelineKind;
+      name: string;
+      result: string;
+      durationMs?: number;
+      atMs: number;
+    }
   | { kind: 'latency'; callSid: string; firstFrameMs: number; voiceToVoiceMs?: number; atMs: number }
   | { kind: 'levels'; callSid: string; in: number; out: number }
   /** a configuration reload (any source): what changed, or why it was refused */
@@ -113,13 +122,24 @@ export class CallFeed {
   }
 
   transcript(role: string, text: string): void {
-    this.push({ kind: 'transcript', callSid: this.view.callSid, role, text: redactNumbers(text).slice(0, 400), atMs: this.at() });
+    this.push({
+      kind: 'transcript',
+      callSid: this.view.callSid,
+      role,
+      text: redactNumbers(text).slice(0, 400),
+      atMs: this.at(),
+    });
   }
 
   timeline(type: TimelineKind, name: string, result: string, durationMs?: number): void {
     this.push({
-      kind: 'timeline', callSid: this.view.callSid, type, name: name.slice(0, 64), result: result.slice(0, 64),
-      ...(durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {}), atMs: this.at(),
+      kind: 'timeline',
+      callSid: this.view.callSid,
+      type,
+      name: name.slice(0, 64),
+      result: result.slice(0, 64),
+      ...(durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {}),
+      atMs: this.at(),
     });
   }
 
@@ -130,8 +150,11 @@ export class CallFeed {
 
   latency(firstFrameMs: number, voiceToVoiceMs: number | undefined): void {
     this.push({
-      kind: 'latency', callSid: this.view.callSid, firstFrameMs: Math.round(firstFrameMs),
-      ...(voiceToVoiceMs !== undefined && voiceToVoiceMs >= 0 ? { voiceToVoiceMs: Math.round(voiceToVoiceMs) } : {}), atMs: this.at(),
+      kind: 'latency',
+      callSid: this.view.callSid,
+      firstFrameMs: Math.round(firstFrameMs),
+      ...(voiceToVoiceMs !== undefined && voiceToVoiceMs >= 0 ? { voiceToVoiceMs: Math.round(voiceToVoiceMs) } : {}),
+      atMs: this.at(),
     });
   }
 
@@ -142,7 +165,12 @@ export class CallFeed {
       this.state = state;
       this.push({ kind: 'state', callSid: this.view.callSid, state, atMs: this.at() });
     }
-    this.hub.publish({ kind: 'levels', callSid: this.view.callSid, in: this.inLevel.take(), out: this.outLevel.take() });
+    this.hub.publish({
+      kind: 'levels',
+      callSid: this.view.callSid,
+      in: this.inLevel.take(),
+      out: this.outLevel.take(),
+    });
   }
 
   /** Everything kept so far, for a detail view opened after the call started. */
@@ -170,7 +198,11 @@ export class CallFeedHub {
   }
 
   open(info: { callSid: string; agent: string; from?: string }, probe: () => CallState): CallFeed {
-    const feed = new CallFeed(this, { callSid: info.callSid, agent: info.agent, caller: maskNumber(info.from), startedAt: Date.now() }, probe);
+    const feed = new CallFeed(
+      this,
+      { callSid: info.callSid, agent: info.agent, caller: maskNumber(info.from), startedAt: Date.now() },
+      probe,
+    );
     this.feeds.set(info.callSid, feed);
     this.publish({ kind: 'started', call: feed.current() });
     return feed;
@@ -214,7 +246,9 @@ export class CallFeedHub {
     for (const fn of this.listeners) {
       try {
         fn(ev);
-      } catch { /* the watcher's own problem: its connection closes on its side */ }
+      } catch {
+        /* the watcher's own problem: its connection closes on its side */
+      }
     }
   }
 

@@ -177,7 +177,8 @@ export class FastHistogram<L extends string> extends FastMetric<L> {
 
   async get() {
     const bucket = `${this.name}_bucket`;
-    const values: { value: number; labels: Record<string, string | number>; metricName: string; exemplar?: null }[] = [];
+    const values: { value: number; labels: Record<string, string | number>; metricName: string; exemplar?: null }[] =
+      [];
     for (const [k, s] of this.series) {
       const own = this.labelsOf(k);
       let acc = 0;

@@ -8,9 +8,22 @@ export type { Logger };
  * the serialised object, so a secret that sneaks into a nested field is still masked.
  */
 const REDACT_PATHS = [
-  'apiKey', '*.apiKey', 'authToken', '*.authToken', 'auth_secret', '*.auth_secret',
-  'signingSecret', '*.signingSecret', 'secret', '*.secret', 'password', '*.password',
-  'headers.authorization', 'headers["x-twilio-signature"]', '*.kb_token', 'kb_token',
+  'apiKey',
+  '*.apiKey',
+  'authToken',
+  '*.authToken',
+  'auth_secret',
+  '*.auth_secret',
+  'signingSecret',
+  '*.signingSecret',
+  'secret',
+  '*.secret',
+  'password',
+  '*.password',
+  'headers.authorization',
+  'headers["x-twilio-signature"]',
+  '*.kb_token',
+  'kb_token',
 ];
 
 export interface LoggerSettings {
@@ -68,7 +81,12 @@ type Prettify = (line: string) => string;
 function loadPrettifier(colorize: boolean): Prettify | undefined {
   try {
     const mod = createRequire(import.meta.url)('pino-pretty') as { prettyFactory: (o: object) => Prettify };
-    return mod.prettyFactory({ colorize, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,svc', singleLine: false });
+    return mod.prettyFactory({
+      colorize,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,svc',
+      singleLine: false,
+    });
   } catch {
     return undefined;
   }
@@ -82,8 +100,11 @@ function loadPrettifier(colorize: boolean): Prettify | undefined {
 export function createLogger(settings: LoggerSettings = {}): Logger {
   // Every configured secret, whatever its length (a short one is refused at start in production,
   // docs/decisions.md), in its literal and its JSON-escaped form (a `"` or `\` in it is escaped in the line).
-  const secrets = [...new Set((settings.secrets ?? []).filter((s) => s.length > 0).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]))]
-    .sort((x, y) => y.length - x.length);
+  const secrets = [
+    ...new Set(
+      (settings.secrets ?? []).filter((s) => s.length > 0).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]),
+    ),
+  ].sort((x, y) => y.length - x.length);
   const opts: LoggerOptions = {
     level: logLevel(settings.level),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -93,7 +114,10 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   let prettify: Prettify | undefined;
   if (settings.pretty ?? prettyLogs(process.env, dest)) {
     prettify = loadPrettifier((dest as { isTTY?: boolean }).isTTY === true);
-    if (!prettify && process.env.LOG_FORMAT) throw new LogSettingError('LOG_FORMAT=pretty needs pino-pretty, an optional dependency that is not installed (npm install pino-pretty), or LOG_FORMAT=json');
+    if (!prettify && process.env.LOG_FORMAT)
+      throw new LogSettingError(
+        'LOG_FORMAT=pretty needs pino-pretty, an optional dependency that is not installed (npm install pino-pretty), or LOG_FORMAT=json',
+      );
   }
   if (secrets.length === 0 && !prettify) return pino(opts, dest as DestinationStream);
   const scrubbing: DestinationStream = {

@@ -14,38 +14,158 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   return {
     registry,
     activeCalls: new Gauge({ name: 'bridge_active_calls', help: 'Calls with a live session', registers: r }),
-    calls: new Counter({ name: 'bridge_calls_total', help: 'Finished calls by outcome', labelNames: ['outcome'], registers: r }),
+    calls: new Counter({
+      name: 'bridge_calls_total',
+      help: 'Finished calls by outcome',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
     /** per frame: FastCounter (same export as prom-client's Counter, no per-call label hashing) */
-    frames: new FastCounter({ name: 'bridge_frames_total', help: 'Audio frames by direction', labelNames: ['direction'], registers: r }),
-    framesDropped: new Counter({ name: 'bridge_frames_dropped_total', help: 'Audio frames dropped by direction and reason', labelNames: ['direction', 'reason'], registers: r }),
-    silenceFilled: new Counter({ name: 'bridge_silence_filled_ms_total', help: 'Milliseconds of silence inserted for inbound media gaps', registers: r }),
-    rejected: new Counter({ name: 'bridge_rejected_messages_total', help: 'Malformed or unexpected messages by source and reason', labelNames: ['source', 'reason'], registers: r }),
-    streamsRefused: new Counter({ name: 'bridge_media_streams_refused_total', help: 'Media Streams sockets refused or closed by the bridge, by reason (token, duplicate stream, start timeout, rate)', labelNames: ['reason'], registers: r }),
-    streamsThrottled: new Counter({ name: 'bridge_media_streams_throttled_total', help: 'Times a media socket went over its message or byte budget and its reads were paused', registers: r }),
-    webhooksRejected: new Counter({ name: 'bridge_webhook_rejected_total', help: 'Twilio requests refused by route and reason', labelNames: ['route', 'reason'], registers: r }),
-    bargeIns: new Counter({ name: 'bridge_barge_ins_total', help: 'Caller barge-ins (Twilio clear sent)', registers: r }),
-    transfers: new Counter({ name: 'bridge_transfers_total', help: 'Transfers by result', labelNames: ['result'], registers: r }),
-    verbs: new Counter({ name: 'bridge_engine_verbs_total', help: 'Engine call-control verbs by verb and result', labelNames: ['verb', 'result'], registers: r }),
+    frames: new FastCounter({
+      name: 'bridge_frames_total',
+      help: 'Audio frames by direction',
+      labelNames: ['direction'],
+      registers: r,
+    }),
+    framesDropped: new Counter({
+      name: 'bridge_frames_dropped_total',
+      help: 'Audio frames dropped by direction and reason',
+      labelNames: ['direction', 'reason'],
+      registers: r,
+    }),
+    silenceFilled: new Counter({
+      name: 'bridge_silence_filled_ms_total',
+      help: 'Milliseconds of silence inserted for inbound media gaps',
+      registers: r,
+    }),
+    rejected: new Counter({
+      name: 'bridge_rejected_messages_total',
+      help: 'Malformed or unexpected messages by source and reason',
+      labelNames: ['source', 'reason'],
+      registers: r,
+    }),
+    streamsRefused: new Counter({
+      name: 'bridge_media_streams_refused_total',
+      help: 'Media Streams sockets refused or closed by the bridge, by reason (token, duplicate stream, start timeout, rate)',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    streamsThrottled: new Counter({
+      name: 'bridge_media_streams_throttled_total',
+      help: 'Times a media socket went over its message or byte budget and its reads were paused',
+      registers: r,
+    }),
+    webhooksRejected: new Counter({
+      name: 'bridge_webhook_rejected_total',
+      help: 'Twilio requests refused by route and reason',
+      labelNames: ['route', 'reason'],
+      registers: r,
+    }),
+    bargeIns: new Counter({
+      name: 'bridge_barge_ins_total',
+      help: 'Caller barge-ins (Twilio clear sent)',
+      registers: r,
+    }),
+    transfers: new Counter({
+      name: 'bridge_transfers_total',
+      help: 'Transfers by result',
+      labelNames: ['result'],
+      registers: r,
+    }),
+    verbs: new Counter({
+      name: 'bridge_engine_verbs_total',
+      help: 'Engine call-control verbs by verb and result',
+      labelNames: ['verb', 'result'],
+      registers: r,
+    }),
     /** tool calls by outcome, errors by kind, retries, latency (bridge_tool_*) */
     tools: createToolMetrics(registry),
-    engineConnect: new Histogram({ name: 'bridge_engine_connect_seconds', help: 'Engine connect + configure latency', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
-    engineCloses: new Counter({ name: 'bridge_engine_closes_total', help: 'Engine socket closes by code', labelNames: ['code'], registers: r }),
-    engineReconnects: new Counter({ name: 'bridge_engine_reconnects_total', help: 'Engine reconnect attempts by result', labelNames: ['result'], registers: r }),
-    engineFlaps: new Counter({ name: 'bridge_engine_flaps_total', help: 'Engine sessions that came up (said hello) and then dropped abnormally', registers: r }),
-    engineDeadlines: new Counter({ name: 'bridge_engine_deadlines_missed_total', help: 'Engine deadlines missed: hello (none after the socket opened), reply (silent while the caller waited)', labelNames: ['deadline'], registers: r }),
+    engineConnect: new Histogram({
+      name: 'bridge_engine_connect_seconds',
+      help: 'Engine connect + configure latency',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    engineCloses: new Counter({
+      name: 'bridge_engine_closes_total',
+      help: 'Engine socket closes by code',
+      labelNames: ['code'],
+      registers: r,
+    }),
+    engineReconnects: new Counter({
+      name: 'bridge_engine_reconnects_total',
+      help: 'Engine reconnect attempts by result',
+      labelNames: ['result'],
+      registers: r,
+    }),
+    engineFlaps: new Counter({
+      name: 'bridge_engine_flaps_total',
+      help: 'Engine sessions that came up (said hello) and then dropped abnormally',
+      registers: r,
+    }),
+    engineDeadlines: new Counter({
+      name: 'bridge_engine_deadlines_missed_total',
+      help: 'Engine deadlines missed: hello (none after the socket opened), reply (silent while the caller waited)',
+      labelNames: ['deadline'],
+      registers: r,
+    }),
     /** per frame: FastHistogram (same export as prom-client's Histogram) */
-    addedLatency: new FastHistogram({ name: 'bridge_added_latency_seconds', help: 'Processing time the bridge adds per frame', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
+    addedLatency: new FastHistogram({
+      name: 'bridge_added_latency_seconds',
+      help: 'Processing time the bridge adds per frame',
+      labelNames: ['direction'],
+      buckets: latencyBuckets,
+      registers: r,
+    }),
     /** per socket flush: how long its oldest message waited in the write coalescer (src/net/write-coalescer.ts) */
-    writeHold: new FastHistogram({ name: 'bridge_write_hold_seconds', help: 'Wait of the oldest held message per socket flush of the write coalescer', labelNames: ['direction'], buckets: latencyBuckets, registers: r }),
+    writeHold: new FastHistogram({
+      name: 'bridge_write_hold_seconds',
+      help: 'Wait of the oldest held message per socket flush of the write coalescer',
+      labelNames: ['direction'],
+      buckets: latencyBuckets,
+      registers: r,
+    }),
     /** what the caller experiences of each agent reply (src/call/playback.ts) */
-    replyFirstFrame: new Histogram({ name: 'bridge_reply_first_frame_seconds', help: "Engine's first audio of a reply to its first audio sent to Twilio", buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers: r }),
-    voiceToVoice: new Histogram({ name: 'bridge_voice_to_voice_seconds', help: "Caller's end of speech (as the engine reports it) to the reply's first audio played", buckets: [0.2, 0.4, 0.6, 0.8, 1, 1.5, 2, 3, 5, 10], registers: r }),
-    playoutUnderruns: new Counter({ name: 'bridge_playout_underruns_total', help: "Times the caller's playout ran dry inside a reply (the engine fell behind real time)", registers: r }),
-    playoutUnderrunSeconds: new Counter({ name: 'bridge_playout_underrun_seconds_total', help: 'Silence the caller heard inside replies because the playout ran dry', registers: r }),
-    engineUnknownEvents: new Counter({ name: 'bridge_engine_unknown_events_total', help: 'Engine events of a type the bridge does not know (ignored)', registers: r }),
+    replyFirstFrame: new Histogram({
+      name: 'bridge_reply_first_frame_seconds',
+      help: "Engine's first audio of a reply to its first audio sent to Twilio",
+      buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+      registers: r,
+    }),
+    voiceToVoice: new Histogram({
+      name: 'bridge_voice_to_voice_seconds',
+      help: "Caller's end of speech (as the engine reports it) to the reply's first audio played",
+      buckets: [0.2, 0.4, 0.6, 0.8, 1, 1.5, 2, 3, 5, 10],
+      registers: r,
+    }),
+    playoutUnderruns: new Counter({
+      name: 'bridge_playout_underruns_total',
+      help: "Times the caller's playout ran dry inside a reply (the engine fell behind real time)",
+      registers: r,
+    }),
+    playoutUnderrunSeconds: new Counter({
+      name: 'bridge_playout_underrun_seconds_total',
+      help: 'Silence the caller heard inside replies because the playout ran dry',
+      registers: r,
+    }),
+    engineUnknownEvents: new Counter({
+      name: 'bridge_engine_unknown_events_total',
+      help: 'Engine events of a type the bridge does not know (ignored)',
+      registers: r,
+    }),
     /** 1 when the fast path is active in this process, 0 when it fell back (src/net/fast-path-probe.ts) */
-    fastPathActive: new Gauge({ name: 'bridge_fast_path_active', help: 'Whether a receive fast path is active (1) or fell back to the default path (0), by path: shared_read, ws_fast_receive', labelNames: ['path'], registers: r }),
-    preconnect: new Counter({ name: 'bridge_preconnect_total', help: 'Pre-connected engine sessions by result', labelNames: ['result'], registers: r }),
+    fastPathActive: new Gauge({
+      name: 'bridge_fast_path_active',
+      help: 'Whether a receive fast path is active (1) or fell back to the default path (0), by path: shared_read, ws_fast_receive',
+      labelNames: ['path'],
+      registers: r,
+    }),
+    preconnect: new Counter({
+      name: 'bridge_preconnect_total',
+      help: 'Pre-connected engine sessions by result',
+      labelNames: ['result'],
+      registers: r,
+    }),
   };
 }
 

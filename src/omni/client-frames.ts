@@ -16,9 +16,19 @@ export interface ConfigurePayload {
 }
 
 export type ConfigureFrame = { type: 'configure' } & ConfigurePayload;
-export interface DtmfFrame { type: 'dtmf'; digit: string }
-export interface ToolResultFrame { type: 'tool_result'; call_id: string; name: string; output: unknown }
-export interface SessionEndingFrame { type: 'session_ending' }
+export interface DtmfFrame {
+  type: 'dtmf';
+  digit: string;
+}
+export interface ToolResultFrame {
+  type: 'tool_result';
+  call_id: string;
+  name: string;
+  output: unknown;
+}
+export interface SessionEndingFrame {
+  type: 'session_ending';
+}
 export type ClientFrame = ConfigureFrame | DtmfFrame | ToolResultFrame | SessionEndingFrame;
 
 const DTMF_DIGIT = /^[0-9*#A-D]$/;
@@ -46,8 +56,12 @@ export function configureFrame(payload: ConfigurePayload): ConfigureFrame {
   if (payload.tools !== undefined) {
     if (!Array.isArray(payload.tools)) throw new TypeError('configure: tools must be an array');
     frame.tools = payload.tools.map((t, i) => {
-      if (typeof t?.name !== 'string' || typeof t.description !== 'string'
-        || typeof t.parameters !== 'object' || t.parameters === null) {
+      if (
+        typeof t?.name !== 'string' ||
+        typeof t.description !== 'string' ||
+        typeof t.parameters !== 'object' ||
+        t.parameters === null
+      ) {
         throw new TypeError(`configure: tools[${i}] needs name, description and a parameters object`);
       }
       return { name: t.name, description: t.description, parameters: t.parameters };

@@ -8,7 +8,12 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { Logger } from '../observability/logger.js';
 import {
-  type ClientFrame, type ConfigurePayload, configureFrame, dtmfFrame, sessionEndingFrame, toolResultFrame,
+  type ClientFrame,
+  type ConfigurePayload,
+  configureFrame,
+  dtmfFrame,
+  sessionEndingFrame,
+  toolResultFrame,
 } from './client-frames.js';
 import type { OmniEvent } from './events.js';
 import { AudioReassembler, PcmScratch, decodeServerMessage, encodeAudioFrame, encodeControl } from './framing.js';
@@ -83,7 +88,11 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
   /** agent audio split inside a sample is joined here (a byte is never dropped) */
   private readonly audio = new AudioReassembler();
   private readonly counters: OmniClientStats = {
-    framesSent: 0, framesReceived: 0, eventsReceived: 0, rejected: 0, audioRefused: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    eventsReceived: 0,
+    rejected: 0,
+    audioRefused: 0,
   };
   private readonly log: Logger;
   private state: State = 'idle';
@@ -107,13 +116,23 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
   }
 
   /** Current rate of the agent audio: `audio_out` once announced, the input rate until then. */
-  get outputRate(): number { return this.rate; }
-  get isOpen(): boolean { return this.state === 'open'; }
-  get bufferedAmount(): number { return this.ws?.bufferedAmount ?? 0; }
+  get outputRate(): number {
+    return this.rate;
+  }
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
   /** The engine's call id from hello/session_started, for correlating logs. */
-  get engineCallId(): string | undefined { return this.engineCallIdValue; }
+  get engineCallId(): string | undefined {
+    return this.engineCallIdValue;
+  }
   /** True once the server said `session_end`: a close that follows is the engine's normal end. */
-  get sessionEndReceived(): boolean { return this.serverEnded; }
+  get sessionEndReceived(): boolean {
+    return this.serverEnded;
+  }
 
   /**
    * Opens the socket and sends the one complete `configure`; resolves once both are done. On
@@ -122,7 +141,9 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
    */
   connect(): Promise<void> {
     if (this.state !== 'idle' || this.endRequested) {
-      return Promise.reject(new OmniConnectError('OmniClient is single-use: connect() after connect() or end()', 'config', false));
+      return Promise.reject(
+        new OmniConnectError('OmniClient is single-use: connect() after connect() or end()', 'config', false),
+      );
     }
     this.state = 'connecting';
     let configure: Buffer;
@@ -135,7 +156,11 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
         throw new Error('API key contains characters that cannot travel in a WebSocket subprotocol');
       }
     } catch (err) {
-      const error = new OmniConnectError(this.scrub(`Omni client misconfigured: ${(err as Error).message}`), 'config', false);
+      const error = new OmniConnectError(
+        this.scrub(`Omni client misconfigured: ${(err as Error).message}`),
+        'config',
+        false,
+      );
       this.state = 'closed';
       this.emitClose(1008, error.message);
       return Promise.reject(error);
@@ -149,10 +174,14 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
       this.pendingConnect = { resolve, reject, timer, configure };
       try {
         this.ws = new WebSocket(url, key === undefined ? [] : [`pyai-key.${key}`], {
-          perMessageDeflate: false, maxPayload: MAX_PAYLOAD, handshakeTimeout: timeoutMs,
+          perMessageDeflate: false,
+          maxPayload: MAX_PAYLOAD,
+          handshakeTimeout: timeoutMs,
         });
       } catch (err) {
-        this.failConnect(new OmniConnectError(this.scrub(`Omni connect failed: ${(err as Error).message}`), 'config', false));
+        this.failConnect(
+          new OmniConnectError(this.scrub(`Omni connect failed: ${(err as Error).message}`), 'config', false),
+        );
         return;
       }
       this.wire(this.ws);
@@ -173,7 +202,8 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
     });
     ws.on('error', (err) => {
       const message = this.scrub(err.message);
-      if (this.pendingConnect) this.failConnect(new OmniConnectError(`Omni connect failed: ${message}`, 'network', true));
+      if (this.pendingConnect)
+        this.failConnect(new OmniConnectError(`Omni connect failed: ${message}`, 'network', true));
       else if (this.state === 'open') this.log.warn({ err: message }, 'omni socket error');
       else this.log.debug({ err: message }, 'omni socket error while closing');
     });
@@ -193,7 +223,10 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
       ws.removeAllListeners('message');
       if (this.pendingConnect) {
         const fatal = code === 1008 || code === 4401 || code === 4403;
-        this.failConnect(new OmniConnectError(`Omni closed the connection before it opened (${code})`, 'closed', !fatal), code);
+        this.failConnect(
+          new OmniConnectError(`Omni closed the connection before it opened (${code})`, 'closed', !fatal),
+          code,
+        );
       }
       this.state = 'closed';
       // After our own end() a missing closing handshake is still our normal end, not a drop to retry.
@@ -300,8 +333,7 @@ export class OmniClient extends EventEmitter<OmniClientEvents> {
 
   /** Defined once as a property: the hot receive path allocates no closure per message. */
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
-    const buf = Buffer.isBuffer(data) ? data
-      : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     this.counters.framesReceived++;
     const msg = decodeServerMessage(buf, isBinary, this.pcmScratch, this.audio);
     if (msg.kind === 'audio') {

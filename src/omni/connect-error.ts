@@ -4,7 +4,12 @@ export type OmniConnectFailure = 'timeout' | 'http' | 'network' | 'closed' | 'ab
 
 /** Why connect() failed. The message never contains the API key. */
 export class OmniConnectError extends Error {
-  constructor(message: string, readonly kind: OmniConnectFailure, readonly retryable: boolean, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly kind: OmniConnectFailure,
+    readonly retryable: boolean,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'OmniConnectError';
   }
@@ -16,13 +21,16 @@ export class OmniConnectError extends Error {
  */
 export function connectFailureCode(err: OmniConnectError): number {
   switch (err.kind) {
-    case 'aborted': return 1000;
-    case 'config': return 1008;
+    case 'aborted':
+      return 1000;
+    case 'config':
+      return 1008;
     case 'http':
       if (err.status === 401) return 4401;
       if (err.status === 403) return 4403;
       if (err.status === 429) return 4429;
       return err.retryable ? 1011 : 1008;
-    default: return 1006;
+    default:
+      return 1006;
   }
 }

@@ -10,29 +10,53 @@ export * from './client-frames.js';
 export type TranscriptRole = 'user' | 'assistant';
 
 export type OmniEvent =
-  | { type: 'hello'; protocol?: number; /** input rate from `audio_in` */ audioIn?: number; audioOutRate?: number; callId?: string }
+  | {
+      type: 'hello';
+      protocol?: number;
+      /** input rate from `audio_in` */ audioIn?: number;
+      audioOutRate?: number;
+      callId?: string;
+    }
   | { type: 'session_started'; agentId?: string; audioOutRate?: number; callId?: string }
   | {
-    type: 'configured'; voiceId?: string; greeting?: boolean; tools?: number; audioOutRate?: number;
-    honored?: string[]; ignored?: string[];
-  }
+      type: 'configured';
+      voiceId?: string;
+      greeting?: boolean;
+      tools?: number;
+      audioOutRate?: number;
+      honored?: string[];
+      ignored?: string[];
+    }
   | { type: 'transcript'; role: TranscriptRole; text: string; final: boolean }
   | {
-    /** a turn starts: `turn_begin`, or the reference server's `turn` (with the speaking role) */
-    type: 'turn_begin'; turn?: number; sinceCallerEndMs?: number; role?: TranscriptRole;
-  }
+      /** a turn starts: `turn_begin`, or the reference server's `turn` (with the speaking role) */
+      type: 'turn_begin';
+      turn?: number;
+      sinceCallerEndMs?: number;
+      role?: TranscriptRole;
+    }
   | { type: 'barge_in' }
   | { type: 'assistant_interrupted'; reply: string }
   | { type: 'audio_position'; sentMs?: number; realtimeMs?: number }
   | { type: 'telemetry'; name: string; data: Record<string, unknown> }
-  | { type: 'tool_call'; callId: string; name: string; /** object, or the raw string if it was not JSON */ arguments: unknown }
+  | {
+      type: 'tool_call';
+      callId: string;
+      name: string;
+      /** object, or the raw string if it was not JSON */ arguments: unknown;
+    }
   | { type: 'transfer_to_human'; destination?: string; reason?: string; callId?: string; raw: Record<string, unknown> }
   | { type: 'send_dtmf'; digits: string; callId?: string }
   | { type: 'play_hold'; seconds?: number; callId?: string }
   | {
-    type: 'collect'; field: string; kind: 'dtmf' | 'speech'; callId?: string;
-    numDigits?: number; finishOnKey?: string; timeoutMs?: number;
-  }
+      type: 'collect';
+      field: string;
+      kind: 'dtmf' | 'speech';
+      callId?: string;
+      numDigits?: number;
+      finishOnKey?: string;
+      timeoutMs?: number;
+    }
   | { type: 'end_call'; reason?: string; callId?: string }
   | { type: 'dtmf_echo'; digit: string }
   | { type: 'warning'; code?: string; message?: string }
@@ -47,8 +71,14 @@ export type ParseResult = { ok: true; event: OmniEvent } | { ok: false; reason: 
 type Builder = (f: FieldReader, name: string) => OmniEvent | undefined;
 
 const ROLE_ALIASES: Record<string, TranscriptRole> = {
-  user: 'user', caller: 'user', human: 'user', customer: 'user',
-  assistant: 'assistant', agent: 'assistant', bot: 'assistant', ai: 'assistant',
+  user: 'user',
+  caller: 'user',
+  human: 'user',
+  customer: 'user',
+  assistant: 'assistant',
+  agent: 'assistant',
+  bot: 'assistant',
+  ai: 'assistant',
 };
 
 /**
@@ -62,7 +92,10 @@ function transcript(f: FieldReader): OmniEvent | undefined {
   let role: TranscriptRole = 'user';
   if (roleText !== undefined) {
     const mapped = ROLE_ALIASES[roleText.toLowerCase()];
-    if (!mapped) { f.problem ??= `role: unknown role "${roleText.slice(0, 32)}"`; return undefined; }
+    if (!mapped) {
+      f.problem ??= `role: unknown role "${roleText.slice(0, 32)}"`;
+      return undefined;
+    }
     role = mapped;
   }
   if (text === undefined) return undefined;
@@ -105,7 +138,10 @@ function collect(f: FieldReader): OmniEvent | undefined {
     return undefined;
   }
   return {
-    type: 'collect', field, kind: kindText, callId: f.str('call_id', 'callId'),
+    type: 'collect',
+    field,
+    kind: kindText,
+    callId: f.str('call_id', 'callId'),
     numDigits: f.num('num_digits', 'numDigits', 'max_digits'),
     finishOnKey: f.str('finish_on_key', 'finishOnKey'),
     timeoutMs: f.num('timeout_ms', 'timeoutMs'),
@@ -114,46 +150,66 @@ function collect(f: FieldReader): OmniEvent | undefined {
 
 const BUILDERS: Record<string, Builder> = {
   hello: (f) => ({
-    type: 'hello', protocol: f.num('protocol'), audioIn: parseAudioFormatRate(f.any('audio_in')),
-    audioOutRate: parseAudioFormatRate(f.any('audio_out')), callId: f.str('call_id', 'callId'),
+    type: 'hello',
+    protocol: f.num('protocol'),
+    audioIn: parseAudioFormatRate(f.any('audio_in')),
+    audioOutRate: parseAudioFormatRate(f.any('audio_out')),
+    callId: f.str('call_id', 'callId'),
   }),
   session_started: (f) => ({
-    type: 'session_started', agentId: f.str('agent_id', 'agentId'),
-    audioOutRate: parseAudioFormatRate(f.any('audio_out')), callId: f.str('call_id', 'callId'),
+    type: 'session_started',
+    agentId: f.str('agent_id', 'agentId'),
+    audioOutRate: parseAudioFormatRate(f.any('audio_out')),
+    callId: f.str('call_id', 'callId'),
   }),
   configured: (f) => configured(f),
   config_ack: (f) => configured(f),
   transcript: (f) => transcript(f),
   turn_begin: (f) => ({
-    type: 'turn_begin', turn: f.num('turn'), sinceCallerEndMs: f.num('since_caller_end_ms', 'sinceCallerEndMs'),
+    type: 'turn_begin',
+    turn: f.num('turn'),
+    sinceCallerEndMs: f.num('since_caller_end_ms', 'sinceCallerEndMs'),
   }),
   turn: (f) => {
     const roleText = f.str('role', 'speaker');
     const role = roleText === undefined ? 'assistant' : ROLE_ALIASES[roleText.toLowerCase()];
-    if (!role) { f.problem ??= `role: unknown role "${roleText!.slice(0, 32)}"`; return undefined; }
+    if (!role) {
+      f.problem ??= `role: unknown role "${roleText!.slice(0, 32)}"`;
+      return undefined;
+    }
     return {
-      type: 'turn_begin', role, turn: f.num('turn'), sinceCallerEndMs: f.num('since_caller_end_ms', 'sinceCallerEndMs'),
+      type: 'turn_begin',
+      role,
+      turn: f.num('turn'),
+      sinceCallerEndMs: f.num('since_caller_end_ms', 'sinceCallerEndMs'),
     };
   },
   flush: () => ({ type: 'barge_in' }),
   barge_in: () => ({ type: 'barge_in' }),
   assistant_interrupted: (f) => ({ type: 'assistant_interrupted', reply: f.str('reply', 'text') ?? '' }),
   audio_position: (f) => ({
-    type: 'audio_position', sentMs: f.num('sent_ms', 'sentMs'), realtimeMs: f.num('realtime_ms', 'realtimeMs'),
+    type: 'audio_position',
+    sentMs: f.num('sent_ms', 'sentMs'),
+    realtimeMs: f.num('realtime_ms', 'realtimeMs'),
   }),
   kb_query: (f, name) => ({ type: 'telemetry', name, data: f.raw }),
   idle_prompt: (f, name) => ({ type: 'telemetry', name, data: f.raw }),
   tool_call: (f) => toolCall(f),
   transfer_to_human: (f) => ({
-    type: 'transfer_to_human', destination: f.str('destination', 'to', 'target'), reason: f.str('reason'),
-    callId: f.str('call_id', 'callId'), raw: f.raw,
+    type: 'transfer_to_human',
+    destination: f.str('destination', 'to', 'target'),
+    reason: f.str('reason'),
+    callId: f.str('call_id', 'callId'),
+    raw: f.raw,
   }),
   send_dtmf: (f) => {
     const digits = f.require(f.str('digits', 'digit', 'dtmf'), 'digits');
     return digits === undefined ? undefined : { type: 'send_dtmf', digits, callId: f.str('call_id', 'callId') };
   },
   play_hold: (f) => ({
-    type: 'play_hold', seconds: f.num('seconds', 'duration_s', 'duration'), callId: f.str('call_id', 'callId'),
+    type: 'play_hold',
+    seconds: f.num('seconds', 'duration_s', 'duration'),
+    callId: f.str('call_id', 'callId'),
   }),
   collect: (f) => collect(f),
   end_call: (f) => ({ type: 'end_call', reason: f.str('reason'), callId: f.str('call_id', 'callId') }),
@@ -170,12 +226,14 @@ const BUILDERS: Record<string, Builder> = {
 function configured(f: FieldReader): OmniEvent {
   const greeting = f.any('greeting');
   return {
-    type: 'configured', voiceId: f.str('voice_id', 'voiceId'),
+    type: 'configured',
+    voiceId: f.str('voice_id', 'voiceId'),
     // A server that echoes the greeting text instead of a flag still means "a greeting is set".
     greeting: typeof greeting === 'string' ? greeting.length > 0 : f.bool('greeting'),
     tools: Array.isArray(f.raw.tools) ? f.raw.tools.length : f.num('tools'),
     audioOutRate: parseAudioFormatRate(f.any('audio_out')),
-    honored: f.strList('honored'), ignored: f.strList('ignored'),
+    honored: f.strList('honored'),
+    ignored: f.strList('ignored'),
   };
 }
 

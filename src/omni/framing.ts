@@ -15,12 +15,12 @@ const HOST_IS_LE = endianness() === 'LE';
 
 export type DecodedMessage =
   | {
-    kind: 'audio';
-    /** Samples at the session's output rate. May view the message buffer: do not write to it. */
-    pcm: Int16Array;
-    /** 1 when the payload had an odd length and its trailing byte was dropped. */
-    droppedBytes?: number;
-  }
+      kind: 'audio';
+      /** Samples at the session's output rate. May view the message buffer: do not write to it. */
+      pcm: Int16Array;
+      /** 1 when the payload had an odd length and its trailing byte was dropped. */
+      droppedBytes?: number;
+    }
   | { kind: 'event'; event: OmniEvent }
   | { kind: 'ignored'; reason: string };
 
@@ -70,7 +70,11 @@ export class PcmScratch {
  * samples start one byte after the tag: odd, so most frames are copied. A fresh 960-byte array
  * is an off-heap allocation, ~0.55 µs more per frame than reusing one.)
  */
-export function readPcm16(data: Buffer, offset: number, scratch?: PcmScratch): { pcm: Int16Array; droppedBytes: number } {
+export function readPcm16(
+  data: Buffer,
+  offset: number,
+  scratch?: PcmScratch,
+): { pcm: Int16Array; droppedBytes: number } {
   const byteLength = data.length - offset;
   const droppedBytes = byteLength & 1;
   const samples = (byteLength - droppedBytes) >> 1;
@@ -139,7 +143,12 @@ function parseControlJson(text: string): DecodedMessage {
  * Decodes one server message. Text messages are legacy control JSON. With `scratch`, audio that
  * has to be copied lands there: the samples are then valid only until the next call.
  */
-export function decodeServerMessage(data: Buffer, isBinary: boolean, scratch?: PcmScratch, audio?: AudioReassembler): DecodedMessage {
+export function decodeServerMessage(
+  data: Buffer,
+  isBinary: boolean,
+  scratch?: PcmScratch,
+  audio?: AudioReassembler,
+): DecodedMessage {
   if (!isBinary) return parseControlJson(data.toString('utf8'));
   const tag = data[0];
   if (tag === undefined) return { kind: 'ignored', reason: 'empty binary message' };

@@ -4,12 +4,19 @@ import { z } from 'zod';
 import type { BridgeContext } from './context.js';
 import { destinationHint, OutboundPolicy } from './outbound-policy.js';
 
-const outboundBody = z.object({
-  to: z.string().regex(/^(\+[1-9]\d{6,14}|sips?:[^\s@]+@\S+|client:[A-Za-z0-9_.-]+)$/, 'E.164 number, sip: URI or client: identity'),
-  from: z.string().regex(/^\+[1-9]\d{6,14}$/, 'E.164 number'),
-  agent: z.string().min(1).max(64),
-  machine_detection: z.boolean().default(false),
-}).strict();
+const outboundBody = z
+  .object({
+    to: z
+      .string()
+      .regex(
+        /^(\+[1-9]\d{6,14}|sips?:[^\s@]+@\S+|client:[A-Za-z0-9_.-]+)$/,
+        'E.164 number, sip: URI or client: identity',
+      ),
+    from: z.string().regex(/^\+[1-9]\d{6,14}$/, 'E.164 number'),
+    agent: z.string().min(1).max(64),
+    machine_detection: z.boolean().default(false),
+  })
+  .strict();
 
 /** Constant-time bearer check; no token configured = the admin API is off (404). */
 function authorized(ctx: BridgeContext, req: FastifyRequest): boolean {
@@ -44,7 +51,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
   app.post('/admin/calls', { preHandler: guard }, async (req, reply) => {
     const parsed = outboundBody.safeParse(req.body ?? {});
     if (!parsed.success) {
-      return reply.code(400).send({ error: 'invalid_body', fields: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+      return reply
+        .code(400)
+        .send({ error: 'invalid_body', fields: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
     }
     const b = parsed.data;
     const agent = ctx.agent(b.agent);
@@ -52,22 +61,35 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
     // A leaked admin token must not become a toll-fraud tool: only allowed destinations are dialled.
     if (!outboundPolicy.allows(b.to)) {
       ctx.metrics.webhooksRejected.inc({ route: 'admin', reason: 'destination_not_allowed' });
-      ctx.logger.warn({ agent: agent.id, destination: destinationHint(b.to) }, 'outbound call refused: destination not allowed');
-      return reply.code(403).send({ error: 'destination_not_allowed', message: 'the destination is neither a transfer target nor in bridge.outbound.allow' });
+      ctx.logger.warn(
+        { agent: agent.id, destination: destinationHint(b.to) },
+        'outbound call refused: destination not allowed',
+      );
+      return reply
+        .code(403)
+        .send({
+          error: 'destination_not_allowed',
+          message: 'the destination is neither a transfer target nor in bridge.outbound.allow',
+        });
     }
     if (!ctx.rest) return reply.code(503).send({ error: 'Twilio REST credentials are not configured' });
-    if (ctx.draining || ctx.atCapacity()) return reply.code(503).send({ error: 'not accepting calls (draining or at capacity)' });
+    if (ctx.draining || ctx.atCapacity())
+      return reply.code(503).send({ error: 'not accepting calls (draining or at capacity)' });
     // The CallSid is not known until Twilio creates the call, so the stream's TwiML (and its
     // token, bound to that CallSid) comes from the signed answer webhook, /twilio/outbound.
     const url = `${ctx.config.env.publicUrl}/twilio/outbound?agent=${encodeURIComponent(agent.id)}`;
     const res = await ctx.rest.createCall({
-      to: b.to, from: b.from, url,
+      to: b.to,
+      from: b.from,
+      url,
       statusCallback: `${ctx.config.env.publicUrl}/twilio/status`,
       statusCallbackEvent: ['initiated', 'ringing', 'answered', 'completed'],
       ...(b.machine_detection ? { machineDetection: 'Enable' } : {}),
     });
     if (!res.ok) {
-      return reply.code(502).send({ error: 'twilio_refused', status: res.status ?? null, code: res.code ?? null, message: res.message });
+      return reply
+        .code(502)
+        .send({ error: 'twilio_refused', status: res.status ?? null, code: res.code ?? null, message: res.message });
     }
     ctx.logger.info({ callSid: res.callSid, agent: agent.id }, 'outbound call placed');
     return reply.code(201).send({ callSid: res.callSid, agent: agent.id });

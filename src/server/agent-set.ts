@@ -55,7 +55,12 @@ export async function loadAgentSet(file: ConfigFile, opts: AgentSetOptions, prev
       set.agents.set(fresh.id, fresh);
       set.holds.set(fresh.id, loadHold(fresh, opts.baseDir));
       if (fresh.tools.length) {
-        const reg = await ToolRegistry.load(fresh.tools, { baseDir: opts.baseDir, env: opts.env, allowHosts: opts.allowHosts, logger: opts.logger });
+        const reg = await ToolRegistry.load(fresh.tools, {
+          baseDir: opts.baseDir,
+          env: opts.env,
+          allowHosts: opts.allowHosts,
+          logger: opts.logger,
+        });
         opened.push(reg);
         set.tools.set(fresh, reg);
       }

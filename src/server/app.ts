@@ -67,17 +67,30 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: true });
   const env = config.env;
 
-  const rest = opts.rest ?? (env.twilioAccountSid && env.twilioAuthToken
-    ? createTwilioRest({ accountSid: env.twilioAccountSid, authToken: env.twilioAuthToken, apiBase: env.twilioApiBase, logger })
-    : undefined);
-  if (!rest) logger.warn('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: transfers, hang-ups and DTMF by <Play> are unavailable');
+  const rest =
+    opts.rest ??
+    (env.twilioAccountSid && env.twilioAuthToken
+      ? createTwilioRest({
+          accountSid: env.twilioAccountSid,
+          authToken: env.twilioAuthToken,
+          apiBase: env.twilioApiBase,
+          logger,
+        })
+      : undefined);
+  if (!rest)
+    logger.warn('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: transfers, hang-ups and DTMF by <Play> are unavailable');
   if (env.skipSignatureValidation) {
-    logger.error('!!! TWILIO_SIGNATURE_VALIDATION=off: Twilio signatures are NOT checked. Development only — never in production !!!');
+    logger.error(
+      '!!! TWILIO_SIGNATURE_VALIDATION=off: Twilio signatures are NOT checked. Development only — never in production !!!',
+    );
   } else if (!env.twilioAuthToken) {
     logger.error('TWILIO_AUTH_TOKEN is not set: every Twilio request will be refused (403) until it is');
   }
   if (settings.tool_allow_hosts.length) {
-    logger.warn({ hosts: settings.tool_allow_hosts }, 'tool webhook allow-list is set: these hosts bypass the SSRF rules (development only)');
+    logger.warn(
+      { hosts: settings.tool_allow_hosts },
+      'tool webhook allow-list is set: these hosts bypass the SSRF rules (development only)',
+    );
   }
 
   // The agents in force; a reload replaces the set (reload.ts). A session keeps its agent object,
@@ -96,7 +109,8 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   );
   // Both fast paths read private fields of Node and ws: say once whether they are in use.
   const fastPaths = await probeFastPaths(settings.shared_read_buffer);
-  for (const path of ['shared_read', 'ws_fast_receive'] as const) metrics.fastPathActive.set({ path }, fastPaths[path].active ? 1 : 0);
+  for (const path of ['shared_read', 'ws_fast_receive'] as const)
+    metrics.fastPathActive.set({ path }, fastPaths[path].active ? 1 : 0);
   logger.info({ fastPaths }, describeFastPaths(fastPaths));
 
   // Stream tokens: every replica sharing STREAM_TOKEN_SECRET (or the Twilio auth token it is
@@ -110,24 +124,29 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   const streamTokens = new StreamTokens(tokenSecret, settings.media_stream.token_ttl_s * 1000);
 
   const store = await openFleet(config, logger, metrics, opts.store, opts.storeEnv);
-  const registry = new CallRegistry({
-    settings,
-    engine: { baseUrl: opts.engineBaseUrl, apiKey: env.pyaiApiKey, rate: env.omniRate },
-    publicUrl: env.publicUrl,
-    toolsFor: (agent) => mcp.toolSetFor(agent.id, toolsByAgent.get(agent)),
-    holdFor: (id) => current.holds.get(id) ?? defaultHold,
-    paceClock: new IntervalPaceClock(),
-    streamTokens,
-    rest,
-    sockets,
-    logger,
-    metrics,
-    feeds,
-  }, (r) => {
-    history.add(r);
-    reloader.sweep();
-    (opts.onCallRecord ?? ((x: typeof r) => logger.info({ callRecord: x }, 'call record')))(r);
-  }, store, settings.fleet.lease_s * 1000);
+  const registry = new CallRegistry(
+    {
+      settings,
+      engine: { baseUrl: opts.engineBaseUrl, apiKey: env.pyaiApiKey, rate: env.omniRate },
+      publicUrl: env.publicUrl,
+      toolsFor: (agent) => mcp.toolSetFor(agent.id, toolsByAgent.get(agent)),
+      holdFor: (id) => current.holds.get(id) ?? defaultHold,
+      paceClock: new IntervalPaceClock(),
+      streamTokens,
+      rest,
+      sockets,
+      logger,
+      metrics,
+      feeds,
+    },
+    (r) => {
+      history.add(r);
+      reloader.sweep();
+      (opts.onCallRecord ?? ((x: typeof r) => logger.info({ callRecord: x }, 'call record')))(r);
+    },
+    store,
+    settings.fleet.lease_s * 1000,
+  );
   const calls = new FleetCalls(registry, store, settings.fleet.control_timeout_ms, logger);
 
   const reloader = new ConfigReloader({
@@ -144,7 +163,13 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     logger,
   });
   const ctx: BridgeContext = {
-    config, settings, logger, metrics, registry, rest, sockets,
+    config,
+    settings,
+    logger,
+    metrics,
+    registry,
+    rest,
+    sockets,
     draining: false,
     streamTokens,
     feeds,
@@ -176,12 +201,18 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseQuery(body as string));
   });
-  await app.register(websocket, { options: { maxPayload: MAX_MEDIA_MESSAGE_BYTES }, errorHandler: websocketErrorHandler(logger) });
+  await app.register(websocket, {
+    options: { maxPayload: MAX_MEDIA_MESSAGE_BYTES },
+    errorHandler: websocketErrorHandler(logger),
+  });
   app.setErrorHandler((err: { statusCode?: number; message?: string }, req, reply) => {
     const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     metrics.webhooksRejected.inc({ route: req.routeOptions?.url ?? 'unknown', reason: `http_${code}` });
     if (code === 500) logger.error({ err: err.message, route: req.routeOptions?.url }, 'request failed');
-    void reply.code(code).type('text/plain').send(code === 500 ? 'Internal Server Error' : 'Bad Request');
+    void reply
+      .code(code)
+      .type('text/plain')
+      .send(code === 500 ? 'Internal Server Error' : 'Bad Request');
   });
   registerHealthRoutes(app, ctx);
   registerVoiceRoutes(app, ctx);

@@ -33,7 +33,10 @@ export interface BridgeContext {
    */
   attachStream(callSid: string, claims: StreamClaims, handle: MediaStreamHandle): AttachResult | Promise<AttachResult>;
   /** pre-connects an engine session at a webhook (registry.preconnect) */
-  preconnect(info: { callSid: string; agent: AgentConfig; from?: string; to?: string }, resume?: Resume): CallSession | undefined;
+  preconnect(
+    info: { callSid: string; agent: AgentConfig; from?: string; to?: string },
+    resume?: Resume,
+  ): CallSession | undefined;
   /** this replica is full (its own limit) */
   atCapacity(): boolean;
   /** whether a new call may start: this replica's limit, then the fleet's (a slot claimed for `callSid`) */

@@ -10,11 +10,13 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: BridgeContext): 
     const reasons: string[] = [];
     if (ctx.draining) reasons.push('draining');
     if (ctx.atCapacity()) reasons.push('at_capacity');
-    if (!ctx.config.env.twilioAuthToken && !ctx.config.env.skipSignatureValidation) reasons.push('no_twilio_auth_token');
+    if (!ctx.config.env.twilioAuthToken && !ctx.config.env.skipSignatureValidation)
+      reasons.push('no_twilio_auth_token');
     if (reasons.length) return reply.code(503).send({ status: 'not_ready', reasons, activeCalls: ctx.registry.size });
     // Redis lost: calls go on from local state and new ones are still taken (each replica's own
     // limit), so the balancer keeps sending calls; the fleet features wait for the store.
-    if (ctx.registry.store.health() !== 'ok') return { status: 'degraded', reasons: ['store_unreachable'], activeCalls: ctx.registry.size };
+    if (ctx.registry.store.health() !== 'ok')
+      return { status: 'degraded', reasons: ['store_unreachable'], activeCalls: ctx.registry.size };
     return { status: 'ready', activeCalls: ctx.registry.size };
   });
 

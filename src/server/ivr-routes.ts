@@ -12,7 +12,13 @@ import { ivrParams } from './webhook-params.js';
  * whose action carries the number and the attempt count; invalid or missing input repeats the
  * prompt up to `max_attempts`, then the menu's default applies.
  */
-export function ivrEntryTwiml(ctx: BridgeContext, ivr: IvrConfig, to: string, attempt: number, prefix?: string): string {
+export function ivrEntryTwiml(
+  ctx: BridgeContext,
+  ivr: IvrConfig,
+  to: string,
+  attempt: number,
+  prefix?: string,
+): string {
   const action = `${ctx.config.env.publicUrl}/twilio/ivr?to=${encodeURIComponent(to)}&attempt=${attempt}`;
   return gatherTwiml({
     prompt: { say: prefix ? `${prefix} ${ivr.prompt.say ?? ''}`.trim() : ivr.prompt.say, playUrl: ivr.prompt.play_url },
@@ -23,7 +29,6 @@ export function ivrEntryTwiml(ctx: BridgeContext, ivr: IvrConfig, to: string, at
     after: { redirect: action },
   });
 }
-
 
 export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): void {
   app.post('/twilio/ivr', { preHandler: twilioWebhookGuard(ctx) }, async (req, reply) => {
@@ -44,12 +49,17 @@ export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): voi
   });
 }
 
-async function optionTwiml(ctx: BridgeContext, option: IvrOption, p: { CallSid: string; From?: string; To?: string }): Promise<string> {
+async function optionTwiml(
+  ctx: BridgeContext,
+  option: IvrOption,
+  p: { CallSid: string; From?: string; To?: string },
+): Promise<string> {
   if ('hangup' in option) return hangupTwiml();
   if ('agent' in option) {
     const agent = ctx.agent(option.agent) ?? ctx.agentForNumber(p.To);
     if (ctx.draining || ctx.atCapacity()) return hangupTwiml(ctx.settings.busy_message);
-    if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
+    if (!ctx.registry.get(p.CallSid))
+      await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
     const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
     return agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { token });
   }
@@ -58,7 +68,12 @@ async function optionTwiml(ctx: BridgeContext, option: IvrOption, p: { CallSid: 
     const t = a.transfer.targets.find((x) => x.name === option.transfer);
     if (!t) continue;
     if (t.kind === 'queue') return enqueueTwiml({ queue: t.value, waitUrl: a.transfer.queue_wait_url });
-    return dialTwiml({ target: { kind: t.kind, value: t.value }, callerId: a.transfer.caller_id, timeout: a.transfer.timeout_s, answerOnBridge: a.transfer.answer_on_bridge });
+    return dialTwiml({
+      target: { kind: t.kind, value: t.value },
+      callerId: a.transfer.caller_id,
+      timeout: a.transfer.timeout_s,
+      answerOnBridge: a.transfer.answer_on_bridge,
+    });
   }
   return sayTwiml('Sorry, that option is not available.', 'hangup');
 }

@@ -88,7 +88,11 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
       this.held?.release();
       // ws closes the socket itself (1009) on a frame over maxPayload: still a counted rejection.
       if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return this.reject('oversize');
-      this.rejections.warn('socket_error', { err: err.message, streamSid: this.streamSid || undefined }, 'media socket error');
+      this.rejections.warn(
+        'socket_error',
+        { err: err.message, streamSid: this.streamSid || undefined },
+        'media socket error',
+      );
     });
   }
 
@@ -110,7 +114,11 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
   private reject(reason: string, detail?: Record<string, unknown>): void {
     const kind = reason.split(':')[0]!.slice(0, 40);
     this.ctx.metrics.rejected.inc({ source: 'twilio', reason: kind });
-    this.rejections.warn(kind, { reason, streamSid: this.streamSid || undefined, ...detail }, 'twilio message rejected');
+    this.rejections.warn(
+      kind,
+      { reason, streamSid: this.streamSid || undefined, ...detail },
+      'twilio message rejected',
+    );
   }
 
   /**
@@ -122,7 +130,11 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     this.shut = true;
     this.clearStartTimer();
     this.ctx.metrics.streamsRefused.inc({ reason });
-    this.rejections.warn(`refused:${reason}`, { reason, streamSid: this.streamSid || undefined, ...detail }, 'media stream refused');
+    this.rejections.warn(
+      `refused:${reason}`,
+      { reason, streamSid: this.streamSid || undefined, ...detail },
+      'media stream refused',
+    );
     if (holdMs > 0) {
       // The caller is about to hear the busy message: Twilio stops this stream when the REST
       // update lands; closing it first would run the TwiML after <Connect> (a hang-up) instead.
@@ -164,7 +176,8 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
 
   private dispatch(data: Buffer, isBinary: boolean): void {
     if (this.shut) return;
-    if (isBinary) return this.session ? this.reject('binary_frame') : this.refuse('not_start_first', { detail: 'binary_frame' });
+    if (isBinary)
+      return this.session ? this.reject('binary_frame') : this.refuse('not_start_first', { detail: 'binary_frame' });
     if (this.stopped) return this.reject('after_stop');
     if (this.scanner) {
       const media = this.scanner.scan(data);
@@ -173,7 +186,9 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     const parsed = parseTwilioMessage(data.toString('utf8'));
     if (!parsed.ok) {
       if (this.session) return this.reject(parsed.reason);
-      return this.refuse(parsed.reason.startsWith('invalid_start') ? 'invalid_start' : 'not_start_first', { detail: parsed.reason });
+      return this.refuse(parsed.reason.startsWith('invalid_start') ? 'invalid_start' : 'not_start_first', {
+        detail: parsed.reason,
+      });
     }
     const msg = parsed.msg;
     if (msg.event === 'connected') return;
@@ -264,7 +279,11 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     this.paused = true;
     if (this.overSince === 0) this.overSince = Date.now();
     this.ctx.metrics.streamsThrottled.inc();
-    this.rejections.warn('throttled', { streamSid: this.streamSid || undefined, callSid: this.session?.callSid }, 'media socket over its message budget: reads paused');
+    this.rejections.warn(
+      'throttled',
+      { streamSid: this.streamSid || undefined, callSid: this.session?.callSid },
+      'media socket over its message budget: reads paused',
+    );
     this.ws.pause();
   }
 

@@ -6,8 +6,7 @@ import type { ToolRegistry } from '../tools/registry.js';
 import { loadAgentSet, type AgentSet, type AgentSetOptions } from './agent-set.js';
 
 export type ReloadResult =
-  | { ok: true; changes: ConfigDiff; summary: string; at: string }
-  | { ok: false; error: string; at: string };
+  { ok: true; changes: ConfigDiff; summary: string; at: string } | { ok: false; error: string; at: string };
 
 export interface ReloadDeps {
   /** the configuration in force (its env and baseDir stay: a reload re-reads the file only) */
@@ -60,7 +59,8 @@ export class ConfigReloader {
       checkSecretLengths(next, this.deps.agentSetOptions.env);
       nextSet = await loadAgentSet(next.file, { ...this.deps.agentSetOptions, baseDir: config.baseDir }, set);
     } catch (err) {
-      const error = err instanceof ConfigError ? err.message : `the new configuration did not load: ${(err as Error).message}`;
+      const error =
+        err instanceof ConfigError ? err.message : `the new configuration did not load: ${(err as Error).message}`;
       log.error({ source, error }, 'configuration reload refused; the configuration in force is unchanged');
       this.last = { ok: false, error, at };
       return this.last;
@@ -71,7 +71,8 @@ export class ConfigReloader {
     } catch (err) {
       // apply refuses before it changes anything (an MCP server the manager cannot take): undo our loads.
       for (const [agent, reg] of nextSet.tools) if (set.tools.get(agent) !== reg) reg.close();
-      const error = err instanceof ConfigError ? err.message : `the new configuration was not applied: ${(err as Error).message}`;
+      const error =
+        err instanceof ConfigError ? err.message : `the new configuration was not applied: ${(err as Error).message}`;
       log.error({ source, error }, 'configuration reload refused; the configuration in force is unchanged');
       this.last = { ok: false, error, at };
       return this.last;
@@ -82,7 +83,8 @@ export class ConfigReloader {
     this.sweep();
     const summary = describeDiff(changes);
     log.info({ source, changes, retiredToolSets: this.retired.size }, `configuration reloaded: ${summary}`);
-    if (changes.bridgeNotApplied.length) log.warn({ keys: changes.bridgeNotApplied }, 'configuration reload: bridge settings change only with a restart');
+    if (changes.bridgeNotApplied.length)
+      log.warn({ keys: changes.bridgeNotApplied }, 'configuration reload: bridge settings change only with a restart');
     this.last = { ok: true, changes, summary: describeDiff(changes, maskNumber), at };
     if (isEmptyDiff(changes)) log.info({ source }, 'configuration reload: the file is unchanged');
     return this.last;
@@ -105,4 +107,3 @@ export class ConfigReloader {
     return this.retired.size;
   }
 }
-

@@ -21,7 +21,8 @@ const FLEET_WINDOW_MS = 60_000;
  */
 async function throttled(ctx: BridgeContext, req: FastifyRequest, reply: FastifyReply, route: string) {
   const store = ctx.registry.store;
-  const blocked = limiterOf(ctx).blocked(req.ip) || (store.shared && ((await store.refusals(req.ip)) ?? 0) >= FLEET_MAX_REFUSALS);
+  const blocked =
+    limiterOf(ctx).blocked(req.ip) || (store.shared && ((await store.refusals(req.ip)) ?? 0) >= FLEET_MAX_REFUSALS);
   if (!blocked) return undefined;
   ctx.metrics.webhooksRejected.inc({ route, reason: 'rate_limited' });
   return reply.code(429).type('text/plain').send('Too Many Requests');
@@ -49,7 +50,8 @@ export function twilioWebhookGuard(ctx: BridgeContext) {
     // The throttle applies to what would be refused anyway: Twilio shares its egress addresses
     // (and a proxy hop may share one for all) with whoever floods, so signed requests always pass.
     const sig = req.headers['x-twilio-signature'];
-    if (typeof sig !== 'string' || !sig) return (await throttled(ctx, req, reply, route)) ?? refuse(ctx, req, reply, route, 'missing_signature');
+    if (typeof sig !== 'string' || !sig)
+      return (await throttled(ctx, req, reply, route)) ?? refuse(ctx, req, reply, route, 'missing_signature');
     const params = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, string | string[]>;
     if (!verifyWebhook(token, ctx.config.env.publicUrl, req.url, params, sig)) {
       return (await throttled(ctx, req, reply, route)) ?? refuse(ctx, req, reply, route, 'bad_signature');
@@ -63,9 +65,15 @@ export function twilioUpgradeGuard(ctx: BridgeContext) {
     const token = ctx.config.env.twilioAuthToken;
     if (!token) return refuse(ctx, req, reply, '/twilio/media', 'no_auth_token_configured');
     const sig = req.headers['x-twilio-signature'];
-    if (typeof sig !== 'string' || !sig) return (await throttled(ctx, req, reply, '/twilio/media')) ?? refuse(ctx, req, reply, '/twilio/media', 'missing_signature');
+    if (typeof sig !== 'string' || !sig)
+      return (
+        (await throttled(ctx, req, reply, '/twilio/media')) ??
+        refuse(ctx, req, reply, '/twilio/media', 'missing_signature')
+      );
     if (!verifyMediaUpgrade(token, ctx.config.env.publicUrl, req.url.split('?')[0]!, sig)) {
-      return (await throttled(ctx, req, reply, '/twilio/media')) ?? refuse(ctx, req, reply, '/twilio/media', 'bad_signature');
+      return (
+        (await throttled(ctx, req, reply, '/twilio/media')) ?? refuse(ctx, req, reply, '/twilio/media', 'bad_signature')
+      );
     }
   };
 }

@@ -68,7 +68,8 @@ export class BudgetClock {
 
 /** Caps a string that came from outside before it reaches a log line. */
 export function capped(v: unknown): unknown {
-  if (typeof v === 'string') return v.length > MAX_LOGGED_CHARS ? `${v.slice(0, MAX_LOGGED_CHARS)}…(${v.length} chars)` : v;
+  if (typeof v === 'string')
+    return v.length > MAX_LOGGED_CHARS ? `${v.slice(0, MAX_LOGGED_CHARS)}…(${v.length} chars)` : v;
   return v;
 }
 

@@ -63,7 +63,10 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
  * token with HKDF-SHA256 under a fixed label (so it is never the auth token itself, and every
  * replica with the same auth token derives the same secret). Neither: undefined.
  */
-export function streamTokenSecret(explicit: string | undefined, twilioAuthToken: string | undefined): Buffer | undefined {
+export function streamTokenSecret(
+  explicit: string | undefined,
+  twilioAuthToken: string | undefined,
+): Buffer | undefined {
   if (explicit) return Buffer.from(explicit, 'utf8');
   if (!twilioAuthToken) return undefined;
   return Buffer.from(hkdfSync('sha256', Buffer.from(twilioAuthToken, 'utf8'), Buffer.alloc(0), HKDF_INFO, 32));
@@ -146,7 +149,8 @@ export function verifyStreamToken(secret: Buffer, callSid: string, token: unknow
   const body = raw.subarray(0, raw.length - MAC_BYTES);
   const claims = parseBody(body);
   if (!claims) return { ok: false, reason: 'token_malformed' };
-  if (!timingSafeEqual(raw.subarray(raw.length - MAC_BYTES), mac(secret, callSid, body))) return { ok: false, reason: 'token_bad_mac' };
+  if (!timingSafeEqual(raw.subarray(raw.length - MAC_BYTES), mac(secret, callSid, body)))
+    return { ok: false, reason: 'token_bad_mac' };
   if (claims.expiresAt < nowMs) return { ok: false, reason: 'token_expired' };
   return { ok: true, claims };
 }
@@ -162,7 +166,11 @@ export class StreamTokens {
     private readonly maxConsumed = 100_000,
   ) {}
 
-  mint(callSid: string, c: { purpose?: StreamPurpose; agent: string; from?: string; to?: string }, ttlMs = this.ttlMs): string {
+  mint(
+    callSid: string,
+    c: { purpose?: StreamPurpose; agent: string; from?: string; to?: string },
+    ttlMs = this.ttlMs,
+  ): string {
     return mintStreamToken(this.secret, callSid, c, ttlMs);
   }
 

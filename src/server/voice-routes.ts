@@ -27,7 +27,8 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     if (route?.ivr) return xml(reply, ivrEntryTwiml(ctx, route.ivr, p.To!, 1));
     const agent = ctx.agentForNumber(p.To);
     log.info({ agent: agent.id, direction: p.Direction }, 'incoming call');
-    if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
+    if (!ctx.registry.get(p.CallSid))
+      await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
     const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
     return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { token }));
   });
@@ -77,7 +78,10 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
       if (answered) ctx.logger.info({ callSid: p.CallSid, status }, 'transfer finished');
       else {
         ctx.metrics.webhooksRejected.inc({ route: '/twilio/dial-action', reason: check.reason });
-        ctx.logger.warn({ callSid: p.CallSid, status, reason: check.reason }, 'dial-action inconsistent with the call: no engine session reopened');
+        ctx.logger.warn(
+          { callSid: p.CallSid, status, reason: check.reason },
+          'dial-action inconsistent with the call: no engine session reopened',
+        );
       }
       const fallbackAgent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.To);
       return xml(reply, hangupTwiml(answered ? undefined : fallbackAgent.transfer.voicemail_message));
@@ -95,12 +99,25 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
         return xml(reply, hangupTwiml());
       case 'back_to_agent': {
         const note = `A transfer to ${target ?? 'a human'} did not succeed (${status}). Tell the caller briefly and offer to help another way.`;
-        const info = { callSid: p.CallSid, agent, from: parked.from, to: parked.to, ...(parked.direction ? { direction: parked.direction } : {}) };
+        const info = {
+          callSid: p.CallSid,
+          agent,
+          from: parked.from,
+          to: parked.to,
+          ...(parked.direction ? { direction: parked.direction } : {}),
+        };
         // In a fleet the stream may land on any replica: it resumes the conversation from the store.
-        if (ctx.registry.store.shared) await ctx.registry.store.park({ ...parked, reason: 'moved', note }, ctx.streamTokens.ttlMs + 60_000);
-        else if (!ctx.registry.get(p.CallSid)) await answerWhenReady(ctx, ctx.preconnect(info, { note, turns: parked.turns }));
+        if (ctx.registry.store.shared)
+          await ctx.registry.store.park({ ...parked, reason: 'moved', note }, ctx.streamTokens.ttlMs + 60_000);
+        else if (!ctx.registry.get(p.CallSid))
+          await answerWhenReady(ctx, ctx.preconnect(info, { note, turns: parked.turns }));
         // A bridge-requested restart: this stream may replace whatever stream the call still has.
-        const token = ctx.streamTokens.mint(p.CallSid, { purpose: 'restart', agent: agent.id, from: info.from, to: info.to });
+        const token = ctx.streamTokens.mint(p.CallSid, {
+          purpose: 'restart',
+          agent: agent.id,
+          from: info.from,
+          to: info.to,
+        });
         return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { token }));
       }
     }

@@ -20,23 +20,39 @@ const accountSid = z.string().regex(ACCOUNT_SID_RE);
  * A caller or called party: an E.164 or national number, a `client:` identity, a `sip:` URI, or
  * one of the words Twilio uses for a hidden number. Empty is accepted (Twilio sends it for some).
  */
-const party = z.string().max(256).regex(
-  /^(\+?\d{1,20}|client:[A-Za-z0-9_.-]{1,128}|sips?:[A-Za-z0-9_.+!~*'()%&=$,;?/:@[\]-]{1,250}|anonymous|restricted|unknown|unavailable|private|)$/i,
-  'a phone number, client: identity or sip: URI',
-);
+const party = z
+  .string()
+  .max(256)
+  .regex(
+    /^(\+?\d{1,20}|client:[A-Za-z0-9_.-]{1,128}|sips?:[A-Za-z0-9_.+!~*'()%&=$,;?/:@[\]-]{1,250}|anonymous|restricted|unknown|unavailable|private|)$/i,
+    'a phone number, client: identity or sip: URI',
+  );
 
 /** Twilio's call statuses (specs/twilio.md). */
-export const CALL_STATUSES = ['queued', 'initiated', 'ringing', 'in-progress', 'completed', 'busy', 'failed', 'no-answer', 'canceled'] as const;
+export const CALL_STATUSES = [
+  'queued',
+  'initiated',
+  'ringing',
+  'in-progress',
+  'completed',
+  'busy',
+  'failed',
+  'no-answer',
+  'canceled',
+] as const;
 /** `<Dial action>`'s outcome of the dialled leg. */
 export const DIAL_CALL_STATUSES = ['completed', 'answered', 'busy', 'no-answer', 'failed', 'canceled'] as const;
 
 /** Refuses any parameter name Twilio would not send (no path: the name may hold a phone number). */
 function named<T extends z.ZodType<unknown, Record<string, unknown>>>(params: T) {
-  return z.record(z.string(), z.unknown()).superRefine((form, ctx) => {
-    if (Object.keys(form).some((k) => !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(k))) {
-      ctx.addIssue({ code: 'custom', message: 'parameter names are letters, digits and _' });
-    }
-  }).pipe(params);
+  return z
+    .record(z.string(), z.unknown())
+    .superRefine((form, ctx) => {
+      if (Object.keys(form).some((k) => !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(k))) {
+        ctx.addIssue({ code: 'custom', message: 'parameter names are letters, digits and _' });
+      }
+    })
+    .pipe(params);
 }
 
 const voiceObject = z.object({
@@ -45,24 +61,40 @@ const voiceObject = z.object({
   From: party.optional(),
   To: party.optional(),
   CallStatus: z.enum(CALL_STATUSES).optional(),
-  Direction: z.string().regex(/^(inbound|outbound-api|outbound-dial|trunking-originating|trunking-terminating)$/).optional(),
+  Direction: z
+    .string()
+    .regex(/^(inbound|outbound-api|outbound-dial|trunking-originating|trunking-terminating)$/)
+    .optional(),
 });
 
 export const voiceParams = named(voiceObject);
 
-export const statusParams = named(voiceObject.extend({
-  CallStatus: z.enum(CALL_STATUSES),
-  SequenceNumber: z.string().regex(/^\d{1,9}$/).optional(),
-  CallDuration: z.string().regex(/^\d{1,9}$/).optional(),
-}));
+export const statusParams = named(
+  voiceObject.extend({
+    CallStatus: z.enum(CALL_STATUSES),
+    SequenceNumber: z
+      .string()
+      .regex(/^\d{1,9}$/)
+      .optional(),
+    CallDuration: z
+      .string()
+      .regex(/^\d{1,9}$/)
+      .optional(),
+  }),
+);
 
 export const dialParams = named(voiceObject.extend({ DialCallStatus: z.enum(DIAL_CALL_STATUSES) }));
 
-export const ivrParams = named(z.object({
-  CallSid: callSid,
-  AccountSid: accountSid,
-  From: party.optional(),
-  To: party.optional(),
-  /** the keys pressed (empty: none), or `hangup` when the caller hung up during the `<Gather>` */
-  Digits: z.string().regex(/^([0-9*#]{0,32}|hangup)$/).optional(),
-}));
+export const ivrParams = named(
+  z.object({
+    CallSid: callSid,
+    AccountSid: accountSid,
+    From: party.optional(),
+    To: party.optional(),
+    /** the keys pressed (empty: none), or `hangup` when the caller hung up during the `<Gather>` */
+    Digits: z
+      .string()
+      .regex(/^([0-9*#]{0,32}|hangup)$/)
+      .optional(),
+  }),
+);

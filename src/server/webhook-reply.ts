@@ -29,7 +29,12 @@ export function xml(reply: FastifyReply, twiml: string) {
  * Parses a signed Twilio form once into a typed object; a malformed one is a counted 400 with
  * the field names (never the values: they may be phone numbers).
  */
-export function parseForm<T extends z.ZodTypeAny>(ctx: BridgeContext, req: FastifyRequest, reply: FastifyReply, schema: T): z.infer<T> | undefined {
+export function parseForm<T extends z.ZodTypeAny>(
+  ctx: BridgeContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  schema: T,
+): z.infer<T> | undefined {
   const parsed = schema.safeParse(req.body ?? {});
   if (!parsed.success) {
     const fields = parsed.error.issues.map((i) => i.path.join('.')).join(',');

@@ -20,19 +20,26 @@ const WARRANTIES: Record<string, { warranty: string; until: string }> = {
 
 function exampleServer(): McpServer {
   const server = new McpServer({ name: 'northwind-crm-example', version: '1.0.0' });
-  server.registerTool('check_warranty', {
-    description: 'Warranty cover of an order: what it covers and until when.',
-    inputSchema: { order_id: z.string().describe('The order number, digits only') },
-  }, async ({ order_id }) => {
-    const w = WARRANTIES[order_id];
-    if (!w) return { isError: true, content: [{ type: 'text', text: `no warranty found for order ${order_id}` }] };
-    const result = { order_id, covered: true, ...w };
-    return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
-  });
+  server.registerTool(
+    'check_warranty',
+    {
+      description: 'Warranty cover of an order: what it covers and until when.',
+      inputSchema: { order_id: z.string().describe('The order number, digits only') },
+    },
+    async ({ order_id }) => {
+      const w = WARRANTIES[order_id];
+      if (!w) return { isError: true, content: [{ type: 'text', text: `no warranty found for order ${order_id}` }] };
+      const result = { order_id, covered: true, ...w };
+      return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
+    },
+  );
   return server;
 }
 
-export interface ExampleMcpServer { url: string; close(): Promise<void> }
+export interface ExampleMcpServer {
+  url: string;
+  close(): Promise<void>;
+}
 
 export async function startExampleMcpServer(port = 0, host = '127.0.0.1'): Promise<ExampleMcpServer> {
   const sessions = new Map<string, StreamableHTTPServerTransport>();
@@ -46,13 +53,22 @@ export async function startExampleMcpServer(port = 0, host = '127.0.0.1'): Promi
       let transport = typeof sid === 'string' ? sessions.get(sid) : undefined;
       if (!transport) {
         if (sid) return void res.writeHead(404).end();
-        const t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (id) => { sessions.set(id, t); } });
-        t.onclose = () => { if (t.sessionId) sessions.delete(t.sessionId); };
+        const t = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (id) => {
+            sessions.set(id, t);
+          },
+        });
+        t.onclose = () => {
+          if (t.sessionId) sessions.delete(t.sessionId);
+        };
         await exampleServer().connect(t);
         transport = t;
       }
       await transport.handleRequest(req, res, text ? JSON.parse(text) : undefined);
-    })().catch(() => { if (!res.headersSent) res.writeHead(400).end(); });
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(400).end();
+    });
   });
   await new Promise<void>((r) => httpServer.listen(port, host, r));
   const addr = httpServer.address() as AddressInfo;

@@ -51,25 +51,46 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const port = await freePort();
   const bridgeUrl = `http://127.0.0.1:${port}`;
   const sim = await startTwilioSimulator({
-    bridgeUrl, publicUrl: bridgeUrl, accountSid: SIM_ACCOUNT_SID, authToken: SIM_AUTH_TOKEN, human: opts.human,
+    bridgeUrl,
+    publicUrl: bridgeUrl,
+    accountSid: SIM_ACCOUNT_SID,
+    authToken: SIM_AUTH_TOKEN,
+    human: opts.human,
   });
   const env = loadEnv({
-    PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: bridgeUrl,
-    TWILIO_ACCOUNT_SID: SIM_ACCOUNT_SID, TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN, TWILIO_API_BASE: sim.restBase,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PUBLIC_URL: bridgeUrl,
+    TWILIO_ACCOUNT_SID: SIM_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN,
+    TWILIO_API_BASE: sim.restBase,
     ...(opts.env ?? {}),
   });
   const text = opts.configText ?? readFileSync(DEFAULT_CONFIG_PATH, 'utf8');
-  const config: LoadedConfig = { file: parseConfigText(text), env, baseDir: opts.configDir ?? dirname(DEFAULT_CONFIG_PATH) };
+  const config: LoadedConfig = {
+    file: parseConfigText(text),
+    env,
+    baseDir: opts.configDir ?? dirname(DEFAULT_CONFIG_PATH),
+  };
   opts.tweak?.(config);
   const logger = opts.logger ?? createLogger({ level: 'warn', secrets: [SIM_AUTH_TOKEN] });
   const bridge = await buildBridge({
-    config, logger, engineBaseUrl: engine.url, metrics: createMetrics({ defaultMetrics: true }), onCallRecord: opts.onCallRecord,
+    config,
+    logger,
+    engineBaseUrl: engine.url,
+    metrics: createMetrics({ defaultMetrics: true }),
+    onCallRecord: opts.onCallRecord,
     // The stack's environment is `opts.env`, never the process's: REDIS_URL there makes it a fleet member.
-    ...(opts.store ? { store: opts.store } : {}), storeEnv: readStoreEnv(opts.env ?? {}),
+    ...(opts.store ? { store: opts.store } : {}),
+    storeEnv: readStoreEnv(opts.env ?? {}),
   });
   await bridge.app.listen({ port, host: '127.0.0.1' });
   return {
-    bridge, engine, sim, config, bridgeUrl,
+    bridge,
+    engine,
+    sim,
+    config,
+    bridgeUrl,
     async close() {
       await bridge.close();
       await sim.close();

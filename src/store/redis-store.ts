@@ -218,8 +218,7 @@ export class RedisStore implements FleetStore {
   unpark(callSid: string): Promise<ParkedCall | undefined> {
     return this.run(
       'unpark',
-      async () =>
-        parseJson<ParkedCall>(parkedSchema, await this.client.getdel(this.k('parked', callSid))),
+      async () => parseJson<ParkedCall>(parkedSchema, await this.client.getdel(this.k('parked', callSid))),
       undefined,
     );
   }

@@ -1,7 +1,15 @@
 /** Public surface of the tool runtime (CallSession, config loader, metrics, webhook receivers). */
 export type {
-  SideEffect, ToolDefinition, HttpExecutorConfig, ModuleExecutorConfig, ToolCallContext, ToolOutcome,
-  ToolObserver, ToolHandler, ModuleToolContext, EngineToolDefinition,
+  SideEffect,
+  ToolDefinition,
+  HttpExecutorConfig,
+  ModuleExecutorConfig,
+  ToolCallContext,
+  ToolOutcome,
+  ToolObserver,
+  ToolHandler,
+  ModuleToolContext,
+  EngineToolDefinition,
 } from './types.js';
 export { toolDefinitionSchema, assertUniqueToolNames, type ToolDefinitionInput } from './schema.js';
 export { ToolRegistry, type RegistryOptions, type RegisteredTool, type ValidationDetail } from './registry.js';

@@ -22,7 +22,11 @@ export type BlockReason =
   | 'documentation'
   | 'invalid';
 
-interface Range { prefix: number[]; bits: number; reason: BlockReason }
+interface Range {
+  prefix: number[];
+  bits: number;
+  reason: BlockReason;
+}
 
 /** Order matters: the first match wins, so narrow ranges (metadata) precede their parents. */
 const V4_RANGES: Range[] = [
@@ -166,9 +170,7 @@ export function isLocalhostName(host: string): boolean {
   return h === 'localhost' || h.endsWith('.localhost');
 }
 
-export type UrlCheck =
-  | { ok: true; url: URL; host: string; allowListed: boolean }
-  | { ok: false; reason: string };
+export type UrlCheck = { ok: true; url: URL; host: string; allowListed: boolean } | { ok: false; reason: string };
 
 /**
  * The static part of the policy, run at load time and again before each request: https only
@@ -201,7 +203,11 @@ export type Resolver = (hostname: string) => Promise<dns.LookupAddress[]>;
 
 const systemResolver: Resolver = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 /**
  * A `lookup` for http.request that resolves the name, refuses the connection if ANY returned
@@ -217,9 +223,11 @@ export function guardedLookup(resolver: Resolver = systemResolver) {
           const reason = classifyIp(a.address);
           if (reason) return callback(blockedUrlError(`address is ${reason}`), '');
         }
-        const wanted = options.family === 4 || options.family === 6 ? all.filter((a) => a.family === options.family) : all;
+        const wanted =
+          options.family === 4 || options.family === 6 ? all.filter((a) => a.family === options.family) : all;
         const first = wanted[0];
-        if (first === undefined) return callback(Object.assign(new Error('no address of the requested family'), { code: 'ENOTFOUND' }), '');
+        if (first === undefined)
+          return callback(Object.assign(new Error('no address of the requested family'), { code: 'ENOTFOUND' }), '');
         if (options.all) return callback(null, wanted);
         return callback(null, first.address, first.family);
       },

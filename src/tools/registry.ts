@@ -4,9 +4,18 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Logger } from '../observability/logger.js';
 import { createAgents, createHttpExecutor } from './http-executor.js';
 import { checkWebhookUrl, normalizeHost, type Resolver } from './netguard.js';
-import type { EngineToolDefinition, Executor, HttpExecutorConfig, ModuleExecutorConfig, ToolDefinition } from './types.js';
+import type {
+  EngineToolDefinition,
+  Executor,
+  HttpExecutorConfig,
+  ModuleExecutorConfig,
+  ToolDefinition,
+} from './types.js';
 
-export interface ValidationDetail { path: string; message: string }
+export interface ValidationDetail {
+  path: string;
+  message: string;
+}
 
 export interface RegisteredTool {
   readonly definition: ToolDefinition;
@@ -75,9 +84,19 @@ export class ToolRegistry implements ToolSet {
   static async load(defs: ToolDefinition[], opts: RegistryOptions): Promise<ToolRegistry> {
     const allow = new Set((opts.allowHosts ?? []).map(normalizeHost));
     if (allow.size > 0) {
-      opts.logger.warn({ allowHosts: [...allow] }, 'tool webhook dev allow-list active: these hosts skip the SSRF address check and may use http');
+      opts.logger.warn(
+        { allowHosts: [...allow] },
+        'tool webhook dev allow-list active: these hosts skip the SSRF address check and may use http',
+      );
     }
-    const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, strictTuples: false, validateFormats: false, logger: false });
+    const ajv = new Ajv({
+      allErrors: true,
+      strict: true,
+      strictTypes: false,
+      strictTuples: false,
+      validateFormats: false,
+      logger: false,
+    });
     const agents = createAgents();
     const tools = new Map<string, RegisteredTool>();
     const secrets: string[] = [];
@@ -123,9 +142,13 @@ export class ToolRegistry implements ToolSet {
         }
       }
       if (!execute) continue;
-      const validate = (args: unknown): ValidationDetail[] | null => (validator(args) ? null : details(validator.errors));
+      const validate = (args: unknown): ValidationDetail[] | null =>
+        validator(args) ? null : details(validator.errors);
       tools.set(def.name, { definition: def, validate, execute });
-      opts.logger.info({ tool: def.name, kind: ex.kind, side_effect: def.side_effect, timeout_ms: def.timeout_ms }, 'tool loaded');
+      opts.logger.info(
+        { tool: def.name, kind: ex.kind, side_effect: def.side_effect, timeout_ms: def.timeout_ms },
+        'tool loaded',
+      );
     }
 
     if (problems.length > 0) {
@@ -177,8 +200,10 @@ export class ToolRegistry implements ToolSet {
     try {
       mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (err) {
-      const hint = (err as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION'
-        ? ' (the bridge runs as compiled JavaScript: compile the tool to .js; docs/tools.md)' : '';
+      const hint =
+        (err as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION'
+          ? ' (the bridge runs as compiled JavaScript: compile the tool to .js; docs/tools.md)'
+          : '';
       throw new Error(`cannot import module ${ex.module}: ${shortMessage(err)}${hint}`);
     }
     const name = ex.export ?? 'default';
@@ -186,12 +211,20 @@ export class ToolRegistry implements ToolSet {
     if (typeof handler !== 'function') throw new Error(`module ${ex.module} has no function export "${name}"`);
     // Called through an async arrow so a synchronous throw becomes a rejection like any other failure.
     return async (args, ctx) =>
-      (handler as (a: unknown, c: unknown) => unknown)(args, { ...ctx.context, toolCallId: ctx.toolCallId, signal: ctx.signal });
+      (handler as (a: unknown, c: unknown) => unknown)(args, {
+        ...ctx.context,
+        toolCallId: ctx.toolCallId,
+        signal: ctx.signal,
+      });
   }
 
   /** The tools as the engine's `configure.tools` expects them. */
   definitionsForEngine(): EngineToolDefinition[] {
-    return [...this.tools.values()].map(({ definition: d }) => ({ name: d.name, description: d.description, parameters: d.parameters }));
+    return [...this.tools.values()].map(({ definition: d }) => ({
+      name: d.name,
+      description: d.description,
+      parameters: d.parameters,
+    }));
   }
 
   get(name: string): RegisteredTool | undefined {

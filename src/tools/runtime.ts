@@ -24,7 +24,11 @@ export interface ToolRuntimeOptions {
   debugArgs?: boolean;
 }
 
-export interface IncomingToolCall { callId: string; name: string; arguments: unknown }
+export interface IncomingToolCall {
+  callId: string;
+  name: string;
+  arguments: unknown;
+}
 
 interface InFlight {
   readonly controller: AbortController;
@@ -54,7 +58,8 @@ function parseArguments(raw: unknown): ParsedArgs {
     }
   }
   if (value === undefined || value === null) return { ok: true, args: {} };
-  if (typeof value !== 'object' || Array.isArray(value)) return { ok: false, message: 'arguments must be a JSON object' };
+  if (typeof value !== 'object' || Array.isArray(value))
+    return { ok: false, message: 'arguments must be a JSON object' };
   return { ok: true, args: value as Record<string, unknown> };
 }
 
@@ -90,7 +95,8 @@ export class ToolRuntime {
       // Defensive: start() is written not to throw; if it does, still answer once.
       this.opts.logger.error({ callId: bound(callId), err: this.safeMessage(err) }, 'tool runtime failure');
       const entry = this.inFlight.get(callId);
-      if (entry && !entry.settled) this.settle(callId, entry, { error: 'tool_failed', message: 'internal error' }, 'tool_failed');
+      if (entry && !entry.settled)
+        this.settle(callId, entry, { error: 'tool_failed', message: 'internal error' }, 'tool_failed');
     }
   }
 
@@ -114,7 +120,10 @@ export class ToolRuntime {
     }
     if (this.inFlight.has(callId)) {
       // Answering twice would confuse the engine; the first run answers for both.
-      this.opts.logger.warn({ callId: bound(callId), tool: bound(name) }, 'duplicate tool call id while running: ignored');
+      this.opts.logger.warn(
+        { callId: bound(callId), tool: bound(name) },
+        'duplicate tool call id while running: ignored',
+      );
       return;
     }
     const tool = this.registry.get(name);
@@ -130,7 +139,15 @@ export class ToolRuntime {
     }
     const problems = tool.validate(parsed.args);
     if (problems) {
-      this.answer(callId, name, { error: 'invalid_arguments', details: problems }, 'invalid_arguments', startedAt, false, parsed.args);
+      this.answer(
+        callId,
+        name,
+        { error: 'invalid_arguments', details: problems },
+        'invalid_arguments',
+        startedAt,
+        false,
+        parsed.args,
+      );
       return;
     }
 
@@ -162,8 +179,10 @@ export class ToolRuntime {
       } catch (err) {
         const retry =
           tool.definition.side_effect === 'read' &&
-          isToolExecutionError(err) && err.retryable &&
-          !entry.settled && deadline - performance.now() >= MIN_RETRY_BUDGET_MS;
+          isToolExecutionError(err) &&
+          err.retryable &&
+          !entry.settled &&
+          deadline - performance.now() >= MIN_RETRY_BUDGET_MS;
         if (!retry) throw err;
         // Reads are safe to repeat; actions never are (a second ticket, a second payment).
         entry.retried = true;
@@ -209,14 +228,22 @@ export class ToolRuntime {
   }
 
   private answer(
-    callId: string, name: string, output: unknown, outcome: ToolOutcome,
-    startedAt: number, retried: boolean, args?: Record<string, unknown>,
+    callId: string,
+    name: string,
+    output: unknown,
+    outcome: ToolOutcome,
+    startedAt: number,
+    retried: boolean,
+    args?: Record<string, unknown>,
   ): void {
     try {
       this.opts.send(callId, name, output);
     } catch (err) {
       // The engine socket may be closing; the call's own shutdown path handles that.
-      this.opts.logger.warn({ callId: bound(callId), tool: name, err: this.safeMessage(err) }, 'tool_result could not be sent');
+      this.opts.logger.warn(
+        { callId: bound(callId), tool: name, err: this.safeMessage(err) },
+        'tool_result could not be sent',
+      );
     }
     this.record(callId, name, outcome, startedAt, retried, args, outcome === 'ok' ? undefined : output);
   }
@@ -226,8 +253,13 @@ export class ToolRuntime {
    * already bounded and scrubbed, and it is what an operator needs to see why the tool failed.
    */
   private record(
-    callId: string, tool: string, outcome: ToolOutcome, startedAt: number, retried: boolean,
-    args?: Record<string, unknown>, failure?: unknown,
+    callId: string,
+    tool: string,
+    outcome: ToolOutcome,
+    startedAt: number,
+    retried: boolean,
+    args?: Record<string, unknown>,
+    failure?: unknown,
   ): void {
     const durationMs = performance.now() - startedAt;
     const ex = outcome === 'unknown_tool' ? undefined : this.registry.get(tool)?.definition.executor;
@@ -245,7 +277,12 @@ export class ToolRuntime {
     else this.opts.logger.warn(line, 'tool call failed');
     try {
       this.opts.observer?.onToolFinished({
-        tool, outcome, durationMs, retried, executor: ex?.kind, server: ex?.kind === 'mcp' ? ex.server : undefined,
+        tool,
+        outcome,
+        durationMs,
+        retried,
+        executor: ex?.kind,
+        server: ex?.kind === 'mcp' ? ex.server : undefined,
       });
     } catch (err) {
       this.opts.logger.warn({ err: this.safeMessage(err) }, 'tool observer threw');
@@ -260,7 +297,8 @@ export class ToolRuntime {
 
   private scrub(text: string): string {
     let out = text;
-    for (const s of this.registry.secretValues()) if (s.length >= 4 && out.includes(s)) out = out.split(s).join('[redacted]');
+    for (const s of this.registry.secretValues())
+      if (s.length >= 4 && out.includes(s)) out = out.split(s).join('[redacted]');
     return out;
   }
 
@@ -275,7 +313,8 @@ export class ToolRuntime {
     let clean = json;
     for (const s of this.registry.secretValues()) {
       if (s.length < 4) continue;
-      for (const form of [s, JSON.stringify(s).slice(1, -1)]) if (clean.includes(form)) clean = clean.split(form).join('[redacted]');
+      for (const form of [s, JSON.stringify(s).slice(1, -1)])
+        if (clean.includes(form)) clean = clean.split(form).join('[redacted]');
     }
     if (clean === json) return output;
     try {

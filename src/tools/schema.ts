@@ -13,8 +13,16 @@ const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]{0,4096}$/;
 /** Headers the bridge sets itself; configuration must not override them. */
 const RESERVED_HEADERS = new Set([
-  'host', 'content-length', 'content-type', 'transfer-encoding', 'connection',
-  'idempotency-key', 'x-bridge-signature', 'user-agent', 'expect', 'upgrade',
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'idempotency-key',
+  'x-bridge-signature',
+  'user-agent',
+  'expect',
+  'upgrade',
 ]);
 
 const envName = z.string().regex(ENV_NAME, 'must be an environment variable name');
@@ -39,22 +47,31 @@ export const httpExecutorSchema = z
     message: 'auth_header and auth_secret_env go together',
     path: ['auth_header'],
   })
-  .refine((e) => !e.auth_header || !Object.keys(e.headers ?? {}).some((h) => h.toLowerCase() === e.auth_header!.toLowerCase()), {
-    message: 'auth_header is also listed in headers',
-    path: ['headers'],
-  });
+  .refine(
+    (e) =>
+      !e.auth_header || !Object.keys(e.headers ?? {}).some((h) => h.toLowerCase() === e.auth_header!.toLowerCase()),
+    {
+      message: 'auth_header is also listed in headers',
+      path: ['headers'],
+    },
+  );
 
 export const moduleExecutorSchema = z
   .object({
     kind: z.literal('module'),
     module: z.string().min(1).max(1024),
-    export: z.string().regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be an export name').optional(),
+    export: z
+      .string()
+      .regex(/^[A-Za-z_$][A-Za-z0-9_$]*$/, 'must be an export name')
+      .optional(),
   })
   .strict();
 
 export const toolDefinitionSchema = z
   .object({
-    name: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be snake_case: a-z, 0-9, _ (max 64), starting with a letter'),
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be snake_case: a-z, 0-9, _ (max 64), starting with a letter'),
     description: z.string().trim().min(1).max(1024),
     parameters: z
       .record(z.string(), z.unknown())

@@ -52,18 +52,14 @@ export interface ToolCallContext {
 }
 
 export type ToolOutcome =
-  | 'ok'
-  | 'unknown_tool'
-  | 'invalid_arguments'
-  | 'timeout'
-  | 'tool_failed'
-  | 'http_error'
-  | 'blocked_url'
-  | 'aborted';
+  'ok' | 'unknown_tool' | 'invalid_arguments' | 'timeout' | 'tool_failed' | 'http_error' | 'blocked_url' | 'aborted';
 
 export interface ToolObserver {
   onToolFinished(e: {
-    tool: string; outcome: ToolOutcome; durationMs: number; retried: boolean;
+    tool: string;
+    outcome: ToolOutcome;
+    durationMs: number;
+    retried: boolean;
     /** How the tool ran (`http`, `module`, `mcp`); absent for a tool the agent does not have. */
     executor?: string;
     /** The MCP server's name, for an MCP tool. */

@@ -16,7 +16,13 @@
  */
 
 import {
-  INBOUND_TRACK, MAX_COUNTER_DIGITS, MEDIA_BODY_FIELDS, MEDIA_EVENT, MEDIA_FIELDS, base64MaxBytes, decodeBase64Into,
+  INBOUND_TRACK,
+  MAX_COUNTER_DIGITS,
+  MEDIA_BODY_FIELDS,
+  MEDIA_EVENT,
+  MEDIA_FIELDS,
+  base64MaxBytes,
+  decodeBase64Into,
   type FieldKind,
 } from './wire.js';
 
@@ -46,7 +52,12 @@ const K_TRACK = 3;
 const K_BASE64 = 4;
 const K_BODY = 5;
 const KIND_CODE: Record<FieldKind, number> = {
-  event: K_EVENT, counter: K_COUNTER, streamSid: K_SID, track: K_TRACK, base64: K_BASE64, body: K_BODY,
+  event: K_EVENT,
+  counter: K_COUNTER,
+  streamSid: K_SID,
+  track: K_TRACK,
+  base64: K_BASE64,
+  body: K_BODY,
 };
 /** the kind of check of each slot */
 const SLOT_KIND = Uint8Array.from(
@@ -76,7 +87,8 @@ function isWs(c: number): boolean {
 /** The bit of a known key (of the top-level object, or of `media` when `inner`), else 0. */
 function keyBit(buf: Uint8Array, start: number, end: number, inner: boolean): number {
   const keys = inner ? MEDIA_KEYS : TOP_KEYS;
-  for (let k = 0; k < keys.length; k++) if (equalAt(buf, start, end, keys[k] as Uint8Array)) return 1 << (inner ? k + BODY_BASE : k);
+  for (let k = 0; k < keys.length; k++)
+    if (equalAt(buf, start, end, keys[k] as Uint8Array)) return 1 << (inner ? k + BODY_BASE : k);
   return 0;
 }
 

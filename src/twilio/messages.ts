@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import {
-  MEDIA_BODY_FIELDS, MEDIA_EVENT, MEDIA_FIELDS, base64Length, encodeBase64Into, isBase64, isCounter, isStreamSid,
+  MEDIA_BODY_FIELDS,
+  MEDIA_EVENT,
+  MEDIA_FIELDS,
+  base64Length,
+  encodeBase64Into,
+  isBase64,
+  isCounter,
+  isStreamSid,
   type FieldKind,
 } from './wire.js';
 
@@ -148,7 +155,8 @@ function parseMarkFast(raw: Record<string, unknown>): TwilioMark | undefined {
   if (m === null || typeof m !== 'object' || Array.isArray(m)) return undefined;
   const { name } = m as Record<string, unknown>;
   const { sequenceNumber, streamSid } = raw;
-  if (!isCounter(sequenceNumber) || !isStreamSid(streamSid) || typeof name !== 'string' || name.length > 256) return undefined;
+  if (!isCounter(sequenceNumber) || !isStreamSid(streamSid) || typeof name !== 'string' || name.length > 256)
+    return undefined;
   return { event: 'mark', sequenceNumber, streamSid, mark: { name } };
 }
 
@@ -174,8 +182,12 @@ export function parseTwilioMessage(text: string, maxChars = DEFAULT_MAX_MESSAGE_
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, reason: 'not_object' };
   const event = (raw as { event?: unknown }).event;
   if (typeof event !== 'string') return { ok: false, reason: 'missing_event' };
-  const fast = event === 'media' ? parseMediaFast(raw as Record<string, unknown>)
-    : event === 'mark' ? parseMarkFast(raw as Record<string, unknown>) : undefined;
+  const fast =
+    event === 'media'
+      ? parseMediaFast(raw as Record<string, unknown>)
+      : event === 'mark'
+        ? parseMarkFast(raw as Record<string, unknown>)
+        : undefined;
   if (fast) return { ok: true, msg: fast };
   if (!Object.prototype.hasOwnProperty.call(SCHEMAS, event)) {
     return { ok: false, reason: `unknown_event:${clip(event)}` };

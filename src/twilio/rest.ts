@@ -10,8 +10,7 @@ import { REST_CALL_SID_RE } from './wire.js';
  */
 
 export type RestResult =
-  | { ok: true; alreadyEnded?: boolean }
-  | { ok: false; status?: number; code?: number; message: string };
+  { ok: true; alreadyEnded?: boolean } | { ok: false; status?: number; code?: number; message: string };
 
 export interface CreateCallOptions {
   to: string;
@@ -51,7 +50,10 @@ const NOT_IN_PROGRESS_CODE = 21220;
  * The package has no base-URL option; `edge`/`region` only rewrite the host name.
  */
 class RedirectingRequestClient extends RequestClient {
-  constructor(private readonly base: URL, timeoutMs: number) {
+  constructor(
+    private readonly base: URL,
+    timeoutMs: number,
+  ) {
     super({ keepAlive: false, timeout: timeoutMs });
   }
 
@@ -76,7 +78,8 @@ function describe(err: unknown): { status?: number; code?: number; message: stri
   const code = typeof e.code === 'number' ? e.code : undefined;
   let message: string;
   if (status !== undefined) message = typeof e.message === 'string' && e.message ? e.message : `HTTP ${status}`;
-  else if (typeof e.code === 'string') message = e.code === 'ECONNABORTED' ? 'timeout' : e.code; // axios / socket errors
+  else if (typeof e.code === 'string')
+    message = e.code === 'ECONNABORTED' ? 'timeout' : e.code; // axios / socket errors
   else message = typeof e.message === 'string' ? e.message : 'request failed';
   return { status, code, message: message.replace(/https?:\/\/\S+/g, '<url>').slice(0, 160) };
 }
@@ -170,7 +173,8 @@ export function createTwilioRest(opts: TwilioRestOptions): TwilioRest {
         ...(c.statusCallbackEvent !== undefined ? { statusCallbackEvent: c.statusCallbackEvent } : {}),
         ...(c.machineDetection !== undefined ? { machineDetection: c.machineDetection } : {}),
       };
-      if (params.twiml === undefined && params.url === undefined) return { ok: false, message: 'twiml or url required' };
+      if (params.twiml === undefined && params.url === undefined)
+        return { ok: false, message: 'twiml or url required' };
       const res = await attempt(() => client.calls.create(params));
       if (res.ok) {
         log.info({ callSid: res.value.sid, to: c.to }, 'call created');

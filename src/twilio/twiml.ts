@@ -74,19 +74,29 @@ export function connectStreamTwiml(opts: ConnectStreamOptions): string {
   return r.toString();
 }
 
-function addConnectStream(r: Response, streamUrl: string, parameters: Record<string, string>, statusCallback?: string): void {
+function addConnectStream(
+  r: Response,
+  streamUrl: string,
+  parameters: Record<string, string>,
+  statusCallback?: string,
+): void {
   requireUrl('streamUrl', streamUrl, ['wss:']);
-  if (streamUrl.includes('?')) throw new TwimlError('streamUrl must not carry a query string (Twilio drops it); use parameters');
+  if (streamUrl.includes('?'))
+    throw new TwimlError('streamUrl must not carry a query string (Twilio drops it); use parameters');
   const attrs: { url: string; statusCallback?: string } = { url: streamUrl };
   if (statusCallback) attrs.statusCallback = requireUrl('statusCallback', statusCallback, ['https:', 'http:']);
   const stream = r.connect().stream(attrs);
   for (const [name, value] of Object.entries(parameters ?? {})) {
     if (name.length === 0 || name.length >= MAX_PARAMETER_CHARS) {
-      throw new TwimlError(`stream parameter name "${name.slice(0, 40)}" must be 1..${MAX_PARAMETER_CHARS - 1} characters`);
+      throw new TwimlError(
+        `stream parameter name "${name.slice(0, 40)}" must be 1..${MAX_PARAMETER_CHARS - 1} characters`,
+      );
     }
     const v = String(value);
     if (v.length >= MAX_PARAMETER_CHARS) {
-      throw new TwimlError(`stream parameter "${name.slice(0, 40)}" value is ${v.length} characters; Twilio allows under ${MAX_PARAMETER_CHARS}`);
+      throw new TwimlError(
+        `stream parameter "${name.slice(0, 40)}" value is ${v.length} characters; Twilio allows under ${MAX_PARAMETER_CHARS}`,
+      );
     }
     stream.parameter({ name, value: v });
   }
@@ -121,11 +131,20 @@ export function dialTwiml(opts: DialOptions): string {
   if (opts.action) attrs.action = opts.action;
   const dial = r.dial(attrs);
   switch (target.kind) {
-    case 'number': dial.number(value); break;
-    case 'sip': dial.sip(value); break;
-    case 'client': dial.client(value); break;
-    case 'queue': dial.queue(value); break;
-    default: throw new TwimlError(`unknown dial target kind "${String((target as { kind: unknown }).kind)}"`);
+    case 'number':
+      dial.number(value);
+      break;
+    case 'sip':
+      dial.sip(value);
+      break;
+    case 'client':
+      dial.client(value);
+      break;
+    case 'queue':
+      dial.queue(value);
+      break;
+    default:
+      throw new TwimlError(`unknown dial target kind "${String((target as { kind: unknown }).kind)}"`);
   }
   return r.toString();
 }
@@ -151,7 +170,11 @@ export function hangupTwiml(say?: string): string {
  * `<Play digits/>` then a fresh `<Connect><Stream>`: the only way to send DTMF on a streamed
  * call, at the cost of a stream restart (new streamSid). `w` is a half-second pause.
  */
-export function playDigitsThenStreamTwiml(opts: { digits: string; streamUrl: string; parameters: Record<string, string> }): string {
+export function playDigitsThenStreamTwiml(opts: {
+  digits: string;
+  streamUrl: string;
+  parameters: Record<string, string>;
+}): string {
   if (!DIGITS_RE.test(opts.digits ?? '')) throw new TwimlError('digits may only contain 0-9 * # A-D and w');
   const r = new VoiceResponse();
   r.play({ digits: opts.digits });
@@ -178,7 +201,8 @@ export function gatherTwiml(opts: GatherOptions): string {
     action: requireText('action', opts.action),
   };
   if (opts.numDigits !== undefined) {
-    if (!Number.isInteger(opts.numDigits) || opts.numDigits < 1) throw new TwimlError('numDigits must be a positive integer');
+    if (!Number.isInteger(opts.numDigits) || opts.numDigits < 1)
+      throw new TwimlError('numDigits must be a positive integer');
     attrs.numDigits = opts.numDigits;
   }
   if (opts.finishOnKey !== undefined) {
@@ -186,7 +210,8 @@ export function gatherTwiml(opts: GatherOptions): string {
     attrs.finishOnKey = opts.finishOnKey;
   }
   if (opts.timeout !== undefined) {
-    if (!Number.isInteger(opts.timeout) || opts.timeout < 1) throw new TwimlError('gather timeout must be a positive integer');
+    if (!Number.isInteger(opts.timeout) || opts.timeout < 1)
+      throw new TwimlError('gather timeout must be a positive integer');
     attrs.timeout = opts.timeout;
   }
   const gather = r.gather(attrs);

@@ -43,7 +43,12 @@ export function toneVoice(pick: (text: string) => { freq: number; ms: number }, 
 }
 
 /** First and last sample above `threshold`, or undefined when nothing is audible. */
-export function audibleSpan(pcm: Int16Array, from = 0, to = pcm.length, threshold = AUDIBLE): { first: number; last: number } | undefined {
+export function audibleSpan(
+  pcm: Int16Array,
+  from = 0,
+  to = pcm.length,
+  threshold = AUDIBLE,
+): { first: number; last: number } | undefined {
   let first = -1;
   let last = -1;
   for (let i = from; i < Math.min(to, pcm.length); i++) {
@@ -59,7 +64,13 @@ export function audibleSpan(pcm: Int16Array, from = 0, to = pcm.length, threshol
 const BLOCK_MS = 2.5;
 
 /** Per block of pcm[from, to): does it hold audible audio? */
-function audibleBlocks(pcm: Int16Array, from: number, to: number, rate: number, threshold: number): { block: number; mask: Uint8Array } {
+function audibleBlocks(
+  pcm: Int16Array,
+  from: number,
+  to: number,
+  rate: number,
+  threshold: number,
+): { block: number; mask: Uint8Array } {
   const block = Math.max(1, Math.round((rate * BLOCK_MS) / 1000));
   const end = Math.min(to, pcm.length);
   const mask = new Uint8Array(Math.max(0, Math.ceil((end - from) / block)));
@@ -89,7 +100,7 @@ export function pitch(pcm: Int16Array, from: number, to: number, rate: number, t
     const e = Math.min(to, pcm.length, a + block);
     samples += e - a;
     // the crossing into this block counts only when the previous block sounded too
-    for (let i = b > 0 && mask[b - 1] ? a : a + 1; i < e; i++) if ((pcm[i - 1]! < 0) !== (pcm[i]! < 0)) crossings++;
+    for (let i = b > 0 && mask[b - 1] ? a : a + 1; i < e; i++) if (pcm[i - 1]! < 0 !== pcm[i]! < 0) crossings++;
   }
   return samples === 0 ? 0 : (crossings / 2) * (rate / samples);
 }
@@ -175,7 +186,12 @@ export function firstFrameOf(pcm: Int16Array, frame: number, freqs: number[], ta
  * Spans of audible audio (samples above `threshold`, gaps shorter than `gapMs` bridged), in
  * samples: [first, last] of each utterance heard.
  */
-export function audibleRuns(pcm: Int16Array, rate: number, gapMs = 60, threshold = AUDIBLE): { first: number; last: number }[] {
+export function audibleRuns(
+  pcm: Int16Array,
+  rate: number,
+  gapMs = 60,
+  threshold = AUDIBLE,
+): { first: number; last: number }[] {
   const gap = (gapMs * rate) / 1000;
   const out: { first: number; last: number }[] = [];
   for (let i = 0; i < pcm.length; i++) {

@@ -25,20 +25,41 @@ export interface BridgeProcess {
   close(): Promise<void>;
 }
 
-export async function startBridgeProcess(o: { config: unknown; adminToken: string; env?: Record<string, string> }): Promise<BridgeProcess> {
+export async function startBridgeProcess(o: {
+  config: unknown;
+  adminToken: string;
+  env?: Record<string, string>;
+}): Promise<BridgeProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'opb-console-'));
   const configPath = join(dir, 'agents.json');
-  const writeConfig = (cfg: unknown) => writeFileSync(configPath, typeof cfg === 'string' ? cfg : JSON.stringify(cfg, null, 2));
+  const writeConfig = (cfg: unknown) =>
+    writeFileSync(configPath, typeof cfg === 'string' ? cfg : JSON.stringify(cfg, null, 2));
   writeConfig(o.config);
-  const sim = await startTwilioSimulator({ bridgeUrl: url, publicUrl: url, accountSid: SIM_ACCOUNT_SID, authToken: SIM_AUTH_TOKEN, human: { answer: 'answer', talkMs: 600 } });
+  const sim = await startTwilioSimulator({
+    bridgeUrl: url,
+    publicUrl: url,
+    accountSid: SIM_ACCOUNT_SID,
+    authToken: SIM_AUTH_TOKEN,
+    human: { answer: 'answer', talkMs: 600 },
+  });
   const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), PUBLIC_URL: url, LOG_LEVEL: 'info', LOG_FORMAT: 'json',
-      TWILIO_ACCOUNT_SID: SIM_ACCOUNT_SID, TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN, TWILIO_API_BASE: sim.restBase,
-      ADMIN_TOKEN: o.adminToken, BRIDGE_CONFIG: configPath, DRAIN_TIMEOUT_MS: '2000', ...(o.env ?? {}),
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_URL: url,
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+      TWILIO_ACCOUNT_SID: SIM_ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN,
+      TWILIO_API_BASE: sim.restBase,
+      ADMIN_TOKEN: o.adminToken,
+      BRIDGE_CONFIG: configPath,
+      DRAIN_TIMEOUT_MS: '2000',
+      ...(o.env ?? {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -61,7 +82,12 @@ export async function startBridgeProcess(o: { config: unknown; adminToken: strin
     throw new Error(`the bridge did not start:\n${out.slice(-2000)}`);
   }
   return {
-    url, child, sim, configPath, writeConfig, close,
+    url,
+    child,
+    sim,
+    configPath,
+    writeConfig,
+    close,
     output: () => out,
     async admin(path, method = 'GET') {
       const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${o.adminToken}` } });
@@ -77,7 +103,11 @@ export async function adminCalls(b: BridgeProcess): Promise<Map<string, string>>
 }
 
 /** Polls until `cond` resolves true, or throws after `ms` (a hang detector sized for a loaded machine). */
-export async function eventually(cond: () => Promise<boolean> | boolean, ms = 30_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  cond: () => Promise<boolean> | boolean,
+  ms = 30_000,
+  what = 'condition',
+): Promise<void> {
   const t0 = Date.now();
   while (!(await cond())) {
     if (Date.now() - t0 > ms) throw new Error(`${what}: not met within ${ms} ms`);

@@ -47,12 +47,16 @@ export interface BridgeStackOptions {
   store?: FleetStore;
 }
 
-export function bridgeTestConfig(o: Pick<BridgeStackOptions, 'support' | 'sales' | 'bridge'> = {}): Record<string, unknown> {
+export function bridgeTestConfig(
+  o: Pick<BridgeStackOptions, 'support' | 'sales' | 'bridge'> = {},
+): Record<string, unknown> {
   return {
     default_agent: 'support',
     agents: [
       {
-        id: 'support', persona: 'You are Ada, the support test agent.', greeting: GREETING.support,
+        id: 'support',
+        persona: 'You are Ada, the support test agent.',
+        greeting: GREETING.support,
         transfer: { targets: [{ name: 'front_desk', kind: 'number', value: FRONT_DESK }], default: 'front_desk' },
         fallback: { action: 'hangup', message: 'Technical difficulties, goodbye.' },
         end_call: { max_wait_for_goodbye_ms: 3000 },
@@ -71,10 +75,17 @@ export interface BridgeStack extends Harness {
 }
 
 export async function startBridgeStack(o: BridgeStackOptions = {}): Promise<BridgeStack> {
-  const scenario = o.steps ? parseScenario({ name: 'bridge-test', steps: o.steps, ...(o.outputRate ? { output_rate: o.outputRate } : {}) }) : undefined;
+  const scenario = o.steps
+    ? parseScenario({ name: 'bridge-test', steps: o.steps, ...(o.outputRate ? { output_rate: o.outputRate } : {}) })
+    : undefined;
   const h = await startHarness({
     configText: JSON.stringify(bridgeTestConfig(o)),
-    engine: { tts: testVoice, ...(scenario ? { scenario } : {}), ...(o.outputRate && !scenario ? { outputRate: o.outputRate } : {}), ...(o.engine ?? {}) },
+    engine: {
+      tts: testVoice,
+      ...(scenario ? { scenario } : {}),
+      ...(o.outputRate && !scenario ? { outputRate: o.outputRate } : {}),
+      ...(o.engine ?? {}),
+    },
     human: o.human ?? { answer: 'answer', ringMs: 200, talkMs: 300 },
     ...(o.env ? { env: o.env } : {}),
     ...(o.tweak ? { tweak: o.tweak } : {}),

@@ -8,12 +8,16 @@ export interface ConsoleLogin {
 
 export async function consoleLogin(base: string, token: string): Promise<ConsoleLogin> {
   const res = await fetch(`${base}/console/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json', origin: base }, body: JSON.stringify({ token }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: base },
+    body: JSON.stringify({ token }),
   });
   if (res.status !== 204) throw new Error(`login failed: ${res.status}`);
   const setCookie = res.headers.get('set-cookie') ?? '';
   const cookie = setCookie.split(';')[0]!;
-  const session = (await (await fetch(`${base}/console/api/session`, { headers: { cookie } })).json()) as { csrf: string };
+  const session = (await (await fetch(`${base}/console/api/session`, { headers: { cookie } })).json()) as {
+    csrf: string;
+  };
   return { cookie, csrf: session.csrf, setCookie };
 }
 
@@ -21,7 +25,13 @@ export async function consoleLogin(base: string, token: string): Promise<Console
  * Reads Server-Sent Events from `path` until `done(events)` holds or `timeoutMs` passes; returns
  * the events and the raw text received (for the no-secret checks).
  */
-export async function readEvents(base: string, path: string, cookie: string, done: (evs: Record<string, unknown>[]) => boolean, timeoutMs = 20_000): Promise<{ events: Record<string, unknown>[]; raw: string }> {
+export async function readEvents(
+  base: string,
+  path: string,
+  cookie: string,
+  done: (evs: Record<string, unknown>[]) => boolean,
+  timeoutMs = 20_000,
+): Promise<{ events: Record<string, unknown>[]; raw: string }> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   const events: Record<string, unknown>[] = [];
@@ -39,7 +49,8 @@ export async function readEvents(base: string, path: string, cookie: string, don
       while ((i = buf.indexOf('\n\n')) >= 0) {
         const block = buf.slice(0, i);
         buf = buf.slice(i + 2);
-        for (const line of block.split('\n')) if (line.startsWith('data: ')) events.push(JSON.parse(line.slice(6)) as Record<string, unknown>);
+        for (const line of block.split('\n'))
+          if (line.startsWith('data: ')) events.push(JSON.parse(line.slice(6)) as Record<string, unknown>);
       }
       if (done(events)) break;
     }

@@ -4,7 +4,12 @@
  * readers for what the caller heard and what the bridge asked of Twilio's REST API.
  */
 import { parseScenario } from '../../src/sim/engine/index.js';
-import { parseTwiml, type RecordedRestRequest, type HumanBehaviour, type TwimlNode } from '../../src/sim/twilio/index.js';
+import {
+  parseTwiml,
+  type RecordedRestRequest,
+  type HumanBehaviour,
+  type TwimlNode,
+} from '../../src/sim/twilio/index.js';
 import { ACCOUNT_SID, startHarness, waitFor, type Harness } from './harness.js';
 
 export { ACCOUNT_SID, waitFor, type Harness };
@@ -24,7 +29,8 @@ export const VOICE_MS_PER_CHAR = 40;
 export async function toneVoice(text: string): Promise<{ samples: Int16Array; rate: number }> {
   const rate = 16000;
   const samples = new Int16Array(Math.round((text.length * VOICE_MS_PER_CHAR * rate) / 1000));
-  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(6000 * Math.sin((2 * Math.PI * VOICE_HZ * i) / rate));
+  for (let i = 0; i < samples.length; i++)
+    samples[i] = Math.round(6000 * Math.sin((2 * Math.PI * VOICE_HZ * i) / rate));
   return { samples, rate };
 }
 export const voiceMs = (text: string): number => text.length * VOICE_MS_PER_CHAR;
@@ -45,25 +51,27 @@ export function testConfig(o: Pick<ControlStackOptions, 'agent' | 'numbers' | 'b
   const { transfer, ...agentRest } = (o.agent ?? {}) as { transfer?: Record<string, unknown> };
   return {
     default_agent: 'support',
-    agents: [{
-      id: 'support',
-      persona: 'You are Ada, the test agent.',
-      transfer: {
-        targets: [
-          { name: 'front_desk', kind: 'number', value: FRONT_DESK },
-          { name: 'billing', kind: 'sip', value: BILLING_SIP },
-          { name: 'supervisors', kind: 'queue', value: 'supervisors' },
-        ],
-        default: 'front_desk',
-        caller_id: CALLER_ID,
-        timeout_s: 12,
-        on_no_answer: 'back_to_agent',
-        max_wait_for_playback_ms: 6000,
-        ...(transfer ?? {}),
+    agents: [
+      {
+        id: 'support',
+        persona: 'You are Ada, the test agent.',
+        transfer: {
+          targets: [
+            { name: 'front_desk', kind: 'number', value: FRONT_DESK },
+            { name: 'billing', kind: 'sip', value: BILLING_SIP },
+            { name: 'supervisors', kind: 'queue', value: 'supervisors' },
+          ],
+          default: 'front_desk',
+          caller_id: CALLER_ID,
+          timeout_s: 12,
+          on_no_answer: 'back_to_agent',
+          max_wait_for_playback_ms: 6000,
+          ...(transfer ?? {}),
+        },
+        end_call: { max_wait_for_goodbye_ms: 6000 },
+        ...agentRest,
       },
-      end_call: { max_wait_for_goodbye_ms: 6000 },
-      ...agentRest,
-    }],
+    ],
     numbers: { [AGENT_NUMBER]: { agent: 'support' }, ...(o.numbers ?? {}) },
     bridge: { preconnect: { enabled: true, stream_timeout_ms: 5000 }, ...(o.bridge ?? {}) },
   };

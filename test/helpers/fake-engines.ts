@@ -20,7 +20,9 @@ export async function startMuteEngine(): Promise<{ url: string; connections: num
   const port = (server.address() as AddressInfo).port;
   return {
     url: `ws://127.0.0.1:${port}`,
-    get connections() { return connections; },
+    get connections() {
+      return connections;
+    },
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
@@ -40,16 +42,23 @@ export interface HandEngineSession {
  * A WebSocket engine that does the handshake (hello, session_started, configured at `rate`)
  * and then hands the session to the test; it answers `session_ending` like the real one.
  */
-export async function startHandEngine(onSession: (s: HandEngineSession) => void, rate = 24000): Promise<{ url: string; sessions: HandEngineSession[]; close(): Promise<void> }> {
+export async function startHandEngine(
+  onSession: (s: HandEngineSession) => void,
+  rate = 24000,
+): Promise<{ url: string; sessions: HandEngineSession[]; close(): Promise<void> }> {
   const wss = new WebSocketServer({
-    port: 0, host: '127.0.0.1', perMessageDeflate: false,
+    port: 0,
+    host: '127.0.0.1',
+    perMessageDeflate: false,
     handleProtocols: (p) => [...p][0] ?? false,
   });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   const sessions: HandEngineSession[] = [];
   wss.on('connection', (ws) => {
     const s: HandEngineSession = {
-      ws, control: [], audioFrames: 0,
+      ws,
+      control: [],
+      audioFrames: 0,
       event: (ev) => ws.send(Buffer.from('\u0003' + JSON.stringify(ev), 'utf8')),
     };
     sessions.push(s);
@@ -61,7 +70,13 @@ export async function startHandEngine(onSession: (s: HandEngineSession) => void,
       if (frame.type === 'configure') {
         const fmt = `pcm16@${rate}`;
         s.event({ event: 'hello', protocol: 2, audio_in: fmt, audio_out: fmt, call_id: `hand-${sessions.length}` });
-        s.event({ event: 'session_started', agent_id: 'hand', audio_in: fmt, audio_out: fmt, call_id: `hand-${sessions.length}` });
+        s.event({
+          event: 'session_started',
+          agent_id: 'hand',
+          audio_in: fmt,
+          audio_out: fmt,
+          call_id: `hand-${sessions.length}`,
+        });
         s.event({ event: 'configured', voice_id: 'x', greeting: false, tools: 0, audio_out: fmt });
         onSession(s);
       } else if (frame.type === 'session_ending') {

@@ -12,7 +12,14 @@ import { parseTwilioMessage } from '../../src/twilio/messages.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { ACCOUNT_SID, AUTH_TOKEN, type Harness } from './harness.js';
 import { Rng, mutateObject, randomJson, weirdString } from './fuzz.js';
-import { omniServerFrame, startMessage, streamIds, twilioFrame, type TwilioFrameState, type WireFrame } from './fuzz-frames.js';
+import {
+  omniServerFrame,
+  startMessage,
+  streamIds,
+  twilioFrame,
+  type TwilioFrameState,
+  type WireFrame,
+} from './fuzz-frames.js';
 
 /** The admin token of the fuzzed bridges (random requests present it, right or wrong). */
 export const ADMIN_TOKEN = 'fuzz-admin-token-5c1e9a';
@@ -29,9 +36,14 @@ export function trackResources(): { live(): string[]; sleep(ms: number): Promise
   const hook = createHook({
     init(id, type) {
       if (untracked || !kinds.has(type)) return;
-      live.set(id, process.env.FUZZ_STACKS ? `${type} ${new Error().stack?.split('\n').slice(5, 12).join(' | ')}` : type);
+      live.set(
+        id,
+        process.env.FUZZ_STACKS ? `${type} ${new Error().stack?.split('\n').slice(5, 12).join(' | ')}` : type,
+      );
     },
-    destroy(id) { live.delete(id); },
+    destroy(id) {
+      live.delete(id);
+    },
   }).enable();
   return {
     live: () => [...live.values()],
@@ -53,8 +65,13 @@ export function trackResources(): { live(): string[]; sleep(ms: number): Promise
 export function openMedia(h: Harness): Promise<WebSocket> {
   const port = new URL(h.bridgeUrl).port;
   const sig = signTwilioRequest(AUTH_TOKEN, `wss://127.0.0.1:${port}/twilio/media`);
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/twilio/media`, { headers: { 'x-twilio-signature': sig }, perMessageDeflate: false });
-  ws.on('error', () => { /* the bridge may close on us (oversize frame): expected */ });
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/twilio/media`, {
+    headers: { 'x-twilio-signature': sig },
+    perMessageDeflate: false,
+  });
+  ws.on('error', () => {
+    /* the bridge may close on us (oversize frame): expected */
+  });
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
@@ -66,7 +83,8 @@ async function sendAll(ws: WebSocket, frames: WireFrame[]): Promise<void> {
     if (ws.readyState !== WebSocket.OPEN) return;
     for (const f of frames.slice(i, i + 200)) ws.send(f.data, { binary: f.binary });
     // Bounded in flight, and the event loop breathes between batches (the healthy call runs here too).
-    while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > 64 * 1024) await new Promise((r) => setTimeout(r, 2));
+    while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > 64 * 1024)
+      await new Promise((r) => setTimeout(r, 2));
     await new Promise((r) => setImmediate(r));
   }
 }
@@ -82,7 +100,12 @@ function mediaScript(rng: Rng, count: number): { frames: WireFrame[]; certainRej
   if (style === 'started') {
     frames.push({ data: JSON.stringify(startMessage(rng, ids)), binary: false });
   } else if (style === 'odd_start') {
-    const start = startMessage(rng, ids, '1', rng.chance(0.5) ? { agent: weirdString(rng), to: weirdString(rng) } : undefined);
+    const start = startMessage(
+      rng,
+      ids,
+      '1',
+      rng.chance(0.5) ? { agent: weirdString(rng), to: weirdString(rng) } : undefined,
+    );
     const inner = start.start as Record<string, unknown>;
     // the stream id is echoed in every message the bridge sends: make it hostile
     const sid = rng.pick([weirdString(rng), 'MZ"quoted"', 'MZ\u00e9t\u00e9', 'MZ\ud83d\ude00', 'MZ\\', 'MZ</x>']);
@@ -111,16 +134,29 @@ function mediaScript(rng: Rng, count: number): { frames: WireFrame[]; certainRej
   if (style !== 'started') certainRejects = 0;
   const ending = rng.pick(['stop_then_more', 'close', 'terminate', 'oversize', 'stop']);
   if (ending === 'stop' || ending === 'stop_then_more') {
-    frames.push({ data: JSON.stringify({ event: 'stop', sequenceNumber: String(++st.seq), streamSid: ids.streamSid, stop: { accountSid: ids.accountSid, callSid: ids.callSid } }), binary: false });
+    frames.push({
+      data: JSON.stringify({
+        event: 'stop',
+        sequenceNumber: String(++st.seq),
+        streamSid: ids.streamSid,
+        stop: { accountSid: ids.accountSid, callSid: ids.callSid },
+      }),
+      binary: false,
+    });
   }
-  if (ending === 'oversize') frames.push({ data: JSON.stringify({ event: 'media', pad: 'x'.repeat(70 * 1024) }), binary: false });
+  if (ending === 'oversize')
+    frames.push({ data: JSON.stringify({ event: 'media', pad: 'x'.repeat(70 * 1024) }), binary: false });
   if (ending === 'stop_then_more') {
     for (let i = 0; i < 5; i++) frames.push({ data: JSON.stringify(startMessage(rng, ids)), binary: false });
   }
   return { frames, certainRejects, ending };
 }
 
-export async function runMediaConnection(h: Harness, rng: Rng, count: number): Promise<{ sent: number; certainRejects: number }> {
+export async function runMediaConnection(
+  h: Harness,
+  rng: Rng,
+  count: number,
+): Promise<{ sent: number; certainRejects: number }> {
   const script = mediaScript(rng, count);
   const ws = await openMedia(h);
   const closed = new Promise<void>((r) => ws.once('close', () => r()));
@@ -136,7 +172,13 @@ export async function runMediaConnection(h: Harness, rng: Rng, count: number): P
 
 const TERMINAL = /session_end|end_call|transfer_to_human/;
 
-export interface HostileEngine { url: string; sessions: number; framesSent: number; open(): number; close(): Promise<void> }
+export interface HostileEngine {
+  url: string;
+  sessions: number;
+  framesSent: number;
+  open(): number;
+  close(): Promise<void>;
+}
 
 /**
  * An engine that answers the bridge's configure with garbage: random tags, broken JSON, events
@@ -177,8 +219,12 @@ export async function hostileEngine(rng: Rng, framesPerSession: number): Promise
   let closing: Promise<void> | undefined;
   return {
     url: `ws://127.0.0.1:${port}`,
-    get sessions() { return state.sessions; },
-    get framesSent() { return state.framesSent; },
+    get sessions() {
+      return state.sessions;
+    },
+    get framesSent() {
+      return state.framesSent;
+    },
     open: () => wss.clients.size,
     close() {
       closing ??= (async () => {
@@ -206,7 +252,12 @@ function enc(s: string): string {
 
 const CALL_POOL = Array.from({ length: 4 }, (_, i) => `CA${String(i).repeat(32)}`);
 
-export interface HttpCase { method: string; path: string; headers: Record<string, string>; body?: Buffer }
+export interface HttpCase {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: Buffer;
+}
 
 function formBody(rng: Rng): Record<string, string | string[]> {
   const p: Record<string, unknown> = {
@@ -225,7 +276,7 @@ function formBody(rng: Rng): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(p)) {
     if (v === undefined) continue;
-    const text = (x: unknown): string => (typeof x === 'string' ? x : JSON.stringify(x) ?? 'null');
+    const text = (x: unknown): string => (typeof x === 'string' ? x : (JSON.stringify(x) ?? 'null'));
     out[k] = Array.isArray(v) ? v.map(text) : text(v);
   }
   return out;
@@ -233,24 +284,40 @@ function formBody(rng: Rng): Record<string, string | string[]> {
 
 function encodeForm(form: Record<string, string | string[]>): string {
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(form)) for (const x of Array.isArray(v) ? v : [v]) parts.push(`${enc(k)}=${enc(x)}`);
+  for (const [k, v] of Object.entries(form))
+    for (const x of Array.isArray(v) ? v : [v]) parts.push(`${enc(k)}=${enc(x)}`);
   return parts.join('&');
 }
 
 function headerValue(rng: Rng): string {
   // printable only: the HTTP client itself refuses CR/LF (raw sockets cover those)
-  return weirdString(rng).replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  return weirdString(rng)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 200);
 }
 
 export function httpCase(rng: Rng, publicUrl: string): HttpCase {
   const sid = rng.chance(0.7) ? rng.pick(CALL_POOL) : enc(weirdString(rng)) || 'x';
   const route = rng.pick([
-    ['POST', '/twilio/voice'], ['POST', '/twilio/voice'], ['POST', '/twilio/status'], ['POST', '/twilio/status'],
+    ['POST', '/twilio/voice'],
+    ['POST', '/twilio/voice'],
+    ['POST', '/twilio/status'],
+    ['POST', '/twilio/status'],
     ['POST', `/twilio/dial-action?agent=${rng.pick(['support', 'sales', 'nobody'])}&target=${enc(weirdString(rng))}`],
-    ['POST', `/twilio/ivr?to=${enc(rng.pick(['+15550002222', '+15550001111', weirdString(rng)]))}&attempt=${rng.pick(['1', '2', '3', '99', '-5', 'x', '1e309'])}`],
-    ['GET', '/twilio/media'], ['GET', '/healthz'], ['GET', '/readyz'], ['GET', '/metrics'],
-    ['GET', '/admin/calls'], ['POST', `/admin/calls/${sid}/hangup`], ['POST', `/admin/calls/${sid}/transfer`],
-    ['GET', `/${enc(weirdString(rng))}`], ['POST', '/twilio/voice/../voice'], ['GET', '/twilio/voice?x=%zz'],
+    [
+      'POST',
+      `/twilio/ivr?to=${enc(rng.pick(['+15550002222', '+15550001111', weirdString(rng)]))}&attempt=${rng.pick(['1', '2', '3', '99', '-5', 'x', '1e309'])}`,
+    ],
+    ['GET', '/twilio/media'],
+    ['GET', '/healthz'],
+    ['GET', '/readyz'],
+    ['GET', '/metrics'],
+    ['GET', '/admin/calls'],
+    ['POST', `/admin/calls/${sid}/hangup`],
+    ['POST', `/admin/calls/${sid}/transfer`],
+    ['GET', `/${enc(weirdString(rng))}`],
+    ['POST', '/twilio/voice/../voice'],
+    ['GET', '/twilio/voice?x=%zz'],
   ] as const);
   const method = rng.chance(0.9) ? route[0] : rng.pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD']);
   const headers: Record<string, string> = {};
@@ -261,13 +328,21 @@ export function httpCase(rng: Rng, publicUrl: string): HttpCase {
     if (bodyKind < 6) {
       form = formBody(rng);
       body = Buffer.from(encodeForm(form));
-      headers['content-type'] = rng.chance(0.9) ? 'application/x-www-form-urlencoded' : rng.pick(['application/x-www-form-urlencoded; charset=utf-16', 'text/plain']);
+      headers['content-type'] = rng.chance(0.9)
+        ? 'application/x-www-form-urlencoded'
+        : rng.pick(['application/x-www-form-urlencoded; charset=utf-16', 'text/plain']);
     } else if (bodyKind < 8) {
-      body = Buffer.from(rng.chance(0.8) ? JSON.stringify(randomJson(rng)) ?? 'null' : '{"destination":');
+      body = Buffer.from(rng.chance(0.8) ? (JSON.stringify(randomJson(rng)) ?? 'null') : '{"destination":');
       headers['content-type'] = rng.pick(['application/json', 'application/json; charset=latin1', 'text/plain']);
     } else if (bodyKind < 9) {
       body = rng.bytes(rng.pick([0, 10, 1000, 70 * 1024]));
-      headers['content-type'] = rng.pick(['application/octet-stream', 'multipart/form-data; boundary=zz', 'application/xml', 'a/b;;;=', 'application/x-www-form-urlencoded']);
+      headers['content-type'] = rng.pick([
+        'application/octet-stream',
+        'multipart/form-data; boundary=zz',
+        'application/xml',
+        'a/b;;;=',
+        'application/x-www-form-urlencoded',
+      ]);
     } else {
       body = Buffer.from(`${'a='.repeat(rng.int(3))}${'%'.repeat(rng.int(3))}${'&'.repeat(rng.int(40))}`);
       headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -275,10 +350,21 @@ export function httpCase(rng: Rng, publicUrl: string): HttpCase {
   }
   const signed = rng.chance(0.5);
   if (signed) headers['x-twilio-signature'] = signTwilioRequest(AUTH_TOKEN, publicUrl + route[1], form ?? {});
-  else if (rng.chance(0.5)) headers['x-twilio-signature'] = rng.chance(0.5) ? headerValue(rng) : rng.bytes(20).toString('base64');
-  if (rng.chance(0.4)) headers.authorization = rng.pick([`Bearer ${ADMIN_TOKEN}`, `Bearer ${ADMIN_TOKEN}x`, `Bearer ${ADMIN_TOKEN.slice(0, -1)}`, 'Bearer ', 'Basic Zm9vOmJhcg==', headerValue(rng)]);
+  else if (rng.chance(0.5))
+    headers['x-twilio-signature'] = rng.chance(0.5) ? headerValue(rng) : rng.bytes(20).toString('base64');
+  if (rng.chance(0.4))
+    headers.authorization = rng.pick([
+      `Bearer ${ADMIN_TOKEN}`,
+      `Bearer ${ADMIN_TOKEN}x`,
+      `Bearer ${ADMIN_TOKEN.slice(0, -1)}`,
+      'Bearer ',
+      'Basic Zm9vOmJhcg==',
+      headerValue(rng),
+    ]);
   if (rng.chance(0.2)) headers['x-forwarded-for'] = rng.pick(['1.2.3.4', '::1', headerValue(rng), '1.1.1.1, 2.2.2.2']);
-  if (rng.chance(0.2)) headers[rng.pick(['x-junk', 'accept', 'accept-encoding', 'x-forwarded-proto', 'x-forwarded-host', 'cookie'])] = headerValue(rng);
+  if (rng.chance(0.2))
+    headers[rng.pick(['x-junk', 'accept', 'accept-encoding', 'x-forwarded-proto', 'x-forwarded-host', 'cookie'])] =
+      headerValue(rng);
   return { method, path: route[1], headers, body };
 }
 
@@ -287,12 +373,15 @@ export function send(agent: http.Agent, base: URL, c: HttpCase): Promise<{ statu
     // An explicit length: for DELETE/OPTIONS Node would otherwise send the body unframed, which
     // the server rightly reads as the next (garbage) request on the connection.
     const headers = c.body ? { ...c.headers, 'content-length': String(c.body.length) } : c.headers;
-    const req = http.request({ host: base.hostname, port: base.port, method: c.method, path: c.path, headers, agent, timeout: 5000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (err) => resolve({ status: -1, body: String(err) }));
-    });
+    const req = http.request(
+      { host: base.hostname, port: base.port, method: c.method, path: c.path, headers, agent, timeout: 5000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => resolve({ status: -1, body: String(err) }));
+      },
+    );
     req.on('error', (err) => resolve({ status: -1, body: String(err) }));
     req.on('timeout', () => req.destroy());
     req.end(c.body);
@@ -304,9 +393,15 @@ export function rawRequest(port: number, text: string | Buffer): Promise<string>
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1');
     let out = '';
-    const done = () => { clearTimeout(t); sock.destroy(); resolve(out); };
+    const done = () => {
+      clearTimeout(t);
+      sock.destroy();
+      resolve(out);
+    };
     const t = setTimeout(done, 500);
-    sock.on('data', (d) => { out += d.toString('latin1'); });
+    sock.on('data', (d) => {
+      out += d.toString('latin1');
+    });
     sock.on('error', done);
     sock.on('close', done);
     sock.on('connect', () => sock.write(text));

@@ -73,17 +73,85 @@ export function fuzzSeed(): number {
 }
 
 const WEIRD_STRINGS = [
-  '', ' ', '\u0000', '\n', '"', '\\', '\\u0000', '{', '}', '[]', 'null', 'true', '0', '-0', '1e309', 'NaN',
-  'Infinity', '__proto__', 'constructor', 'toString', 'hasOwnProperty', '%00', '%s%s%n', '${7*7}', '{{x}}',
-  '\u202e\u202d', '\ud800', '\udfff', '\ud83d\ude00', '\ufeff', '\u2028\u2029', 'Ω≈ç√∫', '𝕳𝖊𝖑𝖑𝖔', '<script>',
-  "'; DROP TABLE calls; --", '../../etc/passwd', 'http://169.254.169.254/', 'x'.repeat(300), 'é'.repeat(70),
-  '0:0', '1:1', '999999999:1', '-1', '0x10', '20 ', ' 20', '1.5', '1e3', '000000000000000000001',
-  'media', 'start', 'stop', 'mark', 'dtmf', 'connected', 'clear', 'audio/x-mulaw', 'audio/x-alaw',
+  '',
+  ' ',
+  '\u0000',
+  '\n',
+  '"',
+  '\\',
+  '\\u0000',
+  '{',
+  '}',
+  '[]',
+  'null',
+  'true',
+  '0',
+  '-0',
+  '1e309',
+  'NaN',
+  'Infinity',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  '%00',
+  '%s%s%n',
+  '${7*7}',
+  '{{x}}',
+  '\u202e\u202d',
+  '\ud800',
+  '\udfff',
+  '\ud83d\ude00',
+  '\ufeff',
+  '\u2028\u2029',
+  'Ω≈ç√∫',
+  '𝕳𝖊𝖑𝖑𝖔',
+  '<script>',
+  "'; DROP TABLE calls; --",
+  '../../etc/passwd',
+  'http://169.254.169.254/',
+  'x'.repeat(300),
+  'é'.repeat(70),
+  '0:0',
+  '1:1',
+  '999999999:1',
+  '-1',
+  '0x10',
+  '20 ',
+  ' 20',
+  '1.5',
+  '1e3',
+  '000000000000000000001',
+  'media',
+  'start',
+  'stop',
+  'mark',
+  'dtmf',
+  'connected',
+  'clear',
+  'audio/x-mulaw',
+  'audio/x-alaw',
 ];
 
 const WEIRD_NUMBERS = [
-  0, -0, 1, -1, 0.5, 1e-308, 5e-324, 2 ** 31, -(2 ** 31), 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 1e21, 1e308,
-  -1e308, 160, 8000, 999_999_999_999_999,
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  1e-308,
+  5e-324,
+  2 ** 31,
+  -(2 ** 31),
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 53),
+  1e21,
+  1e308,
+  -1e308,
+  160,
+  8000,
+  999_999_999_999_999,
 ];
 
 export function weirdString(rng: Rng): string {
@@ -99,11 +167,16 @@ export function weirdString(rng: Rng): string {
 export function randomJson(rng: Rng, depth = 0): unknown {
   const k = rng.int(depth > 3 ? 5 : 8);
   switch (k) {
-    case 0: return null;
-    case 1: return rng.chance(0.5);
-    case 2: return rng.pick(WEIRD_NUMBERS);
-    case 3: return weirdString(rng);
-    case 4: return rng.int(1000);
+    case 0:
+      return null;
+    case 1:
+      return rng.chance(0.5);
+    case 2:
+      return rng.pick(WEIRD_NUMBERS);
+    case 3:
+      return weirdString(rng);
+    case 4:
+      return rng.int(1000);
     case 5: {
       const arr: unknown[] = [];
       const n = rng.int(4);
@@ -148,13 +221,27 @@ export function mutateObject(rng: Rng, obj: Record<string, unknown>): void {
   const key = path[path.length - 1];
   const op = key === undefined ? 4 : rng.int(7);
   switch (op) {
-    case 0: delete parent[key!]; return;
-    case 1: parent[key!] = randomJson(rng); return;
-    case 2: parent[key!] = rng.pick(WEIRD_NUMBERS); return;
-    case 3: parent[key!] = weirdString(rng); return;
-    case 4: setOwn(parent, rng.pick(['__proto__', 'constructor', 'prototype', weirdString(rng)]), randomJson(rng)); return;
-    case 5: parent[key!] = [parent[key!]]; return;
-    default: parent[key!] = { value: parent[key!] }; return;
+    case 0:
+      delete parent[key!];
+      return;
+    case 1:
+      parent[key!] = randomJson(rng);
+      return;
+    case 2:
+      parent[key!] = rng.pick(WEIRD_NUMBERS);
+      return;
+    case 3:
+      parent[key!] = weirdString(rng);
+      return;
+    case 4:
+      setOwn(parent, rng.pick(['__proto__', 'constructor', 'prototype', weirdString(rng)]), randomJson(rng));
+      return;
+    case 5:
+      parent[key!] = [parent[key!]];
+      return;
+    default:
+      parent[key!] = { value: parent[key!] };
+      return;
   }
 }
 
@@ -162,13 +249,21 @@ export function mutateObject(rng: Rng, obj: Record<string, unknown>): void {
 export function mutateText(rng: Rng, text: string): string {
   const at = rng.int(text.length + 1);
   switch (rng.int(8)) {
-    case 0: return text.slice(0, at);
-    case 1: return text.slice(0, at) + weirdString(rng) + text.slice(at);
-    case 2: return text.slice(0, at) + String.fromCharCode(rng.int(0x10000)) + text.slice(at + 1);
-    case 3: return text + text.slice(at);
-    case 4: return `[${text}]`;
-    case 5: return text.replace(/"/g, rng.pick(["'", '', '\\"', '""']));
-    case 6: return `\ufeff${text}`;
-    default: return text.slice(at) + text.slice(0, at);
+    case 0:
+      return text.slice(0, at);
+    case 1:
+      return text.slice(0, at) + weirdString(rng) + text.slice(at);
+    case 2:
+      return text.slice(0, at) + String.fromCharCode(rng.int(0x10000)) + text.slice(at + 1);
+    case 3:
+      return text + text.slice(at);
+    case 4:
+      return `[${text}]`;
+    case 5:
+      return text.replace(/"/g, rng.pick(["'", '', '\\"', '""']));
+    case 6:
+      return `\ufeff${text}`;
+    default:
+      return text.slice(at) + text.slice(0, at);
   }
 }

@@ -16,7 +16,8 @@ export class LogCapture extends Writable {
     return this.lines.join('\n');
   }
   find(msg: string | RegExp): Record<string, unknown>[] {
-    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+    return this.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((o) => (typeof msg === 'string' ? o.msg === msg : msg.test(String(o.msg))));
   }
 }

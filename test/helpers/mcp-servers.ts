@@ -42,18 +42,33 @@ export interface TestMcpServer {
   close(): Promise<void>;
 }
 
-function register(server: McpServer, state: { calls: string[]; cancelled: number; slowMs: number; onSlow: () => void }): void {
+function register(
+  server: McpServer,
+  state: { calls: string[]; cancelled: number; slowMs: number; onSlow: () => void },
+): void {
   const calls = state.calls;
-  server.registerTool('lookup_order', {
-    description: 'Looks up an order by id',
-    inputSchema: { order_id: z.string() },
-  }, async ({ order_id }) => {
-    calls.push('lookup_order');
-    return { content: [{ type: 'text', text: `order ${order_id} shipped` }], structuredContent: { order_id, status: 'shipped' } };
-  });
+  server.registerTool(
+    'lookup_order',
+    {
+      description: 'Looks up an order by id',
+      inputSchema: { order_id: z.string() },
+    },
+    async ({ order_id }) => {
+      calls.push('lookup_order');
+      return {
+        content: [{ type: 'text', text: `order ${order_id} shipped` }],
+        structuredContent: { order_id, status: 'shipped' },
+      };
+    },
+  );
   server.registerTool('echo', { description: 'Echoes text', inputSchema: { text: z.string() } }, async ({ text }) => {
     calls.push('echo');
-    return { content: [{ type: 'text', text }, { type: 'text', text: 'done' }] };
+    return {
+      content: [
+        { type: 'text', text },
+        { type: 'text', text: 'done' },
+      ],
+    };
   });
   server.registerTool('fails', { description: 'Always reports an error', inputSchema: {} }, async () => {
     calls.push('fails');
@@ -65,7 +80,12 @@ function register(server: McpServer, state: { calls: string[]; cancelled: number
   });
   server.registerTool('picture', { description: 'Returns an image and a caption', inputSchema: {} }, async () => {
     calls.push('picture');
-    return { content: [{ type: 'text', text: 'a cat' }, { type: 'image', mimeType: 'image/png', data: Buffer.alloc(3000, 7).toString('base64') }] };
+    return {
+      content: [
+        { type: 'text', text: 'a cat' },
+        { type: 'image', mimeType: 'image/png', data: Buffer.alloc(3000, 7).toString('base64') },
+      ],
+    };
   });
   server.registerTool('slow', { description: 'Takes long unless cancelled', inputSchema: {} }, async (_args, extra) => {
     calls.push('slow');
@@ -99,7 +119,9 @@ export async function startMcpServer(o: TestMcpOptions): Promise<TestMcpServer> 
     calls: [] as string[],
     cancelled: 0,
     slowMs: o.slowMs ?? 10_000,
-    onSlow: () => { for (const w of slowWaiters.splice(0)) w(); },
+    onSlow: () => {
+      for (const w of slowWaiters.splice(0)) w();
+    },
   };
   const authHeaders: string[] = [];
   let unauthorized = 0;
@@ -107,7 +129,10 @@ export async function startMcpServer(o: TestMcpOptions): Promise<TestMcpServer> 
   const newServer = (): McpServer => {
     const s = new McpServer({ name: 'test-crm', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
     register(s, state);
-    for (const name of extraTools) s.registerTool(name, { description: `added ${name}`, inputSchema: {} }, async () => ({ content: [{ type: 'text', text: name }] }));
+    for (const name of extraTools)
+      s.registerTool(name, { description: `added ${name}`, inputSchema: {} }, async () => ({
+        content: [{ type: 'text', text: name }],
+      }));
     servers.add(s);
     return s;
   };
@@ -152,7 +177,9 @@ export async function startMcpServer(o: TestMcpOptions): Promise<TestMcpServer> 
         if (sid) return void res.writeHead(404).end();
         t = new StreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (id) => { streamable.set(id, t!); },
+          onsessioninitialized: (id) => {
+            streamable.set(id, t!);
+          },
         });
         await newServer().connect(t);
       }
@@ -173,16 +200,26 @@ export async function startMcpServer(o: TestMcpOptions): Promise<TestMcpServer> 
     url: `http://127.0.0.1:${port}${o.transport === 'sse' ? '/sse' : '/mcp'}`,
     port,
     calls: state.calls,
-    get cancelled() { return state.cancelled; },
+    get cancelled() {
+      return state.cancelled;
+    },
     authHeaders,
-    get unauthorized() { return unauthorized; },
+    get unauthorized() {
+      return unauthorized;
+    },
     addTool(name) {
       extraTools.push(name);
       for (const s of servers) {
-        if (s.isConnected()) s.registerTool(name, { description: `added ${name}`, inputSchema: {} }, async () => ({ content: [{ type: 'text', text: name }] }));
+        if (s.isConnected())
+          s.registerTool(name, { description: `added ${name}`, inputSchema: {} }, async () => ({
+            content: [{ type: 'text', text: name }],
+          }));
       }
     },
-    slowStarted: () => new Promise<void>((r) => { slowWaiters.push(r); }),
+    slowStarted: () =>
+      new Promise<void>((r) => {
+        slowWaiters.push(r);
+      }),
     crash: closeAll,
     close: closeAll,
   };
@@ -212,14 +249,18 @@ export async function startTokenServer(clientId: string, clientSecret: string, e
       issued++;
       const token = `tok-${issued}-${randomUUID()}`;
       live.add(token);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: expiresIn }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: expiresIn }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/token`,
-    get issued() { return issued; },
+    get issued() {
+      return issued;
+    },
     valid: (t) => live.has(t),
     revokeAll: () => live.clear(),
     close: async () => {
@@ -248,7 +289,12 @@ export interface HostileOptions {
   resultBytes?: number;
 }
 
-export interface HostileServer { url: string; bytesSent: () => number; callsStarted: () => number; close(): Promise<void> }
+export interface HostileServer {
+  url: string;
+  bytesSent: () => number;
+  callsStarted: () => number;
+  close(): Promise<void>;
+}
 
 export async function startHostileServer(o: HostileOptions): Promise<HostileServer> {
   let sent = 0;
@@ -256,17 +302,30 @@ export async function startHostileServer(o: HostileOptions): Promise<HostileServ
   const server = http.createServer((req, res) => {
     void readBodyText(req).then((text) => {
       if (req.method !== 'POST') return void res.writeHead(405).end();
-      const msg = JSON.parse(text) as { id?: number; method: string; params?: { cursor?: string; protocolVersion?: string } };
+      const msg = JSON.parse(text) as {
+        id?: number;
+        method: string;
+        params?: { cursor?: string; protocolVersion?: string };
+      };
       if (msg.id === undefined) return void res.writeHead(202).end();
       const reply = (result: unknown): void => {
-        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'hostile-1' }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'hostile-1' })
+          .end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
       };
       if (msg.method === 'initialize') {
-        return reply({ protocolVersion: msg.params?.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'hostile', version: '0' } });
+        return reply({
+          protocolVersion: msg.params?.protocolVersion,
+          capabilities: { tools: {} },
+          serverInfo: { name: 'hostile', version: '0' },
+        });
       }
       if (msg.method === 'tools/list') {
         const page = Number(msg.params?.cursor ?? '0');
-        return reply({ tools: o.pages[page] ?? [], nextCursor: page + 1 < o.pages.length ? String(page + 1) : undefined });
+        return reply({
+          tools: o.pages[page] ?? [],
+          nextCursor: page + 1 < o.pages.length ? String(page + 1) : undefined,
+        });
       }
       if (msg.method === 'tools/call') {
         callsStarted++;

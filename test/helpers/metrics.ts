@@ -31,7 +31,9 @@ export interface HistogramSummary {
 export async function histogramQuantiles(bridge: Bridge, name: string, labels: Labels = {}): Promise<HistogramSummary> {
   const m = bridge.ctx.metrics.registry.getSingleMetric(name);
   if (!m) throw new Error(`no metric ${name}`);
-  const { values } = (await m.get()) as { values: { value: number; labels: Record<string, string | number>; metricName?: string }[] };
+  const { values } = (await m.get()) as {
+    values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
+  };
   const buckets = values
     .filter((v) => v.metricName === `${name}_bucket` && matches(v.labels, labels))
     .map((v) => ({ le: v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), n: v.value }))

@@ -18,7 +18,9 @@ export async function waitHealthy(port: number, ms: number, exited?: Promise<unk
   while (!gone && Date.now() - t0 < ms) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return true;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;

@@ -50,13 +50,21 @@ export async function postVoice(
 ): Promise<{ status: number; body: string }> {
   const path = p.path ?? '/twilio/voice';
   const params: Record<string, string> = {
-    AccountSid: t.accountSid, ApiVersion: '2010-04-01', CallSid: p.callSid, CallStatus: 'ringing',
-    Direction: 'inbound', From: p.from ?? '+15557654321', To: p.to ?? '+15550001111',
+    AccountSid: t.accountSid,
+    ApiVersion: '2010-04-01',
+    CallSid: p.callSid,
+    CallStatus: 'ringing',
+    Direction: 'inbound',
+    From: p.from ?? '+15557654321',
+    To: p.to ?? '+15550001111',
   };
   const sig = p.signature === undefined ? signTwilioRequest(t.authToken, t.bridgeUrl + path, params) : p.signature;
   const res = await fetch(t.bridgeUrl + path, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(sig === null ? {} : { 'x-twilio-signature': sig }) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(sig === null ? {} : { 'x-twilio-signature': sig }),
+    },
     body: new URLSearchParams(params).toString(),
   });
   return { status: res.status, body: await res.text() };
@@ -66,7 +74,8 @@ export async function postVoice(
 export function tryUpgrade(t: TwilioTarget, signature: string | null): Promise<{ status: number } | { opened: true }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(t.bridgeUrl.replace(/^http/, 'ws') + '/twilio/media', {
-      headers: signature === null ? {} : { 'X-Twilio-Signature': signature }, handshakeTimeout: 3000,
+      headers: signature === null ? {} : { 'X-Twilio-Signature': signature },
+      handshakeTimeout: 3000,
     });
     ws.on('unexpected-response', (_req, res) => {
       res.resume();
@@ -103,11 +112,19 @@ export class RawStream {
   /** echo each mark at once, as Twilio does when its buffer is empty (the bridge then sees "played") */
   echoMarks = false;
 
-  private constructor(readonly ws: WebSocket, readonly target: TwilioTarget) {
+  private constructor(
+    readonly ws: WebSocket,
+    readonly target: TwilioTarget,
+  ) {
     this.closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
-    ws.on('error', () => { /* a close follows; tests look at `closed` */ });
+    ws.on('error', () => {
+      /* a close follows; tests look at `closed` */
+    });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      const r: Received = { at: performance.now(), msg: isBinary ? { binary: true } : (JSON.parse(String(data)) as Json) };
+      const r: Received = {
+        at: performance.now(),
+        msg: isBinary ? { binary: true } : (JSON.parse(String(data)) as Json),
+      };
       this.received.push(r);
       if (this.echoMarks && r.msg.event === 'mark') this.mark(String(r.msg.mark.name));
       for (const w of [...this.waiters]) {
@@ -122,7 +139,9 @@ export class RawStream {
   static open(t: TwilioTarget, opts: { maxPayload?: number } = {}): Promise<RawStream> {
     const signature = signTwilioRequest(t.authToken, mediaStreamUrl(t.bridgeUrl), {});
     const ws = new WebSocket(t.bridgeUrl.replace(/^http/, 'ws') + '/twilio/media', {
-      headers: { 'X-Twilio-Signature': signature }, perMessageDeflate: false, handshakeTimeout: 3000,
+      headers: { 'X-Twilio-Signature': signature },
+      perMessageDeflate: false,
+      handshakeTimeout: 3000,
       maxPayload: opts.maxPayload ?? 1024 * 1024,
     });
     return new Promise((resolve, reject) => {
@@ -153,7 +172,11 @@ export class RawStream {
    * custom parameter is a stream token minted for this call with `claims` (agent, from, to,
    * purpose). `start` overrides fields of the start body.
    */
-  start(callSid: string, claims: { agent?: string; from?: string; to?: string; purpose?: StreamPurpose } = {}, start: Json = {}): void {
+  start(
+    callSid: string,
+    claims: { agent?: string; from?: string; to?: string; purpose?: StreamPurpose } = {},
+    start: Json = {},
+  ): void {
     this.startWith(callSid, { token: mintToken(this.target, callSid, claims) }, start);
   }
 
@@ -163,10 +186,17 @@ export class RawStream {
     this.json({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     this.startedAt = performance.now();
     this.json({
-      event: 'start', sequenceNumber: String(++this.seq), streamSid: this.streamSid,
+      event: 'start',
+      sequenceNumber: String(++this.seq),
+      streamSid: this.streamSid,
       start: {
-        accountSid: 'AC' + 'a1'.repeat(16), streamSid: this.streamSid, callSid, tracks: ['inbound'],
-        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: custom, ...start,
+        accountSid: 'AC' + 'a1'.repeat(16),
+        streamSid: this.streamSid,
+        callSid,
+        tracks: ['inbound'],
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        customParameters: custom,
+        ...start,
       },
     });
   }
@@ -176,13 +206,25 @@ export class RawStream {
     const b64 = typeof payload === 'string' ? payload : Buffer.from(payload).toString('base64');
     this.chunk++;
     this.json({
-      event: 'media', sequenceNumber: String(++this.seq), streamSid: over.streamSid ?? this.streamSid,
-      media: { track: 'inbound', chunk: String(this.chunk), timestamp: String(over.timestamp ?? this.chunk * 20), payload: b64 },
+      event: 'media',
+      sequenceNumber: String(++this.seq),
+      streamSid: over.streamSid ?? this.streamSid,
+      media: {
+        track: 'inbound',
+        chunk: String(this.chunk),
+        timestamp: String(over.timestamp ?? this.chunk * 20),
+        payload: b64,
+      },
     });
   }
 
   dtmf(digit: string): void {
-    this.json({ event: 'dtmf', sequenceNumber: String(++this.seq), streamSid: this.streamSid, dtmf: { track: 'inbound_track', digit } });
+    this.json({
+      event: 'dtmf',
+      sequenceNumber: String(++this.seq),
+      streamSid: this.streamSid,
+      dtmf: { track: 'inbound_track', digit },
+    });
   }
 
   mark(name: string): void {
@@ -191,7 +233,9 @@ export class RawStream {
 
   stop(): void {
     this.json({
-      event: 'stop', sequenceNumber: String(++this.seq), streamSid: this.streamSid,
+      event: 'stop',
+      sequenceNumber: String(++this.seq),
+      streamSid: this.streamSid,
       stop: { accountSid: 'AC' + 'a1'.repeat(16), callSid: this.callSid },
     });
   }
@@ -214,14 +258,24 @@ export class RawStream {
     const seen = this.received.find((r) => pred(r.msg));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for a bridge message`)), timeoutMs);
-      this.waiters.push({ pred, resolve: (r) => { clearTimeout(t); resolve(r); } });
+      const t = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for a bridge message`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        pred,
+        resolve: (r) => {
+          clearTimeout(t);
+          resolve(r);
+        },
+      });
     });
   }
 
   /** Every media message received, in order. */
   media8k(): { at: number; pcm: Int16Array }[] {
-    return this.received.filter((r) => r.msg.event === 'media')
+    return this.received
+      .filter((r) => r.msg.event === 'media')
       .map((r) => ({ at: r.at, pcm: decodeMulaw(Buffer.from(r.msg.media.payload as string, 'base64')) }));
   }
 

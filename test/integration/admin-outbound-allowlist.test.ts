@@ -41,8 +41,13 @@ describe('admin outbound calls: destination allow-list', () => {
     expect(metrics).toMatch(/bridge_webhook_rejected_total\{route="admin",reason="destination_not_allowed"\} 2/);
   });
 
-  it('dials the agents\' transfer targets by default, and configured prefixes and patterns', async () => {
-    h = await startHarness({ env: { ADMIN_TOKEN: ADMIN }, tweak: (c) => { c.file.bridge.outbound.allow = ['+1555777*', 'sip:*@pbx.example.com']; } });
+  it("dials the agents' transfer targets by default, and configured prefixes and patterns", async () => {
+    h = await startHarness({
+      env: { ADMIN_TOKEN: ADMIN },
+      tweak: (c) => {
+        c.file.bridge.outbound.allow = ['+1555777*', 'sip:*@pbx.example.com'];
+      },
+    });
     expect((await placeCall('+15550100200')).status).toBe(201); // front_desk, a transfer target
     expect((await placeCall('+15557770001')).status).toBe(201);
     expect((await placeCall('sip:sales@pbx.example.com')).status).toBe(201);

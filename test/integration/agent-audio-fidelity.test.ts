@@ -72,7 +72,9 @@ describe.concurrent('the caller receives exactly what the engine said, under eve
       expect(rec.playback.replies.length).toBeGreaterThanOrEqual(1);
       expect(rec.playback.replies.every((r) => r.firstFrameMs !== undefined && r.firstFrameMs >= 0)).toBe(true);
       const v2v = rec.playback.replies.map((r) => r.voiceToVoiceMs);
-      process.stdout.write(`${profile.pacing}${profile.dialect ? ` ${profile.dialect}` : ''}: ${ref.length} samples identical, replies ${rec.playback.replies.length}, underruns ${rec.playback.underruns} (${rec.playback.underrunMs} ms), first frame ${rec.playback.replies.map((r) => r.firstFrameMs).join('/')} ms, v2v ${v2v.join('/')}\n`);
+      process.stdout.write(
+        `${profile.pacing}${profile.dialect ? ` ${profile.dialect}` : ''}: ${ref.length} samples identical, replies ${rec.playback.replies.length}, underruns ${rec.playback.underruns} (${rec.playback.underrunMs} ms), first frame ${rec.playback.replies.map((r) => r.firstFrameMs).join('/')} ms, v2v ${v2v.join('/')}\n`,
+      );
     }, 40_000);
   }
 });

@@ -13,7 +13,11 @@ async function startStalledEngine(): Promise<{ url: string; close(): Promise<voi
   const port = (wss.address() as { port: number }).port;
   return {
     url: `ws://127.0.0.1:${port}`,
-    close: () => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => r());
+      }),
   };
 }
 
@@ -35,7 +39,12 @@ describe('backpressure', () => {
         c.file.bridge.preconnect.enabled = false;
         // 20 minutes of audio at socket speed is far over a stream's rate limit (stream-flood.test.ts):
         // lifted here, where the subject is the stalled engine behind the bridge.
-        Object.assign(c.file.bridge.media_stream, { max_messages_per_s: 1_000_000, burst_messages: 1_000_000, max_bytes_per_s: 100_000_000, burst_bytes: 1_000_000_000 });
+        Object.assign(c.file.bridge.media_stream, {
+          max_messages_per_s: 1_000_000,
+          burst_messages: 1_000_000,
+          max_bytes_per_s: 100_000_000,
+          burst_bytes: 1_000_000_000,
+        });
       },
     });
     // Point the bridge at the stalled engine instead of the offline one.
@@ -51,10 +60,15 @@ describe('backpressure', () => {
       stream.media(frame, { timestamp: i * 20 });
       if (i % 2000 === 0) await new Promise((r) => setImmediate(r));
     }
-    const link = h.bridge.ctx.registry.get(callSid)!.engine as unknown as { pending: unknown[]; stats: { pendingDropped: number } };
+    const link = h.bridge.ctx.registry.get(callSid)!.engine as unknown as {
+      pending: unknown[];
+      stats: { pendingDropped: number };
+    };
     await waitFor(() => link.stats.pendingDropped > 0, 10_000);
     const heapGrowthMb = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
-    console.log(`stalled engine: ${link.stats.pendingDropped} frames dropped, ${link.pending.length} held, heap growth ${heapGrowthMb.toFixed(1)} MB after 20 min of audio`);
+    console.log(
+      `stalled engine: ${link.stats.pendingDropped} frames dropped, ${link.pending.length} held, heap growth ${heapGrowthMb.toFixed(1)} MB after 20 min of audio`,
+    );
     expect(link.pending.length).toBeLessThanOrEqual(Math.ceil(h.config.file.bridge.max_pending_caller_ms / 20));
     expect(heapGrowthMb).toBeLessThan(40);
     const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();

@@ -7,7 +7,15 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { audibleSpan, pitch } from '../helpers/audio.js';
-import { CALLER, SUPPORT_NUMBER, VOICE_HZ, janitor, sleep, startBridgeStack, type BridgeStack } from '../helpers/bridge-stack.js';
+import {
+  CALLER,
+  SUPPORT_NUMBER,
+  VOICE_HZ,
+  janitor,
+  sleep,
+  startBridgeStack,
+  type BridgeStack,
+} from '../helpers/bridge-stack.js';
 import { waitFor } from '../helpers/harness.js';
 import { metricDump, metricValue } from '../helpers/metrics.js';
 import { RawStream, SILENCE, postVoice, sid, tryUpgrade } from '../helpers/raw-twilio.js';
@@ -15,8 +23,10 @@ import { RawStream, SILENCE, postVoice, sid, tryUpgrade } from '../helpers/raw-t
 const j = janitor();
 afterEach(() => j.closeAll());
 
-const rejected = (h: BridgeStack, reason: string) => metricValue(h.bridge, 'bridge_rejected_messages_total', { source: 'twilio', reason });
-const refused = (h: BridgeStack, route: string, reason: string) => metricValue(h.bridge, 'bridge_webhook_rejected_total', { route, reason });
+const rejected = (h: BridgeStack, reason: string) =>
+  metricValue(h.bridge, 'bridge_rejected_messages_total', { source: 'twilio', reason });
+const refused = (h: BridgeStack, route: string, reason: string) =>
+  metricValue(h.bridge, 'bridge_webhook_rejected_total', { route, reason });
 const rejectionLogs = (h: BridgeStack) => h.logs.find('twilio message rejected').map((l) => String(l.reason));
 
 /** A simulated call that runs through the whole test and must come out clean. */
@@ -59,15 +69,32 @@ describe('bridge: malformed Twilio messages', () => {
     raw.media('abcde'); // impossible base64 length
     raw.media(''); // empty payload
     raw.media(new Uint8Array([0xff, 0x7f, 0xff])); // an odd byte count is valid μ-law: accepted
-    raw.json({ event: 'media', sequenceNumber: 7, streamSid: raw.streamSid, media: { track: 'inbound', chunk: '1', timestamp: '20', payload: 'AAAA' } });
-    raw.json({ event: 'dtmf', sequenceNumber: '8', streamSid: raw.streamSid, dtmf: { track: 'inbound_track', digit: 'x' } });
+    raw.json({
+      event: 'media',
+      sequenceNumber: 7,
+      streamSid: raw.streamSid,
+      media: { track: 'inbound', chunk: '1', timestamp: '20', payload: 'AAAA' },
+    });
+    raw.json({
+      event: 'dtmf',
+      sequenceNumber: '8',
+      streamSid: raw.streamSid,
+      dtmf: { track: 'inbound_track', digit: 'x' },
+    });
     raw.binary(Buffer.from([1, 2, 3, 4]));
     raw.start(callSid); // a second start on the same socket
     raw.mark('no-such-mark'); // unknown marks are ignored, not errors
 
     const expected: Record<string, number> = {
-      invalid_json: 1, unknown_event: 1, missing_event: 1, wrong_stream_sid: 1,
-      invalid_media: 3, bad_payload: 1, invalid_dtmf: 1, binary_frame: 1, duplicate_start: 1,
+      invalid_json: 1,
+      unknown_event: 1,
+      missing_event: 1,
+      wrong_stream_sid: 1,
+      invalid_media: 3,
+      bad_payload: 1,
+      invalid_dtmf: 1,
+      binary_frame: 1,
+      duplicate_start: 1,
     };
     const total = Object.values(expected).reduce((x, y) => x + y, 0);
     const counted = async () => {
@@ -78,11 +105,18 @@ describe('bridge: malformed Twilio messages', () => {
     const t0 = Date.now();
     while ((await counted()) < total && Date.now() - t0 < 5000) await sleep(20);
     for (const [reason, n] of Object.entries(expected)) {
-      expect(await rejected(h, reason), `${reason}\n${await metricDump(h.bridge, 'bridge_rejected_messages_total')}`).toBe(n);
+      expect(
+        await rejected(h, reason),
+        `${reason}\n${await metricDump(h.bridge, 'bridge_rejected_messages_total')}`,
+      ).toBe(n);
     }
     // Every reason is logged; the three invalid_media within a second make one line (rate-limited).
     const logged = rejectionLogs(h);
-    for (const reason of Object.keys(expected)) expect(logged.some((r) => r.startsWith(reason)), reason).toBe(true);
+    for (const reason of Object.keys(expected))
+      expect(
+        logged.some((r) => r.startsWith(reason)),
+        reason,
+      ).toBe(true);
     expect(logged.filter((r) => r.startsWith('invalid_media'))).toHaveLength(1);
 
     // Still open and still bridged: good media after all that reaches the engine.
@@ -123,7 +157,7 @@ describe('bridge: malformed Twilio messages', () => {
     await expectHealthy(h, call);
   });
 
-  it('gets its 1009 to the sender, without a reset, even when that socket\'s writes are being held', async () => {
+  it("gets its 1009 to the sender, without a reset, even when that socket's writes are being held", async () => {
     // The case behind the old 1006 flake, made certain: the bridge's write coalescer holds the
     // socket's writes (corked until the end of the batch) at the moment the oversize frame arrives,
     // so ws writes its close frame into a held socket. It must still go out, and the connection
@@ -140,7 +174,9 @@ describe('bridge: malformed Twilio messages', () => {
     const tcp = (serverWs as unknown as { _socket: Socket })._socket;
     tcp.prependListener('data', () => coalescer!.attach(tcp).hold());
     const resets: string[] = [];
-    (raw.ws as unknown as { _socket: Socket })._socket.on('error', (e: NodeJS.ErrnoException) => resets.push(e.code ?? e.message));
+    (raw.ws as unknown as { _socket: Socket })._socket.on('error', (e: NodeJS.ErrnoException) =>
+      resets.push(e.code ?? e.message),
+    );
 
     raw.text(JSON.stringify({ event: 'media', pad: 'x'.repeat(70 * 1024) }));
     expect(await raw.closed).toBe(1009);
@@ -158,16 +194,27 @@ describe('bridge: signatures', () => {
     expect(await tryUpgrade(t, null)).toEqual({ status: 403 });
     expect(await tryUpgrade(t, 'bm90IGEgc2lnbmF0dXJl')).toEqual({ status: 403 });
     // signed with the wrong token, and signed for another URL
-    expect(await tryUpgrade(t, signTwilioRequest('wrong-token', `wss://127.0.0.1:${new URL(t.bridgeUrl).port}/twilio/media`))).toEqual({ status: 403 });
-    expect(await tryUpgrade(t, signTwilioRequest(t.authToken, 'wss://evil.example.com/twilio/media'))).toEqual({ status: 403 });
+    expect(
+      await tryUpgrade(
+        t,
+        signTwilioRequest('wrong-token', `wss://127.0.0.1:${new URL(t.bridgeUrl).port}/twilio/media`),
+      ),
+    ).toEqual({ status: 403 });
+    expect(await tryUpgrade(t, signTwilioRequest(t.authToken, 'wss://evil.example.com/twilio/media'))).toEqual({
+      status: 403,
+    });
 
     expect((await postVoice(t, { callSid, signature: null })).status).toBe(403);
     expect((await postVoice(t, { callSid, signature: 'AAAA' })).status).toBe(403);
     // a valid signature of other parameters (the body was tampered with)
-    const other = signTwilioRequest(t.authToken, `${t.bridgeUrl}/twilio/voice`, { CallSid: callSid, To: '+19999999999' });
+    const other = signTwilioRequest(t.authToken, `${t.bridgeUrl}/twilio/voice`, {
+      CallSid: callSid,
+      To: '+19999999999',
+    });
     expect((await postVoice(t, { callSid, signature: other })).status).toBe(403);
     const status = await fetch(`${t.bridgeUrl}/twilio/status`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ CallSid: callSid, AccountSid: t.accountSid, CallStatus: 'completed' }).toString(),
     });
     expect(status.status).toBe(403);

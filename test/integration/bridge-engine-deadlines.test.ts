@@ -43,17 +43,30 @@ interface EngineScript {
 }
 
 /** A loopback Omni engine whose behaviour after the socket opens is the test's script. */
-async function startScriptEngine(script: EngineScript): Promise<{ url: string; sessions: Session[]; close(): Promise<void> }> {
+async function startScriptEngine(
+  script: EngineScript,
+): Promise<{ url: string; sessions: Session[]; close(): Promise<void> }> {
   const wss = new WebSocketServer({
-    port: 0, host: '127.0.0.1', perMessageDeflate: false, handleProtocols: (p) => [...p][0] ?? false,
+    port: 0,
+    host: '127.0.0.1',
+    perMessageDeflate: false,
+    handleProtocols: (p) => [...p][0] ?? false,
   });
   await new Promise<void>((r) => wss.once('listening', () => r()));
   const sessions: Session[] = [];
   wss.on('connection', (ws) => {
     const s: Session = {
-      n: sessions.length + 1, ws, control: [], audioFrames: 0,
-      event: (ev) => { if (ws.readyState === ws.OPEN) ws.send(Buffer.from('\u0003' + JSON.stringify(ev), 'utf8')); },
-      speak: (pcm) => { for (let i = 0; i < pcm.length && ws.readyState === ws.OPEN; i += 480) ws.send(audioFrame(pcm.subarray(i, i + 480))); },
+      n: sessions.length + 1,
+      ws,
+      control: [],
+      audioFrames: 0,
+      event: (ev) => {
+        if (ws.readyState === ws.OPEN) ws.send(Buffer.from('\u0003' + JSON.stringify(ev), 'utf8'));
+      },
+      speak: (pcm) => {
+        for (let i = 0; i < pcm.length && ws.readyState === ws.OPEN; i += 480)
+          ws.send(audioFrame(pcm.subarray(i, i + 480)));
+      },
     };
     sessions.push(s);
     ws.on('error', () => undefined);
@@ -66,7 +79,13 @@ async function startScriptEngine(script: EngineScript): Promise<{ url: string; s
         if (script.hello === false) return; // accepts the socket, then says nothing at all
         const fmt = 'pcm16@24000';
         s.event({ event: 'hello', protocol: 2, audio_in: fmt, audio_out: fmt, call_id: `script-${s.n}` });
-        s.event({ event: 'session_started', agent_id: 'script', audio_in: fmt, audio_out: fmt, call_id: `script-${s.n}` });
+        s.event({
+          event: 'session_started',
+          agent_id: 'script',
+          audio_in: fmt,
+          audio_out: fmt,
+          call_id: `script-${s.n}`,
+        });
         s.event({ event: 'configured', voice_id: 'x', greeting: script.greeting ?? false, tools: 0, audio_out: fmt });
         script.onSession?.(s);
       } else if (frame.type === 'session_ending') {
@@ -88,7 +107,8 @@ async function startScriptEngine(script: EngineScript): Promise<{ url: string; s
   };
 }
 
-const at = (r: CallResult, prefix: string): number | undefined => r.timeline.find((e) => e.what.startsWith(prefix))?.atMs;
+const at = (r: CallResult, prefix: string): number | undefined =>
+  r.timeline.find((e) => e.what.startsWith(prefix))?.atMs;
 
 /** The bridge's fallback: one REST update whose TwiML says the agent's message and hangs up. */
 function expectHangupFallback(h: BridgeStack): void {
@@ -134,7 +154,9 @@ describe('bridge: an engine that says hello and then never speaks while the call
 
   it('greeting due but never played: the caller hears hold audio for reply_hold_ms, then the fallback', async () => {
     const engine = j.track(await startScriptEngine({ greeting: true }));
-    const h = j.track(await startBridgeStack({ support: { engine: { base_url: engine.url, ...bounds } }, bridge: noPreconnect }));
+    const h = j.track(
+      await startBridgeStack({ support: { engine: { base_url: engine.url, ...bounds } }, bridge: noPreconnect }),
+    );
     const result = await h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 }).done;
 
     const streamAt = at(result, 'stream ')!;
@@ -150,27 +172,41 @@ describe('bridge: an engine that says hello and then never speaks while the call
     expect(result.violations).toEqual([]);
     expect(engine.sessions).toHaveLength(1);
     expect(await outcome(h)).toBe('engine_unresponsive');
-    expect(h.records[0]!.verbs.map((v) => `${v.verb}:${v.result}`)).toEqual(['reply_deadline:missed', 'fallback:engine_unresponsive']);
+    expect(h.records[0]!.verbs.map((v) => `${v.verb}:${v.result}`)).toEqual([
+      'reply_deadline:missed',
+      'fallback:engine_unresponsive',
+    ]);
     expect(await metricValue(h.bridge, 'bridge_engine_deadlines_missed_total', { deadline: 'reply' })).toBe(1);
-    expect(h.logs.find('engine silent while the caller waits: hold audio, then the fallback')[0]).toMatchObject({ owedBy: 'greeting' });
+    expect(h.logs.find('engine silent while the caller waits: hold audio, then the fallback')[0]).toMatchObject({
+      owedBy: 'greeting',
+    });
   });
 
-  it('no greeting: silence before the caller speaks is not timed; after the caller\'s turn ends, hold audio, then the fallback', async () => {
+  it("no greeting: silence before the caller speaks is not timed; after the caller's turn ends, hold audio, then the fallback", async () => {
     let turnEndedAt = 0;
-    const engine = j.track(await startScriptEngine({
-      // the agent waits for the caller (no deadline runs), then the engine reports the caller's
-      // end of speech — and never answers it
-      onSession: (s) => setTimeout(() => {
-        turnEndedAt = performance.now();
-        s.event({ event: 'transcript', role: 'user', text: 'partial', final: false });
-        s.event({ event: 'transcript', role: 'user', text: 'Where is my order?', final: true });
-      }, 1200),
-    }));
-    const h = j.track(await startBridgeStack({ support: { greeting: undefined, engine: { base_url: engine.url, ...bounds } }, bridge: noPreconnect }));
+    const engine = j.track(
+      await startScriptEngine({
+        // the agent waits for the caller (no deadline runs), then the engine reports the caller's
+        // end of speech — and never answers it
+        onSession: (s) =>
+          setTimeout(() => {
+            turnEndedAt = performance.now();
+            s.event({ event: 'transcript', role: 'user', text: 'partial', final: false });
+            s.event({ event: 'transcript', role: 'user', text: 'Where is my order?', final: true });
+          }, 1200),
+      }),
+    );
+    const h = j.track(
+      await startBridgeStack({
+        support: { greeting: undefined, engine: { base_url: engine.url, ...bounds } },
+        bridge: noPreconnect,
+      }),
+    );
     let missedAt = 0;
     const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 });
     const poll = setInterval(() => {
-      if (!missedAt && h.logs.find('engine silent while the caller waits: hold audio, then the fallback').length) missedAt = performance.now();
+      if (!missedAt && h.logs.find('engine silent while the caller waits: hold audio, then the fallback').length)
+        missedAt = performance.now();
     }, 10);
     j.track({ close: () => clearInterval(poll) });
     const result = await call.done;
@@ -180,7 +216,9 @@ describe('bridge: an engine that says hello and then never speaks while the call
     expect(missedAt - turnEndedAt).toBeLessThan(1200);
     expectHangupFallback(h);
     expect(await outcome(h)).toBe('engine_unresponsive');
-    expect(h.logs.find('engine silent while the caller waits: hold audio, then the fallback')[0]).toMatchObject({ owedBy: 'caller_turn' });
+    expect(h.logs.find('engine silent while the caller waits: hold audio, then the fallback')[0]).toMatchObject({
+      owedBy: 'caller_turn',
+    });
     const streamAt = at(result, 'stream ')!;
     const fallbackAt = at(result, 'REST update')!;
     expect(audibleMs(result.heard, 8000, Math.round(streamAt * 8), Math.round(fallbackAt * 8))).toBeGreaterThan(600);
@@ -189,10 +227,17 @@ describe('bridge: an engine that says hello and then never speaks while the call
 
 describe('bridge: an engine that flaps (up, hello, dropped after ~200 ms, again and again)', () => {
   it('counts reconnects in the sliding window: past 3 in 60 s the fallback runs, after 4 engine sessions', async () => {
-    const engine = j.track(await startScriptEngine({
-      onSession: (s) => setTimeout(() => s.ws.close(1011, 'flap'), 200),
-    }));
-    const h = j.track(await startBridgeStack({ support: { engine: { base_url: engine.url } }, bridge: { preconnect: { enabled: false } } }));
+    const engine = j.track(
+      await startScriptEngine({
+        onSession: (s) => setTimeout(() => s.ws.close(1011, 'flap'), 200),
+      }),
+    );
+    const h = j.track(
+      await startBridgeStack({
+        support: { engine: { base_url: engine.url } },
+        bridge: { preconnect: { enabled: false } },
+      }),
+    );
     const result = await h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 }).done;
 
     expect(engine.sessions).toHaveLength(4); // the first and 3 reconnects
@@ -211,13 +256,17 @@ describe('bridge: an engine that flaps (up, hello, dropped after ~200 ms, again 
   });
 
   it('reconnects that have left the window no longer count: 1 in 1 s allowed, an engine dropping every ~1.1 s is reconnected on', async () => {
-    const engine = j.track(await startScriptEngine({
-      onSession: (s) => setTimeout(() => s.ws.close(1011, 'slow flap'), 1100),
-    }));
-    const h = j.track(await startBridgeStack({
-      support: { engine: { base_url: engine.url, max_reconnects: 1, reconnect_window_ms: 1000 } },
-      bridge: { preconnect: { enabled: false } },
-    }));
+    const engine = j.track(
+      await startScriptEngine({
+        onSession: (s) => setTimeout(() => s.ws.close(1011, 'slow flap'), 1100),
+      }),
+    );
+    const h = j.track(
+      await startBridgeStack({
+        support: { engine: { base_url: engine.url, max_reconnects: 1, reconnect_window_ms: 1000 } },
+        bridge: { preconnect: { enabled: false } },
+      }),
+    );
     const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 });
     await waitFor(() => engine.sessions.length >= 4, 6000);
     call.hangup();
@@ -237,16 +286,24 @@ describe('bridge: legitimate silence does not trip the reply deadline', () => {
     const server = http.createServer((req, res) => {
       calls++;
       req.resume();
-      req.on('end', () => setTimeout(() => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: 'shipped' }));
-      }, delayMs));
+      req.on('end', () =>
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: 'shipped' }));
+        }, delayMs),
+      );
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return {
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/tool`,
-      get calls() { return calls; },
-      close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+      get calls() {
+        return calls;
+      },
+      close: () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
     };
   }
 
@@ -281,41 +338,70 @@ describe('bridge: legitimate silence does not trip the reply deadline', () => {
     process.env.DEADLINES_TEST_TOOL_SIGNING = 'tool-signing-secret-0123456789';
     j.track({ close: () => delete process.env.DEADLINES_TEST_TOOL_SIGNING });
     let answeredAt = 0;
-    const engine = j.track(await startScriptEngine({
-      ...engineAfterCallerTurn((s) => s.event({ event: 'tool_call', call_id: 't1', name: 'order_status', arguments: { order_id: '42' } })),
-      onControl: (s, frame) => {
-        if (frame.type !== 'tool_result') return;
-        setTimeout(() => { answeredAt = performance.now(); s.speak(tone(REPLY_HZ, 400, 24000)); }, 150);
-      },
-    }));
-    const h = j.track(await startBridgeStack({
-      support: {
-        engine: { base_url: engine.url, ...bounds },
-        tools: [{
-          name: 'order_status', description: 'Order status by number.', side_effect: 'read', timeout_ms: 3000,
-          parameters: { type: 'object', properties: { order_id: { type: 'string' } } },
-          executor: { kind: 'http', url: tool.url, method: 'POST', signing_secret_env: 'DEADLINES_TEST_TOOL_SIGNING' },
-        }],
-      },
-      bridge: { preconnect: { enabled: false }, tool_allow_hosts: ['127.0.0.1'] },
-    }));
+    const engine = j.track(
+      await startScriptEngine({
+        ...engineAfterCallerTurn((s) =>
+          s.event({ event: 'tool_call', call_id: 't1', name: 'order_status', arguments: { order_id: '42' } }),
+        ),
+        onControl: (s, frame) => {
+          if (frame.type !== 'tool_result') return;
+          setTimeout(() => {
+            answeredAt = performance.now();
+            s.speak(tone(REPLY_HZ, 400, 24000));
+          }, 150);
+        },
+      }),
+    );
+    const h = j.track(
+      await startBridgeStack({
+        support: {
+          engine: { base_url: engine.url, ...bounds },
+          tools: [
+            {
+              name: 'order_status',
+              description: 'Order status by number.',
+              side_effect: 'read',
+              timeout_ms: 3000,
+              parameters: { type: 'object', properties: { order_id: { type: 'string' } } },
+              executor: {
+                kind: 'http',
+                url: tool.url,
+                method: 'POST',
+                signing_secret_env: 'DEADLINES_TEST_TOOL_SIGNING',
+              },
+            },
+          ],
+        },
+        bridge: { preconnect: { enabled: false }, tool_allow_hosts: ['127.0.0.1'] },
+      }),
+    );
     const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 });
     await waitFor(() => answeredAt > 0, 5000);
     await sleep(800);
     expect(tool.calls).toBe(1);
-    expect(engine.sessions[0]!.control.find((f) => f.type === 'tool_result')).toMatchObject({ call_id: 't1', output: { status: 'shipped' } });
+    expect(engine.sessions[0]!.control.find((f) => f.type === 'tool_result')).toMatchObject({
+      call_id: 't1',
+      output: { status: 'shipped' },
+    });
     await expectCallGoesOn(h, call);
   });
 
   it('a caller "uh-huh" while a long reply is still playing owes nothing: no hold, no fallback after the reply', async () => {
-    const engine = j.track(await startScriptEngine({
-      greeting: true,
-      onSession: (s) => {
-        s.speak(tone(REPLY_HZ, 2000, 24000)); // the whole reply at once, faster than real time
-        setTimeout(() => s.event({ event: 'transcript', role: 'user', text: 'uh-huh', final: true }), 700);
-      },
-    }));
-    const h = j.track(await startBridgeStack({ support: { engine: { base_url: engine.url, ...bounds } }, bridge: { preconnect: { enabled: false } } }));
+    const engine = j.track(
+      await startScriptEngine({
+        greeting: true,
+        onSession: (s) => {
+          s.speak(tone(REPLY_HZ, 2000, 24000)); // the whole reply at once, faster than real time
+          setTimeout(() => s.event({ event: 'transcript', role: 'user', text: 'uh-huh', final: true }), 700);
+        },
+      }),
+    );
+    const h = j.track(
+      await startBridgeStack({
+        support: { engine: { base_url: engine.url, ...bounds } },
+        bridge: { preconnect: { enabled: false } },
+      }),
+    );
     const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 });
     await waitFor(() => engine.sessions.length === 1, 3000);
     await sleep(2000 + bounds.reply_timeout_ms + bounds.reply_hold_ms + 600); // past the reply's end + both bounds
@@ -325,11 +411,23 @@ describe('bridge: legitimate silence does not trip the reply deadline', () => {
 
   it('hold audio for 1.2 s (deadline 400 ms): the engine speaks after the hold and the call goes on', async () => {
     let answeredAt = 0;
-    const engine = j.track(await startScriptEngine(engineAfterCallerTurn((s) => {
-      s.event({ event: 'play_hold', seconds: 1.2 });
-      setTimeout(() => { answeredAt = performance.now(); s.speak(tone(REPLY_HZ, 400, 24000)); }, 1400);
-    })));
-    const h = j.track(await startBridgeStack({ support: { engine: { base_url: engine.url, ...bounds } }, bridge: { preconnect: { enabled: false } } }));
+    const engine = j.track(
+      await startScriptEngine(
+        engineAfterCallerTurn((s) => {
+          s.event({ event: 'play_hold', seconds: 1.2 });
+          setTimeout(() => {
+            answeredAt = performance.now();
+            s.speak(tone(REPLY_HZ, 400, 24000));
+          }, 1400);
+        }),
+      ),
+    );
+    const h = j.track(
+      await startBridgeStack({
+        support: { engine: { base_url: engine.url, ...bounds } },
+        bridge: { preconnect: { enabled: false } },
+      }),
+    );
     const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 });
     await waitFor(() => answeredAt > 0, 5000);
     await sleep(800);

@@ -19,10 +19,12 @@ afterEach(() => j.closeAll());
 describe('bridge: an engine that never answers', () => {
   it('times the connect out, retries, then runs the fallback (polite message + hang-up) without hanging', async () => {
     const mute = j.track(await startMuteEngine());
-    const h = j.track(await startBridgeStack({
-      support: { engine: { base_url: mute.url } },
-      bridge: { engine_connect_timeout_ms: 500 },
-    }));
+    const h = j.track(
+      await startBridgeStack({
+        support: { engine: { base_url: mute.url } },
+        bridge: { engine_connect_timeout_ms: 500 },
+      }),
+    );
     const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 15_000 });
     const result = await call.done;
 
@@ -51,18 +53,20 @@ describe('bridge: an engine that never answers', () => {
 describe('bridge: an engine that sends garbage', () => {
   it('ignores and counts unknown tags and broken frames, and still plays the agent audio', async () => {
     const agentTone = tone(700, 600, 24000);
-    const engine = j.track(await startHandEngine((s) => {
-      s.ws.send(Buffer.from([0x07, 1, 2, 3]));
-      s.ws.send(Buffer.alloc(0));
-      s.ws.send(Buffer.from('\u0003{not json', 'utf8'));
-      s.ws.send('plain text that is not JSON');
-      s.ws.send(Buffer.from('\u0003[1,2,3]', 'utf8'));
-      s.ws.send(Buffer.from([0x01]));
-      s.ws.send(Buffer.from([0x01, 0, 0, 0])); // odd length: one sample, and a byte that waits for its other half
-      s.ws.send(Buffer.from([0x01, 0])); // ...which comes in the next message: a sample split across two is not garbage
-      s.event({ event: 'no_such_event', x: 1 }); // unknown events are not errors
-      for (let i = 0; i < agentTone.length; i += 480) s.ws.send(audioFrame(agentTone.subarray(i, i + 480)));
-    }));
+    const engine = j.track(
+      await startHandEngine((s) => {
+        s.ws.send(Buffer.from([0x07, 1, 2, 3]));
+        s.ws.send(Buffer.alloc(0));
+        s.ws.send(Buffer.from('\u0003{not json', 'utf8'));
+        s.ws.send('plain text that is not JSON');
+        s.ws.send(Buffer.from('\u0003[1,2,3]', 'utf8'));
+        s.ws.send(Buffer.from([0x01]));
+        s.ws.send(Buffer.from([0x01, 0, 0, 0])); // odd length: one sample, and a byte that waits for its other half
+        s.ws.send(Buffer.from([0x01, 0])); // ...which comes in the next message: a sample split across two is not garbage
+        s.event({ event: 'no_such_event', x: 1 }); // unknown events are not errors
+        for (let i = 0; i < agentTone.length; i += 480) s.ws.send(audioFrame(agentTone.subarray(i, i + 480)));
+      }),
+    );
     const h = j.track(await startBridgeStack({ support: { engine: { base_url: engine.url } } }));
     const call = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 10_000 });
     call.on('stream-start', () => setTimeout(() => call.hangup(), 1200));
@@ -122,7 +126,10 @@ describe('bridge: caller audio before the engine is ready', () => {
     // only the last ~200 ms before the engine was ready survive, then the live audio, in order
     expect(heard[0]).toBeGreaterThanOrEqual(FREQS[6]!);
     expect(heard).toEqual(FREQS.slice(FREQS.indexOf(heard[0]!)));
-    const dropped = await metricValue(h.bridge, 'bridge_frames_dropped_total', { direction: 'to_engine', reason: 'engine_not_ready' });
+    const dropped = await metricValue(h.bridge, 'bridge_frames_dropped_total', {
+      direction: 'to_engine',
+      reason: 'engine_not_ready',
+    });
     expect(dropped).toBeGreaterThanOrEqual(25); // ≈ (800 ms − 200 ms) / 20 ms
     expect(dropped).toBeLessThan(45);
   });

@@ -29,7 +29,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(WAIT);
@@ -62,11 +71,19 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     await page.locator('#transcript li').first().waitFor();
     expect(await page.locator('#transcript li').first().textContent()).toContain('Hello from support.');
     call.say('I would like to check my order please');
-    await page.waitForFunction(() => document.querySelectorAll('#transcript li').length >= 3, undefined, { timeout: WAIT });
-    await page.waitForFunction(() => document.querySelector('#detail-v2v')?.textContent !== '–', undefined, { timeout: WAIT });
+    await page.waitForFunction(() => document.querySelectorAll('#transcript li').length >= 3, undefined, {
+      timeout: WAIT,
+    });
+    await page.waitForFunction(() => document.querySelector('#detail-v2v')?.textContent !== '–', undefined, {
+      timeout: WAIT,
+    });
     call.sendDtmf('42'); // keys pressed outside a collect are shown on the timeline
     await page.locator('#timeline li', { hasText: 'dtmf: 2' }).waitFor();
-    await page.waitForFunction(() => [...document.querySelectorAll('#calls meter')].some((m) => (m as HTMLMeterElement).value > 0), undefined, { timeout: WAIT });
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#calls meter')].some((m) => (m as HTMLMeterElement).value > 0),
+      undefined,
+      { timeout: WAIT },
+    );
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'console-live-call.png') });
 
     // Hang it up from the page: the simulator sees the bridge end the call.
@@ -96,14 +113,23 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     expect(firstEnded).toBe(false);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'console-reload.png') });
 
-    b.writeConfig({ ...config({ [SUPPORT_NUMBER]: { agent: 'support' } }), agents: [{ id: 'support', persona: 'x', transfer: { timeout_s: 2 } }] });
+    b.writeConfig({
+      ...config({ [SUPPORT_NUMBER]: { agent: 'support' } }),
+      agents: [{ id: 'support', persona: 'x', transfer: { timeout_s: 2 } }],
+    });
     await page.getByRole('button', { name: 'Reload configuration' }).click();
     await page.locator('#reload-status', { hasText: 'Reload refused' }).waitFor();
     expect(await page.locator('#reload-status').textContent()).toContain('agents.0.transfer.timeout_s');
     expect(firstEnded).toBe(false);
 
     // A reload from elsewhere (SIGHUP) is announced on the page too.
-    b.writeConfig(config({ [SUPPORT_NUMBER]: { agent: 'support' }, [NEW_NUMBER]: { agent: 'sales' }, '+15550005555': { agent: 'sales' } }));
+    b.writeConfig(
+      config({
+        [SUPPORT_NUMBER]: { agent: 'support' },
+        [NEW_NUMBER]: { agent: 'sales' },
+        '+15550005555': { agent: 'sales' },
+      }),
+    );
     b.child.kill('SIGHUP');
     await page.locator('#reload-status', { hasText: 'Configuration reloaded: numbers added: •••5555' }).waitFor();
     expect(firstEnded).toBe(false);

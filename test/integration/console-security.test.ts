@@ -21,7 +21,15 @@ describe('console security', () => {
     for (const p of ['/console', '/console/login', '/console/api/events', '/console/assets/app.js']) {
       expect((await fetch(`${h.bridgeUrl}${p}`)).status, p).toBe(404);
     }
-    expect((await fetch(`${h.bridgeUrl}/console/login`, { method: 'POST', headers: { origin: h.bridgeUrl, 'content-type': 'application/json' }, body: JSON.stringify({ token: '' }) })).status).toBe(404);
+    expect(
+      (
+        await fetch(`${h.bridgeUrl}/console/login`, {
+          method: 'POST',
+          headers: { origin: h.bridgeUrl, 'content-type': 'application/json' },
+          body: JSON.stringify({ token: '' }),
+        })
+      ).status,
+    ).toBe(404);
   });
 
   it('refuses pages, assets, the API and the event stream without a session or with a forged cookie', async () => {
@@ -32,7 +40,14 @@ describe('console security', () => {
     expect(page.headers.get('location')).toBe('/console/login');
     for (const cookie of [undefined, 'opb_console=forged-session-id', `opb_console=${'A'.repeat(43)}`]) {
       const headers: Record<string, string> = cookie ? { cookie } : {};
-      for (const p of ['/console/api/events', '/console/api/calls', '/console/api/session', '/console/api/history', '/console/assets/app.js', '/console/assets/index.html']) {
+      for (const p of [
+        '/console/api/events',
+        '/console/api/calls',
+        '/console/api/session',
+        '/console/api/history',
+        '/console/assets/app.js',
+        '/console/assets/index.html',
+      ]) {
         expect((await fetch(`${base}${p}`, { headers })).status, `${p} with ${cookie}`).toBe(401);
       }
       expect((await fetch(`${base}/console`, { headers, redirect: 'manual' })).status).toBe(303);
@@ -53,9 +68,12 @@ describe('console security', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
-    const bad = (token: string, origin: string | null = base) => fetch(`${base}/console/login`, {
-      method: 'POST', headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) }, body: JSON.stringify({ token }),
-    });
+    const bad = (token: string, origin: string | null = base) =>
+      fetch(`${base}/console/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+        body: JSON.stringify({ token }),
+      });
     expect((await bad(ADMIN, 'https://evil.example')).status).toBe(403); // login CSRF
     expect((await bad(ADMIN, null)).status).toBe(403);
     const codes: number[] = [];
@@ -79,26 +97,36 @@ describe('console security', () => {
     const call = h.sim.placeCall({ to: '+15550001111', from: CALLER, maxDurationMs: 30_000 });
     await waitFor(() => h!.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 10_000);
     const { cookie, csrf } = await consoleLogin(base, ADMIN);
-    const post = (headers: Record<string, string>) => fetch(`${base}/console/api/calls/${call.callSid}/hangup`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', ...headers }, body: '{}' });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${base}/console/api/calls/${call.callSid}/hangup`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', ...headers },
+        body: '{}',
+      });
     expect((await post({ origin: 'https://evil.example', 'x-csrf-token': csrf })).status).toBe(403);
     expect((await post({ 'x-csrf-token': csrf })).status).toBe(403);
     expect((await post({ origin: base })).status).toBe(403);
     expect((await post({ origin: base, 'x-csrf-token': `${csrf}x` })).status).toBe(403);
-    expect((await fetch(`${base}/console/api/config/reload`, { method: 'POST', headers: { cookie, origin: base } })).status).toBe(403);
+    expect(
+      (await fetch(`${base}/console/api/config/reload`, { method: 'POST', headers: { cookie, origin: base } })).status,
+    ).toBe(403);
     expect(h.bridge.ctx.registry.get(call.callSid)?.isEnded).toBe(false);
     expect((await post({ origin: base, 'x-csrf-token': csrf })).status).toBe(202);
     expect((await call.done).endedBy).toBe('rest-completed');
   });
 
-  it('transfers only to one of the call agent\'s configured targets, by name', async () => {
+  it("transfers only to one of the call agent's configured targets, by name", async () => {
     h = await start();
     const base = h.bridgeUrl;
     const call = h.sim.placeCall({ to: '+15550001111', from: CALLER, maxDurationMs: 30_000 });
     await waitFor(() => h!.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 10_000);
     const { cookie, csrf } = await consoleLogin(base, ADMIN);
-    const transfer = (target: string) => fetch(`${base}/console/api/calls/${call.callSid}/transfer`, {
-      method: 'POST', headers: { cookie, origin: base, 'x-csrf-token': csrf, 'content-type': 'application/json' }, body: JSON.stringify({ target }),
-    });
+    const transfer = (target: string) =>
+      fetch(`${base}/console/api/calls/${call.callSid}/transfer`, {
+        method: 'POST',
+        headers: { cookie, origin: base, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+        body: JSON.stringify({ target }),
+      });
     expect((await transfer('+19005550123')).status).toBe(400);
     expect((await transfer('sales_team')).status).toBe(400); // the sales agent's target, not this call's agent's
     expect(h.sim.restRequests).toHaveLength(0);
@@ -120,14 +148,27 @@ describe('console security', () => {
     expect([feed.inLevel.take(), feed.outLevel.take()]).toEqual([0, 0]);
     const { cookie } = await consoleLogin(base, ADMIN);
     const texts: string[] = [];
-    for (const p of ['/console', '/console/login', '/console/assets/app.js', '/console/assets/login.js', '/console/assets/style.css', '/console/api/session', '/console/api/calls']) {
+    for (const p of [
+      '/console',
+      '/console/login',
+      '/console/assets/app.js',
+      '/console/assets/login.js',
+      '/console/assets/style.css',
+      '/console/api/session',
+      '/console/api/calls',
+    ]) {
       const r = await fetch(`${base}${p}`, { headers: { cookie } });
       expect(r.status, p).toBe(200);
       texts.push(await r.text());
     }
     // The call's own stream: backlog, transcript, levels, until the agent's greeting is in the transcript.
-    const sse = await readEvents(base, `/console/api/events?call=${call.callSid}`, cookie,
-      (evs) => evs.some((e) => e.kind === 'transcript') && evs.some((e) => e.kind === 'levels' && (e.out as number) > 0));
+    const sse = await readEvents(
+      base,
+      `/console/api/events?call=${call.callSid}`,
+      cookie,
+      (evs) =>
+        evs.some((e) => e.kind === 'transcript') && evs.some((e) => e.kind === 'levels' && (e.out as number) > 0),
+    );
     expect(sse.events.some((e) => e.kind === 'transcript')).toBe(true);
     expect(sse.events.some((e) => e.kind === 'levels' && (e.out as number) > 0)).toBe(true);
     texts.push(sse.raw);

@@ -2,8 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readStreamToken } from '../../src/server/stream-token.js';
 import { detectDtmf } from '../../src/audio/index.js';
 import {
-  AGENT_NUMBER, CALLER_NUMBER, FRONT_DESK, callPath, child, levelDbm0, restTwiml, stackJanitor, startControlStack, voiceMs,
-  voiceRuns, waitFor,
+  AGENT_NUMBER,
+  CALLER_NUMBER,
+  FRONT_DESK,
+  callPath,
+  child,
+  levelDbm0,
+  restTwiml,
+  stackJanitor,
+  startControlStack,
+  voiceMs,
+  voiceRuns,
+  waitFor,
 } from '../helpers/control.js';
 
 const stacks = stackJanitor();
@@ -14,12 +24,11 @@ const gaps = (hits: { startMs: number; endMs: number }[]) => hits.slice(1).map((
 describe('send_dtmf', () => {
   it('in-band: the caller hears every digit at the right timing and level, after the words already queued', async () => {
     const SAY = 'Dialing the extension.';
-    const h = stacks.track(await startControlStack({
-      steps: [
-        { say: SAY },
-        { verb: 'send_dtmf', args: { digits: '12w#9' }, call_id: 'd1', await_result: true },
-      ],
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        steps: [{ say: SAY }, { verb: 'send_dtmf', args: { digits: '12w#9' }, call_id: 'd1', await_result: true }],
+      }),
+    );
     const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 8000 });
     await waitFor(() => h.engine.sessions[0]?.toolResults.length === 1, 6000);
     call.hangup();
@@ -45,24 +54,31 @@ describe('send_dtmf', () => {
     expect(voice[0]!.endMs - voice[0]!.startMs).toBeGreaterThanOrEqual(voiceMs(SAY) - 40);
     expect(hits[0]!.startMs).toBeGreaterThanOrEqual(voice[0]!.endMs - 20);
 
-    expect(h.engine.sessions[0]!.toolResults).toEqual([{ callId: 'd1', name: 'send_dtmf', output: { status: 'sent', digits: '12w#9' } }]);
+    expect(h.engine.sessions[0]!.toolResults).toEqual([
+      { callId: 'd1', name: 'send_dtmf', output: { status: 'sent', digits: '12w#9' } },
+    ]);
     expect(h.sim.restRequests).toEqual([]); // in-band needs no REST call
     expect(result.streams).toHaveLength(1);
   });
 
   it('play_digits: REST <Play digits> + <Connect><Stream>, a new stream joins the SAME engine session', async () => {
     const BACK = 'I am back.';
-    const h = stacks.track(await startControlStack({
-      agent: { send_dtmf_mode: 'play_digits' },
-      steps: [
-        { say: 'Sending the digits.' },
-        { verb: 'send_dtmf', args: { digits: '1234' }, call_id: 'd1', await_result: true },
-        { say: BACK },
-        { wait_for_caller: true, timeout_ms: 20_000 },
-      ],
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        agent: { send_dtmf_mode: 'play_digits' },
+        steps: [
+          { say: 'Sending the digits.' },
+          { verb: 'send_dtmf', args: { digits: '1234' }, call_id: 'd1', await_result: true },
+          { say: BACK },
+          { wait_for_caller: true, timeout_ms: 20_000 },
+        ],
+      }),
+    );
     const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 10_000 });
-    await waitFor(() => call.timeline.filter((e) => e.who === 'twilio' && /^stream MZ\w+ started$/.test(e.what)).length === 2, 6000);
+    await waitFor(
+      () => call.timeline.filter((e) => e.who === 'twilio' && /^stream MZ\w+ started$/.test(e.what)).length === 2,
+      6000,
+    );
     const session = h.engine.sessions[0]!;
     const msAtRestart = session.audioMsReceived;
     await waitFor(() => h.engine.sessions[0]!.transcripts.some((t) => t.text === BACK), 5000);
@@ -83,7 +99,12 @@ describe('send_dtmf', () => {
     const params = Object.fromEntries(stream.children.map((p) => [p.attrs.name, p.attrs.value]));
     // Only the stream token: agent, From and To travel inside it, and it is marked a restart.
     expect(Object.keys(params)).toEqual(['token']);
-    expect(readStreamToken(params.token)).toMatchObject({ purpose: 'restart', agent: 'support', from: CALLER_NUMBER, to: AGENT_NUMBER });
+    expect(readStreamToken(params.token)).toMatchObject({
+      purpose: 'restart',
+      agent: 'support',
+      from: CALLER_NUMBER,
+      to: AGENT_NUMBER,
+    });
 
     // A second stream with its own StreamSid, on the same engine session: one configure, no greeting again.
     expect(result.streams).toHaveLength(2);
@@ -91,7 +112,9 @@ describe('send_dtmf', () => {
     expect(result.streams[0]!.endedBy).toBe('stop');
     expect(h.engine.sessions).toHaveLength(1);
     expect(session.configureCount).toBe(1);
-    expect(session.toolResults).toEqual([{ callId: 'd1', name: 'send_dtmf', output: { status: 'sent', digits: '1234', mode: 'play_digits' } }]);
+    expect(session.toolResults).toEqual([
+      { callId: 'd1', name: 'send_dtmf', output: { status: 'sent', digits: '1234', mode: 'play_digits' } },
+    ]);
     expect(session.audioMsReceived).toBeGreaterThan(msAtRestart + 200); // the new stream's caller audio reaches it
     expect(h.records).toHaveLength(1);
     expect(h.records[0]!.streams).toEqual(result.streams.map((s) => s.streamSid));
@@ -110,16 +133,29 @@ describe('send_dtmf', () => {
 
 describe('caller DTMF: collect and shortcuts', () => {
   it('collect ends on the finish key, on the digit count and on the inter-digit timeout; every digit still reaches the engine', async () => {
-    const h = stacks.track(await startControlStack({
-      steps: [
-        { verb: 'collect', args: { field: 'account', kind: 'dtmf', timeout_ms: 3000 }, call_id: 'c1', await_result: true },
-        { verb: 'collect', args: { field: 'pin', kind: 'dtmf', num_digits: 4 }, call_id: 'c2', await_result: true },
-        { verb: 'collect', args: { field: 'zip', kind: 'dtmf', timeout_ms: 600 }, call_id: 'c3', await_result: true },
-      ],
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        steps: [
+          {
+            verb: 'collect',
+            args: { field: 'account', kind: 'dtmf', timeout_ms: 3000 },
+            call_id: 'c1',
+            await_result: true,
+          },
+          { verb: 'collect', args: { field: 'pin', kind: 'dtmf', num_digits: 4 }, call_id: 'c2', await_result: true },
+          { verb: 'collect', args: { field: 'zip', kind: 'dtmf', timeout_ms: 600 }, call_id: 'c3', await_result: true },
+        ],
+      }),
+    );
     const call = h.sim.placeCall({
-      to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 10_000,
-      caller: [{ atMs: 600, dtmf: '123#' }, { silenceMs: 300, dtmf: '9876' }, { silenceMs: 300, dtmf: '55' }],
+      to: AGENT_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 10_000,
+      caller: [
+        { atMs: 600, dtmf: '123#' },
+        { silenceMs: 300, dtmf: '9876' },
+        { silenceMs: 300, dtmf: '55' },
+      ],
     });
     await waitFor(() => h.engine.sessions[0]?.toolResults.length === 3, 6000);
     call.hangup();
@@ -140,13 +176,17 @@ describe('caller DTMF: collect and shortcuts', () => {
   });
 
   it('the "0" shortcut transfers the caller to the default human target, without the engine', async () => {
-    const h = stacks.track(await startControlStack({
-      agent: { dtmf_shortcuts: { '0': 'transfer' } },
-      steps: [{ say: 'Hi.' }, { wait_for_caller: true, timeout_ms: 20_000 }],
-      human: { answer: 'answer', ringMs: 200, talkMs: 300 },
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        agent: { dtmf_shortcuts: { '0': 'transfer' } },
+        steps: [{ say: 'Hi.' }, { wait_for_caller: true, timeout_ms: 20_000 }],
+        human: { answer: 'answer', ringMs: 200, talkMs: 300 },
+      }),
+    );
     const call = h.sim.placeCall({
-      to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 8000,
+      to: AGENT_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 8000,
       caller: [{ afterAgentSilenceMs: 200, dtmf: '0' }],
     });
     const result = await call.done;
@@ -162,21 +202,37 @@ describe('caller DTMF: collect and shortcuts', () => {
   });
 
   it('the shortcut is ignored while a collect is running (an account number may contain 0), and works again after', async () => {
-    const h = stacks.track(await startControlStack({
-      agent: { dtmf_shortcuts: { '0': 'transfer' } },
-      steps: [
-        { verb: 'collect', args: { field: 'account', kind: 'dtmf', num_digits: 3 }, call_id: 'c1', await_result: true },
-        { wait_for_caller: true, timeout_ms: 20_000 },
-      ],
-      human: { answer: 'answer', ringMs: 200, talkMs: 300 },
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        agent: { dtmf_shortcuts: { '0': 'transfer' } },
+        steps: [
+          {
+            verb: 'collect',
+            args: { field: 'account', kind: 'dtmf', num_digits: 3 },
+            call_id: 'c1',
+            await_result: true,
+          },
+          { wait_for_caller: true, timeout_ms: 20_000 },
+        ],
+        human: { answer: 'answer', ringMs: 200, talkMs: 300 },
+      }),
+    );
     const call = h.sim.placeCall({
-      to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 8000,
-      caller: [{ atMs: 600, dtmf: '101' }, { silenceMs: 500, dtmf: '0' }],
+      to: AGENT_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 8000,
+      caller: [
+        { atMs: 600, dtmf: '101' },
+        { silenceMs: 500, dtmf: '0' },
+      ],
     });
     await waitFor(() => h.engine.sessions[0]?.toolResults.length === 1, 5000);
     expect(h.sim.restRequests).toEqual([]);
-    expect(h.engine.sessions[0]!.toolResults[0]).toEqual({ callId: 'c1', name: 'collect', output: { field: 'account', value: '101', reason: 'num_digits' } });
+    expect(h.engine.sessions[0]!.toolResults[0]).toEqual({
+      callId: 'c1',
+      name: 'collect',
+      output: { field: 'account', value: '101', reason: 'num_digits' },
+    });
     const result = await call.done;
     expect(h.engine.sessions[0]!.dtmf.join('')).toBe('101');
     expect(h.sim.restRequests).toHaveLength(1);
@@ -184,4 +240,3 @@ describe('caller DTMF: collect and shortcuts', () => {
     expect(result.dialed).toEqual([{ target: `number:${FRONT_DESK}`, result: 'completed' }]);
   });
 });
-

@@ -4,8 +4,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/sim/stack.js';
 import { AUTH_TOKEN } from '../helpers/harness.js';
 import {
-  ACCOUNT_SID, AGENT_NUMBER, CALLER_NUMBER, callPath, classifyFrames, runs, stackJanitor, startControlStack, voiceMs,
-  voiceRuns, waitFor,
+  ACCOUNT_SID,
+  AGENT_NUMBER,
+  CALLER_NUMBER,
+  callPath,
+  classifyFrames,
+  runs,
+  stackJanitor,
+  startControlStack,
+  voiceMs,
+  voiceRuns,
+  waitFor,
 } from '../helpers/control.js';
 
 const stacks = stackJanitor();
@@ -20,15 +29,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('play_hold', () => {
   it('plays hold audio for N seconds while caller audio keeps reaching the engine, then the agent resumes', async () => {
     const BACK = 'Thanks for holding.';
-    const h = stacks.track(await startControlStack({
-      steps: [
-        { say: 'Please hold.' },
-        { verb: 'play_hold', args: { seconds: 2 }, call_id: 'h1', await_result: true },
-        { wait_ms: 2600 },
-        { say: BACK },
-        { wait_for_caller: true, timeout_ms: 20_000 },
-      ],
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        steps: [
+          { say: 'Please hold.' },
+          { verb: 'play_hold', args: { seconds: 2 }, call_id: 'h1', await_result: true },
+          { wait_ms: 2600 },
+          { say: BACK },
+          { wait_for_caller: true, timeout_ms: 20_000 },
+        ],
+      }),
+    );
     const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 10_000 });
     await waitFor(() => h.engine.sessions[0]?.toolResults.length === 1, 5000);
     const session = h.engine.sessions[0]!;
@@ -40,11 +51,15 @@ describe('play_hold', () => {
     call.hangup();
     const result = await call.done;
 
-    expect(session.toolResults).toEqual([{ callId: 'h1', name: 'play_hold', output: { status: 'holding', seconds: 2 } }]);
+    expect(session.toolResults).toEqual([
+      { callId: 'h1', name: 'play_hold', output: { status: 'holding', seconds: 2 } },
+    ]);
     expect(flowed).toBeGreaterThan(1200); // ~1500 ms of caller audio while on hold
     expect(flowed).toBeLessThan(1800);
     // What the caller heard: words, ~2 s of hold music (audible, not the agent), quiet, words again.
-    const heard = runs(classifyFrames(result.heard), 100).filter((r) => r.kind !== 'silent' || r.endMs - r.startMs > 200);
+    const heard = runs(classifyFrames(result.heard), 100).filter(
+      (r) => r.kind !== 'silent' || r.endMs - r.startMs > 200,
+    );
     const kinds = heard.map((r) => r.kind);
     const first = kinds.indexOf('voice');
     expect(kinds.slice(first, first + 4)).toEqual(['voice', 'other', 'silent', 'voice']);
@@ -56,14 +71,16 @@ describe('play_hold', () => {
 
   it('hold without a duration stops when the agent speaks again (fading out, not cut)', async () => {
     const BACK = 'I found it.';
-    const h = stacks.track(await startControlStack({
-      steps: [
-        { verb: 'play_hold', args: {} },
-        { wait_ms: 1200 },
-        { say: BACK },
-        { wait_for_caller: true, timeout_ms: 20_000 },
-      ],
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        steps: [
+          { verb: 'play_hold', args: {} },
+          { wait_ms: 1200 },
+          { say: BACK },
+          { wait_for_caller: true, timeout_ms: 20_000 },
+        ],
+      }),
+    );
     const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 10_000 });
     await waitFor(() => h.engine.sessions[0]?.transcripts.some((t) => t.text === BACK) === true, 5000);
     await sleep(voiceMs(BACK) + 600);
@@ -76,7 +93,8 @@ describe('play_hold', () => {
     expect(heard.slice(voiceAt + 1).some((r) => r.kind === 'other')).toBe(false); // and never after
     // the last 20 ms of hold before the words is the fade: quieter than the music before it
     const at = heard[voiceAt]!.startMs * 8;
-    const peak = (from: number, to: number) => result.heard.subarray(from, to).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    const peak = (from: number, to: number) =>
+      result.heard.subarray(from, to).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     expect(peak(at - 160, at)).toBeLessThan(peak(at - 2400, at - 800));
   });
 });
@@ -85,14 +103,16 @@ describe('end_call', () => {
   const GOODBYE = 'Thank you for calling, have a lovely day, goodbye.';
 
   it('hangs up with Status=completed once, after the goodbye was fully heard, then closes the engine session', async () => {
-    const h = stacks.track(await startControlStack({
-      steps: [
-        // the verb arrives while the goodbye is still being spoken
-        { say: GOODBYE, no_wait: true },
-        { wait_ms: 300 },
-        { verb: 'end_call', args: { reason: 'resolved' }, call_id: 'e1' },
-      ],
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        steps: [
+          // the verb arrives while the goodbye is still being spoken
+          { say: GOODBYE, no_wait: true },
+          { wait_ms: 300 },
+          { verb: 'end_call', args: { reason: 'resolved' }, call_id: 'e1' },
+        ],
+      }),
+    );
     const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 10_000 });
     let engineClosedAtRest: unknown = 'not yet';
     call.on('timeline', (e) => {
@@ -103,7 +123,12 @@ describe('end_call', () => {
     await sleep(300);
 
     expect(h.sim.restRequests).toHaveLength(1); // exactly once
-    expect(h.sim.restRequests[0]).toMatchObject({ method: 'POST', path: callPath(call.callSid), authOk: true, status: 200 });
+    expect(h.sim.restRequests[0]).toMatchObject({
+      method: 'POST',
+      path: callPath(call.callSid),
+      authOk: true,
+      status: 200,
+    });
     expect(h.sim.restRequests[0]!.form).toEqual({ Status: 'completed' });
     expect(result.endedBy).toBe('rest-completed');
     const rest = result.timeline.find((e) => e.what === 'REST update: Status=completed')!;
@@ -120,9 +145,11 @@ describe('end_call', () => {
   });
 
   it('when the caller already hung up, the REST hang-up meets 404/20404: counted as ended, nothing crashes', async () => {
-    const h = stacks.track(await startControlStack({
-      steps: [{ say: GOODBYE, no_wait: true }, { wait_ms: 300 }, { verb: 'end_call', call_id: 'e1' }],
-    }));
+    const h = stacks.track(
+      await startControlStack({
+        steps: [{ say: GOODBYE, no_wait: true }, { wait_ms: 300 }, { verb: 'end_call', call_id: 'e1' }],
+      }),
+    );
     const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 10_000 });
     await waitFor(() => h.engine.sessions[0]?.eventsSent.some((e) => e.event === 'end_call') === true, 5000);
     await sleep(300);
@@ -134,7 +161,11 @@ describe('end_call', () => {
 
     expect(result.endedBy).toBe('caller');
     expect(h.sim.restRequests).toHaveLength(1);
-    expect(h.sim.restRequests[0]).toMatchObject({ path: callPath(call.callSid), form: { Status: 'completed' }, status: 404 });
+    expect(h.sim.restRequests[0]).toMatchObject({
+      path: callPath(call.callSid),
+      form: { Status: 'completed' },
+      status: 404,
+    });
     expect(h.records[0]).toMatchObject({ outcome: 'caller_hangup' });
     expect(h.logs.find('hang-up: call already ended')).toHaveLength(1);
     expect(h.logs.find('REST hang-up failed')).toEqual([]);
@@ -152,7 +183,14 @@ async function refusingTwilio(): Promise<{ base: string; requests: { path: strin
     req.on('end', () => {
       requests.push({ path: req.url ?? '', auth: req.headers.authorization ?? '', body });
       res.writeHead(400, { 'Content-Type': 'application/json', Connection: 'close' });
-      res.end(JSON.stringify({ code: 13227, message: 'No international permissions for this call', more_info: 'https://www.twilio.com/docs/errors/13227', status: 400 }));
+      res.end(
+        JSON.stringify({
+          code: 13227,
+          message: 'No international permissions for this call',
+          more_info: 'https://www.twilio.com/docs/errors/13227',
+          status: 400,
+        }),
+      );
     });
   });
   servers.push(server);
@@ -174,7 +212,9 @@ describe('Twilio refusing call control', () => {
   ])('Twilio %s: structured error tool_results, the call goes on and still ends cleanly', async (kind, message) => {
     const refusing = kind.startsWith('answers') ? await refusingTwilio() : undefined;
     const base = refusing?.base ?? `http://127.0.0.1:${await freePort()}`;
-    const h = stacks.track(await startControlStack({ agent: { send_dtmf_mode: 'play_digits' }, steps, env: { TWILIO_API_BASE: base } }));
+    const h = stacks.track(
+      await startControlStack({ agent: { send_dtmf_mode: 'play_digits' }, steps, env: { TWILIO_API_BASE: base } }),
+    );
     const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 10_000 });
     const result = await call.done;
     await waitFor(() => h.records.length === 1);
@@ -197,7 +237,11 @@ describe('Twilio refusing call control', () => {
     expect(h.logs.find('REST hang-up failed')).toHaveLength(1);
     if (refusing) {
       // every request was still made in Twilio's form
-      expect(refusing.requests.map((r) => r.path)).toEqual([callPath(call.callSid), callPath(call.callSid), callPath(call.callSid)]);
+      expect(refusing.requests.map((r) => r.path)).toEqual([
+        callPath(call.callSid),
+        callPath(call.callSid),
+        callPath(call.callSid),
+      ]);
       const basic = `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`;
       expect(refusing.requests.every((r) => r.auth === basic)).toBe(true);
       const forms = refusing.requests.map((r) => [...new URLSearchParams(r.body).keys()]);

@@ -2,7 +2,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readStreamToken } from '../../src/server/stream-token.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { AUTH_TOKEN } from '../helpers/harness.js';
-import { ACCOUNT_SID, CALLER_NUMBER, FRONT_DESK, stackJanitor, startControlStack, voiceRuns, waitFor, type Harness } from '../helpers/control.js';
+import {
+  ACCOUNT_SID,
+  CALLER_NUMBER,
+  FRONT_DESK,
+  stackJanitor,
+  startControlStack,
+  voiceRuns,
+  waitFor,
+  type Harness,
+} from '../helpers/control.js';
 
 const stacks = stackJanitor();
 afterEach(() => stacks.closeAll());
@@ -23,15 +32,18 @@ const ivrNumbers = {
 };
 
 async function ivrStack(): Promise<Harness> {
-  return stacks.track(await startControlStack({
-    numbers: ivrNumbers,
-    steps: [{ say: 'Support here.' }, { wait_for_caller: true, timeout_ms: 20_000 }],
-    human: { answer: 'answer', ringMs: 200, talkMs: 300 },
-  }));
+  return stacks.track(
+    await startControlStack({
+      numbers: ivrNumbers,
+      steps: [{ say: 'Support here.' }, { wait_for_caller: true, timeout_ms: 20_000 }],
+      human: { answer: 'answer', ringMs: 200, talkMs: 300 },
+    }),
+  );
 }
 
 const ivrInputs = (h: Harness) => h.logs.find('IVR input').map((l) => [l.attempt, l.choice]);
-const said = (timeline: { who: string; what: string }[]) => timeline.filter((e) => e.who === 'twilio' && e.what.startsWith('say ')).map((e) => e.what);
+const said = (timeline: { who: string; what: string }[]) =>
+  timeline.filter((e) => e.who === 'twilio' && e.what.startsWith('say ')).map((e) => e.what);
 
 describe('IVR menu before the agent', () => {
   it('a valid key goes to the agent: signed Gather action, then a stream to the chosen agent', async () => {
@@ -42,9 +54,16 @@ describe('IVR menu before the agent', () => {
     call.hangup();
     const result = await call.done;
     expect(ivrInputs(h)).toEqual([[1, '1']]);
-    expect(result.timeline.filter((e) => e.what.startsWith('POST /twilio/ivr')).map((e) => e.what)).toEqual([expect.stringMatching(/→ 200/)]);
+    expect(result.timeline.filter((e) => e.what.startsWith('POST /twilio/ivr')).map((e) => e.what)).toEqual([
+      expect.stringMatching(/→ 200/),
+    ]);
     expect(result.streams).toHaveLength(1);
-    expect(readStreamToken(result.streams[0]!.customParameters.token!)).toMatchObject({ purpose: 'call', agent: 'support', from: CALLER_NUMBER, to: IVR_NUMBER });
+    expect(readStreamToken(result.streams[0]!.customParameters.token!)).toMatchObject({
+      purpose: 'call',
+      agent: 'support',
+      from: CALLER_NUMBER,
+      to: IVR_NUMBER,
+    });
     expect(h.engine.sessions).toHaveLength(1);
     expect(voiceRuns(result.heard)).toHaveLength(1); // the agent's words, after the prompt
     expect(h.sim.restRequests).toEqual([]); // the menu is TwiML answers, not REST updates
@@ -53,9 +72,17 @@ describe('IVR menu before the agent', () => {
 
   it('an invalid key repeats the prompt with the invalid-choice line, then a valid key is taken', async () => {
     const h = await ivrStack();
-    const call = h.sim.placeCall({ to: IVR_NUMBER, from: CALLER_NUMBER, maxDurationMs: 8000, caller: [{ dtmf: '9' }, { dtmf: '2' }] });
+    const call = h.sim.placeCall({
+      to: IVR_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 8000,
+      caller: [{ dtmf: '9' }, { dtmf: '2' }],
+    });
     const result = await call.done;
-    expect(ivrInputs(h)).toEqual([[1, 'invalid'], [2, '2']]);
+    expect(ivrInputs(h)).toEqual([
+      [1, 'invalid'],
+      [2, '2'],
+    ]);
     expect(said(result.timeline)).toEqual([`say "${PROMPT}"`, `say "Not a valid choice. ${PROMPT}"`]);
     expect(result.endedBy).toBe('bridge-hangup'); // option 2 hangs up
     expect(h.engine.sessions).toHaveLength(0);
@@ -66,7 +93,10 @@ describe('IVR menu before the agent', () => {
     const h = await ivrStack();
     const call = h.sim.placeCall({ to: IVR_NUMBER, from: CALLER_NUMBER, maxDurationMs: 10_000 });
     const result = await call.done;
-    expect(ivrInputs(h)).toEqual([[1, 'none'], [2, 'none']]);
+    expect(ivrInputs(h)).toEqual([
+      [1, 'none'],
+      [2, 'none'],
+    ]);
     expect(said(result.timeline)).toEqual([`say "${PROMPT}"`, `say "${PROMPT}"`]);
     expect(result.timeline.filter((e) => e.what === 'gather: no input, continuing')).toHaveLength(2);
     expect(result.dialed).toEqual([{ target: `number:${FRONT_DESK}`, result: 'completed' }]);
@@ -77,10 +107,19 @@ describe('IVR menu before the agent', () => {
   it('refuses an unsigned or wrongly signed Gather action with 403', async () => {
     const h = await ivrStack();
     const url = `${h.bridgeUrl}/twilio/ivr?to=${encodeURIComponent(IVR_NUMBER)}&attempt=1`;
-    const params = { CallSid: 'CA' + '0'.repeat(32), AccountSid: ACCOUNT_SID, From: CALLER_NUMBER, To: IVR_NUMBER, Digits: '1' };
-    const post = (headers: Record<string, string>) => fetch(url, {
-      method: 'POST', body: new URLSearchParams(params), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    });
+    const params = {
+      CallSid: 'CA' + '0'.repeat(32),
+      AccountSid: ACCOUNT_SID,
+      From: CALLER_NUMBER,
+      To: IVR_NUMBER,
+      Digits: '1',
+    };
+    const post = (headers: Record<string, string>) =>
+      fetch(url, {
+        method: 'POST',
+        body: new URLSearchParams(params),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      });
     expect((await post({})).status).toBe(403);
     expect((await post({ 'x-twilio-signature': signTwilioRequest('wrong-token', url, params) })).status).toBe(403);
     const tampered = signTwilioRequest(AUTH_TOKEN, url, { ...params, Digits: '2' });

@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
-import { AGENT_NUMBER, CALLER_NUMBER, stackJanitor, startControlStack, waitFor, type Harness } from '../helpers/control.js';
+import {
+  AGENT_NUMBER,
+  CALLER_NUMBER,
+  stackJanitor,
+  startControlStack,
+  waitFor,
+  type Harness,
+} from '../helpers/control.js';
 import { ACCOUNT_SID, AUTH_TOKEN } from '../helpers/harness.js';
 
 /**
@@ -18,13 +25,22 @@ const sid = (n: number) => 'CA' + n.toString(16).padStart(32, '0');
 async function postDialAction(h: Harness, callSid: string, status: string, edit?: (p: Record<string, string>) => void) {
   const url = `${h.bridgeUrl}/twilio/dial-action?agent=support&target=front_desk`;
   const params: Record<string, string> = {
-    AccountSid: ACCOUNT_SID, CallSid: callSid, CallStatus: 'in-progress', Direction: 'inbound',
-    From: CALLER_NUMBER, To: AGENT_NUMBER, DialCallStatus: status, DialCallSid: sid(999),
+    AccountSid: ACCOUNT_SID,
+    CallSid: callSid,
+    CallStatus: 'in-progress',
+    Direction: 'inbound',
+    From: CALLER_NUMBER,
+    To: AGENT_NUMBER,
+    DialCallStatus: status,
+    DialCallSid: sid(999),
   };
   edit?.(params);
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, url, params) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, url, params),
+    },
     body: new URLSearchParams(params).toString(),
     signal: AbortSignal.timeout(5000),
   });
@@ -48,18 +64,30 @@ describe('dial-action consistent with the call state', () => {
       expect.objectContaining({ callSid: sid(1), status: 'no-answer', reason: 'no_transfer_in_progress' }),
     ]);
     const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
-    expect(metrics).toMatch(/bridge_webhook_rejected_total\{route="\/twilio\/dial-action",reason="no_transfer_in_progress"\} 1/);
+    expect(metrics).toMatch(
+      /bridge_webhook_rejected_total\{route="\/twilio\/dial-action",reason="no_transfer_in_progress"\} 1/,
+    );
   });
 
   it('a dial-action replayed after the transferred call ended reopens no engine session', async () => {
-    const h = stacks.track(await startControlStack({
-      steps: [{ verb: 'transfer_to_human', args: { destination: 'front_desk' }, call_id: 'x1', await_result: true }],
-      human: { answer: 'answer', ringMs: 200, talkMs: 300 },
-    }));
-    const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 8000, statusCallbackUrl: `${h.bridgeUrl}/twilio/status` });
+    const h = stacks.track(
+      await startControlStack({
+        steps: [{ verb: 'transfer_to_human', args: { destination: 'front_desk' }, call_id: 'x1', await_result: true }],
+        human: { answer: 'answer', ringMs: 200, talkMs: 300 },
+      }),
+    );
+    const call = h.sim.placeCall({
+      to: AGENT_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 8000,
+      statusCallbackUrl: `${h.bridgeUrl}/twilio/status`,
+    });
     const result = await call.done;
     expect(result.dialed).toEqual([{ target: 'number:+15550100200', result: 'completed' }]);
-    await waitFor(() => h.logs.find('call status').some((l) => l.callSid === call.callSid && l.status === 'completed'), 5000);
+    await waitFor(
+      () => h.logs.find('call status').some((l) => l.callSid === call.callSid && l.status === 'completed'),
+      5000,
+    );
     expect(h.engine.sessions).toHaveLength(1);
 
     // the captured, validly signed dial-action, replayed as if the human had not answered
@@ -79,7 +107,14 @@ describe('dial-action consistent with the call state', () => {
     expect((await postDialAction(h, sid(2), 'no-answerTo+15550001111')).status).toBe(400);
     expect((await postDialAction(h, sid(3), 'maybe')).status).toBe(400);
     // `To=+1555…` moved into a name (`To+1555…=`): the same signature, and To would silently vanish
-    expect((await postDialAction(h, sid(4), 'no-answer', (p) => { delete p.To; p[`To${AGENT_NUMBER}`] = ''; })).status).toBe(400);
+    expect(
+      (
+        await postDialAction(h, sid(4), 'no-answer', (p) => {
+          delete p.To;
+          p[`To${AGENT_NUMBER}`] = '';
+        })
+      ).status,
+    ).toBe(400);
     await settle();
     expect(h.engine.sessions).toHaveLength(0);
   });

@@ -17,7 +17,11 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 describe('the compiled bridge (dist/)', () => {
   beforeAll(() => {
     // tsc on src/ takes ~20 s on this 2-core machine under load; nothing when dist/ is current.
-    const r = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], { cwd: ROOT, encoding: 'utf8', timeout: 170_000 });
+    const r = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 170_000,
+    });
     expect(r.status, `scripts/build.mjs --if-stale failed:\n${r.stdout}${r.stderr}`).toBe(0);
     expect(existsSync(`${ROOT}dist/main.js`)).toBe(true);
   }, 180_000);
@@ -26,7 +30,13 @@ describe('the compiled bridge (dist/)', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--heap-growing-percent=300', 'dist/main.js', 'serve'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', TWILIO_AUTH_TOKEN: 'dist-test-token' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        TWILIO_AUTH_TOKEN: 'dist-test-token',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -24,7 +24,10 @@ export function recordingClient(baseUrl: string, rate: OmniRate, extra: Partial<
   const heard: Heard[] = [];
   const closes: [number, string][] = [];
   const client = new OmniClient({
-    baseUrl, rate, logger: silentLogger(), sessionLabel: 'engine-test',
+    baseUrl,
+    rate,
+    logger: silentLogger(),
+    sessionLabel: 'engine-test',
     configure: { persona: 'Test agent.', greeting: 'Hello, thanks for calling. How can I help you today?' },
     onAudio: (pcm, r) => heard.push({ at: performance.now(), kind: 'audio', rate: r, samples: pcm.length }),
     ...extra,
@@ -32,10 +35,12 @@ export function recordingClient(baseUrl: string, rate: OmniRate, extra: Partial<
   client.on('event', (ev) => heard.push({ at: performance.now(), kind: 'event', event: ev }));
   client.on('close', (c, r) => closes.push([c, r]));
   return {
-    client, heard, closes,
+    client,
+    heard,
+    closes,
     events: (type) => heard.filter((h) => h.kind === 'event' && (!type || h.event!.type === type)).map((h) => h.event!),
-    audioMs: (since = 0) => heard.filter((h) => h.kind === 'audio' && h.at >= since)
-      .reduce((ms, h) => ms + (h.samples! * 1000) / h.rate!, 0),
+    audioMs: (since = 0) =>
+      heard.filter((h) => h.kind === 'audio' && h.at >= since).reduce((ms, h) => ms + (h.samples! * 1000) / h.rate!, 0),
   };
 }
 
@@ -57,7 +62,12 @@ export function streamCaller(client: OmniClient, rate: number): { setLevel(level
       sent++;
     }
   }, 10);
-  return { setLevel: (l) => { level = l; }, stop: () => clearInterval(timer) };
+  return {
+    setLevel: (l) => {
+      level = l;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 export function waitUntil(cond: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {

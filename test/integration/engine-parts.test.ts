@@ -36,11 +36,22 @@ describe('EnergyVad', () => {
   }
 
   it('starts after ~60 ms of speech and ends after ~600 ms of silence', () => {
-    const edges = run([[200, 0], [40, 8000]]);
+    const edges = run([
+      [200, 0],
+      [40, 8000],
+    ]);
     expect(edges).toEqual([]);
-    const full = run([[200, 0], [1000, 8000], [580, 0]]);
+    const full = run([
+      [200, 0],
+      [1000, 8000],
+      [580, 0],
+    ]);
     expect(full.map((e) => e.kind)).toEqual(['speech_start']);
-    const ended = run([[200, 0], [1000, 8000], [620, 0]]);
+    const ended = run([
+      [200, 0],
+      [1000, 8000],
+      [620, 0],
+    ]);
     expect(ended.map((e) => e.kind)).toEqual(['speech_start', 'speech_end']);
     const end = ended[1] as Extract<VadEdge, { kind: 'speech_end' }>;
     expect(end.speechMs).toBeGreaterThanOrEqual(980);
@@ -50,12 +61,18 @@ describe('EnergyVad', () => {
   it('adapts to a noisy line: steady hiss above the absolute floor is not speech', () => {
     // 1200 peak white noise ≈ 700 RMS: over the 500 minimum, but it is the line, not a talker
     expect(run([[2000, 1200]])).toEqual([]);
-    const talk = run([[1000, 1200], [300, 12000]]);
+    const talk = run([
+      [1000, 1200],
+      [300, 12000],
+    ]);
     expect(talk.map((e) => e.kind)).toEqual(['speech_start']);
   });
 
   it('lets go of a loud stationary noise instead of hearing speech forever', () => {
-    const edges = run([[200, 0], [4000, 8000]]);
+    const edges = run([
+      [200, 0],
+      [4000, 8000],
+    ]);
     expect(edges.map((e) => e.kind)).toEqual(['speech_start', 'speech_end']);
   });
 
@@ -70,10 +87,11 @@ describe('EnergyVad', () => {
 });
 
 describe('pacing profiles', () => {
-  it('plans chunks that cover the utterance byte for byte, in order, at the profile\'s times', () => {
+  it("plans chunks that cover the utterance byte for byte, in order, at the profile's times", () => {
     const rate = 24000;
     const n = rate; // 1 s
-    const covers = (plan: PlannedChunk[]) => plan.every((c, i) => c.start === (i === 0 ? 0 : plan[i - 1]!.end)) && plan.at(-1)!.end === n * 2;
+    const covers = (plan: PlannedChunk[]) =>
+      plan.every((c, i) => c.start === (i === 0 ? 0 : plan[i - 1]!.end)) && plan.at(-1)!.end === n * 2;
     const ref = planChunks(n, rate, parsePacing('chunks:150'));
     expect(covers(ref)).toBe(true);
     expect(ref.map((c) => Math.round(c.atMs))).toEqual([0, 150, 300, 450, 600, 750, 900]);
@@ -99,7 +117,9 @@ describe('pacing profiles', () => {
 describe('AgentSpeaker', () => {
   it('paces frames at real time and stops at once on interrupt', async () => {
     const frames: Buffer[] = [];
-    const speaker = new AgentSpeaker((f) => frames.push(f), 8000, { pacing: { chunkMs: 20, leadMs: 40, jitterMs: 0, oddBytes: false } });
+    const speaker = new AgentSpeaker((f) => frames.push(f), 8000, {
+      pacing: { chunkMs: 20, leadMs: 40, jitterMs: 0, oddBytes: false },
+    });
     const t0 = performance.now();
     const done = speaker.play('one two three four', new Int16Array(8000)); // 1 s
     await sleep(200);
@@ -137,11 +157,18 @@ describe('AgentSpeaker', () => {
 
 describe('scenarios', () => {
   let dir: string;
-  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'scn-')); });
-  afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'scn-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('loads YAML and JSON files', async () => {
-    await writeFile(join(dir, 's.yaml'), 'name: demo\noutput_rate: 16000\nsteps:\n  - say: Hi\n  - wait_for_caller: true\n  - close: { code: 4429 }\n');
+    await writeFile(
+      join(dir, 's.yaml'),
+      'name: demo\noutput_rate: 16000\nsteps:\n  - say: Hi\n  - wait_for_caller: true\n  - close: { code: 4429 }\n',
+    );
     await writeFile(join(dir, 's.json'), JSON.stringify({ steps: [{ verb: 'send_dtmf', args: { digits: '12' } }] }));
     const y = await loadScenario(join(dir, 's.yaml'));
     expect(y).toMatchObject({ name: 'demo', output_rate: 16000, after: 'idle' });
@@ -152,7 +179,10 @@ describe('scenarios', () => {
 
   it('names the step and field of every problem', () => {
     try {
-      parseScenario({ steps: [{ say: 'ok' }, { tool_call: { name: 5 } }, { dance: true }, { close: { code: 1005 } }] }, 'x.yaml');
+      parseScenario(
+        { steps: [{ say: 'ok' }, { tool_call: { name: 5 } }, { dance: true }, { close: { code: 1005 } }] },
+        'x.yaml',
+      );
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ScenarioError);

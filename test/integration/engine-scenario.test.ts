@@ -2,7 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { encodeAudioFrame } from '../../src/omni/framing.js';
 import type { OmniEvent } from '../../src/omni/events.js';
-import { parseScenario, startOfflineEngine, type EngineOptions, type OfflineEngine } from '../../src/sim/engine/index.js';
+import {
+  parseScenario,
+  startOfflineEngine,
+  type EngineOptions,
+  type OfflineEngine,
+} from '../../src/sim/engine/index.js';
 import { at } from '../helpers/checked.js';
 import { recordingClient, sleep, streamCaller, toneTts, waitUntil, type Recorded } from './engine-helpers.js';
 
@@ -22,29 +27,46 @@ async function connected(eng: OfflineEngine, greeting?: string): Promise<Recorde
   await r.client.connect();
   return r;
 }
-const said = (r: Recorded): string[] => r.events('transcript')
-  .filter((e): e is Extract<OmniEvent, { type: 'transcript' }> => e.type === 'transcript' && e.role === 'assistant')
-  .map((e) => e.text);
+const said = (r: Recorded): string[] =>
+  r
+    .events('transcript')
+    .filter((e): e is Extract<OmniEvent, { type: 'transcript' }> => e.type === 'transcript' && e.role === 'assistant')
+    .map((e) => e.text);
 
 describe('scripted engine: tools and verbs', () => {
   it('runs a tool_call round trip and speaks the say_template filled from the result', async () => {
     const scenario = parseScenario({
-      steps: [{ tool_call: { name: 'order_status', arguments: { order_id: '42' }, say_template: 'Your order {{status}}, arriving {{eta.day}}.' } }],
+      steps: [
+        {
+          tool_call: {
+            name: 'order_status',
+            arguments: { order_id: '42' },
+            say_template: 'Your order {{status}}, arriving {{eta.day}}.',
+          },
+        },
+      ],
     });
     const eng = await engine({ scenario });
     const r = await connected(eng);
     r.client.on('event', (ev) => {
-      if (ev.type === 'tool_call') r.client.sendToolResult(ev.callId, ev.name, { status: 'has shipped', eta: { day: 'Tuesday' } });
+      if (ev.type === 'tool_call')
+        r.client.sendToolResult(ev.callId, ev.name, { status: 'has shipped', eta: { day: 'Tuesday' } });
     });
     await waitUntil(() => said(r).length > 0, 3000, 'templated reply');
-    expect(r.events('tool_call')[0]).toMatchObject({ name: 'order_status', arguments: { order_id: '42' }, callId: expect.any(String) });
+    expect(r.events('tool_call')[0]).toMatchObject({
+      name: 'order_status',
+      arguments: { order_id: '42' },
+      callId: expect.any(String),
+    });
     expect(said(r)).toEqual(['Your order has shipped, arriving Tuesday.']);
     expect(at(eng.sessions, 0, 'sessions').toolResults).toHaveLength(1);
     expect(eng.violations).toEqual([]);
   });
 
   it('records a violation when the tool result never comes', async () => {
-    const scenario = parseScenario({ steps: [{ tool_call: { name: 'slow', timeout_ms: 100, say_template: '{{x}}' } }] });
+    const scenario = parseScenario({
+      steps: [{ tool_call: { name: 'slow', timeout_ms: 100, say_template: '{{x}}' } }],
+    });
     const eng = await engine({ scenario });
     const r = await connected(eng);
     await waitUntil(() => said(r).length > 0, 2000, 'apology');
@@ -55,7 +77,12 @@ describe('scripted engine: tools and verbs', () => {
   it('sends engine verbs with spread arguments and awaits the outcome when asked', async () => {
     const scenario = parseScenario({
       steps: [
-        { verb: 'transfer_to_human', args: { destination: 'billing', reason: 'asked' }, call_id: 'xfer-1', await_result: true },
+        {
+          verb: 'transfer_to_human',
+          args: { destination: 'billing', reason: 'asked' },
+          call_id: 'xfer-1',
+          await_result: true,
+        },
         { say: 'Outcome {{result.status}}.' },
         { verb: 'end_call', args: { reason: 'done' } },
       ],
@@ -63,16 +90,27 @@ describe('scripted engine: tools and verbs', () => {
     const eng = await engine({ scenario });
     const r = await connected(eng);
     r.client.on('event', (ev) => {
-      if (ev.type === 'transfer_to_human' && ev.callId) r.client.sendToolResult(ev.callId, 'transfer_to_human', { status: 'transferring' });
+      if (ev.type === 'transfer_to_human' && ev.callId)
+        r.client.sendToolResult(ev.callId, 'transfer_to_human', { status: 'transferring' });
     });
     await waitUntil(() => r.events('end_call').length > 0, 3000, 'end_call');
-    expect(r.events('transfer_to_human')[0]).toMatchObject({ destination: 'billing', reason: 'asked', callId: 'xfer-1' });
+    expect(r.events('transfer_to_human')[0]).toMatchObject({
+      destination: 'billing',
+      reason: 'asked',
+      callId: 'xfer-1',
+    });
     expect(said(r)).toEqual(['Outcome transferring.']);
     expect(r.events('end_call')[0]).toEqual({ type: 'end_call', reason: 'done', callId: undefined });
   });
 
   it('sends error and warning events and goes on', async () => {
-    const scenario = parseScenario({ steps: [{ warning: { code: 'slow_kb', message: 'KB slow' } }, { error: { code: 500, message: 'oops' } }, { say: 'Still here.' }] });
+    const scenario = parseScenario({
+      steps: [
+        { warning: { code: 'slow_kb', message: 'KB slow' } },
+        { error: { code: 500, message: 'oops' } },
+        { say: 'Still here.' },
+      ],
+    });
     const eng = await engine({ scenario });
     const r = await connected(eng);
     await waitUntil(() => said(r).length > 0, 2000, 'say');
@@ -100,7 +138,12 @@ describe('scripted engine: caller input', () => {
     await sleep(300);
     caller.setLevel(0);
     await waitUntil(() => said(r).includes('Enter your PIN.'), 3000, 'PIN prompt');
-    expect(r.events('transcript')).toContainEqual({ type: 'transcript', role: 'user', text: 'I want my balance', final: true });
+    expect(r.events('transcript')).toContainEqual({
+      type: 'transcript',
+      role: 'user',
+      text: 'I want my balance',
+      final: true,
+    });
     for (const d of ['1', '2', '#']) r.client.sendDtmf(d);
     await waitUntil(() => said(r).length >= 2, 3000, 'digits reply');
     expect(said(r)[1]).toBe('Got 12.');
@@ -109,7 +152,9 @@ describe('scripted engine: caller input', () => {
 
 describe('scripted engine: close codes on demand', () => {
   it.each([1000, 1008, 4401, 4403, 4429, 1011, 1006])('closes with %i', async (code) => {
-    const eng = await engine({ scenario: parseScenario({ steps: [{ wait_ms: 20 }, { close: { code, reason: `by script` } }] }) });
+    const eng = await engine({
+      scenario: parseScenario({ steps: [{ wait_ms: 20 }, { close: { code, reason: `by script` } }] }),
+    });
     const r = await connected(eng);
     await waitUntil(() => r.closes.length > 0, 2000, 'close');
     expect(r.closes).toHaveLength(1);
@@ -162,7 +207,9 @@ describe('offline engine: conformance checks', () => {
   it('a well-behaved OmniClient session has no violations', async () => {
     const eng = await engine({ scenario: parseScenario({ steps: [{ tool_call: { name: 't' } }, { say: 'ok' }] }) });
     const r = await connected(eng, 'Hi.');
-    r.client.on('event', (ev) => { if (ev.type === 'tool_call') r.client.sendToolResult(ev.callId, ev.name, { ok: true }); });
+    r.client.on('event', (ev) => {
+      if (ev.type === 'tool_call') r.client.sendToolResult(ev.callId, ev.name, { ok: true });
+    });
     const caller = streamCaller(r.client, 16000);
     cleanups.push(() => caller.stop());
     r.client.sendDtmf('9');

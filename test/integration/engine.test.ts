@@ -33,10 +33,17 @@ describe('offline engine: handshake and greeting', () => {
     expect(new Set(audio.map((h) => h.rate))).toEqual(new Set([16000]));
     expect(at(audio, 0, 'audio frames').samples).toBe(320); // 20 ms frames at 16 kHz
     expect(r.events('transcript')).toContainEqual({
-      type: 'transcript', role: 'assistant', text: 'Hello, thanks for calling. How can I help you today?', final: true,
+      type: 'transcript',
+      role: 'assistant',
+      text: 'Hello, thanks for calling. How can I help you today?',
+      final: true,
     });
     expect(at(eng.sessions, 0, 'sessions').config).toMatchObject({ type: 'configure', persona: 'Test agent.' });
-    expect(at(eng.sessions, 0, 'sessions')).toMatchObject({ inputRate: 24000, outputRate: 16000, sessionLabel: 'engine-test' });
+    expect(at(eng.sessions, 0, 'sessions')).toMatchObject({
+      inputRate: 24000,
+      outputRate: 16000,
+      sessionLabel: 'engine-test',
+    });
     expect(eng.violations).toEqual([]);
   }, 15_000);
 
@@ -94,13 +101,19 @@ describe('offline engine: turn-taking', () => {
     expect(afterFlush).toEqual([]);
     const interrupted = r.events('assistant_interrupted')[0];
     expect(interrupted).toBeDefined();
-    expect('Hello, thanks for calling. How can I help you today?'.startsWith((interrupted as { reply: string }).reply)).toBe(true);
+    expect(
+      'Hello, thanks for calling. How can I help you today?'.startsWith((interrupted as { reply: string }).reply),
+    ).toBe(true);
     expect(at(eng.sessions, 0, 'sessions').bargeIns).toBe(1);
 
     // The caller stops; after the end-of-turn silence the echo agent answers.
     await sleep(800);
     caller.setLevel(0);
-    await waitUntil(() => r.events('transcript').some((e) => e.type === 'transcript' && /I heard you speak for/.test(e.text)), 3000, 'echo reply');
+    await waitUntil(
+      () => r.events('transcript').some((e) => e.type === 'transcript' && /I heard you speak for/.test(e.text)),
+      3000,
+      'echo reply',
+    );
     const user = r.events('transcript').find((e) => e.type === 'transcript' && e.role === 'user' && e.final);
     expect(user).toMatchObject({ text: expect.stringMatching(/^\(caller spoke \d+\.\d s\)$/) });
     expect(r.events('turn_begin').length).toBeGreaterThanOrEqual(2);

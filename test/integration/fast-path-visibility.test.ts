@@ -38,9 +38,13 @@ describe('fast path visibility', () => {
     const report = await probeFastPaths(true);
     expect(report.shared_read).toEqual({ active: true, reason: expect.stringContaining(process.version) });
     expect(report.ws_fast_receive).toEqual({ active: true, reason: expect.stringMatching(/^ws 8\.\d+\.\d+ /) });
-    expect(describeFastPaths({
-      shared_read: { active: true, reason: 'x' },
-      ws_fast_receive: { active: false, reason: 'ws Receiver._state is undefined, not number' },
-    })).toBe('receive fast paths: shared_read active, ws_fast_receive fell back (ws Receiver._state is undefined, not number)');
+    expect(
+      describeFastPaths({
+        shared_read: { active: true, reason: 'x' },
+        ws_fast_receive: { active: false, reason: 'ws Receiver._state is undefined, not number' },
+      }),
+    ).toBe(
+      'receive fast paths: shared_read active, ws_fast_receive fell back (ws Receiver._state is undefined, not number)',
+    );
   });
 });

@@ -5,7 +5,15 @@ import { ACCOUNT_SID, startHarness, waitFor, type Harness } from '../helpers/har
 import { Rng, fuzzSeed } from '../helpers/fuzz.js';
 import { startMessage } from '../helpers/fuzz-frames.js';
 import {
-  ADMIN_TOKEN, hostileEngine, httpCase, openMedia, rawCase, rawRequest, runMediaConnection, send, trackResources,
+  ADMIN_TOKEN,
+  hostileEngine,
+  httpCase,
+  openMedia,
+  rawCase,
+  rawRequest,
+  runMediaConnection,
+  send,
+  trackResources,
 } from '../helpers/fuzz-edges.js';
 
 /**
@@ -69,8 +77,14 @@ async function harness(opts: Parameters<typeof startHarness>[0] = {}): Promise<H
   return h;
 }
 
-function counterSum(h: Harness, name: 'rejected' | 'webhooksRejected', filter: (labels: Record<string, string | number>) => boolean = () => true): Promise<number> {
-  return h.bridge.ctx.metrics[name].get().then((m) => m.values.filter((v) => filter(v.labels as Record<string, string>)).reduce((a, v) => a + v.value, 0));
+function counterSum(
+  h: Harness,
+  name: 'rejected' | 'webhooksRejected',
+  filter: (labels: Record<string, string | number>) => boolean = () => true,
+): Promise<number> {
+  return h.bridge.ctx.metrics[name]
+    .get()
+    .then((m) => m.values.filter((v) => filter(v.labels as Record<string, string>)).reduce((a, v) => a + v.value, 0));
 }
 
 function peak(pcm: Int16Array): number {
@@ -82,7 +96,9 @@ function peak(pcm: Int16Array): number {
 /** A normal call placed through the simulator; it must complete as if nothing else happened. */
 function healthyCall(h: Harness, to = '+15550001111') {
   return h.sim.placeCall({
-    to, from: '+15557654321', maxDurationMs: 30_000,
+    to,
+    from: '+15557654321',
+    maxDurationMs: 30_000,
     caller: [
       { afterAgentSilenceMs: 400, say: 'Hello, I am calling about my order.' },
       // long enough for the engine to take the caller's turn, without waiting for its answer
@@ -117,7 +133,16 @@ describe('fuzzing the bridge at its edges', () => {
     cleanups.push(() => tracker.stop());
     // The subject here is parsing: the per-socket rate limit (stream-flood.test.ts) is lifted so
     // that every frame is read.
-    const h = await harness({ tweak: (cfg) => { Object.assign(cfg.file.bridge.media_stream, { max_messages_per_s: 100_000, burst_messages: 1_000_000, max_bytes_per_s: 100_000_000, burst_bytes: 1_000_000_000 }); } });
+    const h = await harness({
+      tweak: (cfg) => {
+        Object.assign(cfg.file.bridge.media_stream, {
+          max_messages_per_s: 100_000,
+          burst_messages: 1_000_000,
+          max_bytes_per_s: 100_000_000,
+          burst_bytes: 1_000_000_000,
+        });
+      },
+    });
     const before = await counterSum(h, 'rejected', (l) => l.source === 'twilio');
     const t0 = performance.now();
     const call = healthyCall(h);
@@ -128,12 +153,17 @@ describe('fuzzing the bridge at its edges', () => {
     // a few sockets at a time, as a busy Twilio edge would open them
     for (let i = 0; i < MEDIA_CONNECTIONS; i += 4) {
       const batch = await Promise.all(Array.from({ length: 4 }, () => runMediaConnection(h, rng, per)));
-      for (const r of batch) { sent += r.sent; certainRejects += r.certainRejects; }
+      for (const r of batch) {
+        sent += r.sent;
+        certainRejects += r.certainRejects;
+      }
     }
     const fuzzMs = performance.now() - t0;
     const result = await call.done;
     const rejected = (await counterSum(h, 'rejected', (l) => l.source === 'twilio')) - before;
-    console.info(`media fuzz: ${sent} frames on ${MEDIA_CONNECTIONS} sockets in ${Math.round(fuzzMs)} ms, ${rejected} rejected (${certainRejects} certainly invalid), ${h.records.length - 1} fuzz sessions; healthy call ${result.durationMs} ms`);
+    console.info(
+      `media fuzz: ${sent} frames on ${MEDIA_CONNECTIONS} sockets in ${Math.round(fuzzMs)} ms, ${rejected} rejected (${certainRejects} certainly invalid), ${h.records.length - 1} fuzz sessions; healthy call ${result.durationMs} ms`,
+    );
 
     expect(sent).toBeGreaterThanOrEqual(MEDIA_FRAMES);
     expectHealthy(h, result);
@@ -157,7 +187,10 @@ describe('fuzzing the bridge at its edges', () => {
     const ids = { accountSid: ACCOUNT_SID, callSid: `CA${'e'.repeat(32)}`, streamSid: 'MZ"quoted"' };
     ws.send(JSON.stringify(startMessage(new Rng(1), ids)));
     await waitFor(() => h.logs.find('media stream refused').length > 0, 2000);
-    expect(h.logs.find('media stream refused')[0]).toMatchObject({ reason: 'invalid_start', detail: expect.stringMatching(/^invalid_start:streamSid/) });
+    expect(h.logs.find('media stream refused')[0]).toMatchObject({
+      reason: 'invalid_start',
+      detail: expect.stringMatching(/^invalid_start:streamSid/),
+    });
     expect(h.bridge.ctx.registry.size).toBe(0); // no session, so nothing can ever try to echo it
     ws.close();
   });
@@ -168,15 +201,28 @@ describe('fuzzing the bridge at its edges', () => {
     cleanups.push(() => tracker.stop());
     const hostile = await hostileEngine(rng, 2500);
     cleanups.push(() => hostile.close());
-    const h = await harness({ tweak: (cfg) => { cfg.file.agents[0]!.engine.base_url = hostile.url; } });
+    const h = await harness({
+      tweak: (cfg) => {
+        cfg.file.agents[0]!.engine.base_url = hostile.url;
+      },
+    });
     const healthy = healthyCall(h, '+15550003333'); // the sales agent, on the offline engine
-    const victims = Array.from({ length: 8 }, (_, i) => h.sim.placeCall({
-      to: '+15550001111', from: `+1555765432${i}`, maxDurationMs: 20_000,
-      caller: [{ atMs: 600, dtmf: '12' }, { atMs: 3000 + 500 * i, hangup: true }],
-    }));
+    const victims = Array.from({ length: 8 }, (_, i) =>
+      h.sim.placeCall({
+        to: '+15550001111',
+        from: `+1555765432${i}`,
+        maxDurationMs: 20_000,
+        caller: [
+          { atMs: 600, dtmf: '12' },
+          { atMs: 3000 + 500 * i, hangup: true },
+        ],
+      }),
+    );
     const results = await Promise.all(victims.map((c) => c.done));
     const result = await healthy.done;
-    console.info(`hostile engine: ${hostile.framesSent} frames over ${hostile.sessions} engine sessions; outcomes ${h.records.map((r) => r.outcome).join(',')}`);
+    console.info(
+      `hostile engine: ${hostile.framesSent} frames over ${hostile.sessions} engine sessions; outcomes ${h.records.map((r) => r.outcome).join(',')}`,
+    );
 
     expect(hostile.framesSent).toBeGreaterThan(8000);
     for (const r of results) expect(r.durationMs).toBeLessThan(20_000); // every call ended, none hung
@@ -197,7 +243,11 @@ describe('fuzzing the bridge at its edges', () => {
     const tracker = trackResources();
     cleanups.push(() => tracker.stop());
     // A pre-connected session whose stream never comes (fuzzed webhooks) ends quickly.
-    const h = await harness({ tweak: (cfg) => { cfg.file.bridge.preconnect.stream_timeout_ms = 1000; } });
+    const h = await harness({
+      tweak: (cfg) => {
+        cfg.file.bridge.preconnect.stream_timeout_ms = 1000;
+      },
+    });
     const base = new URL(h.bridgeUrl);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     cleanups.push(() => agent.destroy());
@@ -218,12 +268,16 @@ describe('fuzzing the bridge at its edges', () => {
       res.forEach((r, j) => {
         const c = batch[j]!;
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-        if (r.status === -1) noAnswer.push(`${c.method} ${c.path} ${JSON.stringify(c.headers).slice(0, 200)}: ${r.body}`);
-        if (r.status >= 500 && !(c.path === '/readyz' && r.status === 503)) fiveHundreds.push(`${c.method} ${c.path} → ${r.status} ${r.body.slice(0, 100)}`);
+        if (r.status === -1)
+          noAnswer.push(`${c.method} ${c.path} ${JSON.stringify(c.headers).slice(0, 200)}: ${r.body}`);
+        if (r.status >= 500 && !(c.path === '/readyz' && r.status === 503))
+          fiveHundreds.push(`${c.method} ${c.path} → ${r.status} ${r.body.slice(0, 100)}`);
       });
     }
     const raw = await Promise.all(Array.from({ length: 200 }, () => rawRequest(Number(base.port), rawCase(rng))));
-    console.info(`http fuzz: ${cases.length} requests + ${raw.length} raw in ${Math.round(performance.now() - t0)} ms; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    console.info(
+      `http fuzz: ${cases.length} requests + ${raw.length} raw in ${Math.round(performance.now() - t0)} ms; statuses ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
 
     expect(fiveHundreds).toEqual([]);
     expect(noAnswer.slice(0, 3)).toEqual([]); // every request got an answer

@@ -16,7 +16,14 @@ function form(params: Record<string, string>): string {
 
 async function postVoice(h: Harness, callSid: string, sign = true) {
   const url = `${h.bridgeUrl}/twilio/voice`;
-  const params = { CallSid: callSid, AccountSid: ACCOUNT_SID, From: '+15557654321', To: '+15550001111', CallStatus: 'ringing', Direction: 'inbound' };
+  const params = {
+    CallSid: callSid,
+    AccountSid: ACCOUNT_SID,
+    From: '+15557654321',
+    To: '+15550001111',
+    CallStatus: 'ringing',
+    Direction: 'inbound',
+  };
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   if (sign) headers['x-twilio-signature'] = signTwilioRequest(AUTH_TOKEN, url, params);
   return fetch(url, { method: 'POST', headers, body: form(params) });
@@ -26,7 +33,12 @@ const sid = (n: number) => 'CA' + n.toString(16).padStart(32, '0');
 
 describe('operations', () => {
   it('places an outbound call with the chosen agent, correlated through the stream token', async () => {
-    h = await startHarness({ env: { ADMIN_TOKEN: ADMIN }, tweak: (c) => { c.file.bridge.outbound.allow = ['+1555000*']; } });
+    h = await startHarness({
+      env: { ADMIN_TOKEN: ADMIN },
+      tweak: (c) => {
+        c.file.bridge.outbound.allow = ['+1555000*'];
+      },
+    });
     const res = await fetch(`${h.bridgeUrl}/admin/calls`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
@@ -44,15 +56,21 @@ describe('operations', () => {
     await waitFor(() => h!.bridge.ctx.registry.get(callSid) !== undefined, 8000);
     expect(h.bridge.ctx.registry.get(callSid)!.agent.id).toBe('sales');
     expect(h.bridge.ctx.registry.get(callSid)!.info).toMatchObject({ from: '+15550001111', to: '+15550009999' }); // from the token
-    await waitFor(() => h!.engine.sessions.some((s) => typeof s.config?.persona === 'string' && s.config.persona.includes('Sam')), 5000);
+    await waitFor(
+      () => h!.engine.sessions.some((s) => typeof s.config?.persona === 'string' && s.config.persona.includes('Sam')),
+      5000,
+    );
   });
 
   it('refuses the admin API without the bearer token and when it is disabled', async () => {
     h = await startHarness({ env: { ADMIN_TOKEN: ADMIN } });
     expect((await fetch(`${h.bridgeUrl}/admin/calls`)).status).toBe(401);
-    expect((await fetch(`${h.bridgeUrl}/admin/calls`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${h.bridgeUrl}/admin/calls`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(
+      401,
+    );
     const bad = await fetch(`${h.bridgeUrl}/admin/calls`, {
-      method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ to: 'not a number', from: '+15550001111', agent: 'sales' }),
     });
     expect(bad.status).toBe(400);
@@ -65,9 +83,14 @@ describe('operations', () => {
     h = await startHarness({ env: { ADMIN_TOKEN: ADMIN } });
     const call = h.sim.placeCall({ to: '+15550001111', from: '+15557654321', maxDurationMs: 20_000 });
     await waitFor(() => h!.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 5000);
-    const list = (await (await fetch(`${h.bridgeUrl}/admin/calls`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { calls: { callSid: string }[] };
+    const list = (await (
+      await fetch(`${h.bridgeUrl}/admin/calls`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).json()) as { calls: { callSid: string }[] };
     expect(list.calls.map((c) => c.callSid)).toEqual([call.callSid]);
-    const r = await fetch(`${h.bridgeUrl}/admin/calls/${call.callSid}/hangup`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
+    const r = await fetch(`${h.bridgeUrl}/admin/calls/${call.callSid}/hangup`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
     expect(r.status).toBe(202);
     const result = await call.done;
     expect(result.endedBy).toBe('rest-completed');
@@ -75,7 +98,11 @@ describe('operations', () => {
   });
 
   it('answers new calls with the busy message past the concurrent-call limit', async () => {
-    h = await startHarness({ tweak: (c) => { c.file.bridge.max_concurrent_calls = 1; } });
+    h = await startHarness({
+      tweak: (c) => {
+        c.file.bridge.max_concurrent_calls = 1;
+      },
+    });
     const first = await postVoice(h, sid(1));
     expect(await first.text()).toContain('<Connect>');
     const second = await postVoice(h, sid(2));
@@ -86,7 +113,14 @@ describe('operations', () => {
   });
 
   it('drains: readiness turns 503, new calls are refused, and a call still up at the timeout gets its fallback', async () => {
-    h = await startHarness({ tweak: (c) => { c.file.agents.find((a) => a.id === 'support')!.fallback = { action: 'hangup', message: 'We are restarting. Goodbye.' }; } });
+    h = await startHarness({
+      tweak: (c) => {
+        c.file.agents.find((a) => a.id === 'support')!.fallback = {
+          action: 'hangup',
+          message: 'We are restarting. Goodbye.',
+        };
+      },
+    });
     const call = h.sim.placeCall({ to: '+15550001111', from: '+15557654321', maxDurationMs: 20_000 });
     await waitFor(() => h!.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 5000);
     expect((await fetch(`${h.bridgeUrl}/readyz`)).status).toBe(200);
@@ -95,7 +129,9 @@ describe('operations', () => {
     expect(await (await postVoice(h, sid(9))).text()).toContain('<Hangup/>');
     await draining;
     const result = await call.done;
-    const update = h.sim.restRequests.find((r) => typeof r.form.Twiml === 'string' && r.form.Twiml.includes('restarting'));
+    const update = h.sim.restRequests.find(
+      (r) => typeof r.form.Twiml === 'string' && r.form.Twiml.includes('restarting'),
+    );
     expect(update).toBeDefined();
     expect(result.endedBy).not.toBe('timeout');
     expect(h.bridge.ctx.registry.size).toBe(0);
@@ -119,7 +155,14 @@ describe('operations', () => {
     call.hangup();
     await call.done;
     const text = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
-    for (const name of ['bridge_active_calls', 'bridge_frames_total', 'bridge_tool_calls_total', 'bridge_added_latency_seconds_bucket', 'bridge_engine_connect_seconds_bucket', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of [
+      'bridge_active_calls',
+      'bridge_frames_total',
+      'bridge_tool_calls_total',
+      'bridge_added_latency_seconds_bucket',
+      'bridge_engine_connect_seconds_bucket',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
       expect(text).toContain(name);
     }
     expect(text).toMatch(/bridge_tool_calls_total\{tool="get_order_status",outcome="ok"\} 1/);

@@ -7,7 +7,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TtsResult } from '../../src/sim/tts.js';
 import { audibleMs, audibleSpan, pitch, steps, toneSequence } from '../helpers/audio.js';
 import {
-  CALLER, GREETING, OTHER_HZ, SALES_NUMBER, SUPPORT_NUMBER, VOICE_HZ, janitor, sleep, startBridgeStack, testVoice, voiceMs,
+  CALLER,
+  GREETING,
+  OTHER_HZ,
+  SALES_NUMBER,
+  SUPPORT_NUMBER,
+  VOICE_HZ,
+  janitor,
+  sleep,
+  startBridgeStack,
+  testVoice,
+  voiceMs,
   type BridgeStack,
 } from '../helpers/bridge-stack.js';
 import { waitFor } from '../helpers/harness.js';
@@ -18,7 +28,8 @@ const j = janitor();
 afterEach(() => j.closeAll());
 
 const preconnects = (h: BridgeStack, result: string) => metricValue(h.bridge, 'bridge_preconnect_total', { result });
-const engineFor = (h: BridgeStack, callSid: string) => h.engine.sessions.find((s) => s.sessionLabel === `call-${callSid}`);
+const engineFor = (h: BridgeStack, callSid: string) =>
+  h.engine.sessions.find((s) => s.sessionLabel === `call-${callSid}`);
 
 /** Opens the media socket for `callSid` (as Twilio does after the webhook) and plays along. */
 async function stream(h: BridgeStack, callSid: string, agent = 'support'): Promise<RawStream> {
@@ -96,7 +107,10 @@ describe('pre-connect: the engine session opens at the voice webhook', () => {
     expect(rec.closed!.code).toBe(1000);
     expect(await preconnects(h, 'expired')).toBe(1);
     expect(h.bridge.ctx.registry.size).toBe(0);
-    expect(h.logs.find('no media stream arrived; closing the session')[0]).toMatchObject({ callSid, reason: 'preconnect' });
+    expect(h.logs.find('no media stream arrived; closing the session')[0]).toMatchObject({
+      callSid,
+      reason: 'preconnect',
+    });
 
     // A stream that turns up after all is still served: it connects on `start`.
     const raw = await stream(h, callSid);
@@ -132,7 +146,10 @@ describe('pre-connect: the engine session opens at the voice webhook', () => {
     const h = j.track(await startBridgeStack());
     const a = sid('CA');
     const b = sid('CA');
-    await Promise.all([postVoice(h.target, { callSid: a, to: SUPPORT_NUMBER }), postVoice(h.target, { callSid: b, to: SALES_NUMBER })]);
+    await Promise.all([
+      postVoice(h.target, { callSid: a, to: SUPPORT_NUMBER }),
+      postVoice(h.target, { callSid: b, to: SALES_NUMBER }),
+    ]);
     await sleep(150);
     const rawB = await stream(h, b, 'sales');
     const rawA = await stream(h, a, 'support');
@@ -156,20 +173,25 @@ describe('pre-connect: the engine session opens at the voice webhook', () => {
   });
 
   it('keeps the same engine session across a <Play digits> stream restart', async () => {
-    const h = j.track(await startBridgeStack({
-      support: { send_dtmf_mode: 'play_digits' },
-      steps: [
-        { verb: 'send_dtmf', args: { digits: '12' }, call_id: 'dtmf-1', await_result: true },
-        { wait_ms: 600 },
-        { say: 'Back again.' },
-        { verb: 'end_call' },
-      ],
-    }));
+    const h = j.track(
+      await startBridgeStack({
+        support: { send_dtmf_mode: 'play_digits' },
+        steps: [
+          { verb: 'send_dtmf', args: { digits: '12' }, call_id: 'dtmf-1', await_result: true },
+          { wait_ms: 600 },
+          { say: 'Back again.' },
+          { verb: 'end_call' },
+        ],
+      }),
+    );
     const result = await h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 15_000 }).done;
     expect(result.violations).toEqual([]);
     expect(result.streams).toHaveLength(2);
     expect(h.engine.sessions).toHaveLength(1);
-    expect(h.engine.sessions[0]!.toolResults[0]).toMatchObject({ callId: 'dtmf-1', output: { status: 'sent', mode: 'play_digits' } });
+    expect(h.engine.sessions[0]!.toolResults[0]).toMatchObject({
+      callId: 'dtmf-1',
+      output: { status: 'sent', mode: 'play_digits' },
+    });
     await waitFor(() => h.records.length === 1);
     expect(h.records[0]!.streams).toEqual(result.streams.map((s) => s.streamSid));
     // one pre-connected session, attached once: the restart is not a second pre-connect

@@ -10,7 +10,9 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 
 function runServe(env: Record<string, string>) {
   const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));

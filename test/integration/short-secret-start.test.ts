@@ -8,21 +8,30 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 /** The real process, started as production would be (a public PUBLIC_URL), with a 3-character secret. */
 function serve(env: Record<string, string>) {
   const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { clearTimeout(killer); resolve(code); }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      resolve(code);
+    }),
+  );
   return { exited, output: () => out };
 }
 
 describe('secret length at start-up', () => {
   it('refuses to start with a 3-character ADMIN_TOKEN on a public URL, naming the variable but never printing the secret', async () => {
     const p = serve({
-      PORT: String(await freePort()), PUBLIC_URL: 'https://bridge.example.com',
-      TWILIO_AUTH_TOKEN: 'a-long-enough-twilio-token-0123', ADMIN_TOKEN: 'q7z',
+      PORT: String(await freePort()),
+      PUBLIC_URL: 'https://bridge.example.com',
+      TWILIO_AUTH_TOKEN: 'a-long-enough-twilio-token-0123',
+      ADMIN_TOKEN: 'q7z',
     });
     expect(await p.exited).toBe(1);
     expect(p.output()).toContain('ADMIN_TOKEN is too short');

@@ -30,8 +30,25 @@ describe('omni-phone-bridge call (simulator CLI)', () => {
     const wav = join(dir, 'not-yet', 'heard.wav'); // its folder is created
     const o = io();
     const code = await runCallCli(
-      ['--bridge', standIn.url, '--public-url', PUBLIC_URL, '--account-sid', ACCOUNT, '--rest-port', '0', '--dtmf', '12',
-        '--hangup-after', '800', '--json', '--record', wav, '--to', '+15550001111'],
+      [
+        '--bridge',
+        standIn.url,
+        '--public-url',
+        PUBLIC_URL,
+        '--account-sid',
+        ACCOUNT,
+        '--rest-port',
+        '0',
+        '--dtmf',
+        '12',
+        '--hangup-after',
+        '800',
+        '--json',
+        '--record',
+        wav,
+        '--to',
+        '+15550001111',
+      ],
       o.value,
     );
     expect(o.err.join('')).toBe('');
@@ -51,7 +68,10 @@ describe('omni-phone-bridge call (simulator CLI)', () => {
   it('prints a readable live timeline and a summary', async () => {
     standIn = await startStandIn({ '/twilio/voice': '<Response><Pause length="1"/><Hangup/></Response>' });
     const o = io();
-    const code = await runCallCli(['--bridge', standIn.url, '--public-url', PUBLIC_URL, '--account-sid', ACCOUNT, '--rest-port', '0'], o.value);
+    const code = await runCallCli(
+      ['--bridge', standIn.url, '--public-url', PUBLIC_URL, '--account-sid', ACCOUNT, '--rest-port', '0'],
+      o.value,
+    );
     expect(code).toBe(0);
     const text = o.out.join('');
     expect(text).toMatch(/^00:00\.\d{3} {2}twilio {3}incoming call \+15557654321 → \+15550001111/m);
@@ -63,7 +83,10 @@ describe('omni-phone-bridge call (simulator CLI)', () => {
   it('exits 1 when the call had violations (bad signature → 403)', async () => {
     standIn = await startStandIn({ '/twilio/voice': streamTwiml() });
     const o = io({ TWILIO_AUTH_TOKEN: 'not-the-right-token' });
-    const code = await runCallCli(['--bridge', standIn.url, '--public-url', PUBLIC_URL, '--account-sid', ACCOUNT, '--rest-port', '0', '--json'], o.value);
+    const code = await runCallCli(
+      ['--bridge', standIn.url, '--public-url', PUBLIC_URL, '--account-sid', ACCOUNT, '--rest-port', '0', '--json'],
+      o.value,
+    );
     expect(code).toBe(1);
     expect(JSON.parse(o.out.join('')).violations[0]).toMatch(/answered HTTP 403/);
   });

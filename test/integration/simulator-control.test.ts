@@ -4,13 +4,26 @@ import type { HumanBehaviour } from '../../src/sim/twilio/index.js';
 import { createTwilioRest } from '../../src/twilio/rest.js';
 import { audibleSpan } from '../helpers/audio.js';
 import { dialTwiml } from '../../src/twilio/twiml.js';
-import { ACCOUNT, PUBLIC_URL, TOKEN, simulatorAgainstStandIn, streamTwiml, toneB64, type StandIn } from './simulator-standin.js';
+import {
+  ACCOUNT,
+  PUBLIC_URL,
+  TOKEN,
+  simulatorAgainstStandIn,
+  streamTwiml,
+  toneB64,
+  type StandIn,
+} from './simulator-standin.js';
 
 const start = simulatorAgainstStandIn();
 
 async function setup(routes: StandIn['routes'], human?: HumanBehaviour) {
   const { standIn, sim } = await start(routes, human);
-  const rest = createTwilioRest({ accountSid: ACCOUNT, authToken: TOKEN, apiBase: sim.restBase, logger: silentLogger() });
+  const rest = createTwilioRest({
+    accountSid: ACCOUNT,
+    authToken: TOKEN,
+    apiBase: sim.restBase,
+    logger: silentLogger(),
+  });
   return { standIn, sim, rest };
 }
 
@@ -28,25 +41,55 @@ describe('Twilio simulator: REST call control', () => {
     expect(sock.messages.at(-1)).toMatchObject({ event: 'stop', stop: { callSid: call.callSid, accountSid: ACCOUNT } });
     expect(result.timeline.some((e) => e.what.startsWith('say'))).toBe(false);
     const req = sim.restRequests[0]!;
-    expect(req).toMatchObject({ method: 'POST', path: `/2010-04-01/Accounts/${ACCOUNT}/Calls/${call.callSid}.json`, authOk: true, form: { Status: 'completed' }, status: 200 });
+    expect(req).toMatchObject({
+      method: 'POST',
+      path: `/2010-04-01/Accounts/${ACCOUNT}/Calls/${call.callSid}.json`,
+      authOk: true,
+      form: { Status: 'completed' },
+      status: 200,
+    });
     expect(await rest.hangup(call.callSid)).toEqual({ ok: true, alreadyEnded: true });
     expect(sim.restRequests[1]!.status).toBe(404);
   });
 
   it('answers 404 with code 20404 for unknown calls and 401 for wrong credentials', async () => {
     const { sim, rest } = await setup({});
-    expect(await rest.updateCallTwiml('CA00000000000000000000000000000000', '<Response/>')).toMatchObject({ ok: false, status: 404, code: 20404 });
-    const bad = createTwilioRest({ accountSid: ACCOUNT, authToken: 'wrong-token-123456', apiBase: sim.restBase, logger: silentLogger() });
-    expect(await bad.hangup('CA00000000000000000000000000000000')).toMatchObject({ ok: false, status: 401, code: 20003 });
-    expect(sim.restRequests.map((r) => [r.status, r.authOk])).toEqual([[404, true], [401, false]]);
+    expect(await rest.updateCallTwiml('CA00000000000000000000000000000000', '<Response/>')).toMatchObject({
+      ok: false,
+      status: 404,
+      code: 20404,
+    });
+    const bad = createTwilioRest({
+      accountSid: ACCOUNT,
+      authToken: 'wrong-token-123456',
+      apiBase: sim.restBase,
+      logger: silentLogger(),
+    });
+    expect(await bad.hangup('CA00000000000000000000000000000000')).toMatchObject({
+      ok: false,
+      status: 401,
+      code: 20003,
+    });
+    expect(sim.restRequests.map((r) => [r.status, r.authOk])).toEqual([
+      [404, true],
+      [401, false],
+    ]);
   });
 
   it('refuses an invalid or oversized TwiML update with 400 and keeps the call going', async () => {
     const { standIn, sim, rest } = await setup({ '/twilio/voice': streamTwiml() });
     const call = sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 5000 });
-    await new Promise<void>((resolve) => (standIn.onSocket = (s) => void s.waitFor((m) => m.event === 'start').then(() => resolve())));
-    expect(await rest.updateCallTwiml(call.callSid, '<Response><Say>unclosed</Response>')).toMatchObject({ ok: false, status: 400, code: 12100 });
-    expect(await rest.updateCallTwiml(call.callSid, `<Response><Say>${'x'.repeat(4000)}</Say></Response>`)).toMatchObject({ ok: false, status: 400 });
+    await new Promise<void>(
+      (resolve) => (standIn.onSocket = (s) => void s.waitFor((m) => m.event === 'start').then(() => resolve())),
+    );
+    expect(await rest.updateCallTwiml(call.callSid, '<Response><Say>unclosed</Response>')).toMatchObject({
+      ok: false,
+      status: 400,
+      code: 12100,
+    });
+    expect(
+      await rest.updateCallTwiml(call.callSid, `<Response><Say>${'x'.repeat(4000)}</Say></Response>`),
+    ).toMatchObject({ ok: false, status: 400 });
     expect(standIn.sockets[0]!.messages.some((m) => m.event === 'stop')).toBe(false);
     call.hangup();
     const result = await call.done;
@@ -64,14 +107,20 @@ describe('Twilio simulator: REST call control', () => {
     );
     const call = sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 8000 });
     standIn.onSocket = (s) => {
-      void s.waitFor((m) => m.event === 'start').then((start) => {
-        if (start.start.customParameters.leg === 'first') {
-          const twiml = dialTwiml({ target: { kind: 'number', value: '+15550009999' }, timeout: 10, action: `${PUBLIC_URL}/twilio/dial-action?agent=a` });
-          setTimeout(() => void rest.updateCallTwiml(call.callSid, twiml), 200);
-        } else {
-          setTimeout(() => s.ws.close(), 300);
-        }
-      });
+      void s
+        .waitFor((m) => m.event === 'start')
+        .then((start) => {
+          if (start.start.customParameters.leg === 'first') {
+            const twiml = dialTwiml({
+              target: { kind: 'number', value: '+15550009999' },
+              timeout: 10,
+              action: `${PUBLIC_URL}/twilio/dial-action?agent=a`,
+            });
+            setTimeout(() => void rest.updateCallTwiml(call.callSid, twiml), 200);
+          } else {
+            setTimeout(() => s.ws.close(), 300);
+          }
+        });
     };
     const result = await call.done;
     const [first, second] = standIn.sockets;
@@ -116,8 +165,16 @@ describe('Twilio simulator: REST call control', () => {
   });
 
   it('posts signed status callbacks numbered from 0', async () => {
-    const { standIn, sim } = await setup({ '/twilio/voice': '<Response><Pause length="1"/></Response>', '/twilio/status': '<Response/>' });
-    const call = sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 5000, statusCallbackUrl: `${PUBLIC_URL}/twilio/status` });
+    const { standIn, sim } = await setup({
+      '/twilio/voice': '<Response><Pause length="1"/></Response>',
+      '/twilio/status': '<Response/>',
+    });
+    const call = sim.placeCall({
+      to: '+1',
+      from: '+2',
+      maxDurationMs: 5000,
+      statusCallbackUrl: `${PUBLIC_URL}/twilio/status`,
+    });
     await call.done;
     await sim.close();
     const cbs = standIn.webhooks.filter((w) => w.path === '/twilio/status');
@@ -131,8 +188,15 @@ describe('Twilio simulator: REST call control', () => {
   });
 
   it('creates an outbound call over REST that fetches its Url when answered', async () => {
-    const { standIn, sim, rest } = await setup({ '/twilio/outbound': '<Response><Hangup/></Response>' }, { answer: 'answer', ringMs: 100 });
-    const res = await rest.createCall({ to: '+15550002222', from: '+15550003333', url: `${PUBLIC_URL}/twilio/outbound` });
+    const { standIn, sim, rest } = await setup(
+      { '/twilio/outbound': '<Response><Hangup/></Response>' },
+      { answer: 'answer', ringMs: 100 },
+    );
+    const res = await rest.createCall({
+      to: '+15550002222',
+      from: '+15550003333',
+      url: `${PUBLIC_URL}/twilio/outbound`,
+    });
     expect(res.ok).toBe(true);
     if (!res.ok || !res.callSid) throw new Error('no callSid');
     const result = await sim.calls.get(res.callSid)!.done;
@@ -146,7 +210,12 @@ describe('Twilio simulator: REST call control', () => {
     standIn.onSocket = (s) => {
       void s.waitFor((m) => m.event === 'start').then(() => s.media(toneB64(600)));
     };
-    const call = sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 10_000, caller: [{ afterAgentSilenceMs: 500, say: 'Hello there' }, { hangup: true }] });
+    const call = sim.placeCall({
+      to: '+1',
+      from: '+2',
+      maxDurationMs: 10_000,
+      caller: [{ afterAgentSilenceMs: 500, say: 'Hello there' }, { hangup: true }],
+    });
     const result = await call.done;
     const says = result.timeline.find((e) => e.who === 'caller' && e.what === 'says "Hello there"');
     expect(says).toBeDefined();
@@ -160,19 +229,27 @@ describe('Twilio simulator: REST call control', () => {
     expect(says!.tickMs - agentLastTickMs).toBeLessThan(1500);
     // and what the caller said reached the stream after that
     const sock = standIn.sockets[0]!;
-    const firstLoud = sock.messages.findIndex((m) => m.event === 'media' && Buffer.from(m.media.payload, 'base64').some((b: number) => (b & 0x7f) < 0x40));
+    const firstLoud = sock.messages.findIndex(
+      (m) => m.event === 'media' && Buffer.from(m.media.payload, 'base64').some((b: number) => (b & 0x7f) < 0x40),
+    );
     expect(firstLoud).toBeGreaterThan(0);
     expect(result.endedBy).toBe('caller');
   });
 
   it('runs its 20 ms clock as fast as possible when realtime is false', async () => {
-    const { sim } = await setup({ '/twilio/voice': '<Response><Pause length="3"/><Play digits="42"/><Hangup/></Response>' });
+    const { sim } = await setup({
+      '/twilio/voice': '<Response><Pause length="3"/><Play digits="42"/><Hangup/></Response>',
+    });
     const t0 = Date.now();
     const result = await sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 30_000, realtime: false }).done;
     expect(Date.now() - t0).toBeLessThan(2500);
     expect(result.endedBy).toBe('bridge-hangup');
     expect(result.heard.length).toBeGreaterThan(3 * 8000);
     const { detectDtmf } = await import('../../src/audio/index.js');
-    expect(detectDtmf(result.heard, 8000).map((h) => h.digit).join('')).toBe('42');
+    expect(
+      detectDtmf(result.heard, 8000)
+        .map((h) => h.digit)
+        .join(''),
+    ).toBe('42');
   });
 });

@@ -27,7 +27,11 @@ export class StandInSocket {
   readonly times: number[] = [];
   private waiters: { pred: (m: Json) => boolean; resolve: (m: Json) => void }[] = [];
 
-  constructor(readonly ws: WebSocket, readonly sigOk: boolean, readonly path: string) {
+  constructor(
+    readonly ws: WebSocket,
+    readonly sigOk: boolean,
+    readonly path: string,
+  ) {
     ws.on('message', (data: Buffer) => {
       const m = JSON.parse(String(data)) as Json;
       this.messages.push(m);
@@ -51,7 +55,13 @@ export class StandInSocket {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('timed out waiting for a message')), timeoutMs);
-      this.waiters.push({ pred, resolve: (m) => { clearTimeout(t); resolve(m); } });
+      this.waiters.push({
+        pred,
+        resolve: (m) => {
+          clearTimeout(t);
+          resolve(m);
+        },
+      });
     });
   }
 
@@ -98,7 +108,13 @@ export async function startStandIn(routes: StandIn['routes'] = {}): Promise<Stan
     req.on('end', () => {
       const params = Object.fromEntries(new URLSearchParams(body));
       const path = req.url ?? '/';
-      const sigOk = verifyWebhook(TOKEN, PUBLIC_URL, path, params, req.headers['x-twilio-signature'] as string | undefined);
+      const sigOk = verifyWebhook(
+        TOKEN,
+        PUBLIC_URL,
+        path,
+        params,
+        req.headers['x-twilio-signature'] as string | undefined,
+      );
       standIn.webhooks.push({ path, params, sigOk });
       const route = standIn.routes[path.split('?')[0]!];
       if (!sigOk || route === undefined) {
@@ -110,7 +126,12 @@ export async function startStandIn(routes: StandIn['routes'] = {}): Promise<Stan
     });
   });
   server.on('upgrade', (req, socket, head) => {
-    const sigOk = verifyMediaUpgrade(TOKEN, PUBLIC_URL, req.url ?? '/', req.headers['x-twilio-signature'] as string | undefined);
+    const sigOk = verifyMediaUpgrade(
+      TOKEN,
+      PUBLIC_URL,
+      req.url ?? '/',
+      req.headers['x-twilio-signature'] as string | undefined,
+    );
     if (!sigOk || req.url?.includes('refuse')) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -134,7 +155,9 @@ export async function startStandIn(routes: StandIn['routes'] = {}): Promise<Stan
 
 /** `<Connect><Stream>` to the stand-in's media path, with parameters. */
 export function streamTwiml(params: Record<string, string> = {}, after = ''): string {
-  const p = Object.entries(params).map(([k, v]) => `<Parameter name="${k}" value="${v}"/>`).join('');
+  const p = Object.entries(params)
+    .map(([k, v]) => `<Parameter name="${k}" value="${v}"/>`)
+    .join('');
   return `<?xml version="1.0" encoding="UTF-8"?><Response><Connect><Stream url="wss://bridge.test/twilio/media">${p}</Stream></Connect>${after}</Response>`;
 }
 
@@ -152,7 +175,10 @@ export function toneB64(ms: number): string {
  * For a test file: `setup(routes, human?)` starts a stand-in and a simulator calling it; both are
  * closed after each test.
  */
-export function simulatorAgainstStandIn(): (routes: StandIn['routes'], human?: HumanBehaviour) => Promise<{ standIn: StandIn; sim: TwilioSimulator }> {
+export function simulatorAgainstStandIn(): (
+  routes: StandIn['routes'],
+  human?: HumanBehaviour,
+) => Promise<{ standIn: StandIn; sim: TwilioSimulator }> {
   let standIn: StandIn | undefined;
   let sim: TwilioSimulator | undefined;
   afterEach(async () => {
@@ -163,7 +189,13 @@ export function simulatorAgainstStandIn(): (routes: StandIn['routes'], human?: H
   });
   return async (routes, human) => {
     standIn = await startStandIn(routes);
-    sim = await startTwilioSimulator({ bridgeUrl: standIn.url, publicUrl: PUBLIC_URL, accountSid: ACCOUNT, authToken: TOKEN, ...(human ? { human } : {}) });
+    sim = await startTwilioSimulator({
+      bridgeUrl: standIn.url,
+      publicUrl: PUBLIC_URL,
+      accountSid: ACCOUNT,
+      authToken: TOKEN,
+      ...(human ? { human } : {}),
+    });
     return { standIn, sim };
   };
 }

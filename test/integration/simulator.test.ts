@@ -28,8 +28,13 @@ describe('Twilio simulator: media streams', () => {
     expect(hook.sigOk).toBe(true);
     expect(hook.path).toBe('/twilio/voice');
     expect(hook.params).toMatchObject({
-      CallSid: call.callSid, AccountSid: ACCOUNT, From: '+15557654321', To: '+15550001111',
-      CallStatus: 'ringing', Direction: 'inbound', ApiVersion: '2010-04-01',
+      CallSid: call.callSid,
+      AccountSid: ACCOUNT,
+      From: '+15557654321',
+      To: '+15550001111',
+      CallStatus: 'ringing',
+      Direction: 'inbound',
+      ApiVersion: '2010-04-01',
     });
     expect(call.callSid).toMatch(/^CA[0-9a-f]{32}$/);
 
@@ -38,10 +43,16 @@ describe('Twilio simulator: media streams', () => {
     const [connected, start, ...rest] = sock.messages;
     expect(connected).toEqual({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     expect(start).toEqual({
-      event: 'start', sequenceNumber: '1', streamSid: start!.streamSid,
+      event: 'start',
+      sequenceNumber: '1',
+      streamSid: start!.streamSid,
       start: {
-        accountSid: ACCOUNT, streamSid: start!.streamSid, callSid: call.callSid, tracks: ['inbound'],
-        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }, customParameters: { agent: 'support' },
+        accountSid: ACCOUNT,
+        streamSid: start!.streamSid,
+        callSid: call.callSid,
+        tracks: ['inbound'],
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        customParameters: { agent: 'support' },
       },
     });
     expect(start!.streamSid).toMatch(/^MZ[0-9a-f]{32}$/);
@@ -72,15 +83,17 @@ describe('Twilio simulator: media streams', () => {
     let sentAt = 0;
     let immediateAt = 0;
     standIn.onSocket = (s) => {
-      void s.waitFor((m) => m.event === 'start').then(() => {
-        immediateAt = performance.now();
-        s.mark('empty');
-        setTimeout(() => {
-          sentAt = performance.now();
-          for (let i = 0; i < 5; i++) s.media(toneB64(200)); // 1 s in five messages
-          s.mark('after-1s');
-        }, 100);
-      });
+      void s
+        .waitFor((m) => m.event === 'start')
+        .then(() => {
+          immediateAt = performance.now();
+          s.mark('empty');
+          setTimeout(() => {
+            sentAt = performance.now();
+            for (let i = 0; i < 5; i++) s.media(toneB64(200)); // 1 s in five messages
+            s.mark('after-1s');
+          }, 100);
+        });
     };
     const call = sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 5000 });
     const sock = await waitSocket(standIn);
@@ -89,7 +102,12 @@ describe('Twilio simulator: media streams', () => {
     expect(emptyAt - immediateAt).toBeLessThan(60);
     const played = await sock.waitFor((m) => m.event === 'mark' && m.mark.name === 'after-1s');
     const playedAt = sock.times[sock.messages.indexOf(played)]!;
-    expect(played).toEqual({ event: 'mark', sequenceNumber: played.sequenceNumber, streamSid: sock.streamSid, mark: { name: 'after-1s' } });
+    expect(played).toEqual({
+      event: 'mark',
+      sequenceNumber: played.sequenceNumber,
+      streamSid: sock.streamSid,
+      mark: { name: 'after-1s' },
+    });
     expect(playedAt - sentAt).toBeGreaterThan(940);
     expect(playedAt - sentAt).toBeLessThan(1150);
     sock.ws.close();
@@ -107,16 +125,18 @@ describe('Twilio simulator: media streams', () => {
     const { standIn, sim } = await setup({ '/twilio/voice': streamTwiml() });
     let clearedAt = 0;
     standIn.onSocket = (s) => {
-      void s.waitFor((m) => m.event === 'start').then(() => {
-        s.media(toneB64(1500));
-        s.mark('a');
-        s.media(toneB64(1500));
-        s.mark('b');
-        setTimeout(() => {
-          clearedAt = performance.now();
-          s.clear();
-        }, 400);
-      });
+      void s
+        .waitFor((m) => m.event === 'start')
+        .then(() => {
+          s.media(toneB64(1500));
+          s.mark('a');
+          s.media(toneB64(1500));
+          s.mark('b');
+          setTimeout(() => {
+            clearedAt = performance.now();
+            s.clear();
+          }, 400);
+        });
     };
     const call = sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 5000 });
     const sock = await waitSocket(standIn);
@@ -143,7 +163,12 @@ describe('Twilio simulator: media streams', () => {
     const sock = await waitSocket(standIn);
     const hash = await sock.waitFor((m) => m.event === 'dtmf' && m.dtmf.digit === '#');
     const four = sock.messages.find((m) => m.event === 'dtmf' && m.dtmf.digit === '4')!;
-    expect(four).toEqual({ event: 'dtmf', sequenceNumber: four.sequenceNumber, streamSid: sock.streamSid, dtmf: { track: 'inbound_track', digit: '4' } });
+    expect(four).toEqual({
+      event: 'dtmf',
+      sequenceNumber: four.sequenceNumber,
+      streamSid: sock.streamSid,
+      dtmf: { track: 'inbound_track', digit: '4' },
+    });
     const gap = sock.times[sock.messages.indexOf(hash)]! - sock.times[sock.messages.indexOf(four)]!;
     expect(gap).toBeGreaterThan(120);
     expect(gap).toBeLessThan(250);
@@ -158,7 +183,12 @@ describe('Twilio simulator: media streams', () => {
 
   it('sends loud caller audio (noise script) in the media payloads', async () => {
     const { standIn, sim } = await setup({ '/twilio/voice': streamTwiml() });
-    const call = sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 5000, caller: [{ atMs: 200, noiseMs: 400 }, { hangup: true }] });
+    const call = sim.placeCall({
+      to: '+1',
+      from: '+2',
+      maxDurationMs: 5000,
+      caller: [{ atMs: 200, noiseMs: 400 }, { hangup: true }],
+    });
     const result = await call.done;
     expect(result.endedBy).toBe('caller');
     const media = standIn.sockets[0]!.messages.filter((m) => m.event === 'media');
@@ -166,23 +196,30 @@ describe('Twilio simulator: media streams', () => {
     expect(loud.length).toBeGreaterThanOrEqual(18);
     expect(loud.length).toBeLessThanOrEqual(22);
     const stop = standIn.sockets[0]!.messages.at(-1)!;
-    expect(stop).toEqual({ event: 'stop', sequenceNumber: stop.sequenceNumber, streamSid: standIn.sockets[0]!.streamSid, stop: { accountSid: ACCOUNT, callSid: call.callSid } });
+    expect(stop).toEqual({
+      event: 'stop',
+      sequenceNumber: stop.sequenceNumber,
+      streamSid: standIn.sockets[0]!.streamSid,
+      stop: { accountSid: ACCOUNT, callSid: call.callSid },
+    });
   });
 
   it('records violations for binary frames, wrong streamSid, extra fields, unknown events and bad base64', async () => {
     const { standIn, sim } = await setup({ '/twilio/voice': streamTwiml() });
     standIn.onSocket = (s) => {
-      void s.waitFor((m) => m.event === 'start').then(() => {
-        const sid = s.streamSid;
-        s.ws.send(Buffer.from([1, 2, 3]));
-        s.send({ event: 'media', streamSid: 'MZwrong', media: { payload: 'AAAA' } });
-        s.send({ event: 'media', streamSid: sid, media: { payload: 'AAAA', track: 'outbound' } });
-        s.send({ event: 'mark', streamSid: sid, mark: { name: 'x' }, sequenceNumber: '1' });
-        s.send({ event: 'dtmf', streamSid: sid, dtmf: { digit: '1' } });
-        s.send({ event: 'media', streamSid: sid, media: { payload: 'not*base64' } });
-        s.send('{not json');
-        setTimeout(() => s.ws.close(), 200);
-      });
+      void s
+        .waitFor((m) => m.event === 'start')
+        .then(() => {
+          const sid = s.streamSid;
+          s.ws.send(Buffer.from([1, 2, 3]));
+          s.send({ event: 'media', streamSid: 'MZwrong', media: { payload: 'AAAA' } });
+          s.send({ event: 'media', streamSid: sid, media: { payload: 'AAAA', track: 'outbound' } });
+          s.send({ event: 'mark', streamSid: sid, mark: { name: 'x' }, sequenceNumber: '1' });
+          s.send({ event: 'dtmf', streamSid: sid, dtmf: { digit: '1' } });
+          s.send({ event: 'media', streamSid: sid, media: { payload: 'not*base64' } });
+          s.send('{not json');
+          setTimeout(() => s.ws.close(), 200);
+        });
     };
     const result = await sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 5000 }).done;
     const v = result.violations.join('\n');
@@ -220,12 +257,18 @@ describe('Twilio simulator: TwiML verbs', () => {
     expect(hits[0]!.startMs - playAt).toBeGreaterThan(950);
   });
 
-  it('<Gather> collects the caller\'s digits and posts them signed to the action', async () => {
+  it("<Gather> collects the caller's digits and posts them signed to the action", async () => {
     const { standIn, sim } = await setup({
-      '/twilio/voice': '<Response><Gather input="dtmf" numDigits="4" action="/twilio/gather" timeout="3"><Pause length="1"/></Gather><Say>nothing</Say></Response>',
+      '/twilio/voice':
+        '<Response><Gather input="dtmf" numDigits="4" action="/twilio/gather" timeout="3"><Pause length="1"/></Gather><Say>nothing</Say></Response>',
       '/twilio/gather': '<Response><Hangup/></Response>',
     });
-    const result = await sim.placeCall({ to: '+1', from: '+2', maxDurationMs: 10_000, caller: [{ atMs: 300, dtmf: '1234' }] }).done;
+    const result = await sim.placeCall({
+      to: '+1',
+      from: '+2',
+      maxDurationMs: 10_000,
+      caller: [{ atMs: 300, dtmf: '1234' }],
+    }).done;
     const hook = standIn.webhooks.find((w) => w.path === '/twilio/gather')!;
     expect(hook.sigOk).toBe(true);
     expect(hook.params).toMatchObject({ Digits: '1234', CallStatus: 'in-progress' });

@@ -32,7 +32,9 @@ interface Outcome {
 /** Runs the CLI until it exits (or START_BOUND_MS passes: then it is killed and code is null). */
 function runCli(args: string[], env: Record<string, string>, message: RegExp): Promise<Outcome> {
   const child = spawn(process.execPath, [...BRIDGE_CLI, ...args], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   let messageAt = 0;
@@ -84,49 +86,79 @@ function expectPromptExit(o: Outcome, code: number, message: RegExp): void {
 }
 
 describe('a start that fails exits at once, non-zero, saying why', () => {
-  it('serve on a port in use (offline engine already started): exit 1 naming the address', async () => {
-    const port = await occupiedPort();
-    const msg = /cannot start: listen EADDRINUSE.*127\.0\.0\.1:\d+/;
-    const o = await runCli(['serve'], { PORT: String(port) }, msg);
-    expectPromptExit(o, 1, msg);
-    expect(o.output).toContain('OFFLINE Omni engine'); // the failure came after the engine was up
-  }, TEST_MS);
+  it(
+    'serve on a port in use (offline engine already started): exit 1 naming the address',
+    async () => {
+      const port = await occupiedPort();
+      const msg = /cannot start: listen EADDRINUSE.*127\.0\.0\.1:\d+/;
+      const o = await runCli(['serve'], { PORT: String(port) }, msg);
+      expectPromptExit(o, 1, msg);
+      expect(o.output).toContain('OFFLINE Omni engine'); // the failure came after the engine was up
+    },
+    TEST_MS,
+  );
 
-  it('serve with an invalid configuration file: exit 1 naming the field', async () => {
-    const file = configFile(`${AGENT}    transfer: { timeout_s: 2 }\n`);
-    const msg = /agents\.0\.transfer\.timeout_s/;
-    const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
-    expectPromptExit(o, 1, msg);
-  }, TEST_MS);
+  it(
+    'serve with an invalid configuration file: exit 1 naming the field',
+    async () => {
+      const file = configFile(`${AGENT}    transfer: { timeout_s: 2 }\n`);
+      const msg = /agents\.0\.transfer\.timeout_s/;
+      const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
+      expectPromptExit(o, 1, msg);
+    },
+    TEST_MS,
+  );
 
-  it('serve with a tool module that does not exist: exit 1 naming the module', async () => {
-    const file = configFile(tool('{ kind: module, module: ./no-such-tool.ts }'));
-    const msg = /cannot start: [^]*cannot import module \.\/no-such-tool\.ts/;
-    const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
-    expectPromptExit(o, 1, msg);
-  }, TEST_MS);
+  it(
+    'serve with a tool module that does not exist: exit 1 naming the module',
+    async () => {
+      const file = configFile(tool('{ kind: module, module: ./no-such-tool.ts }'));
+      const msg = /cannot start: [^]*cannot import module \.\/no-such-tool\.ts/;
+      const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
+      expectPromptExit(o, 1, msg);
+    },
+    TEST_MS,
+  );
 
-  it('serve with a secret variable the configuration names but the environment lacks: exit 1 naming the variable', async () => {
-    const file = configFile(tool('{ kind: http, url: "https://tools.example.com/look-up", signing_secret_env: LOOK_UP_SIGNING_SECRET }'));
-    const msg = /cannot start: [^]*LOOK_UP_SIGNING_SECRET[^]*is not set/;
-    const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
-    expectPromptExit(o, 1, msg);
-  }, TEST_MS);
+  it(
+    'serve with a secret variable the configuration names but the environment lacks: exit 1 naming the variable',
+    async () => {
+      const file = configFile(
+        tool('{ kind: http, url: "https://tools.example.com/look-up", signing_secret_env: LOOK_UP_SIGNING_SECRET }'),
+      );
+      const msg = /cannot start: [^]*LOOK_UP_SIGNING_SECRET[^]*is not set/;
+      const o = await runCli(['serve'], { PORT: String(await freePort()), BRIDGE_CONFIG: file }, msg);
+      expectPromptExit(o, 1, msg);
+    },
+    TEST_MS,
+  );
 
-  it('serve pointed at an engine nothing listens on (PYAI_BASE_URL): exit 1 naming the engine, before listening', async () => {
-    const enginePort = await freePort();
-    const port = await freePort();
-    const msg = /cannot start: the Omni engine at ws:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)/;
-    const o = await runCli(['serve'], { PORT: String(port), PYAI_BASE_URL: `ws://127.0.0.1:${enginePort}/secret-path?key=do-not-print` }, msg);
-    expectPromptExit(o, 1, msg);
-    expect(o.output).not.toContain('do-not-print');
-    expect(o.output).not.toContain('listening');
-  }, TEST_MS);
+  it(
+    'serve pointed at an engine nothing listens on (PYAI_BASE_URL): exit 1 naming the engine, before listening',
+    async () => {
+      const enginePort = await freePort();
+      const port = await freePort();
+      const msg = /cannot start: the Omni engine at ws:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)/;
+      const o = await runCli(
+        ['serve'],
+        { PORT: String(port), PYAI_BASE_URL: `ws://127.0.0.1:${enginePort}/secret-path?key=do-not-print` },
+        msg,
+      );
+      expectPromptExit(o, 1, msg);
+      expect(o.output).not.toContain('do-not-print');
+      expect(o.output).not.toContain('listening');
+    },
+    TEST_MS,
+  );
 
-  it('engine on a port in use: exit 1 naming the address', async () => {
-    const port = await occupiedPort();
-    const msg = /engine: cannot start: .*EADDRINUSE/;
-    const o = await runCli(['engine', '--port', String(port)], {}, msg);
-    expectPromptExit(o, 1, msg);
-  }, TEST_MS);
+  it(
+    'engine on a port in use: exit 1 naming the address',
+    async () => {
+      const port = await occupiedPort();
+      const msg = /engine: cannot start: .*EADDRINUSE/;
+      const o = await runCli(['engine', '--port', String(port)], {}, msg);
+      expectPromptExit(o, 1, msg);
+    },
+    TEST_MS,
+  );
 });

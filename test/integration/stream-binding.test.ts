@@ -10,7 +10,15 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentStreamTwiml } from '../../src/control/stream-twiml.js';
 import { audibleSpan } from '../helpers/audio.js';
-import { CALLER, SALES_NUMBER, SUPPORT_NUMBER, janitor, sleep, startBridgeStack, type BridgeStack } from '../helpers/bridge-stack.js';
+import {
+  CALLER,
+  SALES_NUMBER,
+  SUPPORT_NUMBER,
+  janitor,
+  sleep,
+  startBridgeStack,
+  type BridgeStack,
+} from '../helpers/bridge-stack.js';
 import { waitFor } from '../helpers/harness.js';
 import { metricValue } from '../helpers/metrics.js';
 import { RawStream, SILENCE, mintToken, sid } from '../helpers/raw-twilio.js';
@@ -18,14 +26,20 @@ import { RawStream, SILENCE, mintToken, sid } from '../helpers/raw-twilio.js';
 const j = janitor();
 afterEach(() => j.closeAll());
 
-const refused = (h: BridgeStack, reason: string) => metricValue(h.bridge, 'bridge_media_streams_refused_total', { reason });
+const refused = (h: BridgeStack, reason: string) =>
+  metricValue(h.bridge, 'bridge_media_streams_refused_total', { reason });
 /** The close code of a socket, or 'open' if it is still open after `ms`. */
 const closedWithin = (raw: RawStream, ms: number) => Promise.race([raw.closed, sleep(ms).then(() => 'open' as const)]);
 
 describe('stream binding: the start must carry a token for its CallSid', () => {
-  it('refuses a start for a live call\'s CallSid with the replayed upgrade signature, and the caller keeps its stream', async () => {
+  it("refuses a start for a live call's CallSid with the replayed upgrade signature, and the caller keeps its stream", async () => {
     const h = j.track(await startBridgeStack());
-    const victim = h.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 15_000, caller: [{ atMs: 2500, hangup: true }] });
+    const victim = h.sim.placeCall({
+      to: SUPPORT_NUMBER,
+      from: CALLER,
+      maxDurationMs: 15_000,
+      caller: [{ atMs: 2500, hangup: true }],
+    });
     await waitFor(() => h.bridge.ctx.registry.get(victim.callSid)?.hasStream === true);
     const victimStream = h.bridge.ctx.registry.get(victim.callSid)!.streamSid;
 
@@ -57,7 +71,11 @@ describe('stream binding: the start must carry a token for its CallSid', () => {
 
   it('opens no session and no engine session for an invented CallSid', async () => {
     const h = j.track(await startBridgeStack());
-    const forged: Record<string, string>[] = [{ agent: 'sales' }, { token: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }, { token: '<script>' }];
+    const forged: Record<string, string>[] = [
+      { agent: 'sales' },
+      { token: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+      { token: '<script>' },
+    ];
     for (const custom of forged) {
       const raw = j.track(await RawStream.open(h.target));
       raw.startWith(sid('CA'), custom);
@@ -67,7 +85,7 @@ describe('stream binding: the start must carry a token for its CallSid', () => {
     await sleep(200);
     expect(h.bridge.ctx.registry.size).toBe(0);
     expect(h.engine.sessions).toHaveLength(0);
-    expect(await refused(h, 'token_missing') + await refused(h, 'token_malformed')).toBe(3);
+    expect((await refused(h, 'token_missing')) + (await refused(h, 'token_malformed'))).toBe(3);
   });
 
   it('refuses a second stream for a live call, with a fresh token or the first one replayed, and the first keeps its audio', async () => {
@@ -102,7 +120,9 @@ describe('stream binding: the start must carry a token for its CallSid', () => {
     const raw = j.track(await RawStream.open(h.target));
     raw.startWith(callSid, {
       token: mintToken(h.target, callSid, { agent: 'support', from: CALLER, to: SUPPORT_NUMBER }),
-      agent: 'sales', from: '+15550000666', to: SALES_NUMBER,
+      agent: 'sales',
+      from: '+15550000666',
+      to: SALES_NUMBER,
     });
     await waitFor(() => h.bridge.ctx.registry.get(callSid) !== undefined);
     const s = h.bridge.ctx.registry.get(callSid)!;
@@ -152,7 +172,9 @@ describe('drain', () => {
       req.on('data', (c) => (body += c));
       req.on('end', () => {
         const callSid = new URLSearchParams(body).get('CallSid')!;
-        const twiml = agentStreamTwiml(h.bridgeUrl, h.config.file.bridge, { token: mintToken(h.target, callSid, { agent: 'support' }) });
+        const twiml = agentStreamTwiml(h.bridgeUrl, h.config.file.bridge, {
+          token: mintToken(h.target, callSid, { agent: 'support' }),
+        });
         res.writeHead(200, { 'content-type': 'text/xml' }).end(twiml);
       });
     });
@@ -161,7 +183,9 @@ describe('drain', () => {
     await h.bridge.drain(100);
 
     const call = h.sim.placeCall({
-      to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 15_000,
+      to: SUPPORT_NUMBER,
+      from: CALLER,
+      maxDurationMs: 15_000,
       voiceUrl: `http://127.0.0.1:${(other.address() as AddressInfo).port}/voice`,
     });
     const result = await call.done;

@@ -22,14 +22,21 @@ const j = janitor();
 afterEach(() => j.closeAll());
 
 const UNDEFENDED = process.env.STREAM_FLOOD_UNDEFENDED === '1';
-const LIFTED = { max_messages_per_s: 100_000, burst_messages: 1_000_000, max_bytes_per_s: 100_000_000, burst_bytes: 1_000_000_000 };
+const LIFTED = {
+  max_messages_per_s: 100_000,
+  burst_messages: 1_000_000,
+  max_bytes_per_s: 100_000_000,
+  burst_bytes: 1_000_000_000,
+};
 
 async function stack(): Promise<BridgeStack> {
-  return j.track(await startBridgeStack({
-    engine: { pacing: 'burst' },
-    support: { greeting: LONG_GREETING },
-    bridge: { media_stream: { close_after_throttled_ms: 1500, ...(UNDEFENDED ? LIFTED : {}) } },
-  }));
+  return j.track(
+    await startBridgeStack({
+      engine: { pacing: 'burst' },
+      support: { greeting: LONG_GREETING },
+      bridge: { media_stream: { close_after_throttled_ms: 1500, ...(UNDEFENDED ? LIFTED : {}) } },
+    }),
+  );
 }
 
 /** A client text frame with a zero mask key (valid, and the payload needs no masking work here). */
@@ -48,10 +55,18 @@ function maskedFrame(text: string): Buffer {
 function mediaFrames(streamSid: string, count: number, bytes: number): Buffer {
   const payload = Buffer.alloc(bytes, 0x55).toString('base64');
   const ms = bytes / 8;
-  return Buffer.concat(Array.from({ length: count }, (_, i) => maskedFrame(JSON.stringify({
-    event: 'media', sequenceNumber: String(i + 2), streamSid,
-    media: { track: 'inbound', chunk: String(i + 1), timestamp: String(Math.round((i + 1) * ms)), payload },
-  }))));
+  return Buffer.concat(
+    Array.from({ length: count }, (_, i) =>
+      maskedFrame(
+        JSON.stringify({
+          event: 'media',
+          sequenceNumber: String(i + 2),
+          streamSid,
+          media: { track: 'inbound', chunk: String(i + 1), timestamp: String(Math.round((i + 1) * ms)), payload },
+        }),
+      ),
+    ),
+  );
 }
 
 /** A 20 ms frame of a 440 Hz tone (μ-law), for the bystander's voice. */
@@ -113,7 +128,10 @@ async function bystander(h: BridgeStack): Promise<RawStream> {
 }
 
 /** Opens the flooding stream (a valid token: the flood is of valid messages) and writes `frames` at once. */
-async function flood(h: BridgeStack, frames: (streamSid: string) => Buffer): Promise<{ attacker: RawStream; startedAt: number }> {
+async function flood(
+  h: BridgeStack,
+  frames: (streamSid: string) => Buffer,
+): Promise<{ attacker: RawStream; startedAt: number }> {
   const attacker = j.track(await RawStream.open(h.target));
   const callSid = sid('CA');
   attacker.start(callSid, { agent: 'sales' });
@@ -143,7 +161,9 @@ async function runFlood(name: string, frames: (streamSid: string) => Buffer) {
   const logLines = h.logs.lines.length - linesBefore;
   const throttled = await metricValue(h.bridge, 'bridge_media_streams_throttled_total');
   const closedForRate = await metricValue(h.bridge, 'bridge_media_streams_refused_total', { reason: 'rate_exceeded' });
-  console.info(`${name}${UNDEFENDED ? ' (UNDEFENDED)' : ''}: bystander baseline ${JSON.stringify(baseline)}, during flood ${JSON.stringify(during)}; attacker ${closed === 'open' ? 'still open' : `closed ${closed}`}, throttled ${throttled}x, log lines ${logLines}`);
+  console.info(
+    `${name}${UNDEFENDED ? ' (UNDEFENDED)' : ''}: bystander baseline ${JSON.stringify(baseline)}, during flood ${JSON.stringify(during)}; attacker ${closed === 'open' ? 'still open' : `closed ${closed}`}, throttled ${throttled}x, log lines ${logLines}`,
+  );
   return { h, by, baseline, during, closed, throttled, closedForRate, logLines };
 }
 
@@ -182,18 +202,28 @@ describe('one stream cannot hurt the others', () => {
     const bad = [
       maskedFrame('{"event": "media", oops'),
       maskedFrame(JSON.stringify({ event: 'x'.repeat(2000), streamSid: raw.streamSid })),
-      maskedFrame(JSON.stringify({ event: 'media', sequenceNumber: '2', streamSid: 'MZ' + 'f'.repeat(32), media: { track: 'inbound', chunk: '1', timestamp: '20', payload: 'AAAA' } })),
+      maskedFrame(
+        JSON.stringify({
+          event: 'media',
+          sequenceNumber: '2',
+          streamSid: 'MZ' + 'f'.repeat(32),
+          media: { track: 'inbound', chunk: '1', timestamp: '20', payload: 'AAAA' },
+        }),
+      ),
     ];
     const t0 = Date.now();
     for (let i = 0; i < 21_000; i++) tcp.write(bad[i % 3]!);
-    while ((await metricValue(h.bridge, 'bridge_rejected_messages_total')) < 21_000 && Date.now() - t0 < 30_000) await sleep(20);
+    while ((await metricValue(h.bridge, 'bridge_rejected_messages_total')) < 21_000 && Date.now() - t0 < 30_000)
+      await sleep(20);
     expect(await metricValue(h.bridge, 'bridge_rejected_messages_total')).toBe(21_000);
     const seconds = Math.ceil((Date.now() - t0) / 1000);
     raw.close();
     await waitFor(() => h.logs.find('twilio rejections suppressed on this connection').length === 1, 3000);
     const lines = h.logs.lines.slice(linesBefore);
     const rejections = h.logs.find('twilio message rejected').filter((l) => l.callSid === callSid);
-    console.info(`21,000 bad messages in ${seconds} s: ${lines.length} log lines, ${Buffer.byteLength(lines.join('\n'))} bytes, longest ${Math.max(...lines.map((l) => l.length))} chars`);
+    console.info(
+      `21,000 bad messages in ${seconds} s: ${lines.length} log lines, ${Buffer.byteLength(lines.join('\n'))} bytes, longest ${Math.max(...lines.map((l) => l.length))} chars`,
+    );
     // three reasons, at most one line each per second of the flood, and one summary
     expect(rejections.length).toBeGreaterThanOrEqual(3);
     expect(rejections.length).toBeLessThanOrEqual(3 * (seconds + 1));
@@ -208,7 +238,11 @@ describe('one stream cannot hurt the others', () => {
     // A crafted 60 KB value in a refused start is cut to 200 characters in its log line.
     const crafted = j.track(await RawStream.open(h.target));
     const other = sid('CA');
-    crafted.start(other, { agent: 'support' }, { mediaFormat: { encoding: 'x'.repeat(60_000), sampleRate: 8000, channels: 1 } });
+    crafted.start(
+      other,
+      { agent: 'support' },
+      { mediaFormat: { encoding: 'x'.repeat(60_000), sampleRate: 8000, channels: 1 } },
+    );
     expect(await Promise.race([crafted.closed, sleep(2000).then(() => 'open')])).toBe(1008);
     const line = h.logs.lines.find((l) => l.includes('unsupported_encoding'))!;
     expect(line).toBeDefined();

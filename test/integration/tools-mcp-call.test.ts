@@ -22,9 +22,9 @@ describe('an MCP tool through the bridge', () => {
     h = await startHarness({
       engine: { scenario: { ...scenario, steps: [step] as typeof scenario.steps } },
       tweak: (config) => {
-        config.file.agents.find((a) => a.id === 'support')!.mcp_servers.push(
-          mcpServerSchema.parse({ name: 'crm', url, prefix: 'crm_', side_effect: 'read' }),
-        );
+        config.file.agents
+          .find((a) => a.id === 'support')!
+          .mcp_servers.push(mcpServerSchema.parse({ name: 'crm', url, prefix: 'crm_', side_effect: 'read' }));
         config.file.bridge.tool_allow_hosts.push('127.0.0.1');
       },
     });
@@ -32,14 +32,21 @@ describe('an MCP tool through the bridge', () => {
     const call = h.sim.placeCall({ to: '+15550001111', from: '+15557654321', maxDurationMs: 20_000 });
     await waitFor(() => h!.engine.sessions[0]?.toolResults.length === 1, 15_000);
     const session = h.engine.sessions[0]!;
-    const offered = (session.config?.tools as Array<{ name: string; parameters: unknown }>).find((t) => t.name === 'crm_lookup_order');
+    const offered = (session.config?.tools as Array<{ name: string; parameters: unknown }>).find(
+      (t) => t.name === 'crm_lookup_order',
+    );
     expect(offered?.parameters).toMatchObject({ type: 'object', properties: { order_id: { type: 'string' } } });
-    expect(session.toolResults[0]).toMatchObject({ name: 'crm_lookup_order', output: { order_id: '4417', status: 'shipped' } });
+    expect(session.toolResults[0]).toMatchObject({
+      name: 'crm_lookup_order',
+      output: { order_id: '4417', status: 'shipped' },
+    });
     expect(mcp.calls).toEqual(['lookup_order']);
     call.hangup();
     await call.done;
     await waitFor(() => h!.records.length === 1, 10_000);
-    expect(h.records[0]!.tools).toEqual([expect.objectContaining({ name: 'crm_lookup_order', outcome: 'ok', executor: 'mcp', server: 'crm' })]);
+    expect(h.records[0]!.tools).toEqual([
+      expect.objectContaining({ name: 'crm_lookup_order', outcome: 'ok', executor: 'mcp', server: 'crm' }),
+    ]);
     const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
     expect(metrics).toMatch(/bridge_mcp_tool_calls_total\{server="crm",outcome="ok"\} 1/);
     expect(metrics).toMatch(/bridge_mcp_server_up\{agent="support",server="crm"\} 1/);

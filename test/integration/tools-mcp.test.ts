@@ -4,7 +4,15 @@ import { mcpServerSchema, type McpServerConfig } from '../../src/tools/mcp/schem
 import type { ToolSet } from '../../src/tools/registry.js';
 import { ToolRuntime } from '../../src/tools/runtime.js';
 import type { ToolOutcome } from '../../src/tools/types.js';
-import { freePort, startHostileServer, startMcpServer, startTokenServer, type TestMcpServer, type TokenServer, type TransportKind } from '../helpers/mcp-servers.js';
+import {
+  freePort,
+  startHostileServer,
+  startMcpServer,
+  startTokenServer,
+  type TestMcpServer,
+  type TokenServer,
+  type TransportKind,
+} from '../helpers/mcp-servers.js';
 import { captureLogger } from '../unit/tools/helpers.js';
 
 const BEARER = 'mcp-bearer-7c1d2e3f4a5b';
@@ -17,7 +25,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function server(transport: TransportKind, extra: Partial<Parameters<typeof startMcpServer>[0]> = {}): Promise<TestMcpServer> {
+async function server(
+  transport: TransportKind,
+  extra: Partial<Parameters<typeof startMcpServer>[0]> = {},
+): Promise<TestMcpServer> {
   const s = await startMcpServer({ transport, ...extra });
   cleanups.push(() => s.close());
   return s;
@@ -30,13 +41,28 @@ async function tokenServer(expiresIn = 3600): Promise<TokenServer> {
 }
 
 function serverConfig(url: string, transport: TransportKind, extra: Record<string, unknown> = {}): McpServerConfig {
-  return mcpServerSchema.parse({ name: 'crm', url, transport, prefix: 'crm_', timeout_ms: 3000, side_effect: 'read', ...extra });
+  return mcpServerSchema.parse({
+    name: 'crm',
+    url,
+    transport,
+    prefix: 'crm_',
+    timeout_ms: 3000,
+    side_effect: 'read',
+    ...extra,
+  });
 }
 
 function manager(servers: McpServerConfig[], configuredTools: string[] = []) {
   const log = captureLogger();
-  const agents: McpAgentConfig[] = [{ id: 'support', tools: configuredTools.map((name) => ({ name })) as never, mcp_servers: servers }];
-  const m = McpManager.create(agents, { env, allowHosts: ['127.0.0.1'], logger: log.logger, reconnect: { initialMs: 50, maxMs: 300 } });
+  const agents: McpAgentConfig[] = [
+    { id: 'support', tools: configuredTools.map((name) => ({ name })) as never, mcp_servers: servers },
+  ];
+  const m = McpManager.create(agents, {
+    env,
+    allowHosts: ['127.0.0.1'],
+    logger: log.logger,
+    reconnect: { initialMs: 50, maxMs: 300 },
+  });
   cleanups.push(() => m.close());
   return { m, log };
 }
@@ -51,7 +77,11 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
 
 const names = (set: ToolSet | undefined): string[] => (set?.definitionsForEngine() ?? []).map((d) => d.name).sort();
 
-interface Answer { callId: string; name: string; output: unknown }
+interface Answer {
+  callId: string;
+  name: string;
+  output: unknown;
+}
 
 /** One call's runtime over the manager's current tool set. */
 function call(m: McpManager, ceilingMs = 5000) {
@@ -66,7 +96,10 @@ function call(m: McpManager, ceilingMs = 5000) {
     send: (callId, name, output) => answers.push({ callId, name, output }),
     observer: { onToolFinished: (e) => finished.push(e) },
   });
-  cleanups.push(() => { runtime.abortAll(); set.release?.(); });
+  cleanups.push(() => {
+    runtime.abortAll();
+    set.release?.();
+  });
   const run = async (name: string, args: unknown = {}): Promise<Answer> => {
     const id = `c${answers.length + finished.length}-${Math.random()}`;
     runtime.handle({ callId: id, name, arguments: args });
@@ -81,10 +114,18 @@ describe.each(['streamable_http', 'sse'] as const)('MCP tools over %s', (transpo
     const s = await server(transport);
     const { m } = manager([serverConfig(s.url, transport)]);
     await m.whenSettled(10_000);
-    expect(names(m.toolSetFor('support', undefined))).toEqual(
-      ['crm_big', 'crm_echo', 'crm_fails', 'crm_lookup_order', 'crm_picture', 'crm_slow'],
-    );
-    const def = m.toolSetFor('support', undefined)!.definitionsForEngine().find((d) => d.name === 'crm_lookup_order')!;
+    expect(names(m.toolSetFor('support', undefined))).toEqual([
+      'crm_big',
+      'crm_echo',
+      'crm_fails',
+      'crm_lookup_order',
+      'crm_picture',
+      'crm_slow',
+    ]);
+    const def = m
+      .toolSetFor('support', undefined)!
+      .definitionsForEngine()
+      .find((d) => d.name === 'crm_lookup_order')!;
     expect(def.description).toBe('Looks up an order by id');
     expect(def.parameters).toMatchObject({ type: 'object', properties: { order_id: { type: 'string' } } });
   });
@@ -94,7 +135,10 @@ describe.each(['streamable_http', 'sse'] as const)('MCP tools over %s', (transpo
     const { m } = manager([serverConfig(s.url, transport)]);
     await m.whenSettled(10_000);
     const c = call(m);
-    expect((await c.run('crm_lookup_order', { order_id: '4417' })).output).toEqual({ order_id: '4417', status: 'shipped' });
+    expect((await c.run('crm_lookup_order', { order_id: '4417' })).output).toEqual({
+      order_id: '4417',
+      status: 'shipped',
+    });
     expect((await c.run('crm_echo', '{"text":"hi"}')).output).toBe('hi\ndone');
     expect((await c.run('crm_fails')).output).toEqual({ error: 'tool_failed', message: 'order system is down' });
     const big = (await c.run('crm_big')).output as { truncated: boolean; bytes: number; preview: string };
@@ -173,10 +217,19 @@ describe('MCP configuration', () => {
     const s = await server('streamable_http');
     const { m } = manager([
       serverConfig(s.url, 'streamable_http', { tools: { allow: ['lookup_order', 'echo', 'big'], deny: ['big'] } }),
-      serverConfig(s.url, 'streamable_http', { name: 'crm2', prefix: 'two_', tools: { deny: ['slow', 'big', 'fails', 'picture'] } }),
+      serverConfig(s.url, 'streamable_http', {
+        name: 'crm2',
+        prefix: 'two_',
+        tools: { deny: ['slow', 'big', 'fails', 'picture'] },
+      }),
     ]);
     await m.whenSettled(10_000);
-    expect(names(m.toolSetFor('support', undefined))).toEqual(['crm_echo', 'crm_lookup_order', 'two_echo', 'two_lookup_order']);
+    expect(names(m.toolSetFor('support', undefined))).toEqual([
+      'crm_echo',
+      'crm_lookup_order',
+      'two_echo',
+      'two_lookup_order',
+    ]);
   });
 
   it('a name that collides with a configured tool or a verb is refused with a warning', async () => {
@@ -197,17 +250,25 @@ describe('MCP configuration', () => {
     const log = captureLogger();
     const bad = [
       serverConfig('http://10.0.0.5/mcp', 'streamable_http'),
-      serverConfig('https://example.com/mcp', 'streamable_http', { name: 'two', auth: { kind: 'bearer', secret_env: 'NOPE_UNSET' } }),
+      serverConfig('https://example.com/mcp', 'streamable_http', {
+        name: 'two',
+        auth: { kind: 'bearer', secret_env: 'NOPE_UNSET' },
+      }),
     ];
-    expect(() => McpManager.create([{ id: 'support', tools: [], mcp_servers: bad }], { env: {}, logger: log.logger }))
-      .toThrow(/mcp server "crm": url refused: scheme must be https[\s\S]*mcp server "two": environment variable NOPE_UNSET is not set/);
+    expect(() =>
+      McpManager.create([{ id: 'support', tools: [], mcp_servers: bad }], { env: {}, logger: log.logger }),
+    ).toThrow(
+      /mcp server "crm": url refused: scheme must be https[\s\S]*mcp server "two": environment variable NOPE_UNSET is not set/,
+    );
   });
 
   it('reconcile opens added servers and closes a removed one only when the last call releases it', async () => {
     const s = await server('streamable_http');
     const { m } = manager([]);
     expect(m.toolSetFor('support', undefined)).toBeUndefined();
-    const agents = (servers: McpServerConfig[]): McpAgentConfig[] => [{ id: 'support', tools: [], mcp_servers: servers }];
+    const agents = (servers: McpServerConfig[]): McpAgentConfig[] => [
+      { id: 'support', tools: [], mcp_servers: servers },
+    ];
     m.reconcile(agents([serverConfig(s.url, 'streamable_http')]));
     await m.whenSettled(10_000);
     const conn = m.connection('support', 'crm')!;
@@ -224,7 +285,9 @@ describe('MCP configuration', () => {
 describe('MCP auth', () => {
   it('bearer: the secret from the environment is sent; it never appears in a log line', async () => {
     const s = await server('streamable_http', { auth: { bearer: BEARER } });
-    const { m, log } = manager([serverConfig(s.url, 'streamable_http', { auth: { kind: 'bearer', secret_env: 'MCP_BEARER' } })]);
+    const { m, log } = manager([
+      serverConfig(s.url, 'streamable_http', { auth: { kind: 'bearer', secret_env: 'MCP_BEARER' } }),
+    ]);
     await m.whenSettled(10_000);
     const c = call(m);
     expect((await c.run('crm_lookup_order', { order_id: '9' })).output).toMatchObject({ status: 'shipped' });
@@ -242,33 +305,54 @@ describe('MCP auth', () => {
     expect(log.text()).not.toContain(BEARER);
   });
 
-  it.each(['streamable_http', 'sse'] as const)('oauth2 client credentials over %s: one token for many calls, renewed once on a 401', async (transport) => {
-    const tokens = await tokenServer();
-    const s = await server(transport, { auth: { tokens } });
-    const auth = { kind: 'oauth2_client_credentials', token_url: tokens.url, client_id_env: 'MCP_CLIENT_ID', client_secret_env: 'MCP_CLIENT_SECRET', scope: 'crm.read' };
-    const { m, log } = manager([serverConfig(s.url, transport, { auth })]);
-    await m.whenSettled(10_000);
-    const c = call(m);
-    for (const id of ['1', '2', '3']) expect((await c.run('crm_lookup_order', { order_id: id })).output).toMatchObject({ status: 'shipped' });
-    expect(tokens.issued).toBe(1);
-    tokens.revokeAll();
-    expect((await c.run('crm_lookup_order', { order_id: '4' })).output).toMatchObject({ status: 'shipped' });
-    expect(tokens.issued).toBe(2);
-    const all = log.text() + c.log.text();
-    expect(all).not.toContain(CLIENT_SECRET);
-    expect(all).not.toMatch(/tok-\d+-/);
-  });
+  it.each(['streamable_http', 'sse'] as const)(
+    'oauth2 client credentials over %s: one token for many calls, renewed once on a 401',
+    async (transport) => {
+      const tokens = await tokenServer();
+      const s = await server(transport, { auth: { tokens } });
+      const auth = {
+        kind: 'oauth2_client_credentials',
+        token_url: tokens.url,
+        client_id_env: 'MCP_CLIENT_ID',
+        client_secret_env: 'MCP_CLIENT_SECRET',
+        scope: 'crm.read',
+      };
+      const { m, log } = manager([serverConfig(s.url, transport, { auth })]);
+      await m.whenSettled(10_000);
+      const c = call(m);
+      for (const id of ['1', '2', '3'])
+        expect((await c.run('crm_lookup_order', { order_id: id })).output).toMatchObject({ status: 'shipped' });
+      expect(tokens.issued).toBe(1);
+      tokens.revokeAll();
+      expect((await c.run('crm_lookup_order', { order_id: '4' })).output).toMatchObject({ status: 'shipped' });
+      expect(tokens.issued).toBe(2);
+      const all = log.text() + c.log.text();
+      expect(all).not.toContain(CLIENT_SECRET);
+      expect(all).not.toMatch(/tok-\d+-/);
+    },
+  );
 
   it('oauth2: the token URL gets the SSRF check at connect time even when the MCP host is allow-listed', async () => {
     const tokens = await tokenServer();
     const s = await server('streamable_http', { auth: { tokens } });
     const log = captureLogger();
-    const auth = { kind: 'oauth2_client_credentials', token_url: 'https://tokens.example.test/token', client_id_env: 'MCP_CLIENT_ID', client_secret_env: 'MCP_CLIENT_SECRET' };
-    const m = McpManager.create([{ id: 'support', tools: [], mcp_servers: [serverConfig(s.url, 'streamable_http', { auth })] }], {
-      env, allowHosts: ['127.0.0.1'], logger: log.logger, reconnect: { initialMs: 50, maxMs: 300 },
-      // A name that resolves to loopback: what a rebinding or internal DNS answer looks like.
-      resolver: async () => [{ address: '127.0.0.1', family: 4 }],
-    });
+    const auth = {
+      kind: 'oauth2_client_credentials',
+      token_url: 'https://tokens.example.test/token',
+      client_id_env: 'MCP_CLIENT_ID',
+      client_secret_env: 'MCP_CLIENT_SECRET',
+    };
+    const m = McpManager.create(
+      [{ id: 'support', tools: [], mcp_servers: [serverConfig(s.url, 'streamable_http', { auth })] }],
+      {
+        env,
+        allowHosts: ['127.0.0.1'],
+        logger: log.logger,
+        reconnect: { initialMs: 50, maxMs: 300 },
+        // A name that resolves to loopback: what a rebinding or internal DNS answer looks like.
+        resolver: async () => [{ address: '127.0.0.1', family: 4 }],
+      },
+    );
     cleanups.push(() => m.close());
     await m.whenSettled(10_000);
     expect(names(m.toolSetFor('support', undefined))).toEqual([]);
@@ -280,7 +364,12 @@ describe('MCP auth', () => {
   it('oauth2: a token close to expiry is renewed before it is used', async () => {
     const tokens = await tokenServer(2); // renewed at 90 % of 2 s
     const s = await server('streamable_http', { auth: { tokens } });
-    const auth = { kind: 'oauth2_client_credentials', token_url: tokens.url, client_id_env: 'MCP_CLIENT_ID', client_secret_env: 'MCP_CLIENT_SECRET' };
+    const auth = {
+      kind: 'oauth2_client_credentials',
+      token_url: tokens.url,
+      client_id_env: 'MCP_CLIENT_ID',
+      client_secret_env: 'MCP_CLIENT_SECRET',
+    };
     const { m } = manager([serverConfig(s.url, 'streamable_http', { auth })]);
     await m.whenSettled(10_000);
     const before = tokens.issued;
@@ -307,19 +396,23 @@ describe('a hostile MCP server', () => {
   });
 
   it('schemas that are not objects and names with odd characters are refused one by one', async () => {
-    const h = await startHostileServer({ pages: [[
-      tool('good_tool'),
-      tool('not_object', { type: 'string' }),
-      tool('array_schema', [1, 2]),
-      tool('no_schema', null),
-      tool('bad name'),
-      tool('nul\u0000byte'),
-      tool('💥'),
-      tool(42),
-      'not a tool at all',
-      tool('x'.repeat(200)),
-      tool('broken_schema', { type: 'object', properties: { a: { type: 'no-such-type' } } }),
-    ]] });
+    const h = await startHostileServer({
+      pages: [
+        [
+          tool('good_tool'),
+          tool('not_object', { type: 'string' }),
+          tool('array_schema', [1, 2]),
+          tool('no_schema', null),
+          tool('bad name'),
+          tool('nul\u0000byte'),
+          tool('💥'),
+          tool(42),
+          'not a tool at all',
+          tool('x'.repeat(200)),
+          tool('broken_schema', { type: 'object', properties: { a: { type: 'no-such-type' } } }),
+        ],
+      ],
+    });
     cleanups.push(() => h.close());
     const { m, log } = manager([serverConfig(h.url, 'streamable_http', { prefix: 'h_' })]);
     await m.whenSettled(10_000);
@@ -337,10 +430,15 @@ describe('a hostile MCP server', () => {
     const { m, log } = manager([serverConfig(h.url, 'streamable_http', { prefix: 'h_', timeout_ms: 15_000 })]);
     await m.whenSettled(10_000);
     const c = call(m, 15_000);
-    const mem = (): number => { const u = process.memoryUsage(); return u.heapUsed + u.arrayBuffers; };
+    const mem = (): number => {
+      const u = process.memoryUsage();
+      return u.heapUsed + u.arrayBuffers;
+    };
     const before = mem();
     let peak = before;
-    const sampler = setInterval(() => { peak = Math.max(peak, mem()); }, 5);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, mem());
+    }, 5);
     const answer = await c.run('h_flood');
     clearInterval(sampler);
     expect(answer.output).toEqual({ error: 'tool_failed', message: 'MCP server sent a message over 4194304 bytes' });

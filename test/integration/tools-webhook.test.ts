@@ -7,10 +7,20 @@ import { at } from '../helpers/checked.js';
 import { harness, sleep, type Harness } from '../unit/tools/helpers.js';
 
 /** A loopback webhook receiver whose behaviour each test scripts per request. */
-interface Received { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
+interface Received {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 type Reply = (req: http.IncomingMessage, res: http.ServerResponse, body: string, n: number) => void;
 
-interface Hook { url: string; received: Received[]; closed: number[]; server: http.Server }
+interface Hook {
+  url: string;
+  received: Received[];
+  closed: number[];
+  server: http.Server;
+}
 
 const servers: http.Server[] = [];
 const harnesses: Harness[] = [];
@@ -35,14 +45,27 @@ async function hook(reply: Reply): Promise<Hook> {
   return { url: `http://127.0.0.1:${port}/hook`, received, closed, server };
 }
 
-function webhookTool(name: string, url: string, extra: Partial<ToolDefinition> = {}, ex: Partial<HttpExecutorConfig> = {}): ToolDefinition {
+function webhookTool(
+  name: string,
+  url: string,
+  extra: Partial<ToolDefinition> = {},
+  ex: Partial<HttpExecutorConfig> = {},
+): ToolDefinition {
   return {
     name,
     description: `webhook ${name}`,
     parameters: { type: 'object', properties: { order_id: { type: 'string' } } },
     timeout_ms: 2000,
     side_effect: 'read',
-    executor: { kind: 'http', url, method: 'POST', signing_secret_env: 'HOOK_SIGNING', auth_header: 'Authorization', auth_secret_env: 'HOOK_TOKEN', ...ex },
+    executor: {
+      kind: 'http',
+      url,
+      method: 'POST',
+      signing_secret_env: 'HOOK_SIGNING',
+      auth_header: 'Authorization',
+      auth_secret_env: 'HOOK_TOKEN',
+      ...ex,
+    },
     ...extra,
   };
 }
@@ -91,11 +114,24 @@ describe('webhook tools: delivery', () => {
       call_id: 'call_7',
       name: 'get_order_status',
       arguments: { order_id: '4417' },
-      context: { call_sid: 'CA00000000000000000000000000000001', agent_id: 'support', from: '+15550001111', to: '+15550002222' },
+      context: {
+        call_sid: 'CA00000000000000000000000000000001',
+        agent_id: 'support',
+        from: '+15550001111',
+        to: '+15550002222',
+      },
     });
-    expect(verifyBridgeSignature({ header: req.headers['x-bridge-signature'], rawBody: req.body, secret: SIGNING })).toEqual({ ok: true });
-    expect(verifyBridgeSignature({ header: req.headers['x-bridge-signature'], rawBody: req.body, secret: SIGNING, nowSec: Math.floor(Date.now() / 1000) + 301 }))
-      .toEqual({ ok: false, reason: 'stale' });
+    expect(
+      verifyBridgeSignature({ header: req.headers['x-bridge-signature'], rawBody: req.body, secret: SIGNING }),
+    ).toEqual({ ok: true });
+    expect(
+      verifyBridgeSignature({
+        header: req.headers['x-bridge-signature'],
+        rawBody: req.body,
+        secret: SIGNING,
+        nowSec: Math.floor(Date.now() / 1000) + 301,
+      }),
+    ).toEqual({ ok: false, reason: 'stale' });
   });
 
   it('carries the signed payload in the query string for GET and returns a text answer as a string', async () => {
@@ -112,7 +148,9 @@ describe('webhook tools: delivery', () => {
     expect(req.body).toBe('');
     const payload = new URL(req.url, 'http://x').searchParams.get('payload')!;
     expect(JSON.parse(payload).arguments).toEqual({ order_id: '4417' });
-    expect(verifyBridgeSignature({ header: req.headers['x-bridge-signature'], rawBody: payload, secret: SIGNING })).toEqual({ ok: true });
+    expect(
+      verifyBridgeSignature({ header: req.headers['x-bridge-signature'], rawBody: payload, secret: SIGNING }),
+    ).toEqual({ ok: true });
   });
 
   it('turns a non-2xx answer into http_error with a bounded snippet and no secret', async () => {
@@ -176,13 +214,17 @@ describe('webhook tools: delivery', () => {
 
 describe('webhook tools: retries', () => {
   it('retries a read once after a 503 with the same idempotency key', async () => {
-    const h0 = await hook((_req, res, _b, n) => (n === 1 ? json(res, 503, { busy: true }) : json(res, 200, { status: 'shipped' })));
+    const h0 = await hook((_req, res, _b, n) =>
+      n === 1 ? json(res, 503, { busy: true }) : json(res, 200, { status: 'shipped' }),
+    );
     const h = await make([webhookTool('get_order_status', h0.url)]);
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
     const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ status: 'shipped' });
     expect(h0.received).toHaveLength(2);
-    expect(at(h0.received, 1, 'requests').headers['idempotency-key']).toBe(at(h0.received, 0, 'requests').headers['idempotency-key']);
+    expect(at(h0.received, 1, 'requests').headers['idempotency-key']).toBe(
+      at(h0.received, 0, 'requests').headers['idempotency-key'],
+    );
     expect(h.finished).toEqual([expect.objectContaining({ outcome: 'ok', retried: true })]);
   });
 
@@ -273,7 +315,10 @@ describe('webhook tools: SSRF', () => {
     const h0 = await hook((_req, res) => json(res, 200, { reached: true }));
     const port = new URL(h0.url).port;
     const resolver = async () => [{ address, family: address.includes(':') ? 6 : 4 }];
-    const h = await make([webhookTool('get_order_status', `https://hooks.example.test:${port}/hook`)], { allowHosts: [], resolver });
+    const h = await make([webhookTool('get_order_status', `https://hooks.example.test:${port}/hook`)], {
+      allowHosts: [],
+      resolver,
+    });
     h.runtime.handle({ callId: 'c1', name: 'get_order_status', arguments: {} });
     const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ error: 'blocked_url', message: reason });

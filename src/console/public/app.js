@@ -2,8 +2,15 @@
 // CSRF token. Everything from the server is shown with textContent, never parsed as HTML.
 const $ = (id) => document.getElementById(id);
 const STATE_LABEL = {
-  connecting: 'connecting', greeting: 'greeting', listening: 'listening', agent_speaking: 'agent speaking',
-  tool_running: 'tool running', holding: 'holding', transferring: 'transferring', ending: 'ending', remote: 'on another replica',
+  connecting: 'connecting',
+  greeting: 'greeting',
+  listening: 'listening',
+  agent_speaking: 'agent speaking',
+  tool_running: 'tool running',
+  holding: 'holding',
+  transferring: 'transferring',
+  ending: 'ending',
+  remote: 'on another replica',
 };
 
 let csrf = '';
@@ -27,7 +34,8 @@ const fmtMs = (ms) => {
 
 async function api(path, method = 'GET', body) {
   const res = await fetch(path, {
-    method, credentials: 'same-origin',
+    method,
+    credentials: 'same-origin',
     headers: method === 'GET' ? {} : { 'content-type': 'application/json', 'x-csrf-token': csrf },
     ...(body !== undefined ? { body: JSON.stringify(body) } : method === 'GET' ? {} : { body: '{}' }),
   });
@@ -38,7 +46,9 @@ async function api(path, method = 'GET', body) {
 
 function meter(value) {
   const m = document.createElement('meter');
-  m.min = 0; m.max = 1; m.value = value || 0;
+  m.min = 0;
+  m.max = 1;
+  m.value = value || 0;
   m.className = 'level';
   return m;
 }
@@ -54,10 +64,23 @@ function renderCalls() {
     link.type = 'button';
     link.setAttribute('aria-label', `Open call ending ${c.callSid.slice(-6)}`);
     link.addEventListener('click', () => select(c.callSid));
-    const first = el('td'); first.append(link);
-    const inCell = el('td'); inCell.append(meter(c.in)); inCell.setAttribute('aria-label', `input level ${Math.round((c.in || 0) * 100)}%`);
-    const outCell = el('td'); outCell.append(meter(c.out)); outCell.setAttribute('aria-label', `output level ${Math.round((c.out || 0) * 100)}%`);
-    tr.append(first, el('td', c.agent), el('td', c.caller), el('td', fmtMs(Date.now() - c.t0), 'duration'), el('td', STATE_LABEL[c.state] ?? c.state, `state state-${c.state}`), inCell, outCell);
+    const first = el('td');
+    first.append(link);
+    const inCell = el('td');
+    inCell.append(meter(c.in));
+    inCell.setAttribute('aria-label', `input level ${Math.round((c.in || 0) * 100)}%`);
+    const outCell = el('td');
+    outCell.append(meter(c.out));
+    outCell.setAttribute('aria-label', `output level ${Math.round((c.out || 0) * 100)}%`);
+    tr.append(
+      first,
+      el('td', c.agent),
+      el('td', c.caller),
+      el('td', fmtMs(Date.now() - c.t0), 'duration'),
+      el('td', STATE_LABEL[c.state] ?? c.state, `state state-${c.state}`),
+      inCell,
+      outCell,
+    );
     body.append(tr);
   }
   $('call-count').textContent = String(calls.size);
@@ -78,25 +101,48 @@ function onEvent(ev) {
     case 'snapshot':
       $('partial').hidden = !ev.partial;
       // A (re)connected stream resends the selected call's backlog after its snapshot: start over.
-      if (selected) { $('transcript').replaceChildren(); $('timeline').replaceChildren(); latencies = []; }
+      if (selected) {
+        $('transcript').replaceChildren();
+        $('timeline').replaceChildren();
+        latencies = [];
+      }
       calls.clear();
       for (const c of ev.calls) addCall(c, c.durationMs);
       break;
-    case 'started': addCall(ev.call); break;
+    case 'started':
+      addCall(ev.call);
+      break;
     case 'ended':
       calls.delete(ev.callSid);
       if (ev.callSid === selected) {
         $('detail-state').textContent = `ended (${ev.outcome})`;
-        $('hangup').disabled = true; $('transfer').disabled = true;
+        $('hangup').disabled = true;
+        $('transfer').disabled = true;
       }
       setTimeout(loadHistory, 300);
       break;
-    case 'reload': showReload(ev.ok ? { ok: true, summary: ev.message } : { ok: false, error: ev.message }); return;
-    case 'state': { const c = calls.get(ev.callSid); if (c) c.state = ev.state; break; }
-    case 'levels': { const c = calls.get(ev.callSid); if (c) { c.in = ev.in; c.out = ev.out; } break; }
+    case 'reload':
+      showReload(ev.ok ? { ok: true, summary: ev.message } : { ok: false, error: ev.message });
+      return;
+    case 'state': {
+      const c = calls.get(ev.callSid);
+      if (c) c.state = ev.state;
+      break;
+    }
+    case 'levels': {
+      const c = calls.get(ev.callSid);
+      if (c) {
+        c.in = ev.in;
+        c.out = ev.out;
+      }
+      break;
+    }
     case 'transcript': {
       const li = el('li', undefined, `turn ${ev.role}`);
-      li.append(el('span', ev.role === 'user' ? 'Caller' : ev.role === 'assistant' ? 'Agent' : 'Note', 'who'), el('span', ev.text, 'text'));
+      li.append(
+        el('span', ev.role === 'user' ? 'Caller' : ev.role === 'assistant' ? 'Agent' : 'Note', 'who'),
+        el('span', ev.text, 'text'),
+      );
       $('transcript').append(li);
       return;
     }
@@ -120,9 +166,17 @@ function onEvent(ev) {
 
 function connect() {
   if (source) source.close();
-  source = new EventSource(selected ? `/console/api/events?call=${encodeURIComponent(selected)}` : '/console/api/events');
-  source.onopen = () => { $('conn').textContent = 'live'; $('conn').className = 'conn live'; };
-  source.onerror = () => { $('conn').textContent = 'reconnecting…'; $('conn').className = 'conn'; };
+  source = new EventSource(
+    selected ? `/console/api/events?call=${encodeURIComponent(selected)}` : '/console/api/events',
+  );
+  source.onopen = () => {
+    $('conn').textContent = 'live';
+    $('conn').className = 'conn live';
+  };
+  source.onerror = () => {
+    $('conn').textContent = 'reconnecting…';
+    $('conn').className = 'conn';
+  };
   source.onmessage = (m) => onEvent(JSON.parse(m.data));
 }
 
@@ -134,12 +188,22 @@ async function select(callSid) {
   $('detail-sid').textContent = `…${callSid.slice(-6)}`;
   $('detail-agent').textContent = c?.agent ?? '';
   $('detail-caller').textContent = c?.caller ?? '';
-  $('detail-v2v').textContent = '–'; $('detail-ff').textContent = '–';
-  $('transcript').replaceChildren(); $('timeline').replaceChildren(); $('action-status').textContent = '';
-  $('hangup').disabled = false; $('transfer').disabled = false;
+  $('detail-v2v').textContent = '–';
+  $('detail-ff').textContent = '–';
+  $('transcript').replaceChildren();
+  $('timeline').replaceChildren();
+  $('action-status').textContent = '';
+  $('hangup').disabled = false;
+  $('transfer').disabled = false;
   const { json } = await api('/console/api/calls');
   const targets = (json.calls ?? []).find((x) => x.callSid === callSid)?.targets ?? [];
-  $('transfer-target').replaceChildren(...targets.map((t) => { const o = el('option', t); o.value = t; return o; }));
+  $('transfer-target').replaceChildren(
+    ...targets.map((t) => {
+      const o = el('option', t);
+      o.value = t;
+      return o;
+    }),
+  );
   $('transfer').disabled = targets.length === 0;
   connect(); // the stream for this call: its backlog, then live
   $('detail-h').focus?.();
@@ -150,18 +214,37 @@ async function loadHistory() {
   const q = new URLSearchParams();
   for (const k of ['outcome', 'agent', 'suffix']) if (f.elements[k].value) q.set(k, f.elements[k].value);
   const { json } = await api(`/console/api/history?${q}`);
-  $('history').tBodies[0].replaceChildren(...(json.calls ?? []).map((h) => {
-    const tr = el('tr');
-    tr.append(el('td', new Date(h.startedAt).toLocaleTimeString()), el('td', h.agent), el('td', h.caller), el('td', fmtMs(h.durationMs)), el('td', h.outcome), el('td', `${h.tools} (${h.toolErrors})`));
-    return tr;
-  }));
+  $('history').tBodies[0].replaceChildren(
+    ...(json.calls ?? []).map((h) => {
+      const tr = el('tr');
+      tr.append(
+        el('td', new Date(h.startedAt).toLocaleTimeString()),
+        el('td', h.agent),
+        el('td', h.caller),
+        el('td', fmtMs(h.durationMs)),
+        el('td', h.outcome),
+        el('td', `${h.tools} (${h.toolErrors})`),
+      );
+      return tr;
+    }),
+  );
   const pct = (x) => `${Math.round(x * 100)}%`;
   const ms = (x) => (x === null ? '–' : `${x} ms`);
-  $('summary').tBodies[0].replaceChildren(...(json.summary ?? []).map((s) => {
-    const tr = el('tr');
-    tr.append(el('td', s.agent), el('td', String(s.calls)), el('td', fmtMs(s.medianDurationMs)), el('td', pct(s.transferRate)), el('td', pct(s.toolErrorRate)), el('td', ms(s.voiceToVoiceP50Ms)), el('td', ms(s.voiceToVoiceP95Ms)));
-    return tr;
-  }));
+  $('summary').tBodies[0].replaceChildren(
+    ...(json.summary ?? []).map((s) => {
+      const tr = el('tr');
+      tr.append(
+        el('td', s.agent),
+        el('td', String(s.calls)),
+        el('td', fmtMs(s.medianDurationMs)),
+        el('td', pct(s.transferRate)),
+        el('td', pct(s.toolErrorRate)),
+        el('td', ms(s.voiceToVoiceP50Ms)),
+        el('td', ms(s.voiceToVoiceP95Ms)),
+      );
+      return tr;
+    }),
+  );
 }
 
 function showReload(r) {
@@ -175,7 +258,13 @@ async function main() {
   const { status, json } = await api('/console/api/session');
   if (status !== 200) return;
   csrf = json.csrf;
-  $('h-agent').append(...json.agents.map((a) => { const o = el('option', a); o.value = a; return o; }));
+  $('h-agent').append(
+    ...json.agents.map((a) => {
+      const o = el('option', a);
+      o.value = a;
+      return o;
+    }),
+  );
   showReload(json.lastReload);
   $('detail-h').tabIndex = -1;
   $('reload').addEventListener('click', async () => {
@@ -200,7 +289,10 @@ async function main() {
     const { status: st, json: r } = await api(`/console/api/calls/${selected}/transfer`, 'POST', { target });
     $('action-status').textContent = st === 202 ? `Transferring to ${target}…` : `Refused: ${r.error ?? st}`;
   });
-  $('history-form').addEventListener('submit', (e) => { e.preventDefault(); void loadHistory(); });
+  $('history-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void loadHistory();
+  });
   connect();
   void loadHistory();
   setInterval(renderCalls, 1000);

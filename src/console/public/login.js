@@ -6,7 +6,10 @@ form.addEventListener('submit', async (e) => {
   error.textContent = '';
   const token = form.elements.token.value;
   const res = await fetch('/console/login', {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }), credentials: 'same-origin',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+    credentials: 'same-origin',
   });
   form.elements.token.value = '';
   if (res.status === 204) location.assign('/console');

@@ -11,7 +11,8 @@ export async function runEngineCli(argv: string[]): Promise<number> {
   const num = (v: string | undefined, name: string): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer (got "${v}")`);
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0)
+      throw new Error(`--${name} must be a non-negative integer (got "${v}")`);
     return n;
   };
   let logger;
@@ -44,8 +45,16 @@ export async function runEngineCli(argv: string[]): Promise<number> {
     }
   }
   const opts: EngineOptions = {
-    port, host: values.host, scenario, mode: values.mode as EngineOptions['mode'], outputRate, connectDelayMs, apiKey: values['api-key'], logger,
-    pacing: values.pacing, dialect: values.dialect as EngineOptions['dialect'],
+    port,
+    host: values.host,
+    scenario,
+    mode: values.mode as EngineOptions['mode'],
+    outputRate,
+    connectDelayMs,
+    apiKey: values['api-key'],
+    logger,
+    pacing: values.pacing,
+    dialect: values.dialect as EngineOptions['dialect'],
   };
   let engine;
   try {

@@ -6,7 +6,15 @@
 
 const RATE = 16000;
 /** F1/F2 pairs of a few vowels (Hz): each word gets one by its letters, so sentences vary. */
-const VOWELS: [number, number][] = [[730, 1090], [270, 2290], [530, 1840], [570, 840], [300, 870], [660, 1720], [490, 1350]];
+const VOWELS: [number, number][] = [
+  [730, 1090],
+  [270, 2290],
+  [530, 1840],
+  [570, 840],
+  [300, 870],
+  [660, 1720],
+  [490, 1350],
+];
 
 /** Two-pole resonator coefficients for centre `f` and bandwidth `bw`. */
 function resonator(f: number, bw: number): [number, number, number] {
@@ -39,7 +47,10 @@ export function formantSynthesize(text: string): { samples: Int16Array; rate: nu
     if (p.vowel) {
       const [g1, b1, c1] = resonator(p.vowel[0], 90);
       const [g2, b2, c2] = resonator(p.vowel[1], 120);
-      let y1a = 0; let y1b = 0; let y2a = 0; let y2b = 0;
+      let y1a = 0;
+      let y1b = 0;
+      let y2a = 0;
+      let y2b = 0;
       // Declining pitch over the sentence, a little rise and fall inside each word.
       const f0Base = Math.max(95, 135 - wordIndex++ * 2);
       for (let i = 0; i < n; i++) {
@@ -48,9 +59,11 @@ export function formantSynthesize(text: string): { samples: Int16Array; rate: nu
         const pulse = phase >= 1 ? 1 : 0;
         if (phase >= 1) phase -= 1;
         const y1 = g1 * pulse * 40 + b1 * y1a + c1 * y1b;
-        y1b = y1a; y1a = y1;
+        y1b = y1a;
+        y1a = y1;
         const y2 = g2 * pulse * 30 + b2 * y2a + c2 * y2b;
-        y2b = y2a; y2a = y2;
+        y2b = y2a;
+        y2a = y2;
         const env = Math.min(1, i / (0.02 * RATE), (n - i) / (0.03 * RATE));
         const v = (y1 + 0.6 * y2) * env * 2000;
         out[at + i] = v > 32767 ? 32767 : v < -32768 ? -32768 : Math.round(v);

@@ -26,7 +26,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function checkConfigure(frame: Record<string, unknown>): ClientMessage {
   if (typeof frame.persona !== 'string') return violation('configure without a persona string (partial configure?)');
   for (const key of CONFIGURE_STRINGS) {
-    if (frame[key] !== undefined && typeof frame[key] !== 'string') return violation(`configure.${key} is not a string`);
+    if (frame[key] !== undefined && typeof frame[key] !== 'string')
+      return violation(`configure.${key} is not a string`);
   }
   if (frame.tools !== undefined) {
     if (!Array.isArray(frame.tools)) return violation('configure.tools is not an array');
@@ -47,7 +48,8 @@ function parseControl(text: string): ClientMessage {
     return violation('invalid JSON in control frame');
   }
   if (!isObject(frame)) return violation('control frame is not a JSON object');
-  if ('event' in frame) return violation(`client frame keyed on "event" (${String(frame.event).slice(0, 32)}); clients use "type"`);
+  if ('event' in frame)
+    return violation(`client frame keyed on "event" (${String(frame.event).slice(0, 32)}); clients use "type"`);
   switch (frame.type) {
     case 'configure':
       return checkConfigure(frame);

@@ -67,11 +67,14 @@ function presentedKey(req: IncomingMessage, url: URL): string | undefined {
   const header = req.headers['sec-websocket-protocol'];
   const offered = typeof header === 'string' ? header.split(',').map((p) => p.trim()) : [];
   const key = offered.find((p) => p.startsWith(KEY_PROTOCOL));
-  return key ? key.slice(KEY_PROTOCOL.length) : url.searchParams.get('api_key') ?? undefined;
+  return key ? key.slice(KEY_PROTOCOL.length) : (url.searchParams.get('api_key') ?? undefined);
 }
 
 export async function startOfflineEngine(opts: EngineOptions = {}): Promise<OfflineEngine> {
-  if (opts.outputRate !== undefined && !(Number.isInteger(opts.outputRate) && opts.outputRate >= 8000 && opts.outputRate <= 48000)) {
+  if (
+    opts.outputRate !== undefined &&
+    !(Number.isInteger(opts.outputRate) && opts.outputRate >= 8000 && opts.outputRate <= 48000)
+  ) {
     throw new RangeError(`offline engine: outputRate must be an integer in 8000..48000, got ${opts.outputRate}`);
   }
   const pacingSpec = opts.pacing ?? opts.scenario?.pacing;
@@ -91,7 +94,9 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
   });
   // The engine echoes the pyai-key.* subprotocol, as the real one does.
   const wss = new WebSocketServer({
-    noServer: true, perMessageDeflate: false, maxPayload: MAX_PAYLOAD,
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: MAX_PAYLOAD,
     handleProtocols: (protocols) => [...protocols].find((p) => p.startsWith(KEY_PROTOCOL)) ?? false,
   });
 
@@ -110,7 +115,10 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
     }
     pending.add(socket);
     if (!opts.connectDelayMs) return accept(req, socket, head);
-    const t = setTimeout(() => { timers.delete(t); accept(req, socket, head); }, opts.connectDelayMs);
+    const t = setTimeout(() => {
+      timers.delete(t);
+      accept(req, socket, head);
+    }, opts.connectDelayMs);
     timers.add(t);
   });
 
@@ -122,11 +130,22 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
     const callId = `offline-${randomUUID()}`;
     const outputRate = opts.outputRate ?? opts.scenario?.output_rate ?? (RATES.has(inputRate) ? inputRate : 24000);
     const session = new EngineSession(ws, {
-      callId, inputRate: RATES.has(inputRate) ? inputRate : 24000, outputRate, mode,
-      sessionLabel: url.searchParams.get('session_label') ?? undefined, scenario: opts.scenario,
-      greetingImmediately: opts.greetingImmediately, bargeInEvent: opts.bargeInEvent ?? 'flush', vad: opts.vad,
-      pacing, random: opts.random, dialect, recordAudio: opts.recordAudio,
-      tts, logger, onViolation: (v) => violations.push(v),
+      callId,
+      inputRate: RATES.has(inputRate) ? inputRate : 24000,
+      outputRate,
+      mode,
+      sessionLabel: url.searchParams.get('session_label') ?? undefined,
+      scenario: opts.scenario,
+      greetingImmediately: opts.greetingImmediately,
+      bargeInEvent: opts.bargeInEvent ?? 'flush',
+      vad: opts.vad,
+      pacing,
+      random: opts.random,
+      dialect,
+      recordAudio: opts.recordAudio,
+      tts,
+      logger,
+      onViolation: (v) => violations.push(v),
     });
     sessions.push(session.record);
     live.add(session);
@@ -161,11 +180,22 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
   });
   const port = (http.address() as AddressInfo).port;
   const host = opts.host ?? '127.0.0.1';
-  logger.info({ port, mode, outputRate: opts.outputRate, pacing: typeof pacingSpec === 'string' ? pacingSpec : pacingSpec ? 'custom' : 'realtime', dialect }, 'offline Omni engine listening');
+  logger.info(
+    {
+      port,
+      mode,
+      outputRate: opts.outputRate,
+      pacing: typeof pacingSpec === 'string' ? pacingSpec : pacingSpec ? 'custom' : 'realtime',
+      dialect,
+    },
+    'offline Omni engine listening',
+  );
 
   return {
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port, sessions, violations,
+    port,
+    sessions,
+    violations,
     async close() {
       for (const t of timers) clearTimeout(t);
       for (const s of pending) s.destroy();

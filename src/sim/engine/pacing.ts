@@ -61,17 +61,22 @@ export function parsePacing(text: string): PacingProfile {
       break;
     case 'jitter':
       p = {
-        chunkMs: num(parts[1], 'the chunk length', 1, MAX_CHUNK_MS), leadMs: 0,
-        jitterMs: num(parts[2], 'the jitter', 0, MAX_JITTER_MS), oddBytes: false,
+        chunkMs: num(parts[1], 'the chunk length', 1, MAX_CHUNK_MS),
+        leadMs: 0,
+        jitterMs: num(parts[2], 'the jitter', 0, MAX_JITTER_MS),
+        oddBytes: false,
       };
       break;
     default:
-      throw new Error(`pacing "${text}": expected realtime, chunks:MS, burst or jitter:MS:J (with optional +odd, +pause:AT:MS)`);
+      throw new Error(
+        `pacing "${text}": expected realtime, chunks:MS, burst or jitter:MS:J (with optional +odd, +pause:AT:MS)`,
+      );
   }
   for (const mod of mods) {
     const m = mod.split(':');
     if (m[0] === 'odd' && m.length === 1) p.oddBytes = true;
-    else if (m[0] === 'pause') p.pause = { atMs: num(m[1], 'the pause position', 0, 600_000), ms: num(m[2], 'the pause length', 0, 10_000) };
+    else if (m[0] === 'pause')
+      p.pause = { atMs: num(m[1], 'the pause position', 0, 600_000), ms: num(m[2], 'the pause length', 0, 10_000) };
     else throw new Error(`pacing "${text}": unknown modifier "+${mod.slice(0, 20)}" (expected +odd or +pause:AT:MS)`);
   }
   return p;
@@ -86,7 +91,12 @@ export type Uniform = () => number;
  * the pause; with `oddBytes` each boundary moves by one byte. Times never go backwards (a socket
  * keeps order).
  */
-export function planChunks(samples: number, rate: number, p: PacingProfile, random: Uniform = Math.random): PlannedChunk[] {
+export function planChunks(
+  samples: number,
+  rate: number,
+  p: PacingProfile,
+  random: Uniform = Math.random,
+): PlannedChunk[] {
   const bytes = samples * 2;
   const chunkSamples = p.chunkMs === 0 ? samples : Math.max(1, Math.round((p.chunkMs * rate) / 1000));
   const out: PlannedChunk[] = [];

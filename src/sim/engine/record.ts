@@ -30,11 +30,30 @@ export interface EngineSessionRecord {
 
 const MAX_DISTINCT_VIOLATIONS = 100;
 
-export function newRecord(s: { callId: string; inputRate: number; outputRate: number; sessionLabel?: string; mode: string }): EngineSessionRecord {
+export function newRecord(s: {
+  callId: string;
+  inputRate: number;
+  outputRate: number;
+  sessionLabel?: string;
+  mode: string;
+}): EngineSessionRecord {
   return {
-    callId: s.callId, inputRate: s.inputRate, outputRate: s.outputRate, sessionLabel: s.sessionLabel, mode: s.mode,
-    configureCount: 0, dtmf: [], toolResults: [], violations: [], violationCounts: {},
-    audioFramesReceived: 0, audioMsReceived: 0, audioMsSent: 0, eventsSent: [], transcripts: [], bargeIns: 0,
+    callId: s.callId,
+    inputRate: s.inputRate,
+    outputRate: s.outputRate,
+    sessionLabel: s.sessionLabel,
+    mode: s.mode,
+    configureCount: 0,
+    dtmf: [],
+    toolResults: [],
+    violations: [],
+    violationCounts: {},
+    audioFramesReceived: 0,
+    audioMsReceived: 0,
+    audioMsSent: 0,
+    eventsSent: [],
+    transcripts: [],
+    bargeIns: 0,
     startedAt: Date.now(),
   };
 }

@@ -6,7 +6,11 @@
 import { StreamResampler } from '../../audio/index.js';
 import type { TtsResult } from '../tts.js';
 
-export async function renderSpeech(tts: (text: string) => Promise<TtsResult>, text: string, outRate: number): Promise<Int16Array> {
+export async function renderSpeech(
+  tts: (text: string) => Promise<TtsResult>,
+  text: string,
+  outRate: number,
+): Promise<Int16Array> {
   const { samples, rate } = await tts(text);
   if (rate === outRate || samples.length === 0) return samples;
   return resampleWhole(samples, rate, outRate);

@@ -6,8 +6,14 @@ import type { PlayResult } from './speaker.js';
 import { type Scenario, type ScenarioStep, stepKind } from './scenario.js';
 import { type Inbox, fillTemplate, sleep } from './waits.js';
 
-export interface CallerTurn { speechMs: number; text: string }
-export interface ToolResult { name: string; output: unknown }
+export interface CallerTurn {
+  speechMs: number;
+  text: string;
+}
+export interface ToolResult {
+  name: string;
+  output: unknown;
+}
 
 export interface ScenarioHost {
   readonly signal: AbortSignal;
@@ -44,7 +50,10 @@ async function takeCallerTurn(host: ScenarioHost, timeoutMs: number, expect?: st
   }
 }
 
-async function collectDigits(host: ScenarioHost, step: { count?: number; until?: string; timeout_ms?: number }): Promise<string> {
+async function collectDigits(
+  host: ScenarioHost,
+  step: { count?: number; until?: string; timeout_ms?: number },
+): Promise<string> {
   const deadline = performance.now() + (step.timeout_ms ?? DTMF_TIMEOUT_MS);
   let digits = '';
   while (!host.closed) {
@@ -77,7 +86,11 @@ async function runStep(host: ScenarioHost, step: ScenarioStep): Promise<'next' |
     host.vars[t.name] = result?.output;
     host.vars.result = result?.output;
     if (t.say_template !== undefined && !host.closed) {
-      await host.say(result ? fillTemplate(t.say_template, result.output, host.vars) : 'Sorry, I could not get that information right now.');
+      await host.say(
+        result
+          ? fillTemplate(t.say_template, result.output, host.vars)
+          : 'Sorry, I could not get that information right now.',
+      );
     }
   } else if ('verb' in step) {
     // Without a call_id the bridge sends nothing back (§6), so one is needed only to await a result.
@@ -113,10 +126,14 @@ export async function runScenario(host: ScenarioHost, scenario: Scenario): Promi
 const DTMF_WORDS: Record<string, string> = { '*': 'star', '#': 'pound' };
 
 /** The echo agent's answer to a caller turn or a burst of keys. */
-export async function runEchoReply(host: ScenarioHost, input: { kind: 'turn'; turn: CallerTurn } | { kind: 'dtmf'; digits: string }): Promise<void> {
+export async function runEchoReply(
+  host: ScenarioHost,
+  input: { kind: 'turn'; turn: CallerTurn } | { kind: 'dtmf'; digits: string },
+): Promise<void> {
   host.bargedIn = false;
-  const text = input.kind === 'turn'
-    ? `I heard you speak for ${(input.turn.speechMs / 1000).toFixed(1)} seconds. How else can I help?`
-    : `You pressed ${[...input.digits].map((d) => DTMF_WORDS[d] ?? d).join(' ')}.`;
+  const text =
+    input.kind === 'turn'
+      ? `I heard you speak for ${(input.turn.speechMs / 1000).toFixed(1)} seconds. How else can I help?`
+      : `You pressed ${[...input.digits].map((d) => DTMF_WORDS[d] ?? d).join(' ')}.`;
   await host.say(text);
 }

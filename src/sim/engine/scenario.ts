@@ -15,50 +15,74 @@ const digit = z.string().regex(/^[0-9*#A-D]$/, 'a single DTMF key (0-9 * # A-D)'
 const codeField = z.union([z.string(), z.number()]).optional();
 
 /** Codes a close frame may carry, plus 1006, which the engine produces by dropping the socket. */
-const closeCode = z.number().int().refine(
-  (c) => c === 1000 || c === 1001 || c === 1002 || c === 1003 || c === 1006 || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999),
-  'a valid WebSocket close code (1000-1003, 1006, 1007-1014, 3000-4999)',
-);
+const closeCode = z
+  .number()
+  .int()
+  .refine(
+    (c) =>
+      c === 1000 ||
+      c === 1001 ||
+      c === 1002 ||
+      c === 1003 ||
+      c === 1006 ||
+      (c >= 1007 && c <= 1014) ||
+      (c >= 3000 && c <= 4999),
+    'a valid WebSocket close code (1000-1003, 1006, 1007-1014, 3000-4999)',
+  );
 
 export const VERBS = ['transfer_to_human', 'send_dtmf', 'play_hold', 'collect', 'end_call'] as const;
 
 const STEP_SCHEMAS = {
-  say: z.object({
-    say: z.string().min(1),
-    /** go on with the next step at once while this is spoken (a real engine emits a verb mid-utterance) */
-    no_wait: z.boolean().optional(),
-  }).strict(),
-  wait_for_caller: z.object({
-    wait_for_caller: z.literal(true),
-    /** what the caller is expected to say: used as the user transcript text */
-    expect: z.string().optional(),
-    timeout_ms: ms.optional(),
-  }).strict(),
+  say: z
+    .object({
+      say: z.string().min(1),
+      /** go on with the next step at once while this is spoken (a real engine emits a verb mid-utterance) */
+      no_wait: z.boolean().optional(),
+    })
+    .strict(),
+  wait_for_caller: z
+    .object({
+      wait_for_caller: z.literal(true),
+      /** what the caller is expected to say: used as the user transcript text */
+      expect: z.string().optional(),
+      timeout_ms: ms.optional(),
+    })
+    .strict(),
   wait_ms: z.object({ wait_ms: ms }).strict(),
-  wait_for_dtmf: z.object({
-    wait_for_dtmf: z.object({
-      count: z.number().int().min(1).max(64).optional(),
-      until: digit.optional(),
-      timeout_ms: ms.optional(),
-    }).strict(),
-  }).strict(),
-  tool_call: z.object({
-    tool_call: z.object({
-      name: z.string().min(1),
-      arguments: z.record(z.string(), z.unknown()).default({}),
+  wait_for_dtmf: z
+    .object({
+      wait_for_dtmf: z
+        .object({
+          count: z.number().int().min(1).max(64).optional(),
+          until: digit.optional(),
+          timeout_ms: ms.optional(),
+        })
+        .strict(),
+    })
+    .strict(),
+  tool_call: z
+    .object({
+      tool_call: z
+        .object({
+          name: z.string().min(1),
+          arguments: z.record(z.string(), z.unknown()).default({}),
+          call_id: z.string().min(1).optional(),
+          /** spoken after the result, `{{field}}` filled from the tool_result output */
+          say_template: z.string().optional(),
+          timeout_ms: ms.optional(),
+        })
+        .strict(),
+    })
+    .strict(),
+  verb: z
+    .object({
+      verb: z.enum(VERBS),
+      args: z.record(z.string(), z.unknown()).default({}),
       call_id: z.string().min(1).optional(),
-      /** spoken after the result, `{{field}}` filled from the tool_result output */
-      say_template: z.string().optional(),
+      await_result: z.boolean().default(false),
       timeout_ms: ms.optional(),
-    }).strict(),
-  }).strict(),
-  verb: z.object({
-    verb: z.enum(VERBS),
-    args: z.record(z.string(), z.unknown()).default({}),
-    call_id: z.string().min(1).optional(),
-    await_result: z.boolean().default(false),
-    timeout_ms: ms.optional(),
-  }).strict(),
+    })
+    .strict(),
   error: z.object({ error: z.object({ code: codeField, message: z.string().optional() }).strict() }).strict(),
   warning: z.object({ warning: z.object({ code: codeField, message: z.string().optional() }).strict() }).strict(),
   close: z.object({ close: z.object({ code: closeCode, reason: z.string().max(120).optional() }).strict() }).strict(),
@@ -80,20 +104,25 @@ export interface Scenario {
   steps: ScenarioStep[];
 }
 
-const headerSchema = z.object({
-  name: z.string().optional(),
-  output_rate: z.number().int().min(8000).max(48000).optional(),
-  after: z.enum(['idle', 'echo']).default('idle'),
-  pacing: z.string().superRefine((v, ctx) => {
-    try {
-      parsePacing(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    }
-  }).optional(),
-  dialect: z.enum(['standard', 'reference']).optional(),
-  steps: z.array(z.unknown()).min(1, 'a scenario needs at least one step'),
-}).strict();
+const headerSchema = z
+  .object({
+    name: z.string().optional(),
+    output_rate: z.number().int().min(8000).max(48000).optional(),
+    after: z.enum(['idle', 'echo']).default('idle'),
+    pacing: z
+      .string()
+      .superRefine((v, ctx) => {
+        try {
+          parsePacing(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .optional(),
+    dialect: z.enum(['standard', 'reference']).optional(),
+    steps: z.array(z.unknown()).min(1, 'a scenario needs at least one step'),
+  })
+  .strict();
 
 const STEP_KINDS = Object.keys(STEP_SCHEMAS) as StepKind[];
 
@@ -145,7 +174,9 @@ export async function loadScenario(path: string): Promise<Scenario> {
   try {
     value = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ScenarioError(`${path}: not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new ScenarioError(
+      `${path}: not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+    );
   }
   return parseScenario(value, path);
 }

@@ -71,27 +71,47 @@ export class EngineSession implements ScenarioHost {
   private pendingDigits = '';
   private dtmfTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly ws: WebSocket, private readonly s: SessionSettings) {
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly s: SessionSettings,
+  ) {
     this.record = newRecord(s);
-    this.speaker = new AgentSpeaker((frame) => this.sendAudioFrame(frame), s.outputRate, { pacing: s.pacing, random: s.random });
+    this.speaker = new AgentSpeaker((frame) => this.sendAudioFrame(frame), s.outputRate, {
+      pacing: s.pacing,
+      random: s.random,
+    });
     this.vad = new EnergyVad(s.inputRate, this.onVadEdge, s.vad);
     if (s.mode === 'loopback' && s.outputRate !== s.inputRate) {
       this.loopbackResampler = new StreamResampler(s.inputRate, s.outputRate);
     }
   }
 
-  get signal(): AbortSignal { return this.abort.signal; }
-  get closed(): boolean { return this.abort.signal.aborted; }
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+  get closed(): boolean {
+    return this.abort.signal.aborted;
+  }
 
   /** Greets the client: hello first, then session_started (§3). */
   start(): void {
     const audioIn = `pcm16@${this.s.inputRate}`;
     const audioOut = `pcm16@${this.s.outputRate}`;
-    this.send({ event: 'hello', protocol: 2, audio_in: audioIn, audio_out: audioOut, call_id: this.s.callId, server: 'omni-offline' });
+    this.send({
+      event: 'hello',
+      protocol: 2,
+      audio_in: audioIn,
+      audio_out: audioOut,
+      call_id: this.s.callId,
+      server: 'omni-offline',
+    });
     const reference = this.s.dialect === 'reference';
     this.send({
-      event: 'session_started', agent_id: 'offline-agent', audio_in: reference ? 'pcm16' : audioIn,
-      audio_out: reference ? 'pcm16' : audioOut, call_id: this.s.callId,
+      event: 'session_started',
+      agent_id: 'offline-agent',
+      audio_in: reference ? 'pcm16' : audioIn,
+      audio_out: reference ? 'pcm16' : audioOut,
+      call_id: this.s.callId,
     });
   }
 
@@ -164,7 +184,10 @@ export class EngineSession implements ScenarioHost {
     const samples = await renderSpeech(this.s.tts, text, this.s.outputRate);
     if (this.closed) return undefined;
     this.turn++;
-    const since = this.lastCallerEndAt === undefined ? {} : { since_caller_end_ms: Math.round(performance.now() - this.lastCallerEndAt) };
+    const since =
+      this.lastCallerEndAt === undefined
+        ? {}
+        : { since_caller_end_ms: Math.round(performance.now() - this.lastCallerEndAt) };
     if (this.s.dialect === 'reference') {
       this.send({ event: 'turn', role: 'assistant', ...since });
       this.sendTranscriptFrame({ role: 'assistant', text, final: true });
@@ -199,7 +222,9 @@ export class EngineSession implements ScenarioHost {
     });
   }
 
-  becomeEchoAgent(): void { this.echoAgent = true; }
+  becomeEchoAgent(): void {
+    this.echoAgent = true;
+  }
 
   violate(violation: string): void {
     if (noteViolation(this.record, violation)) {
@@ -218,8 +243,11 @@ export class EngineSession implements ScenarioHost {
       this.send({ event: 'config_ack', voice_id: voiceId, honored: keys, ignored: [] });
     } else {
       this.send({
-        event: 'configured', voice_id: voiceId,
-        greeting: typeof config.greeting === 'string' && config.greeting !== '', tools, audio_out: `pcm16@${this.s.outputRate}`,
+        event: 'configured',
+        voice_id: voiceId,
+        greeting: typeof config.greeting === 'string' && config.greeting !== '',
+        tools,
+        audio_out: `pcm16@${this.s.outputRate}`,
       });
     }
     if (typeof config.greeting === 'string') this.vars.greeting = config.greeting;
@@ -236,7 +264,8 @@ export class EngineSession implements ScenarioHost {
       }
       if (scripted) await runScenario(this, this.s.scenario!);
     } catch (err) {
-      if (!this.closed) this.s.logger.error({ err: (err as Error).message, callId: this.s.callId }, 'offline engine agent failed');
+      if (!this.closed)
+        this.s.logger.error({ err: (err as Error).message, callId: this.s.callId }, 'offline engine agent failed');
     }
   }
 
@@ -277,8 +306,10 @@ export class EngineSession implements ScenarioHost {
 
   private onToolResult(r: { callId: string; name: string; output: unknown }): void {
     this.record.toolResults.push({ callId: r.callId, name: r.name, output: r.output });
-    if (!this.issuedCallIds.has(r.callId)) return this.violate(`tool_result for unknown call_id ${r.callId.slice(0, 64)}`);
-    if (this.answeredCallIds.has(r.callId)) return this.violate(`second tool_result for call_id ${r.callId.slice(0, 64)}`);
+    if (!this.issuedCallIds.has(r.callId))
+      return this.violate(`tool_result for unknown call_id ${r.callId.slice(0, 64)}`);
+    if (this.answeredCallIds.has(r.callId))
+      return this.violate(`second tool_result for call_id ${r.callId.slice(0, 64)}`);
     this.answeredCallIds.add(r.callId);
     this.toolWaiters.get(r.callId)?.({ name: r.name, output: r.output });
   }

@@ -43,12 +43,18 @@ export class AgentSpeaker {
   private readonly random: Uniform;
   private current: Playing | undefined;
 
-  constructor(private readonly send: (frame: Buffer) => void, private readonly rate: number, opts: SpeakerOptions = {}) {
+  constructor(
+    private readonly send: (frame: Buffer) => void,
+    private readonly rate: number,
+    opts: SpeakerOptions = {},
+  ) {
     this.pacing = opts.pacing ?? parsePacing('realtime');
     this.random = opts.random ?? Math.random;
   }
 
-  get speaking(): boolean { return this.current !== undefined; }
+  get speaking(): boolean {
+    return this.current !== undefined;
+  }
 
   /** Plays `samples` (at the speaker's rate). A new utterance replaces one still playing. */
   play(text: string, samples: Int16Array): Promise<PlayResult> {
@@ -101,7 +107,10 @@ export class AgentSpeaker {
     const spokenMs = Math.min(durationMs, performance.now() - p.t0);
     const sentMs = (p.sent * 500) / this.rate;
     const result: PlayResult = {
-      interrupted, spokenMs, sentMs, spokenText: interrupted ? spokenPortion(p.text, spokenMs / durationMs) : p.text,
+      interrupted,
+      spokenMs,
+      sentMs,
+      spokenText: interrupted ? spokenPortion(p.text, spokenMs / durationMs) : p.text,
     };
     p.resolve(result);
     return result;

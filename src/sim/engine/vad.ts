@@ -21,9 +21,7 @@ export interface VadOptions {
   floorFactor?: number;
 }
 
-export type VadEdge =
-  | { kind: 'speech_start'; atMs: number }
-  | { kind: 'speech_end'; atMs: number; speechMs: number };
+export type VadEdge = { kind: 'speech_start'; atMs: number } | { kind: 'speech_end'; atMs: number; speechMs: number };
 
 const BLOCK_MS = 10;
 /** The minimum is taken over the current and the previous segment of this many blocks. */
@@ -48,7 +46,11 @@ export class EnergyVad {
   private speechStartMs = 0;
   private clockMs = 0;
 
-  constructor(rate: number, private readonly onEdge: (edge: VadEdge) => void, opts: VadOptions = {}) {
+  constructor(
+    rate: number,
+    private readonly onEdge: (edge: VadEdge) => void,
+    opts: VadOptions = {},
+  ) {
     this.blockSamples = Math.max(1, Math.round((rate * BLOCK_MS) / 1000));
     this.startMs = opts.startMs ?? 60;
     this.endSilenceMs = opts.endSilenceMs ?? 600;
@@ -56,13 +58,17 @@ export class EnergyVad {
     this.floorFactor = opts.floorFactor ?? 3;
   }
 
-  get inSpeech(): boolean { return this.speaking; }
+  get inSpeech(): boolean {
+    return this.speaking;
+  }
   get noiseFloor(): number {
     const floor = Math.min(this.segmentMin, this.previousMin);
     return Number.isFinite(floor) ? floor : 0;
   }
   /** Audio time seen so far, in ms. */
-  get nowMs(): number { return this.clockMs; }
+  get nowMs(): number {
+    return this.clockMs;
+  }
 
   /** Feeds caller audio of any length; edges are reported through the callback, in order. */
   push(pcm: Int16Array): void {

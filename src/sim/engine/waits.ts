@@ -18,9 +18,13 @@ export class Inbox<T> {
     }
   }
 
-  get size(): number { return this.items.length; }
+  get size(): number {
+    return this.items.length;
+  }
 
-  clear(): void { this.items.length = 0; }
+  clear(): void {
+    this.items.length = 0;
+  }
 
   /** The oldest item, or the next to arrive within `timeoutMs`; undefined on timeout or abort. */
   take(timeoutMs: number, signal: AbortSignal): Promise<T | undefined> {
@@ -69,7 +73,8 @@ export function fillTemplate(template: string, ...sources: unknown[]): string {
         v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined;
       }
       if (typeof v === 'object' && v !== null) return JSON.stringify(v);
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint')
+        return String(v);
     }
     return 'unknown';
   });

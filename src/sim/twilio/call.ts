@@ -8,9 +8,7 @@ import { runDocuments } from './executor.js';
 import { Webhooks } from './webhooks.js';
 import { runScript } from './script.js';
 import { sketchTwiml, parseTwiml } from './twiml-parser.js';
-import type {
-  Actor, CallResult, DialRecord, EndedBy, StreamStats, TimelineEntry,
-} from './types.js';
+import type { Actor, CallResult, DialRecord, EndedBy, StreamStats, TimelineEntry } from './types.js';
 
 export type { CallEnv, CallSetup } from './call-port.js';
 
@@ -60,7 +58,11 @@ export class SimCall implements SimCallPort {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly violationCounts = new Map<string, number>();
 
-  constructor(readonly env: CallEnv, readonly setup: CallSetup, readonly voiceUrl: string) {
+  constructor(
+    readonly env: CallEnv,
+    readonly setup: CallSetup,
+    readonly voiceUrl: string,
+  ) {
     this.callSid = setup.callSid ?? newSid('CA');
     this.clock = new CallClock(setup.realtime, () => this.tick());
     this.done = new Promise((r) => (this.resolveDone = r));
@@ -108,7 +110,10 @@ export class SimCall implements SimCallPort {
     void this.clock.until(this.setup.maxDurationMs).then((reached) => {
       if (reached) this.end('timeout');
     });
-    this.note('twilio', `${this.setup.direction === 'inbound' ? 'incoming' : 'outgoing'} call ${this.setup.from} → ${this.setup.to} (${this.callSid})`);
+    this.note(
+      'twilio',
+      `${this.setup.direction === 'inbound' ? 'incoming' : 'outgoing'} call ${this.setup.from} → ${this.setup.to} (${this.callSid})`,
+    );
     this.web.status('initiated', 'initiated');
     this.web.status('ringing', 'ringing');
     const doc = await this.web.fetch(this.voiceUrl, this.voiceUrl, this.web.params('ringing'));
@@ -142,9 +147,10 @@ export class SimCall implements SimCallPort {
     this.note('human', 'answered');
     this.web.answeredAtMs = this.clock.now();
     this.web.status('answered', 'in-progress');
-    const doc = source.twiml !== undefined
-      ? { xml: source.twiml, url: this.voiceUrl }
-      : await this.web.fetch(source.url ?? this.voiceUrl, this.voiceUrl, {}, source.method);
+    const doc =
+      source.twiml !== undefined
+        ? { xml: source.twiml, url: this.voiceUrl }
+        : await this.web.fetch(source.url ?? this.voiceUrl, this.voiceUrl, {}, source.method);
     if (this.ended) return;
     if (!doc) return this.end('twiml-end');
     this.startScript();
@@ -163,15 +169,18 @@ export class SimCall implements SimCallPort {
     const ctl = new AbortController();
     this.docCtl = ctl;
     void this.track(
-      runDocuments(this, doc, ctl.signal).then((outcome) => {
-        if (ctl.signal.aborted || this.ended) return;
-        if (outcome === 'hangup') this.end('bridge-hangup');
-        else this.end(this.lastDialCompleted ? 'transfer-completed' : 'twiml-end');
-      }, (err: Error) => {
-        // A simulator bug must end the call visibly, not leave it hanging until the timeout.
-        this.violation(`simulator error: ${err.message}`);
-        this.end('twiml-end');
-      }),
+      runDocuments(this, doc, ctl.signal).then(
+        (outcome) => {
+          if (ctl.signal.aborted || this.ended) return;
+          if (outcome === 'hangup') this.end('bridge-hangup');
+          else this.end(this.lastDialCompleted ? 'transfer-completed' : 'twiml-end');
+        },
+        (err: Error) => {
+          // A simulator bug must end the call visibly, not leave it hanging until the timeout.
+          this.violation(`simulator error: ${err.message}`);
+          this.end('twiml-end');
+        },
+      ),
     );
   }
 
@@ -203,7 +212,9 @@ export class SimCall implements SimCallPort {
     this.endedAtMs = this.clock.now();
     // The result waits for the socket to close (bounded), so a test sees the `stop` it was sent.
     let timer: NodeJS.Timeout | undefined;
-    const closed = stream ? Promise.race([stream.closed, new Promise((r) => (timer = setTimeout(r, 1500)))]) : Promise.resolve();
+    const closed = stream
+      ? Promise.race([stream.closed, new Promise((r) => (timer = setTimeout(r, 1500)))])
+      : Promise.resolve();
     void closed.then(() => {
       clearTimeout(timer);
       const result = this.result();

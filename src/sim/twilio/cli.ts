@@ -28,7 +28,8 @@ const defaultIo: CliIo = {
 function int(v: string | undefined, name: string, def: number): number {
   if (v === undefined) return def;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer (got "${v}")`);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0)
+    throw new Error(`--${name} must be a non-negative integer (got "${v}")`);
   return n;
 }
 
@@ -38,7 +39,9 @@ export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise
   const values = args.values as Record<string, string | undefined> & { say?: string[]; json?: boolean };
   const authToken = io.env.TWILIO_AUTH_TOKEN;
   if (!authToken) {
-    io.err('omni-phone-bridge call: TWILIO_AUTH_TOKEN is not set: the simulator signs requests with the bridge\'s auth token\n');
+    io.err(
+      "omni-phone-bridge call: TWILIO_AUTH_TOKEN is not set: the simulator signs requests with the bridge's auth token\n",
+    );
     return 2;
   }
   let hangupAfter: number | undefined;

@@ -21,7 +21,10 @@ export class CallClock {
   private stopped = false;
   skippedTicks = 0;
 
-  constructor(private readonly realtime: boolean, private readonly onTick: () => void) {}
+  constructor(
+    private readonly realtime: boolean,
+    private readonly onTick: () => void,
+  ) {}
 
   /** ms since the call was placed (wall clock in real time, tick time otherwise) */
   now(): number {

@@ -50,7 +50,8 @@ export async function runDial(call: SimCallPort, verb: TwimlNode, doc: Doc, sign
   }
   const human = call.env.human;
   call.note('twilio', `dial ${target}${a.callerId ? ` (callerId ${a.callerId})` : ''}`);
-  const ringMs = human.answer === 'no-answer' ? Math.min(timeoutS * 1000, human.ringMs ?? timeoutS * 1000) : human.ringMs ?? 1000;
+  const ringMs =
+    human.answer === 'no-answer' ? Math.min(timeoutS * 1000, human.ringMs ?? timeoutS * 1000) : (human.ringMs ?? 1000);
   if (!(await ring(call, ringMs, signal))) return 'stop';
   let result: DialRecord['result'];
   let durationS = 0;
@@ -75,7 +76,13 @@ export async function runDial(call: SimCallPort, verb: TwimlNode, doc: Doc, sign
 }
 
 /** Plays the queue's wait TwiML (Play/Say/Pause) or stand-in hold music for `holdMs`. */
-async function hold(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortSignal, holdMs: number): Promise<boolean> {
+async function hold(
+  call: SimCallPort,
+  verb: TwimlNode,
+  doc: Doc,
+  signal: AbortSignal,
+  holdMs: number,
+): Promise<boolean> {
   const ctl = new AbortController();
   const onAbort = () => ctl.abort();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -95,7 +102,8 @@ async function hold(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortS
       if (ctl.signal.aborted) break;
       if (v.name === 'Play') await playToCaller(call, holdMusic(3000), ctl.signal);
       else if (v.name === 'Pause') await call.clock.sleep(Number(v.attrs.length ?? '1') * 1000, ctl.signal);
-      else if (v.name === 'Say') await playToCaller(call, (await cachedSpeak(v.text)) ?? new Int16Array(8000), ctl.signal);
+      else if (v.name === 'Say')
+        await playToCaller(call, (await cachedSpeak(v.text)) ?? new Int16Array(8000), ctl.signal);
     }
     // Always let the clock move, whatever the wait document holds: no busy loop.
     if (waitVerbs.length === 0) await playToCaller(call, holdMusic(3000), ctl.signal);
@@ -105,7 +113,12 @@ async function hold(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortS
   return !signal.aborted && !call.ended;
 }
 
-export async function runEnqueue(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: AbortSignal): Promise<VerbOutcome> {
+export async function runEnqueue(
+  call: SimCallPort,
+  verb: TwimlNode,
+  doc: Doc,
+  signal: AbortSignal,
+): Promise<VerbOutcome> {
   const queue = verb.text;
   if (!queue) {
     call.violation('<Enqueue> without a queue name');
@@ -127,5 +140,12 @@ export async function runEnqueue(call: SimCallPort, verb: TwimlNode, doc: Doc, s
   if (!ok) return 'stop';
   call.lastDialCompleted = true;
   if (!verb.attrs.action) return undefined;
-  return (await call.web.fetch(verb.attrs.action, doc.url, { QueueResult: 'bridged', QueueTime: String(Math.round((human.ringMs ?? 1000) / 1000)) }, verb.attrs.method)) ?? 'stop';
+  return (
+    (await call.web.fetch(
+      verb.attrs.action,
+      doc.url,
+      { QueueResult: 'bridged', QueueTime: String(Math.round((human.ringMs ?? 1000) / 1000)) },
+      verb.attrs.method,
+    )) ?? 'stop'
+  );
 }

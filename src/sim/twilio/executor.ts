@@ -94,7 +94,8 @@ async function say(call: SimCallPort, verb: TwimlNode, signal: AbortSignal, inte
 async function play(call: SimCallPort, verb: TwimlNode, signal: AbortSignal, interrupt?: Promise<void>): Promise<void> {
   const digits = verb.attrs.digits;
   if (digits !== undefined) {
-    if (!/^[0-9*#A-DwW]{1,128}$/.test(digits)) return call.violation(`13221 <Play digits="${digits.slice(0, 20)}"> is invalid`);
+    if (!/^[0-9*#A-DwW]{1,128}$/.test(digits))
+      return call.violation(`13221 <Play digits="${digits.slice(0, 20)}"> is invalid`);
     call.note('twilio', `play digits ${digits}`);
     await playToCaller(call, digitsAudio(digits), signal, interrupt);
     return;
@@ -175,7 +176,8 @@ async function connect(call: SimCallPort, verb: TwimlNode, doc: Doc, signal: Abo
     }
     const name = p.attrs.name ?? '';
     const value = p.attrs.value ?? '';
-    if (!name || name.length >= 500 || value.length >= 500) call.violation(`<Parameter name="${name.slice(0, 30)}"> name/value must be 1..499 characters`);
+    if (!name || name.length >= 500 || value.length >= 500)
+      call.violation(`<Parameter name="${name.slice(0, 30)}"> name/value must be 1..499 characters`);
     customParameters[name] = value;
   }
   let onEnded!: () => void;

@@ -80,7 +80,8 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
         return { status: 400, code: 21218, message: `Invalid Status "${status.slice(0, 20)}"` };
       }
       if (twiml !== undefined) {
-        if (twiml.length > MAX_TWIML_CHARS) return { status: 400, code: 21220, message: `Twiml exceeds ${MAX_TWIML_CHARS} characters` };
+        if (twiml.length > MAX_TWIML_CHARS)
+          return { status: 400, code: 21220, message: `Twiml exceeds ${MAX_TWIML_CHARS} characters` };
         const err = call.updateTwiml(twiml);
         if (err) return { status: 400, code: 12100, message: `Invalid TwiML: ${err}` };
         return { status: 200, call: view(call) };
@@ -108,21 +109,27 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
       const url = first(form.Url);
       if (!to) return { status: 400, code: 21201, message: "No 'To' number is specified" };
       if (!from) return { status: 400, code: 21213, message: "No 'From' number is specified" };
-      if (twiml === undefined && url === undefined) return { status: 400, code: 21205, message: 'Url or Twiml is required' };
-      if (twiml !== undefined && twiml.length > MAX_TWIML_CHARS) return { status: 400, code: 21220, message: 'Twiml too long' };
+      if (twiml === undefined && url === undefined)
+        return { status: 400, code: 21205, message: 'Url or Twiml is required' };
+      if (twiml !== undefined && twiml.length > MAX_TWIML_CHARS)
+        return { status: 400, code: 21220, message: 'Twiml too long' };
       const statusCallback = first(form.StatusCallback);
       const events = form.StatusCallbackEvent;
-      const call = new SimCall(env, {
-        from,
-        to,
-        direction: 'outbound-api',
-        realtime: true,
-        maxDurationMs: DEFAULT_MAX_DURATION_MS,
-        ...(statusCallback ? { statusCallbackUrl: statusCallback } : {}),
-        // Without StatusCallbackEvent Twilio sends only `completed`.
-        statusEvents: events === undefined ? ['completed'] : Array.isArray(events) ? events : [events],
-        ...(form.MachineDetection !== undefined ? { extraParams: { AnsweredBy: 'human' } } : {}),
-      }, url ?? mapper.publicBase + '/');
+      const call = new SimCall(
+        env,
+        {
+          from,
+          to,
+          direction: 'outbound-api',
+          realtime: true,
+          maxDurationMs: DEFAULT_MAX_DURATION_MS,
+          ...(statusCallback ? { statusCallbackUrl: statusCallback } : {}),
+          // Without StatusCallbackEvent Twilio sends only `completed`.
+          statusEvents: events === undefined ? ['completed'] : Array.isArray(events) ? events : [events],
+          ...(form.MachineDetection !== undefined ? { extraParams: { AnsweredBy: 'human' } } : {}),
+        },
+        url ?? mapper.publicBase + '/',
+      );
       register(call);
       call.runOutbound({ twiml, url, method: first(form.Method) }).catch((err: Error) => {
         call.violation(`simulator error: ${err.message}`);
@@ -144,17 +151,21 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
     calls: handles,
     placeCall(p: PlaceCallOptions): CallHandle {
       const voiceUrl = p.voiceUrl ?? `${mapper.publicBase}/twilio/voice`;
-      const call = new SimCall(env, {
-        ...(p.callSid ? { callSid: p.callSid } : {}),
-        from: p.from,
-        to: p.to,
-        direction: 'inbound',
-        realtime: p.realtime ?? true,
-        maxDurationMs: p.maxDurationMs ?? DEFAULT_MAX_DURATION_MS,
-        ...(p.caller ? { caller: p.caller } : {}),
-        ...(p.statusCallbackUrl ? { statusCallbackUrl: p.statusCallbackUrl } : {}),
-        ...(p.extraParams ? { extraParams: p.extraParams } : {}),
-      }, voiceUrl);
+      const call = new SimCall(
+        env,
+        {
+          ...(p.callSid ? { callSid: p.callSid } : {}),
+          from: p.from,
+          to: p.to,
+          direction: 'inbound',
+          realtime: p.realtime ?? true,
+          maxDurationMs: p.maxDurationMs ?? DEFAULT_MAX_DURATION_MS,
+          ...(p.caller ? { caller: p.caller } : {}),
+          ...(p.statusCallbackUrl ? { statusCallbackUrl: p.statusCallbackUrl } : {}),
+          ...(p.extraParams ? { extraParams: p.extraParams } : {}),
+        },
+        voiceUrl,
+      );
       const handle = register(call);
       // Started on the next turn so listeners attached right after placeCall see every entry.
       setImmediate(() => {

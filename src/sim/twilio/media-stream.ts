@@ -64,7 +64,10 @@ export class MediaStream {
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
 
-  constructor(private readonly init: MediaStreamInit, private readonly hooks: StreamHooks) {
+  constructor(
+    private readonly init: MediaStreamInit,
+    private readonly hooks: StreamHooks,
+  ) {
     this.stats = {
       streamSid: this.streamSid,
       startedAtMs: hooks.now(),
@@ -147,7 +150,14 @@ export class MediaStream {
   sendDtmf(digit: string): void {
     if (!this.active) return;
     this.stats.dtmfSent++;
-    this.send(JSON.stringify({ event: 'dtmf', sequenceNumber: String(++this.seq), streamSid: this.streamSid, dtmf: { track: 'inbound_track', digit } }));
+    this.send(
+      JSON.stringify({
+        event: 'dtmf',
+        sequenceNumber: String(++this.seq),
+        streamSid: this.streamSid,
+        dtmf: { track: 'inbound_track', digit },
+      }),
+    );
   }
 
   /** Plays one frame of bridge audio into dst and echoes the marks it reaches. */
@@ -159,7 +169,14 @@ export class MediaStream {
   stop(): void {
     if (this.stopped || this.finished) return;
     if (this.isOpen) {
-      this.send(JSON.stringify({ event: 'stop', sequenceNumber: String(++this.seq), streamSid: this.streamSid, stop: { accountSid: this.init.accountSid, callSid: this.init.callSid } }));
+      this.send(
+        JSON.stringify({
+          event: 'stop',
+          sequenceNumber: String(++this.seq),
+          streamSid: this.streamSid,
+          stop: { accountSid: this.init.accountSid, callSid: this.init.callSid },
+        }),
+      );
     }
     this.stopped = true;
     this.stoppedAt = this.hooks.now();
@@ -180,7 +197,8 @@ export class MediaStream {
     this.stats.endedAtMs = this.hooks.now();
     this.stats.endedBy = by;
     const left = this.playback.bufferedSamples;
-    if (left > 0 && by === 'bridge-close') this.hooks.note('twilio', `stream closed with ${Math.round(left / 8)} ms of audio unplayed`);
+    if (left > 0 && by === 'bridge-close')
+      this.hooks.note('twilio', `stream closed with ${Math.round(left / 8)} ms of audio unplayed`);
     if (by === 'connect-failed') this.resolveClosed();
     this.hooks.ended(this);
   }
@@ -194,7 +212,9 @@ export class MediaStream {
     // Bridges mark every chunk; the timeline shows the mark that ends an utterance (buffer
     // drained), immediate and discarded ones. The stats count them all.
     if (how !== 'played' || this.playback.bufferedSamples === 0) this.hooks.note('bridge', `mark ${name} ${how}`);
-    this.send(JSON.stringify({ event: 'mark', sequenceNumber: String(++this.seq), streamSid: this.streamSid, mark: { name } }));
+    this.send(
+      JSON.stringify({ event: 'mark', sequenceNumber: String(++this.seq), streamSid: this.streamSid, mark: { name } }),
+    );
   }
 
   private reject(what: string): void {
@@ -214,17 +234,21 @@ export class MediaStream {
     } catch {
       return this.reject('invalid JSON');
     }
-    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return this.reject('message is not a JSON object');
+    if (msg === null || typeof msg !== 'object' || Array.isArray(msg))
+      return this.reject('message is not a JSON object');
     const m = msg as Record<string, unknown>;
     const event = m.event;
-    if (event !== 'media' && event !== 'mark' && event !== 'clear') return this.reject(`unknown outbound event ${JSON.stringify(event)?.slice(0, 40)}`);
-    if (m.streamSid !== this.streamSid) return this.reject(`${event}: wrong streamSid ${JSON.stringify(m.streamSid)?.slice(0, 40)}`);
+    if (event !== 'media' && event !== 'mark' && event !== 'clear')
+      return this.reject(`unknown outbound event ${JSON.stringify(event)?.slice(0, 40)}`);
+    if (m.streamSid !== this.streamSid)
+      return this.reject(`${event}: wrong streamSid ${JSON.stringify(m.streamSid)?.slice(0, 40)}`);
     const body = event === 'clear' ? undefined : event;
     const extra = extraKeys(m, body ? ['event', 'streamSid', body] : ['event', 'streamSid']);
     if (extra) return this.reject(`${event}: unexpected field ${extra}`);
     if (event === 'clear') return this.onClear();
     const inner = m[event];
-    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return this.reject(`${event}: missing ${event} object`);
+    if (inner === null || typeof inner !== 'object' || Array.isArray(inner))
+      return this.reject(`${event}: missing ${event} object`);
     const innerObj = inner as Record<string, unknown>;
     const innerKey = event === 'media' ? 'payload' : 'name';
     const innerExtra = extraKeys(innerObj, [innerKey]);

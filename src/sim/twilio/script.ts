@@ -53,16 +53,19 @@ async function drained(call: SimCallPort): Promise<boolean> {
 }
 
 export async function runScript(call: SimCallPort, script: CallerScript): Promise<void> {
-  const prepared = script.map((a) => prepare(a).catch((err: Error) => {
-    call.note('caller', `cannot prepare audio: ${err.message}`);
-    return null;
-  }));
+  const prepared = script.map((a) =>
+    prepare(a).catch((err: Error) => {
+      call.note('caller', `cannot prepare audio: ${err.message}`);
+      return null;
+    }),
+  );
   let framesBefore = call.audibleFrames;
   for (let i = 0; i < script.length; i++) {
     const a = script[i]!;
     if (call.ended) return;
     if (a.atMs !== undefined && !(await call.clock.until(a.atMs))) return;
-    if (a.afterAgentSilenceMs !== undefined && !(await whenAgentSilent(call, a.afterAgentSilenceMs, framesBefore))) return;
+    if (a.afterAgentSilenceMs !== undefined && !(await whenAgentSilent(call, a.afterAgentSilenceMs, framesBefore)))
+      return;
     framesBefore = call.audibleFrames;
     if (a.hangup) {
       call.note('caller', 'hangs up');
@@ -75,7 +78,8 @@ export async function runScript(call: SimCallPort, script: CallerScript): Promis
     const audio = await prepared[i];
     if (audio !== undefined) {
       if (!(await whenListening(call, false))) return;
-      const label = a.say !== undefined ? `says "${a.say}"` : a.wav !== undefined ? `plays ${a.wav}` : `noise ${a.noiseMs} ms`;
+      const label =
+        a.say !== undefined ? `says "${a.say}"` : a.wav !== undefined ? `plays ${a.wav}` : `noise ${a.noiseMs} ms`;
       call.note('caller', audio ? label : `${label} (no audio: TTS/WAV failed)`);
       if (audio) {
         call.callerAudio.push(audio);

@@ -28,7 +28,10 @@ export function formatSummary(r: CallResult): string[] {
     `call ${r.callSid}: ${(r.durationMs / 1000).toFixed(1)} s, ended by ${r.endedBy}, ${r.streams.length} stream(s), ${r.restUpdates} REST update(s)`,
   ];
   for (const s of r.streams) {
-    const span = s.endedAtMs !== undefined ? `${formatTime(s.startedAtMs)}–${formatTime(s.endedAtMs)}` : `${formatTime(s.startedAtMs)}–`;
+    const span =
+      s.endedAtMs !== undefined
+        ? `${formatTime(s.startedAtMs)}–${formatTime(s.endedAtMs)}`
+        : `${formatTime(s.startedAtMs)}–`;
     lines.push(
       `  stream ${s.streamSid} ${span} (${s.endedBy ?? 'open'}): sent ${s.mediaSent} media, ${s.dtmfSent} dtmf; ` +
         `got ${s.mediaMessages} media, ${s.marksEchoed} marks echoed, ${s.clears} clear(s) dropping ${Math.round(s.clearedMs)} ms`,

@@ -100,7 +100,8 @@ export function parseTwimlXml(xml: string): TwimlNode {
       if (xml[pos] !== '>') throw new TwimlParseError(`malformed closing tag </${name} at offset ${pos}`);
       pos++;
       const open = stack.pop();
-      if (!open || open.name !== name) throw new TwimlParseError(`</${name}> does not close <${open?.name ?? 'nothing'}>`);
+      if (!open || open.name !== name)
+        throw new TwimlParseError(`</${name}> does not close <${open?.name ?? 'nothing'}>`);
       open.text = textParts.pop()!.join('').trim();
     } else {
       pos++;
@@ -118,7 +119,8 @@ export function parseTwimlXml(xml: string): TwimlNode {
         const m = ATTR_VALUE_RE.exec(xml);
         if (!m) throw new TwimlParseError(`attribute ${attr} needs a quoted value`);
         pos = ATTR_VALUE_RE.lastIndex;
-        if (Object.prototype.hasOwnProperty.call(node.attrs, attr)) throw new TwimlParseError(`duplicate attribute ${attr}`);
+        if (Object.prototype.hasOwnProperty.call(node.attrs, attr))
+          throw new TwimlParseError(`duplicate attribute ${attr}`);
         node.attrs[attr] = decodeEntities(m[1] ?? m[2] ?? '', pos);
       }
       const parent = stack[stack.length - 1];

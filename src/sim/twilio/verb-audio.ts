@@ -19,7 +19,12 @@ export function cachedSpeak(text: string): Promise<Int16Array | null> {
 }
 
 /** Plays audio to the caller (when no stream owns the line); false if interrupted. */
-export async function playToCaller(call: SimCallPort, pcm: Int16Array, signal: AbortSignal, interrupt?: Promise<void>): Promise<boolean> {
+export async function playToCaller(
+  call: SimCallPort,
+  pcm: Int16Array,
+  signal: AbortSignal,
+  interrupt?: Promise<void>,
+): Promise<boolean> {
   let interrupted = false;
   void interrupt?.then(() => (interrupted = true));
   call.verbAudio.push(pcm);

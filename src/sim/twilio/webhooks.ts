@@ -52,7 +52,8 @@ export class Webhooks {
         call.violation(`11200 webhook ${m} ${path} answered HTTP ${res.status}`);
         return null;
       }
-      if (!/xml/i.test(res.contentType)) call.violation(`12300 webhook ${path} answered Content-Type "${res.contentType}", not XML`);
+      if (!/xml/i.test(res.contentType))
+        call.violation(`12300 webhook ${path} answered Content-Type "${res.contentType}", not XML`);
       return { xml: res.body, url: abs };
     } catch (err) {
       call.violation(`11200 webhook ${m} ${path} failed: ${(err as Error).message}`);
@@ -73,7 +74,8 @@ export class Webhooks {
       SequenceNumber: String(this.statusSeq++),
       Timestamp: new Date().toUTCString().replace('GMT', '+0000'),
     };
-    if (event === 'completed') params.CallDuration = String(Math.max(0, Math.round((call.clock.now() - this.answeredAtMs) / 1000)));
+    if (event === 'completed')
+      params.CallDuration = String(Math.max(0, Math.round((call.clock.now() - this.answeredAtMs) / 1000)));
     let path: string;
     try {
       path = new URL(url).pathname;

@@ -59,14 +59,21 @@ export function createAuth(
     try {
       res = await tokenFetch(cfg.token_url, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization: `Basic ${basic}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          authorization: `Basic ${basic}`,
+        },
         body: body.toString(),
         signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
       });
     } catch (err) {
-      if (isToolExecutionError(err) && err.outcome === 'blocked_url') throw new AuthError(`token endpoint refused by the SSRF policy: ${String(err.output.message)}`);
+      if (isToolExecutionError(err) && err.outcome === 'blocked_url')
+        throw new AuthError(`token endpoint refused by the SSRF policy: ${String(err.output.message)}`);
       const code = (err as { code?: unknown }).code;
-      throw new AuthError(`token endpoint unreachable${typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? ` (${code})` : ''}`);
+      throw new AuthError(
+        `token endpoint unreachable${typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? ` (${code})` : ''}`,
+      );
     }
     let json: unknown;
     try {
@@ -77,8 +84,11 @@ export function createAuth(
     // The body is never quoted: an error answer may echo the credentials.
     if (!res.ok) throw new AuthError(`token endpoint answered HTTP ${res.status}`);
     const t = json as { access_token?: unknown; expires_in?: unknown } | undefined;
-    if (typeof t?.access_token !== 'string' || !TOKEN.test(t.access_token)) throw new AuthError('token endpoint answered without a usable access_token');
-    const lifetimeMs = (typeof t.expires_in === 'number' && t.expires_in > 0 ? Math.min(t.expires_in, 86400) : DEFAULT_LIFETIME_S) * 1000;
+    if (typeof t?.access_token !== 'string' || !TOKEN.test(t.access_token))
+      throw new AuthError('token endpoint answered without a usable access_token');
+    const lifetimeMs =
+      (typeof t.expires_in === 'number' && t.expires_in > 0 ? Math.min(t.expires_in, 86400) : DEFAULT_LIFETIME_S) *
+      1000;
     const early = Math.min(REFRESH_EARLY_MS, lifetimeMs * 0.1);
     token = { value: t.access_token, renewAt: now() + lifetimeMs - early };
     seen.push(t.access_token);
@@ -90,7 +100,9 @@ export function createAuth(
     async header() {
       if (token && now() < token.renewAt) return `Bearer ${token.value}`;
       // One token request at a time: concurrent calls share it.
-      pending ??= fetchToken().finally(() => { pending = undefined; });
+      pending ??= fetchToken().finally(() => {
+        pending = undefined;
+      });
       return `Bearer ${await pending}`;
     },
     invalidate(used) {

@@ -12,7 +12,15 @@ import { createAuth, withAuth, type McpAuth } from './auth.js';
 import { createGuardedFetch } from './fetch.js';
 import type { McpMetrics } from './metrics.js';
 import type { McpServerConfig } from './schema.js';
-import { acceptTools, MAX_LIST_BYTES, MAX_LIST_PAGES, MAX_TOOLS_PER_SERVER, printable, type McpToolEntry, type Rejection } from './tool-list.js';
+import {
+  acceptTools,
+  MAX_LIST_BYTES,
+  MAX_LIST_PAGES,
+  MAX_TOOLS_PER_SERVER,
+  printable,
+  type McpToolEntry,
+  type Rejection,
+} from './tool-list.js';
 
 /** Largest single message (a JSON body, or one SSE event) read from a server. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -77,15 +85,27 @@ export class McpConnection {
   private brokenBy = new Map<number, string>();
   readonly auth: McpAuth;
   private settle: (() => void) | undefined;
-  private readonly settledOnce = new Promise<void>((r) => { this.settle = r; });
-  private readonly agents = { http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true, maxSockets: 64 }) };
+  private readonly settledOnce = new Promise<void>((r) => {
+    this.settle = r;
+  });
+  private readonly agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  };
   private readonly log: Logger;
 
   constructor(private readonly o: McpConnectionOptions) {
     this.log = o.logger.child({ agent: o.agentId, mcpServer: o.config.name });
-    const tokenFetch = o.config.auth.kind === 'oauth2_client_credentials'
-      ? createGuardedFetch({ allowListed: o.tokenAllowListed ?? false, resolver: o.resolver, maxMessageBytes: 64 * 1024, agents: this.agents, onOversize: () => undefined })
-      : undefined;
+    const tokenFetch =
+      o.config.auth.kind === 'oauth2_client_credentials'
+        ? createGuardedFetch({
+            allowListed: o.tokenAllowListed ?? false,
+            resolver: o.resolver,
+            maxMessageBytes: 64 * 1024,
+            agents: this.agents,
+            onOversize: () => undefined,
+          })
+        : undefined;
     this.auth = createAuth(o.config.auth, o.env, tokenFetch);
   }
 
@@ -127,26 +147,30 @@ export class McpConnection {
   }
 
   private async open(gen: number): Promise<void> {
-    const fetchFn = withAuth(createGuardedFetch({
-      allowListed: this.o.allowListed,
-      resolver: this.o.resolver,
-      maxMessageBytes: this.o.maxMessageBytes ?? MAX_MESSAGE_BYTES,
-      agents: this.agents,
-      onOversize: (bytes) => {
-        if (gen !== this.generation) return;
-        this.o.metrics.rejected(this.o.agentId, this.name, 'message_too_large');
-        const why = `server sent a message over ${this.o.maxMessageBytes ?? MAX_MESSAGE_BYTES} bytes`;
-        this.brokenBy.set(gen, why);
-        this.log.warn({ bytes }, `MCP ${why}: response dropped, session reset`);
-        this.lost(gen, why);
-      },
-      // A stream cut mid-message (the server crashed): the session cannot be trusted any more.
-      onBroken: () => this.lost(gen, 'the server closed a response mid-stream'),
-    }), this.auth);
+    const fetchFn = withAuth(
+      createGuardedFetch({
+        allowListed: this.o.allowListed,
+        resolver: this.o.resolver,
+        maxMessageBytes: this.o.maxMessageBytes ?? MAX_MESSAGE_BYTES,
+        agents: this.agents,
+        onOversize: (bytes) => {
+          if (gen !== this.generation) return;
+          this.o.metrics.rejected(this.o.agentId, this.name, 'message_too_large');
+          const why = `server sent a message over ${this.o.maxMessageBytes ?? MAX_MESSAGE_BYTES} bytes`;
+          this.brokenBy.set(gen, why);
+          this.log.warn({ bytes }, `MCP ${why}: response dropped, session reset`);
+          this.lost(gen, why);
+        },
+        // A stream cut mid-message (the server crashed): the session cannot be trusted any more.
+        onBroken: () => this.lost(gen, 'the server closed a response mid-stream'),
+      }),
+      this.auth,
+    );
     const client = new Client({ name: 'omni-phone-bridge', version: '0.1.0' }, { capabilities: {} });
-    const transport = this.o.config.transport === 'sse'
-      ? new SSEClientTransport(this.o.url, { fetch: fetchFn })
-      : new StreamableHTTPClientTransport(this.o.url, { fetch: fetchFn });
+    const transport =
+      this.o.config.transport === 'sse'
+        ? new SSEClientTransport(this.o.url, { fetch: fetchFn })
+        : new StreamableHTTPClientTransport(this.o.url, { fetch: fetchFn });
     client.onclose = () => this.lost(gen, 'session closed');
     client.onerror = (err) => this.log.debug({ err: firstLine(err) }, 'MCP transport error');
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => this.onListChanged(gen));
@@ -188,7 +212,8 @@ export class McpConnection {
     const delay = Math.min(max, base * 2 ** Math.min(this.attempt, 16)) * (0.8 + Math.random() * 0.4);
     this.attempt++;
     const line = { reason: bound(why), retryInMs: Math.round(delay), attempt: this.attempt };
-    if (wasUp || this.attempt === 1) this.log.warn(line, 'MCP server unavailable: its tools are withdrawn until it answers');
+    if (wasUp || this.attempt === 1)
+      this.log.warn(line, 'MCP server unavailable: its tools are withdrawn until it answers');
     else this.log.debug(line, 'MCP server still unavailable');
     this.retryTimer = setTimeout(() => this.connect(), delay);
     this.retryTimer.unref();
@@ -216,7 +241,8 @@ export class McpConnection {
     const gen = this.generation;
     this.listing = this.list(client, gen)
       .catch((err: unknown) => {
-        if (err instanceof McpError) this.log.warn({ err: firstLine(err) }, 'MCP tools/list failed: keeping the previous list');
+        if (err instanceof McpError)
+          this.log.warn({ err: firstLine(err) }, 'MCP tools/list failed: keeping the previous list');
         else this.lost(gen, `tools/list failed: ${firstLine(err)}`);
       })
       .finally(() => {
@@ -236,7 +262,9 @@ export class McpConnection {
     let bytes = 0;
     let cursor: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const res = await client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, listPage, { timeout: LIST_TIMEOUT_MS });
+      const res = await client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, listPage, {
+        timeout: LIST_TIMEOUT_MS,
+      });
       bytes += Buffer.byteLength(JSON.stringify(res.tools));
       if (bytes > MAX_LIST_BYTES) {
         cut.push({ tool: `(page ${page + 1})`, reason: 'list_too_large' });
@@ -274,22 +302,27 @@ export class McpConnection {
   }
 
   /** `tools/call` on the open session; the signal cancels it (the SDK notifies the server). */
-  async call(original: string, args: Record<string, unknown>, signal: AbortSignal, budgetMs: number): Promise<Record<string, unknown>> {
+  async call(
+    original: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+    budgetMs: number,
+  ): Promise<Record<string, unknown>> {
     const client = this.client;
     const gen = this.generation;
     if (!client || this.state !== 'up') throw unavailable('MCP server unavailable');
     try {
-      return await client.request(
-        { method: 'tools/call', params: { name: original, arguments: args } },
-        anyResult,
-        { signal, timeout: budgetMs + 1000 },
-      );
+      return await client.request({ method: 'tools/call', params: { name: original, arguments: args } }, anyResult, {
+        signal,
+        timeout: budgetMs + 1000,
+      });
     } catch (err) {
       if (signal.aborted) throw err;
       const broken = this.brokenBy.get(gen);
       this.brokenBy.delete(gen);
       if (broken) throw unavailable(`MCP ${broken}`);
-      if (err instanceof McpError && err.code !== -32000) throw unavailable(`MCP error ${err.code}: ${firstLine(err).replace(/^MCP error -?\d+: /, '')}`);
+      if (err instanceof McpError && err.code !== -32000)
+        throw unavailable(`MCP error ${err.code}: ${firstLine(err).replace(/^MCP error -?\d+: /, '')}`);
       // A transport failure: the session is suspect; reconnect in the background.
       this.lost(gen, `tools/call failed: ${firstLine(err)}`);
       throw unavailable('MCP server connection lost');

@@ -34,7 +34,8 @@ function texts(content: unknown): { text: string[]; other: string[] } {
   for (const item of content) {
     if (!isObject(item)) continue;
     if (item.type === 'text' && typeof item.text === 'string') text.push(item.text);
-    else if (item.type === 'resource' && isObject(item.resource) && typeof item.resource.text === 'string') text.push(item.resource.text);
+    else if (item.type === 'resource' && isObject(item.resource) && typeof item.resource.text === 'string')
+      text.push(item.resource.text);
     else if (other.length < MAX_SUMMARIES) other.push(summarise(item));
   }
   return { text, other };
@@ -47,11 +48,22 @@ function texts(content: unknown): { text: string[]; other: string[] } {
  * truncates the output at 6144 bytes like any tool's.
  */
 export function resultToOutput(result: unknown): unknown {
-  if (!isObject(result)) throw new ToolExecutionError('tool_failed', 'MCP result is not an object', { error: 'tool_failed', message: 'MCP result is not an object' });
+  if (!isObject(result))
+    throw new ToolExecutionError('tool_failed', 'MCP result is not an object', {
+      error: 'tool_failed',
+      message: 'MCP result is not an object',
+    });
   const { text, other } = texts(result.content);
   if (result.isError === true) {
-    const joined = text.join('\n').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-    const message = joined ? (joined.length > MAX_ERROR_MESSAGE ? `${joined.slice(0, MAX_ERROR_MESSAGE)}…` : joined) : 'the tool reported an error';
+    const joined = text
+      .join('\n')
+      .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+      .trim();
+    const message = joined
+      ? joined.length > MAX_ERROR_MESSAGE
+        ? `${joined.slice(0, MAX_ERROR_MESSAGE)}…`
+        : joined
+      : 'the tool reported an error';
     throw new ToolExecutionError('tool_failed', 'MCP tool reported an error', { error: 'tool_failed', message });
   }
   if (isObject(result.structuredContent)) return result.structuredContent;

@@ -62,7 +62,9 @@ export function createMessageMeter(limit: number) {
 
 function headersOf(init: RequestInit | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  new Headers(init?.headers).forEach((v, k) => { out[k] = v; });
+  new Headers(init?.headers).forEach((v, k) => {
+    out[k] = v;
+  });
   return out;
 }
 
@@ -76,7 +78,9 @@ async function bodyOf(init: RequestInit | undefined): Promise<Buffer | undefined
   return Buffer.from(await new Response(b).arrayBuffer());
 }
 
-export function createGuardedFetch(o: GuardedFetchOptions): (url: string | URL, init?: RequestInit) => Promise<Response> {
+export function createGuardedFetch(
+  o: GuardedFetchOptions,
+): (url: string | URL, init?: RequestInit) => Promise<Response> {
   const lookup = o.allowListed ? undefined : guardedLookup(o.resolver);
   return async (input, init) => {
     const url = new URL(String(input));
@@ -148,10 +152,12 @@ export function createGuardedFetch(o: GuardedFetchOptions): (url: string | URL, 
         }
         const nullBody = status === 204 || status === 304 || init?.method === 'HEAD';
         if (nullBody) res.resume();
-        resolve(new Response(nullBody ? null : body, {
-          status: status < 200 || status > 599 ? 502 : status,
-          headers: respHeaders,
-        }));
+        resolve(
+          new Response(nullBody ? null : body, {
+            status: status < 200 || status > 599 ? 502 : status,
+            headers: respHeaders,
+          }),
+        );
       });
       req.end(body);
     });

@@ -27,7 +27,13 @@ import { noMcpMetrics, type McpMetrics } from './metrics.js';
 import type { McpServerConfig } from './schema.js';
 
 /** Engine verbs: names a discovered tool must never shadow. */
-export const VERB_NAMES: ReadonlySet<string> = new Set(['transfer_to_human', 'send_dtmf', 'play_hold', 'collect', 'end_call']);
+export const VERB_NAMES: ReadonlySet<string> = new Set([
+  'transfer_to_human',
+  'send_dtmf',
+  'play_hold',
+  'collect',
+  'end_call',
+]);
 
 export type McpAgentConfig = Pick<AgentConfig, 'id' | 'tools' | 'mcp_servers'>;
 
@@ -77,7 +83,17 @@ export class McpManager {
   reconcile(agents: readonly McpAgentConfig[]): void {
     const allow = new Set((this.opts.allowHosts ?? []).map(normalizeHost));
     const problems: string[] = [];
-    const wanted = new Map<string, { agentId: string; cfg: McpServerConfig; url: URL; allowListed: boolean; tokenAllowListed: boolean; fingerprint: string }>();
+    const wanted = new Map<
+      string,
+      {
+        agentId: string;
+        cfg: McpServerConfig;
+        url: URL;
+        allowListed: boolean;
+        tokenAllowListed: boolean;
+        fingerprint: string;
+      }
+    >();
     for (const a of agents) {
       for (const cfg of a.mcp_servers) {
         const where = `agent "${a.id}" mcp server "${cfg.name}"`;
@@ -87,19 +103,33 @@ export class McpManager {
         }
         const check = checkWebhookUrl(cfg.url, allow);
         // The URL is not echoed: it may carry a token in its query string.
-        if (!check.ok) problems.push(`${where}: url refused: ${check.reason} (https only; add the host to bridge.tool_allow_hosts for local development)`);
+        if (!check.ok)
+          problems.push(
+            `${where}: url refused: ${check.reason} (https only; add the host to bridge.tool_allow_hosts for local development)`,
+          );
         let tokenAllowListed = false;
         if (cfg.auth.kind === 'oauth2_client_credentials') {
           const t = checkWebhookUrl(cfg.auth.token_url, allow);
           if (!t.ok) problems.push(`${where}: auth.token_url refused: ${t.reason}`);
           else tokenAllowListed = t.allowListed;
         }
-        const envs = cfg.auth.kind === 'bearer' ? [cfg.auth.secret_env]
-          : cfg.auth.kind === 'oauth2_client_credentials' ? [cfg.auth.client_id_env, cfg.auth.client_secret_env] : [];
+        const envs =
+          cfg.auth.kind === 'bearer'
+            ? [cfg.auth.secret_env]
+            : cfg.auth.kind === 'oauth2_client_credentials'
+              ? [cfg.auth.client_id_env, cfg.auth.client_secret_env]
+              : [];
         for (const e of envs) if (!this.opts.env[e]) problems.push(`${where}: environment variable ${e} is not set`);
         if (!check.ok) continue;
         const fingerprint = JSON.stringify(cfg);
-        wanted.set(keyOf(a.id, cfg.name), { agentId: a.id, cfg, url: check.url, allowListed: check.allowListed, tokenAllowListed, fingerprint });
+        wanted.set(keyOf(a.id, cfg.name), {
+          agentId: a.id,
+          cfg,
+          url: check.url,
+          allowListed: check.allowListed,
+          tokenAllowListed,
+          fingerprint,
+        });
       }
     }
     if (problems.length > 0) throw new Error(`invalid MCP server configuration:\n  - ${problems.join('\n  - ')}`);
@@ -132,7 +162,11 @@ export class McpManager {
         this.held.set(key, h);
         this.settled.push(conn.whenSettled());
         conn.start();
-        if (w.allowListed) this.opts.logger.warn({ agent: w.agentId, mcpServer: w.cfg.name }, 'MCP server host is dev allow-listed: no SSRF address check, http allowed');
+        if (w.allowListed)
+          this.opts.logger.warn(
+            { agent: w.agentId, mcpServer: w.cfg.name },
+            'MCP server host is dev allow-listed: no SSRF address check, http allowed',
+          );
       }
       const list = order.get(w.agentId) ?? [];
       list.push(h);
@@ -140,7 +174,8 @@ export class McpManager {
     }
     this.byAgent.clear();
     for (const [agentId, list] of order) this.byAgent.set(agentId, list);
-    for (const agentId of this.configured.keys()) if (!agents.some((a) => a.id === agentId)) this.configured.delete(agentId);
+    for (const agentId of this.configured.keys())
+      if (!agents.some((a) => a.id === agentId)) this.configured.delete(agentId);
   }
 
   /** Names the tools of `server` may not take: configured tools, verbs, earlier servers' tools. */
@@ -176,7 +211,11 @@ export class McpManager {
     h.retired = true;
     this.held.delete(h.key);
     if (h.refs === 0) void h.conn.close();
-    else this.opts.logger.info({ agent: h.agentId, mcpServer: h.conn.name, calls: h.refs }, 'MCP server removed: closing once its calls end');
+    else
+      this.opts.logger.info(
+        { agent: h.agentId, mcpServer: h.conn.name, calls: h.refs },
+        'MCP server removed: closing once its calls end',
+      );
   }
 
   /** The tools one engine session of a call may use; `release()` once when it is done with them. */
@@ -185,13 +224,19 @@ export class McpManager {
     if (servers.length === 0) return base;
     for (const h of servers) h.refs++;
     const mcp = new Map<string, RegisteredTool>();
-    for (const h of servers) for (const t of h.tools) if (!mcp.has(t.definition.name) && !base?.get(t.definition.name)) mcp.set(t.definition.name, t);
+    for (const h of servers)
+      for (const t of h.tools)
+        if (!mcp.has(t.definition.name) && !base?.get(t.definition.name)) mcp.set(t.definition.name, t);
     let released = false;
     return {
       get: (name) => base?.get(name) ?? mcp.get(name),
       definitionsForEngine: (): EngineToolDefinition[] => [
         ...(base?.definitionsForEngine() ?? []),
-        ...[...mcp.values()].map(({ definition: d }) => ({ name: d.name, description: d.description, parameters: d.parameters })),
+        ...[...mcp.values()].map(({ definition: d }) => ({
+          name: d.name,
+          description: d.description,
+          parameters: d.parameters,
+        })),
       ],
       secretValues: () => [...(base?.secretValues() ?? []), ...servers.flatMap((h) => h.conn.auth.secrets())],
       release: () => {
@@ -210,7 +255,9 @@ export class McpManager {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(this.settled),
-      new Promise<void>((r) => { timer = setTimeout(r, timeoutMs); }),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, timeoutMs);
+      }),
     ]);
     clearTimeout(timer);
   }

@@ -14,15 +14,36 @@ export const noMcpMetrics: McpMetrics = { rejected() {}, connectFailures() {}, u
 /** Labels are configured names (agent, server) and fixed reasons: bounded cardinality. */
 export function createMcpMetrics(register: Registry): McpMetrics {
   const reuse = <T>(name: string, make: () => T): T => (register.getSingleMetric(name) as T | undefined) ?? make();
-  const rejected = reuse('bridge_mcp_rejected_total', () => new Counter({
-    name: 'bridge_mcp_rejected_total', help: 'Tools or messages refused from MCP servers, by reason', labelNames: ['agent', 'server', 'reason'], registers: [register],
-  }));
-  const failures = reuse('bridge_mcp_connect_failures_total', () => new Counter({
-    name: 'bridge_mcp_connect_failures_total', help: 'MCP sessions that could not be opened or were lost', labelNames: ['agent', 'server'], registers: [register],
-  }));
-  const up = reuse('bridge_mcp_server_up', () => new Gauge({
-    name: 'bridge_mcp_server_up', help: '1 while the MCP session is open and its tools are listed', labelNames: ['agent', 'server'], registers: [register],
-  }));
+  const rejected = reuse(
+    'bridge_mcp_rejected_total',
+    () =>
+      new Counter({
+        name: 'bridge_mcp_rejected_total',
+        help: 'Tools or messages refused from MCP servers, by reason',
+        labelNames: ['agent', 'server', 'reason'],
+        registers: [register],
+      }),
+  );
+  const failures = reuse(
+    'bridge_mcp_connect_failures_total',
+    () =>
+      new Counter({
+        name: 'bridge_mcp_connect_failures_total',
+        help: 'MCP sessions that could not be opened or were lost',
+        labelNames: ['agent', 'server'],
+        registers: [register],
+      }),
+  );
+  const up = reuse(
+    'bridge_mcp_server_up',
+    () =>
+      new Gauge({
+        name: 'bridge_mcp_server_up',
+        help: '1 while the MCP session is open and its tools are listed',
+        labelNames: ['agent', 'server'],
+        registers: [register],
+      }),
+  );
   return {
     rejected: (agent, server, reason) => rejected.inc({ agent, server, reason }),
     connectFailures: (agent, server) => failures.inc({ agent, server }),

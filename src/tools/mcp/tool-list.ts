@@ -14,7 +14,8 @@ const MAX_DESCRIPTION = 1024;
 const SERVER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const EXPOSED_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
-export type RejectReason = 'bad_name' | 'bad_schema' | 'too_many' | 'list_too_large' | 'collision' | 'duplicate' | 'not_a_tool';
+export type RejectReason =
+  'bad_name' | 'bad_schema' | 'too_many' | 'list_too_large' | 'collision' | 'duplicate' | 'not_a_tool';
 
 export interface McpToolEntry {
   /** The name the engine sees: prefix + the server's name. */
@@ -27,11 +28,14 @@ export interface McpToolEntry {
   validate(args: unknown): ValidationDetail[] | null;
 }
 
-export interface Rejection { tool: string; reason: RejectReason }
+export interface Rejection {
+  tool: string;
+  reason: RejectReason;
+}
 
 /** A name from a hostile server, made safe and short for a log line. */
 export function printable(name: unknown): string {
-  const s = typeof name === 'string' ? name : JSON.stringify(name) ?? String(name);
+  const s = typeof name === 'string' ? name : (JSON.stringify(name) ?? String(name));
   const clean = s.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
@@ -113,10 +117,13 @@ export function acceptTools(
       description,
       parameters: schema,
       sideEffect: cfg.side_effects[name] ?? cfg.side_effect,
-      validate: (args) => (validator(args) ? null : (validator.errors ?? []).slice(0, 8).map((e) => ({
-        path: (e.instancePath || '/').slice(0, 200),
-        message: (e.message ?? 'is invalid').slice(0, 200),
-      }))),
+      validate: (args) =>
+        validator(args)
+          ? null
+          : (validator.errors ?? []).slice(0, 8).map((e) => ({
+              path: (e.instancePath || '/').slice(0, 200),
+              message: (e.message ?? 'is invalid').slice(0, 200),
+            })),
     });
   }
   return { tools, rejected };

@@ -6,10 +6,22 @@ import { tonePower } from './signal.js';
 
 const ALL = '123A456B789C*0#D';
 const PAIRS: Record<string, [number, number]> = {
-  '1': [697, 1209], '2': [697, 1336], '3': [697, 1477], A: [697, 1633],
-  '4': [770, 1209], '5': [770, 1336], '6': [770, 1477], B: [770, 1633],
-  '7': [852, 1209], '8': [852, 1336], '9': [852, 1477], C: [852, 1633],
-  '*': [941, 1209], '0': [941, 1336], '#': [941, 1477], D: [941, 1633],
+  '1': [697, 1209],
+  '2': [697, 1336],
+  '3': [697, 1477],
+  A: [697, 1633],
+  '4': [770, 1209],
+  '5': [770, 1336],
+  '6': [770, 1477],
+  B: [770, 1633],
+  '7': [852, 1209],
+  '8': [852, 1336],
+  '9': [852, 1477],
+  C: [852, 1633],
+  '*': [941, 1209],
+  '0': [941, 1336],
+  '#': [941, 1477],
+  D: [941, 1633],
 };
 /** G.711: a 0 dBm0 sine has peak 5664 on the 14-bit μ-law scale, ×4 in PCM16. */
 const DBM0_POWER = (5664 * 4) ** 2 / 2;
@@ -46,7 +58,11 @@ describe('generateDtmf / detectDtmf', () => {
 
   it('round-trips a whole string through μ-law, lower-case letters included', () => {
     const x = viaMulaw(generateDtmf('123a456b789c*0#d', 8000));
-    expect(detectDtmf(x, 8000).map((h) => h.digit).join('')).toBe(ALL);
+    expect(
+      detectDtmf(x, 8000)
+        .map((h) => h.digit)
+        .join(''),
+    ).toBe(ALL);
   });
 
   it('keeps tones ≥ 70 ms and gaps ≥ 50 ms, even when asked for shorter', () => {
@@ -55,7 +71,8 @@ describe('generateDtmf / detectDtmf', () => {
       const spans = soundSpans(x, 8000);
       expect(spans.length).toBe(4);
       for (const [s, e] of spans) expect((e - s) / 8).toBeGreaterThanOrEqual(69.5);
-      for (let i = 1; i < spans.length; i++) expect((at(spans, i)[0] - at(spans, i - 1)[1]) / 8).toBeGreaterThanOrEqual(50);
+      for (let i = 1; i < spans.length; i++)
+        expect((at(spans, i)[0] - at(spans, i - 1)[1]) / 8).toBeGreaterThanOrEqual(50);
     }
     const def = soundSpans(generateDtmf('55', 8000), 8000);
     const [first, second] = [at(def, 0, 'spans'), at(def, 1, 'spans')];
@@ -112,7 +129,10 @@ describe('generateDtmf / detectDtmf', () => {
     x.set(generateDtmf('12', 8000), 800); // tones at 100–200 ms and 260–360 ms
     const hits = detectDtmf(x, 8000);
     expect(hits.map((h) => h.digit)).toEqual(['1', '2']);
-    const want: [number, number][] = [[100, 200], [260, 360]];
+    const want: [number, number][] = [
+      [100, 200],
+      [260, 360],
+    ];
     hits.forEach((h, i) => {
       const [start, end] = at(want, i, 'want');
       expect(Math.abs(h.startMs - start)).toBeLessThanOrEqual(8);
@@ -123,7 +143,10 @@ describe('generateDtmf / detectDtmf', () => {
   it('accepts 40 ms tones at any alignment and rejects 30 ms ones', () => {
     const tone = generateDtmf('8', 8000);
     for (let offset = 0; offset < 64; offset += 5) {
-      for (const [ms, want] of [[40, 1], [30, 0]] as const) {
+      for (const [ms, want] of [
+        [40, 1],
+        [30, 0],
+      ] as const) {
         const x = new Int16Array(4000);
         x.set(tone.subarray(0, ms * 8), 400 + offset);
         expect(detectDtmf(x, 8000).length, `${ms} ms at +${offset}`).toBe(want);
@@ -133,7 +156,9 @@ describe('generateDtmf / detectDtmf', () => {
 
   it('ignores single tones, noise, and tones shorter than 40 ms', () => {
     const rate = 8000;
-    const single = Int16Array.from({ length: 4000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 770 * i) / rate)));
+    const single = Int16Array.from({ length: 4000 }, (_, i) =>
+      Math.round(8000 * Math.sin((2 * Math.PI * 770 * i) / rate)),
+    );
     expect(detectDtmf(single, rate)).toEqual([]);
     let seed = 1;
     const noise = Int16Array.from({ length: 8000 }, () => {

@@ -51,7 +51,10 @@ describe('Framer', () => {
     const chunk = Int16Array.from([1, 2, 3, 4, 5]);
     f.push(chunk, (fr) => seen.push(fr));
     expect(seen.map((fr) => fr.buffer === chunk.buffer)).toEqual([true, true]);
-    expect(seen.map((fr) => [...fr])).toEqual([[1, 2], [3, 4]]);
+    expect(seen.map((fr) => [...fr])).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     chunk.fill(0); // the caller reuses its buffer: the pending sample was copied
     expect(collect(f, [Int16Array.from([6])])).toEqual([[5, 6]]);
     const exact = Int16Array.from([7, 8]);
@@ -75,7 +78,10 @@ describe('Framer', () => {
     collect(f, [Int16Array.from([1, 2])]);
     const frames = collect(f, [ramp(10, 10)]); // 12 pending > 8: drop 1, 2 and 10, 11
     expect(f.droppedSamples).toBe(4);
-    expect(frames).toEqual([[12, 13, 14, 15], [16, 17, 18, 19]]);
+    expect(frames).toEqual([
+      [12, 13, 14, 15],
+      [16, 17, 18, 19],
+    ]);
     expect(f.buffered).toBe(0);
   });
 

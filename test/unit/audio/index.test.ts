@@ -14,8 +14,19 @@ describe('audio index', () => {
 
   it('re-exports the whole audio layer', () => {
     for (const name of [
-      'decodeMulaw', 'encodeMulaw', 'StreamResampler', 'Framer', 'GapFiller', 'generateDtmf', 'detectDtmf',
-      'InvalidDtmfError', 'HoldPlayer', 'generateDefaultHold', 'readWav', 'writeWav', 'WavError',
+      'decodeMulaw',
+      'encodeMulaw',
+      'StreamResampler',
+      'Framer',
+      'GapFiller',
+      'generateDtmf',
+      'detectDtmf',
+      'InvalidDtmfError',
+      'HoldPlayer',
+      'generateDefaultHold',
+      'readWav',
+      'writeWav',
+      'WavError',
     ]) {
       expect(typeof (audio as Record<string, unknown>)[name], name).toBe('function');
     }

@@ -12,7 +12,12 @@ function multiTone(rate: number, seconds: number): Int16Array {
 
 describe('StreamResampler', () => {
   it('gives the same output for 20 ms frames, odd-sized chunks and one big block', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050], [44100, 8000]] as const) {
+    for (const [a, b] of [
+      [8000, 24000],
+      [24000, 8000],
+      [8000, 22050],
+      [44100, 8000],
+    ] as const) {
       const x = multiTone(a, 1);
       const whole = streamThrough(new StreamResampler(a, b), x, x.length);
       const frames = streamThrough(new StreamResampler(a, b), x, a / 50);
@@ -32,7 +37,10 @@ describe('StreamResampler', () => {
   });
 
   it('joins 20 ms frames without clicks (sample steps stay those of the sine)', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000]] as const) {
+    for (const [a, b] of [
+      [8000, 24000],
+      [24000, 8000],
+    ] as const) {
       const amp = 10000;
       const y = streamThrough(new StreamResampler(a, b), toPcm(tones(a, a, [1000], amp)), a / 50);
       let maxStep = 0;
@@ -43,7 +51,13 @@ describe('StreamResampler', () => {
   });
 
   it('produces exactly ceil(totalIn·out/in) samples at every point of a stream, no drift', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050], [44100, 16000], [48000, 44100]] as const) {
+    for (const [a, b] of [
+      [8000, 24000],
+      [24000, 8000],
+      [8000, 22050],
+      [44100, 16000],
+      [48000, 44100],
+    ] as const) {
       const r = new StreamResampler(a, b);
       let tin = 0;
       let tout = 0;
@@ -59,7 +73,10 @@ describe('StreamResampler', () => {
     }
   });
 
-  for (const [a, b] of [[8000, 24000], [24000, 8000]] as const) {
+  for (const [a, b] of [
+    [8000, 24000],
+    [24000, 8000],
+  ] as const) {
     it(`reaches SINAD ≥ 70 dB on a 300–3400 Hz multi-tone, ${a}→${b} in 20 ms frames`, () => {
       const r = new StreamResampler(a, b);
       const y = streamThrough(r, multiTone(a, 2), a / 50);
@@ -78,7 +95,11 @@ describe('StreamResampler', () => {
   });
 
   it('never modifies its input', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000], [16000, 16000]] as const) {
+    for (const [a, b] of [
+      [8000, 24000],
+      [24000, 8000],
+      [16000, 16000],
+    ] as const) {
       const x = multiTone(a, 0.1);
       const copy = x.slice();
       const r = new StreamResampler(a, b);
@@ -110,7 +131,11 @@ describe('StreamResampler', () => {
   });
 
   it('computes the same samples with the portable JavaScript kernel (±1 LSB)', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000], [8000, 22050]] as const) {
+    for (const [a, b] of [
+      [8000, 24000],
+      [24000, 8000],
+      [8000, 22050],
+    ] as const) {
       const x = multiTone(a, 0.5);
       const simd = streamThrough(new StreamResampler(a, b), x, a / 50);
       const js = streamThrough(new StreamResampler(a, b, { kernel: 'js' }), x, a / 50);
@@ -138,7 +163,10 @@ describe('StreamResampler', () => {
   });
 
   it('keeps SINAD ≥ 65 dB at medium quality', () => {
-    for (const [a, b] of [[8000, 24000], [24000, 8000]] as const) {
+    for (const [a, b] of [
+      [8000, 24000],
+      [24000, 8000],
+    ] as const) {
       const r = new StreamResampler(a, b, { quality: 'medium' });
       const y = streamThrough(r, multiTone(a, 1), a / 50);
       expect(sinadDb(y, tones(b, y.length, BAND, 3000, r.latencySamples), b / 10)).toBeGreaterThanOrEqual(65);

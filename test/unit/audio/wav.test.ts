@@ -65,7 +65,9 @@ describe('WAV io', () => {
   });
 
   it('reads PCM8 (unsigned), μ-law, float32 and extensible headers', () => {
-    expect(Array.from(readWav(wav({ bits: 8, data: Uint8Array.from([128, 255, 0]) })).samples)).toEqual([0, 32512, -32768]);
+    expect(Array.from(readWav(wav({ bits: 8, data: Uint8Array.from([128, 255, 0]) })).samples)).toEqual([
+      0, 32512, -32768,
+    ]);
     const muBytes = encodeMulaw(Int16Array.from([0, 1000, -8000]));
     const mu = readWav(wav({ format: 7, bits: 8, data: muBytes }));
     expect(Array.from(mu.samples)).toEqual(Array.from(alawmulaw.mulaw.decode(muBytes)));

@@ -30,7 +30,8 @@ class ModelTwilio implements PlaybackSink {
   constructor(private readonly clock: ManualPaceClock) {}
   sendAudio(mu: Uint8Array): void {
     const t = this.clock.now();
-    if (this.started && t > this.playhead + 1e-6) this.gaps.push({ at: this.playhead, ms: t - this.playhead, sentBefore: this.total });
+    if (this.started && t > this.playhead + 1e-6)
+      this.gaps.push({ at: this.playhead, ms: t - this.playhead, sentBefore: this.total });
     this.started = true;
     this.playhead = Math.max(this.playhead, t) + mu.length / 8;
     this.chunks.push(mu.slice());
@@ -49,13 +50,21 @@ class ModelTwilio implements PlaybackSink {
   }
 }
 
-interface Arrival { at: number; start: number; end: number }
+interface Arrival {
+  at: number;
+  start: number;
+  end: number;
+}
 type Kind = 'burst' | 'realtime' | 'lead' | 'jitter' | 'pause';
 const KINDS: Kind[] = ['burst', 'realtime', 'lead', 'jitter', 'pause'];
 
 /** Speech-like test audio: a few partials under a moving envelope, plus a little noise. */
 function signal(rng: Rng, n: number, rate: number): Int16Array {
-  const partials = Array.from({ length: 1 + rng.int(3) }, () => ({ f: 100 + rng.float() * 3300, a: 2000 + rng.float() * 6000, p: rng.float() * 6.28 }));
+  const partials = Array.from({ length: 1 + rng.int(3) }, () => ({
+    f: 100 + rng.float() * 3300,
+    a: 2000 + rng.float() * 6000,
+    p: rng.float() * 6.28,
+  }));
   const out = new Int16Array(n);
   for (let i = 0; i < n; i++) {
     const env = 0.55 + 0.45 * Math.sin((2 * Math.PI * 3 * i) / rate);
@@ -103,7 +112,12 @@ function pacing(rng: Rng, kind: Kind, sizes: number[], rate: number): { arrivals
 }
 
 interface Outcome {
-  sinad: number; lengthOk: boolean; gaps: number; illegitimateGaps: number; underruns: number; firstFrameMs: number | undefined;
+  sinad: number;
+  lengthOk: boolean;
+  gaps: number;
+  illegitimateGaps: number;
+  underruns: number;
+  firstFrameMs: number | undefined;
 }
 
 function runCase(seed: number, forceKind?: Kind): Outcome & { kind: Kind } {
@@ -135,8 +149,13 @@ function runCase(seed: number, forceKind?: Kind): Outcome & { kind: Kind } {
   const illegitimate = tw.gaps.filter((g) => g.sentBefore < arrivedBy(g.at - 1e-6));
   pb.close();
   return {
-    kind, sinad: sinadDb(ref, got), lengthOk: got.length === ref.length, gaps: tw.gaps.filter((g) => g.ms > 1).length,
-    illegitimateGaps: illegitimate.length, underruns: pb.stats.underruns, firstFrameMs: pb.stats.replies[0]?.firstFrameMs,
+    kind,
+    sinad: sinadDb(ref, got),
+    lengthOk: got.length === ref.length,
+    gaps: tw.gaps.filter((g) => g.ms > 1).length,
+    illegitimateGaps: illegitimate.length,
+    underruns: pb.stats.underruns,
+    firstFrameMs: pb.stats.replies[0]?.firstFrameMs,
   };
 }
 
@@ -148,7 +167,8 @@ describe('playback fidelity over any chunking and pacing', () => {
       const seed = SEED + c;
       const o = runCase(seed);
       worst.sinad = Math.min(worst.sinad, o.sinad);
-      if (!o.lengthOk || o.sinad < 40 || o.illegitimateGaps > 0) failures.push(`seed ${seed} (${o.kind}): ${JSON.stringify(o)}`);
+      if (!o.lengthOk || o.sinad < 40 || o.illegitimateGaps > 0)
+        failures.push(`seed ${seed} (${o.kind}): ${JSON.stringify(o)}`);
     }
     expect(failures, failures.slice(0, 5).join('\n')).toEqual([]);
     expect(worst.sinad).toBeGreaterThanOrEqual(40);

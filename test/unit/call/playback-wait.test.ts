@@ -9,8 +9,12 @@ const fakeClock = () => new IntervalPaceClock(() => Date.now());
 class Sink implements PlaybackSink {
   marks: string[] = [];
   media = 0;
-  sendAudio() { this.media++; }
-  sendMark(name: string) { this.marks.push(name); }
+  sendAudio() {
+    this.media++;
+  }
+  sendMark(name: string) {
+    this.marks.push(name);
+  }
   sendClear() {}
 }
 

@@ -8,15 +8,28 @@ const fakeClock = () => new IntervalPaceClock(() => Date.now());
 
 class FakeTwilio implements PlaybackSink {
   sent: ({ kind: 'media'; bytes: number } | { kind: 'mark'; name: string } | { kind: 'clear' })[] = [];
-  sendAudio(mu: Uint8Array) { this.sent.push({ kind: 'media', bytes: mu.length }); }
-  sendMark(name: string) { this.sent.push({ kind: 'mark', name }); }
-  sendClear() { this.sent.push({ kind: 'clear' }); }
+  sendAudio(mu: Uint8Array) {
+    this.sent.push({ kind: 'media', bytes: mu.length });
+  }
+  sendMark(name: string) {
+    this.sent.push({ kind: 'mark', name });
+  }
+  sendClear() {
+    this.sent.push({ kind: 'clear' });
+  }
   /** 20 ms frames sent (one media message may carry several) */
-  media() { return this.sent.reduce((n, m) => n + (m.kind === 'media' ? m.bytes / 160 : 0), 0); }
-  marks() { return this.sent.flatMap((m) => (m.kind === 'mark' ? [m.name] : [])); }
+  media() {
+    return this.sent.reduce((n, m) => n + (m.kind === 'media' ? m.bytes / 160 : 0), 0);
+  }
+  marks() {
+    return this.sent.flatMap((m) => (m.kind === 'mark' ? [m.name] : []));
+  }
 }
 
-const tone = (ms: number, rate: number) => Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)));
+const tone = (ms: number, rate: number) =>
+  Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) =>
+    Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)),
+  );
 
 describe('Playback', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -52,7 +65,12 @@ describe('Playback', () => {
     vi.advanceTimersByTime(20);
     expect(tw.marks()).toEqual([]);
     vi.advanceTimersByTime(20); // 20 ms of playout left: the 20 ms that waited go out as they are
-    expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0)).at(-1)).toBe(160);
+    expect(
+      tw.sent
+        .filter((m) => m.kind === 'media')
+        .map((m) => (m.kind === 'media' ? m.bytes : 0))
+        .at(-1),
+    ).toBe(160);
     expect(tw.marks()).toEqual(['1:1']);
     pb.onMark('1:1');
     vi.advanceTimersByTime(300); // the reply settles
@@ -132,7 +150,9 @@ describe('Playback', () => {
     pb.attach(tw);
     expect(tw.media()).toBe(15);
     // what is due at one moment goes out as few messages as possible: 200 ms, then the rest
-    expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0))).toEqual([1600, 800]);
+    expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0))).toEqual([
+      1600, 800,
+    ]);
   });
 
   it('a playback whose sink throws stops sending, warns, and does not stop the pacing of another call', () => {
@@ -141,7 +161,15 @@ describe('Playback', () => {
     const bad = new Playback({ leadMs: 100, clock });
     let failing = false;
     const sink = new FakeTwilio();
-    bad.attach({ ...sink, sendAudio: (mu: Uint8Array) => { if (failing) throw new Error('socket gone'); sink.sendAudio(mu); }, sendMark: () => {}, sendClear: () => {} });
+    bad.attach({
+      ...sink,
+      sendAudio: (mu: Uint8Array) => {
+        if (failing) throw new Error('socket gone');
+        sink.sendAudio(mu);
+      },
+      sendMark: () => {},
+      sendClear: () => {},
+    });
     const { pb, tw } = setup(100, clock);
     bad.pushAgentAudio(tone(1000, 8000), 8000);
     pb.pushAgentAudio(tone(1000, 8000), 8000);

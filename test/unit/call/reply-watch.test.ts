@@ -11,7 +11,9 @@ const HOLD = 500;
 function watch(excuse: () => string | undefined = () => undefined) {
   const log: string[] = [];
   const w = new ReplyWatch({
-    timeoutMs: TIMEOUT, holdMs: HOLD, excuse,
+    timeoutMs: TIMEOUT,
+    holdMs: HOLD,
+    excuse,
     now: () => Date.now(),
     onMissed: (e) => log.push(`missed:${e.owedBy}@${Date.now()}`),
     onRecovered: () => log.push(`recovered@${Date.now()}`),
@@ -96,8 +98,13 @@ describe('ReplyWatch', () => {
     let speaking = true;
     const log: string[] = [];
     const w = new ReplyWatch({
-      timeoutMs: TIMEOUT, holdMs: HOLD, excuse: () => undefined, agentSpeaking: () => speaking,
-      onMissed: () => log.push('missed'), onRecovered: () => log.push('recovered'), onGiveUp: () => log.push('giveup'),
+      timeoutMs: TIMEOUT,
+      holdMs: HOLD,
+      excuse: () => undefined,
+      agentSpeaking: () => speaking,
+      onMissed: () => log.push('missed'),
+      onRecovered: () => log.push('recovered'),
+      onGiveUp: () => log.push('giveup'),
     });
     w.onEvent({ type: 'transcript', role: 'user', text: 'uh-huh', final: true });
     speaking = false;
@@ -127,8 +134,12 @@ describe('ReplyWatch', () => {
   it('timeout 0 is off', () => {
     const log: string[] = [];
     const w = new ReplyWatch({
-      timeoutMs: 0, holdMs: HOLD, excuse: () => undefined,
-      onMissed: () => log.push('missed'), onRecovered: () => log.push('recovered'), onGiveUp: () => log.push('giveup'),
+      timeoutMs: 0,
+      holdMs: HOLD,
+      excuse: () => undefined,
+      onMissed: () => log.push('missed'),
+      onRecovered: () => log.push('recovered'),
+      onGiveUp: () => log.push('giveup'),
     });
     w.owe('greeting');
     vi.advanceTimersByTime(60_000);

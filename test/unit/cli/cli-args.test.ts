@@ -10,25 +10,35 @@ function io() {
 }
 
 describe('the argument parser of every command', () => {
-  it.each(COMMANDS.map((c) => [c.name, c] as const))('%s: an unknown option or a stray argument is exit 2, named, nothing printed to stdout', (_name, spec) => {
-    for (const args of [['--bogus'], ['stray'], ['-z']]) {
-      const o = io();
-      expect(parseOrExit(spec, args, o.value)).toEqual({ exit: 2 });
-      expect(o.out).toEqual([]);
-      expect(o.err.join('')).toMatch(new RegExp(`^omni-phone-bridge ${spec.name}: (unknown option|unexpected argument) '${args[0]}'[^]*See 'omni-phone-bridge ${spec.name} --help'`));
-    }
-  });
+  it.each(COMMANDS.map((c) => [c.name, c] as const))(
+    '%s: an unknown option or a stray argument is exit 2, named, nothing printed to stdout',
+    (_name, spec) => {
+      for (const args of [['--bogus'], ['stray'], ['-z']]) {
+        const o = io();
+        expect(parseOrExit(spec, args, o.value)).toEqual({ exit: 2 });
+        expect(o.out).toEqual([]);
+        expect(o.err.join('')).toMatch(
+          new RegExp(
+            `^omni-phone-bridge ${spec.name}: (unknown option|unexpected argument) '${args[0]}'[^]*See 'omni-phone-bridge ${spec.name} --help'`,
+          ),
+        );
+      }
+    },
+  );
 
-  it.each(COMMANDS.map((c) => [c.name, c] as const))('%s: --help and -h print the help, --version the version, exit 0', (_name, spec) => {
-    for (const args of [['--help'], ['-h']]) {
-      const o = io();
-      expect(parseOrExit(spec, args, o.value)).toEqual({ exit: 0 });
-      expect(o.out.join('')).toBe(commandHelp(spec));
-    }
-    const v = io();
-    expect(parseOrExit(spec, ['--version'], v.value)).toEqual({ exit: 0 });
-    expect(v.out.join('')).toMatch(/^omni-phone-bridge \d+\.\d+\.\d+\n$/);
-  });
+  it.each(COMMANDS.map((c) => [c.name, c] as const))(
+    '%s: --help and -h print the help, --version the version, exit 0',
+    (_name, spec) => {
+      for (const args of [['--help'], ['-h']]) {
+        const o = io();
+        expect(parseOrExit(spec, args, o.value)).toEqual({ exit: 0 });
+        expect(o.out.join('')).toBe(commandHelp(spec));
+      }
+      const v = io();
+      expect(parseOrExit(spec, ['--version'], v.value)).toEqual({ exit: 0 });
+      expect(v.out.join('')).toMatch(/^omni-phone-bridge \d+\.\d+\.\d+\n$/);
+    },
+  );
 
   it('a string option needs its value, a boolean takes none', () => {
     const a = io();
@@ -40,12 +50,18 @@ describe('the argument parser of every command', () => {
   });
 
   it('choices are enforced (demo --human, call --human, engine --mode) and the rest passes through with defaults', () => {
-    for (const [spec, args] of [[DEMO, ['--human', 'maybe']], [CALL, ['--human', 'later']], [ENGINE, ['--mode', 'chatty']]] as const) {
+    for (const [spec, args] of [
+      [DEMO, ['--human', 'maybe']],
+      [CALL, ['--human', 'later']],
+      [ENGINE, ['--mode', 'chatty']],
+    ] as const) {
       const o = io();
       expect(parseOrExit(spec, args, o.value)).toEqual({ exit: 2 });
       expect(o.err.join('')).toMatch(new RegExp(`--${args[0].slice(2)} must be one of`));
     }
-    expect(parseOrExit(DEMO, ['--human', 'busy', '--json', '--out', 'x.wav'], io().value)).toEqual({ values: { human: 'busy', json: true, out: 'x.wav' } });
+    expect(parseOrExit(DEMO, ['--human', 'busy', '--json', '--out', 'x.wav'], io().value)).toEqual({
+      values: { human: 'busy', json: true, out: 'x.wav' },
+    });
     expect(parseOrExit(DEMO, [], io().value)).toEqual({ values: { human: 'answer', json: false } });
     expect(parseOrExit(SERVE, [], io().value)).toEqual({ values: {} });
   });

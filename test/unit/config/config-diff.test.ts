@@ -15,7 +15,11 @@ const parse = (o: unknown) => parseConfigText(JSON.stringify(o));
 
 describe('the configuration diff of a reload', () => {
   it('is empty for the same file, whatever the key order', () => {
-    const reordered = { numbers: base.numbers, agents: base.agents.map((a) => Object.fromEntries(Object.entries(a).reverse())), default_agent: 'support' };
+    const reordered = {
+      numbers: base.numbers,
+      agents: base.agents.map((a) => Object.fromEntries(Object.entries(a).reverse())),
+      default_agent: 'support',
+    };
     const d = diffConfig(parse(base), parse(reordered));
     expect(isEmptyDiff(d)).toBe(true);
     expect(describeDiff(d)).toBe('no change');

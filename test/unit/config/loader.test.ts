@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, loadEnv, parseConfigText, collectSecrets } from '../../../src/config/loader.js';
+import {
+  ConfigError,
+  DEFAULT_CONFIG_PATH,
+  loadConfig,
+  loadEnv,
+  parseConfigText,
+  collectSecrets,
+} from '../../../src/config/loader.js';
 
 const minimal = `
 default_agent: a
@@ -34,11 +41,15 @@ describe('configuration', () => {
   });
 
   it('refuses a default agent that does not exist', () => {
-    expect(() => parseConfigText(minimal.replace('default_agent: a', 'default_agent: zz'))).toThrow(/default_agent: no agent has id "zz"/);
+    expect(() => parseConfigText(minimal.replace('default_agent: a', 'default_agent: zz'))).toThrow(
+      /default_agent: no agent has id "zz"/,
+    );
   });
 
   it('refuses a number routed to an unknown agent and a non-E.164 number', () => {
-    expect(() => parseConfigText(`${minimal}\nnumbers:\n  "+15550001111": { agent: nobody }\n`)).toThrow(/unknown agent "nobody"/);
+    expect(() => parseConfigText(`${minimal}\nnumbers:\n  "+15550001111": { agent: nobody }\n`)).toThrow(
+      /unknown agent "nobody"/,
+    );
     expect(() => parseConfigText(`${minimal}\nnumbers:\n  "5550001111": { agent: a }\n`)).toThrow(/E\.164/);
   });
 

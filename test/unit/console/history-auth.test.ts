@@ -6,10 +6,29 @@ import type { CallRecord } from '../../../src/call/record.js';
 function record(i: number, o: Partial<CallRecord> & { v2v?: number[] } = {}): CallRecord {
   const { v2v = [], ...rest } = o;
   return {
-    callSid: `CA${String(i).padStart(32, '0')}`, agent: 'support', from: `+1555000${String(i).padStart(4, '0')}`, to: '+15550001111',
-    startedAt: new Date(0).toISOString(), endedAt: new Date(0).toISOString(), durationMs: 1000 * i, outcome: 'caller_hangup',
-    streams: [], dtmf: '', bargeIns: 0, tools: [], verbs: [], engineCloses: [],
-    playback: { framesSent: 0, framesPlayed: 0, staleMarks: 0, clears: 0, underruns: 0, underrunMs: 0, replies: v2v.map((v) => ({ voiceToVoiceMs: v, underruns: 0, underrunMs: 0 })) },
+    callSid: `CA${String(i).padStart(32, '0')}`,
+    agent: 'support',
+    from: `+1555000${String(i).padStart(4, '0')}`,
+    to: '+15550001111',
+    startedAt: new Date(0).toISOString(),
+    endedAt: new Date(0).toISOString(),
+    durationMs: 1000 * i,
+    outcome: 'caller_hangup',
+    streams: [],
+    dtmf: '',
+    bargeIns: 0,
+    tools: [],
+    verbs: [],
+    engineCloses: [],
+    playback: {
+      framesSent: 0,
+      framesPlayed: 0,
+      staleMarks: 0,
+      clears: 0,
+      underruns: 0,
+      underrunMs: 0,
+      replies: v2v.map((v) => ({ voiceToVoiceMs: v, underruns: 0, underrunMs: 0 })),
+    },
     ...rest,
   };
 }
@@ -42,7 +61,14 @@ describe('the console history', () => {
     h.add(record(4, { agent: 'sales' }));
     const [sales, support] = h.summary();
     expect(sales).toMatchObject({ agent: 'sales', calls: 1, voiceToVoiceP50Ms: null });
-    expect(support).toMatchObject({ agent: 'support', calls: 3, medianDurationMs: 2000, toolErrorRate: 0.5, voiceToVoiceP50Ms: 700, voiceToVoiceP95Ms: 1500 });
+    expect(support).toMatchObject({
+      agent: 'support',
+      calls: 3,
+      medianDurationMs: 2000,
+      toolErrorRate: 0.5,
+      voiceToVoiceP50Ms: 700,
+      voiceToVoiceP95Ms: 1500,
+    });
     expect(support!.transferRate).toBeCloseTo(1 / 3);
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95)).toBe(10);
   });

@@ -45,7 +45,9 @@ describe('digit collection', () => {
 
   const collect = (opts: Partial<{ numDigits: number; finishOnKey: string; timeoutMs: number }>) => {
     const results: CollectResult[] = [];
-    const c = new DigitCollector({ field: 'account', finishOnKey: '#', timeoutMs: 5000, ...opts }, (r) => results.push(r));
+    const c = new DigitCollector({ field: 'account', finishOnKey: '#', timeoutMs: 5000, ...opts }, (r) =>
+      results.push(r),
+    );
     return { c, results };
   };
 

@@ -19,7 +19,11 @@ function recipeCallCommand(): string {
   return line!;
 }
 
-const option = (cmd: string, name: string) => cmd.match(new RegExp(`--${name} (?:"([^"]*)"|(\\S+))`))?.slice(1).find((v) => v !== undefined);
+const option = (cmd: string, name: string) =>
+  cmd
+    .match(new RegExp(`--${name} (?:"([^"]*)"|(\\S+))`))
+    ?.slice(1)
+    .find((v) => v !== undefined);
 
 describe("the README's three-terminal recipe", () => {
   it('the caller says what the demo script waits for, and keys the digits its collect asks for', () => {
@@ -39,7 +43,10 @@ describe("the README's three-terminal recipe", () => {
 
   it("the script's agent claims nothing about the digits it collected", () => {
     const i = scenario.steps.findIndex((s) => s.verb === 'collect');
-    const after = scenario.steps.slice(i + 1).filter((s) => s.say).map((s) => String(s.say));
+    const after = scenario.steps
+      .slice(i + 1)
+      .filter((s) => s.say)
+      .map((s) => String(s.say));
     for (const line of after) expect(line).not.toMatch(/verif|confirm|correct|valid/i);
   });
 });

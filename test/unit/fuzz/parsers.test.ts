@@ -9,9 +9,26 @@ const FRAMES = 100_000;
 
 const TWILIO_EVENTS = new Set(['connected', 'start', 'media', 'dtmf', 'mark', 'stop']);
 const OMNI_TYPES = new Set([
-  'hello', 'session_started', 'configured', 'transcript', 'turn_begin', 'barge_in', 'assistant_interrupted',
-  'audio_position', 'telemetry', 'tool_call', 'transfer_to_human', 'send_dtmf', 'play_hold', 'collect', 'end_call',
-  'dtmf_echo', 'warning', 'error', 'session_end', 'unknown',
+  'hello',
+  'session_started',
+  'configured',
+  'transcript',
+  'turn_begin',
+  'barge_in',
+  'assistant_interrupted',
+  'audio_position',
+  'telemetry',
+  'tool_call',
+  'transfer_to_human',
+  'send_dtmf',
+  'play_hold',
+  'collect',
+  'end_call',
+  'dtmf_echo',
+  'warning',
+  'error',
+  'session_end',
+  'unknown',
 ]);
 
 /** Collects property failures (expect() per iteration would dominate the run time). */
@@ -49,7 +66,11 @@ describe('parsers under fuzzing', () => {
         }
       } else {
         // reasons reach logs and metric labels: bounded, printable ASCII (plus the clip ellipsis)
-        f.check(res.reason.length <= 160 && /^[\x20-\x7e…]+$/.test(res.reason), `bad reason ${JSON.stringify(res.reason)}`, text);
+        f.check(
+          res.reason.length <= 160 && /^[\x20-\x7e…]+$/.test(res.reason),
+          `bad reason ${JSON.stringify(res.reason)}`,
+          text,
+        );
         reasons.add(res.reason.split(':')[0]!);
       }
     }
@@ -69,7 +90,11 @@ describe('parsers under fuzzing', () => {
       const out = decodeMediaPayload(s);
       if (!out) continue;
       accepted++;
-      f.check(out.length > 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s) && out.equals(Buffer.from(s, 'base64')), 'accepted', s);
+      f.check(
+        out.length > 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s) && out.equals(Buffer.from(s, 'base64')),
+        'accepted',
+        s,
+      );
     }
     expect(f.list).toEqual([]);
     expect(accepted).toBeGreaterThan(FRAMES / 8);
@@ -92,8 +117,13 @@ describe('parsers under fuzzing', () => {
       if (msg.kind === 'audio') {
         const payload = data.length - 1;
         const k = rng.int(msg.pcm.length);
-        f.check(msg.pcm.length === payload >> 1 && (msg.droppedBytes ?? 0) === (payload & 1)
-          && msg.pcm[k] === data.readInt16LE(1 + 2 * k), 'audio misread', data.length);
+        f.check(
+          msg.pcm.length === payload >> 1 &&
+            (msg.droppedBytes ?? 0) === (payload & 1) &&
+            msg.pcm[k] === data.readInt16LE(1 + 2 * k),
+          'audio misread',
+          data.length,
+        );
       } else if (msg.kind === 'event') {
         f.check(OMNI_TYPES.has(msg.event.type), 'unknown event type', msg.event.type);
         if (msg.event.type === 'unknown') f.check(msg.event.name.length <= 64, 'long unknown name', msg.event.name);
@@ -117,7 +147,7 @@ describe('parsers under fuzzing', () => {
       const v = randomJson(rng);
       const r = parseServerEvent(v);
       if (!r.ok) f.check(typeof r.reason === 'string', 'reason', v);
-      const t = parseTranscriptPayload(typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+      const t = parseTranscriptPayload(typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
       if (t.ok) f.check(OMNI_TYPES.has(t.event.type), 'type', v);
     }
     expect(f.list).toEqual([]);

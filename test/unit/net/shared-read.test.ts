@@ -48,7 +48,8 @@ describe('readIntoSharedBuffer', () => {
       return once(p.server, 'end').then(() => Buffer.concat(chunks));
     });
     // Interleave ~1 KB writes across the sockets, as engine frames of many calls arrive.
-    for (let off = 0; off < 300_000; off += 1000) ps.forEach((p, i) => p.client.write(want[i]!.subarray(off, off + 1000)));
+    for (let off = 0; off < 300_000; off += 1000)
+      ps.forEach((p, i) => p.client.write(want[i]!.subarray(off, off + 1000)));
     ps.forEach((p) => p.client.end());
     const results = await Promise.all(got);
     results.forEach((r, i) => expect(r.equals(want[i]!)).toBe(true));

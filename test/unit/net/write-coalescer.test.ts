@@ -36,9 +36,12 @@ function twoSockets() {
 describe('WriteCoalescer', () => {
   it('holds writes made in one turn of the event loop until the poll phase ends', async () => {
     const { c, a, b, ha, hb } = twoSockets();
-    ha.hold(); a.write('a1');
-    hb.hold(); b.write('b1');
-    ha.hold(); a.write('a2');
+    ha.hold();
+    a.write('a1');
+    hb.hold();
+    b.write('b1');
+    ha.hold();
+    a.write('a2');
     expect(a.sent).toEqual([]);
     expect(b.sent).toEqual([]);
     expect(c.pending).toBe(2); // a socket is held once however often it writes
@@ -51,14 +54,17 @@ describe('WriteCoalescer', () => {
   it('flushes the held sockets before holding one more than maxSockets', () => {
     const c = new WriteCoalescer({ maxHoldMs: 1000, maxSockets: 2 });
     const s = [new FakeSocket(), new FakeSocket(), new FakeSocket()];
-    s.forEach((sock, i) => { c.attach(sock).hold(); sock.write(`m${i}`); });
+    s.forEach((sock, i) => {
+      c.attach(sock).hold();
+      sock.write(`m${i}`);
+    });
     expect(s[0]!.sent).toEqual(['m0']);
     expect(s[1]!.sent).toEqual(['m1']);
     expect(s[2]!.sent).toEqual([]); // the third starts the next batch
     expect(c.pending).toBe(1);
   });
 
-  it('flushes a batch older than maxHoldMs at the next hold and reports each socket\'s wait', () => {
+  it("flushes a batch older than maxHoldMs at the next hold and reports each socket's wait", () => {
     let now = 100;
     const c = new WriteCoalescer({ maxHoldMs: 1, now: () => now });
     const waits: number[] = [];
@@ -66,9 +72,11 @@ describe('WriteCoalescer', () => {
     const b = new FakeSocket();
     const ha = c.attach(a, { observe: (s) => waits.push(s) });
     const hb = c.attach(b, { observe: (s) => waits.push(s) });
-    ha.hold(); a.write('a');
+    ha.hold();
+    a.write('a');
     now = 100.4;
-    hb.hold(); b.write('b');
+    hb.hold();
+    b.write('b');
     expect(a.sent).toEqual([]);
     now = 101.2; // the batch is 1.2 ms old
     ha.hold(); // a new write on a: the old batch leaves first
@@ -84,16 +92,19 @@ describe('WriteCoalescer', () => {
     const good = new FakeSocket();
     c.attach(bad).hold();
     bad.throwOnUncork = true;
-    c.attach(good).hold(); good.write('x');
+    c.attach(good).hold();
+    good.write('x');
     await nextImmediate();
     expect(good.sent).toEqual(['x']);
     expect(c.uncorkErrors).toBe(1);
   });
 
-  it('sends one socket\'s held writes at once on release, and the batch flush later leaves it alone', async () => {
+  it("sends one socket's held writes at once on release, and the batch flush later leaves it alone", async () => {
     const { a, b, ha, hb } = twoSockets();
-    ha.hold(); a.write('data');
-    hb.hold(); b.write('other');
+    ha.hold();
+    a.write('data');
+    hb.hold();
+    b.write('other');
     a.write('close frame');
     ha.release();
     expect(a.sent).toEqual(['data', 'close frame']);
@@ -122,7 +133,11 @@ describe('WriteCoalescer', () => {
       const [server] = (await once(srv, 'connection')) as [Socket];
       let got = '';
       server.on('data', (d) => (got += d.toString()));
-      cleanup.push(() => { client.destroy(); server.destroy(); srv.close(); });
+      cleanup.push(() => {
+        client.destroy();
+        server.destroy();
+        srv.close();
+      });
       return { client, server, received: () => got };
     }
 
@@ -130,7 +145,10 @@ describe('WriteCoalescer', () => {
       const { client, received } = await pair();
       const c = new WriteCoalescer({ maxHoldMs: 1000 });
       const h = c.attach(client);
-      for (let i = 0; i < 5; i++) { h.hold(); client.write(`${i},`); }
+      for (let i = 0; i < 5; i++) {
+        h.hold();
+        client.write(`${i},`);
+      }
       expect(client.writableLength).toBe(10); // all still here
       await nextImmediate();
       expect(client.writableLength).toBe(0);

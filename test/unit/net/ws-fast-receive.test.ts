@@ -19,7 +19,11 @@ const MAX_PAYLOAD = 2048;
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 0x100000000;
   };
 }
@@ -31,7 +35,14 @@ function frame(r: () => number, first: number, payload: Buffer, masked: boolean,
   head[0] = first;
   const m = masked ? 0x80 : 0;
   if (lenBytes === 1) head[1] = m | len;
-  else if (lenBytes === 3) { head[1] = m | 126; head.writeUInt16BE(len, 2); } else { head[1] = m | 127; head.writeUInt32BE(0, 2); head.writeUInt32BE(len, 6); }
+  else if (lenBytes === 3) {
+    head[1] = m | 126;
+    head.writeUInt16BE(len, 2);
+  } else {
+    head[1] = m | 127;
+    head.writeUInt32BE(0, 2);
+    head.writeUInt32BE(len, 6);
+  }
   const body = Buffer.from(payload);
   if (masked) {
     const key = r() < 0.1 ? Buffer.alloc(4) : Buffer.from([r() * 256, r() * 256, r() * 256, r() * 256].map(Math.floor));
@@ -67,22 +78,32 @@ function stream(seed: number, masked: boolean): Buffer {
     else if (k < 0.68) parts.push(frame(r, 0x81 + Math.floor(r() * 2), Buffer.alloc(0), masked));
     else if (k < 0.72) parts.push(frame(r, 0x89, bytes(r, Math.floor(r() * 20)), masked));
     else if (k < 0.75) parts.push(frame(r, 0x8a, bytes(r, Math.floor(r() * 20)), masked));
-    else if (k < 0.79) { // a fragmented text message, sometimes with a ping in between
+    else if (k < 0.79) {
+      // a fragmented text message, sometimes with a ping in between
       parts.push(frame(r, 0x01, text(r, 50), masked));
       if (r() < 0.5) parts.push(frame(r, 0x89, Buffer.from('p'), masked));
       parts.push(frame(r, 0x80, text(r, 30), masked));
-    } else if (k < 0.81) parts.push(frame(r, 0xc1, text(r, 20), masked)); // RSV1
-    else if (k < 0.83) parts.push(frame(r, 0x82, bytes(r, 20), !masked)); // wrong mask bit
-    else if (k < 0.85) parts.push(frame(r, 0x81, Buffer.from([0x61, 0xff, 0xfe, 0x62]), masked)); // invalid UTF-8
-    else if (k < 0.87) parts.push(frame(r, 0x83, bytes(r, 10), masked)); // reserved opcode
-    else if (k < 0.89) parts.push(frame(r, 0x82, bytes(r, 40), masked, true)); // 64-bit length
-    else if (k < 0.91) parts.push(frame(r, 0x82, bytes(r, MAX_PAYLOAD + 1 + Math.floor(r() * 100)), masked)); // oversize
-    else if (k < 0.93) parts.push(frame(r, 0x00, bytes(r, 10), masked)); // continuation with nothing open
-    else if (k < 0.95) parts.push(frame(r, 0x81, Buffer.from('\xed\xa0\x80', 'latin1'), masked)); // surrogate
+    } else if (k < 0.81)
+      parts.push(frame(r, 0xc1, text(r, 20), masked)); // RSV1
+    else if (k < 0.83)
+      parts.push(frame(r, 0x82, bytes(r, 20), !masked)); // wrong mask bit
+    else if (k < 0.85)
+      parts.push(frame(r, 0x81, Buffer.from([0x61, 0xff, 0xfe, 0x62]), masked)); // invalid UTF-8
+    else if (k < 0.87)
+      parts.push(frame(r, 0x83, bytes(r, 10), masked)); // reserved opcode
+    else if (k < 0.89)
+      parts.push(frame(r, 0x82, bytes(r, 40), masked, true)); // 64-bit length
+    else if (k < 0.91)
+      parts.push(frame(r, 0x82, bytes(r, MAX_PAYLOAD + 1 + Math.floor(r() * 100)), masked)); // oversize
+    else if (k < 0.93)
+      parts.push(frame(r, 0x00, bytes(r, 10), masked)); // continuation with nothing open
+    else if (k < 0.95)
+      parts.push(frame(r, 0x81, Buffer.from('\xed\xa0\x80', 'latin1'), masked)); // surrogate
     else parts.push(frame(r, 0x81, text(r, size), masked));
   }
   const out = Buffer.concat(parts);
-  if (r() < 0.3) { // a few byte-level mutations
+  if (r() < 0.3) {
+    // a few byte-level mutations
     const n = 1 + Math.floor(r() * 3);
     for (let i = 0; i < n; i++) out[Math.floor(r() * out.length)] = Math.floor(r() * 256);
   }
@@ -97,7 +118,12 @@ function record(ws: WebSocket): Recorder {
   ws.on('ping', (d) => events.push(`ping:${d.toString('hex')}`));
   ws.on('pong', (d) => events.push(`pong:${d.toString('hex')}`));
   ws.on('error', (e) => events.push(`error:${(e as { code?: string }).code}`));
-  const done = new Promise<void>((resolve) => ws.on('close', (code) => { events.push(`close:${code}`); resolve(); }));
+  const done = new Promise<void>((resolve) =>
+    ws.on('close', (code) => {
+      events.push(`close:${code}`);
+      resolve();
+    }),
+  );
   return { events, done };
 }
 
@@ -137,8 +163,10 @@ describe('fastReceive, server side (masked frames, as from Twilio)', () => {
     sock.setNoDelay(true);
     sock.on('error', () => {});
     sock.on('end', () => sock.end());
-    sock.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
-      + 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    sock.write(
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
     let head = '';
     while (!head.includes('\r\n\r\n')) head += ((await once(sock, 'data'))[0] as Buffer).toString('latin1');
     while (accepted.length === 0) await new Promise((r) => setTimeout(r, 1));
@@ -174,7 +202,9 @@ describe('fastReceive, client side (unmasked frames, as from the engine)', () =>
       sock.once('data', (req: Buffer) => {
         const key = /Sec-WebSocket-Key: (.+)\r\n/i.exec(req.toString('latin1'))![1]!;
         const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-        sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        sock.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
         // a rejection here stays unhandled, as it was from the async listener: vitest reports it
         void (async () => {
           await new Promise((r) => setTimeout(r, 2));

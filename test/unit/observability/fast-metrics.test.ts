@@ -12,11 +12,29 @@ function both() {
   const ref = new Registry();
   const fast = new Registry();
   return {
-    ref, fast,
+    ref,
+    fast,
     refCounter: new Counter({ name: 'x_frames_total', help: 'frames', labelNames: ['direction'], registers: [ref] }),
-    fastCounter: new FastCounter({ name: 'x_frames_total', help: 'frames', labelNames: ['direction'], registers: [fast] }),
-    refHist: new Histogram({ name: 'x_latency_seconds', help: 'latency', labelNames: ['direction'], buckets: BUCKETS, registers: [ref] }),
-    fastHist: new FastHistogram({ name: 'x_latency_seconds', help: 'latency', labelNames: ['direction'], buckets: BUCKETS, registers: [fast] }),
+    fastCounter: new FastCounter({
+      name: 'x_frames_total',
+      help: 'frames',
+      labelNames: ['direction'],
+      registers: [fast],
+    }),
+    refHist: new Histogram({
+      name: 'x_latency_seconds',
+      help: 'latency',
+      labelNames: ['direction'],
+      buckets: BUCKETS,
+      registers: [ref],
+    }),
+    fastHist: new FastHistogram({
+      name: 'x_latency_seconds',
+      help: 'latency',
+      labelNames: ['direction'],
+      buckets: BUCKETS,
+      registers: [fast],
+    }),
   };
 }
 
@@ -49,7 +67,7 @@ describe('fast per-frame metrics', () => {
     expect(await m.fast.metrics()).toBe(await m.ref.metrics());
   });
 
-  it('bound children (labels()) count into the same series as prom-client\'s, before and after a reset', async () => {
+  it("bound children (labels()) count into the same series as prom-client's, before and after a reset", async () => {
     const m = both();
     const refIn = m.refCounter.labels('from_twilio');
     const fastIn = m.fastCounter.labels('from_twilio');

@@ -4,7 +4,12 @@ import { createLogger, LogSettingError, logLevel, prettyLogs } from '../../../sr
 
 function capture() {
   const lines: string[] = [];
-  const destination = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   return { lines, destination };
 }
 
@@ -19,14 +24,19 @@ describe('log format (LOG_FORMAT, pino-pretty)', () => {
 
   it('refuses any other LOG_FORMAT, naming the variable and its values', () => {
     expect(() => prettyLogs({ LOG_FORMAT: 'fancy' }, {})).toThrow(LogSettingError);
-    expect(() => prettyLogs({ LOG_FORMAT: 'fancy' }, {})).toThrow('LOG_FORMAT must be one of json, pretty (got "fancy")');
+    expect(() => prettyLogs({ LOG_FORMAT: 'fancy' }, {})).toThrow(
+      'LOG_FORMAT must be one of json, pretty (got "fancy")',
+    );
   });
 
   it('pretty: readable lines through pino-pretty, with every secret still scrubbed', () => {
     const secret = 'tok-3f9a1c77e2b54d0e';
     const { lines, destination } = capture();
     const log = createLogger({ destination, pretty: true, secrets: [secret], level: 'info' });
-    log.info({ callSid: 'CA1', url: `https://x.example/?token=${secret}`, nested: { apiKey: 'k-123456789' } }, `engine said ${secret}`);
+    log.info(
+      { callSid: 'CA1', url: `https://x.example/?token=${secret}`, nested: { apiKey: 'k-123456789' } },
+      `engine said ${secret}`,
+    );
     const text = lines.join('');
     expect(() => JSON.parse(lines[0]!)).toThrow(); // not a JSON line
     expect(text).toMatch(/INFO.*engine said \[redacted\]/);

@@ -14,7 +14,9 @@ describe('log scrubbing of configured secrets', () => {
     expect(logs.lines).toHaveLength(2);
     expect(logs.text()).not.toContain('q7z');
     expect(logs.text()).not.toContain('dev-token');
-    expect(logs.find('admin call [redacted] failed')[0]).toMatchObject({ err: 'upstream answered 401 for token [redacted]' });
+    expect(logs.find('admin call [redacted] failed')[0]).toMatchObject({
+      err: 'upstream answered 401 for token [redacted]',
+    });
   });
 
   it('scrubs a secret with quotes or backslashes in the form JSON escapes it to', () => {

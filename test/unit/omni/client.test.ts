@@ -32,10 +32,13 @@ async function tinyServer(): Promise<TinyServer> {
       resolve({ ws, req });
     });
   });
-  cleanups.push(() => new Promise<void>((r) => {
-    for (const c of wss.clients) c.terminate();
-    wss.close(() => r());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => r());
+      }),
+  );
   return { url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`, conn, received };
 }
 
@@ -43,16 +46,34 @@ async function tinyServer(): Promise<TinyServer> {
 async function rawServer(onUpgrade: (req: IncomingMessage, socket: Socket) => void): Promise<string> {
   const server: Server = createServer();
   const sockets = new Set<Socket>();
-  server.on('upgrade', (req, socket: Socket) => { sockets.add(socket); onUpgrade(req, socket); });
+  server.on('upgrade', (req, socket: Socket) => {
+    sockets.add(socket);
+    onUpgrade(req, socket);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  cleanups.push(() => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }));
+  cleanups.push(
+    () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  );
   return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 function makeClient(baseUrl: string, extra: Partial<OmniClientOptions> = {}): OmniClient {
   const client = new OmniClient({
-    baseUrl, apiKey: KEY, rate: 24000, sessionLabel: 'call-CA1', logger: silentLogger(),
-    configure: { persona: 'You are helpful.', greeting: 'Hello!', voice_id: 'v1', tools: [{ name: 't', description: 'd', parameters: { type: 'object' } }] },
+    baseUrl,
+    apiKey: KEY,
+    rate: 24000,
+    sessionLabel: 'call-CA1',
+    logger: silentLogger(),
+    configure: {
+      persona: 'You are helpful.',
+      greeting: 'Hello!',
+      voice_id: 'v1',
+      tools: [{ name: 't', description: 'd', parameters: { type: 'object' } }],
+    },
     ...extra,
   });
   cleanups.push(() => client.end());
@@ -87,7 +108,10 @@ describe('OmniClient handshake', () => {
     await waitFor(() => srv.received.length >= 2);
     expect(at(srv.received, 0, 'received')[0]).toBe(TAG_CONTROL);
     expect(JSON.parse(at(srv.received, 0, 'received').subarray(1).toString())).toEqual({
-      type: 'configure', persona: 'You are helpful.', greeting: 'Hello!', voice_id: 'v1',
+      type: 'configure',
+      persona: 'You are helpful.',
+      greeting: 'Hello!',
+      voice_id: 'v1',
       tools: [{ name: 't', description: 'd', parameters: { type: 'object' } }],
     });
     expect(at(srv.received, 1, 'received')[0]).toBe(TAG_AUDIO);
@@ -166,7 +190,10 @@ describe('OmniClient receiving', () => {
     const srv = await tinyServer();
     const client = makeClient(srv.url);
     const events: OmniEvent[] = [];
-    client.on('event', (e) => { events.push(e); throw new Error('listener bug'); });
+    client.on('event', (e) => {
+      events.push(e);
+      throw new Error('listener bug');
+    });
     await client.connect();
     const { ws } = await srv.conn;
     ws.send(control({ event: 'flush' }));
@@ -225,7 +252,10 @@ describe('OmniClient sending', () => {
     expect(client.sendToolResult('', 'lookup', {})).toBe(false);
     await waitFor(() => srv.received.length >= 3);
     expect(JSON.parse(at(srv.received, 1, 'received').subarray(1).toString())).toEqual({
-      type: 'tool_result', call_id: 'c1', name: 'lookup', output: { error: 'tool_failed: output is not serializable' },
+      type: 'tool_result',
+      call_id: 'c1',
+      name: 'lookup',
+      output: { error: 'tool_failed: output is not serializable' },
     });
   });
 
@@ -249,8 +279,12 @@ describe('OmniClient sending', () => {
   it('end() drops the socket when the server never completes the close', async () => {
     const url = await rawServer((req, socket) => {
       // Complete the upgrade by hand, then ignore everything, including the close frame.
-      const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: ${req.headers['sec-websocket-protocol']}\r\n\r\n`);
+      const accept = createHash('sha1')
+        .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Protocol: ${req.headers['sec-websocket-protocol']}\r\n\r\n`,
+      );
       socket.on('data', () => {});
     });
     const client = makeClient(url, { closeTimeoutMs: 100 });
@@ -267,12 +301,17 @@ describe('OmniClient sending', () => {
 
 describe('OmniClient connect failures', () => {
   it('times out when the upgrade never completes, without the key in the error', async () => {
-    const url = await rawServer(() => { /* never answer */ });
+    const url = await rawServer(() => {
+      /* never answer */
+    });
     const client = makeClient(url, { connectTimeoutMs: 150 });
     const closes: number[] = [];
     client.on('close', (c) => closes.push(c));
     const t0 = Date.now();
-    const err = await client.connect().then(() => undefined, (e: unknown) => e);
+    const err = await client.connect().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await new Promise((r) => setTimeout(r, 30));
     expect(closes).toEqual([1006]);
     expect(err).toBeInstanceOf(OmniConnectError);
@@ -325,4 +364,3 @@ describe('OmniClient connect failures', () => {
     await expect(client.connect()).rejects.toThrow(/single-use/);
   });
 });
-

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  PcmScratch, TAG_AUDIO, TAG_CONTROL, TAG_TRANSCRIPT, decodeServerMessage, encodeAudioFrame, encodeControl, readPcm16,
+  PcmScratch,
+  TAG_AUDIO,
+  TAG_CONTROL,
+  TAG_TRANSCRIPT,
+  decodeServerMessage,
+  encodeAudioFrame,
+  encodeControl,
+  readPcm16,
 } from '../../../src/omni/framing.js';
 import { configureFrame, dtmfFrame, sessionEndingFrame } from '../../../src/omni/events.js';
 
@@ -34,7 +41,9 @@ describe('encodeControl', () => {
   });
 
   it('never writes an event key', () => {
-    const sneaky = { persona: 'p', event: 'configure', greeting: 'hi' } as unknown as Parameters<typeof configureFrame>[0];
+    const sneaky = { persona: 'p', event: 'configure', greeting: 'hi' } as unknown as Parameters<
+      typeof configureFrame
+    >[0];
     const json = JSON.parse(encodeControl(configureFrame(sneaky)).subarray(1).toString());
     expect(json).toEqual({ type: 'configure', persona: 'p', greeting: 'hi' });
     expect(JSON.parse(encodeControl(sessionEndingFrame()).subarray(1).toString())).toEqual({ type: 'session_ending' });
@@ -106,23 +115,31 @@ describe('decodeServerMessage', () => {
   it('reads raw 0x02 text as a caller partial', () => {
     const frame = Buffer.concat([Buffer.from([TAG_TRANSCRIPT]), Buffer.from('I want to', 'utf8')]);
     expect(decodeServerMessage(frame, true)).toEqual({
-      kind: 'event', event: { type: 'transcript', role: 'user', text: 'I want to', final: false },
+      kind: 'event',
+      event: { type: 'transcript', role: 'user', text: 'I want to', final: false },
     });
   });
 
   it('reads 0x02 JSON as a transcript', () => {
     const frame = Buffer.concat([
-      Buffer.from([TAG_TRANSCRIPT]), Buffer.from(JSON.stringify({ speaker: 'agent', text: 'Hi', is_final: true })),
+      Buffer.from([TAG_TRANSCRIPT]),
+      Buffer.from(JSON.stringify({ speaker: 'agent', text: 'Hi', is_final: true })),
     ]);
     expect(decodeServerMessage(frame, true)).toEqual({
-      kind: 'event', event: { type: 'transcript', role: 'assistant', text: 'Hi', final: true },
+      kind: 'event',
+      event: { type: 'transcript', role: 'assistant', text: 'Hi', final: true },
     });
   });
 
   it('treats 0x02 text that only looks like JSON as raw text', () => {
     const frame = Buffer.concat([Buffer.from([TAG_TRANSCRIPT]), Buffer.from('{not json')]);
     const msg = decodeServerMessage(frame, true);
-    expect(msg.kind === 'event' && msg.event).toEqual({ type: 'transcript', role: 'user', text: '{not json', final: false });
+    expect(msg.kind === 'event' && msg.event).toEqual({
+      type: 'transcript',
+      role: 'user',
+      text: '{not json',
+      final: false,
+    });
   });
 });
 

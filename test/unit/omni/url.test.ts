@@ -8,20 +8,26 @@ describe('buildOmniUrl', () => {
   });
 
   it('turns http(s) into ws(s) and keeps ws(s)', () => {
-    expect(buildOmniUrl('https://omni.example.com', 16000)).toBe('wss://omni.example.com/v1/omni?format=pcm16&rate=16000');
+    expect(buildOmniUrl('https://omni.example.com', 16000)).toBe(
+      'wss://omni.example.com/v1/omni?format=pcm16&rate=16000',
+    );
     expect(buildOmniUrl('http://127.0.0.1:9000', 8000)).toBe('ws://127.0.0.1:9000/v1/omni?format=pcm16&rate=8000');
     expect(buildOmniUrl('ws://localhost:1/', 8000)).toBe('ws://localhost:1/v1/omni?format=pcm16&rate=8000');
   });
 
   it('keeps a path prefix and does not double /v1/omni', () => {
-    expect(buildOmniUrl('https://gw.example.com/pyai/', 24000)).toBe('wss://gw.example.com/pyai/v1/omni?format=pcm16&rate=24000');
+    expect(buildOmniUrl('https://gw.example.com/pyai/', 24000)).toBe(
+      'wss://gw.example.com/pyai/v1/omni?format=pcm16&rate=24000',
+    );
     expect(buildOmniUrl('wss://x.example/v1/omni', 24000)).toBe('wss://x.example/v1/omni?format=pcm16&rate=24000');
   });
 
   it('adds a sanitised session label', () => {
-    const url = new URL(buildOmniUrl('wss://x.example', 24000, '  call-CA123\u0000\n ')); 
+    const url = new URL(buildOmniUrl('wss://x.example', 24000, '  call-CA123\u0000\n '));
     expect(url.searchParams.get('session_label')).toBe('call-CA123');
-    expect(new URL(buildOmniUrl('wss://x.example', 24000, 'a b&c=d')).searchParams.get('session_label')).toBe('a b&c=d');
+    expect(new URL(buildOmniUrl('wss://x.example', 24000, 'a b&c=d')).searchParams.get('session_label')).toBe(
+      'a b&c=d',
+    );
     expect(buildOmniUrl('wss://x.example', 24000, '\u0007')).not.toContain('session_label');
   });
 

@@ -47,22 +47,34 @@ describe('import-cycle check', () => {
   });
 
   it('does not count imports in comments or strings, packages, or dynamic import()', () => {
-    expect(importSpecifiers([
-      '/**',
-      " * import { x } from './example.js';",
-      ' */',
-      "const s = \"import { y } from './in-string.js'\";",
-      "import { z } from 'zod';",
-      "const m = await import('./dynamic.js');",
-      "import { ok } from './real.js';",
-    ].join('\n'))).toEqual(['./real.js']);
+    expect(
+      importSpecifiers(
+        [
+          '/**',
+          " * import { x } from './example.js';",
+          ' */',
+          'const s = "import { y } from \'./in-string.js\'";',
+          "import { z } from 'zod';",
+          "const m = await import('./dynamic.js');",
+          "import { ok } from './real.js';",
+        ].join('\n'),
+      ),
+    ).toEqual(['./real.js']);
   });
 
   it('passes on the real src/ (no cycle, nothing allowed), and the CLI exits 1 on a planted cycle, 0 on src', () => {
     expect(forbiddenCycles(join(root, 'src'))).toEqual([]);
     expect(ALLOWED_CYCLES).toEqual([]);
-    const d = tree({ 'x.ts': "import { y } from './y.js';\nexport const x = y;\n", 'y.ts': "import { x } from './x.js';\nexport const y = x;\n" });
-    const run = (target: string) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/check-cycles.ts'), target], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    const d = tree({
+      'x.ts': "import { y } from './y.js';\nexport const x = y;\n",
+      'y.ts': "import { x } from './x.js';\nexport const y = x;\n",
+    });
+    const run = (target: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/check-cycles.ts'), target], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
     const bad = run(d);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('x.ts -> y.ts -> x.ts');

@@ -8,7 +8,9 @@ import { loadAgentSet, type AgentSet } from '../../../src/server/agent-set.js';
 import { ConfigReloader } from '../../../src/server/reload.js';
 
 const tool = (module: string) => ({
-  name: 'lookup', description: 'Looks something up.', side_effect: 'read',
+  name: 'lookup',
+  description: 'Looks something up.',
+  side_effect: 'read',
   parameters: { type: 'object', properties: {}, additionalProperties: false },
   executor: { kind: 'module', module },
 });

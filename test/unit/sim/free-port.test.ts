@@ -33,7 +33,10 @@ describe('freePort', () => {
     try {
       for (let p = first + 1; p <= first + 3; p++) {
         const s = createServer().listen(p, '127.0.0.1');
-        await new Promise((r, j) => { s.once('listening', r); s.once('error', j); }).catch(() => undefined);
+        await new Promise((r, j) => {
+          s.once('listening', r);
+          s.once('error', j);
+        }).catch(() => undefined);
         held.push(s);
       }
       const next = await freePort();

@@ -35,7 +35,12 @@ export function moduleTool(name: string, exportName: string, extra: Partial<Tool
   };
 }
 
-export interface Sent { callId: string; name: string; output: unknown; at: number }
+export interface Sent {
+  callId: string;
+  name: string;
+  output: unknown;
+  at: number;
+}
 
 export interface Harness {
   runtime: ToolRuntime;
@@ -49,7 +54,12 @@ export interface Harness {
 
 export async function harness(
   defs: ToolDefinition[],
-  opts: Partial<ToolRuntimeOptions> & { env?: NodeJS.ProcessEnv; allowHosts?: string[]; baseDir?: string; resolver?: Resolver } = {},
+  opts: Partial<ToolRuntimeOptions> & {
+    env?: NodeJS.ProcessEnv;
+    allowHosts?: string[];
+    baseDir?: string;
+    resolver?: Resolver;
+  } = {},
 ): Promise<Harness> {
   const log = captureLogger();
   const registry = await ToolRegistry.load(defs, {
@@ -63,7 +73,12 @@ export async function harness(
   const finished: Harness['finished'] = [];
   const waiters: Array<() => void> = [];
   const runtime = new ToolRuntime(registry, {
-    context: { callSid: 'CA00000000000000000000000000000001', agentId: 'support', from: '+15550001111', to: '+15550002222' },
+    context: {
+      callSid: 'CA00000000000000000000000000000001',
+      agentId: 'support',
+      from: '+15550001111',
+      to: '+15550002222',
+    },
     logger: log.logger,
     observer: { onToolFinished: (e) => finished.push(e) },
     ...opts,
@@ -78,7 +93,10 @@ export async function harness(
   });
   const waitFor = (n: number, ms = 8000): Promise<Sent[]> =>
     new Promise((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${n} answers, got ${sent.length}`)), ms);
+      const deadline = setTimeout(
+        () => reject(new Error(`timed out waiting for ${n} answers, got ${sent.length}`)),
+        ms,
+      );
       const check = (): void => {
         if (sent.length >= n) {
           clearTimeout(deadline);

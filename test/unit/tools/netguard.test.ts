@@ -4,54 +4,91 @@ import { isToolExecutionError } from '../../../src/tools/errors.js';
 
 describe('classifyIp: IPv4', () => {
   it.each([
-    ['127.0.0.1', 'loopback'], ['127.255.255.254', 'loopback'],
-    ['10.0.0.1', 'private'], ['10.255.255.255', 'private'],
-    ['172.16.0.1', 'private'], ['172.31.255.255', 'private'],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.255.254', 'loopback'],
+    ['10.0.0.1', 'private'],
+    ['10.255.255.255', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.255', 'private'],
     ['192.168.1.1', 'private'],
-    ['169.254.169.254', 'metadata'], ['169.254.1.1', 'link_local'],
-    ['100.64.0.1', 'cgnat'], ['100.127.255.255', 'cgnat'], ['100.100.100.200', 'cgnat'],
-    ['0.0.0.0', 'unspecified'], ['0.1.2.3', 'reserved'],
-    ['224.0.0.1', 'multicast'], ['239.255.255.250', 'multicast'],
-    ['255.255.255.255', 'reserved'], ['240.0.0.1', 'reserved'],
-    ['192.0.2.10', 'documentation'], ['198.51.100.1', 'documentation'], ['203.0.113.9', 'documentation'],
-    ['198.18.0.1', 'reserved'], ['192.0.0.8', 'reserved'],
+    ['169.254.169.254', 'metadata'],
+    ['169.254.1.1', 'link_local'],
+    ['100.64.0.1', 'cgnat'],
+    ['100.127.255.255', 'cgnat'],
+    ['100.100.100.200', 'cgnat'],
+    ['0.0.0.0', 'unspecified'],
+    ['0.1.2.3', 'reserved'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.250', 'multicast'],
+    ['255.255.255.255', 'reserved'],
+    ['240.0.0.1', 'reserved'],
+    ['192.0.2.10', 'documentation'],
+    ['198.51.100.1', 'documentation'],
+    ['203.0.113.9', 'documentation'],
+    ['198.18.0.1', 'reserved'],
+    ['192.0.0.8', 'reserved'],
   ])('refuses %s as %s', (ip, reason) => {
     expect(classifyIp(ip)).toBe(reason);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.15.255.255', '172.32.0.1', '100.63.255.255', '100.128.0.1', '169.253.0.1', '11.0.0.1', '192.169.0.1', '223.255.255.255'])(
-    'allows public %s', (ip) => {
-      expect(classifyIp(ip)).toBeNull();
-    },
-  );
+  it.each([
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.15.255.255',
+    '172.32.0.1',
+    '100.63.255.255',
+    '100.128.0.1',
+    '169.253.0.1',
+    '11.0.0.1',
+    '192.169.0.1',
+    '223.255.255.255',
+  ])('allows public %s', (ip) => {
+    expect(classifyIp(ip)).toBeNull();
+  });
 });
 
 describe('classifyIp: IPv6', () => {
   it.each([
-    ['::1', 'loopback'], ['0:0:0:0:0:0:0:1', 'loopback'], ['[::1]', 'loopback'],
+    ['::1', 'loopback'],
+    ['0:0:0:0:0:0:0:1', 'loopback'],
+    ['[::1]', 'loopback'],
     ['::', 'unspecified'],
-    ['fe80::1', 'link_local'], ['fe80::1%eth0', 'link_local'], ['febf:ffff::1', 'link_local'],
-    ['fc00::1', 'unique_local'], ['fd12:3456::1', 'unique_local'],
+    ['fe80::1', 'link_local'],
+    ['fe80::1%eth0', 'link_local'],
+    ['febf:ffff::1', 'link_local'],
+    ['fc00::1', 'unique_local'],
+    ['fd12:3456::1', 'unique_local'],
     ['fd00:ec2::254', 'metadata'],
     ['ff02::1', 'multicast'],
     ['fec0::1', 'private'],
     ['2001:db8::1', 'documentation'],
-    ['::ffff:127.0.0.1', 'loopback'], ['::ffff:7f00:1', 'loopback'],
-    ['::ffff:169.254.169.254', 'metadata'], ['::ffff:10.1.2.3', 'private'], ['::ffff:a9fe:a9fe', 'metadata'],
-    ['::127.0.0.1', 'loopback'], ['::8.8.8.8', 'reserved'],
-    ['64:ff9b::10.0.0.1', 'private'], ['64:ff9b::7f00:1', 'loopback'],
-    ['2002:7f00:1::', 'loopback'], ['2002:c0a8:101::1', 'private'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['::ffff:169.254.169.254', 'metadata'],
+    ['::ffff:10.1.2.3', 'private'],
+    ['::ffff:a9fe:a9fe', 'metadata'],
+    ['::127.0.0.1', 'loopback'],
+    ['::8.8.8.8', 'reserved'],
+    ['64:ff9b::10.0.0.1', 'private'],
+    ['64:ff9b::7f00:1', 'loopback'],
+    ['2002:7f00:1::', 'loopback'],
+    ['2002:c0a8:101::1', 'private'],
     ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'reserved'],
     ['100::1', 'reserved'],
   ])('refuses %s as %s', (ip, reason) => {
     expect(classifyIp(ip)).toBe(reason);
   });
 
-  it.each(['2606:4700:4700::1111', '2001:4860:4860::8888', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1', '2a00:1450:4001::1'])(
-    'allows public %s', (ip) => {
-      expect(classifyIp(ip)).toBeNull();
-    },
-  );
+  it.each([
+    '2606:4700:4700::1111',
+    '2001:4860:4860::8888',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+    '2a00:1450:4001::1',
+  ])('allows public %s', (ip) => {
+    expect(classifyIp(ip)).toBeNull();
+  });
 
   it('marks non-addresses invalid', () => {
     expect(classifyIp('example.com')).toBe('invalid');
@@ -72,7 +109,11 @@ describe('classifyIp: IPv6', () => {
 describe('checkWebhookUrl', () => {
   const none = new Set<string>();
   it('accepts https to a public name', () => {
-    expect(checkWebhookUrl('https://api.example.com/tools/x', none)).toMatchObject({ ok: true, host: 'api.example.com', allowListed: false });
+    expect(checkWebhookUrl('https://api.example.com/tools/x', none)).toMatchObject({
+      ok: true,
+      host: 'api.example.com',
+      allowListed: false,
+    });
   });
 
   it.each([
@@ -106,7 +147,9 @@ describe('checkWebhookUrl', () => {
 describe('guardedLookup', () => {
   const run = (addrs: Array<{ address: string; family: number }>, options: { all?: boolean; family?: number } = {}) =>
     new Promise<{ err: unknown; address: unknown; family?: number }>((resolve) => {
-      guardedLookup(async () => addrs)('api.example.com', options, (err, address, family) => resolve({ err, address, family }));
+      guardedLookup(async () => addrs)('api.example.com', options, (err, address, family) =>
+        resolve({ err, address, family }),
+      );
     });
 
   it('hands back the checked public address', async () => {
@@ -115,7 +158,10 @@ describe('guardedLookup', () => {
   });
 
   it('returns all checked addresses when asked (autoSelectFamily)', async () => {
-    const list = [{ address: '2606:4700::1', family: 6 }, { address: '93.184.216.34', family: 4 }];
+    const list = [
+      { address: '2606:4700::1', family: 6 },
+      { address: '93.184.216.34', family: 4 },
+    ];
     expect((await run(list, { all: true })).address).toEqual(list);
     expect((await run(list, { family: 4 })).address).toBe('93.184.216.34');
   });
@@ -123,7 +169,13 @@ describe('guardedLookup', () => {
   it.each([
     [[{ address: '127.0.0.1', family: 4 }], 'address is loopback'],
     [[{ address: '169.254.169.254', family: 4 }], 'address is metadata'],
-    [[{ address: '93.184.216.34', family: 4 }, { address: '10.0.0.1', family: 4 }], 'address is private'],
+    [
+      [
+        { address: '93.184.216.34', family: 4 },
+        { address: '10.0.0.1', family: 4 },
+      ],
+      'address is private',
+    ],
     [[{ address: '::1', family: 6 }], 'address is loopback'],
   ])('refuses a name resolving to %j', async (addrs, reason) => {
     const r = await run(addrs);
@@ -133,7 +185,10 @@ describe('guardedLookup', () => {
 
   it('passes resolver failures through and treats an empty answer as not found', async () => {
     const failing = await new Promise<unknown>((resolve) =>
-      guardedLookup(async () => { throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' }); })('x.invalid', {}, (err) => resolve(err)));
+      guardedLookup(async () => {
+        throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
+      })('x.invalid', {}, (err) => resolve(err)),
+    );
     expect((failing as { code: string }).code).toBe('ENOTFOUND');
     expect(((await run([])).err as { code: string }).code).toBe('ENOTFOUND');
   });

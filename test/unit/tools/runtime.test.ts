@@ -27,7 +27,11 @@ describe('ToolRuntime: answers', () => {
     const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.callId).toBe('c1');
     expect(answer.name).toBe('echo_it');
-    expect(answer.output).toEqual({ args: { a: 1 }, callSid: 'CA00000000000000000000000000000001', agentId: 'support' });
+    expect(answer.output).toEqual({
+      args: { a: 1 },
+      callSid: 'CA00000000000000000000000000000001',
+      agentId: 'support',
+    });
     await sleep(20);
     expect(h.sent).toHaveLength(1);
     expect(h.finished).toEqual([expect.objectContaining({ tool: 'echo_it', outcome: 'ok', retried: false })]);
@@ -70,23 +74,34 @@ describe('ToolRuntime: answers', () => {
     h.runtime.handle({ callId: 'array', name: 'create_thing', arguments: [1, 2] });
     h.runtime.handle({ callId: 'schema', name: 'create_thing', arguments: { tag: 5, extra: true } });
     const sent = await h.waitFor(3);
-    const byId = Object.fromEntries(sent.map((s) => [s.callId, s.output as { error: string; details: Array<{ path: string; message: string }> }]));
-    expect(byId.json).toEqual({ error: 'invalid_arguments', details: [{ path: '/', message: 'arguments are not valid JSON' }] });
-    expect(at(defined(byId.array, 'answer to array').details, 0, 'details').message).toBe('arguments must be a JSON object');
+    const byId = Object.fromEntries(
+      sent.map((s) => [s.callId, s.output as { error: string; details: Array<{ path: string; message: string }> }]),
+    );
+    expect(byId.json).toEqual({
+      error: 'invalid_arguments',
+      details: [{ path: '/', message: 'arguments are not valid JSON' }],
+    });
+    expect(at(defined(byId.array, 'answer to array').details, 0, 'details').message).toBe(
+      'arguments must be a JSON object',
+    );
     const schema = defined(byId.schema, 'answer to schema');
     expect(schema.error).toBe('invalid_arguments');
     const messages = schema.details.map((d) => `${d.path} ${d.message}`);
-    expect(messages).toEqual(expect.arrayContaining([
-      "/ must have required property 'ms'",
-      '/ must NOT have additional properties (extra)',
-      '/tag must be string',
-    ]));
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        "/ must have required property 'ms'",
+        '/ must NOT have additional properties (extra)',
+        '/tag must be string',
+      ]),
+    );
     expect(h.runtime.running).toBe(0);
   });
 
   it('bounds the schema error list', async () => {
     const properties = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, { type: 'string' }]));
-    const h = await make([moduleTool('many', 'echo', { parameters: { type: 'object', properties, required: Object.keys(properties) } })]);
+    const h = await make([
+      moduleTool('many', 'echo', { parameters: { type: 'object', properties, required: Object.keys(properties) } }),
+    ]);
     h.runtime.handle({ callId: 'c1', name: 'many', arguments: {} });
     const answer = at(await h.waitFor(1), 0, 'answers');
     const details = (answer.output as { details: unknown[] }).details;
@@ -100,7 +115,10 @@ describe('ToolRuntime: budget', () => {
   // budget that must fire from the one that must not (the tool's own answer, a longer timeout),
   // with seconds between them: how punctual timers are on a loaded machine is not the claim.
   it('answers exactly {"error":"tool timed out"} at the budget, aborts the work and drops the late result', async () => {
-    const h = await make([moduleTool('slow', 'sleep', { timeout_ms: 300 }), moduleTool('deaf', 'stubborn', { timeout_ms: 300 })]);
+    const h = await make([
+      moduleTool('slow', 'sleep', { timeout_ms: 300 }),
+      moduleTool('deaf', 'stubborn', { timeout_ms: 300 }),
+    ]);
     const t0 = performance.now();
     h.runtime.handle({ callId: 'c1', name: 'slow', arguments: { ms: 4000, tag: 'budget-1' } });
     h.runtime.handle({ callId: 'c2', name: 'deaf', arguments: { ms: 2500 } });
@@ -112,7 +130,10 @@ describe('ToolRuntime: budget', () => {
     }
     expect(aborted).toContain('budget-1');
     // the stubborn tool answers at 2500 ms anyway: that answer is logged and dropped, never sent
-    await vi.waitFor(() => expect(h.log.text()).toContain('late tool result discarded'), { timeout: 8000, interval: 50 });
+    await vi.waitFor(() => expect(h.log.text()).toContain('late tool result discarded'), {
+      timeout: 8000,
+      interval: 50,
+    });
     expect(h.sent).toHaveLength(2);
     expect(h.finished.map((f) => f.outcome)).toEqual(['timeout', 'timeout']);
   });
@@ -217,7 +238,13 @@ describe('ToolRuntime: failures', () => {
         parameters: { type: 'object' },
         timeout_ms: 1000,
         side_effect: 'read' as const,
-        executor: { kind: 'http' as const, url: 'http://127.0.0.1:9/x', method: 'POST' as const, auth_header: 'Authorization', auth_secret_env: 'TOOL_TEST_SECRET' },
+        executor: {
+          kind: 'http' as const,
+          url: 'http://127.0.0.1:9/x',
+          method: 'POST' as const,
+          auth_header: 'Authorization',
+          auth_secret_env: 'TOOL_TEST_SECRET',
+        },
       };
       const h = await make([moduleTool('broken', 'fails'), moduleTool('weird', 'throwsString'), webhook], {
         env: process.env,
@@ -270,7 +297,9 @@ describe('ToolRuntime: logging', () => {
     const h = await make([moduleTool('echo_it', 'echo')]);
     h.runtime.handle({ callId: 'c1', name: 'echo_it', arguments: { card: '4111-1111' } });
     await h.waitFor(1);
-    const lines = h.log.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'tool call finished');
+    const lines = h.log.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.msg === 'tool call finished');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ tool: 'echo_it', outcome: 'ok', args: '[redacted]', retried: false });
     expect(typeof at(lines, 0, 'log lines').durationMs).toBe('number');

@@ -24,7 +24,14 @@ describe('toolDefinitionSchema', () => {
   it('parses an http tool and defaults the method to POST', () => {
     const def = toolDefinitionSchema.parse({
       ...base,
-      executor: { kind: 'http', url: 'https://hooks.example.com/orders', auth_header: 'Authorization', auth_secret_env: 'ORDERS_TOKEN', signing_secret_env: 'ORDERS_SIGNING', headers: { 'X-Tenant': 'acme' } },
+      executor: {
+        kind: 'http',
+        url: 'https://hooks.example.com/orders',
+        auth_header: 'Authorization',
+        auth_secret_env: 'ORDERS_TOKEN',
+        signing_secret_env: 'ORDERS_SIGNING',
+        headers: { 'X-Tenant': 'acme' },
+      },
     });
     expect(def.executor).toMatchObject({ kind: 'http', method: 'POST' });
   });
@@ -42,12 +49,30 @@ describe('toolDefinitionSchema', () => {
     [{ ...base, description: '   ' }, 'description'],
     [{ ...base, extra: 1 }, ''],
     [{ ...base, executor: { kind: 'lambda' } }, 'executor'],
-    [{ ...base, executor: { kind: 'http', url: 'https://x.example', signing_secret_env: 'S', auth_header: 'Authorization' } }, 'executor.auth_header'],
-    [{ ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'X-Bridge-Signature': 'forged' } } }, 'executor.headers'],
-    [{ ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'X-Ok': 'a\r\nInjected: 1' } } }, 'executor.headers'],
-    [{ ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'Bad Name': 'v' } } }, 'executor.headers'],
+    [
+      {
+        ...base,
+        executor: { kind: 'http', url: 'https://x.example', signing_secret_env: 'S', auth_header: 'Authorization' },
+      },
+      'executor.auth_header',
+    ],
+    [
+      { ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'X-Bridge-Signature': 'forged' } } },
+      'executor.headers',
+    ],
+    [
+      { ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'X-Ok': 'a\r\nInjected: 1' } } },
+      'executor.headers',
+    ],
+    [
+      { ...base, executor: { kind: 'http', url: 'https://x.example', headers: { 'Bad Name': 'v' } } },
+      'executor.headers',
+    ],
     [{ ...base, executor: { kind: 'http', url: 'https://x.example', method: 'DELETE' } }, 'executor.method'],
-    [{ ...base, executor: { kind: 'http', url: 'https://x.example', signing_secret_env: 'has-dash' } }, 'executor.signing_secret_env'],
+    [
+      { ...base, executor: { kind: 'http', url: 'https://x.example', signing_secret_env: 'has-dash' } },
+      'executor.signing_secret_env',
+    ],
     [{ ...base, executor: { kind: 'http', url: 'https://x.example' } }, 'executor.signing_secret_env'],
   ])('rejects %j (at %s)', (input, path) => {
     const found = issues(input);
@@ -57,6 +82,8 @@ describe('toolDefinitionSchema', () => {
 
   it('finds duplicate tool names', () => {
     expect(() => assertUniqueToolNames([{ name: 'a' }, { name: 'b' }])).not.toThrow();
-    expect(() => assertUniqueToolNames([{ name: 'a' }, { name: 'b' }, { name: 'a' }])).toThrow('duplicate tool name(s): a');
+    expect(() => assertUniqueToolNames([{ name: 'a' }, { name: 'b' }, { name: 'a' }])).toThrow(
+      'duplicate tool name(s): a',
+    );
   });
 });

@@ -16,24 +16,44 @@ describe('webhook signatures', () => {
     const now = 1_700_000_000;
     const header = signBridgePayload(secret, body, now);
     expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: now + 10 })).toEqual({ ok: true });
-    expect(verifyBridgeSignature({ header: [header], rawBody: Buffer.from(body), secret, nowSec: now })).toEqual({ ok: true });
+    expect(verifyBridgeSignature({ header: [header], rawBody: Buffer.from(body), secret, nowSec: now })).toEqual({
+      ok: true,
+    });
   });
 
   it('rejects replays older than the tolerance, and timestamps too far in the future', () => {
     const header = signBridgePayload(secret, body, 1_700_000_000);
-    expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_700_000_301 })).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_700_000_301 })).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
     expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_700_000_300 })).toEqual({ ok: true });
-    expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_699_999_000 })).toEqual({ ok: false, reason: 'stale' });
-    expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_700_000_061, toleranceSec: 60 })).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_699_999_000 })).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
+    expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_700_000_061, toleranceSec: 60 })).toEqual({
+      ok: false,
+      reason: 'stale',
+    });
   });
 
   it('rejects a changed body, a wrong secret and a re-stamped timestamp', () => {
     const now = 1_700_000_000;
     const header = signBridgePayload(secret, body, now);
-    expect(verifyBridgeSignature({ header, rawBody: body.replace('4417', '4418'), secret, nowSec: now })).toEqual({ ok: false, reason: 'mismatch' });
-    expect(verifyBridgeSignature({ header, rawBody: body, secret: 'other-secret', nowSec: now })).toEqual({ ok: false, reason: 'mismatch' });
+    expect(verifyBridgeSignature({ header, rawBody: body.replace('4417', '4418'), secret, nowSec: now })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+    expect(verifyBridgeSignature({ header, rawBody: body, secret: 'other-secret', nowSec: now })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
     const restamped = header.replace(`t=${now}`, `t=${now + 100}`);
-    expect(verifyBridgeSignature({ header: restamped, rawBody: body, secret, nowSec: now + 100 })).toEqual({ ok: false, reason: 'mismatch' });
+    expect(verifyBridgeSignature({ header: restamped, rawBody: body, secret, nowSec: now + 100 })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
   });
 
   it('accepts any of several v1 entries', () => {
@@ -44,11 +64,20 @@ describe('webhook signatures', () => {
   });
 
   it.each([
-    [undefined, 'missing'], ['', 'missing'], [null, 'missing'],
-    ['garbage', 'malformed'], ['t=abc,v1=00', 'malformed'], [`v1=${'a'.repeat(64)}`, 'malformed'],
-    ['t=1700000000', 'malformed'], ['t=1700000000,v1=xyz', 'malformed'], [`t=1700000000,v1=${'a'.repeat(5000)}`, 'malformed'],
+    [undefined, 'missing'],
+    ['', 'missing'],
+    [null, 'missing'],
+    ['garbage', 'malformed'],
+    ['t=abc,v1=00', 'malformed'],
+    [`v1=${'a'.repeat(64)}`, 'malformed'],
+    ['t=1700000000', 'malformed'],
+    ['t=1700000000,v1=xyz', 'malformed'],
+    [`t=1700000000,v1=${'a'.repeat(5000)}`, 'malformed'],
   ])('refuses header %j as %s', (header, reason) => {
-    expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_700_000_000 })).toEqual({ ok: false, reason });
+    expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: 1_700_000_000 })).toEqual({
+      ok: false,
+      reason,
+    });
   });
 
   it('derives a stable, fixed-size idempotency key from CallSid and tool call id', () => {

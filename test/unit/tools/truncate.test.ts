@@ -37,7 +37,10 @@ describe('truncateOutput', () => {
   });
 
   it.each([
-    ['2-byte', 'é'], ['3-byte', '€'], ['4-byte (surrogate pair)', '😀'], ['mixed', 'a😀é€'],
+    ['2-byte', 'é'],
+    ['3-byte', '€'],
+    ['4-byte (surrogate pair)', '😀'],
+    ['mixed', 'a😀é€'],
   ])('cuts a %s sequence on a character boundary at every offset around the edge', (_label, unit) => {
     for (let pad = 0; pad < 8; pad++) {
       const value = 'x'.repeat(pad) + unit.repeat(Math.ceil(7000 / unit.length));

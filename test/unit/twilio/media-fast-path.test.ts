@@ -29,7 +29,7 @@ describe('media fast path', () => {
     expect(expectAgreement(variants(), mediaSchema)).toBeGreaterThan(20); // the fast path really was taken
   });
 
-  it('still gives the schema\'s reason for a rejected media message', () => {
+  it("still gives the schema's reason for a rejected media message", () => {
     const bad = { ...base(), media: { ...base().media, chunk: 1 } };
     const r = parseTwilioMessage(JSON.stringify(bad));
     expect(r.ok).toBe(false);
@@ -40,10 +40,15 @@ describe('media fast path', () => {
 describe('mark fast path', () => {
   it('accepts exactly what markSchema accepts, and returns what it returns', () => {
     const markBase = () => ({ event: 'mark', sequenceNumber: '9', streamSid: SID, mark: { name: '3:17' } });
-    const all: unknown[] = [markBase(), { ...markBase(), extra: 1 }, { ...markBase(), mark: { name: 'x', extra: true } }];
+    const all: unknown[] = [
+      markBase(),
+      { ...markBase(), extra: 1 },
+      { ...markBase(), mark: { name: 'x', extra: true } },
+    ];
     const names = [...odd, 'n'.repeat(256), 'n'.repeat(257), 'gen"1\\-3', '\u0000'];
     for (const v of names) all.push({ ...markBase(), mark: { name: v } }, { ...markBase(), mark: v });
-    for (const key of ['sequenceNumber', 'streamSid'] as const) for (const v of odd) all.push({ ...markBase(), [key]: v });
+    for (const key of ['sequenceNumber', 'streamSid'] as const)
+      for (const v of odd) all.push({ ...markBase(), [key]: v });
     expect(expectAgreement(all, markSchema)).toBeGreaterThan(10);
   });
 });

@@ -21,8 +21,11 @@ function agree(scanner: MediaScanner, text: string): boolean {
   if (!fast) return false;
   const full = fullPath(text);
   expect({ text, full: full !== undefined }).toEqual({ text, full: true });
-  expect({ text, bytes: Buffer.from(fast.bytes).toString('hex'), ts: fast.timestampMs })
-    .toEqual({ text, bytes: full!.bytes.toString('hex'), ts: full!.timestampMs });
+  expect({ text, bytes: Buffer.from(fast.bytes).toString('hex'), ts: fast.timestampMs }).toEqual({
+    text,
+    bytes: full!.bytes.toString('hex'),
+    ts: full!.timestampMs,
+  });
   return true;
 }
 
@@ -30,7 +33,12 @@ describe('media byte scanner', () => {
   it("decodes Twilio's media message in its own key order, and in others, with or without whitespace", () => {
     const scanner = new MediaScanner(SID);
     const twilioOrder = `{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"1","timestamp":"5","payload":"${PAYLOAD}"},"streamSid":"${SID}"}`;
-    for (const text of [twilioOrder, JSON.stringify(base()), JSON.stringify(base(), null, 2), ` \r\n${twilioOrder}\t`]) {
+    for (const text of [
+      twilioOrder,
+      JSON.stringify(base()),
+      JSON.stringify(base(), null, 2),
+      ` \r\n${twilioOrder}\t`,
+    ]) {
       expect(agree(scanner, text)).toBe(true);
     }
     const r = scanner.scan(Buffer.from(twilioOrder));
@@ -46,7 +54,12 @@ describe('media byte scanner', () => {
       for (const text of [JSON.stringify(v), JSON.stringify(v, null, 1)]) {
         if (agree(scanner, text)) accepted++;
         // escapes, extra keys and non-ASCII are left to the full path on purpose
-        else if (fullPath(text) && !/\\|extra|[^\x20-\x7e\n]/.test(text) && (v as { media?: { track?: unknown } }).media?.track === 'inbound') missed++;
+        else if (
+          fullPath(text) &&
+          !/\\|extra|[^\x20-\x7e\n]/.test(text) &&
+          (v as { media?: { track?: unknown } }).media?.track === 'inbound'
+        )
+          missed++;
       }
     }
     expect(accepted).toBeGreaterThan(100);
@@ -56,9 +69,11 @@ describe('media byte scanner', () => {
   it('agrees with the full path on 30,000 byte-level mutations of a real message', () => {
     const scanner = new MediaScanner(SID);
     const good = Buffer.from(JSON.stringify(base()));
-    const bytes = [0x22, 0x5c, 0x3a, 0x2c, 0x7b, 0x7d, 0x3d, 0x20, 0x0a, 0x00, 0x41, 0x2f, 0x2b, 0x30, 0x39, 0xc3, 0x7f, 0x5b];
+    const bytes = [
+      0x22, 0x5c, 0x3a, 0x2c, 0x7b, 0x7d, 0x3d, 0x20, 0x0a, 0x00, 0x41, 0x2f, 0x2b, 0x30, 0x39, 0xc3, 0x7f, 0x5b,
+    ];
     let seed = 99;
-    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
     let accepted = 0;
     for (let k = 0; k < 30_000; k++) {
       const b = [...good];

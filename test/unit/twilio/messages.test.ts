@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MediaEncoder, buildClear, buildMark, buildMedia, decodeCheckedPayload, decodeMediaPayload, isBase64, parseTwilioMessage,
+  MediaEncoder,
+  buildClear,
+  buildMark,
+  buildMedia,
+  decodeCheckedPayload,
+  decodeMediaPayload,
+  isBase64,
+  parseTwilioMessage,
 } from '../../../src/twilio/messages.js';
 
 const SID = 'MZ0123456789abcdef0123456789abcdef';
@@ -13,15 +20,21 @@ const start = (over: Record<string, unknown> = {}) => ({
   sequenceNumber: '1',
   streamSid: SID,
   start: {
-    accountSid: ACC, streamSid: SID, callSid: CALL, tracks: ['inbound'],
+    accountSid: ACC,
+    streamSid: SID,
+    callSid: CALL,
+    tracks: ['inbound'],
     mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
     customParameters: { agent: 'support' },
     ...over,
   },
 });
 const media = (m: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => ({
-  event: 'media', sequenceNumber: '2', streamSid: SID,
-  media: { track: 'inbound', chunk: '1', timestamp: '20', payload: PAYLOAD, ...m }, ...top,
+  event: 'media',
+  sequenceNumber: '2',
+  streamSid: SID,
+  media: { track: 'inbound', chunk: '1', timestamp: '20', payload: PAYLOAD, ...m },
+  ...top,
 });
 
 const parse = (v: unknown) => parseTwilioMessage(JSON.stringify(v));
@@ -77,10 +90,17 @@ describe('parseTwilioMessage', () => {
   });
 
   it('parses dtmf with the inbound_track track', () => {
-    const r = parse({ event: 'dtmf', sequenceNumber: '9', streamSid: SID, dtmf: { track: 'inbound_track', digit: '5' } });
+    const r = parse({
+      event: 'dtmf',
+      sequenceNumber: '9',
+      streamSid: SID,
+      dtmf: { track: 'inbound_track', digit: '5' },
+    });
     if (!r.ok || r.msg.event !== 'dtmf') throw new Error('expected dtmf');
     expect(r.msg.dtmf).toEqual({ track: 'inbound_track', digit: '5' });
-    expect(reason({ event: 'dtmf', sequenceNumber: '9', streamSid: SID, dtmf: { track: 'inbound_track', digit: '55' } })).toMatch(/^invalid_dtmf/);
+    expect(
+      reason({ event: 'dtmf', sequenceNumber: '9', streamSid: SID, dtmf: { track: 'inbound_track', digit: '55' } }),
+    ).toMatch(/^invalid_dtmf/);
   });
 
   it('parses mark and stop', () => {
@@ -114,7 +134,17 @@ describe('parseTwilioMessage', () => {
   });
 
   it('never throws on hostile input', () => {
-    const inputs = ['', ' ', '1', '"s"', 'true', '{"event":null}', '{"event":"media","media":null}', '{"event":"start","start":[]}', '\u0000'];
+    const inputs = [
+      '',
+      ' ',
+      '1',
+      '"s"',
+      'true',
+      '{"event":null}',
+      '{"event":"media","media":null}',
+      '{"event":"start","start":[]}',
+      '\u0000',
+    ];
     for (const i of inputs) expect(parseTwilioMessage(i).ok).toBe(false);
     expect(parseTwilioMessage(undefined as unknown as string)).toEqual({ ok: false, reason: 'not_text' });
   });

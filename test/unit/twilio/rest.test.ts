@@ -8,7 +8,12 @@ const AC = 'AC0123456789abcdef0123456789abcdef';
 const CA = 'CAfedcba9876543210fedcba9876543210';
 const TOKEN = 'rest-test-token-12345';
 
-interface Seen { method: string; path: string; auth: string; form: URLSearchParams }
+interface Seen {
+  method: string;
+  path: string;
+  auth: string;
+  form: URLSearchParams;
+}
 type Handler = (seen: Seen, res: http.ServerResponse) => void;
 
 let server: http.Server | undefined;
@@ -19,7 +24,12 @@ async function fake(handler: Handler): Promise<{ base: string; seen: Seen[] }> {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      const s = { method: req.method!, path: req.url!, auth: req.headers.authorization ?? '', form: new URLSearchParams(body) };
+      const s = {
+        method: req.method!,
+        path: req.url!,
+        auth: req.headers.authorization ?? '',
+        form: new URLSearchParams(body),
+      };
       seen.push(s);
       handler(s, res);
     });
@@ -43,7 +53,13 @@ afterEach(async () => {
 });
 
 const rest = (base: string, timeoutMs?: number) =>
-  createTwilioRest({ accountSid: AC, authToken: TOKEN, apiBase: base, logger: silentLogger(), ...(timeoutMs ? { timeoutMs } : {}) });
+  createTwilioRest({
+    accountSid: AC,
+    authToken: TOKEN,
+    apiBase: base,
+    logger: silentLogger(),
+    ...(timeoutMs ? { timeoutMs } : {}),
+  });
 
 describe('createTwilioRest', () => {
   it('updates TwiML at /2010-04-01/Accounts/AC…/Calls/CA….json with Basic auth', async () => {
@@ -70,33 +86,43 @@ describe('createTwilioRest', () => {
   });
 
   it('treats 404 / 20404 on hang-up as already ended', async () => {
-    const { base } = await fake((_s, res) => json(res, 404, { code: 20404, message: 'The requested resource was not found', status: 404 }));
+    const { base } = await fake((_s, res) =>
+      json(res, 404, { code: 20404, message: 'The requested resource was not found', status: 404 }),
+    );
     expect(await rest(base).hangup(CA)).toEqual({ ok: true, alreadyEnded: true });
   });
 
   it('retries a hang-up once after a 500', async () => {
     let n = 0;
-    const { base, seen } = await fake((_s, res) => (n++ === 0 ? json(res, 500, { code: 20500, message: 'Internal', status: 500 }) : okCall(res)));
+    const { base, seen } = await fake((_s, res) =>
+      n++ === 0 ? json(res, 500, { code: 20500, message: 'Internal', status: 500 }) : okCall(res),
+    );
     expect(await rest(base).hangup(CA)).toEqual({ ok: true });
     expect(seen).toHaveLength(2);
   });
 
   it('retries a hang-up once after a timeout (network error)', async () => {
     let n = 0;
-    const { base, seen } = await fake((_s, res) => { if (n++ > 0) okCall(res); });
+    const { base, seen } = await fake((_s, res) => {
+      if (n++ > 0) okCall(res);
+    });
     expect(await rest(base, 250).hangup(CA)).toEqual({ ok: true });
     expect(seen).toHaveLength(2);
   });
 
   it('gives up a hang-up after the second 500', async () => {
-    const { base, seen } = await fake((_s, res) => json(res, 503, { code: 20503, message: 'Unavailable', status: 503 }));
+    const { base, seen } = await fake((_s, res) =>
+      json(res, 503, { code: 20503, message: 'Unavailable', status: 503 }),
+    );
     const res = await rest(base).hangup(CA);
     expect(res).toMatchObject({ ok: false, status: 503, code: 20503 });
     expect(seen).toHaveLength(2);
   });
 
   it('does not retry a TwiML update on a 500 and reports it', async () => {
-    const { base, seen } = await fake((_s, res) => json(res, 500, { code: 20500, message: 'Internal Server Error', status: 500 }));
+    const { base, seen } = await fake((_s, res) =>
+      json(res, 500, { code: 20500, message: 'Internal Server Error', status: 500 }),
+    );
     const res = await rest(base).updateCallTwiml(CA, '<Response/>');
     expect(res).toEqual({ ok: false, status: 500, code: 20500, message: 'Internal Server Error' });
     expect(seen).toHaveLength(1);
@@ -108,7 +134,9 @@ describe('createTwilioRest', () => {
   });
 
   it('times out instead of hanging (no retry for updates)', async () => {
-    const { base, seen } = await fake(() => { /* never answers */ });
+    const { base, seen } = await fake(() => {
+      /* never answers */
+    });
     const t0 = Date.now();
     const res = await rest(base, 300).updateCallTwiml(CA, '<Response/>');
     expect(res.ok).toBe(false);
@@ -136,8 +164,12 @@ describe('createTwilioRest', () => {
   it('creates a call with repeated StatusCallbackEvent fields and returns its sid', async () => {
     const { base, seen } = await fake((_s, res) => json(res, 201, { sid: 'CA99', status: 'queued' }));
     const res = await rest(base).createCall({
-      to: '+15550001111', from: '+15557654321', url: 'https://bridge.example.com/twilio/voice',
-      statusCallback: 'https://bridge.example.com/twilio/status', statusCallbackEvent: ['initiated', 'answered'], machineDetection: 'Enable',
+      to: '+15550001111',
+      from: '+15557654321',
+      url: 'https://bridge.example.com/twilio/voice',
+      statusCallback: 'https://bridge.example.com/twilio/status',
+      statusCallbackEvent: ['initiated', 'answered'],
+      machineDetection: 'Enable',
     });
     expect(res).toEqual({ ok: true, callSid: 'CA99' });
     expect(seen[0]!.path).toBe(`/2010-04-01/Accounts/${AC}/Calls.json`);

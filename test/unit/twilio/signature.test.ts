@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signTwilioRequest, verifyMediaUpgrade, verifyWebhook, verifyWebhookBody } from '../../../src/twilio/signature.js';
+import {
+  signTwilioRequest,
+  verifyMediaUpgrade,
+  verifyWebhook,
+  verifyWebhookBody,
+} from '../../../src/twilio/signature.js';
 
 const TOKEN = 'test-auth-token-0123456789';
 const PUBLIC = 'https://bridge.example.com';

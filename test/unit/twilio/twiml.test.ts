@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  TwimlError, connectStreamTwiml, dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, playDigitsThenStreamTwiml, sayTwiml,
+  TwimlError,
+  connectStreamTwiml,
+  dialTwiml,
+  enqueueTwiml,
+  gatherTwiml,
+  hangupTwiml,
+  playDigitsThenStreamTwiml,
+  sayTwiml,
 } from '../../../src/twilio/twiml.js';
 import { parseTwiml, type TwimlNode } from '../../../src/sim/twilio/twiml-parser.js';
 
@@ -9,7 +16,11 @@ const names = (n: TwimlNode) => n.children.map((c) => c.name);
 
 describe('connectStreamTwiml', () => {
   it('emits Connect/Stream with escaped Parameters and the after verb', () => {
-    const xml = connectStreamTwiml({ streamUrl: URL_, parameters: { agent: 'support', from: '+1555<&>"' }, after: 'hangup' });
+    const xml = connectStreamTwiml({
+      streamUrl: URL_,
+      parameters: { agent: 'support', from: '+1555<&>"' },
+      after: 'hangup',
+    });
     const r = parseTwiml(xml);
     expect(names(r)).toEqual(['Connect', 'Hangup']);
     const stream = r.children[0]!.children[0]!;
@@ -24,11 +35,20 @@ describe('connectStreamTwiml', () => {
   it('supports dial / say / redirect after the stream and a statusCallback', () => {
     const dial = parseTwiml(connectStreamTwiml({ streamUrl: URL_, parameters: {}, after: { dial: '+15550001111' } }));
     expect(dial.children[1]!.children[0]).toMatchObject({ name: 'Number', text: '+15550001111' });
-    const sip = parseTwiml(connectStreamTwiml({ streamUrl: URL_, parameters: {}, after: { dial: 'sip:agent@pbx.example.com' } }));
+    const sip = parseTwiml(
+      connectStreamTwiml({ streamUrl: URL_, parameters: {}, after: { dial: 'sip:agent@pbx.example.com' } }),
+    );
     expect(sip.children[1]!.children[0]!.name).toBe('Sip');
     const say = parseTwiml(connectStreamTwiml({ streamUrl: URL_, parameters: {}, after: { say: 'Bye' } }));
     expect(say.children[1]).toMatchObject({ name: 'Say', text: 'Bye' });
-    const red = parseTwiml(connectStreamTwiml({ streamUrl: URL_, parameters: {}, after: { redirect: 'https://x.example/next' }, statusCallback: 'https://x.example/s' }));
+    const red = parseTwiml(
+      connectStreamTwiml({
+        streamUrl: URL_,
+        parameters: {},
+        after: { redirect: 'https://x.example/next' },
+        statusCallback: 'https://x.example/s',
+      }),
+    );
     expect(red.children[1]).toMatchObject({ name: 'Redirect', text: 'https://x.example/next' });
     expect(red.children[0]!.children[0]!.attrs.statusCallback).toBe('https://x.example/s');
   });
@@ -45,14 +65,20 @@ describe('connectStreamTwiml', () => {
 describe('dialTwiml', () => {
   it('puts the attributes on <Dial> and one noun inside', () => {
     const xml = dialTwiml({
-      target: { kind: 'number', value: '+15550001111' }, callerId: '+15557654321', timeout: 20,
-      answerOnBridge: true, action: 'https://bridge.example.com/twilio/dial-action?agent=a&target=b', beforeSay: 'Connecting you',
+      target: { kind: 'number', value: '+15550001111' },
+      callerId: '+15557654321',
+      timeout: 20,
+      answerOnBridge: true,
+      action: 'https://bridge.example.com/twilio/dial-action?agent=a&target=b',
+      beforeSay: 'Connecting you',
     });
     const r = parseTwiml(xml);
     expect(names(r)).toEqual(['Say', 'Dial']);
     const dial = r.children[1]!;
     expect(dial.attrs).toEqual({
-      callerId: '+15557654321', timeout: '20', answerOnBridge: 'true',
+      callerId: '+15557654321',
+      timeout: '20',
+      answerOnBridge: 'true',
       action: 'https://bridge.example.com/twilio/dial-action?agent=a&target=b',
     });
     expect(dial.children).toHaveLength(1);
@@ -60,7 +86,9 @@ describe('dialTwiml', () => {
   });
 
   it.each([
-    ['sip', 'Sip'], ['client', 'Client'], ['queue', 'Queue'],
+    ['sip', 'Sip'],
+    ['client', 'Client'],
+    ['queue', 'Queue'],
   ] as const)('kind %s becomes <%s>', (kind, noun) => {
     const r = parseTwiml(dialTwiml({ target: { kind, value: 'target-1' } }));
     expect(r.children[0]!.children[0]).toMatchObject({ name: noun, text: 'target-1' });
@@ -75,8 +103,14 @@ describe('dialTwiml', () => {
 
 describe('other builders', () => {
   it('enqueueTwiml with and without waitUrl', () => {
-    expect(parseTwiml(enqueueTwiml({ queue: 'support' })).children[0]).toMatchObject({ name: 'Enqueue', attrs: {}, text: 'support' });
-    expect(parseTwiml(enqueueTwiml({ queue: 'support', waitUrl: 'https://x.example/hold' })).children[0]!.attrs).toEqual({ waitUrl: 'https://x.example/hold' });
+    expect(parseTwiml(enqueueTwiml({ queue: 'support' })).children[0]).toMatchObject({
+      name: 'Enqueue',
+      attrs: {},
+      text: 'support',
+    });
+    expect(
+      parseTwiml(enqueueTwiml({ queue: 'support', waitUrl: 'https://x.example/hold' })).children[0]!.attrs,
+    ).toEqual({ waitUrl: 'https://x.example/hold' });
   });
 
   it('hangupTwiml with an optional goodbye', () => {
@@ -95,13 +129,25 @@ describe('other builders', () => {
   });
 
   it('gatherTwiml nests the prompt and sets dtmf attributes', () => {
-    const r = parseTwiml(gatherTwiml({
-      prompt: { say: 'Enter your PIN', playUrl: 'https://x.example/beep.wav' }, numDigits: 4, finishOnKey: '#', timeout: 7,
-      action: 'https://bridge.example.com/twilio/gather', after: { say: 'No input' },
-    }));
+    const r = parseTwiml(
+      gatherTwiml({
+        prompt: { say: 'Enter your PIN', playUrl: 'https://x.example/beep.wav' },
+        numDigits: 4,
+        finishOnKey: '#',
+        timeout: 7,
+        action: 'https://bridge.example.com/twilio/gather',
+        after: { say: 'No input' },
+      }),
+    );
     expect(names(r)).toEqual(['Gather', 'Say']);
     const g = r.children[0]!;
-    expect(g.attrs).toEqual({ input: 'dtmf', action: 'https://bridge.example.com/twilio/gather', numDigits: '4', finishOnKey: '#', timeout: '7' });
+    expect(g.attrs).toEqual({
+      input: 'dtmf',
+      action: 'https://bridge.example.com/twilio/gather',
+      numDigits: '4',
+      finishOnKey: '#',
+      timeout: '7',
+    });
     expect(names(g)).toEqual(['Say', 'Play']);
     expect(() => gatherTwiml({ prompt: {}, action: 'https://x', finishOnKey: '##' })).toThrow(TwimlError);
   });

@@ -17,7 +17,11 @@ interface Obj {
 function rng(seed: number) {
   let s = seed;
   const next = (n: number) => (s = (s * 1103515245 + 12345) % 2147483648) % n;
-  return { int: next, pick: <T>(xs: readonly T[]): T => xs[next(xs.length)] as T, chance: (p: number) => next(1000) < p * 1000 };
+  return {
+    int: next,
+    pick: <T>(xs: readonly T[]): T => xs[next(xs.length)] as T,
+    chance: (p: number) => next(1000) < p * 1000,
+  };
 }
 type Rng = ReturnType<typeof rng>;
 
@@ -32,7 +36,17 @@ function validFrame(r: Rng): Obj {
     entries: [
       ['event', 'media'],
       ['sequenceNumber', seq],
-      ['media', { entries: [['track', 'inbound'], ['chunk', String(r.int(5000))], ['timestamp', String(r.int(1e9))], ['payload', payload]] }],
+      [
+        'media',
+        {
+          entries: [
+            ['track', 'inbound'],
+            ['chunk', String(r.int(5000))],
+            ['timestamp', String(r.int(1e9))],
+            ['payload', payload],
+          ],
+        },
+      ],
       ['streamSid', SID],
     ],
   };
@@ -40,9 +54,25 @@ function validFrame(r: Rng): Obj {
 
 const EXTRA_VALUES: Json[] = [1, 'x', null, { entries: [['a', 1]] }, [1, 2]];
 const WRONG: Json[] = [
-  ...(odd.filter((v) => typeof v !== 'symbol' && !(typeof v === 'object' && v !== null && !Array.isArray(v))) as Json[]),
-  { entries: [] }, 'Media', 'media ', 'mark', 'MZ0123456789abcdef0123456789abcdeF', `${SID}x`, 'inbound\u0000', 'ÿÿÿÿ',
-  'QUJD\n', 'QUJD====', 'QUJ=D', '-_-_', `${PAYLOAD}=`, `=${PAYLOAD.slice(1)}`, '\u00e9t\u00e9', '\ud83d\ude00',
+  ...(odd.filter(
+    (v) => typeof v !== 'symbol' && !(typeof v === 'object' && v !== null && !Array.isArray(v)),
+  ) as Json[]),
+  { entries: [] },
+  'Media',
+  'media ',
+  'mark',
+  'MZ0123456789abcdef0123456789abcdeF',
+  `${SID}x`,
+  'inbound\u0000',
+  'ÿÿÿÿ',
+  'QUJD\n',
+  'QUJD====',
+  'QUJ=D',
+  '-_-_',
+  `${PAYLOAD}=`,
+  `=${PAYLOAD.slice(1)}`,
+  '\u00e9t\u00e9',
+  '\ud83d\ude00',
 ];
 
 /** Every (object, index) pair of the frame: the top level and the body, if it is an object. */
@@ -76,13 +106,17 @@ function mutate(m: Obj, r: Rng): void {
       entry[1] = r.pick(WRONG);
       break;
     case 4: // an unknown field
-      obj.entries.splice(r.int(obj.entries.length + 1), 0, [r.pick(['extra', 'Event', 'media2', 'track ']), r.pick(EXTRA_VALUES)]);
+      obj.entries.splice(r.int(obj.entries.length + 1), 0, [
+        r.pick(['extra', 'Event', 'media2', 'track ']),
+        r.pick(EXTRA_VALUES),
+      ]);
       break;
     case 5: // key order
       obj.entries.reverse();
       break;
     default: // the same value written with a \u escape (see serialize)
-      entry[1] = typeof entry[1] === 'string' && entry[1].length > 0 ? { entries: [['\u0000escape', entry[1]]] } : entry[1];
+      entry[1] =
+        typeof entry[1] === 'string' && entry[1].length > 0 ? { entries: [['\u0000escape', entry[1]]] } : entry[1];
       break;
   }
 }
@@ -104,7 +138,9 @@ function serialize(v: Json, r: Rng): string {
   return JSON.stringify(v);
 }
 
-const BYTES = [0x22, 0x5c, 0x3a, 0x2c, 0x7b, 0x7d, 0x3d, 0x20, 0x0a, 0x00, 0x41, 0x2f, 0x2b, 0x30, 0x39, 0xc3, 0x7f, 0x5b];
+const BYTES = [
+  0x22, 0x5c, 0x3a, 0x2c, 0x7b, 0x7d, 0x3d, 0x20, 0x0a, 0x00, 0x41, 0x2f, 0x2b, 0x30, 0x39, 0xc3, 0x7f, 0x5b,
+];
 
 function frame(r: Rng): Buffer {
   const m = validFrame(r);
@@ -155,7 +191,11 @@ describe('one verdict per media frame across every validating path', () => {
       if (schemaOk) tally.schemaAccepted++;
 
       // parseMediaFast runs only for event "media" objects; elsewhere its verdict is "not media".
-      const isMediaObject = typeof raw === 'object' && raw !== null && !Array.isArray(raw) && (raw as { event?: unknown }).event === 'media';
+      const isMediaObject =
+        typeof raw === 'object' &&
+        raw !== null &&
+        !Array.isArray(raw) &&
+        (raw as { event?: unknown }).event === 'media';
       const fast = isMediaObject ? parseMediaFast(raw as Record<string, unknown>) : undefined;
       expect({ text, fast: fast !== undefined }).toEqual({ text, fast: schemaOk });
       if (fast && ref?.success) expect(fast).toEqual(ref.data);
@@ -167,7 +207,8 @@ describe('one verdict per media frame across every validating path', () => {
 
       // The scanner accepts only for its own stream and the caller's track, and otherwise defers.
       const scanned = scanner.scan(buf);
-      const bridged = ref?.success && ref.data.streamSid === SID && ref.data.media.track === 'inbound' ? ref.data : undefined;
+      const bridged =
+        ref?.success && ref.data.streamSid === SID && ref.data.media.track === 'inbound' ? ref.data : undefined;
       const bytes = bridged ? Buffer.from(bridged.media.payload, 'base64') : undefined;
       if (scanned) {
         tally.scannerAccepted++;
