@@ -65,12 +65,10 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
         { agent: agent.id, destination: destinationHint(b.to) },
         'outbound call refused: destination not allowed',
       );
-      return reply
-        .code(403)
-        .send({
-          error: 'destination_not_allowed',
-          message: 'the destination is neither a transfer target nor in bridge.outbound.allow',
-        });
+      return reply.code(403).send({
+        error: 'destination_not_allowed',
+        message: 'the destination is neither a transfer target nor in bridge.outbound.allow',
+      });
     }
     if (!ctx.rest) return reply.code(503).send({ error: 'Twilio REST credentials are not configured' });
     if (ctx.draining || ctx.atCapacity())
