@@ -20,6 +20,20 @@ afterAll(async () => {
   for (const p of prefixes) await dropPrefix(p);
 });
 
+/** A bridge whose Redis connection runs through a proxy the test can cut and restore. */
+async function stackBehindProxy(fleet: Record<string, unknown>) {
+  const prefix = randomPrefix();
+  prefixes.push(prefix);
+  const proxy = j.track(await startTcpProxy(Number(new URL(REDIS_URL).port || 6379)));
+  const h = j.track(
+    await startBridgeStack({
+      env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: prefix },
+      bridge: { fleet },
+    }),
+  );
+  return { prefix, proxy, h };
+}
+
 describe('fleet store faults and defences', () => {
   it('refuses a stream token replayed on another replica while the first stream is live', async () => {
     const prefix = randomPrefix();
@@ -44,15 +58,7 @@ describe('fleet store faults and defences', () => {
   }, 40_000);
 
   it('keeps a call going when Redis is lost mid-call, reports degraded and counts errors, and rejoins when it returns', async () => {
-    const prefix = randomPrefix();
-    prefixes.push(prefix);
-    const proxy = j.track(await startTcpProxy(Number(new URL(REDIS_URL).port || 6379)));
-    const h = j.track(
-      await startBridgeStack({
-        env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: prefix },
-        bridge: { fleet: { lease_s: 3 } },
-      }),
-    );
+    const { prefix, proxy, h } = await stackBehindProxy({ lease_s: 3 });
     const call = h.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 14_000 });
     await waitFor(() => h.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 10_000);
     proxy.cut();
@@ -82,15 +88,7 @@ describe('fleet store faults and defences', () => {
   }, 60_000);
 
   it('answers 504 when the replica holding a call is gone, and 503 when the store is unreachable', async () => {
-    const prefix = randomPrefix();
-    prefixes.push(prefix);
-    const proxy = j.track(await startTcpProxy(Number(new URL(REDIS_URL).port || 6379)));
-    const h = j.track(
-      await startBridgeStack({
-        env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_KEY_PREFIX: prefix },
-        bridge: { fleet: { control_timeout_ms: 500 } },
-      }),
-    );
+    const { prefix, proxy, h } = await stackBehindProxy({ control_timeout_ms: 500 });
     const ghost = j.track(await RedisStore.connect({ url: REDIS_URL, prefix, replicaId: 'ghost', leaseMs: 15_000 }));
     const callSid = `CA${'cd'.repeat(16)}`;
     await ghost.register({ callSid, replica: 'ghost', agent: 'sales', startedAt: Date.now(), status: 'in-progress' });
