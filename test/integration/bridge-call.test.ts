@@ -221,32 +221,34 @@ describe('bridge: added latency', () => {
   });
 });
 
-describe('bridge: shared read buffer (bridge.shared_read_buffer)', () => {
-  async function oneCall(bridge?: Record<string, unknown>) {
-    const h = j.track(
-      await startBridgeStack({
-        bridge,
-        steps: [
-          { wait_for_caller: true, expect: 'Hello there.', timeout_ms: 8000 },
-          { verb: 'end_call', args: { reason: 'done' } },
-        ],
-      }),
-    );
-    const call = h.sim.placeCall({
-      to: SUPPORT_NUMBER,
-      from: CALLER,
-      maxDurationMs: 20_000,
-      caller: [{ afterAgentSilenceMs: 300, say: 'Hello there.' }],
-    });
-    const result = await call.done;
-    expect(result.violations).toEqual([]);
-    expect(h.engine.violations).toEqual([]);
-    expect(audibleMs(result.heard, 8000)).toBeGreaterThan(voiceMs(GREETING.support) * 0.95);
-    expect(h.engine.sessions[0]!.transcripts.filter((t) => t.role === 'user').map((t) => t.text)).toEqual([
-      'Hello there.',
-    ]);
-  }
+/** One call through a bridge with these settings: the greeting heard, the caller's words transcribed. */
+async function oneCall(bridge?: Record<string, unknown>) {
+  const h = j.track(
+    await startBridgeStack({
+      bridge,
+      steps: [
+        { wait_for_caller: true, expect: 'Hello there.', timeout_ms: 8000 },
+        { verb: 'end_call', args: { reason: 'done' } },
+      ],
+    }),
+  );
+  const call = h.sim.placeCall({
+    to: SUPPORT_NUMBER,
+    from: CALLER,
+    maxDurationMs: 20_000,
+    caller: [{ afterAgentSilenceMs: 300, say: 'Hello there.' }],
+  });
+  const result = await call.done;
+  expect(result.violations).toEqual([]);
+  expect(h.engine.violations).toEqual([]);
+  expect(audibleMs(result.heard, 8000)).toBeGreaterThan(voiceMs(GREETING.support) * 0.95);
+  expect(h.engine.sessions[0]!.transcripts.filter((t) => t.role === 'user').map((t) => t.text)).toEqual([
+    'Hello there.',
+  ]);
+  return h;
+}
 
+describe('bridge: shared read buffer (bridge.shared_read_buffer)', () => {
   it("is on by default: the media and engine sockets read into it, whole frames skip ws's stream, and the call is heard in full both ways", async () => {
     const before = { sockets: sharedReadStats.switched, frames: fastReceiveStats.frames };
     await oneCall();
@@ -299,24 +301,7 @@ describe('bridge: write coalescing (bridge.write_coalesce_ms)', () => {
   });
 
   it('holds nothing when set to 0: writes go straight out and no wait is metered', async () => {
-    const h = j.track(
-      await startBridgeStack({
-        bridge: { write_coalesce_ms: 0 },
-        steps: [
-          { wait_for_caller: true, expect: 'Hello there.', timeout_ms: 8000 },
-          { verb: 'end_call', args: { reason: 'done' } },
-        ],
-      }),
-    );
-    const call = h.sim.placeCall({
-      to: SUPPORT_NUMBER,
-      from: CALLER,
-      maxDurationMs: 20_000,
-      caller: [{ afterAgentSilenceMs: 300, say: 'Hello there.' }],
-    });
-    const result = await call.done;
-    expect(result.violations).toEqual([]);
-    expect(audibleMs(result.heard, 8000)).toBeGreaterThan(voiceMs(GREETING.support) * 0.95);
+    const h = await oneCall({ write_coalesce_ms: 0 });
     for (const direction of ['to_twilio', 'to_engine']) {
       expect((await histogramQuantiles(h.bridge, 'bridge_write_hold_seconds', { direction })).count).toBe(0);
     }
