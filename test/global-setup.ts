@@ -1,14 +1,41 @@
 /**
  * Tests that spawn the bridge run what production runs, `node dist/main.js`: no TypeScript loader
- * compiling every file again in each spawned process (seconds of CPU apiece on a 2-core machine,
- * which made start-up the slowest, most load-sensitive part of those tests). This builds dist/ once
- * before any test when it is missing or older than src/, exactly as `npm start` would.
+ * compiling every file again in each spawned process. This builds dist/ once before any test when it
+ * is missing or older than src/, exactly as `npm start` would.
+ * It also says in one line, before any test, when the Redis the fleet tests need is not answering.
  */
 import { spawnSync } from 'node:child_process';
+import { createConnection } from 'node:net';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
-export default function setup(): void {
+/** Whether a Redis answers PING at host:port within a second. */
+function redisAnswers(url: string): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: u.hostname, port: Number(u.port || 6379) });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 1000);
+    sock.once('error', () => done(false));
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.once('data', (d) => done(d.toString('latin1').startsWith('+PONG')));
+  });
+}
+
+export default async function setup(): Promise<void> {
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  // Each vitest project runs this setup: say it once.
+  const said = process.env.OPB_REDIS_CHECKED === '1';
+  process.env.OPB_REDIS_CHECKED = '1';
+  if (!said && !(await redisAnswers(redisUrl)))
+    console.warn(
+      `!! Redis does not answer at ${redisUrl}: the fleet tests will fail. Start one with: ` +
+        'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no (.ci/run does this)',
+    );
   const r = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], {
     cwd: ROOT,
     encoding: 'utf8',
