@@ -4,7 +4,7 @@ import { agentStreamTwiml } from '../control/stream-twiml.js';
 import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../twilio/twiml.js';
 import type { BridgeContext } from './context.js';
 import { twilioWebhookGuard } from './signatures.js';
-import { answerWhenReady, parseForm, xml } from './webhook-reply.js';
+import { answerWhenReady, parseForm, refusedAsEnded, xml } from './webhook-reply.js';
 import { ivrParams } from './webhook-params.js';
 
 /**
@@ -34,6 +34,7 @@ export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): voi
   app.post('/twilio/ivr', { preHandler: twilioWebhookGuard(ctx) }, async (req, reply) => {
     const p = parseForm(ctx, req, reply, ivrParams);
     if (!p) return reply;
+    if (await refusedAsEnded(ctx, '/twilio/ivr', p.CallSid, reply)) return reply;
     const q = req.query as Record<string, string | undefined>;
     const to = q.to ?? p.To ?? '';
     const ivr = ctx.config.file.numbers[to]?.ivr;

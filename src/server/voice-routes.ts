@@ -5,7 +5,7 @@ import { isFinalCallStatus } from '../call/outcome.js';
 import type { BridgeContext } from './context.js';
 import { twilioWebhookGuard } from './signatures.js';
 import { ivrEntryTwiml } from './ivr-routes.js';
-import { answerWhenReady, parseForm, xml } from './webhook-reply.js';
+import { answerWhenReady, parseForm, refusedAsEnded, xml } from './webhook-reply.js';
 // Each webhook's parameters, strictly formed; any other parameter is dropped and never used.
 import { dialParams, statusParams, voiceParams } from './webhook-params.js';
 import { checkDialAction } from './dial-action.js';
@@ -18,6 +18,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const p = parseForm(ctx, req, reply, voiceParams);
     if (!p) return reply;
     const log = ctx.logger.child({ callSid: p.CallSid });
+    if (await refusedAsEnded(ctx, '/twilio/voice', p.CallSid, reply)) return reply;
     if (ctx.draining || !(await ctx.admit(p.CallSid))) {
       log.warn({ draining: ctx.draining, active: ctx.registry.size }, 'refusing a new call');
       ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
@@ -40,6 +41,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     if (!p) return reply;
     const q = req.query as Record<string, string | undefined>;
     const agent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.From);
+    if (await refusedAsEnded(ctx, '/twilio/outbound', p.CallSid, reply)) return reply;
     if (ctx.draining || !(await ctx.admit(p.CallSid))) {
       ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
       return xml(reply, hangupTwiml(ctx.settings.busy_message));

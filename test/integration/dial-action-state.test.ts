@@ -119,3 +119,51 @@ describe('dial-action consistent with the call state', () => {
     expect(h.engine.sessions).toHaveLength(0);
   });
 });
+
+describe('a captured voice webhook replayed after its call ended', () => {
+  it('is answered with a hang-up, counted, and opens no engine session and mints no stream token', async () => {
+    const h = stacks.track(await startControlStack({ steps: [{ say: 'Hi.' }] }));
+    const call = h.sim.placeCall({
+      to: AGENT_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 1500,
+      statusCallbackUrl: `${h.bridgeUrl}/twilio/status`,
+    });
+    await call.done;
+    await waitFor(
+      () => h.logs.find('call status').some((l) => l.callSid === call.callSid && l.status === 'completed'),
+      5000,
+    );
+    await waitFor(() => h.bridge.ctx.registry.size === 0, 5000);
+    const sessionsBefore = h.engine.sessions.length;
+
+    // the attacker's move: the call's own signed /twilio/voice request, sent again
+    const url = `${h.bridgeUrl}/twilio/voice`;
+    const params: Record<string, string> = {
+      AccountSid: ACCOUNT_SID,
+      CallSid: call.callSid,
+      CallStatus: 'ringing',
+      Direction: 'inbound',
+      From: CALLER_NUMBER,
+      To: AGENT_NUMBER,
+    };
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, url, params),
+      },
+      body: new URLSearchParams(params).toString(),
+      signal: AbortSignal.timeout(5000),
+    });
+    const twiml = await res.text();
+    await settle();
+    expect(res.status).toBe(200);
+    expect(twiml).toContain('<Hangup/>');
+    expect(twiml).not.toContain('<Stream');
+    expect(h.engine.sessions).toHaveLength(sessionsBefore);
+    expect(h.bridge.ctx.registry.size).toBe(0);
+    const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    expect(metrics).toMatch(/bridge_webhook_rejected_total\{route="\/twilio\/voice",reason="call_ended"\} 1/);
+  });
+});
