@@ -35,6 +35,11 @@ async function postDialAction(h: Harness, callSid: string, status: string, edit?
     DialCallSid: sid(999),
   };
   edit?.(params);
+  return postSigned(url, params);
+}
+
+/** A Twilio webhook, form-encoded and signed as Twilio signs it (a captured request is exactly this). */
+async function postSigned(url: string, params: Record<string, string>) {
   const res = await fetch(url, {
     method: 'POST',
     headers: {
@@ -147,20 +152,11 @@ describe('a captured voice webhook replayed after its call ended', () => {
       From: CALLER_NUMBER,
       To: AGENT_NUMBER,
     };
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, url, params),
-      },
-      body: new URLSearchParams(params).toString(),
-      signal: AbortSignal.timeout(5000),
-    });
-    const twiml = await res.text();
+    const res = await postSigned(url, params);
     await settle();
     expect(res.status).toBe(200);
-    expect(twiml).toContain('<Hangup/>');
-    expect(twiml).not.toContain('<Stream');
+    expect(res.twiml).toContain('<Hangup/>');
+    expect(res.twiml).not.toContain('<Stream');
     expect(h.engine.sessions).toHaveLength(sessionsBefore);
     expect(h.bridge.ctx.registry.size).toBe(0);
     const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
