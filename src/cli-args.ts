@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { closest } from './config/suggest.js';
 
 export const PROGRAM = 'omni-phone-bridge';
 
@@ -87,7 +88,12 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
       values: Values;
     });
   } catch (err) {
-    throw new UsageError(`${PROGRAM} ${spec.name}: ${cleanMessage((err as Error).message)}`);
+    const msg = (err as Error).message;
+    // A misspelt option gets the one it was probably meant to be (`--brige` → `--bridge`).
+    const unknown = /^Unknown option '-{1,2}([^']+)'/.exec(msg)?.[1];
+    const near = unknown ? closest(unknown, Object.keys(all)) : undefined;
+    const hint = near ? `; did you mean --${near}?` : '';
+    throw new UsageError(`${PROGRAM} ${spec.name}: ${cleanMessage(msg)}${hint}`);
   }
   if (values.help) return { kind: 'help', text: commandHelp(spec) };
   if (values.version) return { kind: 'version', text: `${PROGRAM} ${version()}\n` };

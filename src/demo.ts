@@ -4,7 +4,8 @@ import { parseOrExit } from './cli-args.js';
 import { DEMO } from './cli-commands.js';
 import { writeWav } from './audio/index.js';
 import { loadScenario } from './sim/engine/scenario.js';
-import { startStack } from './sim/stack.js';
+import { SIM_AUTH_TOKEN, startStack } from './sim/stack.js';
+import { createLogger } from './observability/logger.js';
 import type { OfflineEngine } from './sim/engine/index.js';
 import { formatTimeline } from './sim/twilio/index.js';
 import type { CallRecord } from './call/record.js';
@@ -35,6 +36,10 @@ export async function runDemo(argv: string[]): Promise<number> {
   // The agent's CRM is an MCP server (the SDK's server side, on loopback): its tool is discovered.
   const crm = await startExampleMcpServer();
   const stack = await startStack({
+    // With --json, stdout is the JSON alone: the bridge's warnings go to stderr.
+    ...(values.json
+      ? { logger: createLogger({ level: 'warn', secrets: [SIM_AUTH_TOKEN], destination: process.stderr }) }
+      : {}),
     engine: { scenario },
     human: { answer: human, talkMs: 2500, ringMs: 1500 },
     onCallRecord: (r) => records.push(r),
@@ -96,7 +101,10 @@ export async function runDemo(argv: string[]): Promise<number> {
       engineViolations: stack.engine.violations,
       recording: values.out,
     };
-    if (values.json) process.stdout.write(`${JSON.stringify({ ...summary, timeline: result.timeline })}\n`);
+    if (values.json)
+      process.stdout.write(
+        `${JSON.stringify({ ...summary, unmet: unmetExpectations(summary), timeline: result.timeline })}\n`,
+      );
     else {
       print('\n— summary —');
       print(`call ${summary.callSid} ended by ${summary.endedBy} after ${(summary.durationMs / 1000).toFixed(1)} s`);
@@ -110,7 +118,9 @@ export async function runDemo(argv: string[]): Promise<number> {
       );
       print(`what the caller heard: ${summary.recording}`);
     }
-    const ok = result.violations.length === 0 && stack.engine.violations.length === 0;
+    const unmet = unmetExpectations(summary);
+    if (unmet.length) process.stderr.write(`demo: the scripted call did not go as written: ${unmet.join('; ')}\n`);
+    const ok = result.violations.length === 0 && stack.engine.violations.length === 0 && unmet.length === 0;
     return ok ? 0 : 1;
   } finally {
     await stack.close();
@@ -142,4 +152,25 @@ function watchEngine(engine: OfflineEngine, print: (what: string) => void): Node
       seen.set(rec.toolResults, rec.toolResults.length);
     }
   }, 25);
+}
+
+/**
+ * What the demo's script expects of the call (config/demo-scenario.yaml): both tools answered,
+ * the account number collected by its length or the # key (not a timeout: digits keyed before
+ * the agent asked), and the transfer started. Each one missing is a reason to exit non-zero.
+ */
+export function unmetExpectations(s: {
+  toolCalls: readonly { name: string; outcome: string }[];
+  verbs: readonly { verb: string; result: string }[];
+}): string[] {
+  const unmet: string[] = [];
+  for (const name of ['get_order_status', 'crm_check_warranty']) {
+    const t = s.toolCalls.find((x) => x.name === name);
+    if (t?.outcome !== 'ok') unmet.push(`tool ${name} ${t ? t.outcome : 'not called'}`);
+  }
+  const collect = s.verbs.find((v) => v.verb === 'collect');
+  if (!collect || !['num_digits', 'finish_key'].includes(collect.result))
+    unmet.push(`collect ${collect ? `ended by ${collect.result}` : 'never ran'}`);
+  if (!s.verbs.some((v) => v.verb === 'transfer_to_human' && v.result === 'started')) unmet.push('no transfer started');
+  return unmet;
 }

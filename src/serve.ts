@@ -1,9 +1,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { parseOrExit } from './cli-args.js';
 import { SERVE } from './cli-commands.js';
 import { collectSecrets, ConfigError, loadConfig, type LoadedConfig } from './config/loader.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { createLogger, secretScrubber, type Logger } from './observability/logger.js';
 import { buildBridge, type Bridge } from './server/app.js';
 import type { CallRecord } from './call/record.js';
 import type { OfflineEngine } from './sim/engine/index.js';
@@ -47,6 +47,38 @@ export function checkReachable(baseUrl: string, timeoutMs = ENGINE_CHECK_TIMEOUT
   });
 }
 
+/**
+ * DRAIN_TIMEOUT_MS: unset is 30 s; 0 is "do not wait" (calls get their fallback at once); anything
+ * but a whole number of milliseconds up to a day is a start-up error, never a silent default.
+ */
+export function drainTimeoutMs(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return 30_000;
+  const v = raw.trim();
+  if (!/^\d+$/.test(v) || Number(v) > 86_400_000)
+    throw new ConfigError(
+      `DRAIN_TIMEOUT_MS must be a whole number of milliseconds from 0 (do not wait) to 86400000, got "${v.slice(0, 40)}"; unset it for the default 30000`,
+    );
+  return Number(v);
+}
+
+/** Fails with a message naming PORT when something already listens at host:port (before anything starts). */
+function checkPortFree(port: number, host: string): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? portInUse(port, host) : err),
+    );
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+function portInUse(port: number, host: string): Error {
+  return new Error(
+    `listen EADDRINUSE: ${host}:${port} is already in use; stop what listens there, or set PORT to a free port`,
+  );
+}
+
 /** `wss://host:port` of a base URL, for messages: never its path, query or credentials. */
 function originOf(baseUrl: string): string {
   try {
@@ -71,11 +103,17 @@ export async function startBridge(
   config: LoadedConfig,
   opts: { logger?: Logger; engineOptions?: Record<string, unknown> } = {},
 ): Promise<RunningBridge> {
-  const logger = opts.logger ?? createLogger({ level: config.env.logLevel, secrets: collectSecrets(config) });
+  const secrets = collectSecrets(config);
+  const logger = opts.logger ?? createLogger({ level: config.env.logLevel, secrets });
+  // A record line goes through the log's scrubber too: a secret in a transcript or an error text
+  // must no more reach the records file than the log.
+  const scrub = secretScrubber(secrets) ?? ((line: string) => line);
   let engine: OfflineEngine | undefined;
   let bridge: Bridge | undefined;
   let recordFile: WriteStream | undefined;
   try {
+    // The port first: a bridge that cannot listen must not start an engine or reach anything.
+    await checkPortFree(config.env.port, config.env.host);
     let engineBaseUrl = config.env.pyaiBaseUrl;
     const offline = !config.env.pyaiApiKey && !process.env.PYAI_BASE_URL;
     // The engines calls will reach: each agent's own base_url, else the global one (unless offline).
@@ -105,11 +143,16 @@ export async function startBridge(
       : undefined;
     const records = recordFile;
     const onCallRecord = (r: CallRecord) => {
-      if (records) records.write(`${JSON.stringify(r)}\n`);
+      if (records) records.write(`${scrub(JSON.stringify(r))}\n`);
       else logger.info({ callRecord: r }, 'call record');
     };
     bridge = await buildBridge({ config, logger, engineBaseUrl, onCallRecord });
-    const url = await bridge.app.listen({ port: config.env.port, host: config.env.host });
+    const url = await bridge.app
+      .listen({ port: config.env.port, host: config.env.host })
+      .catch((err: NodeJS.ErrnoException) => {
+        // taken between the check and now
+        throw err.code === 'EADDRINUSE' ? portInUse(config.env.port, config.env.host) : err;
+      });
     logger.info(
       {
         url,
@@ -145,8 +188,10 @@ export async function serveMain(argv: readonly string[] = []): Promise<number> {
   const args = parseOrExit(SERVE, argv);
   if (args.exit !== undefined) return args.exit;
   let config: LoadedConfig;
+  let drainMs: number;
   try {
     config = loadConfig();
+    drainMs = drainTimeoutMs(process.env.DRAIN_TIMEOUT_MS);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`omni-phone-bridge: ${err.message}\n`);
@@ -161,7 +206,6 @@ export async function serveMain(argv: readonly string[] = []): Promise<number> {
     process.stderr.write(`omni-phone-bridge: cannot start: ${(err as Error).message}\n`);
     return 1;
   }
-  const drainMs = Number(process.env.DRAIN_TIMEOUT_MS) || 30_000;
   let signals = 0;
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {

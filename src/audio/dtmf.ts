@@ -25,7 +25,7 @@ export interface DtmfOptions {
   toneMs?: number;
   /** silence after each tone, default 60 ms, at least 50 */
   gapMs?: number;
-  /** silence for each 'w'/'W', default 500 ms */
+  /** silence for each 'w', default 500 ms; a 'W' is twice this */
   pauseMs?: number;
 }
 
@@ -63,7 +63,7 @@ function clampMs(v: number | undefined, def: number, min: number, max: number): 
 }
 
 /**
- * Renders `digits` (0-9 * # A-D, a-d; 'w'/'W' = pause) as PCM16 at `rate`. Every tone is
+ * Renders `digits` (0-9 * # A-D, a-d; 'w' = pause, 'W' = two pauses) as PCM16 at `rate`. Every tone is
  * followed by `gapMs` of silence. Throws InvalidDtmfError for any other character, an empty
  * string or one longer than MAX_DTMF_DIGITS. Durations outside their range are clamped.
  */
@@ -80,9 +80,11 @@ export function generateDtmf(digits: string, rate: number, opts: DtmfOptions = {
   let total = 0;
   for (let i = 0; i < digits.length; i++) {
     const ch = digits.charAt(i);
+    // Twilio's pauses: `w` half a second, `W` a whole one (src/audio/dtmf-digits.ts).
     if (ch === 'w' || ch === 'W') {
-      plan.push(null);
-      total += pause;
+      const n = ch === 'W' ? 2 : 1;
+      for (let k = 0; k < n; k++) plan.push(null);
+      total += n * pause;
       continue;
     }
     const pair = pairOf(ch);

@@ -8,8 +8,8 @@ import {
 } from '../audio/index.js';
 
 /**
- * Caller audio of one call: Twilio's μ-law 8 kHz chunks (any size) become exact 20 ms PCM16
- * frames at the engine's rate. Gaps in Twilio's media timestamps are filled with silence so the
+ * Caller audio of one call: the leg's μ-law 8 kHz chunks (any size) become exact 20 ms PCM16
+ * frames at the engine's rate. Gaps in the media timestamps are filled with silence so the
  * engine's clock (and its endpointer, which needs the silence) never skips; late or duplicate
  * chunks are dropped and counted. All buffers are reused: this runs 50 times a second per call.
  */
@@ -31,7 +31,7 @@ export class InboundAudio {
   }
 
   /**
-   * One Twilio media chunk (decoded base64). `timestampMs` is the media timestamp, if known;
+   * One chunk of the leg's caller audio. `timestampMs` is the media timestamp, if known;
    * `nowMs` the arrival time (performance.now(), which the caller usually has already).
    */
   pushMulaw(mulaw: Uint8Array, timestampMs?: number, nowMs = performance.now()): void {
@@ -60,7 +60,7 @@ export class InboundAudio {
     this.framer.push(this.resampler.process(pcm), this.onFrame);
   }
 
-  /** A new Twilio stream restarts media timestamps at 0. */
+  /** A new stream restarts media timestamps at 0. */
   resetTimeline(): void {
     this.gaps = new GapFiller(8000);
   }

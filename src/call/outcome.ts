@@ -29,6 +29,8 @@ export type CallOutcome =
   | 'caller_shortcut'
   /** the agent's end_call verb */
   | 'agent_hangup'
+  /** an operator's hang-up (admin API, console, through another replica): the agent is cut off */
+  | 'operator_hangup'
   | 'transferred'
   /** the stream closed without a `stop` */
   | 'stream_closed'

@@ -1,6 +1,6 @@
 /**
  * The clock that paces caller-bound audio. Playbacks that have something to do on the clock
- * (frames waiting for room in Twilio's buffer, a reply whose playout end must be watched, hold
+ * (frames waiting for room in the leg's buffer, a reply whose playout end must be watched, hold
  * audio) join it and are ticked every PACE_MS; one interval serves every call of the process,
  * so hundreds of calls cost one timer wake-up per tick, not one per call.
  *

@@ -1,5 +1,6 @@
 import type { CallOutcome } from './outcome.js';
 import type { CallInfo } from './types.js';
+import { redactNumbers } from '../observability/redact.js';
 
 /** One structured line per finished call: what happened, without secrets or audio. */
 export interface CallRecord {
@@ -17,6 +18,8 @@ export interface CallRecord {
   /** `executor` and `server` are set for MCP tools (`executor: "mcp"`, the server's name) */
   tools: { name: string; outcome: string; durationMs: number; executor?: string; server?: string }[];
   verbs: { verb: string; result: string; atMs: number }[];
+  /** an operator acted on the call: what, and who asked ('console', 'admin_api'…) */
+  operator?: { action: 'hangup' | 'transfer'; by: string; atMs: number };
   engineCloses: number[];
   playback: {
     framesSent: number;
@@ -42,6 +45,7 @@ export class CallRecordBuilder {
   private readonly tools: CallRecord['tools'] = [];
   private readonly verbs: CallRecord['verbs'] = [];
   private readonly closes: number[] = [];
+  private operatorAction: CallRecord['operator'];
 
   /** told of every verb as it is recorded (the console's timeline) */
   onVerb: ((verb: string, result: string) => void) | undefined;
@@ -68,6 +72,11 @@ export class CallRecordBuilder {
   verb(verb: string, result: string): void {
     if (this.verbs.length < MAX_ITEMS) this.verbs.push({ verb, result, atMs: Date.now() - this.started });
     this.onVerb?.(verb, result);
+  }
+  /** An operator hung up or transferred the call (the last such action is kept). */
+  operator(action: 'hangup' | 'transfer', by: string): void {
+    this.operatorAction = { action, by, atMs: Date.now() - this.started };
+    this.verb(`operator_${action}`, by);
   }
   engineClose(code: number): void {
     if (this.closes.length < MAX_ITEMS) this.closes.push(code);
@@ -98,6 +107,7 @@ export class CallRecordBuilder {
       bargeIns: this.bargeIns,
       tools: this.tools,
       verbs: this.verbs,
+      ...(this.operatorAction ? { operator: this.operatorAction } : {}),
       engineCloses: this.closes,
       playback: {
         framesSent,
@@ -118,14 +128,4 @@ export class CallRecordBuilder {
         : {}),
     };
   }
-}
-
-/**
- * Masks digit runs that look like card, account or phone numbers (6+ digits, spaces or dashes
- * allowed between them, spoken words for digits included) before a transcript is stored.
- */
-export function redactNumbers(text: string): string {
-  const digitWord = '(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\\d)';
-  const run = new RegExp(`(?:${digitWord}[\\s-]*){6,}`, 'gi');
-  return text.replace(run, (m) => (m.replace(/[^0-9a-z]/gi, '').length >= 6 ? '[redacted] ' : m)).trimEnd();
 }

@@ -4,14 +4,11 @@ import type { Logger } from '../observability/logger.js';
 import type { CounterChild, HistogramChild } from '../observability/fast-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
-import { MediaEncoder, buildClear, buildMark } from '../twilio/messages.js';
-import type { TwilioRest } from '../twilio/rest.js';
-import type { StreamTokens } from '../server/stream-token.js';
 import type { ToolSet } from '../tools/registry.js';
 import type { CallFeed, CallFeedHub, CallState } from '../observability/call-events.js';
 import { ToolRuntime } from '../tools/runtime.js';
 import { CallControl } from '../control/controller.js';
-import { EngineLink, type LinkLost } from './engine-link.js';
+import { EngineLink, type EngineLinkOptions, type LinkLost } from './engine-link.js';
 import type { PaceClock } from './pace-clock.js';
 import type { CallOutcome, FallbackReason } from './outcome.js';
 import { ReplyWatch } from './reply-watch.js';
@@ -20,24 +17,26 @@ import { InboundAudio } from './inbound.js';
 import { ConversationMemory } from './memory.js';
 import { Playback } from './playback.js';
 import { buildConfigure } from './configure.js';
+import { omniKeyFor, type OmniKeySource } from '../omni/key-policy.js';
 import { CallRecordBuilder, type CallRecord } from './record.js';
-import type { CallControlPort, CallInfo, MediaStreamHandle } from './types.js';
+import type { CallControlPort, CallInfo } from './types.js';
+import { LEG_FRAME_BYTES, type LegListener, type LegMedia, type TelephonyLeg } from './leg.js';
 
-export type { CallInfo, MediaStreamHandle } from './types.js';
+export type { CallInfo } from './types.js';
 
 export interface SessionDeps {
   settings: BridgeSettings;
-  engine: { baseUrl: string; apiKey?: string; rate: 8000 | 16000 | 24000 };
-  publicUrl: string;
+  engine: OmniKeySource & { rate: 8000 | 16000 | 24000 };
+  /** the call's telephony leg (its control; its media attach as streams): built once per call */
+  legFor: (info: CallInfo, log: Logger) => TelephonyLeg;
+  /** builds the engine link of each engine session (tests put an in-process engine here) */
+  engineLink?: (opts: EngineLinkOptions) => EngineLink;
   /** the tools of an agent's configuration (the one the call started with: a reload does not change them) */
   toolsFor: (agent: AgentConfig) => ToolSet | undefined;
-  rest?: TwilioRest;
   /** shared reads and write coalescing for the engine sockets (src/net/socket-tuning.ts) */
   sockets?: SocketTuning;
   /** the agent's hold loop at 8 kHz (its WAV resampled once at load, or the generated default) */
   holdFor: (agentId: string) => Int16Array;
-  /** mints the token a bridge-requested stream restart carries (<Play digits>; src/server/stream-token.ts) */
-  streamTokens: Pick<StreamTokens, 'mint'>;
   logger: Logger;
   metrics: Metrics;
   /** paces caller-bound audio; one for the whole bridge, so all calls share one timer */
@@ -47,9 +46,7 @@ export interface SessionDeps {
   onEnded: (s: CallSession, record: CallRecord) => void;
 }
 
-/** Twilio's socket is this far behind (bytes, ~5 s of media) before agent audio waits in the playback queue. */
-const MAX_TWILIO_BUFFERED = 256 * 1024;
-/** Longest wait for a call-control REST answer after its `stop` (REST timeout + deadline + margin). */
+/** Longest wait for a leg's answer to a control request after its stream stopped (Twilio REST: timeout + deadline + margin). */
 const VERB_ANSWER_WAIT_MS = 8000;
 /** The call's outcome when the engine link gives up, by why it did. */
 const LOST_OUTCOME: Record<LinkLost['cause'], FallbackReason> = {
@@ -60,17 +57,18 @@ const LOST_OUTCOME: Record<LinkLost['cause'], FallbackReason> = {
 };
 
 /**
- * One phone call: the only place where the Twilio stream and the Omni engine meet. It lives
- * from the voice webhook (when the engine is pre-connected) or the media `start`, across stream
- * restarts (DTMF by `<Play>`, a failed transfer), until the call ends. All of its state is here,
- * keyed by CallSid in the registry — nothing is global, so calls never see each other.
+ * One phone call: the only place where the telephony leg (src/call/leg.ts) and the Omni engine
+ * meet. It lives from the voice webhook (when the engine is pre-connected) or the first stream,
+ * across stream restarts (a leg's own, a failed transfer), until the call ends. All of its
+ * state is here, keyed by CallSid in the registry — nothing is global, so calls never see each other.
  */
-export class CallSession implements CallControlPort {
+export class CallSession implements CallControlPort, LegListener {
   readonly log: Logger;
   readonly playback: Playback;
   readonly memory = new ConversationMemory();
   readonly record: CallRecordBuilder;
   readonly control: CallControl;
+  readonly leg: TelephonyLeg;
   /** this call's live feed for the console, when the bridge has one */
   readonly feed: CallFeed | undefined;
   engine!: EngineLink;
@@ -78,7 +76,7 @@ export class CallSession implements CallControlPort {
   private tools: ToolRuntime | undefined;
   /** The tools of the current engine session; released when it is replaced or the call ends. */
   private toolSet: ToolSet | undefined;
-  private stream: MediaStreamHandle | undefined;
+  private stream: LegMedia | undefined;
   private keepalive: NodeJS.Timeout | undefined;
   private streamWait: NodeJS.Timeout | undefined;
   private maxDuration: NodeJS.Timeout | undefined;
@@ -90,8 +88,9 @@ export class CallSession implements CallControlPort {
   private readonly unknownEvents = new Set<string>();
   /** the per-frame metrics, bound to their label once per call */
   private readonly meter: {
-    fromTwilio: CounterChild;
-    toTwilio: CounterChild;
+    /** frames from and to the leg (labels from_twilio / to_twilio, as dashboards know them) */
+    fromCaller: CounterChild;
+    toCaller: CounterChild;
     fromEngine: CounterChild;
     inbound: HistogramChild;
     outbound: HistogramChild;
@@ -108,13 +107,14 @@ export class CallSession implements CallControlPort {
     this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id });
     const { frames, addedLatency } = deps.metrics;
     this.meter = {
-      fromTwilio: frames.labels('from_twilio'),
-      toTwilio: frames.labels('to_twilio'),
+      fromCaller: frames.labels('from_twilio'),
+      toCaller: frames.labels('to_twilio'),
       fromEngine: frames.labels('from_engine'),
       inbound: addedLatency.labels('inbound'),
       outbound: addedLatency.labels('outbound'),
     };
     this.record = new CallRecordBuilder(info);
+    this.leg = deps.legFor(info, this.log);
     this.feed = deps.feeds?.open({ callSid: info.callSid, agent: info.agent.id, from: info.from }, () =>
       this.liveState(),
     );
@@ -173,7 +173,7 @@ export class CallSession implements CallControlPort {
   }
 
   get streamSid(): string | undefined {
-    return this.stream?.streamSid;
+    return this.stream?.id;
   }
 
   /** Opens the engine session (at the webhook when pre-connecting, else at `start`). */
@@ -181,9 +181,11 @@ export class CallSession implements CallControlPort {
     const agent = this.info.agent;
     const toolSet = this.deps.toolsFor(agent);
     const configure = buildConfigure(agent, toolSet, note ? { note, summary: this.memory.summary() } : undefined);
-    const link = new EngineLink({
-      baseUrl: agent.engine.base_url ?? this.deps.engine.baseUrl,
-      apiKey: this.deps.engine.apiKey,
+    const baseUrl = agent.engine.base_url ?? this.deps.engine.baseUrl;
+    const link = (this.deps.engineLink ?? ((o) => new EngineLink(o)))({
+      baseUrl,
+      // An agent's own base_url comes from the file: the key goes only where omniKeyFor allows.
+      apiKey: omniKeyFor(baseUrl, this.deps.engine),
       rate: this.engineRate,
       sessionLabel: agent.engine.session_label ?? `call-${this.callSid}`,
       configure,
@@ -274,7 +276,7 @@ export class CallSession implements CallControlPort {
     }, timeoutMs);
   }
 
-  attachStream(stream: MediaStreamHandle): void {
+  attachStream(stream: LegMedia): void {
     if (this.stream && this.stream !== stream) this.stream.close();
     this.stream = stream;
     this.streamCount++;
@@ -282,21 +284,20 @@ export class CallSession implements CallControlPort {
     this.streamWait = undefined;
     this.stopKeepalive();
     this.inbound.resetTimeline();
-    this.log.info({ streamSid: stream.streamSid }, 'media stream attached');
-    this.record.stream(stream.streamSid);
-    const sent = this.meter.toTwilio;
-    const media = new MediaEncoder(stream.streamSid); // the sid passed the start schema's alphabet
+    this.log.info({ streamSid: stream.id }, 'media stream attached');
+    this.record.stream(stream.id);
+    const sent = this.meter.toCaller;
     this.playback.attach({
-      backlogged: () => stream.bufferedAmount > MAX_TWILIO_BUFFERED,
+      backlogged: () => stream.backlogged(),
       sendAudio: (mu) => {
-        stream.send(media.encodeFrame(mu)); // one message may carry several 20 ms frames
+        stream.sendAudio(mu); // one chunk may carry several 20 ms frames
         if (this.feed?.watched) this.feed.outLevel.add(mu); // O(1): a few bytes, only while watched
-        sent.inc(mu.length / 160);
+        sent.inc(mu.length / LEG_FRAME_BYTES);
       },
-      sendMark: (name) => stream.send(buildMark(stream.streamSid, name)),
-      sendClear: () => stream.send(buildClear(stream.streamSid)),
+      sendMark: (name) => stream.sendMark(name),
+      sendClear: () => stream.sendClear(),
     });
-    this.control.onStreamAttached();
+    this.leg.mediaAttached();
   }
 
   /** One chunk of caller audio; `mulaw` may be a reused buffer: it is consumed, not kept. */
@@ -305,7 +306,7 @@ export class CallSession implements CallControlPort {
     const t0 = performance.now();
     this.inbound.pushMulaw(mulaw, timestampMs, t0);
     if (this.feed?.watched) this.feed.inLevel.add(mulaw); // O(1): a few bytes, only while watched
-    this.meter.fromTwilio.inc();
+    this.meter.fromCaller.inc();
     this.meter.inbound.observe((performance.now() - t0) / 1000);
   }
 
@@ -321,13 +322,13 @@ export class CallSession implements CallControlPort {
     this.playback.onMark(name);
   }
 
-  /** The Twilio stream ended (`stop` or socket close). */
-  onStreamEnded(stream: MediaStreamHandle, why: string): void {
+  /** The leg's stream ended (`stop` from the far end, or its transport closed). */
+  onStreamEnded(stream: LegMedia, why: string): void {
     if (this.stream !== stream) return;
     this.stream = undefined;
     this.playback.detach();
     if (this.ended) return;
-    const restart = this.control.expectedStreamRestartMs();
+    const restart = this.leg.mediaRestartMs();
     if (restart > 0) {
       this.log.info({ why, waitMs: restart }, 'stream ended; waiting for its restart');
       this.startKeepalive();
@@ -336,7 +337,7 @@ export class CallSession implements CallControlPort {
     }
     const owned = this.control.pendingOutcome;
     if (owned) {
-      // A verb's REST update stopped the stream before Twilio's answer arrived: the verb ends the
+      // A verb's request to the leg stopped the stream before its answer arrived: the verb ends the
       // call on that answer (so its tool_result still reaches the engine), bounded by this timer.
       if (this.streamWait) clearTimeout(this.streamWait);
       this.streamWait = setTimeout(() => this.end(this.control.pendingOutcome ?? owned), VERB_ANSWER_WAIT_MS);
@@ -485,9 +486,10 @@ export class CallSession implements CallControlPort {
     if (owner || this.ended) return 'ending';
     if (!this.stream && this.streamCount === 0) return 'connecting';
     if (this.playback.holding) return 'holding';
+    // What the caller hears comes first: the agent speaking while a tool runs is speaking.
+    if (this.playback.audible) return this.memory.all().some((t) => t.role === 'user') ? 'agent_speaking' : 'greeting';
     if ((this.tools?.running ?? 0) > 0) return 'tool_running';
-    if (this.playback.queuedMs > 0)
-      return this.memory.all().some((t) => t.role === 'user') ? 'agent_speaking' : 'greeting';
+    if (this.control.collecting) return 'collecting';
     return this.answerableResolve ? 'greeting' : 'listening';
   }
 

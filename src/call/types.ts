@@ -6,8 +6,7 @@
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { StreamTokens } from '../server/stream-token.js';
-import type { TwilioRest } from '../twilio/rest.js';
+import type { TelephonyLeg } from './leg.js';
 import type { CallOutcome } from './outcome.js';
 import type { Playback } from './playback.js';
 
@@ -19,16 +18,6 @@ export interface CallInfo {
   direction?: string;
 }
 
-/** The Twilio side of one stream, as the session sees it (the media route implements it). */
-export interface MediaStreamHandle {
-  readonly streamSid: string;
-  /** one text message (a Buffer holds its UTF-8 bytes) */
-  send(text: string | Buffer): void;
-  /** bytes queued in the socket: the session drops agent audio rather than queue without bound */
-  readonly bufferedAmount: number;
-  close(): void;
-}
-
 /**
  * What call control (src/control/controller.ts) uses of its call: the session implements it.
  * Narrow on purpose, so that the controller depends on this list and not on CallSession.
@@ -38,13 +27,18 @@ export interface CallControlPort {
   readonly agent: AgentConfig;
   readonly info: Pick<CallInfo, 'from' | 'to'>;
   readonly log: Logger;
-  readonly record: { verb(verb: string, result: string): void };
-  readonly playback: Pick<Playback, 'holding' | 'startHold' | 'stopHold' | 'whenPlayed' | 'pushPcm8k'>;
+  readonly record: {
+    verb(verb: string, result: string): void;
+    operator(action: 'hangup' | 'transfer', by: string): void;
+  };
+  readonly playback: Pick<
+    Playback,
+    'holding' | 'startHold' | 'stopHold' | 'whenPlayed' | 'pushPcm8k' | 'silence' | 'unmute'
+  >;
+  /** the call's telephony leg: every action on the phone call goes through it */
+  readonly leg: TelephonyLeg;
   readonly deps: {
-    readonly publicUrl: string;
-    readonly rest?: TwilioRest;
     readonly holdFor: (agentId: string) => Int16Array;
-    readonly streamTokens: Pick<StreamTokens, 'mint'>;
     readonly metrics: Metrics;
   };
   readonly isEnded: boolean;

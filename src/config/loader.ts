@@ -7,6 +7,7 @@ import { configFileSchema, type ConfigFile } from './schema.js';
 import { issueLines, strictKeysErrorMap } from './suggest.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../observability/logger.js';
 import { ACCOUNT_SID_RE } from '../twilio/wire.js';
+import { isLoopbackHostname } from '../omni/key-policy.js';
 
 /** Thrown for any configuration problem; the message names the field and the fix. */
 export class ConfigError extends Error {
@@ -21,6 +22,8 @@ export interface EnvSettings {
   publicUrl: string;
   pyaiApiKey?: string;
   pyaiBaseUrl: string;
+  /** PYAI_KEY_HOSTS: `host[:port]` besides PYAI_BASE_URL's that receive the key over wss:// (src/omni/key-policy.ts) */
+  pyaiKeyHosts: string[];
   omniRate: 8000 | 16000 | 24000;
   twilioAccountSid?: string;
   twilioAuthToken?: string;
@@ -113,6 +116,22 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
   if (!/^(wss?|https?):\/\//.test(baseUrl)) {
     throw new ConfigError(`PYAI_BASE_URL must start with wss://, ws://, https:// or http:// (got "${baseUrl}")`);
   }
+  // The key travels in the WebSocket handshake: never in clear over a network (src/omni/key-policy.ts).
+  if (env.PYAI_API_KEY && /^(ws|http):\/\//.test(baseUrl) && !isLoopbackHostname(hostnameOf(baseUrl))) {
+    throw new ConfigError(
+      'PYAI_BASE_URL must be wss:// (or https://) when PYAI_API_KEY is set: the key would travel in clear; ws:// only reaches an engine on this machine (127.0.0.1, localhost)',
+    );
+  }
+  const keyHosts = (env.PYAI_KEY_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  for (const h of keyHosts) {
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/.test(h))
+      throw new ConfigError(
+        `PYAI_KEY_HOSTS is a comma-separated list of host or host:port, like engine.example.com,eu.engine.example.com:8443 (got "${h.slice(0, 60)}")`,
+      );
+  }
   const sid = env.TWILIO_ACCOUNT_SID || undefined;
   if (sid && !ACCOUNT_SID_RE.test(sid)) {
     throw new ConfigError('TWILIO_ACCOUNT_SID must look like AC followed by 32 hex characters');
@@ -128,6 +147,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     publicUrl,
     pyaiApiKey: env.PYAI_API_KEY || undefined,
     pyaiBaseUrl: baseUrl,
+    pyaiKeyHosts: keyHosts,
     omniRate: rate as 8000 | 16000 | 24000,
     twilioAccountSid: sid,
     twilioAuthToken: env.TWILIO_AUTH_TOKEN || undefined,
@@ -140,6 +160,14 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS),
   };
+}
+
+function hostnameOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
 }
 
 function trustHops(v: string | undefined): number {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { toolDefinitionSchema } from '../tools/schema.js';
 import { mcpServerSchema } from '../tools/mcp/schema.js';
+import { configEnvNameProblem, envFields } from './secret-names.js';
+import { closest } from './suggest.js';
 
 /**
  * The configuration file: agents, number routing and non-secret behaviour. Secrets never live
@@ -191,8 +193,12 @@ export const bridgeSchema = z
       .object({
         /** a socket without a valid `start` this long after the upgrade is closed */
         start_timeout_ms: z.number().int().min(50).max(60000).default(5000),
-        /** how long a stream token minted into TwiML stays valid (the stream must start within it) */
-        token_ttl_s: z.number().int().min(5).max(3600).default(300),
+        /**
+         * how long a stream token minted into TwiML stays valid: Twilio opens the stream within
+         * seconds of reading the TwiML (a `<Say>` or `<Play digits>` before it is added to the
+         * token it carries), so a leaked token is good for little longer than that
+         */
+        token_ttl_s: z.number().int().min(5).max(3600).default(30),
         /** sustained messages per second per socket, and the burst on top (a token bucket) */
         max_messages_per_s: z.number().int().min(10).max(100000).default(100),
         burst_messages: z.number().int().min(10).max(1000000).default(500),
@@ -213,6 +219,37 @@ export const bridgeSchema = z
         close_after_throttled_ms: z.number().int().min(100).max(600000).default(10000),
       })
       .strict()
+      .prefault({}),
+    /**
+     * The HTTP listener's own limits (src/server/http-limits.ts, connection-guard.ts): how long a
+     * request may take to arrive, and who may hold its connections (each one a file descriptor).
+     * Twilio sends a webhook's headers and body at once and gives up after 15 s; nothing slower is
+     * Twilio. Applied at start only.
+     */
+    http: z
+      .object({
+        /** the request line and headers must be in within this long of the connection opening */
+        headers_timeout_ms: z.number().int().min(200).max(60_000).default(5000),
+        /** the whole request, body included; slower is cut (408, counted) */
+        request_timeout_ms: z.number().int().min(200).max(120_000).default(10_000),
+        /** an idle keep-alive connection is closed after this long (above a balancer's idle timeout, behind one) */
+        keep_alive_timeout_ms: z.number().int().min(200).max(600_000).default(5000),
+        /** connections open at once; lowered at start to what the descriptor limit leaves room for */
+        max_connections: z.number().int().min(16).max(1_000_000).default(2048),
+        /** of these, room that only connections proven by a Twilio signature (webhooks, live media) may take */
+        reserved_connections: z.number().int().min(0).max(500_000).default(256),
+        /** connections one address may hold before each has carried a signed Twilio request */
+        max_connections_per_source: z.number().int().min(1).max(100_000).default(32),
+      })
+      .strict()
+      .refine((h) => h.headers_timeout_ms <= h.request_timeout_ms, {
+        message: 'headers_timeout_ms must not exceed request_timeout_ms (the headers are part of the request)',
+        path: ['headers_timeout_ms'],
+      })
+      .refine((h) => h.reserved_connections < h.max_connections, {
+        message: 'reserved_connections must be below max_connections',
+        path: ['reserved_connections'],
+      })
       .prefault({}),
     /**
      * > 0: messages written while the bridge works through one batch of ready sockets leave together
@@ -237,6 +274,13 @@ export const bridgeSchema = z
      * counted, not traded for latency. See docs/decisions.md.
      */
     playout_jitter_max_ms: z.number().int().min(0).max(1000).default(0),
+    /**
+     * How long a CallSid is remembered (fleet-wide with REDIS_URL) after its first session-opening
+     * webhook or its final status: a replayed webhook or stream for it is refused for that long.
+     * Longer than any call (max_call_duration_s is at most 24 h), so a call whose status callback
+     * never comes is covered for its whole life.
+     */
+    call_memory_h: z.number().int().min(1).max(720).default(24),
     /** calls this process takes at once (protects its CPU); with a fleet, `fleet.max_concurrent_calls` bounds the sum */
     max_concurrent_calls: z.number().int().min(1).max(100000).default(500),
     /** several replicas sharing REDIS_URL (src/store/): only read when REDIS_URL is set */
@@ -289,6 +333,12 @@ export const configFileSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    // No `*_env` field may name the bridge's own secrets, or any variable without the tool prefix
+    // (src/config/secret-names.ts): the file decides where their values are sent.
+    for (const f of envFields(cfg)) {
+      const problem = configEnvNameProblem(f.name);
+      if (problem) ctx.addIssue({ code: 'custom', path: f.path, message: problem });
+    }
     const ids = new Set<string>();
     cfg.agents.forEach((a, i) => {
       if (ids.has(a.id))
@@ -324,7 +374,11 @@ export const configFileSchema = z
       }
     });
     if (!ids.has(cfg.default_agent)) {
-      ctx.addIssue({ code: 'custom', path: ['default_agent'], message: `no agent has id "${cfg.default_agent}"` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['default_agent'],
+        message: `no agent has id "${cfg.default_agent}"${didYouMean(cfg.default_agent, ids)}`,
+      });
     }
     const allTargets = new Set(cfg.agents.flatMap((a) => a.transfer.targets.map((t) => t.name)));
     for (const [num, route] of Object.entries(cfg.numbers)) {
@@ -350,11 +404,22 @@ export const configFileSchema = z
       ];
       if (route.ivr && 'agent' in route.ivr.default) refs.push(route.ivr.default.agent);
       for (const ref of refs) {
-        if (ref && !ids.has(ref))
-          ctx.addIssue({ code: 'custom', path: ['numbers', num], message: `routes to unknown agent "${ref}"` });
+        if (ref && !ids.has(ref)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['numbers', num],
+            message: `routes to unknown agent "${ref}"${didYouMean(ref, ids)}`,
+          });
+        }
       }
     }
   });
+
+/** `; did you mean "support"?` for an agent id one typo away from a defined one, else nothing. */
+function didYouMean(id: string, ids: ReadonlySet<string>): string {
+  const near = closest(id, [...ids]);
+  return near ? `; did you mean "${near}"?` : '';
+}
 
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type AgentConfig = z.infer<typeof agentSchema>;

@@ -3,7 +3,8 @@
  * through the fleet's call service (src/server/fleet-calls.ts), the one the admin API uses. With
  * a shared store the list is fleet-wide and actions reach the replica holding the call.
  */
-import { maskNumber, type CallState } from '../observability/call-events.js';
+import { maskNumber } from '../observability/redact.js';
+import type { CallState } from '../observability/call-events.js';
 import type { BridgeContext } from '../server/context.js';
 
 export interface ConsoleCall {
@@ -46,7 +47,7 @@ export interface ActionResult {
 }
 
 export function hangupCall(ctx: BridgeContext, callSid: string): Promise<ActionResult> {
-  return ctx.calls.hangup(callSid);
+  return ctx.calls.hangup(callSid, 'console');
 }
 
 /** Transfers to one of the call's agent's configured targets, by name: nothing else is offered or dialled. */
@@ -56,5 +57,5 @@ export async function transferCall(ctx: BridgeContext, callSid: string, target: 
   if (!call) return { status: 404, body: { error: 'no such active call' } };
   if (!ctx.agent(call.agent)?.transfer.targets.some((t) => t.name === target))
     return { status: 400, body: { error: "not one of this agent's transfer targets" } };
-  return ctx.calls.transfer(callSid, target);
+  return ctx.calls.transfer(callSid, target, 'console');
 }

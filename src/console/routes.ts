@@ -7,6 +7,7 @@ import type { ReloadResult } from '../server/reload.js';
 import { ConsoleSessions, LoginLimiter, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
 import { EventStreams, openEventStream } from './sse.js';
+import { maskForPage } from '../observability/redact.js';
 
 /** The page's files: beside this module in src/ (tsx) and in dist/ (scripts/build.mjs copies them). */
 export const CONSOLE_PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
@@ -29,6 +30,17 @@ declare module 'fastify' {
  * checked for its Origin and the session's CSRF token. Without ADMIN_TOKEN nothing is registered
  * and every /console path is a 404.
  */
+/** A reload's result for a page: no diff object (it holds full numbers), the message masked. */
+interface PageReload {
+  ok: boolean;
+  message: string;
+  at: string;
+}
+
+function pageReload(r: ReloadResult): PageReload {
+  return { ok: r.ok, message: maskForPage(r.ok ? r.summary : r.error), at: r.at };
+}
+
 export async function registerConsole(app: FastifyInstance, ctx: BridgeContext): Promise<void> {
   const adminToken = ctx.config.env.adminToken;
   if (!adminToken) return;
@@ -50,14 +62,14 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     return origin === publicOrigin || origin === `${req.protocol}://${req.headers.host ?? ''}`;
   };
 
-  /** the last reload's result (any source), for a page opened afterwards */
-  let lastReload: ReloadResult | null = null;
+  /** the last reload's result (any source), as a page may see it, for a page opened afterwards */
+  let lastReload: PageReload | null = null;
   // Every reload — SIGHUP, the admin API, the console — is announced to the pages that watch.
   const reload = ctx.reloadConfig.bind(ctx);
   ctx.reloadConfig = async (source) => {
     const r = await reload(source);
-    lastReload = r;
-    ctx.feeds.publish({ kind: 'reload', ok: r.ok, message: r.ok ? r.summary : r.error, at: r.at });
+    lastReload = pageReload(r);
+    ctx.feeds.publish({ kind: 'reload', ok: r.ok, message: lastReload.message, at: r.at });
     return r;
   };
 
@@ -170,7 +182,7 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
 
     scope.post('/console/api/config/reload', async (_req, reply) => {
       const r = await ctx.reloadConfig('console');
-      return reply.code(r.ok ? 200 : 422).send(r);
+      return reply.code(r.ok ? 200 : 422).send(pageReload(r));
     });
   });
 }

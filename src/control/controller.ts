@@ -1,32 +1,26 @@
 import { generateDtmf, HoldPlayer } from '../audio/index.js';
-import type { TransferTarget } from '../config/schema.js';
+import { normalizeSendDigits, SEND_DIGITS_RULE } from '../audio/dtmf-digits.js';
 import type { OmniEvent } from '../omni/events.js';
-import { dialTwiml, enqueueTwiml, hangupTwiml, playDigitsThenStreamTwiml } from '../twilio/twiml.js';
 import type { CallControlPort } from '../call/types.js';
 import type { CallOutcome, FallbackReason } from '../call/outcome.js';
 import { DigitCollector } from './collect.js';
 import { resolveTarget } from './targets.js';
-import { mediaStreamUrl, streamParameters } from './stream-twiml.js';
 
 type Verb = Extract<OmniEvent, { type: 'transfer_to_human' | 'send_dtmf' | 'play_hold' | 'collect' | 'end_call' }>;
 
-const RESTART_WAIT_MS = 15_000;
-const DTMF_RE = /^[0-9*#A-Da-dwW]{1,64}$/;
-
 /**
- * The engine's call-control verbs, carried out on the phone network (omni-protocol.md §7).
- * Every verb logs one line, counts one metric and, when it carried a `call_id`, answers the
- * agent with a `tool_result`. Twilio refusing an action is an answer for the agent, never a
- * crash. A verb that ends the call (transfer, end_call, a fallback) owns the call from then on.
+ * The engine's call-control verbs, carried out on the call's telephony leg (omni-protocol.md §7;
+ * the leg: src/call/leg.ts). Every verb logs one line, counts one metric and, when it carried a
+ * `call_id`, answers the agent with a `tool_result`. The carrier refusing an action is an answer
+ * for the agent, never a crash. A verb that ends the call (transfer, end_call, a fallback) owns
+ * the call from then on.
  */
 export class CallControl {
   private owner: string | undefined;
   /** how the call ends if its stream stops now (see pendingOutcome) */
   private outcome: CallOutcome | undefined;
-  private restartUntil = 0;
   private collector: DigitCollector | undefined;
   private hold: HoldPlayer | undefined;
-  private hungUp = false;
 
   constructor(private readonly s: CallControlPort) {}
 
@@ -41,8 +35,8 @@ export class CallControl {
   }
 
   /**
-   * How the call ends if its stream stops now. A REST update ends the stream, and Twilio's
-   * `stop` can overtake the REST answer: the verb that sent it still names the outcome.
+   * How the call ends if its stream stops now. A leg's control request may end the stream, and
+   * the stream's end can overtake the request's answer: the verb that sent it still names the outcome.
    */
   get pendingOutcome(): CallOutcome | undefined {
     return this.outcome;
@@ -56,15 +50,6 @@ export class CallControl {
   /** Digits are being gathered for the engine (a `collect` verb): the caller, not the agent, is due. */
   get collecting(): boolean {
     return this.collector?.active === true;
-  }
-
-  expectedStreamRestartMs(): number {
-    const left = this.restartUntil - Date.now();
-    return left > 0 ? left : 0;
-  }
-
-  onStreamAttached(): void {
-    this.restartUntil = 0;
   }
 
   /** Returns true when the bridge consumed the digit itself (a shortcut). */
@@ -98,36 +83,62 @@ export class CallControl {
     this.collector = undefined;
   }
 
-  /** An operator hangs up (admin API, console, another replica): as the agent's end_call would. */
-  operatorHangup(): Promise<void> {
-    return this.handleVerb({ type: 'end_call', reason: 'admin' });
+  /**
+   * An operator hangs up (admin API, console, through another replica): at once. The agent's
+   * words are cut (`clear`), never waited for, and the leg's hang-up goes out immediately.
+   * `by` is who asked ('console', 'admin_api'…), kept in the call record.
+   */
+  operatorHangup(by: string): Promise<void> {
+    return this.guarded('operator_hangup', undefined, async () => {
+      const s = this.s;
+      if (this.owner) return; // FleetCalls answered 409 already; a verb owns the ending
+      // From here the stream's end is our doing, and nothing more of the agent is heard.
+      this.own('end_call', 'operator_hangup');
+      s.playback.silence();
+      s.record.operator('hangup', by);
+      s.deps.metrics.verbs.inc({ verb: 'operator_hangup', result: 'hanging_up' });
+      s.log.info({ by }, 'operator hang-up: the agent is cut off, hanging up now');
+      await s.leg.hangup();
+      s.end('operator_hangup');
+    });
   }
 
-  /** An operator transfers the call (to `destination` if allowed, else the agent's default target). */
-  operatorTransfer(destination?: string): Promise<void> {
-    return this.handleVerb({ type: 'transfer_to_human', destination, reason: 'admin', raw: {} });
+  /**
+   * An operator transfers the call (to `destination` if allowed, else the agent's default
+   * target) at once: the agent's words are cut, not waited for. `by` is who asked.
+   */
+  operatorTransfer(destination: string | undefined, by: string): Promise<void> {
+    return this.guarded('transfer_to_human', undefined, () =>
+      this.transfer(destination, undefined, `operator:${by}`, false, by),
+    );
   }
 
-  async handleVerb(ev: Verb): Promise<void> {
-    const { log, metrics } = { log: this.s.log, metrics: this.s.deps.metrics };
-    try {
+  handleVerb(ev: Verb): Promise<void> {
+    return this.guarded(ev.type, ev.callId, () => {
       switch (ev.type) {
         case 'transfer_to_human':
-          return await this.transfer(ev.destination, ev.callId, ev.reason, true);
+          return this.transfer(ev.destination, ev.callId, ev.reason, true);
         case 'end_call':
-          return await this.hangup(ev.callId, true, 'agent_hangup');
+          return this.hangup(ev.callId, true, 'agent_hangup');
         case 'send_dtmf':
-          return await this.sendDtmf(ev.digits, ev.callId);
+          return this.sendDtmf(ev.digits, ev.callId);
         case 'play_hold':
           return this.playHold(ev.seconds, ev.callId);
         case 'collect':
           return this.collect(ev);
       }
+    });
+  }
+
+  /** Runs a verb; one that throws answers the agent with an error and leaves the call unlocked. */
+  private async guarded(verb: string, callId: string | undefined, run: () => Promise<void> | void): Promise<void> {
+    try {
+      await run();
     } catch (err) {
-      log.error({ verb: ev.type, err: (err as Error).message }, 'verb failed');
+      this.s.log.error({ verb, err: (err as Error).message }, 'verb failed');
       if (!this.s.isEnded) this.own(undefined); // a failed verb must not keep the call locked
-      metrics.verbs.inc({ verb: ev.type, result: 'error' });
-      this.s.reply(ev.callId, ev.type, { error: 'internal_error' });
+      this.s.deps.metrics.verbs.inc({ verb, result: 'error' });
+      this.s.reply(callId, verb, { error: 'internal_error' });
     }
   }
 
@@ -143,6 +154,8 @@ export class CallControl {
     callId: string | undefined,
     reason: string | undefined,
     waitForWords: boolean,
+    /** who asked, for an operator's transfer: the agent's words are then cut, not waited for */
+    operator?: string,
   ): Promise<void> {
     const s = this.s;
     const metrics = s.deps.metrics;
@@ -159,14 +172,16 @@ export class CallControl {
         { destination },
       );
     }
-    if (!s.deps.rest) {
+    // The result labels keep their first names (no_rest, rest_error): dashboards count them.
+    if (s.leg.unavailable) {
       metrics.transfers.inc({ result: 'no_rest' });
-      return this.done('transfer_to_human', 'no_rest', callId, {
-        error: 'transfer_failed: Twilio REST credentials are not configured',
-      });
+      return this.done('transfer_to_human', 'no_rest', callId, { error: `transfer_failed: ${s.leg.unavailable}` });
     }
     this.own('transfer');
-    if (waitForWords) {
+    if (operator !== undefined) {
+      s.playback.silence();
+      s.record.operator('transfer', operator);
+    } else if (waitForWords) {
       // The agent's "let me transfer you" must be heard; a barge-in over it cancels the transfer.
       const played = await s.playback.whenPlayed(s.agent.transfer.max_wait_for_playback_ms);
       if (played === 'interrupted' || played === 'closed') {
@@ -175,12 +190,12 @@ export class CallControl {
         return this.done('transfer_to_human', 'aborted', callId, { error: 'transfer_aborted: the caller interrupted' });
       }
     }
-    const twiml = this.transferTwiml(picked.target);
-    // Only from here is a `stop` from Twilio our own doing (before, it is the caller hanging up).
+    // Only from here is the stream's end our own doing (before, it is the caller hanging up).
     this.own('transfer', 'transferred');
-    const res = await s.deps.rest.updateCallTwiml(s.callSid, twiml);
+    const res = await s.leg.transfer(picked.target);
     if (!res.ok) {
       this.own(undefined);
+      if (operator !== undefined) s.playback.unmute(); // the call goes on with the agent
       metrics.transfers.inc({ result: 'rest_error' });
       this.done('transfer_to_human', 'rest_error', callId, { error: `transfer_failed: ${res.message}`.slice(0, 200) });
       if (!s.hasStream) s.end('stream_closed'); // the stream stopped meanwhile: nothing left to continue on
@@ -199,52 +214,24 @@ export class CallControl {
     s.end('transferred');
   }
 
-  private transferTwiml(target: TransferTarget): string {
-    const s = this.s;
-    const t = s.agent.transfer;
-    if (target.kind === 'queue') return enqueueTwiml({ queue: target.value, waitUrl: t.queue_wait_url });
-    const action = `${s.deps.publicUrl}/twilio/dial-action?agent=${encodeURIComponent(s.agent.id)}&target=${encodeURIComponent(target.name)}`;
-    return dialTwiml({
-      target: { kind: target.kind, value: target.value },
-      callerId: t.caller_id,
-      timeout: t.timeout_s,
-      answerOnBridge: t.answer_on_bridge,
-      action,
-    });
-  }
-
   private async hangup(callId: string | undefined, waitForWords: boolean, outcome: CallOutcome): Promise<void> {
     const s = this.s;
     if (this.owner && this.owner !== 'fallback')
       return this.done('end_call', 'busy', callId, { error: `call is already ending (${this.owner})` });
     this.own('end_call');
     if (waitForWords) await s.playback.whenPlayed(s.agent.end_call.max_wait_for_goodbye_ms);
-    // A `stop` during the goodbye was the caller hanging up; from the REST request on it is ours.
+    // A `stop` during the goodbye was the caller hanging up; from the hang-up request on it is ours.
     this.own('end_call', outcome);
     this.done('end_call', 'hanging_up', callId, { status: 'ending' });
-    await this.restHangup();
+    await s.leg.hangup();
     s.end(outcome);
   }
 
-  /** `Status=completed`, once per call; "not found" means the call is already over. */
-  private async restHangup(): Promise<void> {
+  private async sendDtmf(raw: string, callId: string | undefined): Promise<void> {
     const s = this.s;
-    if (this.hungUp) return;
-    this.hungUp = true;
-    if (!s.deps.rest) {
-      s.log.warn('no Twilio REST credentials: releasing the stream instead of a REST hang-up');
-      return;
-    }
-    const res = await s.deps.rest.hangup(s.callSid);
-    if (!res.ok) s.log.error({ status: res.status, code: res.code, message: res.message }, 'REST hang-up failed');
-    else if (res.alreadyEnded) s.log.info('call already ended at Twilio');
-  }
-
-  private async sendDtmf(digits: string, callId: string | undefined): Promise<void> {
-    const s = this.s;
-    if (!digits || !DTMF_RE.test(digits)) {
-      return this.done('send_dtmf', 'invalid', callId, { error: 'invalid_digits: use 0-9 * # A-D and w' });
-    }
+    // One rule for both modes (audio/dtmf-digits.ts): what passes here, the leg sends too.
+    const digits = normalizeSendDigits(raw);
+    if (!digits) return this.done('send_dtmf', 'invalid', callId, { error: `invalid_digits: ${SEND_DIGITS_RULE}` });
     if (s.agent.send_dtmf_mode === 'play_digits') return this.sendDtmfByPlay(digits, callId);
     s.playback.pushPcm8k(generateDtmf(digits, 8000));
     const played = await s.playback.whenPlayed(15_000);
@@ -256,33 +243,15 @@ export class CallControl {
     );
   }
 
-  /** `<Play digits>` then a new `<Connect><Stream>`: the engine session survives the restart. */
+  /** The digits out of band, by the leg (Twilio: `<Play digits>` then a stream restart). */
   private async sendDtmfByPlay(digits: string, callId: string | undefined): Promise<void> {
     const s = this.s;
-    if (!s.deps.rest)
-      return this.done('send_dtmf', 'no_rest', callId, {
-        error: 'send_dtmf_failed: Twilio REST credentials are not configured',
-      });
+    if (s.leg.unavailable)
+      return this.done('send_dtmf', 'no_rest', callId, { error: `send_dtmf_failed: ${s.leg.unavailable}` });
     await s.playback.whenPlayed(s.agent.end_call.max_wait_for_goodbye_ms);
-    this.restartUntil = Date.now() + RESTART_WAIT_MS;
-    const twiml = playDigitsThenStreamTwiml({
-      digits,
-      streamUrl: mediaStreamUrl(s.deps.publicUrl),
-      // A restart the bridge asked for: its token may replace the stream this update stops.
-      parameters: streamParameters(
-        s.deps.streamTokens.mint(s.callSid, {
-          purpose: 'restart',
-          agent: s.agent.id,
-          from: s.info.from,
-          to: s.info.to,
-        }),
-      ),
-    });
-    const res = await s.deps.rest.updateCallTwiml(s.callSid, twiml);
-    if (!res.ok) {
-      this.restartUntil = 0;
+    const res = await s.leg.sendDigits(digits);
+    if (!res.ok)
       return this.done('send_dtmf', 'rest_error', callId, { error: `send_dtmf_failed: ${res.message}`.slice(0, 200) });
-    }
     this.done('send_dtmf', 'sent', callId, { status: 'sent', digits, mode: 'play_digits' });
   }
 
@@ -320,16 +289,12 @@ export class CallControl {
     s.log.warn({ reason, action: s.agent.fallback.action }, 'running the agent fallback');
     s.deps.metrics.verbs.inc({ verb: 'fallback', result: reason });
     s.record.verb('fallback', reason);
-    if (s.agent.fallback.action === 'transfer' && s.deps.rest && resolveTarget(s.agent, undefined)) {
+    if (s.agent.fallback.action === 'transfer' && !s.leg.unavailable && resolveTarget(s.agent, undefined)) {
       await this.transfer(undefined, undefined, reason, false);
       if (s.isEnded) return;
     }
     this.own('fallback', reason);
-    if (s.deps.rest) {
-      const res = await s.deps.rest.updateCallTwiml(s.callSid, hangupTwiml(s.agent.fallback.message));
-      this.hungUp = res.ok;
-      if (!res.ok) await this.restHangup();
-    }
+    await s.leg.hangupWithMessage(s.agent.fallback.message);
     s.end(reason);
   }
 }

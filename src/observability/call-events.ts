@@ -8,10 +8,18 @@
  * Nothing here carries a full phone number: callers are masked at open (last 4 digits), and
  * transcript text is passed through the call record's number redaction.
  */
-import { redactNumbers } from '../call/record.js';
+import { maskNumber, redactNumbers } from './redact.js';
 
 export type CallState =
-  'connecting' | 'greeting' | 'listening' | 'agent_speaking' | 'tool_running' | 'holding' | 'transferring' | 'ending';
+  | 'connecting'
+  | 'greeting'
+  | 'listening'
+  | 'agent_speaking'
+  | 'tool_running'
+  | 'collecting'
+  | 'holding'
+  | 'transferring'
+  | 'ending';
 
 export type TimelineKind = 'tool' | 'verb' | 'barge_in' | 'dtmf';
 
@@ -42,13 +50,6 @@ export interface CallView {
   startedAt: number;
   state: CallState;
 }
-
-/** `+15557654321` → `•••4321`; anything without 4 digits shows as `•••`. */
-export function maskNumber(n: string | undefined): string {
-  const digits = (n ?? '').replace(/\D/g, '');
-  return digits.length >= 4 ? `•••${digits.slice(-4)}` : '•••';
-}
-
 /** |sample| / 32768 of each μ-law byte, once: the level meter reads a table, never decodes. */
 const MULAW_LEVEL = (() => {
   const t = new Float32Array(256);
@@ -158,13 +159,14 @@ export class CallFeed {
     });
   }
 
-  /** Current state and levels (the hub's timer, only while watched). */
-  sample(): void {
+  /** Current state, and levels when `levels` (the hub's timer, only while watched). */
+  sample(levels = true): void {
     const state = this.probe();
     if (state !== this.state) {
       this.state = state;
       this.push({ kind: 'state', callSid: this.view.callSid, state, atMs: this.at() });
     }
+    if (!levels) return;
     this.hub.publish({
       kind: 'levels',
       callSid: this.view.callSid,
@@ -191,7 +193,16 @@ export class CallFeedHub {
   private readonly listeners = new Set<FeedListener>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly sampleMs = 250) {}
+  private samples = 0;
+
+  /**
+   * The state is sampled every `sampleMs` (a change shows within it: 100 ms, under the 200 ms a
+   * supervisor notices) and the levels on every `levelsEvery`-th sample (a meter needs no more).
+   */
+  constructor(
+    private readonly sampleMs = 100,
+    private readonly levelsEvery = 3,
+  ) {}
 
   get watchers(): number {
     return this.listeners.size;
@@ -238,7 +249,8 @@ export class CallFeedHub {
   }
 
   private sampleAll(): void {
-    for (const f of this.feeds.values()) f.sample();
+    const levels = this.samples++ % this.levelsEvery === 0;
+    for (const f of this.feeds.values()) f.sample(levels);
   }
 
   publish(ev: FeedEvent): void {

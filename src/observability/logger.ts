@@ -93,18 +93,30 @@ function loadPrettifier(colorize: boolean): Prettify | undefined {
 }
 
 /**
+ * The scrubber of every line the bridge writes out of itself (the log, CALL_RECORDS_FILE): each
+ * configured secret, whatever its length (a short one is refused at start in production,
+ * docs/decisions.md), in its literal and its JSON-escaped form (a `"` or `\` in it is escaped in
+ * a JSON line), becomes `[redacted]`. Undefined when there is no secret to scrub.
+ */
+export function secretScrubber(configured: readonly string[]): ((line: string) => string) | undefined {
+  const secrets = [
+    ...new Set(configured.filter((s) => s.length > 0).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])),
+  ].sort((x, y) => y.length - x.length);
+  if (secrets.length === 0) return undefined;
+  return (line) => {
+    let out = line;
+    for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
+    return out;
+  };
+}
+
+/**
  * Creates the process logger. Besides key-based redaction, every configured secret value is
  * scrubbed from the final line: a key can reach a message through an error string or a URL,
  * where no key name protects it.
  */
 export function createLogger(settings: LoggerSettings = {}): Logger {
-  // Every configured secret, whatever its length (a short one is refused at start in production,
-  // docs/decisions.md), in its literal and its JSON-escaped form (a `"` or `\` in it is escaped in the line).
-  const secrets = [
-    ...new Set(
-      (settings.secrets ?? []).filter((s) => s.length > 0).flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]),
-    ),
-  ].sort((x, y) => y.length - x.length);
+  const scrub = secretScrubber(settings.secrets ?? []);
   const opts: LoggerOptions = {
     level: logLevel(settings.level),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -119,11 +131,10 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
         'LOG_FORMAT=pretty needs pino-pretty, an optional dependency that is not installed (npm install pino-pretty), or LOG_FORMAT=json',
       );
   }
-  if (secrets.length === 0 && !prettify) return pino(opts, dest as DestinationStream);
+  if (!scrub && !prettify) return pino(opts, dest as DestinationStream);
   const scrubbing: DestinationStream = {
     write(line: string) {
-      let out = line;
-      for (const s of secrets) if (out.includes(s)) out = out.split(s).join('[redacted]');
+      const out = scrub ? scrub(line) : line;
       dest.write(prettify ? prettify(out) : out);
     },
   };

@@ -55,6 +55,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'Times a media socket went over its message or byte budget and its reads were paused',
       registers: r,
     }),
+    httpConnectionsRefused: new Counter({
+      name: 'bridge_http_connections_refused_total',
+      help: 'HTTP connections the bridge refused or cut, by reason (per_source, displaced, full, idle_timeout, request_timeout, client_error)',
+      labelNames: ['reason'],
+      registers: r,
+    }),
     webhooksRejected: new Counter({
       name: 'bridge_webhook_rejected_total',
       help: 'Twilio requests refused by route and reason',

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { BridgeContext } from './context.js';
-import { destinationHint, OutboundPolicy } from './outbound-policy.js';
+import { destinationHint, outboundPolicyOf } from './outbound-policy.js';
 
 const outboundBody = z
   .object({
@@ -37,7 +37,6 @@ function callSidParam(req: FastifyRequest): string {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): void {
-  const outboundPolicy = new OutboundPolicy(ctx.config.file);
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!ctx.config.env.adminToken) return reply.code(404).send({ error: 'admin API disabled (set ADMIN_TOKEN)' });
     if (!authorized(ctx, req)) {
@@ -58,6 +57,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const b = parsed.data;
     const agent = ctx.agent(b.agent);
     if (!agent) return reply.code(400).send({ error: 'unknown_agent' });
+    // The configuration in force now, not the one at start-up: a reload that removes a target
+    // stops it being dialled, one that adds a target or a number allows it (issue 27).
+    const outboundPolicy = outboundPolicyOf(ctx.config.file);
     // A leaked admin token must not become a toll-fraud tool: only allowed destinations are dialled.
     if (!outboundPolicy.allows(b.to)) {
       ctx.metrics.webhooksRejected.inc({ route: 'admin', reason: 'destination_not_allowed' });
@@ -68,6 +70,15 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
       return reply.code(403).send({
         error: 'destination_not_allowed',
         message: 'the destination is neither a transfer target nor in bridge.outbound.allow',
+      });
+    }
+    // Nor a caller-ID spoofer: the call shows one of the account's configured numbers.
+    if (!outboundPolicy.allowsFrom(b.from)) {
+      ctx.metrics.webhooksRejected.inc({ route: 'admin', reason: 'from_not_allowed' });
+      ctx.logger.warn({ agent: agent.id, from: destinationHint(b.from) }, 'outbound call refused: from is not ours');
+      return reply.code(403).send({
+        error: 'from_not_allowed',
+        message: 'from must be one of the numbers configured under numbers:',
       });
     }
     if (!ctx.rest) return reply.code(503).send({ error: 'Twilio REST credentials are not configured' });
@@ -98,7 +109,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
 
   // Hang-up and transfer act wherever the call is held: here, or through its owner (fleet-calls.ts).
   app.post('/admin/calls/:sid/hangup', { preHandler: guard }, async (req, reply) => {
-    const r = await ctx.calls.hangup(callSidParam(req));
+    const r = await ctx.calls.hangup(callSidParam(req), 'admin_api');
     return reply.code(r.status).send(r.body);
   });
 
@@ -111,7 +122,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
   app.post('/admin/calls/:sid/transfer', { preHandler: guard }, async (req, reply) => {
     const body = (req.body ?? {}) as { destination?: unknown };
     const destination = typeof body.destination === 'string' ? body.destination.slice(0, 256) : undefined;
-    const r = await ctx.calls.transfer(callSidParam(req), destination);
+    const r = await ctx.calls.transfer(callSidParam(req), destination, 'admin_api');
     return reply.code(r.status).send(r.body);
   });
 }

@@ -5,6 +5,7 @@ import { sameValue } from '../config/diff.js';
 import type { AgentConfig, ConfigFile } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { ToolRegistry } from '../tools/registry.js';
+import { moduleVersion } from '../tools/module-version.js';
 
 /**
  * The agents of one configuration with what they load: tool registries and hold loops. A reload
@@ -17,6 +18,8 @@ export interface AgentSet {
   agents: Map<string, AgentConfig>;
   tools: Map<AgentConfig, ToolRegistry>;
   holds: Map<string, Int16Array>;
+  /** per agent id: the versions of the files it loads (tool modules, hold WAV), filesVersion */
+  files: Map<string, string>;
 }
 
 export interface AgentSetOptions {
@@ -24,6 +27,17 @@ export interface AgentSetOptions {
   env: NodeJS.ProcessEnv;
   allowHosts: string[];
   logger: Logger;
+}
+
+/**
+ * The versions of the files an agent loads — its tool modules and its hold WAV — as one string: an
+ * agent whose configuration is unchanged but whose files changed is loaded again (a reload must
+ * never keep old code while saying "no change").
+ */
+export function filesVersion(agent: AgentConfig, baseDir: string): string {
+  const files = agent.tools.flatMap((t) => (t.executor.kind === 'module' ? [t.executor.module] : []));
+  if (agent.hold.wav) files.push(agent.hold.wav);
+  return files.map((f) => `${f}=${moduleVersion(resolve(baseDir, f))}`).join(';');
 }
 
 /** Loads a hold WAV once, resampled to 8 kHz (the rate of the caller leg). */
@@ -40,12 +54,14 @@ function loadHold(agent: AgentConfig, baseDir: string): Int16Array {
  * the previous set stays whole.
  */
 export async function loadAgentSet(file: ConfigFile, opts: AgentSetOptions, previous?: AgentSet): Promise<AgentSet> {
-  const set: AgentSet = { file, agents: new Map(), tools: new Map(), holds: new Map() };
+  const set: AgentSet = { file, agents: new Map(), tools: new Map(), holds: new Map(), files: new Map() };
   const opened: ToolRegistry[] = [];
   try {
     for (const fresh of file.agents) {
       const prev = previous?.agents.get(fresh.id);
-      if (prev && sameValue(prev, fresh)) {
+      const version = filesVersion(fresh, opts.baseDir);
+      set.files.set(fresh.id, version);
+      if (prev && sameValue(prev, fresh) && previous!.files.get(prev.id) === version) {
         set.agents.set(prev.id, prev);
         const reg = previous!.tools.get(prev);
         if (reg) set.tools.set(prev, reg);

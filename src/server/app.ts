@@ -4,7 +4,8 @@ import websocket from '@fastify/websocket';
 import { generateDefaultHold } from '../audio/index.js';
 import { IntervalPaceClock } from '../call/pace-clock.js';
 import type { LoadedConfig } from '../config/loader.js';
-import type { AgentConfig } from '../config/schema.js';
+import type { AgentConfig, ConfigFile } from '../config/schema.js';
+import { warnKeylessEngines } from '../omni/key-policy.js';
 import { CallFeedHub } from '../observability/call-events.js';
 import { CallHistory } from '../console/history.js';
 import { registerConsole } from '../console/routes.js';
@@ -27,6 +28,8 @@ import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './media-route.js';
 import { CallRegistry } from './registry.js';
 import { registerVoiceRoutes } from './voice-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
+import { registerFormOnly } from './form-only.js';
+import { clientErrorHandler, fastifyTimeouts, guardConnections } from './http-limits.js';
 import { websocketErrorHandler } from './ws-errors.js';
 import { StreamTokens, streamTokenSecret } from './stream-token.js';
 import { randomBytes } from 'node:crypto';
@@ -100,6 +103,10 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   // MCP servers are opened and listed in the background: neither start-up nor a call waits for them.
   const mcp = McpManager.create(config.file.agents, { ...setOptions, metrics: createMcpMetrics(metrics.registry) });
   const toolsByAgent = new WeakMap<AgentConfig, ToolRegistry>(current.tools);
+  // Said at start and at each reload: an agent engine that will not get the Omni key (key-policy.ts).
+  const keySource = { baseUrl: opts.engineBaseUrl, apiKey: env.pyaiApiKey, keyHosts: env.pyaiKeyHosts };
+  const warnKeyless = (file: ConfigFile) => warnKeylessEngines(file.agents, keySource, logger);
+  warnKeyless(config.file);
   const feeds = new CallFeedHub();
   const history = new CallHistory();
   const defaultHold = generateDefaultHold(8000);
@@ -127,7 +134,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   const registry = new CallRegistry(
     {
       settings,
-      engine: { baseUrl: opts.engineBaseUrl, apiKey: env.pyaiApiKey, rate: env.omniRate },
+      engine: { ...keySource, rate: env.omniRate },
       publicUrl: env.publicUrl,
       toolsFor: (agent) => mcp.toolSetFor(agent.id, toolsByAgent.get(agent)),
       holdFor: (id) => current.holds.get(id) ?? defaultHold,
@@ -157,6 +164,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
       for (const [agent, reg] of set.tools) toolsByAgent.set(agent, reg);
       current = set;
       ctx.config = next;
+      warnKeyless(next.file);
     },
     agentsInUse: () => registry.list().map((s) => s.agent),
     agentSetOptions: setOptions,
@@ -197,12 +205,24 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   // Only the configured proxy hops may set the client address (per-IP limits, logs): an
   // X-Forwarded-For from anyone else is ignored, so it cannot dodge the limiter.
   const hops = env.trustProxyHops;
-  const app = Fastify({ bodyLimit: 64 * 1024, trustProxy: (_addr: string, hop: number) => hop < hops });
+  // Slow requests are cut and counted (408); who may hold connections is the guard's (http-limits.ts).
+  let countCut: ReturnType<typeof guardConnections>['countCut'] = () => {};
+  const app = Fastify({
+    bodyLimit: 64 * 1024,
+    trustProxy: (_addr: string, hop: number) => hop < hops,
+    ...fastifyTimeouts(settings.http),
+    clientErrorHandler: clientErrorHandler((reason, socket) => countCut(reason, socket)),
+  });
+  const connections = guardConnections(app.server, settings.http, hops > 0, metrics, logger);
+  countCut = connections.countCut;
+  ctx.connections = connections.guard;
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseQuery(body as string));
   });
+  registerFormOnly(app, metrics);
   await app.register(websocket, {
-    options: { maxPayload: MAX_MEDIA_MESSAGE_BYTES },
+    // Pings are answered by the media route, within the socket's budget (media-route.ts), not by ws.
+    options: { maxPayload: MAX_MEDIA_MESSAGE_BYTES, autoPong: false },
     errorHandler: websocketErrorHandler(logger),
   });
   app.setErrorHandler((err: { statusCode?: number; message?: string }, req, reply) => {

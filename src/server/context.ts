@@ -1,4 +1,5 @@
-import type { CallSession, MediaStreamHandle } from '../call/session.js';
+import type { CallSession } from '../call/session.js';
+import type { LegMedia } from '../call/leg.js';
 import type { LoadedConfig } from '../config/loader.js';
 import type { AgentConfig, BridgeSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -7,6 +8,7 @@ import type { CallFeedHub } from '../observability/call-events.js';
 import type { CallHistory } from '../console/history.js';
 import type { ReloadResult } from './reload.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
+import type { ConnectionGuard } from './connection-guard.js';
 import type { TwilioRest } from '../twilio/rest.js';
 import type { AttachResult, CallRegistry, Resume } from './registry.js';
 import type { FleetCalls } from './fleet-calls.js';
@@ -31,7 +33,7 @@ export interface BridgeContext {
    * the stream's verified token (stream-token.ts); a refusal names its reason (counted, logged).
    * `busy`: the busy message is on its way by REST (resolves whether Twilio took it).
    */
-  attachStream(callSid: string, claims: StreamClaims, handle: MediaStreamHandle): AttachResult | Promise<AttachResult>;
+  attachStream(callSid: string, claims: StreamClaims, handle: LegMedia): AttachResult | Promise<AttachResult>;
   /** pre-connects an engine session at a webhook (registry.preconnect) */
   preconnect(
     info: { callSid: string; agent: AgentConfig; from?: string; to?: string },
@@ -51,4 +53,6 @@ export interface BridgeContext {
   reloadConfig(source: string): Promise<ReloadResult>;
   /** mints and verifies the per-call stream tokens carried in the TwiML's <Parameter> */
   streamTokens: StreamTokens;
+  /** who may hold the listener's connections; a signed request's socket is promoted (connection-guard.ts) */
+  connections?: ConnectionGuard;
 }

@@ -70,14 +70,17 @@ export class FleetCalls {
     return { calls: [...local, ...remote], partial: false };
   }
 
-  hangup(callSid: string): Promise<ControlResult> {
-    return this.act(callSid, { op: 'hangup' });
+  /** `by` names who asked ('console', 'admin_api'…): the owner's call record keeps it. */
+  hangup(callSid: string, by = 'operator'): Promise<ControlResult> {
+    return this.act(callSid, { op: 'hangup', by: by.slice(0, 64) });
   }
 
-  transfer(callSid: string, target?: string): Promise<ControlResult> {
+  transfer(callSid: string, target?: string, by = 'operator'): Promise<ControlResult> {
     return this.act(
       callSid,
-      target === undefined ? { op: 'transfer' } : { op: 'transfer', target: target.slice(0, 256) },
+      target === undefined
+        ? { op: 'transfer', by: by.slice(0, 64) }
+        : { op: 'transfer', target: target.slice(0, 256), by: by.slice(0, 64) },
     );
   }
 
@@ -131,11 +134,12 @@ export class FleetCalls {
   private async actLocally(s: CallSession | undefined, cmd: ControlOp): Promise<ControlAnswer> {
     if (!s || s.isEnded) return { status: 404, body: { error: 'no such active call' } };
     if (s.control.busy) return { status: 409, body: { error: 'call_already_ending', replica: this.store.replicaId } };
+    // Accepted means started: the owner cuts the agent off and sends the REST request at once.
     if (cmd.op === 'hangup') {
-      void s.control.operatorHangup();
+      void s.control.operatorHangup(cmd.by ?? 'operator');
       return { status: 202, body: { status: 'hanging_up', replica: this.store.replicaId } };
     }
-    void s.control.operatorTransfer(cmd.target);
+    void s.control.operatorTransfer(cmd.target, cmd.by ?? 'operator');
     return { status: 202, body: { status: 'transferring', replica: this.store.replicaId } };
   }
 

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { IvrConfig, IvrOption } from '../config/schema.js';
-import { agentStreamTwiml } from '../control/stream-twiml.js';
+import { agentStreamTwiml } from '../twilio/stream-twiml.js';
 import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../twilio/twiml.js';
 import type { BridgeContext } from './context.js';
 import { twilioWebhookGuard } from './signatures.js';
-import { answerWhenReady, parseForm, refusedAsEnded, xml } from './webhook-reply.js';
+import { answerWhenReady, parseForm, xml } from './webhook-reply.js';
 import { ivrParams } from './webhook-params.js';
+import { answerOnce, idempotencyTokenOf, refuseEnded } from './call-memory.js';
 
 /**
  * The optional DTMF menu before the agent (configured per number). Each attempt is a `<Gather>`
@@ -34,7 +35,8 @@ export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): voi
   app.post('/twilio/ivr', { preHandler: twilioWebhookGuard(ctx) }, async (req, reply) => {
     const p = parseForm(ctx, req, reply, ivrParams);
     if (!p) return reply;
-    if (await refusedAsEnded(ctx, '/twilio/ivr', p.CallSid, reply)) return reply;
+    const ended = await refuseEnded(ctx, 'ivr', p.CallSid);
+    if (ended) return xml(reply, ended);
     const q = req.query as Record<string, string | undefined>;
     const to = q.to ?? p.To ?? '';
     const ivr = ctx.config.file.numbers[to]?.ivr;
@@ -44,8 +46,9 @@ export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): voi
     const option = digit ? ivr.options[digit] : undefined;
     ctx.metrics.verbs.inc({ verb: 'ivr', result: option ? 'option' : digit ? 'invalid' : 'no_input' });
     ctx.logger.info({ callSid: p.CallSid, attempt, choice: option ? digit : digit ? 'invalid' : 'none' }, 'IVR input');
-    if (option) return xml(reply, await optionTwiml(ctx, option, p));
-    if (attempt >= ivr.max_attempts) return xml(reply, await optionTwiml(ctx, ivr.default, p));
+    if (option) return xml(reply, await optionTwiml(ctx, option, p, idempotencyTokenOf(req.headers)));
+    if (attempt >= ivr.max_attempts)
+      return xml(reply, await optionTwiml(ctx, ivr.default, p, idempotencyTokenOf(req.headers)));
     return xml(reply, ivrEntryTwiml(ctx, ivr, to, attempt + 1, digit ? ivr.invalid_say : undefined));
   });
 }
@@ -54,15 +57,19 @@ async function optionTwiml(
   ctx: BridgeContext,
   option: IvrOption,
   p: { CallSid: string; From?: string; To?: string },
+  idem: string | undefined,
 ): Promise<string> {
   if ('hangup' in option) return hangupTwiml();
   if ('agent' in option) {
     const agent = ctx.agent(option.agent) ?? ctx.agentForNumber(p.To);
-    if (ctx.draining || ctx.atCapacity()) return hangupTwiml(ctx.settings.busy_message);
-    if (!ctx.registry.get(p.CallSid))
-      await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
-    const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
-    return agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { token });
+    // Once per call, fleet-wide: a replayed key press gets the first answer, never a second session.
+    return answerOnce(ctx, 'ivr', p.CallSid, idem, async () => {
+      if (ctx.draining || ctx.atCapacity()) return hangupTwiml(ctx.settings.busy_message);
+      if (!ctx.registry.get(p.CallSid))
+        await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
+      const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
+      return agentStreamTwiml(ctx.config.env.publicUrl, ctx.settings, { token });
+    });
   }
   // a transfer target by name, searched in every agent's allow-list
   for (const a of ctx.config.file.agents) {

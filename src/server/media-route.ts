@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { CallSession, MediaStreamHandle } from '../call/session.js';
+import type { CallSession } from '../call/session.js';
 import type { HeldSocket } from '../net/write-coalescer.js';
 import { MediaScanner } from '../twilio/media-scan.js';
+import { TwilioMediaOut, type TextSocket } from '../twilio/media-out.js';
 import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
 import type { BridgeContext } from './context.js';
 import type { AttachResult } from './registry.js';
@@ -43,9 +44,11 @@ export function registerMediaRoute(app: FastifyInstance, ctx: BridgeContext): vo
   });
 }
 
-class MediaConnection implements MediaStreamHandle, Budgeted {
+class MediaConnection implements TextSocket, Budgeted {
   streamSid = '';
   private session: CallSession | undefined;
+  /** the stream's caller-bound side, once `start` named it: what the session writes to */
+  private media: TwilioMediaOut | undefined;
   /** the caller-audio fast path, once the stream is known (media-scan.ts) */
   private scanner: MediaScanner | undefined;
   private stopped = false;
@@ -82,6 +85,10 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     this.startTimer = setTimeout(() => this.refuse('start_timeout'), this.limits.start_timeout_ms);
     this.startTimer.unref();
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    // Control frames cost a parse and a pong like any message: the same budget pays for them. ws
+    // parses them on both receive paths (the fast path takes only data frames: ws-fast-receive.ts).
+    ws.on('ping', (data) => this.onControl(data, true));
+    ws.on('pong', (data) => this.onControl(data, false));
     ws.on('close', () => this.onClose());
     ws.on('error', (err) => {
       // ws has just written its close frame (1009, 1002…): out now, not at the end of the batch.
@@ -148,7 +155,7 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
   private closeRefused(): void {
     if (this.session && !this.stopped) {
       this.stopped = true;
-      this.session.onStreamEnded(this, 'socket_closed');
+      this.session.onStreamEnded(this.media!, 'socket_closed');
     }
     if (this.ws.readyState === this.ws.OPEN) this.ws.close(CLOSE_REFUSED);
     // A peer that never answers the close handshake does not get to keep the socket.
@@ -172,6 +179,26 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
       return;
     }
     this.dispatch(data, isBinary);
+  }
+
+  /**
+   * A ping or pong: charged to the budget first. Twilio sends `connected` and `start` first, so a
+   * ping before `start` is refused (1008, `ping_before_start`) and the socket's reads stop at once
+   * (the rest of a flood waits in the kernel until the socket is cut). After `start` a ping gets
+   * its pong only while the socket is within its budget.
+   */
+  private onControl(data: Buffer, ping: boolean): void {
+    this.byteBudget -= data.length;
+    if (--this.msgBudget < 0 || this.byteBudget < 0) this.overBudget();
+    if (this.shut) return;
+    if (!this.streamSid) {
+      if (!ping) return;
+      this.refuse('ping_before_start');
+      return this.ws.pause();
+    }
+    if (!ping || this.paused || this.ws.readyState !== this.ws.OPEN) return;
+    this.held?.hold();
+    this.ws.pong(data);
   }
 
   private dispatch(data: Buffer, isBinary: boolean): void {
@@ -210,7 +237,7 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
         return this.session.onMark(msg.mark.name);
       case 'stop':
         this.stopped = true;
-        this.session.onStreamEnded(this, 'stop');
+        this.session.onStreamEnded(this.media!, 'stop');
         this.close();
         return;
     }
@@ -240,7 +267,8 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     if (!verified.ok) return this.refuse(verified.reason, { callSid });
     if (!this.ctx.streamTokens.consume(verified.claims)) return this.refuse('token_replayed', { callSid });
     this.clearStartTimer();
-    const r = this.ctx.attachStream(start.callSid, verified.claims, this);
+    this.media = new TwilioMediaOut(start.streamSid, this);
+    const r = this.ctx.attachStream(start.callSid, verified.claims, this.media);
     const purpose = verified.claims.purpose;
     if (!(r instanceof Promise)) return this.started(r, callSid, purpose);
     // A fleet decides in one store round trip (single use, capacity, a moved call's context):
@@ -269,7 +297,7 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     this.session = r.session;
     this.scanner = new MediaScanner(this.streamSid);
     // The socket closed while the store answered: the session hears of it now.
-    if (this.stopped) return r.session.onStreamEnded(this, 'socket_closed');
+    if (this.stopped) return r.session.onStreamEnded(this.media!, 'socket_closed');
     for (const [data, isBinary] of queued) this.dispatch(data, isBinary);
   }
 
@@ -309,7 +337,7 @@ class MediaConnection implements MediaStreamHandle, Budgeted {
     if (this.busyTimer) clearTimeout(this.busyTimer);
     if (this.terminateTimer) clearTimeout(this.terminateTimer);
     this.clock.delete(this);
-    if (this.session && !this.stopped) this.session.onStreamEnded(this, 'socket_closed');
+    if (this.session && !this.stopped) this.session.onStreamEnded(this.media!, 'socket_closed');
     this.stopped = true;
     this.rejections.flush({ streamSid: this.streamSid || undefined });
   }

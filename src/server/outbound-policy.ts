@@ -11,8 +11,11 @@ import type { ConfigFile } from '../config/schema.js';
 export class OutboundPolicy {
   private readonly exact = new Set<string>();
   private readonly patterns: RegExp[] = [];
+  /** caller IDs an outbound call may show: the account's numbers, the `numbers:` keys */
+  private readonly callerIds: Set<string>;
 
   constructor(file: ConfigFile) {
+    this.callerIds = new Set(Object.keys(file.numbers));
     for (const a of file.agents) {
       for (const t of a.transfer.targets) {
         if (t.kind === 'number' || t.kind === 'sip') this.exact.add(t.value);
@@ -28,6 +31,22 @@ export class OutboundPolicy {
   allows(destination: string): boolean {
     return this.exact.has(destination) || this.patterns.some((re) => re.test(destination));
   }
+
+  /** A caller ID that is not one of the account's configured numbers would spoof someone else's. */
+  allowsFrom(from: string): boolean {
+    return this.callerIds.has(from);
+  }
+}
+
+// One policy per configuration object: a reload puts a new object in force, so the next request
+// reads the new targets and numbers, and nothing built from an older file can outlive it.
+const byConfig = new WeakMap<ConfigFile, OutboundPolicy>();
+
+/** The outbound policy of the configuration `file` (built once per configuration in force). */
+export function outboundPolicyOf(file: ConfigFile): OutboundPolicy {
+  let p = byConfig.get(file);
+  if (!p) byConfig.set(file, (p = new OutboundPolicy(file)));
+  return p;
 }
 
 function escapeRegExp(s: string): string {

@@ -1,12 +1,12 @@
 import type { Turn } from '../call/memory.js';
-import { CallSession, type CallInfo, type MediaStreamHandle, type SessionDeps } from '../call/session.js';
+import type { LegMedia } from '../call/leg.js';
+import { CallSession, type CallInfo, type SessionDeps } from '../call/session.js';
 import type { CallRecord } from '../call/record.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { DirectoryEntry, FleetStore, ParkedCall } from '../store/fleet-store.js';
+import { TwilioLeg, type TwilioLegServices } from '../twilio/leg.js';
 import { hangupTwiml } from '../twilio/twiml.js';
 import type { StreamClaims } from './stream-token.js';
-
-const ENDED_MEMORY_MS = 10 * 60_000;
 
 /** What routing a stream needs from the bridge (BridgeContext satisfies it). */
 export interface RoutingView {
@@ -38,7 +38,8 @@ export class CallRegistry {
   private readonly renewTimer: NodeJS.Timeout;
 
   constructor(
-    private readonly deps: Omit<SessionDeps, 'onEnded'>,
+    /** the sessions' services, and what each call's Twilio leg is built with */
+    private readonly deps: Omit<SessionDeps, 'onEnded' | 'legFor'> & TwilioLegServices,
     private readonly onRecord: (r: CallRecord) => void,
     readonly store: FleetStore,
     /** lease of a directory entry; renewed every third of it */
@@ -75,10 +76,18 @@ export class CallRegistry {
     };
   }
 
-  /** Creates the session of a call (the caller checked the capacity and that none exists). */
-  create(info: CallInfo, resumeTurns?: readonly Turn[]): CallSession {
+  /**
+   * Creates the session of a call (the caller checked the capacity and that none exists), on the
+   * telephony leg `legFor` builds: Twilio's unless another leg's routes pass their own.
+   */
+  create(
+    info: CallInfo,
+    resumeTurns?: readonly Turn[],
+    legFor: SessionDeps['legFor'] = (call, log) => new TwilioLeg(call, this.deps, log),
+  ): CallSession {
     const session = new CallSession(info, {
       ...this.deps,
+      legFor,
       onEnded: (s, record) => this.onSessionEnded(s, record),
     });
     for (const t of resumeTurns ?? []) session.memory.add(t.role, t.text, t.atMs);
@@ -112,25 +121,26 @@ export class CallRegistry {
       ...(s.info.to ? { to: s.info.to } : {}),
       ...(s.info.direction ? { direction: s.info.direction } : {}),
       ...(note ? { note } : {}),
+      // Only the dial-action whose URL carries this nonce may take a transfer back (dial-action.ts).
+      ...(reason === 'transfer' && s.leg.resumeKey ? { nonce: s.leg.resumeKey } : {}),
     };
   }
 
-  /** Takes a parked call back (dial-action, a moved call's stream): its conversation, if still known, at most once fleet-wide. */
-  unpark(callSid: string): Promise<ParkedCall | undefined> {
-    return this.store.unpark(callSid);
-  }
-
-  /** A final status callback for the call (on any replica): parked context dropped, slot freed, end remembered (10 min). */
+  /**
+   * A final status callback for the call (on any replica): parked context dropped, slot freed,
+   * end remembered for `bridge.call_memory_h` — which also revokes every stream token still
+   * outstanding for the call (attachStream refuses an ended CallSid).
+   */
   async noteEndedAtTwilio(callSid: string): Promise<void> {
     await Promise.all([
       this.store.dropParked(callSid),
-      this.store.noteEnded(callSid, ENDED_MEMORY_MS),
+      this.store.noteEnded(callSid, this.deps.settings.call_memory_h * 3_600_000),
       this.store.release(callSid),
     ]);
   }
 
-  /** Whether Twilio has reported the call over (within the last 10 minutes), anywhere in the fleet. */
-  hasEndedAtTwilio(callSid: string): Promise<boolean> {
+  /** Whether Twilio has reported the call over, anywhere in the fleet; undefined: the store did not answer. */
+  hasEndedAtTwilio(callSid: string): Promise<boolean | undefined> {
     return this.store.hasEnded(callSid);
   }
 
@@ -155,12 +165,16 @@ export class CallRegistry {
    * call moved here (transfer-return, a drain) is resumed with its conversation from the store;
    * then the answer is a promise. With the in-process store it is immediate, as on one replica.
    */
-  attachStream(
+  async attachStream(
     view: RoutingView,
     callSid: string,
     claims: StreamClaims,
-    handle: MediaStreamHandle,
-  ): AttachResult | Promise<AttachResult> {
+    handle: LegMedia,
+  ): Promise<AttachResult> {
+    // Twilio reported the call over: every token still outstanding for it is void. A store that
+    // does not answer lets the stream through (its token came from a webhook that passed the
+    // fleet's checks within token_ttl_s); webhooks that would open a session fail closed instead.
+    if ((await this.hasEndedAtTwilio(callSid)) === true) return { refused: 'call_ended' };
     const s = this.calls.get(callSid);
     if (s || !this.store.shared) return this.attachLocal(view, callSid, claims, handle, s);
     return this.attachShared(view, callSid, claims, handle);
@@ -170,7 +184,7 @@ export class CallRegistry {
     view: RoutingView,
     callSid: string,
     claims: StreamClaims,
-    handle: MediaStreamHandle,
+    handle: LegMedia,
   ): Promise<AttachResult> {
     const fresh = await this.store.consumeOnce(
       'stream',
@@ -180,7 +194,7 @@ export class CallRegistry {
     if (fresh === false) return { refused: 'token_replayed' };
     const here = this.calls.get(callSid);
     if (here) return this.attachLocal(view, callSid, claims, handle, here);
-    const moved = claims.purpose === 'restart' ? await this.store.unpark(callSid) : undefined;
+    const moved = claims.purpose === 'restart' ? await this.unparkMoved(callSid) : undefined;
     if (!view.draining && (await view.admit(callSid))) {
       const s = this.calls.get(callSid);
       if (s) return this.attachLocal(view, callSid, claims, handle, s);
@@ -192,11 +206,17 @@ export class CallRegistry {
     return this.refuseBusy(view, callSid);
   }
 
+  /** A moved call's context, for its restart stream; a parked transfer is its dial-action's, never a stream's. */
+  private async unparkMoved(callSid: string): Promise<ParkedCall | undefined> {
+    const p = await this.store.unparkIf(callSid, 'moved');
+    return p === 'stale' ? undefined : p;
+  }
+
   private attachLocal(
     view: RoutingView,
     callSid: string,
     claims: StreamClaims,
-    handle: MediaStreamHandle,
+    handle: LegMedia,
     s: CallSession | undefined,
   ): AttachResult {
     if (s) {
@@ -220,7 +240,7 @@ export class CallRegistry {
     view: RoutingView,
     callSid: string,
     claims: StreamClaims,
-    handle: MediaStreamHandle,
+    handle: LegMedia,
     resume?: Resume,
     agentId?: string,
   ): CallSession {

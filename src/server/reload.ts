@@ -1,7 +1,8 @@
 import { checkSecretLengths, ConfigError, readConfigFile, type LoadedConfig } from '../config/loader.js';
-import { describeDiff, diffConfig, isEmptyDiff, type ConfigDiff } from '../config/diff.js';
-import { maskNumber } from '../observability/call-events.js';
+import { describeDiff, diffConfig, isEmptyDiff, RELOADED_BRIDGE_KEYS, type ConfigDiff } from '../config/diff.js';
+import { maskNumber } from '../observability/redact.js';
 import type { Logger } from '../observability/logger.js';
+import type { BridgeSettings } from '../config/schema.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { loadAgentSet, type AgentSet, type AgentSetOptions } from './agent-set.js';
 
@@ -20,6 +21,13 @@ export interface ReloadDeps {
   agentsInUse(): Iterable<object>;
   agentSetOptions: Omit<AgentSetOptions, 'baseDir'>;
   logger: Logger;
+}
+
+/** The `bridge` section in force after a reload: the start-up one, with the per-request policies of the new file. */
+function reloadedBridge(inForce: BridgeSettings, read: BridgeSettings): BridgeSettings {
+  const out: Record<string, unknown> = { ...inForce };
+  for (const k of RELOADED_BRIDGE_KEYS) out[k] = read[k];
+  return out as BridgeSettings;
 }
 
 /**
@@ -54,8 +62,9 @@ export class ConfigReloader {
       read = readConfigFile(config.env.configPath, this.deps.agentSetOptions.env);
       const file = read;
       // Process settings (ports, limits, sockets) were applied at start: the file's `bridge` section
-      // is compared and reported, but the one in force stays until a restart.
-      next = { ...config, file: { ...file, bridge: config.file.bridge } };
+      // is compared and reported, but the one in force stays until a restart — except the policies
+      // read per request (RELOADED_BRIDGE_KEYS: who the admin API may dial), which follow the file.
+      next = { ...config, file: { ...file, bridge: reloadedBridge(config.file.bridge, file.bridge) } };
       checkSecretLengths(next, this.deps.agentSetOptions.env);
       nextSet = await loadAgentSet(next.file, { ...this.deps.agentSetOptions, baseDir: config.baseDir }, set);
     } catch (err) {
@@ -66,6 +75,11 @@ export class ConfigReloader {
       return this.last;
     }
     const changes = diffConfig(config.file, read);
+    // Same configuration, new files: the agent was loaded again (agent-set.ts), and says so.
+    changes.agentFiles = [...nextSet.agents.values()]
+      .filter((a) => set.agents.has(a.id) && set.agents.get(a.id) !== a && !changes.agents.changed.includes(a.id))
+      .map((a) => a.id)
+      .sort();
     try {
       this.deps.apply(next, nextSet);
     } catch (err) {

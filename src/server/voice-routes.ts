@@ -1,14 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { agentStreamTwiml } from '../control/stream-twiml.js';
+import { agentStreamTwiml } from '../twilio/stream-twiml.js';
 import { hangupTwiml } from '../twilio/twiml.js';
 import { isFinalCallStatus } from '../call/outcome.js';
 import type { BridgeContext } from './context.js';
 import { twilioWebhookGuard } from './signatures.js';
 import { ivrEntryTwiml } from './ivr-routes.js';
-import { answerWhenReady, parseForm, refusedAsEnded, xml } from './webhook-reply.js';
+import { answerWhenReady, parseForm, xml } from './webhook-reply.js';
 // Each webhook's parameters, strictly formed; any other parameter is dropped and never used.
 import { dialParams, statusParams, voiceParams } from './webhook-params.js';
 import { checkDialAction } from './dial-action.js';
+import { answerOnce, idempotencyTokenOf, refuseEnded } from './call-memory.js';
 
 export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): void {
   const guard = twilioWebhookGuard(ctx);
@@ -18,20 +19,30 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const p = parseForm(ctx, req, reply, voiceParams);
     if (!p) return reply;
     const log = ctx.logger.child({ callSid: p.CallSid });
-    if (await refusedAsEnded(ctx, '/twilio/voice', p.CallSid, reply)) return reply;
-    if (ctx.draining || !(await ctx.admit(p.CallSid))) {
+    const busy = async (): Promise<string | undefined> => {
+      if (!ctx.draining && (await ctx.admit(p.CallSid))) return undefined;
       log.warn({ draining: ctx.draining, active: ctx.registry.size }, 'refusing a new call');
       ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
-      return xml(reply, hangupTwiml(ctx.settings.busy_message));
-    }
+      return hangupTwiml(ctx.settings.busy_message);
+    };
     const route = p.To ? ctx.config.file.numbers[p.To] : undefined;
-    if (route?.ivr) return xml(reply, ivrEntryTwiml(ctx, route.ivr, p.To!, 1));
-    const agent = ctx.agentForNumber(p.To);
-    log.info({ agent: agent.id, direction: p.Direction }, 'incoming call');
-    if (!ctx.registry.get(p.CallSid))
-      await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
-    const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
-    return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { token }));
+    if (route?.ivr) {
+      // A replayed webhook of a call that is over opens nothing, not even its IVR menu.
+      const ended = await refuseEnded(ctx, 'voice', p.CallSid);
+      return xml(reply, ended ?? (await busy()) ?? ivrEntryTwiml(ctx, route.ivr, p.To, 1));
+    }
+    // Once per call, fleet-wide: a retry gets this same answer, a replay never a second session.
+    const twiml = await answerOnce(ctx, 'voice', p.CallSid, idempotencyTokenOf(req.headers), async () => {
+      const refused = await busy();
+      if (refused) return refused;
+      const agent = ctx.agentForNumber(p.To);
+      log.info({ agent: agent.id, direction: p.Direction }, 'incoming call');
+      if (!ctx.registry.get(p.CallSid))
+        await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
+      const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
+      return agentStreamTwiml(publicUrl, ctx.settings, { token });
+    });
+    return xml(reply, twiml);
   });
 
   // An outbound call placed through the admin API, answered: Twilio requests this (signed, the
@@ -41,14 +52,16 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     if (!p) return reply;
     const q = req.query as Record<string, string | undefined>;
     const agent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.From);
-    if (await refusedAsEnded(ctx, '/twilio/outbound', p.CallSid, reply)) return reply;
-    if (ctx.draining || !(await ctx.admit(p.CallSid))) {
-      ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
-      return xml(reply, hangupTwiml(ctx.settings.busy_message));
-    }
-    ctx.logger.info({ callSid: p.CallSid, agent: agent.id }, 'outbound call answered');
-    const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
-    return xml(reply, agentStreamTwiml(publicUrl, ctx.settings, { token }));
+    const twiml = await answerOnce(ctx, 'outbound', p.CallSid, idempotencyTokenOf(req.headers), async () => {
+      if (ctx.draining || !(await ctx.admit(p.CallSid))) {
+        ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
+        return hangupTwiml(ctx.settings.busy_message);
+      }
+      ctx.logger.info({ callSid: p.CallSid, agent: agent.id }, 'outbound call answered');
+      const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
+      return agentStreamTwiml(publicUrl, ctx.settings, { token });
+    });
+    return xml(reply, twiml);
   });
 
   app.post('/twilio/status', { preHandler: guard }, async (req, reply) => {
@@ -73,7 +86,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const q = req.query as Record<string, string | undefined>;
     const status = p.DialCallStatus;
     const answered = status === 'completed' || status === 'answered';
-    const check = await checkDialAction(ctx, p.CallSid);
+    const check = await checkDialAction(ctx, p.CallSid, q.nonce);
     if (!check.ok) {
       // The call ended, still has its agent, or was not handed off by this bridge: never reopen a
       // session for it. (A human's long conversation outlives the parked context: that is normal.)

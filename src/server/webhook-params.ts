@@ -55,23 +55,25 @@ function named<T extends z.ZodType<unknown, Record<string, unknown>>>(params: T)
     .pipe(params);
 }
 
+/**
+ * What Twilio sends with every request about a call (specs/twilio.md §3), each required: a
+ * parameter that is absent may have been folded into a neighbour's value by a shifted boundary
+ * (`StirVerstat=TN-Validation-Passed-ATo+15550001111` signs like `StirVerstat=…` and `To=+1555…`),
+ * which would silently route the call without its number (skipping an IVR) or its caller ID.
+ */
 const voiceObject = z.object({
   CallSid: callSid,
   AccountSid: accountSid,
-  From: party.optional(),
-  To: party.optional(),
-  CallStatus: z.enum(CALL_STATUSES).optional(),
-  Direction: z
-    .string()
-    .regex(/^(inbound|outbound-api|outbound-dial|trunking-originating|trunking-terminating)$/)
-    .optional(),
+  From: party,
+  To: party,
+  CallStatus: z.enum(CALL_STATUSES),
+  Direction: z.string().regex(/^(inbound|outbound-api|outbound-dial|trunking-originating|trunking-terminating)$/),
 });
 
 export const voiceParams = named(voiceObject);
 
 export const statusParams = named(
   voiceObject.extend({
-    CallStatus: z.enum(CALL_STATUSES),
     SequenceNumber: z
       .string()
       .regex(/^\d{1,9}$/)
@@ -86,11 +88,7 @@ export const statusParams = named(
 export const dialParams = named(voiceObject.extend({ DialCallStatus: z.enum(DIAL_CALL_STATUSES) }));
 
 export const ivrParams = named(
-  z.object({
-    CallSid: callSid,
-    AccountSid: accountSid,
-    From: party.optional(),
-    To: party.optional(),
+  voiceObject.extend({
     /** the keys pressed (empty: none), or `hangup` when the caller hung up during the `<Gather>` */
     Digits: z
       .string()

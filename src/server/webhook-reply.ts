@@ -7,7 +7,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { CallSession } from '../call/session.js';
 import type { BridgeContext } from './context.js';
-import { hangupTwiml } from '../twilio/twiml.js';
 
 /**
  * Holds the webhook's answer (bounded) until the pre-connected engine can speak: Twilio opens
@@ -52,22 +51,4 @@ export function parseForm<T extends z.ZodTypeAny>(
     return undefined;
   }
   return parsed.data;
-}
-
-/**
- * A webhook that would open a session for a call this fleet has seen end (a captured request
- * replayed: Twilio's signatures carry no timestamp) is answered with a hang-up, logged and counted;
- * it never mints a stream token or opens an engine session. The end is remembered in the store.
- */
-export async function refusedAsEnded(
-  ctx: BridgeContext,
-  route: string,
-  callSid: string,
-  reply: FastifyReply,
-): Promise<boolean> {
-  if (!(await ctx.registry.hasEndedAtTwilio(callSid))) return false;
-  ctx.metrics.webhooksRejected.inc({ route, reason: 'call_ended' });
-  ctx.logger.warn({ callSid, route }, 'webhook for a call that has ended: refused, no session opened');
-  void xml(reply, hangupTwiml());
-  return true;
 }

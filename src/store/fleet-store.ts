@@ -1,7 +1,7 @@
 /**
  * What must cross a replica boundary, behind one interface: the call directory (with leases
  * that also count fleet-wide concurrency), parked conversations, calls Twilio reported over,
- * single-use token ids, the failed-signature counts, and the control channel between replicas.
+ * calls whose session-opening webhook was answered (and that first answer), single-use token ids, the failed-signature counts, and the control channel between replicas.
  *
  * Two implementations: MemoryStore (one replica, nothing to install; the default) and
  * RedisStore (REDIS_URL). Nothing on the audio path calls the store: a call costs a bounded,
@@ -37,9 +37,19 @@ export interface ParkedCall {
   reason: 'transfer' | 'moved';
   /** what the resumed agent is told about why the call is back */
   note?: string;
+  /** a transfer's one-time nonce, in its `<Dial action>` URL: only that dial-action takes it back */
+  nonce?: string;
 }
 
-export type ControlOp = { op: 'hangup' } | { op: 'transfer'; target?: string };
+/**
+ * What the fleet knows of a CallSid when a webhook that would open a session for it arrives
+ * (claimCall): never seen (this request claimed it), seen with its first answer still held,
+ * seen (the first answer is still being made, or no longer held), or reported over by Twilio.
+ */
+export type CallSeen = { state: 'new' } | { state: 'answered'; twiml: string } | { state: 'seen' } | { state: 'ended' };
+
+/** `by`: who asked ('console', 'admin_api'…), carried to the owner for its call record. */
+export type ControlOp = { op: 'hangup'; by?: string } | { op: 'transfer'; target?: string; by?: string };
 
 /** What the owner of a call answers to a control request. */
 export interface ControlAnswer {
@@ -90,11 +100,27 @@ export interface FleetStore {
   park(p: ParkedCall, ttlMs: number): Promise<void>;
   /** Takes a parked call (atomically: at most one replica gets it). */
   unpark(callSid: string): Promise<ParkedCall | undefined>;
+  /**
+   * Takes a parked call only if it was parked for `reason` (and, given a `nonce`, with that
+   * nonce), atomically; any other entry (a later transfer of the same call, a moved call) stays
+   * parked and the answer is 'stale'. Nothing parked, or the store unreachable: undefined.
+   */
+  unparkIf(callSid: string, reason: ParkedCall['reason'], nonce?: string): Promise<ParkedCall | 'stale' | undefined>;
   dropParked(callSid: string): Promise<void>;
 
-  /** Twilio reported the call over (remembered for `ttlMs`): a late dial-action must not reopen it. */
+  /** Twilio reported the call over (remembered for `ttlMs`): no webhook, dial-action or stream may reopen it. */
   noteEnded(callSid: string, ttlMs: number): Promise<void>;
-  hasEnded(callSid: string): Promise<boolean>;
+  /** Whether Twilio reported the call over; unreachable store: undefined (the caller decides: open or closed). */
+  hasEnded(callSid: string): Promise<boolean | undefined>;
+
+  /**
+   * The first webhook of `route` that would open a session for `callSid` claims the call,
+   * atomically fleet-wide, and the claim is remembered for `rememberMs`; a later one learns what
+   * is known (CallSeen). Unreachable store: undefined (the caller fails closed).
+   */
+  claimCall(route: string, callSid: string, rememberMs: number): Promise<CallSeen | undefined>;
+  /** Holds the first answer of a claimed call for `ttlMs`: a retry of its webhook is answered the same. */
+  saveAnswer(route: string, callSid: string, twiml: string, ttlMs: number): Promise<void>;
 
   /** Marks an id used, fleet-wide and atomically; false if it already was. Unreachable: undefined. */
   consumeOnce(kind: string, id: string, ttlMs: number): Promise<boolean | undefined>;

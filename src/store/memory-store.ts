@@ -2,6 +2,7 @@ import {
   countOp,
   type ControlAnswer,
   type ControlRequest,
+  type CallSeen,
   type DirectoryEntry,
   type FleetStore,
   type ParkedCall,
@@ -36,7 +37,12 @@ class Expiring<V> {
   private sweep(): void {
     const now = Date.now();
     for (const [k, e] of this.m) if (e.until < now) this.m.delete(k);
-    while (this.m.size > MAX_ENTRIES) this.m.delete(this.m.keys().next().value!);
+    // Oldest first, down to nine tenths: a full table is not swept again on every insert.
+    if (this.m.size > MAX_ENTRIES)
+      for (const k of this.m.keys()) {
+        if (this.m.size <= MAX_ENTRIES * 0.9) break;
+        this.m.delete(k);
+      }
   }
 }
 
@@ -53,6 +59,8 @@ export class MemoryStore implements FleetStore {
   private readonly slots = new Expiring<true>();
   private readonly parked = new Expiring<ParkedCall>();
   private readonly ended = new Expiring<true>();
+  private readonly seen = new Expiring<true>();
+  private readonly answers = new Expiring<string>();
   private readonly used = new Expiring<true>();
   private readonly refused = new Expiring<{ n: number }>();
 
@@ -121,6 +129,20 @@ export class MemoryStore implements FleetStore {
     return p;
   }
 
+  async unparkIf(
+    callSid: string,
+    reason: ParkedCall['reason'],
+    nonce?: string,
+  ): Promise<ParkedCall | 'stale' | undefined> {
+    countOp(this.ops, 'unparkIf');
+    const p = this.parked.get(callSid);
+    if (!p) return undefined;
+    // Another transfer's (or a moved call's) context: not this request's to take.
+    if (p.reason !== reason || (nonce !== undefined && p.nonce !== nonce)) return 'stale';
+    this.parked.delete(callSid);
+    return p;
+  }
+
   async dropParked(callSid: string): Promise<void> {
     countOp(this.ops, 'dropParked');
     this.parked.delete(callSid);
@@ -134,6 +156,23 @@ export class MemoryStore implements FleetStore {
   async hasEnded(callSid: string): Promise<boolean> {
     countOp(this.ops, 'hasEnded');
     return this.ended.get(callSid) === true;
+  }
+
+  async claimCall(route: string, callSid: string, rememberMs: number): Promise<CallSeen> {
+    countOp(this.ops, 'claimCall');
+    if (this.ended.get(callSid)) return { state: 'ended' };
+    const k = `${route} ${callSid}`;
+    if (!this.seen.get(k)) {
+      this.seen.set(k, true, rememberMs);
+      return { state: 'new' };
+    }
+    const twiml = this.answers.get(k);
+    return twiml === undefined ? { state: 'seen' } : { state: 'answered', twiml };
+  }
+
+  async saveAnswer(route: string, callSid: string, twiml: string, ttlMs: number): Promise<void> {
+    countOp(this.ops, 'saveAnswer');
+    this.answers.set(`${route} ${callSid}`, twiml, ttlMs);
   }
 
   async consumeOnce(kind: string, id: string, ttlMs: number): Promise<boolean> {

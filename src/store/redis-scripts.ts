@@ -53,6 +53,23 @@ export const INCR_WINDOW = `local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1])) end
 return n`;
 
+// KEYS[1] ended marker, KEYS[2] seen marker, KEYS[3] first answer; ARGV[1] remember ms
+// → {'ended'} | {'new'} (claimed now) | {'answered', twiml} | {'seen'}
+export const CLAIM_CALL = `if redis.call('EXISTS', KEYS[1]) == 1 then return {'ended'} end
+if redis.call('SET', KEYS[2], '1', 'PX', tonumber(ARGV[1]), 'NX') then return {'new'} end
+local a = redis.call('GET', KEYS[3])
+if a then return {'answered', a} end
+return {'seen'}`;
+
+// KEYS[1] parked entry; ARGV[1] reason, ARGV[2] nonce ('' = any) → the entry (taken) | 'stale' (left parked) | false (none)
+export const UNPARK_IF = `local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local ok, e = pcall(cjson.decode, v)
+if not ok or type(e) ~= 'table' or e.reason ~= ARGV[1] then return 'stale' end
+if ARGV[2] ~= '' and e.nonce ~= ARGV[2] then return 'stale' end
+redis.call('DEL', KEYS[1])
+return v`;
+
 export const entrySchema = z.object({
   callSid: z.string(),
   replica: z.string(),
@@ -73,14 +90,15 @@ export const parkedSchema = z.object({
     .max(1000),
   reason: z.enum(['transfer', 'moved']),
   note: z.string().max(2000).optional(),
+  nonce: z.string().max(64).optional(),
 });
 export const controlRequestSchema = z.object({
   id: z.string().max(64),
   from: z.string().max(128),
   callSid: z.string().max(64),
   cmd: z.union([
-    z.object({ op: z.literal('hangup') }),
-    z.object({ op: z.literal('transfer'), target: z.string().max(256).optional() }),
+    z.object({ op: z.literal('hangup'), by: z.string().max(64).optional() }),
+    z.object({ op: z.literal('transfer'), target: z.string().max(256).optional(), by: z.string().max(64).optional() }),
   ]),
 });
 export const controlReplySchema = z.object({

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
   countOp,
+  type CallSeen,
   type ControlAnswer,
   type ControlOp,
   type ControlRequest,
@@ -11,6 +12,7 @@ import {
 } from './fleet-store.js';
 import {
   CLAIM,
+  CLAIM_CALL,
   controlReplySchema,
   controlRequestSchema,
   COUNT,
@@ -21,6 +23,7 @@ import {
   parseJson,
   REGISTER,
   RELEASE,
+  UNPARK_IF,
 } from './redis-scripts.js';
 
 /**
@@ -223,6 +226,19 @@ export class RedisStore implements FleetStore {
     );
   }
 
+  unparkIf(callSid: string, reason: ParkedCall['reason'], nonce?: string): Promise<ParkedCall | 'stale' | undefined> {
+    return this.run(
+      'unparkIf',
+      async () => {
+        const key = this.k('parked', callSid);
+        const v = (await this.client.eval(UNPARK_IF, 1, key, reason, nonce ?? '')) as string | null;
+        if (v === 'stale') return 'stale' as const;
+        return parseJson<ParkedCall>(parkedSchema, v);
+      },
+      undefined,
+    );
+  }
+
   async dropParked(callSid: string): Promise<void> {
     await this.run('dropParked', () => this.client.del(this.k('parked', callSid)), undefined);
   }
@@ -231,8 +247,36 @@ export class RedisStore implements FleetStore {
     await this.run('noteEnded', () => this.client.set(this.k('ended', callSid), '1', 'PX', ttlMs), undefined);
   }
 
-  hasEnded(callSid: string): Promise<boolean> {
-    return this.run('hasEnded', async () => (await this.client.exists(this.k('ended', callSid))) === 1, false);
+  hasEnded(callSid: string): Promise<boolean | undefined> {
+    return this.run('hasEnded', async () => (await this.client.exists(this.k('ended', callSid))) === 1, undefined);
+  }
+
+  claimCall(route: string, callSid: string, rememberMs: number): Promise<CallSeen | undefined> {
+    return this.run(
+      'claimCall',
+      async (): Promise<CallSeen> => {
+        const r = (await this.client.eval(
+          CLAIM_CALL,
+          3,
+          this.k('ended', callSid),
+          this.k('seen', route, callSid),
+          this.k('answer', route, callSid),
+          Math.max(1, Math.round(rememberMs)),
+        )) as [string, string?];
+        if (r[0] === 'answered' && typeof r[1] === 'string') return { state: 'answered', twiml: r[1] };
+        if (r[0] === 'new' || r[0] === 'ended') return { state: r[0] };
+        return { state: 'seen' };
+      },
+      undefined,
+    );
+  }
+
+  async saveAnswer(route: string, callSid: string, twiml: string, ttlMs: number): Promise<void> {
+    await this.run(
+      'saveAnswer',
+      () => this.client.set(this.k('answer', route, callSid), twiml, 'PX', Math.max(1, Math.round(ttlMs))),
+      undefined,
+    );
   }
 
   consumeOnce(kind: string, id: string, ttlMs: number): Promise<boolean | undefined> {

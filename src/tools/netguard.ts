@@ -59,7 +59,6 @@ const V6_RANGES: Range[] = [
   { prefix: [0x01, 0x00, 0, 0, 0, 0, 0, 0], bits: 64, reason: 'reserved' }, // discard 100::/64
   { prefix: [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01], bits: 48, reason: 'reserved' }, // local NAT64
   { prefix: [0x20, 0x01, 0x0d, 0xb8], bits: 32, reason: 'documentation' },
-  { prefix: [0x20, 0x01, 0, 0], bits: 32, reason: 'reserved' }, // Teredo: hides a v4 address
   { prefix: [0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54], bits: 128, reason: 'metadata' },
   { prefix: [0xfc], bits: 7, reason: 'unique_local' },
   { prefix: [0xfe, 0x80], bits: 10, reason: 'link_local' },
@@ -133,23 +132,44 @@ function classifyV4(b: Uint8Array): BlockReason | null {
   return null;
 }
 
+const allZero = (b: Uint8Array, from: number, to: number): boolean => b.subarray(from, to).every((x) => x === 0);
+
 /**
- * Why an address must not be contacted, or null when it is a public unicast address.
- * IPv6 forms that embed an IPv4 address (mapped, compatible, NAT64, 6to4) are judged by that
- * IPv4 address, so `::ffff:127.0.0.1` is loopback.
+ * The IPv4 addresses an IPv6 address carries, for the forms that reach (or are translated to) an
+ * IPv4 host: IPv4-mapped `::ffff:0:0/96`, SIIT `::ffff:0:0:0/96`, IPv4-compatible `::/96`, NAT64
+ * `64:ff9b::/96`, 6to4 `2002::/16` and Teredo `2001::/32` (its server, and its client stored
+ * inverted). Undefined for any other address.
+ */
+function embeddedV4(b: Uint8Array): Uint8Array[] | undefined {
+  if (allZero(b, 0, 10) && b[10] === 0xff && b[11] === 0xff) return [b.subarray(12)]; // mapped
+  if (allZero(b, 0, 8) && b[8] === 0xff && b[9] === 0xff && allZero(b, 10, 12)) return [b.subarray(12)]; // SIIT
+  if (allZero(b, 0, 12)) return [b.subarray(12)]; // compatible (:: and ::1 are judged before)
+  if (b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && allZero(b, 4, 12)) return [b.subarray(12)];
+  if (b[0] === 0x20 && b[1] === 0x02) return [b.subarray(2, 6)]; // 6to4
+  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0) {
+    return [b.subarray(4, 8), b.subarray(12).map((x) => x ^ 0xff)]; // Teredo: server, client
+  }
+  return undefined;
+}
+
+/**
+ * Why an address must not be contacted, or null when it is a public unicast address. An IPv6
+ * address that embeds IPv4 addresses (embeddedV4) is judged by them — by the first one that is
+ * refused — so `::ffff:127.0.0.1`, `::ffff:0:7f00:1` and `64:ff9b::7f00:1` are all loopback.
  */
 export function classifyIp(ip: string): BlockReason | null {
   const b = parseIp(ip);
   if (!b) return 'invalid';
   if (b.length === 4) return classifyV4(b);
-  const zero10 = b.subarray(0, 10).every((x) => x === 0);
-  if (zero10 && b[10] === 0xff && b[11] === 0xff) return classifyV4(b.subarray(12)); // ::ffff:a.b.c.d
   for (const r of V6_EXACT) if (matches(b, r)) return r.reason;
-  if (zero10 && b[10] === 0 && b[11] === 0) return classifyV4(b.subarray(12)) ?? 'reserved'; // ::a.b.c.d
-  if (b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && b.subarray(4, 12).every((x) => x === 0)) {
-    return classifyV4(b.subarray(12)); // NAT64 64:ff9b::/96
+  const inner = embeddedV4(b);
+  if (inner) {
+    for (const v4 of inner) {
+      const reason = classifyV4(v4);
+      if (reason) return reason;
+    }
+    return null;
   }
-  if (b[0] === 0x20 && b[1] === 0x02) return classifyV4(b.subarray(2, 6)); // 6to4 2002::/16
   for (const r of V6_RANGES) if (matches(b, r)) return r.reason;
   return null;
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { moduleImportUrl } from './module-version.js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Logger } from '../observability/logger.js';
 import { createAgents, createHttpExecutor } from './http-executor.js';
@@ -198,7 +198,8 @@ export class ToolRegistry implements ToolSet {
     const file = path.resolve(baseDir, ex.module);
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      // A changed file gets its content hash in the URL: a new module, loaded afresh (module-version.ts).
+      mod = (await import(moduleImportUrl(file))) as Record<string, unknown>;
     } catch (err) {
       const hint =
         (err as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION'

@@ -1,4 +1,5 @@
 import twilio from 'twilio';
+import { isSendDigits, SEND_DIGITS_RULE } from '../audio/dtmf-digits.js';
 
 /**
  * TwiML documents the bridge answers with or pushes through the REST API (specs/twilio.md §3).
@@ -21,8 +22,6 @@ export type DialTarget = { kind: 'number' | 'sip' | 'client' | 'queue'; value: s
 
 /** Twilio's limit for a `<Parameter>` name and for its value. */
 export const MAX_PARAMETER_CHARS = 500;
-
-const DIGITS_RE = /^[0-9*#A-Dw]+$/;
 
 function requireText(field: string, value: string | undefined): string {
   if (typeof value !== 'string' || value.trim() === '') throw new TwimlError(`${field} must be a non-empty string`);
@@ -168,14 +167,14 @@ export function hangupTwiml(say?: string): string {
 
 /**
  * `<Play digits/>` then a fresh `<Connect><Stream>`: the only way to send DTMF on a streamed
- * call, at the cost of a stream restart (new streamSid). `w` is a half-second pause.
+ * call, at the cost of a stream restart (new streamSid). The digits follow dtmf-digits.ts.
  */
 export function playDigitsThenStreamTwiml(opts: {
   digits: string;
   streamUrl: string;
   parameters: Record<string, string>;
 }): string {
-  if (!DIGITS_RE.test(opts.digits ?? '')) throw new TwimlError('digits may only contain 0-9 * # A-D and w');
+  if (!isSendDigits(opts.digits) || !opts.digits) throw new TwimlError(`digits: ${SEND_DIGITS_RULE}`);
   const r = new VoiceResponse();
   r.play({ digits: opts.digits });
   addConnectStream(r, opts.streamUrl, opts.parameters);

@@ -29,6 +29,8 @@ export async function startBridgeProcess(o: {
   config: unknown;
   adminToken: string;
   env?: Record<string, string>;
+  /** the process's open-file limit (soft and hard), as `ulimit -n` sets it */
+  fdLimit?: number;
 }): Promise<BridgeProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -44,7 +46,10 @@ export async function startBridgeProcess(o: {
     authToken: SIM_AUTH_TOKEN,
     human: { answer: 'answer', talkMs: 600 },
   });
-  const child = spawn(process.execPath, [...BRIDGE_CLI, 'serve'], {
+  const argv = [process.execPath, ...BRIDGE_CLI, 'serve'];
+  const [cmd, ...args] =
+    o.fdLimit === undefined ? argv : ['/bin/sh', '-c', `ulimit -n ${o.fdLimit} && exec "$0" "$@"`, ...argv];
+  const child = spawn(cmd!, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -6,9 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { decodeMulaw } from '../../src/audio/index.js';
-import { mediaStreamUrl } from '../../src/control/stream-twiml.js';
+import { mediaStreamUrl } from '../../src/twilio/stream-twiml.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
-import { mintStreamToken, streamTokenSecret, type StreamPurpose } from '../../src/server/stream-token.js';
+import { SIM_AUTH_TOKEN } from '../../src/sim/stack.js';
+import {
+  mintStreamToken,
+  readStreamToken,
+  streamTokenSecret,
+  type StreamPurpose,
+} from '../../src/server/stream-token.js';
 
 export type Json = Record<string, any>;
 
@@ -36,6 +42,11 @@ export function mintToken(
   ttlMs = 60_000,
 ): string {
   return mintStreamToken(streamTokenSecret(t.streamTokenSecret, t.authToken)!, callSid, c, ttlMs);
+}
+
+/** A stream token's claims, opened with the secret the bridge derives from `authToken` (they are sealed). */
+export function openToken(token: string, callSid: string, authToken = SIM_AUTH_TOKEN) {
+  return readStreamToken(token, { secret: streamTokenSecret(undefined, authToken)!, callSid });
 }
 
 /** The token `<Parameter>` of a TwiML document (what Twilio would send back in `start`). */
@@ -66,6 +77,48 @@ export async function postVoice(
       ...(sig === null ? {} : { 'x-twilio-signature': sig }),
     },
     body: new URLSearchParams(params).toString(),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+/** The params Twilio sends with every request about a call (what a captured request holds). */
+export function callParams(
+  t: TwilioTarget,
+  callSid: string,
+  over: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    AccountSid: t.accountSid,
+    ApiVersion: '2010-04-01',
+    CallSid: callSid,
+    CallStatus: 'in-progress',
+    Direction: 'inbound',
+    From: '+15557654321',
+    To: '+15550001111',
+    ...over,
+  };
+}
+
+/**
+ * A form POST signed as Twilio signs it, over `path` (with its query) under the bridge's URL:
+ * a webhook as Twilio sent it, or as an attacker who captured it replays it byte for byte.
+ */
+export async function postSigned(
+  t: TwilioTarget,
+  path: string,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  const url = t.bridgeUrl + path;
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signTwilioRequest(t.authToken, url, params),
+      ...headers,
+    },
+    body: new URLSearchParams(params).toString(),
+    signal: AbortSignal.timeout(15_000),
   });
   return { status: res.status, body: await res.text() };
 }

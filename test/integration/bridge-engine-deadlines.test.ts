@@ -335,8 +335,8 @@ describe('bridge: legitimate silence does not trip the reply deadline', () => {
   it('a tool call that takes 1.5 s (deadline 400 ms): the engine answers after the tool_result and the call goes on', async () => {
     const tool = j.track(await slowTool(1500));
     // webhook secrets are read from the process environment when the tools load
-    process.env.DEADLINES_TEST_TOOL_SIGNING = 'tool-signing-secret-0123456789';
-    j.track({ close: () => delete process.env.DEADLINES_TEST_TOOL_SIGNING });
+    process.env.TOOL_SECRET_DEADLINES_SIGNING = 'tool-signing-secret-0123456789';
+    j.track({ close: () => delete process.env.TOOL_SECRET_DEADLINES_SIGNING });
     let answeredAt = 0;
     const engine = j.track(
       await startScriptEngine({
@@ -367,7 +367,7 @@ describe('bridge: legitimate silence does not trip the reply deadline', () => {
                 kind: 'http',
                 url: tool.url,
                 method: 'POST',
-                signing_secret_env: 'DEADLINES_TEST_TOOL_SIGNING',
+                signing_secret_env: 'TOOL_SECRET_DEADLINES_SIGNING',
               },
             },
           ],

@@ -92,7 +92,60 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     expect(result.endedBy).toBe('rest-completed');
     await row.waitFor({ state: 'detached' });
     await page.locator('#detail-state', { hasText: 'ended' }).waitFor();
+    // The pending "Hanging up…" does not stay beside the disabled buttons: it says how it ended.
+    await page.locator('#action-status', { hasText: 'Call ended' }).waitFor();
+    expect(await page.locator('#action-status').textContent()).not.toContain('Hanging up');
     await page.locator('#history tbody tr').first().waitFor();
+  }, 180_000);
+
+  it('a row updating live keeps its element: six human-speed clicks open the detail six times, and keyboard focus stays on it', async () => {
+    const call = b.sim.placeCall({ to: SUPPORT_NUMBER, from: CALLER, maxDurationMs: 120_000 });
+    const row = page.locator(`tr[data-call-sid="${call.callSid}"]`);
+    await row.waitFor();
+    const button = row.getByRole('button');
+    // Levels and duration update the row several times a second while the caller and agent talk.
+    call.say('I would like to hear about every plan you have and what each of them costs per month please');
+    await page.waitForFunction(
+      (sid) =>
+        [...document.querySelectorAll(`tr[data-call-sid="${sid}"] meter`)].some(
+          (m) => (m as HTMLMeterElement).value > 0,
+        ),
+      call.callSid,
+      { timeout: WAIT },
+    );
+    let opens = 0;
+    const onRequest = (r: { url(): string }) => {
+      if (new URL(r.url()).pathname === '/console/api/calls') opens++;
+    };
+    page.on('request', onRequest);
+    const box = (await button.boundingBox())!;
+    for (let i = 0; i < 6; i++) {
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await new Promise((r) => setTimeout(r, 150)); // a human's press spans several row updates
+      await page.mouse.up();
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await page.waitForFunction(() => true); // let the last click's fetch start
+    page.off('request', onRequest);
+    expect(opens).toBe(6);
+
+    // Keyboard: focus the row's button and let the row update for a while; the focus stays.
+    const rowButton = await button.elementHandle();
+    await button.focus();
+    const samples: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      samples.push(await page.evaluate((el) => document.activeElement === el, rowButton));
+    }
+    expect(samples).toEqual([true, true, true, true, true, true]);
+    expect(await page.evaluate((el) => el?.isConnected, rowButton)).toBe(true); // the same element
+    await page.keyboard.press('Enter'); // reachable by keyboard: Enter opens the call too
+    await page.locator('#detail-sid', { hasText: call.callSid.slice(-6) }).waitFor();
+
+    call.hangup();
+    await call.done;
+    await row.waitFor({ state: 'detached' });
   }, 180_000);
 
   it('reloads a configuration that adds a number while a call is in progress, refuses an invalid one, and shows a SIGHUP reload', async () => {
@@ -103,7 +156,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
 
     b.writeConfig(config({ [SUPPORT_NUMBER]: { agent: 'support' }, [NEW_NUMBER]: { agent: 'sales' } }));
     await page.getByRole('button', { name: 'Reload configuration' }).click();
-    await page.locator('#reload-status', { hasText: 'Configuration reloaded: numbers added: •••3333' }).waitFor();
+    await page.locator('#reload-status', { hasText: /Configuration reloaded at .+: numbers added: •••3333/ }).waitFor();
 
     const second = b.sim.placeCall({ to: NEW_NUMBER, from: '+15559871234', maxDurationMs: 120_000 });
     const row2 = page.locator(`tr[data-call-sid="${second.callSid}"]`);
@@ -122,6 +175,19 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     expect(await page.locator('#reload-status').textContent()).toContain('agents.0.transfer.timeout_s');
     expect(firstEnded).toBe(false);
 
+    // A refusal that names a number and the file: the page shows neither in full.
+    b.writeConfig(config({ [SUPPORT_NUMBER]: { agent: 'support' }, '+15550007777': { agent: 'nobody' } }));
+    const refused = page.waitForResponse((r) => r.url().endsWith('/console/api/config/reload'));
+    await page.getByRole('button', { name: 'Reload configuration' }).click();
+    const answer = await (await refused).text();
+    await page.locator('#reload-status', { hasText: 'unknown agent' }).waitFor();
+    const shown = (await page.locator('#reload-status').textContent()) ?? '';
+    for (const text of [shown, answer]) {
+      expect(text).not.toContain('15550007777');
+      expect(text).not.toContain(b.configPath);
+    }
+    expect(shown).toContain('•••7777');
+
     // A reload from elsewhere (SIGHUP) is announced on the page too.
     b.writeConfig(
       config({
@@ -131,7 +197,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
       }),
     );
     b.child.kill('SIGHUP');
-    await page.locator('#reload-status', { hasText: 'Configuration reloaded: numbers added: •••5555' }).waitFor();
+    await page.locator('#reload-status', { hasText: /Configuration reloaded at .+: numbers added: •••5555/ }).waitFor();
     expect(firstEnded).toBe(false);
 
     first.hangup();

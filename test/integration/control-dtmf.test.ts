@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStreamToken } from '../../src/server/stream-token.js';
 import { detectDtmf } from '../../src/audio/index.js';
 import {
   AGENT_NUMBER,
@@ -15,6 +14,7 @@ import {
   voiceRuns,
   waitFor,
 } from '../helpers/control.js';
+import { openToken } from '../helpers/raw-twilio.js';
 
 const stacks = stackJanitor();
 afterEach(() => stacks.closeAll());
@@ -99,7 +99,7 @@ describe('send_dtmf', () => {
     const params = Object.fromEntries(stream.children.map((p) => [p.attrs.name, p.attrs.value]));
     // Only the stream token: agent, From and To travel inside it, and it is marked a restart.
     expect(Object.keys(params)).toEqual(['token']);
-    expect(readStreamToken(params.token)).toMatchObject({
+    expect(openToken(params.token, call.callSid)).toMatchObject({
       purpose: 'restart',
       agent: 'support',
       from: CALLER_NUMBER,

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStreamToken } from '../../src/server/stream-token.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { AUTH_TOKEN } from '../helpers/harness.js';
 import {
@@ -12,6 +11,7 @@ import {
   waitFor,
   type Harness,
 } from '../helpers/control.js';
+import { openToken } from '../helpers/raw-twilio.js';
 
 const stacks = stackJanitor();
 afterEach(() => stacks.closeAll());
@@ -58,7 +58,7 @@ describe('IVR menu before the agent', () => {
       expect.stringMatching(/→ 200/),
     ]);
     expect(result.streams).toHaveLength(1);
-    expect(readStreamToken(result.streams[0]!.customParameters.token!)).toMatchObject({
+    expect(openToken(result.streams[0]!.customParameters.token!, call.callSid)).toMatchObject({
       purpose: 'call',
       agent: 'support',
       from: CALLER_NUMBER,
@@ -112,6 +112,8 @@ describe('IVR menu before the agent', () => {
       AccountSid: ACCOUNT_SID,
       From: CALLER_NUMBER,
       To: IVR_NUMBER,
+      CallStatus: 'in-progress',
+      Direction: 'inbound',
       Digits: '1',
     };
     const post = (headers: Record<string, string>) =>

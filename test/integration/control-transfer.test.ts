@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { readStreamToken } from '../../src/server/stream-token.js';
 import {
   AGENT_NUMBER,
   BILLING_SIP,
@@ -15,6 +14,7 @@ import {
   voiceRuns,
   waitFor,
 } from '../helpers/control.js';
+import { openToken } from '../helpers/raw-twilio.js';
 
 const stacks = stackJanitor();
 afterEach(() => stacks.closeAll());
@@ -51,7 +51,12 @@ describe('transfer_to_human', () => {
     const action = new URL(dial.attrs.action!);
     expect(action.origin).toBe(h.bridgeUrl);
     expect(action.pathname).toBe('/twilio/dial-action');
-    expect(Object.fromEntries(action.searchParams)).toEqual({ agent: 'support', target: 'billing' });
+    // and a one-time nonce of this transfer (a replayed dial-action of another never matches it)
+    expect(Object.fromEntries(action.searchParams)).toEqual({
+      agent: 'support',
+      target: 'billing',
+      nonce: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
+    });
     expect(child(dial, 'Sip').text).toBe(BILLING_SIP);
 
     // The REST update went out only once "Transferring you now." had been played in full.
@@ -117,7 +122,7 @@ describe('transfer_to_human', () => {
       expect(result.streams).toHaveLength(2);
       expect(result.streams[1]!.streamSid).not.toBe(result.streams[0]!.streamSid);
       expect(Object.keys(result.streams[1]!.customParameters)).toEqual(['token']);
-      expect(readStreamToken(result.streams[1]!.customParameters.token!)).toMatchObject({
+      expect(openToken(result.streams[1]!.customParameters.token!, call.callSid)).toMatchObject({
         purpose: 'restart',
         agent: 'support',
       });

@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseScenario, startOfflineEngine, type OfflineEngine } from '../../src/sim/engine/index.js';
 import type { CallResult } from '../../src/sim/twilio/index.js';
-import { readStreamToken } from '../../src/server/stream-token.js';
 import {
   bridgeTestConfig,
   CALLER,
@@ -17,6 +16,7 @@ import {
 } from '../helpers/bridge-stack.js';
 import { classifyFrames, runs } from '../helpers/control.js';
 import { FLEET_PUBLIC_URL, startFleet, until, type Fleet } from '../helpers/fleet.js';
+import { openToken } from '../helpers/raw-twilio.js';
 
 const ANNOUNCE = 'Transferring you now.';
 let fleet: Fleet;
@@ -65,6 +65,16 @@ afterAll(async () => {
 const statusUrl = `${FLEET_PUBLIC_URL}/twilio/status`;
 const ownerOf = async (sid: string) => (await fleet.directory()).get(sid);
 
+/** The call record a replica logged for `sid` (JSON log lines), if any. */
+function recordOf(rep: Fleet['replicas'][number], sid: string): Record<string, unknown> | undefined {
+  for (const line of rep.output().split('\n')) {
+    if (!line.includes('"callRecord"') || !line.includes(sid)) continue;
+    const rec = (JSON.parse(line) as { callRecord?: Record<string, unknown> }).callRecord;
+    if (rec?.callSid === sid) return rec;
+  }
+  return undefined;
+}
+
 describe('a fleet of three replicas on Redis', () => {
   it('transfer not answered comes back to the agent with its context, whichever replica gets the dial-action and the stream', async () => {
     const before = transferEngine.sessions.length;
@@ -78,7 +88,7 @@ describe('a fleet of three replicas on Redis', () => {
     const result = await call.done;
     expect(result.dialed).toEqual([{ target: `number:${FRONT_DESK}`, result: 'busy' }]);
     expect(result.streams).toHaveLength(2);
-    expect(readStreamToken(result.streams[1]!.customParameters.token!)).toMatchObject({
+    expect(openToken(result.streams[1]!.customParameters.token!, call.callSid)).toMatchObject({
       purpose: 'restart',
       agent: 'support',
     });
@@ -146,6 +156,13 @@ describe('a fleet of three replicas on Redis', () => {
     expect(['rest-completed', 'bridge-hangup', 'twiml-end']).toContain(result.endedBy);
     expect(result.durationMs).toBeLessThan(30_000);
     await until(async () => (await ownerOf(call.callSid)) === undefined, 10_000, 'entry released');
+    // The owner acted as the operator's hang-up (at once, not the agent's end_call) and says who asked.
+    const ownerRep = fleet.replicas.find((x) => x.id === owner)!;
+    await until(() => recordOf(ownerRep, call.callSid) !== undefined, 10_000, "the owner's call record");
+    expect(recordOf(ownerRep, call.callSid)).toMatchObject({
+      outcome: 'operator_hangup',
+      operator: { action: 'hangup', by: 'admin_api' },
+    });
   }, 60_000);
 
   it('holds the fleet-wide limit: the fourth concurrent call hears the busy message', async () => {
@@ -196,7 +213,7 @@ describe('a fleet of three replicas on Redis', () => {
     for (const r of results) {
       expect(r.endedBy).toBe('timeout'); // the call ran to its end: nothing cut it off
       expect(r.streams).toHaveLength(2);
-      expect(readStreamToken(r.streams[1]!.customParameters.token!)).toMatchObject({
+      expect(openToken(r.streams[1]!.customParameters.token!, r.callSid)).toMatchObject({
         purpose: 'restart',
         agent: 'sales',
       });

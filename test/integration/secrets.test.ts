@@ -87,7 +87,7 @@ function configText(hookUrl: string): string {
         side_effect: read
         timeout_ms: 2000
         parameters: { type: object, properties: { customer: { type: string } } }
-        executor: { kind: http, url: "${hookUrl}${path}", method: POST, auth_header: Authorization, auth_secret_env: SECRETS_TEST_HOOK_AUTH, signing_secret_env: SECRETS_TEST_HOOK_SIGNING }`;
+        executor: { kind: http, url: "${hookUrl}${path}", method: POST, auth_header: Authorization, auth_secret_env: TOOL_SECRET_HOOK_AUTH, signing_secret_env: TOOL_SECRET_HOOK_SIGNING }`;
   return `
 default_agent: support
 agents:
@@ -291,15 +291,15 @@ async function errorAnswers(h: Harness): Promise<string[]> {
 let saved: Record<string, string | undefined> = {};
 beforeAll(() => {
   // Webhook secrets are read from the process environment when the tools load.
-  saved = { a: process.env.SECRETS_TEST_HOOK_AUTH, s: process.env.SECRETS_TEST_HOOK_SIGNING };
-  process.env.SECRETS_TEST_HOOK_AUTH = HOOK_AUTH;
-  process.env.SECRETS_TEST_HOOK_SIGNING = HOOK_SIGNING;
+  saved = { a: process.env.TOOL_SECRET_HOOK_AUTH, s: process.env.TOOL_SECRET_HOOK_SIGNING };
+  process.env.TOOL_SECRET_HOOK_AUTH = HOOK_AUTH;
+  process.env.TOOL_SECRET_HOOK_SIGNING = HOOK_SIGNING;
 });
 afterAll(() => {
-  if (saved.a === undefined) delete process.env.SECRETS_TEST_HOOK_AUTH;
-  else process.env.SECRETS_TEST_HOOK_AUTH = saved.a;
-  if (saved.s === undefined) delete process.env.SECRETS_TEST_HOOK_SIGNING;
-  else process.env.SECRETS_TEST_HOOK_SIGNING = saved.s;
+  if (saved.a === undefined) delete process.env.TOOL_SECRET_HOOK_AUTH;
+  else process.env.TOOL_SECRET_HOOK_AUTH = saved.a;
+  if (saved.s === undefined) delete process.env.TOOL_SECRET_HOOK_SIGNING;
+  else process.env.TOOL_SECRET_HOOK_SIGNING = saved.s;
 });
 
 const cleanups: (() => unknown)[] = [];

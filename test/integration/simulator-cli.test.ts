@@ -58,6 +58,8 @@ describe('omni-phone-bridge call (simulator CLI)', () => {
     expect(result.violations).toEqual([]);
     expect(result.streams).toHaveLength(1);
     expect(result.heard).toBeUndefined();
+    expect(result.received).toBeUndefined(); // no typed array as {"0":…}: the JSON stays small
+    expect(o.out.join('').length).toBeLessThan(50_000);
     expect(result.heardMs).toBeGreaterThan(600);
     expect(standIn.webhooks[0]!.params.To).toBe('+15550001111');
     const audio = readWav(readFileSync(wav));

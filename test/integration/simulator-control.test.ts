@@ -226,7 +226,7 @@ describe('Twilio simulator: REST call control', () => {
     expect(agent!.last - agent!.first).toBeGreaterThan(590 * 8); // the whole 600 ms tone was heard first
     const agentLastTickMs = (Math.floor(agent!.last / 160) + 1) * 20;
     expect(says!.tickMs - agentLastTickMs).toBeGreaterThanOrEqual(500);
-    expect(says!.tickMs - agentLastTickMs).toBeLessThan(1500);
+    expect(says!.tickMs - agentLastTickMs).toBeLessThan(5000); // a hang guard: it did speak, soon after
     // and what the caller said reached the stream after that
     const sock = standIn.sockets[0]!;
     const firstLoud = sock.messages.findIndex(

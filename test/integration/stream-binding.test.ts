@@ -8,7 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentStreamTwiml } from '../../src/control/stream-twiml.js';
+import { agentStreamTwiml } from '../../src/twilio/stream-twiml.js';
 import { audibleSpan } from '../helpers/audio.js';
 import {
   CALLER,

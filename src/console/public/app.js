@@ -7,7 +7,8 @@ const STATE_LABEL = {
   listening: 'listening',
   agent_speaking: 'agent speaking',
   tool_running: 'tool running',
-  holding: 'holding',
+  collecting: 'collecting digits',
+  holding: 'on hold',
   transferring: 'transferring',
   ending: 'ending',
   remote: 'on another replica',
@@ -53,41 +54,72 @@ function meter(value) {
   return m;
 }
 
+/** callSid → its row's live parts. Rows are built once and updated in place: a click, the
+ * keyboard focus and a text selection on a row survive its updates. */
+const rows = new Map();
+
+function buildRow(c) {
+  const tr = el('tr');
+  tr.dataset.callSid = c.callSid;
+  const link = el('button', `…${c.callSid.slice(-6)}`, 'link');
+  link.type = 'button';
+  link.setAttribute('aria-label', `Open call ending ${c.callSid.slice(-6)}`);
+  link.addEventListener('click', () => select(c.callSid));
+  const first = el('td');
+  first.append(link);
+  const cells = {
+    agent: el('td'),
+    caller: el('td'),
+    duration: el('td', undefined, 'duration'),
+    state: el('td', undefined, 'state'),
+    in: el('td'),
+    out: el('td'),
+  };
+  const inMeter = meter(0);
+  const outMeter = meter(0);
+  cells.in.append(inMeter);
+  cells.out.append(outMeter);
+  tr.append(first, cells.agent, cells.caller, cells.duration, cells.state, cells.in, cells.out);
+  return { tr, cells, inMeter, outMeter };
+}
+
+/** Writes only what changed: an unchanged text node is never touched. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 function renderCalls() {
   const body = $('calls').tBodies[0];
-  body.replaceChildren();
+  for (const [sid, row] of rows) {
+    if (calls.has(sid)) continue;
+    row.tr.remove();
+    rows.delete(sid);
+  }
   for (const c of calls.values()) {
-    const tr = el('tr');
-    tr.dataset.callSid = c.callSid;
-    if (c.callSid === selected) tr.className = 'selected';
-    const link = el('button', `…${c.callSid.slice(-6)}`, 'link');
-    link.type = 'button';
-    link.setAttribute('aria-label', `Open call ending ${c.callSid.slice(-6)}`);
-    link.addEventListener('click', () => select(c.callSid));
-    const first = el('td');
-    first.append(link);
-    const inCell = el('td');
-    inCell.append(meter(c.in));
-    inCell.setAttribute('aria-label', `input level ${Math.round((c.in || 0) * 100)}%`);
-    const outCell = el('td');
-    outCell.append(meter(c.out));
-    outCell.setAttribute('aria-label', `output level ${Math.round((c.out || 0) * 100)}%`);
-    tr.append(
-      first,
-      el('td', c.agent),
-      el('td', c.caller),
-      el('td', fmtMs(Date.now() - c.t0), 'duration'),
-      el('td', STATE_LABEL[c.state] ?? c.state, `state state-${c.state}`),
-      inCell,
-      outCell,
-    );
-    body.append(tr);
+    let row = rows.get(c.callSid);
+    if (!row) {
+      row = buildRow(c);
+      rows.set(c.callSid, row);
+      body.append(row.tr);
+    }
+    const cls = c.callSid === selected ? 'selected' : '';
+    if (row.tr.className !== cls) row.tr.className = cls;
+    setText(row.cells.agent, c.agent);
+    setText(row.cells.caller, c.caller);
+    setText(row.cells.duration, fmtMs(Date.now() - c.t0));
+    setText(row.cells.state, STATE_LABEL[c.state] ?? c.state);
+    const stateCls = `state state-${c.state}`;
+    if (row.cells.state.className !== stateCls) row.cells.state.className = stateCls;
+    if (row.inMeter.value !== (c.in || 0)) row.inMeter.value = c.in || 0;
+    if (row.outMeter.value !== (c.out || 0)) row.outMeter.value = c.out || 0;
+    row.cells.in.setAttribute('aria-label', `input level ${Math.round((c.in || 0) * 100)}%`);
+    row.cells.out.setAttribute('aria-label', `output level ${Math.round((c.out || 0) * 100)}%`);
   }
   $('call-count').textContent = String(calls.size);
   $('no-calls').hidden = calls.size > 0;
   if (selected) {
     const c = calls.get(selected);
-    if (c) $('detail-state').textContent = STATE_LABEL[c.state] ?? c.state;
+    if (c) setText($('detail-state'), STATE_LABEL[c.state] ?? c.state);
   }
 }
 
@@ -118,11 +150,13 @@ function onEvent(ev) {
         $('detail-state').textContent = `ended (${ev.outcome})`;
         $('hangup').disabled = true;
         $('transfer').disabled = true;
+        // A pending "Hanging up…" or "Transferring…" is over: say how the call ended instead.
+        $('action-status').textContent = `Call ended: ${ev.outcome}`;
       }
       setTimeout(loadHistory, 300);
       break;
     case 'reload':
-      showReload(ev.ok ? { ok: true, summary: ev.message } : { ok: false, error: ev.message });
+      showReload(ev);
       return;
     case 'state': {
       const c = calls.get(ev.callSid);
@@ -247,11 +281,14 @@ async function loadHistory() {
   );
 }
 
+/** A reload's result `{ok, message, at}`, always with its time: an old one must read as old. */
 function showReload(r) {
   const s = $('reload-status');
-  if (!r) return;
+  if (!r || typeof r.message !== 'string') return;
+  const at = new Date(r.at);
+  const when = Number.isNaN(at.getTime()) ? '' : ` at ${at.toLocaleString()}`;
   s.className = r.ok ? 'status ok' : 'status error';
-  s.textContent = r.ok ? `Configuration reloaded: ${r.summary}` : `Reload refused: ${r.error}`;
+  s.textContent = r.ok ? `Configuration reloaded${when}: ${r.message}` : `Reload refused${when}: ${r.message}`;
 }
 
 async function main() {

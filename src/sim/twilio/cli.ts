@@ -94,8 +94,12 @@ export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise
       await writeFile(values.record, writeWav(result.heard, 8000));
     }
     if (values.json) {
-      const { heard, ...rest } = result;
-      io.out(`${JSON.stringify({ ...rest, heardMs: Math.round(heard.length / 8), restRequests: sim.restRequests })}\n`);
+      // The PCM arrays stay out (JSON writes a typed array as {"0":…}: megabytes); their lengths say enough.
+      const { heard, received, ...rest } = result;
+      const ms = (pcm: Int16Array) => Math.round(pcm.length / 8);
+      io.out(
+        `${JSON.stringify({ ...rest, heardMs: ms(heard), receivedMs: ms(received), restRequests: sim.restRequests })}\n`,
+      );
     } else {
       io.out(`\n${formatSummary(result).join('\n')}\n`);
       if (values.record) io.out(`what the caller heard: ${values.record}\n`);

@@ -101,9 +101,9 @@ describe('generateDtmf / detectDtmf', () => {
     expect(maxEdge).toBeLessThan(2000); // full level peaks near 18000
   });
 
-  it("turns each 'w' into a pause (default 500 ms)", () => {
+  it("turns each 'w' into a pause (default 500 ms) and each 'W' into two, as Twilio does", () => {
     const x = generateDtmf('1w2W', 8000);
-    expect(x.length).toBe(8 * (160 + 500 + 160 + 500));
+    expect(x.length).toBe(8 * (160 + 500 + 160 + 1000));
     const hits = detectDtmf(x, 8000);
     expect(hits.map((h) => h.digit)).toEqual(['1', '2']);
     expect(at(hits, 1, 'hits').startMs - at(hits, 0, 'hits').endMs).toBeGreaterThanOrEqual(540);

@@ -1,37 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Playback, type PlaybackSink } from '../../../src/call/playback.js';
-import { IntervalPaceClock } from '../../../src/call/pace-clock.js';
-import { HoldPlayer, generateDefaultHold } from '../../../src/audio/index.js';
+import { Playback } from '../../../src/call/playback.js';
+import { FakeTwilio, fakeClock, tone } from '../../helpers/playback.js';
 
-/** Each playback gets its own pacing clock on the fake timers (made after vi.useFakeTimers()). */
-const fakeClock = () => new IntervalPaceClock(() => Date.now());
-
-class FakeTwilio implements PlaybackSink {
-  sent: ({ kind: 'media'; bytes: number } | { kind: 'mark'; name: string } | { kind: 'clear' })[] = [];
-  sendAudio(mu: Uint8Array) {
-    this.sent.push({ kind: 'media', bytes: mu.length });
-  }
-  sendMark(name: string) {
-    this.sent.push({ kind: 'mark', name });
-  }
-  sendClear() {
-    this.sent.push({ kind: 'clear' });
-  }
-  /** 20 ms frames sent (one media message may carry several) */
-  media() {
-    return this.sent.reduce((n, m) => n + (m.kind === 'media' ? m.bytes / 160 : 0), 0);
-  }
-  marks() {
-    return this.sent.flatMap((m) => (m.kind === 'mark' ? [m.name] : []));
-  }
-}
-
-const tone = (ms: number, rate: number) =>
-  Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) =>
-    Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)),
-  );
-
-describe('Playback', () => {
+describe('Playback pacing and batching', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
@@ -41,6 +12,21 @@ describe('Playback', () => {
     pb.attach(tw);
     return { pb, tw };
   }
+
+  it('is audible while sent audio is still playing out at the caller, not only while it is queued here', () => {
+    const { pb } = setup(1000); // a 1 s lead: the whole reply leaves our queue at once
+    expect(pb.audible).toBe(false);
+    pb.pushAgentAudio(tone(600, 8000), 8000);
+    expect(pb.queuedMs).toBe(0); // everything is already at Twilio…
+    expect(pb.audible).toBe(true); // …and the caller is hearing it
+    vi.advanceTimersByTime(500);
+    expect(pb.audible).toBe(true);
+    vi.advanceTimersByTime(200); // past the end of the 600 ms of audio
+    expect(pb.audible).toBe(false);
+    pb.pushAgentAudio(tone(400, 8000), 8000);
+    pb.bargeIn(); // the caller cut in: Twilio dropped its buffer, nothing is heard any more
+    expect(pb.audible).toBe(false);
+  });
 
   it('sends exact 20 ms μ-law frames, paced no further than the lead ahead of real time', () => {
     const { pb, tw } = setup(100);
@@ -83,63 +69,6 @@ describe('Playback', () => {
     pb.pushAgentAudio(tone(30, 8000), 8000); // one frame and a half, and nothing more
     vi.advanceTimersByTime(40);
     expect(tw.sent.filter((m) => m.kind === 'media').map((m) => (m.kind === 'media' ? m.bytes : 0))).toEqual([160, 80]);
-  });
-
-  it('marks the end of a reply only when someone waits for it: an engine at real time with no lead costs no mark per frame', () => {
-    const { pb, tw } = setup(200);
-    for (let i = 0; i < 20; i++) {
-      pb.pushAgentAudio(tone(20, 8000), 8000); // each frame's playout ends before the next arrives
-      vi.advanceTimersByTime(20);
-    }
-    expect(tw.media()).toBe(20);
-    expect(tw.marks()).toEqual([]); // fewer than 25 frames: not even a periodic mark
-    void pb.whenPlayed(5000);
-    expect(tw.marks()).toEqual(['1:1']); // the waiter's mark confirms everything sent so far
-  });
-
-  it('marks carry the generation and confirm what the caller has heard', async () => {
-    const { pb, tw } = setup(1000);
-    pb.pushAgentAudio(tone(600, 8000), 8000); // long enough for a periodic mark (every 500 ms)
-    const marks = tw.marks();
-    expect(marks.length).toBeGreaterThan(0);
-    expect(marks.every((m) => m.startsWith('1:'))).toBe(true);
-    expect(pb.heardMs).toBe(0);
-    const played = pb.whenPlayed(5000);
-    vi.advanceTimersByTime(600); // the playout reaches the reply's end: its trailing mark goes out
-    for (const m of tw.marks()) pb.onMark(m);
-    vi.advanceTimersByTime(300); // and the reply has settled: no more audio came
-    await expect(played).resolves.toBe('played');
-    expect(pb.heardMs).toBe(600);
-  });
-
-  it('barge-in sends clear, drops queued audio and ignores the marks clear echoes back', async () => {
-    const { pb, tw } = setup(100);
-    pb.pushAgentAudio(tone(2000, 16000), 16000);
-    const before = tw.marks();
-    const waiting = pb.whenPlayed(5000);
-    pb.bargeIn();
-    expect(tw.sent.at(-1)).toEqual({ kind: 'clear' });
-    await expect(waiting).resolves.toBe('interrupted');
-    // Twilio echoes every pending mark after clear: none may count as played.
-    for (const m of before) expect(pb.onMark(m)).toBe(false);
-    expect(pb.heardMs).toBe(0);
-    const mediaAfterClear = tw.media();
-    vi.advanceTimersByTime(3000);
-    expect(tw.media()).toBe(mediaAfterClear); // nothing of the old reply is sent any more
-  });
-
-  it('does not apply stale marks from an old generation to a new one', () => {
-    const { pb, tw } = setup(1000);
-    pb.pushAgentAudio(tone(600, 8000), 8000);
-    const old = tw.marks();
-    pb.bargeIn();
-    pb.pushAgentAudio(tone(600, 8000), 8000);
-    const fresh = tw.marks().filter((m) => !old.includes(m));
-    expect(fresh.every((m) => m.startsWith('2:'))).toBe(true);
-    for (const m of old) pb.onMark(m);
-    expect(pb.heardMs).toBe(0);
-    for (const m of fresh) pb.onMark(m);
-    expect(pb.heardMs).toBe(500); // the periodic mark after 25 frames; the tail's comes later
   });
 
   it('holds agent audio until a stream is attached, then sends it first and in order', () => {
@@ -190,28 +119,5 @@ describe('Playback', () => {
     expect(tw.media()).toBeGreaterThanOrEqual(14);
     expect(tw.media()).toBeLessThanOrEqual(16);
     expect(tw.sent.length - first).toBeLessThanOrEqual(11);
-  });
-
-  it('plays hold audio until the agent speaks again, fading it out first', () => {
-    const { pb, tw } = setup(60);
-    pb.startHold(new HoldPlayer(generateDefaultHold(8000, 2), 8000));
-    vi.advanceTimersByTime(1000);
-    const holdFrames = tw.media();
-    expect(holdFrames).toBeGreaterThanOrEqual(50);
-    pb.pushAgentAudio(tone(200, 8000), 8000);
-    expect(pb.holding).toBe(false);
-    vi.advanceTimersByTime(1000);
-    // the fade (≤ 4 frames) and the agent's 10 frames, then silence: no more hold frames
-    const total = tw.media();
-    expect(total - holdFrames).toBeGreaterThanOrEqual(10);
-    expect(total - holdFrames).toBeLessThanOrEqual(14);
-  });
-
-  it('stops hold audio by itself after the requested seconds', () => {
-    const { pb, tw } = setup(60);
-    pb.startHold(new HoldPlayer(generateDefaultHold(8000, 2), 8000), 1);
-    vi.advanceTimersByTime(3000);
-    expect(tw.media()).toBeGreaterThanOrEqual(50);
-    expect(tw.media()).toBeLessThanOrEqual(58);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactNumbers } from '../../../src/call/record.js';
+import { redactNumbers } from '../../../src/observability/redact.js';
 
 describe('call record transcript redaction', () => {
   it('masks card and account numbers, typed or spoken', () => {

@@ -26,6 +26,15 @@ describe('the argument parser of every command', () => {
     },
   );
 
+  it('a misspelt option names the one it was probably meant to be; a far-off one gets no guess', () => {
+    const near = io();
+    expect(parseOrExit(CALL, ['--brige', 'http://127.0.0.1:1'], near.value)).toEqual({ exit: 2 });
+    expect(near.err.join('')).toMatch(/unknown option '--brige'; did you mean --bridge\?/);
+    const far = io();
+    expect(parseOrExit(SERVE, ['--zzzzzz'], far.value)).toEqual({ exit: 2 });
+    expect(far.err.join('')).not.toContain('did you mean');
+  });
+
   it.each(COMMANDS.map((c) => [c.name, c] as const))(
     '%s: --help and -h print the help, --version the version, exit 0',
     (_name, spec) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeDiff, diffConfig, isEmptyDiff } from '../../../src/config/diff.js';
 import { parseConfigText } from '../../../src/config/loader.js';
-import { maskNumber } from '../../../src/observability/call-events.js';
+import { maskNumber } from '../../../src/observability/redact.js';
 
 const base = {
   default_agent: 'support',

@@ -53,6 +53,19 @@ describe('configuration', () => {
     expect(() => parseConfigText(`${minimal}\nnumbers:\n  "5550001111": { agent: a }\n`)).toThrow(/E\.164/);
   });
 
+  it('an agent id one typo away from a defined one gets a "did you mean", in numbers and default_agent', () => {
+    const two = `${minimal}  - id: support\n    persona: You help.\n`;
+    expect(() => parseConfigText(`${two}\nnumbers:\n  "+15550001111": { agent: suport }\n`)).toThrow(
+      /unknown agent "suport"; did you mean "support"\?/,
+    );
+    expect(() => parseConfigText(two.replace('default_agent: a', 'default_agent: supprt'))).toThrow(
+      /no agent has id "supprt"; did you mean "support"\?/,
+    );
+    expect(() => parseConfigText(`${two}\nnumbers:\n  "+15550001111": { agent: billing }\n`)).toThrow(
+      /unknown agent "billing"$/m,
+    );
+  });
+
   it('refuses a transfer default that is not one of the targets', () => {
     const text = `${minimal}    transfer:\n      targets: [{ name: x, kind: number, value: "+15550100200" }]\n      default: y\n`;
     expect(() => parseConfigText(text)).toThrow(/transfer\.default: "y" is not one of/);

@@ -211,15 +211,15 @@ describe('secret length at start', () => {
       file,
       base.replace(
         'executor: { kind: module, module: ./x.ts }',
-        'executor: { kind: http, url: "https://hooks.example.com/t", signing_secret_env: TEST_HOOK_SIGNING }',
+        'executor: { kind: http, url: "https://hooks.example.com/t", signing_secret_env: TOOL_SECRET_TEST_HOOK_SIGNING }',
       ),
     );
-    expect(() => loadConfig({ ...PUBLIC, BRIDGE_CONFIG: file, TEST_HOOK_SIGNING: 'abcdef' })).toThrow(
-      /^TEST_HOOK_SIGNING is too short/,
+    expect(() => loadConfig({ ...PUBLIC, BRIDGE_CONFIG: file, TOOL_SECRET_TEST_HOOK_SIGNING: 'abcdef' })).toThrow(
+      /^TOOL_SECRET_TEST_HOOK_SIGNING is too short/,
     );
-    expect(loadConfig({ ...PUBLIC, BRIDGE_CONFIG: file, TEST_HOOK_SIGNING: 'a'.repeat(16) }).file.agents).toHaveLength(
-      1,
-    );
+    expect(
+      loadConfig({ ...PUBLIC, BRIDGE_CONFIG: file, TOOL_SECRET_TEST_HOOK_SIGNING: 'a'.repeat(16) }).file.agents,
+    ).toHaveLength(1);
   });
 
   it('accepts short secrets on a loopback PUBLIC_URL (the development recipe and the tests)', () => {

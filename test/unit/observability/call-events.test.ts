@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CallFeedHub,
-  LEVEL_PROBES,
-  LevelMeter,
-  maskNumber,
-  type FeedEvent,
-} from '../../../src/observability/call-events.js';
+import { CallFeedHub, LEVEL_PROBES, LevelMeter, type FeedEvent } from '../../../src/observability/call-events.js';
+import { maskNumber } from '../../../src/observability/redact.js';
 import { encodeMulaw } from '../../../src/audio/mulaw.js';
 
 /** A μ-law chunk whose byte reads are counted: what the level meter costs per frame. */

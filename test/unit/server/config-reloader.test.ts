@@ -55,7 +55,7 @@ async function setup() {
     agentSetOptions: options,
     logger,
   });
-  return { write, reloader, set: () => set, use: (a: object[]) => (inUse = a) };
+  return { write, reloader, set: () => set, use: (a: object[]) => (inUse = a), dir };
 }
 
 describe('the configuration reloader', () => {
@@ -99,5 +99,30 @@ describe('the configuration reloader', () => {
     expect(missing.ok).toBe(false);
     expect(!missing.ok && missing.error).toMatch(/missing\.js|lookup/);
     expect(t.set()).toBe(before);
+  });
+
+  it("loads a tool module's new code when only the file changed, and says so (never 'no change')", async () => {
+    const t = await setup();
+    const run = async (set: AgentSet) => {
+      const reg = set.tools.get(set.agents.get('support')!)!;
+      const ctx = { toolCallId: 'c1', context: {} as never, signal: new AbortController().signal };
+      return reg.get('lookup')!.execute({}, ctx);
+    };
+    expect(await run(t.set())).toEqual({ ok: true });
+    const before = t.set().agents.get('support');
+
+    writeFileSync(join(t.dir, 'tool.js'), 'export default async () => ({ ok: true, version: 2 });\n');
+    const r = await t.reloader.reload('test');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.changes.agentFiles).toEqual(['support']);
+    expect(r.changes.agents).toEqual({ added: [], removed: [], changed: [] });
+    expect(r.summary).toBe('tool modules or hold audio reloaded: support');
+    expect(t.set().agents.get('support')).not.toBe(before); // a new agent object: calls in progress keep the old code
+    expect(await run(t.set())).toEqual({ ok: true, version: 2 });
+
+    // The same bytes again: nothing to load, and nothing said.
+    const again = await t.reloader.reload('test');
+    expect(again.ok && again.summary).toBe('no change');
   });
 });

@@ -29,11 +29,28 @@ describe('stream token', () => {
       ok: false,
       reason: 'token_bad_mac',
     });
-    // the agent renamed inside the token: same length, so only the MAC can tell
+    // any byte changed: one of the sealed claims, or the clear purpose (call → restart)
+    for (const at of [20, 1]) {
+      const raw = Buffer.from(t, 'base64url');
+      raw[at] = raw[at]! ^ 1;
+      expect(verifyStreamToken(SECRET, CALL, raw.toString('base64url'))).toEqual({
+        ok: false,
+        reason: 'token_bad_mac',
+      });
+    }
+  });
+
+  it("keeps agent, From and To unreadable to whoever sees the TwiML (Twilio's request logs)", () => {
+    const claims = { agent: 'support', from: '+15557654321', to: '+15550001111' };
+    const t = mintStreamToken(SECRET, CALL, claims, 60_000);
     const raw = Buffer.from(t, 'base64url');
-    const at = raw.indexOf('support');
-    raw.write('salesXX', at);
-    expect(verifyStreamToken(SECRET, CALL, raw.toString('base64url'))).toEqual({ ok: false, reason: 'token_bad_mac' });
+    for (const clear of ['support', '5557654321', '5550001111', '765', '000111'])
+      expect(raw.includes(Buffer.from(clear)), clear).toBe(false);
+    // the same claims twice: different tokens (a random IV), so equal calls cannot be matched up either
+    expect(mintStreamToken(SECRET, CALL, claims, 60_000)).not.toBe(t);
+    expect(readStreamToken(t)).toEqual({ purpose: 'call', expiresAt: expect.any(Number), id: expect.any(String) });
+    expect(readStreamToken(t, { secret: SECRET, callSid: CALL })).toMatchObject(claims);
+    expect(readStreamToken(t, { secret: SECRET, callSid: OTHER })).toBeUndefined();
   });
 
   it('refuses an expired token, a missing one and garbage', () => {
@@ -58,7 +75,7 @@ describe('stream token', () => {
     expect(long.length).toBeLessThanOrEqual(MAX_TOKEN_CHARS);
     expect(long.length).toBeLessThan(500);
     const tooLong = mintStreamToken(SECRET, CALL, { agent: 'a', from: 'sip:' + 'x'.repeat(300) }, 60_000);
-    const claims = readStreamToken(tooLong)!;
+    const claims = readStreamToken(tooLong, { secret: SECRET, callSid: CALL })!;
     expect(claims.from).toBeUndefined();
     expect(verifyStreamToken(SECRET, CALL, tooLong).ok).toBe(true);
   });

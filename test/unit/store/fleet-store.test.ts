@@ -89,6 +89,34 @@ for (const [name, factory] of [
       expect(await s.hasEnded('CA1')).toBe(true);
     });
 
+    it("claims a call's session-opening webhook once per route, holds its first answer, and refuses an ended call", async () => {
+      const s = await factory()('a');
+      const claims = await Promise.all([1, 2, 3].map(() => s.claimCall('voice', 'CA1', 10_000)));
+      expect(claims.filter((c) => c?.state === 'new')).toHaveLength(1);
+      expect(claims.filter((c) => c?.state === 'seen')).toHaveLength(2);
+      await s.saveAnswer('voice', 'CA1', '<Response/>', 200);
+      expect(await s.claimCall('voice', 'CA1', 10_000)).toEqual({ state: 'answered', twiml: '<Response/>' });
+      expect(await s.claimCall('ivr', 'CA1', 10_000)).toEqual({ state: 'new' });
+      await sleep(300);
+      // the answer is held briefly, the claim for as long as the call is remembered
+      expect(await s.claimCall('voice', 'CA1', 10_000)).toEqual({ state: 'seen' });
+      await s.noteEnded('CA1', 10_000);
+      expect(await s.claimCall('voice', 'CA1', 10_000)).toEqual({ state: 'ended' });
+      expect(await s.claimCall('outbound', 'CA1', 10_000)).toEqual({ state: 'ended' });
+    });
+
+    it('gives a parked transfer only to the dial-action with its nonce, and leaves it for that one', async () => {
+      const s = await factory()('a');
+      const parked = { callSid: 'CA1', agent: 'support', turns: [], reason: 'transfer' as const, nonce: 'n2' };
+      await s.park(parked, 10_000);
+      expect(await s.unparkIf('CA1', 'transfer', 'n1')).toBe('stale');
+      expect(await s.unparkIf('CA1', 'moved')).toBe('stale');
+      expect(await s.unparkIf('CA1', 'transfer', 'n2')).toMatchObject({ nonce: 'n2', reason: 'transfer' });
+      expect(await s.unparkIf('CA1', 'transfer', 'n2')).toBeUndefined();
+      await s.park({ ...parked, reason: 'moved', nonce: undefined }, 10_000);
+      expect(await s.unparkIf('CA1', 'moved')).toMatchObject({ reason: 'moved' });
+    });
+
     it('counts refusals per address within a window', async () => {
       const s = await factory()('a');
       expect(await s.noteRefusal('10.0.0.1', 300)).toBe(1);
@@ -173,7 +201,10 @@ describe('redis store across replicas', () => {
     expect(await s.claimSlot('CA1', 5)).toBeUndefined();
     expect(await s.list()).toBeUndefined();
     expect(await s.unpark('CA1')).toBeUndefined();
-    expect(errors).toEqual(['claimSlot', 'list', 'unpark']);
+    // what the callers fail closed (webhooks) or open (a stream) on: "unknown", not "no"
+    expect(await s.claimCall('voice', 'CA1', 10_000)).toBeUndefined();
+    expect(await s.hasEnded('CA1')).toBeUndefined();
+    expect(errors).toEqual(['claimSlot', 'list', 'unpark', 'claimCall', 'hasEnded']);
     // Offline commands fail at once (no queue): a generous bound that a queued command would miss.
     expect(Date.now() - t2).toBeLessThan(900);
     proxy.restore();

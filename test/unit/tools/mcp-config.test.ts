@@ -24,7 +24,7 @@ describe('mcp_servers configuration', () => {
   it('takes a full server entry with its defaults', () => {
     const file = parseConfigText(
       config(
-        '{ name: crm, url: "https://crm.example.com/mcp", prefix: crm_, auth: { kind: bearer, secret_env: CRM_TOKEN } }',
+        '{ name: crm, url: "https://crm.example.com/mcp", prefix: crm_, auth: { kind: bearer, secret_env: TOOL_SECRET_CRM_TOKEN } }',
       ),
     );
     expect(file.agents[0]!.mcp_servers[0]).toMatchObject({

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkWebhookUrl, classifyIp, guardedLookup, normalizeHost, parseIp } from '../../../src/tools/netguard.js';
 import { isToolExecutionError } from '../../../src/tools/errors.js';
@@ -68,12 +69,16 @@ describe('classifyIp: IPv6', () => {
     ['::ffff:10.1.2.3', 'private'],
     ['::ffff:a9fe:a9fe', 'metadata'],
     ['::127.0.0.1', 'loopback'],
-    ['::8.8.8.8', 'reserved'],
     ['64:ff9b::10.0.0.1', 'private'],
     ['64:ff9b::7f00:1', 'loopback'],
     ['2002:7f00:1::', 'loopback'],
     ['2002:c0a8:101::1', 'private'],
-    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'reserved'],
+    // Teredo: server 65.54.227.120 (public), client stored inverted: ~3fff:fdd2 = 192.0.2.45
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', 'documentation'],
+    ['2001:0:7f00:1:8000:63bf:3fff:fdd2', 'loopback'], // a loopback Teredo server
+    ['::ffff:0:7f00:1', 'loopback'], // SIIT ::ffff:0:0:0/96
+    ['::ffff:0:10.0.0.1', 'private'],
+    ['::ffff:0:a9fe:a9fe', 'metadata'],
     ['100::1', 'reserved'],
   ])('refuses %s as %s', (ip, reason) => {
     expect(classifyIp(ip)).toBe(reason);
@@ -86,6 +91,9 @@ describe('classifyIp: IPv6', () => {
     '64:ff9b::808:808',
     '2002:808:808::1',
     '2a00:1450:4001::1',
+    '::8.8.8.8', // IPv4-compatible: judged by the address inside, like every embedding
+    '::ffff:0:808:808',
+    '2001:0:4136:e378:8000:63bf:f7f7:f7f7', // Teredo, server and client (8.8.8.8) public
   ])('allows public %s', (ip) => {
     expect(classifyIp(ip)).toBeNull();
   });
@@ -191,5 +199,76 @@ describe('guardedLookup', () => {
     );
     expect((failing as { code: string }).code).toBe('ENOTFOUND');
     expect(((await run([])).err as { code: string }).code).toBe('ENOTFOUND');
+  });
+});
+
+describe('classifyIp: every IPv6 form that embeds an IPv4 address is judged by that address', () => {
+  const hex = (b: readonly number[]) => [((b[0]! << 8) | b[1]!).toString(16), ((b[2]! << 8) | b[3]!).toString(16)];
+  const inverted = (b: readonly number[]) => hex(b.map((x) => x ^ 0xff));
+  const TEREDO_SERVER = [65, 54, 227, 120]; // public
+  const PUBLIC_CLIENT = [8, 8, 8, 8];
+  /** Each embedding of the IPv4 address `b`, as text. */
+  function embeddings(b: readonly number[]): string[] {
+    const dotted = b.join('.');
+    const [hi, lo] = hex(b);
+    const forms = [
+      `::ffff:${dotted}`, // IPv4-mapped
+      `::ffff:${hi}:${lo}`,
+      `0:0:0:0:0:ffff:${hi}:${lo}`,
+      `::FFFF:${hi}:${lo}`.toUpperCase(),
+      `[::ffff:${hi}:${lo}]`,
+      `::ffff:0:${dotted}`, // SIIT
+      `::ffff:0:${hi}:${lo}`,
+      `0:0:0:0:ffff:0:${hi}:${lo}`,
+      `64:ff9b::${dotted}`, // NAT64
+      `64:ff9b::${hi}:${lo}`,
+      `2002:${hi}:${lo}::1`, // 6to4
+      `2002:${hi}:${lo}:ab:cd::`,
+      `2001:0:${hex(TEREDO_SERVER).join(':')}:8000:63bf:${inverted(b).join(':')}`, // Teredo client
+      `2001:0:${hi}:${lo}:8000:63bf:${inverted(PUBLIC_CLIENT).join(':')}`, // Teredo server
+    ];
+    // IPv4-compatible, except 0.0.0.0 and 0.0.0.1: those spell IPv6's own :: and ::1
+    if (!(b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3]! <= 1)) forms.push(`::${dotted}`, `::${hi}:${lo}`);
+    return forms;
+  }
+
+  const octet = fc.integer({ min: 0, max: 255 });
+  // Addresses drawn from every range of the policy as well as anywhere: a uniform draw would
+  // seldom land in a /24.
+  const interesting = fc.constantFrom(
+    [127, 0, 0, 1],
+    [169, 254, 169, 254],
+    [10, 1, 2, 3],
+    [100, 64, 0, 1],
+    [192, 168, 0, 1],
+    [172, 16, 5, 4],
+    [0, 0, 0, 0],
+    [0, 0, 0, 1],
+    [192, 0, 2, 45],
+    [224, 0, 0, 1],
+    [255, 255, 255, 255],
+    [8, 8, 8, 8],
+  );
+  const anyV4 = fc.oneof(
+    fc.tuple(octet, octet, octet, octet),
+    interesting,
+    fc.tuple(fc.constantFrom(10, 127, 169, 172, 192, 100, 0, 224, 240), octet, octet, octet),
+  );
+
+  it('classifies each embedding the same as the IPv4 address itself', () => {
+    fc.assert(
+      fc.property(anyV4, (b) => {
+        const want = classifyIp(b.join('.'));
+        for (const form of embeddings(b)) expect([form, classifyIp(form)]).toEqual([form, want]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('refuses a webhook URL whose host is an embedded internal address', () => {
+    for (const host of ['[::ffff:0:7f00:1]', '[::ffff:0:a9fe:a9fe]', '[2001:0:4136:e378:8000:63bf:80ff:fffe]']) {
+      const r = checkWebhookUrl(`https://${host}/hook`, new Set());
+      expect(r.ok, host).toBe(false);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import type { BridgeSettings } from '../config/schema.js';
-import { connectStreamTwiml } from '../twilio/twiml.js';
+import { connectStreamTwiml } from './twiml.js';
 
 /** wss URL of the media route; Twilio drops query strings, so per-call data goes in Parameters. */
 export function mediaStreamUrl(publicUrl: string): string {

@@ -1,0 +1,85 @@
+/**
+ * The call core's port to a telephony leg: the only way CallSession, playback and call control
+ * reach the phone call. Twilio Media Streams + REST (src/twilio/leg.ts, media-out.ts) is one
+ * implementation, SIP/RTP the next; an in-memory one drives the unit tests. Nothing here names a
+ * wire format: a leg turns these calls into its own messages and its own messages into these.
+ *
+ * Audio is G.711 μ-law at 8 kHz in 20 ms frames of 160 bytes, what both Twilio and SIP carry:
+ * the core encodes once, and a leg only frames bytes (base64 in JSON, or an RTP header).
+ */
+import type { AgentConfig, TransferTarget } from '../config/schema.js';
+
+/** Bytes of one 20 ms frame of 8 kHz μ-law: the unit of caller-bound audio. */
+export const LEG_FRAME_BYTES = 160;
+
+/**
+ * Caller-bound media of one attached stream (a Twilio Media Stream; a SIP dialog's RTP). A call
+ * may see several in turn (a stream restart); each is attached to the session on its own.
+ */
+export interface LegMedia {
+  /** names the stream in logs and the call record (Twilio's streamSid, a SIP dialog's id) */
+  readonly id: string;
+  /**
+   * μ-law 8 kHz: whole 20 ms frames, up to 10 at once, or a reply's short last frame. The bytes
+   * are the playback's reused buffer: consumed before the call returns, never kept.
+   */
+  sendAudio(mulaw: Uint8Array): void;
+  /** A mark after the audio sent so far; once the caller has heard it, the leg echoes it (onMark). */
+  sendMark(name: string): void;
+  /** Drops what was sent and not yet played (a barge-in); marks not yet echoed are stale. */
+  sendClear(): void;
+  /** The transport is behind: agent audio then waits in the playback's bounded queue. */
+  backlogged(): boolean;
+  /** Releases the stream (the call may go on and attach another). */
+  close(): void;
+}
+
+/** What a leg reports of the call's media (the session implements it): the media in. */
+export interface LegListener {
+  /** Caller audio, μ-law 8 kHz; `mulaw` may be reused by the leg after the call returns. */
+  onMedia(mulaw: Uint8Array, timestampMs: number | undefined): void;
+  /** One DTMF key from the caller (0-9 * # A-D). */
+  onDtmf(digit: string): void;
+  /** A mark sent by sendMark has been played to the caller. */
+  onMark(name: string): void;
+  /** The stream ended: `stop` when the far end said so (a hang-up), any other reason otherwise. */
+  onStreamEnded(media: LegMedia, why: string): void;
+}
+
+/** A control request's answer; refusals are answers for the agent, never exceptions. */
+export type LegResult = { ok: true } | { ok: false; message: string };
+
+/**
+ * One call's telephony leg, for the call's whole life (across its streams): the control. Its
+ * media comes and goes as LegMedia, reported to a LegListener. Every method resolves, and a
+ * carrier's refusal is a result, never an exception.
+ */
+export interface TelephonyLeg {
+  /** Why the leg cannot act on the call (e.g. no REST credentials); undefined when it can. */
+  readonly unavailable: string | undefined;
+  /**
+   * What a call handed back after a failed transfer must present to be resumed (Twilio: the
+   * nonce of its `<Dial action>` URL); undefined when the leg keeps the call itself.
+   */
+  readonly resumeKey: string | undefined;
+  /** Ends the call at the carrier, once per call; a call already over counts as done. */
+  hangup(): Promise<void>;
+  /** Says `message` to the caller, then ends the call (a fallback); once per call, as hangup(). */
+  hangupWithMessage(message: string): Promise<void>;
+  /** Hands the call to `target` (one of the agent's configured targets): resolves once the carrier took it. */
+  transfer(target: TransferTarget): Promise<LegResult>;
+  /** Sends DTMF digits out of band (0-9 * # A-D, `w`/`W` pauses). */
+  sendDigits(digits: string): Promise<LegResult>;
+  /** ms the leg expects its media to be away and come back (a restart it caused); 0 when none. */
+  mediaRestartMs(): number;
+  /** A media stream attached: any expected restart is over. */
+  mediaAttached(): void;
+}
+
+/** What a leg is built from: the call, for control requests that name it. */
+export interface LegCall {
+  readonly callSid: string;
+  readonly agent: AgentConfig;
+  readonly from?: string;
+  readonly to?: string;
+}

@@ -1,0 +1,27 @@
+/** Phone numbers and digit runs, masked before anything leaves the process for a person to read. */
+
+/** `+15557654321` → `•••4321`; anything without 4 digits shows as `•••`. */
+export function maskNumber(n: string | undefined): string {
+  const digits = (n ?? '').replace(/\D/g, '');
+  return digits.length >= 4 ? `•••${digits.slice(-4)}` : '•••';
+}
+
+/**
+ * Masks digit runs that look like card, account or phone numbers (6+ digits, spaces or dashes
+ * allowed between them, spoken words for digits included) before a transcript is stored.
+ */
+export function redactNumbers(text: string): string {
+  const digitWord = '(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|\\d)';
+  const run = new RegExp(`(?:${digitWord}[\\s-]*){6,}`, 'gi');
+  return text.replace(run, (m) => (m.replace(/[^0-9a-z]/gi, '').length >= 6 ? '[redacted] ' : m)).trimEnd();
+}
+
+/**
+ * Text for a page (a refused reload's message): phone numbers masked as maskNumber does, and
+ * absolute file paths shortened to their last part — the server's layout is not the page's business.
+ */
+export function maskForPage(text: string): string {
+  return text
+    .replace(/(?:[A-Za-z]:)?(?:[\\/][^\s\\/'"`:,;()]+){2,}/g, (p) => `…/${p.split(/[\\/]/).pop() ?? ''}`)
+    .replace(/\+?\d[\d().\s-]{5,}\d/g, (m) => (m.replace(/\D/g, '').length >= 7 ? maskNumber(m) : m));
+}
