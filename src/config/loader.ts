@@ -8,6 +8,7 @@ import { issueLines, strictKeysErrorMap } from './suggest.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../observability/logger.js';
 import { ACCOUNT_SID_RE } from '../twilio/wire.js';
 import { isLoopbackHostname } from '../omni/key-policy.js';
+import { weakSecretProblem } from './secret-strength.js';
 
 /** Thrown for any configuration problem; the message names the field and the fix. */
 export class ConfigError extends Error {
@@ -141,6 +142,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     throw new ConfigError(`TWILIO_API_BASE must be an origin like http://127.0.0.1:4010 (got "${apiBase}")`);
   }
   const skip = oneOf(env, 'TWILIO_SIGNATURE_VALIDATION', ['on', 'off'], 'on');
+  const adminToken = strongToken(env, 'ADMIN_TOKEN');
   return {
     port,
     host: env.HOST || '0.0.0.0',
@@ -153,13 +155,29 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     twilioAuthToken: env.TWILIO_AUTH_TOKEN || undefined,
     twilioApiBase: apiBase,
     skipSignatureValidation: skip === 'off',
-    adminToken: env.ADMIN_TOKEN || undefined,
+    adminToken,
     streamTokenSecret: env.STREAM_TOKEN_SECRET || undefined,
     trustProxyHops: trustHops(env.TRUST_PROXY_HOPS),
     configPath: env.BRIDGE_CONFIG || DEFAULT_CONFIG_PATH,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS),
   };
+}
+
+/**
+ * A token the bridge checks itself, which guards call control: at least 128 bits of randomness
+ * by src/config/secret-strength.ts, on any PUBLIC_URL (loopback included: the same file and
+ * environment reach production). The message names the variable and the fix, never the value.
+ */
+function strongToken(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name] || undefined;
+  if (value === undefined) return undefined;
+  const problem = weakSecretProblem(value);
+  if (problem)
+    throw new ConfigError(
+      `${name} is too weak: ${problem}; it needs at least 128 bits of randomness — generate one with \`openssl rand -hex 32\` (the value is not shown)`,
+    );
+  return value;
 }
 
 function hostnameOf(url: string): string {

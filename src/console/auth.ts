@@ -25,6 +25,9 @@ const MAX_SESSIONS = 200;
 export class ConsoleSessions {
   private readonly sessions = new Map<string, ConsoleSession>();
 
+  /** told of every session that ends: logout, expiry, or eviction past MAX_SESSIONS */
+  onEnd?: (id: string) => void;
+
   constructor(
     private readonly ttlMs = SESSION_TTL_MS,
     private readonly now: () => number = Date.now,
@@ -37,7 +40,7 @@ export class ConsoleSessions {
       expires: this.now() + this.ttlMs,
     };
     this.sessions.set(s.id, s);
-    while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    while (this.sessions.size > MAX_SESSIONS) this.end(this.sessions.keys().next().value);
     return s;
   }
 
@@ -46,47 +49,14 @@ export class ConsoleSessions {
     const s = this.sessions.get(id);
     if (!s) return undefined;
     if (s.expires <= this.now()) {
-      this.sessions.delete(id);
+      this.end(id);
       return undefined;
     }
     return s;
   }
 
   end(id: string | undefined): void {
-    if (id) this.sessions.delete(id);
-  }
-}
-
-/**
- * Failed logins, per client address and in total, over a sliding minute: past the limit every
- * login is refused (429) until the window moves on, so the token cannot be guessed online.
- */
-export class LoginLimiter {
-  private readonly perIp = new Map<string, number[]>();
-  private all: number[] = [];
-
-  constructor(
-    private readonly maxPerIp = 5,
-    private readonly maxTotal = 30,
-    private readonly windowMs = 60_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  private recent(list: number[] | undefined): number[] {
-    const since = this.now() - this.windowMs;
-    return (list ?? []).filter((t) => t > since);
-  }
-
-  blocked(ip: string): boolean {
-    this.all = this.recent(this.all);
-    return this.recent(this.perIp.get(ip)).length >= this.maxPerIp || this.all.length >= this.maxTotal;
-  }
-
-  failed(ip: string): void {
-    const t = this.now();
-    this.perIp.set(ip, [...this.recent(this.perIp.get(ip)), t]);
-    this.all.push(t);
-    if (this.perIp.size > 10_000) this.perIp.delete(this.perIp.keys().next().value!);
+    if (id && this.sessions.delete(id)) this.onEnd?.(id);
   }
 }
 

@@ -4,7 +4,9 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BridgeContext } from '../server/context.js';
 import type { ReloadResult } from '../server/reload.js';
-import { ConsoleSessions, LoginLimiter, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
+import { isLoopbackOrigin } from '../config/loader.js';
+import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/source-backoff.js';
+import { ConsoleSessions, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
 import { EventStreams, openEventStream } from './sse.js';
 import { maskForPage } from '../observability/redact.js';
@@ -45,21 +47,27 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
   const adminToken = ctx.config.env.adminToken;
   if (!adminToken) return;
   const sessions = new ConsoleSessions();
-  const limiter = new LoginLimiter();
+  // Wrong logins back off per source, never globally, and a right token always gets in (decisions.md).
+  const backoff = new SourceBackoff();
+  const refusedLog = new QuietLog((f) => ctx.logger.warn(f, 'console login refused: wrong token'));
   const streams = new EventStreams();
+  // A session's event streams end with it (logout, expiry, eviction), not at the next heartbeat.
+  sessions.onEnd = (id) => streams.closeSession(id);
   const secure = ctx.config.env.publicUrl.startsWith('https:');
-  const publicOrigin = new URL(ctx.config.env.publicUrl).origin;
 
   const refuse = (reply: FastifyReply, code: number, error: string, reason: string) => {
     ctx.metrics.webhooksRejected.inc({ route: 'console', reason });
     return reply.code(code).type('application/json').send({ error });
   };
 
-  /** Same-origin requests only: the Origin a browser sends must be this bridge's. */
+  const origins = allowedOrigins(ctx.config.env.publicUrl);
+  /**
+   * Same-origin requests only: the Origin a browser sends must be PUBLIC_URL's, never whatever the
+   * Host header says (a rebound DNS name sends its own Host and Origin alike).
+   */
   const sameOrigin = (req: FastifyRequest): boolean => {
     const origin = req.headers.origin;
-    if (!origin) return false;
-    return origin === publicOrigin || origin === `${req.protocol}://${req.headers.host ?? ''}`;
+    return typeof origin === 'string' && origins.has(origin);
   };
 
   /** the last reload's result (any source), as a page may see it, for a page opened afterwards */
@@ -111,11 +119,16 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
 
     scope.post('/console/login', async (req, reply) => {
       if (!sameOrigin(req)) return refuse(reply, 403, 'cross-site request refused', 'bad_origin');
-      if (limiter.blocked(req.ip)) return refuse(reply, 429, 'too many failed logins; wait a minute', 'login_rate');
       const token = (req.body as { token?: unknown } | undefined)?.token;
+      // The token is checked first (hashed, constant time): a right one is never refused by the
+      // backoff, whoever else shares its source address.
       if (typeof token !== 'string' || token.length > 512 || !sameSecret(token, adminToken)) {
-        limiter.failed(req.ip);
-        ctx.logger.warn({ ip: req.ip }, 'console login refused: wrong token');
+        refusedLog.note({ ip: req.ip });
+        const wait = backoff.refused(req.ip);
+        if (wait > 0) {
+          void reply.header('retry-after', retryAfterSeconds(wait));
+          return refuse(reply, 429, 'too many failed logins from this address; wait and retry', 'login_rate');
+        }
         return refuse(reply, 401, 'wrong token', 'bad_login');
       }
       const s = sessions.create();
@@ -145,6 +158,7 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       openEventStream(req, reply, ctx, {
         streams,
         call: typeof call === 'string' && /^CA[0-9a-fA-F]{32}$/.test(call) ? call : undefined,
+        session: req.consoleSession!,
         alive: () => sessions.get(req.consoleSession!.id) !== undefined,
       });
     });
@@ -185,4 +199,20 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       return reply.code(r.ok ? 200 : 422).send(pageReload(r));
     });
   });
+}
+
+/**
+ * The Origins a console request may come from: PUBLIC_URL's only. When PUBLIC_URL is a loopback
+ * origin (the default http://localhost:PORT, the tests), its other loopback spellings with the
+ * same scheme and port too (localhost, 127.0.0.1, [::1]): no other site's page can send those, so
+ * DNS rebinding (which sends the attacker's name) still fails.
+ */
+export function allowedOrigins(publicUrl: string): Set<string> {
+  const u = new URL(publicUrl);
+  const out = new Set([u.origin]);
+  if (isLoopbackOrigin(publicUrl)) {
+    const port = u.port ? `:${u.port}` : '';
+    for (const host of ['localhost', '127.0.0.1', '[::1]']) out.add(`${u.protocol}//${host}${port}`);
+  }
+  return out;
 }

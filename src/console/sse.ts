@@ -9,9 +9,28 @@ const MAX_STREAMS = 32;
 const MAX_QUEUED_BYTES = 1 << 20;
 const HEARTBEAT_MS = 15_000;
 
-/** The open event streams of one console (one bridge): their number is bounded. */
+/** The open event streams of one console (one bridge): bounded in number, closed with their session. */
 export class EventStreams {
   open = 0;
+  private readonly bySession = new Map<string, Set<() => void>>();
+
+  track(session: string, close: () => void): void {
+    let set = this.bySession.get(session);
+    if (!set) this.bySession.set(session, (set = new Set()));
+    set.add(close);
+  }
+
+  untrack(session: string, close: () => void): void {
+    const set = this.bySession.get(session);
+    set?.delete(close);
+    if (set?.size === 0) this.bySession.delete(session);
+  }
+
+  /** Ends every stream of a session (logout, expiry, eviction) at once. */
+  closeSession(session: string): void {
+    for (const close of [...(this.bySession.get(session) ?? [])]) close();
+    this.bySession.delete(session);
+  }
 }
 
 /**
@@ -22,7 +41,7 @@ export function openEventStream(
   req: FastifyRequest,
   reply: FastifyReply,
   ctx: BridgeContext,
-  o: { streams: EventStreams; call?: string; alive: () => boolean },
+  o: { streams: EventStreams; call?: string; session: { id: string; expires: number }; alive: () => boolean },
 ): void {
   if (o.streams.open >= MAX_STREAMS) {
     void reply.code(429).send({ error: 'too many open event streams' });
@@ -76,11 +95,17 @@ export function openEventStream(
     res.write(': keepalive\n\n');
   }, HEARTBEAT_MS);
   heartbeat.unref();
+  // The stream ends with its session: at logout (closeSession) and when it expires.
+  const expiry = setTimeout(close, Math.min(Math.max(0, o.session.expires - Date.now()), 2 ** 31 - 1));
+  expiry.unref();
+  o.streams.track(o.session.id, close);
   function close(): void {
     if (closed) return;
     closed = true;
     o.streams.open--;
     clearInterval(heartbeat);
+    clearTimeout(expiry);
+    o.streams.untrack(o.session.id, close);
     unsubscribe();
     res.end();
   }

@@ -1,8 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { sameSecret } from '../console/auth.js';
 import type { BridgeContext } from './context.js';
 import { destinationHint, outboundPolicyOf } from './outbound-policy.js';
+import { QuietLog, retryAfterSeconds, SourceBackoff } from './source-backoff.js';
 
 const outboundBody = z
   .object({
@@ -18,14 +19,17 @@ const outboundBody = z
   })
   .strict();
 
-/** Constant-time bearer check; no token configured = the admin API is off (404). */
-function authorized(ctx: BridgeContext, req: FastifyRequest): boolean {
-  const token = ctx.config.env.adminToken;
-  const header = req.headers.authorization ?? '';
-  if (!token || !header.startsWith('Bearer ')) return false;
-  const a = Buffer.from(header.slice(7));
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** The bearer token of an Authorization header (bounded), or undefined. */
+export function bearerOf(req: FastifyRequest): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string' || !header.startsWith('Bearer ') || header.length > 1024) return undefined;
+  return header.slice(7);
+}
+
+/** Bearer check: both sides hashed, compared in constant time (neither content nor length leaks). */
+function authorized(token: string, req: FastifyRequest): boolean {
+  const given = bearerOf(req);
+  return given !== undefined && sameSecret(given, token);
 }
 
 /**
@@ -37,12 +41,25 @@ function callSidParam(req: FastifyRequest): string {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): void {
+  // Wrong or missing tokens back off per source (never globally); a right token always passes
+  // (docs/decisions.md, "Wrong credentials back off per source").
+  const backoff = new SourceBackoff();
+  const refusedLog = new QuietLog((f) => ctx.logger.warn(f, 'admin API refused: wrong or missing bearer token'));
   const guard = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!ctx.config.env.adminToken) return reply.code(404).send({ error: 'admin API disabled (set ADMIN_TOKEN)' });
-    if (!authorized(ctx, req)) {
-      ctx.metrics.webhooksRejected.inc({ route: 'admin', reason: 'unauthorized' });
-      return reply.code(401).send({ error: 'unauthorized' });
+    const token = ctx.config.env.adminToken;
+    if (!token) return reply.code(404).send({ error: 'admin API disabled (set ADMIN_TOKEN)' });
+    if (authorized(token, req)) return;
+    refusedLog.note({ ip: req.ip, route: req.routeOptions.url });
+    const wait = backoff.refused(req.ip);
+    if (wait > 0) {
+      ctx.metrics.webhooksRejected.inc({ route: 'admin', reason: 'rate_limited' });
+      return reply
+        .code(429)
+        .header('retry-after', retryAfterSeconds(wait))
+        .send({ error: 'too many refused requests from this address; wait and retry' });
     }
+    ctx.metrics.webhooksRejected.inc({ route: 'admin', reason: 'unauthorized' });
+    return reply.code(401).send({ error: 'unauthorized' });
   };
 
   // Outbound: Twilio dials and, on answer, requests /twilio/outbound (signed), whose TwiML

@@ -6,10 +6,18 @@ export interface ConsoleLogin {
   setCookie: string;
 }
 
-export async function consoleLogin(base: string, token: string): Promise<ConsoleLogin> {
+/**
+ * Logs in at `base` with the Origin a browser on `origin` would send (default: `base`, which is
+ * the bridge's PUBLIC_URL in the harness) and any extra headers (X-Forwarded-For).
+ */
+export async function consoleLogin(
+  base: string,
+  token: string,
+  o: { origin?: string; headers?: Record<string, string> } = {},
+): Promise<ConsoleLogin> {
   const res = await fetch(`${base}/console/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', origin: base },
+    headers: { 'content-type': 'application/json', origin: o.origin ?? base, ...(o.headers ?? {}) },
     body: JSON.stringify({ token }),
   });
   if (res.status !== 204) throw new Error(`login failed: ${res.status}`);

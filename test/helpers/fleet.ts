@@ -13,11 +13,12 @@ import { freePort, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN } from '../../src/sim/stack.j
 import { startTwilioSimulator, type HumanBehaviour, type TwilioSimulator } from '../../src/sim/twilio/index.js';
 import { BRIDGE_CLI, waitHealthy } from './process.js';
 import { dropPrefix, randomPrefix, REDIS_URL } from './redis.js';
+import { testToken } from './tokens.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 /** Every replica's PUBLIC_URL: what Twilio signs. The simulator maps it to the replicas. */
 export const FLEET_PUBLIC_URL = 'http://127.0.0.1:9';
-export const FLEET_ADMIN_TOKEN = 'fleet-admin-token-for-tests-0123456789';
+export const FLEET_ADMIN_TOKEN = testToken('fleet admin');
 
 export interface Replica {
   id: string;

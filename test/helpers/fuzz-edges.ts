@@ -20,9 +20,10 @@ import {
   type TwilioFrameState,
   type WireFrame,
 } from './fuzz-frames.js';
+import { testToken } from './tokens.js';
 
 /** The admin token of the fuzzed bridges (random requests present it, right or wrong). */
-export const ADMIN_TOKEN = 'fuzz-admin-token-5c1e9a';
+export const ADMIN_TOKEN = testToken('fuzz admin');
 
 /**
  * Timers, sockets and servers created from now on and not yet gone (async_hooks: a timer is

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG_PATH } from '../../src/config/loader.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { testToken } from '../helpers/tokens.js';
 
 /**
  * A leaked admin token must not become a toll-fraud tool: POST /admin/calls dials only the agents'
@@ -12,7 +13,7 @@ import { startHarness, type Harness } from '../helpers/harness.js';
  * counted, and Twilio's REST API is never called.
  */
 
-const ADMIN = 'admin-token-for-outbound-test-4e2b';
+const ADMIN = testToken('outbound admin');
 let h: Harness | undefined;
 const dirs: string[] = [];
 afterEach(async () => {

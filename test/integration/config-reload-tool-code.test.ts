@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bridgeTestConfig } from '../helpers/bridge-stack.js';
 import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
+import { testToken } from '../helpers/tokens.js';
 
-const ADMIN = 'tool-code-reload-admin-token-8c2e';
+const ADMIN = testToken('tool code admin');
 let b: BridgeProcess | undefined;
 const dirs: string[] = [];
 afterEach(async () => {

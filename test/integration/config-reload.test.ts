@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { bridgeTestConfig, CALLER, SUPPORT_NUMBER } from '../helpers/bridge-stack.js';
 import { adminCalls, eventually, startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
+import { testToken } from '../helpers/tokens.js';
 
-const ADMIN = 'reload-admin-token-c41f0b';
+const ADMIN = testToken('reload admin');
 const NEW_NUMBER = '+15550003333';
 const SIGHUP_NUMBER = '+15550004444';
 

@@ -13,9 +13,10 @@ import { freePort } from '../../src/sim/stack.js';
 import { bridgeTestConfig } from '../helpers/bridge-stack.js';
 import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
 import { BRIDGE_CLI } from '../helpers/process.js';
+import { testToken } from '../helpers/tokens.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const ADMIN = 'secret-names-admin-token-5d1c8e';
+const ADMIN = testToken('secret names admin');
 const TWILIO_TOKEN = 'twilio-auth-token-for-names-test-3a9f';
 const TEST_MS = 120_000;
 

@@ -10,8 +10,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeTestConfig, CALLER, SUPPORT_NUMBER } from '../helpers/bridge-stack.js';
 import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-process.js';
+import { testToken } from '../helpers/tokens.js';
 
-const ADMIN = 'browser-admin-token-2b7d91e4';
+const ADMIN = testToken('browser admin');
 const NEW_NUMBER = '+15550003333';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WAIT = 45_000;

@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { loadScenario } from '../../src/sim/engine/scenario.js';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { testToken } from '../helpers/tokens.js';
 
-const ADMIN = 'admin-token-for-ops-test-7c1d';
+const ADMIN = testToken('operations admin');
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();

@@ -18,8 +18,9 @@ import {
   waitFor,
   type Harness,
 } from '../helpers/control.js';
+import { testToken } from '../helpers/tokens.js';
 
-const ADMIN = 'operator-actions-admin-token-3b9d71';
+const ADMIN = testToken('operator actions admin');
 /** 250 characters: 10 s of the scripted agent's voice, far longer than any prompt action takes */
 const LONG_REPLY =
   `${'Let me read you the full terms and conditions of your plan, clause by clause. '.repeat(4)}`.slice(0, 250);

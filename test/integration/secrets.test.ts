@@ -7,6 +7,7 @@ import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { verifyBridgeSignature } from '../../src/tools/signing.js';
 import type { CallResult } from '../../src/sim/twilio/types.js';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../helpers/harness.js';
+import { testToken } from '../helpers/tokens.js';
 
 /**
  * Full calls (tools local and webhook, a transfer, hang-ups by the human and by the admin API)
@@ -17,7 +18,7 @@ import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '..
  */
 
 const PYAI_API_KEY = 'pyai-sk-live-7Hq2Zt9WmXv4';
-const ADMIN_TOKEN = 'admin-tok-Rz6Wd8Fs3Gh1';
+const ADMIN_TOKEN = testToken('secrets admin');
 const HOOK_TOKEN = 'hook-auth-Q8r4Lm2Nx6';
 const HOOK_AUTH = `Bearer ${HOOK_TOKEN}`;
 const HOOK_SIGNING = 'hook-sign-Vb5Kc1Jp7Ty3';

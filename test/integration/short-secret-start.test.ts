@@ -25,7 +25,7 @@ function serve(env: Record<string, string>) {
   return { exited, output: () => out };
 }
 
-describe('secret length at start-up', () => {
+describe('secret strength at start-up', () => {
   it('refuses to start with a 3-character ADMIN_TOKEN on a public URL, naming the variable but never printing the secret', async () => {
     const p = serve({
       PORT: String(await freePort()),
@@ -34,7 +34,18 @@ describe('secret length at start-up', () => {
       ADMIN_TOKEN: 'q7z',
     });
     expect(await p.exited).toBe(1);
-    expect(p.output()).toContain('ADMIN_TOKEN is too short');
+    expect(p.output()).toContain('ADMIN_TOKEN is too weak');
     expect(p.output()).not.toContain('q7z');
   }, 30_000);
+
+  it('refuses to start with a long but guessable ADMIN_TOKEN (repeated, or words), even on loopback, and says how to make one', async () => {
+    for (const weak of ['a'.repeat(64), 'my-super-secret-admin-token-2024']) {
+      const port = String(await freePort());
+      const p = serve({ PORT: port, PUBLIC_URL: `http://127.0.0.1:${port}`, ADMIN_TOKEN: weak });
+      expect(await p.exited, `${weak.length} characters`).toBe(1);
+      expect(p.output()).toContain('ADMIN_TOKEN is too weak');
+      expect(p.output()).toContain('openssl rand -hex 32');
+      expect(p.output()).not.toContain(weak);
+    }
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,15 +189,36 @@ describe('environment variables with a fixed set of values', () => {
 describe('secret length at start', () => {
   const PUBLIC = { PUBLIC_URL: 'https://bridge.example.com' };
 
-  it('refuses a 3-character ADMIN_TOKEN on a public URL, naming the variable but not the value', () => {
-    let msg = '';
-    try {
-      loadConfig({ ...PUBLIC, ADMIN_TOKEN: 'q7z' });
-    } catch (err) {
-      msg = (err as Error).message;
-    }
-    expect(msg).toMatch(/^ADMIN_TOKEN is too short: at least 16 characters/);
-    expect(msg).not.toContain('q7z');
+  it('refuses an ADMIN_TOKEN without 128 bits of randomness on any PUBLIC_URL, naming the variable and the fix but not the value', () => {
+    for (const weak of [
+      'q7z',
+      'a'.repeat(64),
+      'abc123'.repeat(10),
+      '0123456789abcdefghijklmnopqrstuvwxyz',
+      'my-super-secret-admin-token-2024',
+      'correcthorsebatterystaple',
+    ])
+      for (const url of ['https://bridge.example.com', 'http://127.0.0.1:8080']) {
+        let msg = '';
+        try {
+          loadConfig({ PUBLIC_URL: url, ADMIN_TOKEN: weak });
+        } catch (err) {
+          msg = (err as Error).message;
+        }
+        expect(msg, `${weak.length}-character token on ${url}`).toMatch(/^ADMIN_TOKEN is too weak: /);
+        expect(msg).toContain('openssl rand -hex 32');
+        expect(msg).not.toContain(weak);
+      }
+  });
+
+  it('accepts ADMIN_TOKENs made by openssl rand (hex 16 and 32, base64 24)', () => {
+    for (let i = 0; i < 200; i++)
+      for (const token of [
+        randomBytes(16).toString('hex'),
+        randomBytes(32).toString('hex'),
+        randomBytes(24).toString('base64'),
+      ])
+        expect(loadConfig({ ...PUBLIC, ADMIN_TOKEN: token }).env.adminToken).toBe(token);
   });
 
   it('refuses a short Twilio auth token, stream-token key and tool signing secret; a short Omni key under 8', () => {
@@ -225,8 +247,8 @@ describe('secret length at start', () => {
   it('accepts short secrets on a loopback PUBLIC_URL (the development recipe and the tests)', () => {
     for (const url of ['http://127.0.0.1:8080', 'http://localhost:8080', 'http://[::1]:8080', undefined]) {
       expect(
-        loadConfig({ ...(url ? { PUBLIC_URL: url } : {}), TWILIO_AUTH_TOKEN: 'dev-token', ADMIN_TOKEN: 'q7z' }).env
-          .adminToken,
+        loadConfig({ ...(url ? { PUBLIC_URL: url } : {}), TWILIO_AUTH_TOKEN: 'dev-token', STREAM_TOKEN_SECRET: 'q7z' })
+          .env.streamTokenSecret,
       ).toBe('q7z');
     }
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallHistory, percentile } from '../../../src/console/history.js';
-import { ConsoleSessions, LoginLimiter, readCookie, sameSecret } from '../../../src/console/auth.js';
+import { ConsoleSessions, readCookie, sameSecret } from '../../../src/console/auth.js';
 import type { CallRecord } from '../../../src/call/record.js';
 
 function record(i: number, o: Partial<CallRecord> & { v2v?: number[] } = {}): CallRecord {
@@ -88,17 +88,22 @@ describe('console sessions and logins', () => {
     expect(a.id.length).toBeGreaterThanOrEqual(40);
   });
 
-  it('refuses logins after five failures from one address within a minute, and lets them through after', () => {
+  it('tells of every session that ends, by logout, expiry or eviction (its event streams close then)', () => {
     let now = 0;
-    const l = new LoginLimiter(5, 30, 60_000, () => now);
-    for (let i = 0; i < 5; i++) {
-      expect(l.blocked('1.2.3.4')).toBe(false);
-      l.failed('1.2.3.4');
-    }
-    expect(l.blocked('1.2.3.4')).toBe(true);
-    expect(l.blocked('5.6.7.8')).toBe(false);
-    now = 61_000;
-    expect(l.blocked('1.2.3.4')).toBe(false);
+    const s = new ConsoleSessions(1000, () => now);
+    const ended: string[] = [];
+    s.onEnd = (id) => ended.push(id);
+    const a = s.create();
+    const b = s.create();
+    s.end(a.id);
+    s.end(a.id); // once
+    now = 1000;
+    expect(s.get(b.id)).toBeUndefined();
+    expect(ended).toEqual([a.id, b.id]);
+    now = 0;
+    const first = s.create();
+    for (let i = 0; i < 200; i++) s.create();
+    expect(ended.at(-1)).toBe(first.id);
   });
 
   it('compares secrets of any length and reads one cookie', () => {

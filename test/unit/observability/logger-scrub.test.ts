@@ -5,7 +5,7 @@ import { LogCapture } from '../../helpers/harness.js';
 
 describe('log scrubbing of configured secrets', () => {
   it('scrubs a 3-character secret that is configured (development, loopback PUBLIC_URL) from every line', () => {
-    const env = { PUBLIC_URL: 'http://127.0.0.1:8080', ADMIN_TOKEN: 'q7z', TWILIO_AUTH_TOKEN: 'dev-token' };
+    const env = { PUBLIC_URL: 'http://127.0.0.1:8080', STREAM_TOKEN_SECRET: 'q7z', TWILIO_AUTH_TOKEN: 'dev-token' };
     const cfg = loadConfig(env);
     const logs = new LogCapture();
     const logger = createLogger({ level: 'info', destination: logs, secrets: collectSecrets(cfg, env) });
