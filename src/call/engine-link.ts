@@ -1,11 +1,33 @@
 import { EventEmitter } from 'node:events';
-import { OmniClient } from '../omni/client.js';
+import { OmniClient, type OmniClientEvents, type OmniClientOptions } from '../omni/client.js';
 import { classifyClose } from '../omni/close-policy.js';
 import type { ConfigurePayload, OmniEvent } from '../omni/events.js';
+import {
+  afterHello,
+  attemptBudgetMs,
+  decideReconnect,
+  DEFAULT_RECONNECT_POLICY,
+  dropCauseOf,
+  NO_RECONNECTS,
+  type DropCause,
+  type LostCause,
+  type ReconnectHistory,
+  type ReconnectPolicy,
+} from './reconnect.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
 import type { HoldMeter } from '../net/write-coalescer.js';
+
+export type { LostCause } from './reconnect.js';
+
+/** What the link uses of an engine session's client (OmniClient; tests give a fake). */
+export type EngineClient = Pick<
+  OmniClient,
+  'connect' | 'sendAudio' | 'sendDtmf' | 'sendToolResult' | 'end' | 'bufferedAmount' | 'outputRate'
+> & {
+  on<K extends keyof OmniClientEvents>(event: K, listener: (...args: OmniClientEvents[K]) => void): unknown;
+};
 
 export interface EngineLinkOptions {
   baseUrl: string;
@@ -35,20 +57,15 @@ export interface EngineLinkOptions {
   sockets?: SocketTuning;
   logger: Logger;
   metrics?: Metrics;
+  /** makes each engine session's client (default: an OmniClient on a socket) */
+  client?: (opts: OmniClientOptions) => EngineClient;
 }
 
 /** ~2.5 s of 24 kHz audio queued in the socket: past this the engine is stalled, not busy. */
 const SOCKET_HIGH_WATER = 128 * 1024;
 const SOCKET_LOW_WATER = 32 * 1024;
 
-/** All reconnect attempts of one outage happen within this window. */
-const RETRY_WINDOW_MS = 5000;
-const MIN_ATTEMPT_MS = 250;
-
 export type LinkState = 'connecting' | 'ready' | 'reconnecting' | 'ended';
-
-/** Why the link gave up: the session maps it to the call's outcome. */
-export type LostCause = 'refused' | 'closed' | 'silent' | 'flapping';
 
 export interface LinkLost {
   code: number;
@@ -71,11 +88,12 @@ export interface EngineLinkEvents {
 }
 
 /**
- * One call's connection to the engine, across reconnects. Owns the OmniClient of the moment,
- * holds caller audio (copied, bounded) until the engine can take it and replays it in order,
- * and applies the close policy of omni-protocol.md §8: abnormal closes reconnect with backoff
- * and a fresh, complete `configure` carrying the conversation so far; policy closes and
- * exhausted retries end the link with `lost` so the session can run the agent's fallback.
+ * One call's connection to the engine, across reconnects. Owns the client of the moment (an
+ * OmniClient, or what `client` makes), holds caller audio (copied, bounded) until the engine can
+ * take it and replays it in order, and applies the close policy of omni-protocol.md §8: abnormal
+ * closes reconnect with backoff and a fresh, complete `configure` carrying the conversation so
+ * far; policy closes and exhausted retries end the link with `lost` so the session can run the
+ * agent's fallback. Whether to reconnect is decided by src/call/reconnect.ts (a pure function).
  *
  * Two bounds beyond §8: an engine that opens the socket but does not say `hello`
  * within `helloTimeoutMs` is dropped like an abnormal close; and reconnects are counted in a
@@ -87,18 +105,17 @@ export interface EngineLinkEvents {
  * `reconnecting`(attempt), `lost`(LinkLost), `ended`(code) — exactly one of `lost`/`ended`.
  */
 export class EngineLink extends EventEmitter<EngineLinkEvents> {
-  private client: OmniClient | undefined;
+  private client: EngineClient | undefined;
   private pending: Int16Array[] = [];
   private readonly maxPendingFrames: number;
-  private attempt = 0;
-  private retryWindowStart = 0;
+  /** when to reconnect and when to give up (src/call/reconnect.ts), and what it remembers */
+  private readonly policy: ReconnectPolicy;
+  private history: ReconnectHistory = NO_RECONNECTS;
   private retryTimer: NodeJS.Timeout | undefined;
   private helloTimer: NodeJS.Timeout | undefined;
   /** the current client said hello (or session_started / configured) */
   private alive = false;
   private aliveSince = 0;
-  /** when each reconnect of this call was started (performance.now()), for the sliding window */
-  private reconnectTimes: number[] = [];
   private endedByUs = false;
   state: LinkState = 'connecting';
   stats = { pendingDropped: 0, reconnects: 0, flaps: 0, closeCodes: [] as number[], connectMs: [] as number[] };
@@ -110,6 +127,13 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
     super();
     this.maxPendingFrames = Math.max(1, Math.ceil(opts.maxPendingMs / 20));
     this.holdMeter = opts.sockets?.coalescer ? opts.metrics?.writeHold.labels('to_engine') : undefined;
+    const d = DEFAULT_RECONNECT_POLICY;
+    this.policy = {
+      ...d,
+      delaysMs: opts.retryDelaysMs ?? d.delaysMs,
+      maxReconnects: opts.maxReconnects ?? d.maxReconnects,
+      windowMs: opts.reconnectWindowMs ?? d.windowMs,
+    };
   }
 
   get outputRate(): number {
@@ -184,21 +208,15 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
    * resilience target: at most 3 attempts within 5 s), so the caller's wait stays bounded.
    */
   private attemptTimeoutMs(): number {
-    return this.boundByRetryWindow(this.opts.connectTimeoutMs);
+    return attemptBudgetMs(performance.now(), this.opts.connectTimeoutMs, this.history, this.policy);
   }
 
   /** The hello deadline: the configured one, within the outage's window on a reconnect. */
   private helloTimeoutMs(): number {
-    return this.boundByRetryWindow(this.opts.helloTimeoutMs ?? 5000);
+    return attemptBudgetMs(performance.now(), this.opts.helloTimeoutMs ?? 5000, this.history, this.policy);
   }
 
-  private boundByRetryWindow(ms: number): number {
-    if (this.attempt === 0) return ms;
-    const left = RETRY_WINDOW_MS - (performance.now() - this.retryWindowStart);
-    return Math.max(MIN_ATTEMPT_MS, Math.min(ms, left));
-  }
-
-  private flushPending(client: OmniClient): void {
+  private flushPending(client: EngineClient): void {
     let i = 0;
     while (i < this.pending.length && client.bufferedAmount < SOCKET_HIGH_WATER) client.sendAudio(this.pending[i++]!);
     this.pending.splice(0, i);
@@ -219,7 +237,7 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
 
   private async connect(configure: ConfigurePayload): Promise<void> {
     const { logger, metrics } = this.opts;
-    const client = new OmniClient({
+    const client = (this.opts.client ?? ((o) => new OmniClient(o)))({
       baseUrl: this.opts.baseUrl,
       apiKey: this.opts.apiKey,
       rate: this.opts.rate,
@@ -266,13 +284,16 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
    * dead air: without hello (or session_started / configured / config_ack) in time, this session
    * is dropped and handled like an abnormal close (reconnect, then `lost`).
    */
-  private armHelloDeadline(client: OmniClient): void {
+  private armHelloDeadline(client: EngineClient): void {
     const timeoutMs = this.helloTimeoutMs();
     this.clearHelloTimer();
     this.helloTimer = setTimeout(() => {
       this.helloTimer = undefined;
       if (client !== this.client || this.alive || this.state !== 'ready') return;
-      this.opts.logger.warn({ timeoutMs, attempt: this.attempt }, 'engine said nothing: no hello within the deadline');
+      this.opts.logger.warn(
+        { timeoutMs, attempt: this.history.attempt },
+        'engine said nothing: no hello within the deadline',
+      );
       this.opts.metrics?.engineDeadlines.inc({ deadline: 'hello' });
       this.client = undefined; // its close (after our session_ending) is no longer this link's business
       client.end();
@@ -281,89 +302,80 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
   }
 
   /** The engine said hello: the session is up, and an outage (if one was running) is over. */
-  private onAlive(client: OmniClient): void {
+  private onAlive(client: EngineClient): void {
     if (client !== this.client || this.alive || this.state === 'ended') return;
     this.clearHelloTimer();
     this.alive = true;
     this.aliveSince = performance.now();
-    if (this.attempt > 0) this.opts.metrics?.engineReconnects.inc({ result: 'ok' });
-    // The per-outage budget starts again; the sliding window (reconnectTimes) does not.
-    this.attempt = 0;
-    this.retryWindowStart = 0;
+    if (this.history.attempt > 0) this.opts.metrics?.engineReconnects.inc({ result: 'ok' });
+    // The per-outage budget starts again; the sliding window does not.
+    this.history = afterHello(this.history);
     this.emit('ready');
   }
 
-  private onClose(client: OmniClient, code: number, reason: string): void {
+  private onClose(client: EngineClient, code: number, reason: string): void {
     if (client !== this.client || this.endedByUs || this.state === 'ended') return;
     const { metrics } = this.opts;
     this.clearHelloTimer();
     this.stats.closeCodes.push(code);
     metrics?.engineCloses.inc({ code: String(code) });
-    const kind = classifyClose(code);
-    if (kind === 'normal') {
+    if (classifyClose(code) === 'normal') {
       this.finish();
       this.emit('ended', code);
       return;
     }
-    this.onDrop(code, reason, kind === 'fatal' ? 'refused' : 'closed');
+    this.onDrop(code, reason, dropCauseOf(code));
   }
 
   /**
    * The engine session of the moment is gone (closed abnormally, refused, or silent past the hello
    * deadline): reconnect within the outage's budget and the sliding window, or give up with `lost`.
    */
-  private onDrop(code: number, reason: string, cause: 'refused' | 'closed' | 'silent'): void {
+  private onDrop(code: number, reason: string, cause: DropCause): void {
     const { logger, metrics } = this.opts;
     const now = performance.now();
     const wasUp = this.alive;
     const upMs = wasUp ? Math.round(now - this.aliveSince) : 0;
     this.alive = false;
     if (wasUp && cause !== 'refused') {
-      // Up (it said hello), then down: a flap. Counted each time; the window below bounds them.
+      // Up (it said hello), then down: a flap. Counted each time; the window bounds them.
       this.stats.flaps++;
       metrics?.engineFlaps.inc();
     }
-    const windowMs = this.opts.reconnectWindowMs ?? 60_000;
-    const maxReconnects = this.opts.maxReconnects ?? 3;
-    this.reconnectTimes = this.reconnectTimes.filter((t) => now - t < windowMs);
-    const delays = this.opts.retryDelaysMs ?? [100, 600, 1800];
-    if (this.attempt === 0) this.retryWindowStart = now;
-    const windowLeft = RETRY_WINDOW_MS - (now - this.retryWindowStart);
-    const outageOver = this.attempt >= delays.length || windowLeft <= (delays[this.attempt] ?? 0) + MIN_ATTEMPT_MS;
-    const flapping = this.reconnectTimes.length >= maxReconnects;
-    if (cause === 'refused' || outageOver || flapping) {
-      if (this.attempt > 0 || flapping) metrics?.engineReconnects.inc({ result: 'gave_up' });
-      const lostCause: LostCause = cause === 'refused' ? 'refused' : outageOver ? cause : 'flapping';
+    const attempts = this.history.attempt;
+    const decision = decideReconnect(now, cause, this.history, this.policy);
+    this.history = decision.history;
+    const { windowMs, maxReconnects } = this.policy;
+    const inWindow = decision.history.reconnects.length;
+    if (decision.kind === 'give_up') {
+      if (decision.afterRetrying) metrics?.engineReconnects.inc({ result: 'gave_up' });
+      const lostCause: LostCause = decision.cause;
       if (lostCause === 'flapping') {
         logger.error(
-          { code, upMs, reconnects: this.reconnectTimes.length, windowMs },
+          { code, upMs, reconnects: inWindow, windowMs },
           'engine flapping: reconnect limit reached within the window',
         );
       }
-      logger.error(
-        { code, reason: reason.slice(0, 120), attempts: this.attempt, cause: lostCause },
-        'engine session lost',
-      );
+      logger.error({ code, reason: reason.slice(0, 120), attempts, cause: lostCause }, 'engine session lost');
       this.finish();
       this.emit('lost', { code, reason, fatal: cause === 'refused', cause: lostCause } satisfies LinkLost);
       return;
     }
-    const delay = delays[this.attempt]!;
-    this.attempt++;
-    this.reconnectTimes.push(now);
+    const delay = decision.delayMs;
+    const attempt = decision.history.attempt;
     this.stats.reconnects++;
     this.state = 'reconnecting';
     logger.warn(
       {
         code,
-        attempt: this.attempt,
+        attempt,
         delayMs: delay,
         cause,
-        ...(wasUp ? { flap: true, upMs, reconnectsInWindow: this.reconnectTimes.length, maxReconnects } : {}),
+        ...(wasUp ? { flap: true, upMs, reconnectsInWindow: inWindow, maxReconnects } : {}),
       },
       'engine closed abnormally; reconnecting',
     );
-    this.emit('reconnecting', this.attempt);
+    this.emit('reconnecting', attempt);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.connect(this.resumeConfigure());

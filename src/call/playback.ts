@@ -47,6 +47,8 @@ export interface PlaybackOptions {
   clock: PaceClock;
   onDrop?: (frames: number) => void;
   observer?: PlaybackObserver;
+  /** hold audio started (true) or ended (false): by its time, the agent's audio, a barge-in or a cut */
+  onHold?: (active: boolean) => void;
 }
 
 /**
@@ -61,7 +63,7 @@ export class Playback implements Paced {
   private readonly out: OutboundQueue;
   private readonly ledger = new MarkLedger();
   private readonly replies: ReplyTracker;
-  private readonly hold = new HoldMix();
+  private readonly hold: HoldMix;
   /** frames of one send, as one media message; filled in place through frame views */
   private readonly batch = new Uint8Array(FRAME * MAX_BATCH_FRAMES);
   private readonly batchFrames = Array.from({ length: MAX_BATCH_FRAMES }, (_, i) =>
@@ -85,6 +87,7 @@ export class Playback implements Paced {
   constructor(private readonly opts: PlaybackOptions) {
     this.out = new OutboundQueue(opts.maxQueueMs ?? 120_000, opts.onDrop);
     this.replies = new ReplyTracker(opts.maxJitterMs ?? 0, opts.observer);
+    this.hold = new HoldMix(opts.onHold);
     this.clock = opts.clock;
   }
 

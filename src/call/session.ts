@@ -1,5 +1,5 @@
 import type { AgentConfig, BridgeSettings } from '../config/schema.js';
-import type { OmniEvent } from '../omni/events.js';
+import type { ConfigurePayload, OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { CounterChild, HistogramChild } from '../observability/fast-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -21,8 +21,19 @@ import { omniKeyFor, type OmniKeySource } from '../omni/key-policy.js';
 import { CallRecordBuilder, type CallRecord } from './record.js';
 import type { CallControlPort, CallInfo } from './types.js';
 import { LEG_FRAME_BYTES, type LegListener, type LegMedia, type TelephonyLeg } from './leg.js';
+import { CallPhaseState, withAgent, type CallPhase } from './phase.js';
+import type { Turn } from './memory.js';
 
 export type { CallInfo } from './types.js';
+export type { CallPhase } from './phase.js';
+
+/** A call that continues an earlier one (a failed transfer, a moved call): what its agent is told and knows. */
+export interface CallResume {
+  /** why the call is back, for the agent; empty: nothing to say */
+  note?: string;
+  /** the conversation so far */
+  turns?: readonly Turn[];
+}
 
 export interface SessionDeps {
   settings: BridgeSettings;
@@ -44,6 +55,8 @@ export interface SessionDeps {
   /** the operator console's live feed (src/observability/call-events.ts); none: nothing is published */
   feeds?: CallFeedHub;
   onEnded: (s: CallSession, record: CallRecord) => void;
+  /** every move of the call's phase (tests watch it; the bridge needs nothing more than the log) */
+  onPhase?: (from: CallPhase, to: CallPhase) => void;
 }
 
 /** Longest wait for a leg's answer to a control request after its stream stopped (Twilio REST: timeout + deadline + margin). */
@@ -61,6 +74,7 @@ const LOST_OUTCOME: Record<LinkLost['cause'], FallbackReason> = {
  * meet. It lives from the voice webhook (when the engine is pre-connected) or the first stream,
  * across stream restarts (a leg's own, a failed transfer), until the call ends. All of its
  * state is here, keyed by CallSid in the registry — nothing is global, so calls never see each other.
+ * Where the call is in its life is one value, `phase` (src/call/phase.ts, with its table).
  */
 export class CallSession implements CallControlPort, LegListener {
   readonly log: Logger;
@@ -71,18 +85,25 @@ export class CallSession implements CallControlPort, LegListener {
   readonly leg: TelephonyLeg;
   /** this call's live feed for the console, when the bridge has one */
   readonly feed: CallFeed | undefined;
-  engine!: EngineLink;
+  /** the call's connection to the engine, across reconnects: one per call, made with the session */
+  readonly engine: EngineLink;
   private readonly inbound: InboundAudio;
-  private tools: ToolRuntime | undefined;
-  /** The tools of the current engine session; released when it is replaced or the call ends. */
+  private readonly tools: ToolRuntime | undefined;
+  /** The tools of the call's agent (as configured when it started); released when the call ends. */
   private toolSet: ToolSet | undefined;
+  /** where the call is in its life; moved only through the table of src/call/phase.ts */
+  private readonly phaseState: CallPhaseState;
+  /** how the call ended, once it has */
+  private endedAs: CallOutcome | undefined;
+  /** the attached media stream (the handle; whether the call streams is the phase) */
   private stream: LegMedia | undefined;
+  /** silence to the engine while no stream is attached (its clocks run on caller audio) */
   private keepalive: NodeJS.Timeout | undefined;
+  /** the bound on a wait for a stream (pre-connect, a restart) or for a verb's answer after its stream stopped */
   private streamWait: NodeJS.Timeout | undefined;
-  private maxDuration: NodeJS.Timeout | undefined;
+  private readonly maxDuration: NodeJS.Timeout;
   /** the reply deadline: bounds the engine's silence while the caller waits (src/call/reply-watch.ts) */
   private readonly replies: ReplyWatch;
-  private ended = false;
   private streamCount = 0;
   private lastStatusSeq = -1;
   private readonly unknownEvents = new Set<string>();
@@ -103,8 +124,18 @@ export class CallSession implements CallControlPort, LegListener {
   constructor(
     readonly info: CallInfo,
     readonly deps: SessionDeps,
+    resume?: CallResume,
   ) {
     this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id });
+    this.phaseState = new CallPhaseState({
+      moved: (from, to) => {
+        this.log.debug({ from, to }, 'call phase');
+        deps.onPhase?.(from, to);
+      },
+      // A move the table does not allow is a bug in the caller of `to`: reported, the call goes on.
+      refused: (from, to) => this.log.error({ from, to }, 'call phase: move refused (not in the table)'),
+    });
+    for (const t of resume?.turns ?? []) this.memory.add(t.role, t.text, t.atMs);
     const { frames, addedLatency } = deps.metrics;
     this.meter = {
       fromCaller: frames.labels('from_twilio'),
@@ -136,10 +167,17 @@ export class CallSession implements CallControlPort, LegListener {
           this.log.debug({ silenceMs: Math.round(silenceMs) }, 'playout underrun: the engine fell behind real time');
         },
       },
+      onHold: (active) => this.onHoldAudio(active),
     });
     this.inbound = new InboundAudio(this.engineRate, (frame) => this.engine.sendAudio(frame));
     this.control = new CallControl(this);
     this.replies = this.createReplyWatch();
+    const agent = info.agent;
+    this.toolSet = deps.toolsFor(agent);
+    const note = resume?.note;
+    const configure = buildConfigure(agent, this.toolSet, note ? { note, summary: this.memory.summary() } : undefined);
+    this.engine = this.createEngineLink(configure);
+    this.tools = this.createTools(this.toolSet);
     this.maxDuration = setTimeout(
       () => void this.control.giveUp('max_duration'),
       deps.settings.max_call_duration_s * 1000,
@@ -159,8 +197,18 @@ export class CallSession implements CallControlPort, LegListener {
     return this.info.agent.engine.rate ?? this.deps.engine.rate;
   }
 
+  /** Where the call is in its life (src/call/phase.ts). */
+  get phase(): CallPhase {
+    return this.phaseState.now;
+  }
+
   get isEnded(): boolean {
-    return this.ended;
+    return this.phaseState.now === 'ended';
+  }
+
+  /** How the call ended; undefined while it has not. */
+  get outcome(): CallOutcome | undefined {
+    return this.endedAs;
   }
 
   get hasStream(): boolean {
@@ -176,11 +224,15 @@ export class CallSession implements CallControlPort, LegListener {
     return this.stream?.id;
   }
 
-  /** Opens the engine session (at the webhook when pre-connecting, else at `start`). */
-  startEngine(note?: string): void {
+  /** Opens the engine session (at the webhook when pre-connecting, else at the stream's `start`). */
+  startEngine(): void {
+    this.engine.start();
+    if (!this.stream) this.startKeepalive();
+  }
+
+  /** The call's engine link, listened to for the call's whole life; `configure` opens its first session. */
+  private createEngineLink(configure: ConfigurePayload): EngineLink {
     const agent = this.info.agent;
-    const toolSet = this.deps.toolsFor(agent);
-    const configure = buildConfigure(agent, toolSet, note ? { note, summary: this.memory.summary() } : undefined);
     const baseUrl = agent.engine.base_url ?? this.deps.engine.baseUrl;
     const link = (this.deps.engineLink ?? ((o) => new EngineLink(o)))({
       baseUrl,
@@ -196,35 +248,10 @@ export class CallSession implements CallControlPort, LegListener {
       maxReconnects: agent.engine.max_reconnects,
       reconnectWindowMs: agent.engine.reconnect_window_ms,
       sockets: this.deps.sockets,
-      onAudio: (pcm, rate) => {
-        if (link === this.engine) this.onAgentAudio(pcm, rate);
-      },
+      onAudio: (pcm, rate) => this.onAgentAudio(pcm, rate),
       logger: this.log,
       metrics: this.deps.metrics,
     });
-    this.engine = link;
-    this.tools?.abortAll();
-    this.toolSet?.release?.();
-    this.toolSet = toolSet;
-    const registry = toolSet;
-    this.tools = registry
-      ? new ToolRuntime(registry, {
-          ceilingMs: this.deps.settings.tool_ceiling_ms,
-          context: { callSid: this.callSid, agentId: agent.id, from: this.info.from, to: this.info.to },
-          send: (callId, name, output) => {
-            // outputs are not recorded: they may hold customer data
-            link.sendToolResult(callId, name, output);
-          },
-          logger: this.log,
-          observer: {
-            onToolFinished: (e) => {
-              this.deps.metrics.tools.onToolFinished(e);
-              this.record.toolFinished(e.tool, e.outcome, e.durationMs, e.executor, e.server);
-              this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs);
-            },
-          },
-        })
-      : undefined;
     link.on('event', (ev: OmniEvent) => this.onEngineEvent(ev));
     link.on('reconnecting', () => {
       this.replies.clear(); // the next engine session owes nothing it has not heard
@@ -236,14 +263,34 @@ export class CallSession implements CallControlPort, LegListener {
       else if (this.answerableResolve && link.stats.reconnects === 0) this.replies.owe('greeting');
       this.control.onEngineReady();
     });
-    link.on('ended', (code: number) => this.onEngineEnded(link, code));
+    link.on('ended', (code: number) => this.onEngineEnded(code));
     link.on('lost', (e: LinkLost) => {
-      if (link !== this.engine) return;
       this.record.engineClose(e.code);
       void this.control.giveUp(LOST_OUTCOME[e.cause]);
     });
-    link.start();
-    if (!this.stream) this.startKeepalive();
+    return link;
+  }
+
+  /** The agent's tools for this call, their results sent on the engine link. */
+  private createTools(toolSet: ToolSet | undefined): ToolRuntime | undefined {
+    if (!toolSet) return undefined;
+    const agent = this.info.agent;
+    return new ToolRuntime(toolSet, {
+      ceilingMs: this.deps.settings.tool_ceiling_ms,
+      context: { callSid: this.callSid, agentId: agent.id, from: this.info.from, to: this.info.to },
+      send: (callId, name, output) => {
+        // outputs are not recorded: they may hold customer data
+        this.engine.sendToolResult(callId, name, output);
+      },
+      logger: this.log,
+      observer: {
+        onToolFinished: (e) => {
+          this.deps.metrics.tools.onToolFinished(e);
+          this.record.toolFinished(e.tool, e.outcome, e.durationMs, e.executor, e.server);
+          this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs);
+        },
+      },
+    });
   }
 
   /** The engine's clocks run on caller audio: while no stream is attached it gets silence. */
@@ -269,7 +316,7 @@ export class CallSession implements CallControlPort, LegListener {
     if (this.streamWait) clearTimeout(this.streamWait);
     this.streamWait = setTimeout(() => {
       this.streamWait = undefined;
-      if (this.stream || this.ended) return;
+      if (this.stream || this.isEnded) return;
       this.log.warn({ reason, timeoutMs }, 'no media stream arrived; closing the session');
       if (reason === 'preconnect') this.deps.metrics.preconnect.inc({ result: 'expired' });
       this.end('no_stream');
@@ -284,6 +331,8 @@ export class CallSession implements CallControlPort, LegListener {
     this.streamWait = undefined;
     this.stopKeepalive();
     this.inbound.resetTimeline();
+    // A verb that owns the call keeps it (a transfer's failed dial brings a stream back to it).
+    if (withAgent(this.phase)) this.phaseState.to(this.agentPhase());
     this.log.info({ streamSid: stream.id }, 'media stream attached');
     this.record.stream(stream.id);
     const sent = this.meter.toCaller;
@@ -302,7 +351,7 @@ export class CallSession implements CallControlPort, LegListener {
 
   /** One chunk of caller audio; `mulaw` may be a reused buffer: it is consumed, not kept. */
   onMedia(mulaw: Uint8Array, timestampMs: number | undefined): void {
-    if (this.ended) return;
+    if (this.isEnded) return;
     const t0 = performance.now();
     this.inbound.pushMulaw(mulaw, timestampMs, t0);
     if (this.feed?.watched) this.feed.inLevel.add(mulaw); // O(1): a few bytes, only while watched
@@ -311,7 +360,7 @@ export class CallSession implements CallControlPort, LegListener {
   }
 
   onDtmf(digit: string): void {
-    if (this.ended) return;
+    if (this.isEnded) return;
     this.record.dtmf(digit);
     this.feed?.dtmf(digit, this.control.collecting);
     if (this.control.onCallerDigit(digit)) return; // a bridge shortcut took it
@@ -327,10 +376,11 @@ export class CallSession implements CallControlPort, LegListener {
     if (this.stream !== stream) return;
     this.stream = undefined;
     this.playback.detach();
-    if (this.ended) return;
+    if (this.isEnded) return;
     const restart = this.leg.mediaRestartMs();
     if (restart > 0) {
       this.log.info({ why, waitMs: restart }, 'stream ended; waiting for its restart');
+      if (withAgent(this.phase)) this.phaseState.to('awaiting_restart'); // a verb's call stays the verb's
       this.startKeepalive();
       this.awaitStream(restart, 'restart');
       return;
@@ -354,7 +404,7 @@ export class CallSession implements CallControlPort, LegListener {
   }
 
   private onAgentAudio(pcm: Int16Array, rate: number): void {
-    if (this.ended) return;
+    if (this.isEnded) return;
     const t0 = performance.now();
     if (this.answerableResolve) this.markAnswerable();
     this.replies.answered();
@@ -364,7 +414,7 @@ export class CallSession implements CallControlPort, LegListener {
   }
 
   private onEngineEvent(ev: OmniEvent): void {
-    if (this.ended) return;
+    if (this.isEnded) return;
     this.replies.onEvent(ev);
     switch (ev.type) {
       case 'barge_in':
@@ -428,14 +478,32 @@ export class CallSession implements CallControlPort, LegListener {
   }
 
   /** The engine finished normally: let the last words play, then release the stream. */
-  private onEngineEnded(link: EngineLink, code: number): void {
-    if (link !== this.engine || this.ended) return;
+  private onEngineEnded(code: number): void {
+    if (this.isEnded) return;
     this.record.engineClose(code);
-    if (this.control.busy) return; // a verb (end_call, transfer) owns the call's ending
+    if (!withAgent(this.phase)) return; // a verb (end_call, transfer) owns the call's ending
     void this.playback.whenPlayed(this.info.agent.end_call.max_wait_for_goodbye_ms).then(() => {
-      if (this.ended || link !== this.engine) return;
+      if (this.isEnded) return;
       this.end('engine_ended');
     });
+  }
+
+  /** Hold audio started or ended (playback): a call with the caller is on hold while it plays. */
+  private onHoldAudio(active: boolean): void {
+    const phase = this.phaseState.now;
+    if (active ? phase === 'streaming' : phase === 'on_hold') this.phaseState.to(active ? 'on_hold' : 'streaming');
+  }
+
+  /** Where a call with the agent is, now: streaming (on hold while hold audio plays), or waiting for a stream. */
+  private agentPhase(): CallPhase {
+    if (this.stream) return this.playback.holding ? 'on_hold' : 'streaming';
+    return this.streamCount === 0 ? 'connecting' : 'awaiting_restart';
+  }
+
+  /** A verb takes the call (`transferring`, `ending`) or gives it back to the agent (undefined). */
+  verbOwns(phase: 'transferring' | 'ending' | undefined): void {
+    if (this.isEnded) return;
+    this.phaseState.to(phase ?? this.agentPhase());
   }
 
   /** Status callbacks may arrive out of order; returns false for one older than the last seen. */
@@ -450,7 +518,7 @@ export class CallSession implements CallControlPort, LegListener {
 
   /** Sends a `tool_result` for a verb that carried a call_id (none otherwise). */
   reply(callId: string | undefined, name: string, output: unknown): void {
-    if (!callId || this.ended) return;
+    if (!callId || this.isEnded) return;
     this.engine.sendToolResult(callId, name, output);
   }
 
@@ -481,12 +549,22 @@ export class CallSession implements CallControlPort, LegListener {
 
   /** What the call is doing, for the console (sampled a few times a second, only while watched). */
   private liveState(): CallState {
-    const owner = this.control.ownedBy;
-    if (owner === 'transfer') return 'transferring';
-    if (owner || this.ended) return 'ending';
-    if (!this.stream && this.streamCount === 0) return 'connecting';
-    if (this.playback.holding) return 'holding';
-    // What the caller hears comes first: the agent speaking while a tool runs is speaking.
+    switch (this.phaseState.now) {
+      case 'transferring':
+        return 'transferring';
+      case 'ending':
+      case 'ended':
+        return 'ending';
+      case 'connecting':
+        return 'connecting';
+      case 'on_hold':
+        return 'holding';
+      case 'awaiting_restart':
+        return 'restarting';
+      case 'streaming':
+        break;
+    }
+    // Streaming: what the caller hears comes first; the agent speaking while a tool runs is speaking.
     if (this.playback.audible) return this.memory.all().some((t) => t.role === 'user') ? 'agent_speaking' : 'greeting';
     if ((this.tools?.running ?? 0) > 0) return 'tool_running';
     if (this.control.collecting) return 'collecting';
@@ -496,8 +574,8 @@ export class CallSession implements CallControlPort, LegListener {
   /** Why silence from the engine is legitimate now; undefined when the caller is simply waiting. */
   private replyExcuse(): string | undefined {
     if (!this.stream) return 'no_stream';
-    if (!this.engine?.engineAlive) return 'engine_not_up'; // the hello deadline and reconnects own this
-    if (this.control.busy) return 'verb';
+    if (!this.engine.engineAlive) return 'engine_not_up'; // the hello deadline and reconnects own this
+    if (!withAgent(this.phase)) return 'verb';
     if (this.control.collecting) return 'collect';
     if (this.playback.holding) return 'hold';
     if (this.playback.queuedMs > 0) return 'playing'; // agent words (or DTMF tones) still going out
@@ -507,8 +585,9 @@ export class CallSession implements CallControlPort, LegListener {
 
   /** Ends the call on the bridge's side: tools aborted, engine closed, stream released. */
   end(outcome: CallOutcome): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.isEnded) return;
+    this.endedAs = outcome;
+    this.phaseState.to('ended');
     this.replies.stop();
     this.tools?.abortAll();
     this.toolSet?.release?.();
@@ -516,8 +595,8 @@ export class CallSession implements CallControlPort, LegListener {
     this.control.dispose();
     this.stopKeepalive();
     if (this.streamWait) clearTimeout(this.streamWait);
-    if (this.maxDuration) clearTimeout(this.maxDuration);
-    this.engine?.end();
+    clearTimeout(this.maxDuration);
+    this.engine.end();
     this.playback.close();
     const stream = this.stream;
     this.stream = undefined;

@@ -43,6 +43,11 @@ export interface CallControlPort {
   };
   readonly isEnded: boolean;
   readonly hasStream: boolean;
+  /**
+   * A verb takes the call (`transferring`; `ending` for a hang-up or the fallback) or gives it back
+   * to the agent (undefined): the call's phase (src/call/phase.ts) follows.
+   */
+  verbOwns(phase: 'transferring' | 'ending' | undefined): void;
   /** answers a verb that carried a `call_id` with a `tool_result` */
   reply(callId: string | undefined, name: string, output: unknown): void;
   end(outcome: CallOutcome): void;

@@ -42,9 +42,11 @@ export class CallControl {
     return this.outcome;
   }
 
+  /** The one place a verb takes or gives back the call; the call's phase follows it. */
   private own(owner: string | undefined, outcome?: CallOutcome): void {
     this.owner = owner;
     this.outcome = owner ? outcome : undefined;
+    this.s.verbOwns(owner === undefined ? undefined : owner === 'transfer' ? 'transferring' : 'ending');
   }
 
   /** Digits are being gathered for the engine (a `collect` verb): the caller, not the agent, is due. */
@@ -194,11 +196,13 @@ export class CallControl {
     this.own('transfer', 'transferred');
     const res = await s.leg.transfer(picked.target);
     if (!res.ok) {
-      this.own(undefined);
+      // The stream stopped meanwhile: nothing left to continue on, so the call ends from here.
+      const goesOn = s.hasStream;
+      if (goesOn) this.own(undefined);
       if (operator !== undefined) s.playback.unmute(); // the call goes on with the agent
       metrics.transfers.inc({ result: 'rest_error' });
       this.done('transfer_to_human', 'rest_error', callId, { error: `transfer_failed: ${res.message}`.slice(0, 200) });
-      if (!s.hasStream) s.end('stream_closed'); // the stream stopped meanwhile: nothing left to continue on
+      if (!goesOn) s.end('stream_closed');
       return;
     }
     metrics.transfers.inc({ result: 'started' });

@@ -18,6 +18,8 @@ export type CallState =
   | 'tool_running'
   | 'collecting'
   | 'holding'
+  /** the stream ended and the leg restarts it (Twilio `<Play digits>`); the agent waits */
+  | 'restarting'
   | 'transferring'
   | 'ending';
 

@@ -82,15 +82,14 @@ export class CallRegistry {
    */
   create(
     info: CallInfo,
-    resumeTurns?: readonly Turn[],
+    resume?: Resume,
     legFor: SessionDeps['legFor'] = (call, log) => new TwilioLeg(call, this.deps, log),
   ): CallSession {
-    const session = new CallSession(info, {
-      ...this.deps,
-      legFor,
-      onEnded: (s, record) => this.onSessionEnded(s, record),
-    });
-    for (const t of resumeTurns ?? []) session.memory.add(t.role, t.text, t.atMs);
+    const session = new CallSession(
+      info,
+      { ...this.deps, legFor, onEnded: (s, record) => this.onSessionEnded(s, record) },
+      resume,
+    );
     this.calls.set(info.callSid, session);
     this.deps.metrics.activeCalls.set(this.calls.size);
     void this.store.register(this.entryOf(session));
@@ -152,8 +151,8 @@ export class CallRegistry {
     const settings = this.deps.settings;
     // In a fleet the stream may land on another replica than this webhook: no pre-connect then.
     if (!resume && (!settings.preconnect.enabled || this.store.shared)) return undefined;
-    const s = this.create(info, resume?.turns);
-    s.startEngine(resume?.note);
+    const s = this.create(info, resume);
+    s.startEngine();
     s.awaitStream(settings.preconnect.stream_timeout_ms, 'preconnect');
     this.deps.metrics.preconnect.inc({ result: 'started' });
     return s;
@@ -245,8 +244,8 @@ export class CallRegistry {
     agentId?: string,
   ): CallSession {
     const agent = view.agent(agentId) ?? view.agent(claims.agent) ?? view.agentForNumber(claims.to);
-    const s = this.create({ callSid, agent, from: claims.from, to: claims.to }, resume?.turns);
-    s.startEngine(resume?.note || undefined);
+    const s = this.create({ callSid, agent, from: claims.from, to: claims.to }, resume);
+    s.startEngine();
     s.attachStream(handle);
     return s;
   }

@@ -8,9 +8,11 @@ import pino from 'pino';
 import { vi } from 'vitest';
 import { ManualPaceClock, PACE_MS } from '../../src/call/pace-clock.js';
 import type { CallRecord } from '../../src/call/record.js';
+import type { CallPhase } from '../../src/call/phase.js';
 import { CallSession } from '../../src/call/session.js';
 import { parseConfigText } from '../../src/config/loader.js';
 import type { AgentConfig } from '../../src/config/schema.js';
+import { CallFeedHub } from '../../src/observability/call-events.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { InProcessEngine } from './in-process-engine.js';
 import { MemoryLeg, MemoryMedia } from './memory-leg.js';
@@ -23,6 +25,10 @@ export interface SessionRig {
   clock: ManualPaceClock;
   metrics: ReturnType<typeof createMetrics>;
   records: CallRecord[];
+  /** the call's phases so far, from its first (`connecting`) */
+  phases: CallPhase[];
+  /** the console's feed hub of the call */
+  feeds: CallFeedHub;
   /** Moves time by `ms`; the caller's playout echoes the marks sent unless `hear` is false. */
   advance: (ms: number, hear?: boolean) => Promise<void>;
 }
@@ -45,13 +51,18 @@ ${extra
 `).agents[0]!;
 }
 
-/** Call `vi.useFakeTimers()` first (the rig's timeouts are the session's own setTimeouts). */
-export async function sessionRig(agent = testAgent()): Promise<SessionRig> {
+/**
+ * Call `vi.useFakeTimers()` first (the rig's timeouts are the session's own setTimeouts). With
+ * `attach: false` the call is pre-connected: its engine runs, `media` is made but not attached.
+ */
+export async function sessionRig(agent = testAgent(), opts: { attach?: boolean } = {}): Promise<SessionRig> {
   const cfg = parseConfigText('default_agent: a\nagents:\n  - { id: a, persona: p }\n');
   const clock = new ManualPaceClock();
   const leg = new MemoryLeg();
   const metrics = createMetrics();
   const records: CallRecord[] = [];
+  const phases: CallPhase[] = ['connecting'];
+  const feeds = new CallFeedHub();
   let engine: InProcessEngine | undefined;
   const session = new CallSession(
     { callSid: 'CA00000000000000000000000000000001', agent, from: '+15550001111', to: '+15550002222' },
@@ -66,11 +77,13 @@ export async function sessionRig(agent = testAgent()): Promise<SessionRig> {
       metrics,
       paceClock: clock,
       onEnded: (_s, record) => records.push(record),
+      onPhase: (_from, to) => phases.push(to),
+      feeds,
     },
   );
   const media = new MemoryMedia('MZ00000000000000000000000000000001', session);
   session.startEngine();
-  session.attachStream(media);
+  if (opts.attach !== false) session.attachStream(media);
   await vi.advanceTimersByTimeAsync(0); // the engine's hello
   const advance = async (ms: number, hear = true): Promise<void> => {
     for (let left = ms; left > 0; left -= PACE_MS) {
@@ -81,7 +94,7 @@ export async function sessionRig(agent = testAgent()): Promise<SessionRig> {
       await vi.advanceTimersByTimeAsync(0);
     }
   };
-  return { session, leg, media, engine: engine!, clock, metrics, records, advance };
+  return { session, leg, media, engine: engine!, clock, metrics, records, phases, feeds, advance };
 }
 
 /** `ms` of a 440 Hz tone at `rate`, at a level the μ-law encoder keeps well above silence. */

@@ -14,6 +14,9 @@ export class HoldMix {
   private until = 0;
   private readonly pcm = new Int16Array(FRAME);
 
+  /** `onChange` hears the hold start (true) and end (false), whatever ended it */
+  constructor(private readonly onChange?: (active: boolean) => void) {}
+
   get active(): boolean {
     return this.player !== undefined;
   }
@@ -21,8 +24,10 @@ export class HoldMix {
   /** Plays `player` from its start until `untilMs` (the playback's time; Infinity: until stopped). */
   start(player: HoldPlayer, untilMs: number): void {
     player.reset();
+    const was = this.player !== undefined;
     this.player = player;
     this.until = untilMs;
+    if (!was) this.onChange?.(true);
   }
 
   /** Fades out on the pacing; the hold ends by itself once the fade has been sent. */
@@ -32,7 +37,9 @@ export class HoldMix {
 
   /** Ends the hold at once, with no fade: the call is leaving the agent (an operator's action). */
   cut(): void {
+    if (!this.player) return;
     this.player = undefined;
+    this.onChange?.(false);
   }
 
   /** Ends the hold now: its fade-out (≤ 4 frames) goes into `queue`, ahead of what comes next. */
@@ -44,6 +51,7 @@ export class HoldMix {
       player.read(this.pcm);
       queue.enqueueFrame(this.pcm);
     }
+    this.onChange?.(false);
   }
 
   /** Encodes the next hold frame into `into`; false once the hold has ended. */
@@ -55,6 +63,7 @@ export class HoldMix {
     }
     if (player.done) {
       this.player = undefined;
+      this.onChange?.(false);
       return false;
     }
     player.read(this.pcm);

@@ -9,6 +9,7 @@ const STATE_LABEL = {
   tool_running: 'tool running',
   collecting: 'collecting digits',
   holding: 'on hold',
+  restarting: 'stream restarting',
   transferring: 'transferring',
   ending: 'ending',
   remote: 'on another replica',

@@ -12,6 +12,7 @@ import { createAuth, withAuth, type McpAuth } from './auth.js';
 import { createGuardedFetch } from './fetch.js';
 import type { McpMetrics } from './metrics.js';
 import type { McpServerConfig } from './schema.js';
+import { decideMcpReconnect, DEFAULT_MCP_RECONNECT, MCP_UP, type McpReconnectHistory } from './reconnect.js';
 import {
   acceptTools,
   MAX_LIST_BYTES,
@@ -73,7 +74,8 @@ export class McpConnection {
   private generation = 0;
   private state: 'idle' | 'connecting' | 'up' | 'down' | 'closed' = 'idle';
   private current: readonly McpToolEntry[] = [];
-  private attempt = 0;
+  /** reconnect attempts since the session was last up (src/tools/mcp/reconnect.ts decides the pauses) */
+  private retries: McpReconnectHistory = MCP_UP;
   private retryTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private listChangedTimer: NodeJS.Timeout | undefined;
@@ -180,7 +182,7 @@ export class McpConnection {
     await this.list(client, gen);
     if (gen !== this.generation) return;
     this.state = 'up';
-    this.attempt = 0;
+    this.retries = MCP_UP;
     this.o.metrics.up(this.o.agentId, this.name, true);
     this.log.info({ tools: this.current.map((t) => t.exposed) }, 'MCP server connected');
     this.settle?.();
@@ -207,12 +209,11 @@ export class McpConnection {
     }
     this.o.metrics.up(this.o.agentId, this.name, false);
     this.o.metrics.connectFailures(this.o.agentId, this.name);
-    const base = this.o.reconnect?.initialMs ?? 250;
-    const max = this.o.reconnect?.maxMs ?? 30_000;
-    const delay = Math.min(max, base * 2 ** Math.min(this.attempt, 16)) * (0.8 + Math.random() * 0.4);
-    this.attempt++;
-    const line = { reason: bound(why), retryInMs: Math.round(delay), attempt: this.attempt };
-    if (wasUp || this.attempt === 1)
+    const decision = decideMcpReconnect(this.retries, this.o.reconnect ?? DEFAULT_MCP_RECONNECT);
+    this.retries = decision.history;
+    const delay = decision.delayMs;
+    const line = { reason: bound(why), retryInMs: Math.round(delay), attempt: this.retries.attempt };
+    if (wasUp || this.retries.attempt === 1)
       this.log.warn(line, 'MCP server unavailable: its tools are withdrawn until it answers');
     else this.log.debug(line, 'MCP server still unavailable');
     this.retryTimer = setTimeout(() => this.connect(), delay);

@@ -232,3 +232,162 @@ describe('CallSession over a telephony leg', () => {
     expect(records.map((r) => r.outcome)).toEqual(['caller_hangup']);
   });
 });
+
+describe("the call's phase over a telephony leg", () => {
+  /** the console's state of the call now (what its page shows) */
+  function consoleState(rig: Awaited<ReturnType<typeof sessionRig>>): string | undefined {
+    const feed = rig.feeds.get(rig.session.callSid);
+    feed?.sample(false);
+    return feed?.state;
+  }
+
+  it('a call the caller hangs up: connecting → streaming → ended, as caller_hangup', async () => {
+    const rig = await sessionRig();
+    const { engine, media, session, phases, advance } = rig;
+    expect(consoleState(rig)).toBe('listening'); // streaming (this agent has no greeting)
+    engine.say(tone(200));
+    await advance(400);
+    media.stop('stop');
+    expect(phases).toEqual(['connecting', 'streaming', 'ended']);
+    expect(session.phase).toBe('ended');
+    expect(session.outcome).toBe('caller_hangup');
+    expect(rig.records.map((r) => r.outcome)).toEqual(['caller_hangup']);
+  });
+
+  it('end_call: streaming → ending (the goodbye plays) → ended, as agent_hangup', async () => {
+    const rig = await sessionRig();
+    const { engine, session, phases, advance } = rig;
+    engine.say(tone(600));
+    engine.event({ type: 'end_call', callId: 'e1' });
+    await advance(200);
+    expect(session.phase).toBe('ending');
+    expect(consoleState(rig)).toBe('ending');
+    await advance(1500);
+    expect(phases).toEqual(['connecting', 'streaming', 'ending', 'ended']);
+    expect(session.outcome).toBe('agent_hangup');
+  });
+
+  it('a transfer: streaming → transferring → ended, as transferred', async () => {
+    const rig = await sessionRig();
+    const { engine, session, phases, advance } = rig;
+    engine.say(tone(400));
+    engine.event({ type: 'transfer_to_human', destination: 'desk', callId: 't1', raw: {} });
+    await advance(100);
+    expect(session.phase).toBe('transferring');
+    expect(consoleState(rig)).toBe('transferring');
+    await advance(1500);
+    expect(phases).toEqual(['connecting', 'streaming', 'transferring', 'ended']);
+    expect(session.outcome).toBe('transferred');
+  });
+
+  it('a transfer the leg refuses gives the call back: transferring → streaming', async () => {
+    const { engine, leg, session, phases, advance } = await sessionRig();
+    leg.answer = { ok: false, message: 'busy here' };
+    engine.event({ type: 'transfer_to_human', destination: 'desk', callId: 't1', raw: {} });
+    await advance(400);
+    expect(phases).toEqual(['connecting', 'streaming', 'transferring', 'streaming']);
+    expect(session.control.busy).toBe(false);
+  });
+
+  it('a transfer refused after its stream stopped ends the call from transferring, as stream_closed', async () => {
+    const { engine, leg, media, session, phases, advance } = await sessionRig();
+    let answer: (r: { ok: false; message: string }) => void = () => undefined;
+    leg.transfer = (target) => {
+      leg.actions.push({ kind: 'transfer', target });
+      return new Promise((r) => (answer = r));
+    };
+    engine.event({ type: 'transfer_to_human', destination: 'desk', callId: 't1', raw: {} });
+    await advance(100);
+    expect(leg.kinds()).toEqual(['transfer']);
+    media.stop('stop'); // the stream ends before the leg's answer: the transfer still owns the call
+    expect(session.phase).toBe('transferring');
+    answer({ ok: false, message: 'no' });
+    await advance(20);
+    expect(phases).toEqual(['connecting', 'streaming', 'transferring', 'ended']);
+    expect(session.outcome).toBe('stream_closed');
+  });
+
+  it("<Play digits>: streaming → awaiting_restart → streaming on the leg's next stream", async () => {
+    const rig = await sessionRig(testAgent('send_dtmf_mode: play_digits'));
+    const { engine, leg, media, session, phases, advance } = rig;
+    engine.event({ type: 'send_dtmf', digits: '12', callId: 'd1' });
+    await advance(100);
+    expect(leg.actions).toEqual([{ kind: 'digits', digits: '12' }]);
+    leg.restartMs = 5000; // the leg's <Play> ends the stream and opens a new one
+    media.stop('stop');
+    expect(session.phase).toBe('awaiting_restart');
+    expect(consoleState(rig)).toBe('restarting');
+    await advance(1000);
+    const next = new MemoryMedia('MZ00000000000000000000000000000002', session);
+    session.attachStream(next);
+    expect(session.phase).toBe('streaming');
+    next.stop('stop');
+    expect(phases).toEqual(['connecting', 'streaming', 'awaiting_restart', 'streaming', 'ended']);
+    expect(session.outcome).toBe('caller_hangup');
+  });
+
+  it('play_hold: streaming → on_hold while the hold plays → streaming when its time is up', async () => {
+    const rig = await sessionRig();
+    const { engine, media, session, phases, advance } = rig;
+    engine.event({ type: 'play_hold', seconds: 1, callId: 'h1' });
+    expect(session.phase).toBe('on_hold');
+    expect(consoleState(rig)).toBe('holding');
+    await advance(500);
+    expect(session.phase).toBe('on_hold');
+    expect(media.audio.length).toBeGreaterThan(0); // the caller hears the hold audio
+    await advance(1000);
+    expect(session.phase).toBe('streaming');
+    expect(phases).toEqual(['connecting', 'streaming', 'on_hold', 'streaming']);
+  });
+
+  it("the agent's audio ends a hold, and an engine reconnect holds the caller until it is back", async () => {
+    const { engine, session, phases, advance } = await sessionRig();
+    engine.event({ type: 'play_hold', callId: 'h1' }); // no time: until the agent speaks
+    await advance(200);
+    expect(session.phase).toBe('on_hold');
+    engine.say(tone(200));
+    expect(session.phase).toBe('streaming');
+    await advance(400);
+    engine.emit('reconnecting', 1);
+    expect(session.phase).toBe('on_hold');
+    engine.emit('ready');
+    await advance(200); // the hold fades out, then ends
+    expect(phases).toEqual(['connecting', 'streaming', 'on_hold', 'streaming', 'on_hold', 'streaming']);
+  });
+
+  it('a pre-connected call is connecting until its stream comes, then streaming', async () => {
+    const rig = await sessionRig(testAgent(), { attach: false });
+    const { session, media, phases, advance } = rig;
+    session.awaitStream(3000, 'preconnect');
+    await advance(1000);
+    expect(session.phase).toBe('connecting');
+    expect(consoleState(rig)).toBe('connecting');
+    session.attachStream(media);
+    await advance(3000);
+    expect(phases).toEqual(['connecting', 'streaming']);
+  });
+
+  it('a pre-connected call whose stream never comes ends from connecting, as no_stream', async () => {
+    const { session, phases, advance } = await sessionRig(testAgent(), { attach: false });
+    session.awaitStream(3000, 'preconnect');
+    await advance(3100);
+    expect(phases).toEqual(['connecting', 'ended']);
+    expect(session.outcome).toBe('no_stream');
+  });
+
+  it("an operator's hang-up: streaming → ending → ended, as operator_hangup", async () => {
+    const { session, phases, advance } = await sessionRig();
+    await session.control.operatorHangup('console');
+    await advance(20);
+    expect(phases).toEqual(['connecting', 'streaming', 'ending', 'ended']);
+    expect(session.outcome).toBe('operator_hangup');
+  });
+
+  it('the fallback after a lost engine: streaming → ending → ended, as engine_lost', async () => {
+    const { engine, session, phases, advance } = await sessionRig();
+    engine.emit('lost', { code: 1011, reason: 'gone', fatal: false, cause: 'closed' });
+    await advance(20);
+    expect(phases).toEqual(['connecting', 'streaming', 'ending', 'ended']);
+    expect(session.outcome).toBe('engine_lost');
+  });
+});

@@ -46,6 +46,7 @@ function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
       return ended.length > 0;
     },
     hasStream: true,
+    verbOwns: () => undefined,
     reply: (callId, name, output) => replies.push({ callId, name, output }),
     end: (o) => ended.push(o),
   };
