@@ -1,0 +1,60 @@
+/**
+ * G.711 A-law codec (PCMA, the other codec of SIP trunks) driven by lookup tables, like mulaw.ts:
+ * a 256-entry decode table and a 65536-entry encode table indexed by the raw 16-bit sample, both
+ * built at module load from the G.711 segment rules (even bits inverted: XOR 0x55).
+ */
+
+/** The A-law byte for a zero sample (the positive code of the smallest magnitude). */
+export const ALAW_SILENCE = 0xd5;
+
+/** Upper bound of each segment, in 13-bit magnitude units. */
+const SEG_END = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
+
+function encodeOne(sample: number): number {
+  let v = sample >> 3; // 13-bit
+  let mask: number;
+  if (v >= 0) mask = 0xd5;
+  else {
+    mask = 0x55;
+    v = -v - 1;
+  }
+  let seg = 0;
+  while (seg < 8 && v > SEG_END[seg]!) seg++;
+  if (seg >= 8) return 0x7f ^ mask; // clipped to the largest magnitude
+  const mantissa = seg < 2 ? (v >> 1) & 0x0f : (v >> seg) & 0x0f;
+  return ((seg << 4) | mantissa) ^ mask;
+}
+
+function decodeOne(byte: number): number {
+  const a = byte ^ 0x55;
+  const seg = (a & 0x70) >> 4;
+  let t = (a & 0x0f) << 4;
+  if (seg === 0) t += 8;
+  else t = (t + 0x108) << (seg - 1);
+  return (a & 0x80) !== 0 ? t : -t;
+}
+
+const DECODE = new Int16Array(256);
+for (let i = 0; i < 256; i++) DECODE[i] = decodeOne(i);
+
+/** Indexed by the sample's 16 bits as unsigned (sample & 0xffff). */
+const ENCODE = new Uint8Array(65536);
+for (let i = 0; i < 65536; i++) ENCODE[i] = encodeOne(i >= 32768 ? i - 65536 : i);
+
+/** Decodes A-law bytes to PCM16, into `dst` when given (at least `src.length` samples). */
+export function decodeAlaw(src: Uint8Array, dst?: Int16Array): Int16Array {
+  const n = src.length;
+  const out = dst ?? new Int16Array(n);
+  if (out.length < n) throw new RangeError(`decodeAlaw: dst holds ${out.length} samples, need ${n}`);
+  for (let i = 0; i < n; i++) out[i] = DECODE[src[i] as number] as number; // a byte indexes the 256-entry table
+  return out;
+}
+
+/** Encodes PCM16 samples to A-law bytes, into `dst` when given (at least `src.length` bytes). */
+export function encodeAlaw(src: Int16Array, dst?: Uint8Array): Uint8Array {
+  const n = src.length;
+  const out = dst ?? new Uint8Array(n);
+  if (out.length < n) throw new RangeError(`encodeAlaw: dst holds ${out.length} bytes, need ${n}`);
+  for (let i = 0; i < n; i++) out[i] = ENCODE[(src[i] as number) & 0xffff] as number; // 16 bits index the 65,536-entry table
+  return out;
+}

@@ -1,0 +1,405 @@
+import { getHeader, getHeaders, type SipHeader } from './headers.js';
+import { buildResponse, newBranch, randomToken, withTag } from './build.js';
+import { parseCSeq, type SipMessage, type SipRequest, type SipResponse } from './message.js';
+import type { SipSource } from './transport.js';
+import { parseNameAddr } from './uri.js';
+import { topVia, type Destination } from './via.js';
+
+/**
+ * The UAS side of RFC 3261 for inbound calls: INVITE server transactions and the dialogs they
+ * create. 100 Trying at once, 180 Ringing, then the application's answer: a 200 with SDP,
+ * retransmitted (UDP) from T1 doubling to T2 until the ACK, a BYE when no ACK comes within 64·T1;
+ * or a failure, retransmitted until its ACK. CANCEL before the final response: 200 to the CANCEL,
+ * 487 to the INVITE, the application's signal aborted. Retransmitted requests are absorbed by
+ * resending the response already given. In-dialog requests go back to where the INVITE came from
+ * (the trunk's edge, which a NATed or balanced peer can receive on).
+ */
+
+export interface UasTransport {
+  sendResponse(res: SipResponse, to: SipSource): void;
+  send(msg: SipMessage, dest: Destination): void;
+}
+
+export type InviteOutcome = { answer: string } | { status: number; reason?: string; headers?: SipHeader[] };
+export type EndReason = 'bye' | 'cancel' | 'no_ack' | 'local' | 'failed';
+
+export interface IncomingCall {
+  readonly callId: string;
+  readonly invite: SipRequest;
+  readonly source: SipSource;
+  /** aborted when the caller cancels before the answer, or the call ends */
+  readonly signal: AbortSignal;
+  /** what the screening attached (the trunk, the dialled number) */
+  readonly context: unknown;
+  /** ends the call: BYE once answered (retransmitted until answered; 481 counts as done) */
+  hangup(): void;
+}
+
+/** What the screening of a new INVITE decided, before anything is sent. */
+export type ScreenVerdict =
+  { drop: true } | { reject: number; headers?: SipHeader[] } | { accept: true; context?: unknown };
+
+export interface UasHandlers {
+  /** admission, digest and routing checks of a new INVITE; absent: every INVITE is taken */
+  screen?(req: SipRequest, source: SipSource): ScreenVerdict;
+  onInvite(call: IncomingCall): Promise<InviteOutcome>;
+  onConfirmed?(call: IncomingCall): void;
+  onEnded?(call: IncomingCall, why: EndReason): void;
+  /** in-dialog INFO (DTMF relay): answered 200 */
+  onInfo?(call: IncomingCall, req: SipRequest): void;
+  /** 200, or 503 while draining */
+  optionsStatus?(): number;
+}
+
+export interface UasOptions {
+  /** the Contact URI of the bridge, with SIP_PUBLIC_ADDRESS */
+  contact: string;
+  /** sent-by of requests the bridge sends */
+  viaHost: string;
+  viaPort: number;
+  t1Ms?: number;
+  t2Ms?: number;
+  userAgent?: string;
+}
+
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: 'OK',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  407: 'Proxy Authentication Required',
+  480: 'Temporarily Unavailable',
+  481: 'Call/Transaction Does Not Exist',
+  482: 'Loop Detected',
+  486: 'Busy Here',
+  487: 'Request Terminated',
+  488: 'Not Acceptable Here',
+  500: 'Server Internal Error',
+  503: 'Service Unavailable',
+};
+const reasonOf = (status: number) => STATUS_TEXT[status] ?? 'Unknown';
+
+type CallState = 'proceeding' | 'answered' | 'confirmed' | 'failed' | 'ended';
+
+class Call implements IncomingCall {
+  state: CallState = 'proceeding';
+  readonly toTag = randomToken();
+  readonly controller = new AbortController();
+  last: SipResponse | undefined;
+  retransmit: NodeJS.Timeout | undefined;
+  timerH: NodeJS.Timeout | undefined;
+  localSeq = 0;
+  context: unknown = undefined;
+  /** handed to onInvite: only such calls are reported ended (a challenged attempt is no call) */
+  offered = false;
+
+  constructor(
+    readonly callId: string,
+    readonly invite: SipRequest,
+    readonly source: SipSource,
+    readonly branch: string,
+    private readonly onHangup: (c: Call) => void,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  hangup(): void {
+    this.onHangup(this);
+  }
+
+  clearTimers(): void {
+    clearTimeout(this.retransmit);
+    clearTimeout(this.timerH);
+    this.retransmit = undefined;
+    this.timerH = undefined;
+  }
+}
+
+export class Uas {
+  private readonly calls = new Map<string, Call>();
+  private readonly byBranch = new Map<string, Call>();
+  /** final responses of non-INVITE transactions, for retransmissions (kept 64·T1) */
+  private readonly answered = new Map<string, SipResponse>();
+  /** our BYEs awaiting a response, by branch */
+  private readonly clientTx = new Map<string, NodeJS.Timeout>();
+  private readonly t1: number;
+  private readonly t2: number;
+
+  constructor(
+    private readonly transport: UasTransport,
+    private readonly handlers: UasHandlers,
+    private readonly o: UasOptions,
+  ) {
+    this.t1 = o.t1Ms ?? 500;
+    this.t2 = o.t2Ms ?? 4000;
+  }
+
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  handle(msg: SipMessage, source: SipSource): void {
+    if (msg.kind === 'response') return this.onResponse(msg);
+    const branch = topVia(msg.headers)?.params.branch ?? '';
+    if (msg.method !== 'INVITE' && msg.method !== 'ACK') {
+      const done = this.answered.get(`${branch}|${msg.method}`);
+      if (done) return this.transport.sendResponse(done, source); // a retransmission
+    }
+    switch (msg.method) {
+      case 'INVITE':
+        return this.onInvite(msg, source, branch);
+      case 'ACK':
+        return this.onAck(msg);
+      case 'CANCEL':
+        return this.onCancel(msg, source, branch);
+      case 'BYE':
+        return this.onBye(msg, source, branch);
+      case 'OPTIONS': {
+        const status = this.handlers.optionsStatus?.() ?? 200;
+        return this.reply(msg, source, branch, status, [
+          { name: 'Allow', value: ALLOW },
+          { name: 'Accept', value: 'application/sdp' },
+        ]);
+      }
+      case 'INFO': {
+        const call = this.dialogOf(msg);
+        if (!call) return this.reply(msg, source, branch, 481);
+        this.handlers.onInfo?.(call, msg);
+        return this.reply(msg, source, branch, 200);
+      }
+      default:
+        return this.reply(msg, source, branch, 405, [{ name: 'Allow', value: ALLOW }]);
+    }
+  }
+
+  /** Ends every call (shutdown): BYE for the answered ones, 480 for the ringing ones. */
+  closeAll(): void {
+    for (const c of [...this.calls.values()]) {
+      if (c.state === 'proceeding') this.finalFailure(c, 480);
+      else c.hangup();
+    }
+  }
+
+  private onInvite(req: SipRequest, source: SipSource, branch: string): void {
+    const existing = this.byBranch.get(branch);
+    if (existing) {
+      // a retransmitted INVITE: resend what was last said, never start a second call
+      this.transport.sendResponse(existing.last ?? buildResponse(req, 100, 'Trying'), existing.source);
+      return;
+    }
+    const callId = getHeader(req.headers, 'Call-ID')!;
+    const toTag = parseNameAddr(getHeader(req.headers, 'To') ?? '')?.params.tag;
+    if (toTag !== undefined) {
+      // re-INVITEs (hold, session refresh) are not handled yet
+      this.reply(req, source, branch, this.calls.has(callId) ? 488 : 481);
+      return;
+    }
+    const previous = this.calls.get(callId);
+    if (previous && previous.state !== 'failed') {
+      this.reply(req, source, branch, 482); // a second INVITE on a Call-ID in use
+      return;
+    }
+    // the one after a 407 reuses the Call-ID: the challenged attempt is over, ACKed or not
+    if (previous) this.forget(previous);
+    const verdict = this.handlers.screen?.(req, source) ?? { accept: true };
+    if ('drop' in verdict) return; // no answer at all: no state, nothing a scanner can learn
+    const call = new Call(callId, req, source, branch, (c) => this.localHangup(c));
+    this.calls.set(callId, call);
+    this.byBranch.set(branch, call);
+    if ('reject' in verdict) {
+      this.finalFailure(call, verdict.reject, undefined, verdict.headers);
+      return;
+    }
+    call.context = verdict.context;
+    this.transport.sendResponse(buildResponse(req, 100, 'Trying'), source);
+    this.send(call, buildResponse(req, 180, 'Ringing', { toTag: call.toTag, headers: this.contactHeaders() }));
+    call.offered = true;
+    this.handlers.onInvite(call).then(
+      (outcome) => this.onOutcome(call, outcome),
+      () => this.onOutcome(call, { status: 500 }),
+    );
+  }
+
+  private onOutcome(call: Call, outcome: InviteOutcome): void {
+    if (call.state !== 'proceeding') return; // cancelled meanwhile: the 487 has been sent
+    if ('answer' in outcome) {
+      call.state = 'answered';
+      const res = buildResponse(call.invite, 200, 'OK', {
+        toTag: call.toTag,
+        headers: [...this.contactHeaders(), { name: 'Allow', value: ALLOW }],
+        body: Buffer.from(outcome.answer),
+      });
+      this.sendFinal(call, res, () => {
+        // no ACK within 64·T1 (§13.3.1.4): the dialog is confirmed and then ended at once
+        call.state = 'confirmed';
+        this.sendBye(call);
+        this.end(call, 'no_ack');
+      });
+    } else {
+      this.finalFailure(call, outcome.status, outcome.reason, outcome.headers);
+    }
+  }
+
+  private finalFailure(call: Call, status: number, reason?: string, headers?: SipHeader[]): void {
+    call.state = 'failed';
+    const res = buildResponse(call.invite, status, reason ?? reasonOf(status), {
+      toTag: call.toTag,
+      ...(headers ? { headers } : {}),
+    });
+    this.sendFinal(call, res, () => this.forget(call));
+    this.end(call, status === 487 ? 'cancel' : 'failed', false);
+  }
+
+  /** Sends a final response, retransmitted over UDP until the ACK; `onTimeout` after 64·T1. */
+  private sendFinal(call: Call, res: SipResponse, onTimeout: () => void): void {
+    this.send(call, res);
+    if (call.source.transport === 'udp') {
+      let interval = this.t1;
+      const again = () => {
+        this.transport.sendResponse(res, call.source);
+        interval = Math.min(interval * 2, this.t2);
+        call.retransmit = setTimeout(again, interval);
+      };
+      call.retransmit = setTimeout(again, interval);
+    }
+    call.timerH = setTimeout(() => {
+      call.clearTimers();
+      onTimeout();
+    }, 64 * this.t1);
+  }
+
+  private onAck(req: SipRequest): void {
+    const call = this.calls.get(getHeader(req.headers, 'Call-ID') ?? '') ?? this.failedByBranch(req);
+    if (!call) return; // an ACK for nothing is dropped, never answered
+    if (call.state === 'answered') {
+      call.clearTimers();
+      call.state = 'confirmed';
+      this.handlers.onConfirmed?.(call);
+    } else if (call.state === 'failed') {
+      call.clearTimers();
+      this.forget(call);
+    }
+  }
+
+  private failedByBranch(req: SipRequest): Call | undefined {
+    return this.byBranch.get(topVia(req.headers)?.params.branch ?? '');
+  }
+
+  private onCancel(req: SipRequest, source: SipSource, branch: string): void {
+    const call = this.byBranch.get(branch);
+    if (!call) return this.reply(req, source, branch, 481);
+    this.reply(req, source, branch, 200);
+    if (call.state === 'proceeding') this.finalFailure(call, 487);
+  }
+
+  private onBye(req: SipRequest, source: SipSource, branch: string): void {
+    const call = this.dialogOf(req);
+    if (!call || call.state === 'failed' || call.state === 'ended') return this.reply(req, source, branch, 481);
+    this.reply(req, source, branch, 200);
+    call.clearTimers();
+    this.end(call, 'bye');
+  }
+
+  private onResponse(res: SipResponse): void {
+    const branch = topVia(res.headers)?.params.branch ?? '';
+    const timer = this.clientTx.get(branch);
+    if (timer === undefined || res.status < 200) return;
+    // any final response ends our BYE (a 481: the dialog was already gone)
+    clearTimeout(timer);
+    this.clientTx.delete(branch);
+  }
+
+  /** The dialog a request belongs to: its Call-ID, and our tag in its To. */
+  private dialogOf(req: SipRequest): Call | undefined {
+    const call = this.calls.get(getHeader(req.headers, 'Call-ID') ?? '');
+    const tag = parseNameAddr(getHeader(req.headers, 'To') ?? '')?.params.tag;
+    return call && tag === call.toTag ? call : undefined;
+  }
+
+  private localHangup(call: Call): void {
+    if (call.state === 'proceeding') return this.finalFailure(call, 480);
+    if (call.state !== 'answered' && call.state !== 'confirmed') return;
+    call.clearTimers();
+    this.sendBye(call);
+    this.end(call, 'local');
+  }
+
+  private sendBye(call: Call): void {
+    const inv = call.invite;
+    const from = withTag(getHeader(inv.headers, 'To') ?? '', call.toTag);
+    const remoteContact = getHeaders(inv.headers, 'Contact')[0];
+    const target =
+      (remoteContact && parseNameAddr(remoteContact)?.uri) || parseNameAddr(getHeader(inv.headers, 'From') ?? '')?.uri;
+    const branch = newBranch();
+    const seq = (parseCSeq(getHeader(inv.headers, 'CSeq') ?? '')?.seq ?? 0) + 1 + call.localSeq++;
+    const transport = call.source.transport.toUpperCase();
+    const headers: SipHeader[] = [
+      { name: 'Via', value: `SIP/2.0/${transport} ${this.o.viaHost}:${this.o.viaPort};branch=${branch};rport` },
+      { name: 'Max-Forwards', value: '70' },
+      ...getHeaders(inv.headers, 'Record-Route').map((r) => ({ name: 'Route', value: r })),
+      { name: 'From', value: from },
+      { name: 'To', value: getHeader(inv.headers, 'From') ?? '' },
+      { name: 'Call-ID', value: call.callId },
+      { name: 'CSeq', value: `${seq} BYE` },
+      ...(this.o.userAgent ? [{ name: 'User-Agent', value: this.o.userAgent }] : []),
+    ];
+    const bye: SipRequest = {
+      kind: 'request',
+      method: 'BYE',
+      uri: target ?? `sip:${call.source.address}`,
+      headers,
+      body: Buffer.alloc(0),
+    };
+    const dest = { transport: call.source.transport, address: call.source.address, port: call.source.port };
+    this.transport.send(bye, dest);
+    let interval = this.t1;
+    let elapsed = 0;
+    const again = () => {
+      elapsed += interval;
+      if (elapsed >= 64 * this.t1) {
+        this.clientTx.delete(branch);
+        return;
+      }
+      if (call.source.transport === 'udp') this.transport.send(bye, dest);
+      interval = Math.min(interval * 2, this.t2);
+      this.clientTx.set(branch, setTimeout(again, interval));
+    };
+    this.clientTx.set(branch, setTimeout(again, interval));
+  }
+
+  private end(call: Call, why: EndReason, forget = true): void {
+    if (call.state !== 'failed') call.state = 'ended';
+    call.controller.abort();
+    if (forget) this.forget(call);
+    if (call.offered) this.handlers.onEnded?.(call, why);
+  }
+
+  private forget(call: Call): void {
+    call.clearTimers();
+    if (this.calls.get(call.callId) === call) this.calls.delete(call.callId);
+    // the branch is kept a little longer: a late INVITE retransmission must not start a new call
+    setTimeout(() => {
+      if (this.byBranch.get(call.branch) === call) this.byBranch.delete(call.branch);
+    }, 64 * this.t1).unref();
+  }
+
+  private send(call: Call, res: SipResponse): void {
+    call.last = res;
+    this.transport.sendResponse(res, call.source);
+  }
+
+  private reply(req: SipRequest, source: SipSource, branch: string, status: number, headers: SipHeader[] = []): void {
+    const res = buildResponse(req, status, reasonOf(status), { toTag: randomToken(), headers });
+    const key = `${branch}|${req.method}`;
+    this.answered.set(key, res);
+    setTimeout(() => this.answered.delete(key), 64 * this.t1).unref();
+    this.transport.sendResponse(res, source);
+  }
+
+  private contactHeaders(): SipHeader[] {
+    return [{ name: 'Contact', value: `<${this.o.contact}>` }];
+  }
+}
