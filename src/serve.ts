@@ -192,6 +192,9 @@ export async function serveMain(argv: readonly string[] = []): Promise<number> {
   try {
     config = loadConfig();
     drainMs = drainTimeoutMs(process.env.DRAIN_TIMEOUT_MS);
+    // A setting that would silently do nothing is refused (the SIP listener is being built).
+    if (config.env.sip)
+      throw new ConfigError('SIP_PORT is set, but this version does not serve SIP yet (docs/sip.md): unset SIP_PORT');
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`omni-phone-bridge: ${err.message}\n`);

@@ -165,7 +165,8 @@ export class Playback implements Paced {
     if (this.closed || this.muted || pcm.length === 0) return;
     if (this.hold.active) this.hold.fadeInto(this.out);
     const now = this.now(); // one clock read for the reply bookkeeping and the pacing
-    this.replies.noteArrival(now, this.streaming, this.playheadAt, this.sink !== undefined && this.out.length === 0);
+    const idle = this.sink !== undefined && this.out.length === 0;
+    this.replies.noteArrival(now, this.streaming, this.playheadAt, idle, this.out.tailPosition);
     this.out.pushAgent(pcm, rate);
     this.streaming = true;
     this.pump(now);
@@ -315,7 +316,7 @@ export class Playback implements Paced {
     while (!backlogged && this.playheadAt - now < this.opts.leadMs) {
       const slot = this.batchFrames[batched]!;
       if (agentOpen && out.read(slot)) {
-        if (replies.unsent) replies.noteFirstSent(now, this.playheadAt);
+        if (replies.unsent) replies.noteSent(now, this.playheadAt, out.consumedSamples - FRAME, out.consumedSamples);
       } else if (!(hold.active && hold.readFrame(now, slot))) {
         break;
       }
@@ -349,7 +350,8 @@ export class Playback implements Paced {
     const mu = this.out.takePartialMulaw();
     const n = mu.length;
     if (n > 0) {
-      if (this.replies.unsent) this.replies.noteFirstSent(now, this.playheadAt);
+      const to = this.out.consumedSamples;
+      if (this.replies.unsent) this.replies.noteSent(now, this.playheadAt, to - n, to);
       sink.sendAudio(mu);
       this.framesSent++;
       this.ledger.sent(n);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { loadSipEnv, SipEnvError, type SipEnv } from './sip-env.js';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -40,6 +41,8 @@ export interface EnvSettings {
   logLevel: LogLevel;
   /** LOG_FORMAT: unset = JSON, except readable lines on a TTY (decided by the logger) */
   logFormat?: 'json' | 'pretty';
+  /** SIP trunks: undefined (off) unless SIP_PORT is set */
+  sip?: SipEnv;
 }
 
 /** One of pino's levels (the list is the logger's: LOG_LEVEL must be one of them). */
@@ -143,9 +146,17 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
   }
   const skip = oneOf(env, 'TWILIO_SIGNATURE_VALIDATION', ['on', 'off'], 'on');
   const adminToken = strongToken(env, 'ADMIN_TOKEN');
+  const host = env.HOST || '0.0.0.0';
+  let sip: SipEnv | undefined;
+  try {
+    sip = loadSipEnv(env, host);
+  } catch (err) {
+    if (err instanceof SipEnvError) throw new ConfigError(err.message);
+    throw err;
+  }
   return {
     port,
-    host: env.HOST || '0.0.0.0',
+    host,
     publicUrl,
     pyaiApiKey: env.PYAI_API_KEY || undefined,
     pyaiBaseUrl: baseUrl,
@@ -161,6 +172,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     configPath: env.BRIDGE_CONFIG || DEFAULT_CONFIG_PATH,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS),
+    ...(sip ? { sip } : {}),
   };
 }
 

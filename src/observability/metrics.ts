@@ -6,12 +6,20 @@ import { FastCounter, FastHistogram } from './fast-metrics.js';
  * The bridge's Prometheus metrics. Each server instance owns its registry (never the global
  * default one) so that tests can run several bridges in one process without sharing counts.
  */
+/** Who counts the held HTTP connections: the listener's guard, once it is attached (http-limits.ts). */
+export interface HeldConnections {
+  unproven(): number;
+  proven(): number;
+}
+
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const heldConnections: HeldConnections = { unproven: () => 0, proven: () => 0 };
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
   const r = [registry];
   const latencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1];
   return {
+    heldConnections,
     registry,
     activeCalls: new Gauge({ name: 'bridge_active_calls', help: 'Calls with a live session', registers: r }),
     calls: new Counter({
@@ -60,6 +68,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       help: 'HTTP connections the bridge refused or cut, by reason (per_source, displaced, full, idle_timeout, request_timeout, client_error)',
       labelNames: ['reason'],
       registers: r,
+    }),
+    httpConnections: new Gauge({
+      name: 'bridge_http_connections',
+      help: 'HTTP connections the bridge holds, by state: unproven (no Twilio signature yet) or proven',
+      labelNames: ['state'],
+      registers: r,
+      // read at scrape time from the listener's connection guard (http-limits.ts sets the source)
+      collect() {
+        this.set({ state: 'unproven' }, heldConnections.unproven());
+        this.set({ state: 'proven' }, heldConnections.proven());
+      },
     }),
     webhooksRejected: new Counter({
       name: 'bridge_webhook_rejected_total',

@@ -64,6 +64,14 @@ export function connectionLimits(
   };
 }
 
+/** why the listener cut a connection it had accepted */
+export type CutReason = 'request_timeout' | 'idle_timeout' | 'client_error';
+
+/** how often Node checks the request deadlines: a quarter of the headers deadline, 100 ms to 1 s */
+function checkingInterval(h: HttpSettings): number {
+  return Math.max(100, Math.min(1000, Math.floor(h.headers_timeout_ms / 4)));
+}
+
 /** Fastify's options for these limits (its own defaults: no request deadline, 72 s keep-alive). */
 export function fastifyTimeouts(h: HttpSettings) {
   return {
@@ -74,7 +82,7 @@ export function fastifyTimeouts(h: HttpSettings) {
     http: {
       headersTimeout: h.headers_timeout_ms,
       requestTimeout: h.request_timeout_ms,
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(h.headers_timeout_ms / 4))),
+      connectionsCheckingInterval: checkingInterval(h),
     },
   };
 }
@@ -84,11 +92,12 @@ export function fastifyTimeouts(h: HttpSettings) {
  * 408 and its socket is closed, counted as `request_timeout`; other malformed requests get 400
  * (`client_error`). As Fastify's default does, minus the JSON body.
  */
-export function clientErrorHandler(count: (reason: 'request_timeout' | 'client_error', socket: Socket) => void) {
+export function clientErrorHandler(count: (reason: CutReason, socket: Socket) => void) {
   return (err: Error & { code?: string }, socket: Socket): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-    count(timeout ? 'request_timeout' : 'client_error', socket);
+    // Node's checker also cuts a connection that never sent a byte: that one is idle, not slow.
+    count(timeout ? (socket.bytesRead === 0 ? 'idle_timeout' : 'request_timeout') : 'client_error', socket);
     const status = timeout ? '408 Request Timeout' : '400 Bad Request';
     if (socket.writable) socket.write(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     socket.destroy();
@@ -96,27 +105,35 @@ export function clientErrorHandler(count: (reason: 'request_timeout' | 'client_e
 }
 
 /**
- * A connection that sends nothing at all is not a request Node tracks, so neither deadline
- * reaches it: it is cut after `ms` of silence before its first request (`idle_timeout`). From
- * the first request on the deadlines, keep-alive and ws (for an upgrade) own the socket's timer.
+ * A connection that sends nothing at all: Node 20's connection checker cuts it at the headers
+ * deadline (clientErrorHandler counts it as `idle_timeout`). This is the backstop for a runtime
+ * whose checker does not track a connection before its first byte: cut when no request has
+ * started `ms` plus two checking intervals after it connected. A plain timer, later than Node's
+ * deadline so a request that began but dribbles is Node's to cut with 408; `socket.setTimeout`
+ * raced with the checker. From the first request on, the deadlines, keep-alive and ws (for an
+ * upgrade) own the socket.
  */
-function cutSilentConnections(server: Server, ms: number, onCut: (socket: Socket) => void): void {
-  const silent = new WeakMap<Socket, () => void>();
+function cutSilentConnections(server: Server, ms: number, checkEveryMs: number, onCut: (socket: Socket) => void): void {
+  const silent = new WeakMap<Socket, NodeJS.Timeout>();
   server.on('connection', (socket: Socket) => {
-    const cut = () => {
-      onCut(socket);
-      socket.destroy();
-    };
-    silent.set(socket, cut);
-    socket.setTimeout(ms);
-    socket.once('timeout', cut);
+    const timer = setTimeout(
+      () => {
+        silent.delete(socket);
+        if (socket.destroyed) return;
+        onCut(socket);
+        socket.destroy();
+      },
+      ms + 2 * checkEveryMs,
+    );
+    timer.unref();
+    silent.set(socket, timer);
+    socket.once('close', () => spoke(socket));
   });
   const spoke = (socket: Socket) => {
-    const cut = silent.get(socket);
-    if (!cut) return;
+    const timer = silent.get(socket);
+    if (!timer) return;
     silent.delete(socket);
-    socket.removeListener('timeout', cut);
-    socket.setTimeout(0);
+    clearTimeout(timer);
   };
   server.on('request', (req: IncomingMessage) => spoke(req.socket));
   server.on('upgrade', (req: IncomingMessage) => spoke(req.socket));
@@ -132,7 +149,7 @@ export function guardConnections(
   behindProxy: boolean,
   metrics: Metrics,
   logger: Logger,
-): { guard: ConnectionGuard; countCut: (reason: 'request_timeout' | 'client_error', socket: Socket) => void } {
+): { guard: ConnectionGuard; countCut: (reason: CutReason, socket: Socket) => void } {
   const limits = connectionLimits(h, openFileLimit(), behindProxy);
   if (limits.loweredFrom !== undefined)
     logger.warn(
@@ -148,6 +165,11 @@ export function guardConnections(
   };
   const guard = new ConnectionGuard(limits, note);
   guard.attach(server);
-  cutSilentConnections(server, h.headers_timeout_ms, (socket) => note('idle_timeout', sourceKey(socket.remoteAddress)));
+  // The gauge reads the guard's own books at scrape time: what is held, not what clients think.
+  metrics.heldConnections.unproven = () => guard.unprovenCount;
+  metrics.heldConnections.proven = () => guard.provenCount;
+  cutSilentConnections(server, h.headers_timeout_ms, checkingInterval(h), (socket) =>
+    note('idle_timeout', sourceKey(socket.remoteAddress)),
+  );
   return { guard, countCut: (reason, socket) => note(reason, sourceKey(socket.remoteAddress)) };
 }

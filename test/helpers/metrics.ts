@@ -56,3 +56,18 @@ export async function histogramQuantiles(bridge: Bridge, name: string, labels: L
   };
   return { count, p50: q(0.5), p99: q(0.99) };
 }
+
+/** A metric's value (summed over matching label sets) as a bridge process serves it on /metrics. */
+export async function scrapedValue(baseUrl: string, name: string, labels: Labels = {}): Promise<number> {
+  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
+  let sum = 0;
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const got: Record<string, string> = {};
+    for (const pair of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) got[pair[1]!] = pair[2]!;
+    if (Object.entries(labels).every(([k, v]) => got[k] === String(v))) sum += Number(m[3]);
+  }
+  return sum;
+}

@@ -16,7 +16,7 @@ import { bridgeTestConfig, janitor, sleep, startBridgeStack } from '../helpers/b
 import { startBridgeProcess, eventually } from '../helpers/bridge-process.js';
 import { slowRequest, startFlood } from '../helpers/conn-flood.js';
 import { waitFor } from '../helpers/harness.js';
-import { metricValue } from '../helpers/metrics.js';
+import { metricValue, scrapedValue } from '../helpers/metrics.js';
 import { postVoice, RawStream, sid, tryUpgrade, type TwilioTarget } from '../helpers/raw-twilio.js';
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { mediaStreamUrl } from '../../src/twilio/stream-twiml.js';
@@ -52,6 +52,7 @@ describe('slow requests are cut', () => {
     const port = Number(new URL(h.bridgeUrl).port);
     const silent = connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
     silent.on('error', () => {});
+    silent.resume(); // reads whatever comes, so the server's close is seen (a paused socket never ends)
     j.track({ close: () => silent.destroy() });
     const closed = new Promise<string>((resolve) => silent.on('close', () => resolve('closed')));
     expect(await Promise.race([closed, sleep(15_000).then(() => 'still open after 15 s')])).toBe('closed');
@@ -98,15 +99,18 @@ async function twilioStillServed(target: TwilioTarget): Promise<void> {
 
 describe('connection floods under a descriptor limit', () => {
   it('300 slow POSTs from one address: it keeps at most its per-source share, and signed Twilio traffic from another is served', async () => {
-    const { target, port } = await limitedBridge();
+    const { b, target, port } = await limitedBridge();
     const flood = j.track(
       startFlood({ port, sources: ['127.0.0.2'], perSource: 300, kind: 'slow_body', dripMs: 2000, reconnectMs: 500 }),
     );
     await sleep(3000); // the flood is in place (and reconnecting what is cut)
     await twilioStillServed(target);
     await sleep(1000);
-    // max_connections_per_source: 32 (a few more may be seen open while their reset is in flight)
-    expect(flood.open()).toBeLessThanOrEqual(40);
+    // max_connections_per_source: 32, in the bridge's own books (a client's count also holds
+    // handshakes the kernel completed that a loaded bridge has not accepted, and so not refused, yet).
+    // The others held: this scrape's own connection and Twilio's, at most.
+    expect(await scrapedValue(b.url, 'bridge_http_connections', { state: 'unproven' })).toBeLessThanOrEqual(32 + 2);
+    expect(flood.cut()).toBeGreaterThan(100); // the flood really was refused, not merely slow to connect
     await twilioStillServed(target);
   }, 60_000);
 

@@ -17,6 +17,8 @@ export class OutboundQueue {
   private readonly muBuf = new Uint8Array(FRAME);
   /** bytes dropped because the queue was full (oldest first) */
   droppedBytes = 0;
+  /** samples that left the 8 kHz stream so far: sent, dropped for space or cleared (a stream position) */
+  private consumed = 0;
 
   constructor(
     maxQueueMs: number,
@@ -33,6 +35,20 @@ export class OutboundQueue {
   /** ms of audio here, whole frames and the partial one */
   get queuedMs(): number {
     return (this.ring.length + this.framer.buffered) / SAMPLES_PER_MS;
+  }
+
+  /**
+   * Where in the 8 kHz stream the next audio pushed will start, on the same scale as `consumedSamples`:
+   * what has left plus what is still here. Audio pushed now starts playing once `consumedSamples`
+   * passes this.
+   */
+  get tailPosition(): number {
+    return this.consumed + this.ring.length + this.framer.buffered;
+  }
+
+  /** samples that have left the queue so far, sent, dropped or cleared */
+  get consumedSamples(): number {
+    return this.consumed;
   }
 
   /** Agent audio at `rate`; a new rate starts a new resampler stream. */
@@ -59,6 +75,7 @@ export class OutboundQueue {
     this.ring.write(this.muBuf);
     const dropped = this.ring.dropped - before;
     if (dropped > 0) {
+      this.consumed += dropped;
       this.droppedBytes += dropped;
       this.onDrop?.(Math.ceil(dropped / FRAME));
     }
@@ -66,13 +83,16 @@ export class OutboundQueue {
 
   /** Fills `into` with the next frame; false when no whole frame is queued. */
   read(into: Uint8Array): boolean {
-    return this.ring.read(into);
+    if (!this.ring.read(into)) return false;
+    this.consumed += into.length;
+    return true;
   }
 
   /** The samples after the last whole frame, encoded (a view valid until the next call here). */
   takePartialMulaw(): Uint8Array {
     const partial = this.framer.takePartial();
     if (partial.length === 0) return NOTHING; // an engine at real time gets here after every frame
+    this.consumed += partial.length;
     const mu = this.muBuf.subarray(0, partial.length);
     encodeMulaw(partial, mu);
     return mu;
@@ -80,6 +100,7 @@ export class OutboundQueue {
 
   /** Barge-in: nothing queued survives, and the resampler forgets its history. */
   clear(): void {
+    this.consumed += this.ring.length + this.framer.buffered;
     this.framer.clear();
     this.ring.clear();
     this.resampler?.reset();
@@ -87,6 +108,7 @@ export class OutboundQueue {
 
   /** The call ended: queued frames go (the framer's partial is never sent after close). */
   drop(): void {
+    this.consumed += this.ring.length;
     this.ring.clear();
   }
 }

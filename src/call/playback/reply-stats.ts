@@ -30,6 +30,8 @@ interface ReplyState extends ReplyStats {
   arrivedAt: number;
   callerEndAt?: number;
   sent: boolean;
+  /** where the reply's first sample sits in the caller-bound stream (OutboundQueue positions) */
+  startPos: number;
 }
 
 /**
@@ -40,6 +42,12 @@ interface ReplyState extends ReplyStats {
  */
 export class ReplyTracker {
   private reply: ReplyState | undefined;
+  /**
+   * Replies that arrived and have not been heard yet, oldest first. More than one when a new turn
+   * starts before the last one's audio left (no stream attached yet, a backlog): each is matched to
+   * the send that carries its own first sample, by stream position.
+   */
+  private pending: ReplyState[] = [];
   /** the engine announced a new assistant turn: the next audio starts a new reply */
   private turnPending: { callerEndAt?: number } | undefined;
   /** when the last reply's playout ran (or will run) dry */
@@ -61,9 +69,9 @@ export class ReplyTracker {
     return this.jitterMs;
   }
 
-  /** the current reply has arrived but none of it has been sent yet */
+  /** a reply has arrived of which nothing has been sent yet */
   get unsent(): boolean {
-    return this.reply !== undefined && !this.reply.sent;
+    return this.pending.length > 0;
   }
 
   markTurn(callerEndAt?: number): void {
@@ -77,14 +85,14 @@ export class ReplyTracker {
    * has not been reached; `playheadAt`: when everything sent will have played; `outputIdle`: a
    * stream is attached and nothing is queued for it.
    */
-  noteArrival(now: number, streaming: boolean, playheadAt: number, outputIdle: boolean): void {
+  noteArrival(now: number, streaming: boolean, playheadAt: number, outputIdle: boolean, startPos: number): void {
     const reply = this.reply;
     if (
       reply === undefined ||
       this.turnPending !== undefined ||
       (!streaming && now - this.dryAt > UNDERRUN_WINDOW_MS)
     ) {
-      this.startReply(now, playheadAt);
+      this.startReply(now, playheadAt, startPos);
       return;
     }
     const dryFor = now - playheadAt;
@@ -101,30 +109,52 @@ export class ReplyTracker {
     }
   }
 
-  private startReply(now: number, playheadAt: number): void {
+  private startReply(now: number, playheadAt: number, startPos: number): void {
     const turn = this.turnPending;
     this.turnPending = undefined;
-    this.reply = { arrivedAt: now, callerEndAt: turn?.callerEndAt, sent: false, underruns: 0, underrunMs: 0 };
+    const reply: ReplyState = {
+      arrivedAt: now,
+      callerEndAt: turn?.callerEndAt,
+      sent: false,
+      startPos,
+      underruns: 0,
+      underrunMs: 0,
+    };
+    this.reply = reply;
+    // Bounded like the records: a reply this far back that was never sent is never attributed.
+    if (this.pending.length >= MAX_REPLY_RECORDS) this.pending.shift();
+    this.pending.push(reply);
     if (this.records.length >= MAX_REPLY_RECORDS) this.records.shift();
-    this.records.push(this.reply);
+    this.records.push(reply);
     // Only a reply that starts on an idle playout waits for the jitter buffer; one that follows
     // audio still playing is already behind it.
     if (playheadAt <= now) this.resumeAt = now + this.jitterMs;
   }
 
-  /** The current reply's first audio leaves now and starts playing at `playAt`. */
-  noteFirstSent(now: number, playAt: number): void {
-    const reply = this.reply;
-    if (!reply || reply.sent) return;
-    reply.sent = true;
-    reply.firstFrameMs = now - reply.arrivedAt;
-    if (reply.callerEndAt !== undefined) reply.voiceToVoiceMs = playAt - reply.callerEndAt;
-    this.observer?.firstFrame?.(reply.firstFrameMs, reply.voiceToVoiceMs);
+  /**
+   * Audio from stream position `fromPos` up to `toPos` (exclusive) leaves now; its first sample starts
+   * playing at `playAt` (8 samples a ms). Every waiting reply whose first sample is in it, or was
+   * dropped for space before it, is heard from here.
+   */
+  noteSent(now: number, playAt: number, fromPos: number, toPos: number): void {
+    const pending = this.pending;
+    let n = 0;
+    while (n < pending.length && pending[n]!.startPos < toPos) {
+      const reply = pending[n]!;
+      reply.sent = true;
+      reply.firstFrameMs = now - reply.arrivedAt;
+      const heardAt = playAt + Math.max(0, reply.startPos - fromPos) / 8;
+      if (reply.callerEndAt !== undefined) reply.voiceToVoiceMs = heardAt - reply.callerEndAt;
+      this.observer?.firstFrame?.(reply.firstFrameMs, reply.voiceToVoiceMs);
+      n++;
+    }
+    if (n > 0) pending.splice(0, n);
   }
 
-  /** Barge-in: the current reply is over (its record stays). */
+  /** Barge-in: the current reply is over, and nothing queued will be heard (the records stay). */
   dropReply(): void {
     this.reply = undefined;
+    this.pending.length = 0;
   }
 
   /** The stream went away: audio after the next stream's start does not continue a reply already heard. */
