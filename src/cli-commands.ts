@@ -22,6 +22,7 @@ export const SERVE: CommandSpec = {
     ['TWILIO_SIGNATURE_VALIDATION', 'on (default) or off (development only, logged loudly)'],
     ['STREAM_TOKEN_SECRET', 'key of the per-call stream tokens (default: derived from the auth token)'],
     ['ADMIN_TOKEN', 'enables the admin API (/admin/calls) with this bearer token'],
+    ['METRICS_TOKEN', 'bearer token for GET /metrics and /readyz details (ADMIN_TOKEN works too)'],
     ['CALL_RECORDS_FILE', 'append one JSON call record per line here (default: the log)'],
     ['DRAIN_TIMEOUT_MS', 'on SIGTERM, how long active calls may go on, in ms (30000; 0: no wait)'],
     ['REDIS_URL', 'a fleet: replicas share calls, limits and tokens through this Redis (default: one replica)'],

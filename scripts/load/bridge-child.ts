@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN } from '../../src/sim/stack.js';
+import { BENCH_METRICS_TOKEN } from './probes.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -97,6 +98,7 @@ export class BridgeChild {
       // REST is never needed here; were a fallback to run, it must stay on loopback (a closed port).
       TWILIO_API_BASE: 'http://127.0.0.1:9',
       TWILIO_SIGNATURE_VALIDATION: 'on',
+      METRICS_TOKEN: BENCH_METRICS_TOKEN,
       BRIDGE_CONFIG: o.configPath,
       LOG_LEVEL: 'warn',
       BENCH_MAX_LIFETIME_S: String(o.lifetimeS),

@@ -2,6 +2,7 @@
  * What the load benchmark reads from outside the bridge: its Prometheus text (scraped before and
  * after each measuring window and subtracted), and its CPU time and RSS from /proc.
  */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const CLK_TCK = 100; // USER_HZ on Linux; /proc/<pid>/stat counts CPU time in these ticks
@@ -114,8 +115,17 @@ export function parsePrometheus(text: string): Scrape {
   return out;
 }
 
+/**
+ * The METRICS_TOKEN the benchmarks give the bridges they start (scripts/load/bridge-child.ts) and
+ * scrape with: random per run, as `openssl rand -hex 32` would make one.
+ */
+export const BENCH_METRICS_TOKEN = randomBytes(32).toString('hex');
+
 export async function scrape(baseUrl: string): Promise<Scrape> {
-  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const res = await fetch(`${baseUrl}/metrics`, {
+    headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` },
+    signal: AbortSignal.timeout(5000),
+  });
   if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
   return parsePrometheus(await res.text());
 }

@@ -33,6 +33,8 @@ export interface EnvSettings {
   /** development only: accept unsigned Twilio requests (logged loudly at start-up) */
   skipSignatureValidation: boolean;
   adminToken?: string;
+  /** METRICS_TOKEN: a bearer for /metrics and /readyz details only (ADMIN_TOKEN works there too) */
+  metricsToken?: string;
   /** key of the per-call stream tokens (src/server/stream-token.ts); unset: derived from twilioAuthToken */
   streamTokenSecret?: string;
   /** proxy hops whose X-Forwarded-For is trusted for the client address (0: none) */
@@ -146,6 +148,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
   }
   const skip = oneOf(env, 'TWILIO_SIGNATURE_VALIDATION', ['on', 'off'], 'on');
   const adminToken = strongToken(env, 'ADMIN_TOKEN');
+  const metricsToken = strongToken(env, 'METRICS_TOKEN');
   const host = env.HOST || '0.0.0.0';
   let sip: SipEnv | undefined;
   try {
@@ -167,6 +170,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     twilioApiBase: apiBase,
     skipSignatureValidation: skip === 'off',
     adminToken,
+    metricsToken,
     streamTokenSecret: env.STREAM_TOKEN_SECRET || undefined,
     trustProxyHops: trustHops(env.TRUST_PROXY_HOPS),
     configPath: env.BRIDGE_CONFIG || DEFAULT_CONFIG_PATH,
@@ -263,6 +267,7 @@ function namedSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv): NamedSecret[] 
     { variable: 'PYAI_API_KEY', value: cfg.env.pyaiApiKey, own: false },
     { variable: 'TWILIO_AUTH_TOKEN', value: cfg.env.twilioAuthToken, own: true },
     { variable: 'ADMIN_TOKEN', value: cfg.env.adminToken, own: true },
+    { variable: 'METRICS_TOKEN', value: cfg.env.metricsToken, own: true },
     { variable: 'STREAM_TOKEN_SECRET', value: cfg.env.streamTokenSecret, own: true },
     // The fleet store's password travels inside REDIS_URL (redis://user:password@host).
     { variable: 'REDIS_URL', value: urlPassword(env.REDIS_URL), own: false },

@@ -1,18 +1,40 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sameSecret } from '../console/auth.js';
+import { bearerOf } from './admin-routes.js';
 import type { BridgeContext } from './context.js';
 
+/**
+ * Whether the request carries METRICS_TOKEN or ADMIN_TOKEN as its bearer (hashed, constant-time
+ * compare). Without either configured, nobody is: /metrics is then closed, /readyz status only.
+ */
+function observer(ctx: BridgeContext, req: FastifyRequest): boolean {
+  const given = bearerOf(req);
+  if (given === undefined) return false;
+  const { metricsToken, adminToken } = ctx.config.env;
+  // both compared, whichever matches: the time does not say which token is configured
+  const m = metricsToken !== undefined && sameSecret(given, metricsToken);
+  const a = adminToken !== undefined && sameSecret(given, adminToken);
+  return m || a;
+}
+
 export function registerHealthRoutes(app: FastifyInstance, ctx: BridgeContext): void {
-  // Liveness: the process serves requests. Answers as soon as the server listens.
+  // Liveness: the process serves requests. Answers as soon as the server listens. Open to all.
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  // Readiness: whether a load balancer should send new calls here.
-  app.get('/readyz', async (_req, reply) => {
+  // Readiness: whether a load balancer should send new calls here. The status code is for
+  // anyone (a balancer's health check has no token); the reasons and counts need the bearer.
+  app.get('/readyz', async (req, reply) => {
     const reasons: string[] = [];
     if (ctx.draining) reasons.push('draining');
     if (ctx.atCapacity()) reasons.push('at_capacity');
     if (!ctx.config.env.twilioAuthToken && !ctx.config.env.skipSignatureValidation)
       reasons.push('no_twilio_auth_token');
-    if (reasons.length) return reply.code(503).send({ status: 'not_ready', reasons, activeCalls: ctx.registry.size });
+    const details = observer(ctx, req);
+    if (reasons.length)
+      return reply
+        .code(503)
+        .send(details ? { status: 'not_ready', reasons, activeCalls: ctx.registry.size } : { status: 'not_ready' });
+    if (!details) return { status: 'ready' };
     // Redis lost: calls go on from local state and new ones are still taken (each replica's own
     // limit), so the balancer keeps sending calls; the fleet features wait for the store.
     if (ctx.registry.store.health() !== 'ok')
@@ -20,7 +42,20 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: BridgeContext): 
     return { status: 'ready', activeCalls: ctx.registry.size };
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  // Prometheus: METRICS_TOKEN (a scrape-only credential) or ADMIN_TOKEN as the bearer.
+  app.get('/metrics', async (req, reply: FastifyReply) => {
+    if (!observer(ctx, req)) {
+      ctx.metrics.webhooksRejected.inc({ route: '/metrics', reason: 'unauthorized' });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({
+          error:
+            ctx.config.env.metricsToken || ctx.config.env.adminToken
+              ? 'unauthorized: send Authorization: Bearer <METRICS_TOKEN or ADMIN_TOKEN>'
+              : 'metrics are off: set METRICS_TOKEN (or ADMIN_TOKEN) and scrape with it as a bearer token',
+        });
+    }
     reply.type(ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
   });

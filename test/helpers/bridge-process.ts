@@ -4,6 +4,7 @@
  * file the test can rewrite before a reload.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { TEST_METRICS_TOKEN } from './tokens.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +63,7 @@ export async function startBridgeProcess(o: {
       TWILIO_AUTH_TOKEN: SIM_AUTH_TOKEN,
       TWILIO_API_BASE: sim.restBase,
       ADMIN_TOKEN: o.adminToken,
+      METRICS_TOKEN: TEST_METRICS_TOKEN, // scrapedValue's bearer, as a production scraper has its own
       BRIDGE_CONFIG: configPath,
       DRAIN_TIMEOUT_MS: '2000',
       ...(o.env ?? {}),

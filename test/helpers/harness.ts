@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import type { CallRecord } from '../../src/call/record.js';
 import { SIM_AUTH_TOKEN, startStack, type Stack, type StackOptions } from '../../src/sim/stack.js';
+import { TEST_METRICS_TOKEN } from './tokens.js';
 
 export { SIM_ACCOUNT_SID as ACCOUNT_SID, SIM_AUTH_TOKEN as AUTH_TOKEN } from '../../src/sim/stack.js';
 
@@ -32,7 +33,9 @@ export async function startHarness(opts: StackOptions & { secrets?: string[] } =
   const logs = new LogCapture();
   const logger = createLogger({ level: 'debug', destination: logs, secrets: opts.secrets ?? [SIM_AUTH_TOKEN] });
   const records: CallRecord[] = [];
-  const stack = await startStack({ ...opts, logger, onCallRecord: (r) => records.push(r) });
+  // Every harness bridge can be scraped with TEST_METRICS_TOKEN (scrapeMetrics), as production is with its own.
+  const env = { METRICS_TOKEN: TEST_METRICS_TOKEN, ...(opts.env ?? {}) };
+  const stack = await startStack({ ...opts, env, logger, onCallRecord: (r) => records.push(r) });
   return { ...stack, logs, logger, records };
 }
 

@@ -1,5 +1,14 @@
 /** Reading a bridge's Prometheus metrics in tests (each bridge owns its registry). */
 import type { Bridge } from '../../src/server/app.js';
+import { METRICS_AUTH } from './tokens.js';
+
+/** GET /metrics over HTTP as a scraper does, with the harness's METRICS_TOKEN (or `token`). */
+export async function scrapeMetrics(baseUrl: string, token?: string): Promise<string> {
+  const headers = token ? { authorization: `Bearer ${token}` } : METRICS_AUTH;
+  const res = await fetch(`${baseUrl}/metrics`, { headers });
+  if (res.status !== 200) throw new Error(`GET /metrics: ${res.status}`);
+  return res.text();
+}
 
 type Labels = Record<string, string>;
 
@@ -59,7 +68,7 @@ export async function histogramQuantiles(bridge: Bridge, name: string, labels: L
 
 /** A metric's value (summed over matching label sets) as a bridge process serves it on /metrics. */
 export async function scrapedValue(baseUrl: string, name: string, labels: Labels = {}): Promise<number> {
-  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${baseUrl}/metrics`, { headers: METRICS_AUTH, signal: AbortSignal.timeout(10_000) });
   if (!res.ok) throw new Error(`GET /metrics: HTTP ${res.status}`);
   let sum = 0;
   for (const line of (await res.text()).split('\n')) {

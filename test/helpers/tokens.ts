@@ -7,3 +7,9 @@ import { createHash } from 'node:crypto';
 export function testToken(label: string): string {
   return createHash('sha256').update(`omni-phone-bridge test token: ${label}`).digest('hex');
 }
+
+/** The METRICS_TOKEN every harness bridge has (test/helpers/harness.ts) unless a test sets its own. */
+export const TEST_METRICS_TOKEN = testToken('metrics');
+
+/** Authorization for /metrics and /readyz details on a harness bridge. */
+export const METRICS_AUTH = { authorization: `Bearer ${TEST_METRICS_TOKEN}` };

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { DEFAULT_CONFIG_PATH } from '../../src/config/loader.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { testToken } from '../helpers/tokens.js';
+import { scrapeMetrics } from '../helpers/metrics.js';
 
 /**
  * A leaked admin token must not become a toll-fraud tool: POST /admin/calls dials only the agents'
@@ -74,7 +75,7 @@ describe('admin outbound calls: destination allow-list', () => {
     const refused = h.logs.find('outbound call refused: destination not allowed');
     expect(refused.map((l) => l.destination)).toEqual(['+1900…(12)', 'sip:…(27)']);
     expect(h.logs.text()).not.toContain('9005550123');
-    const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    const metrics = await scrapeMetrics(h.bridgeUrl);
     expect(metrics).toMatch(/bridge_webhook_rejected_total\{route="admin",reason="destination_not_allowed"\} 2/);
   });
 
@@ -122,7 +123,7 @@ describe('admin outbound calls: destination allow-list', () => {
     expect(calls()).toHaveLength(0);
     expect(h!.logs.find('outbound call refused: from is not ours')).toHaveLength(1);
     expect(h!.logs.text()).not.toContain('5559990000');
-    const metrics = await (await fetch(`${h!.bridgeUrl}/metrics`)).text();
+    const metrics = await scrapeMetrics(h!.bridgeUrl);
     expect(metrics).toMatch(/bridge_webhook_rejected_total\{route="admin",reason="from_not_allowed"\} 1/);
 
     cfg.write((c) => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { RawStream, sid } from '../helpers/raw-twilio.js';
+import { scrapeMetrics } from '../helpers/metrics.js';
 
 /** An engine that accepts the session and then never reads another byte: a stalled peer. */
 async function startStalledEngine(): Promise<{ url: string; close(): Promise<void> }> {
@@ -71,7 +72,7 @@ describe('backpressure', () => {
     );
     expect(link.pending.length).toBeLessThanOrEqual(Math.ceil(h.config.file.bridge.max_pending_caller_ms / 20));
     expect(heapGrowthMb).toBeLessThan(40);
-    const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    const metrics = await scrapeMetrics(h.bridgeUrl);
     expect(metrics).toMatch(/bridge_frames_dropped_total\{direction="to_engine",reason="engine_backlog"\} [1-9]/);
     stream.close();
   }, 30_000);

@@ -9,6 +9,7 @@ import {
   type Harness,
 } from '../helpers/control.js';
 import { ACCOUNT_SID, AUTH_TOKEN } from '../helpers/harness.js';
+import { scrapeMetrics } from '../helpers/metrics.js';
 
 /**
  * A `<Dial action>` request only brings a caller back to an agent when it fits the call's state:
@@ -68,7 +69,7 @@ describe('dial-action consistent with the call state', () => {
     expect(h.logs.find('dial-action inconsistent with the call: no engine session reopened')).toEqual([
       expect.objectContaining({ callSid: sid(1), status: 'no-answer', reason: 'no_transfer_in_progress' }),
     ]);
-    const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    const metrics = await scrapeMetrics(h.bridgeUrl);
     expect(metrics).toMatch(
       /bridge_webhook_rejected_total\{route="\/twilio\/dial-action",reason="no_transfer_in_progress"\} 1/,
     );
@@ -159,7 +160,7 @@ describe('a captured voice webhook replayed after its call ended', () => {
     expect(res.twiml).not.toContain('<Stream');
     expect(h.engine.sessions).toHaveLength(sessionsBefore);
     expect(h.bridge.ctx.registry.size).toBe(0);
-    const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    const metrics = await scrapeMetrics(h.bridgeUrl);
     expect(metrics).toMatch(/bridge_webhook_rejected_total\{route="\/twilio\/voice",reason="call_ended"\} 1/);
   });
 });

@@ -11,6 +11,7 @@ import { dropPrefix, keysUnder, randomPrefix, REDIS_URL } from '../helpers/redis
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { BRIDGE_CLI } from '../helpers/process.js';
 import { RedisStore } from '../../src/store/redis-store.js';
+import { METRICS_AUTH } from '../helpers/tokens.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const j = janitor();
@@ -62,7 +63,8 @@ describe('fleet store faults and defences', () => {
     const call = h.sim.placeCall({ to: SALES_NUMBER, from: CALLER, maxDurationMs: 14_000 });
     await waitFor(() => h.bridge.ctx.registry.get(call.callSid)?.hasStream === true, 10_000);
     proxy.cut();
-    const ready = async () => (await fetch(`${h.bridgeUrl}/readyz`).then((r) => r.json())) as { status: string };
+    const ready = async () =>
+      (await fetch(`${h.bridgeUrl}/readyz`, { headers: METRICS_AUTH }).then((r) => r.json())) as { status: string };
     const t0 = Date.now();
     while ((await ready()).status !== 'degraded' && Date.now() - t0 < 10_000)
       await new Promise((r) => setTimeout(r, 100));

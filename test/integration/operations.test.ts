@@ -3,6 +3,7 @@ import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { loadScenario } from '../../src/sim/engine/scenario.js';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { testToken } from '../helpers/tokens.js';
+import { scrapeMetrics } from '../helpers/metrics.js';
 
 const ADMIN = testToken('operations admin');
 let h: Harness | undefined;
@@ -155,7 +156,7 @@ describe('operations', () => {
     await waitFor(() => h!.engine.sessions[0]?.toolResults.length === 1, 10_000);
     call.hangup();
     await call.done;
-    const text = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    const text = await scrapeMetrics(h.bridgeUrl);
     for (const name of [
       'bridge_active_calls',
       'bridge_frames_total',

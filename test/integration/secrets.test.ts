@@ -8,6 +8,7 @@ import { verifyBridgeSignature } from '../../src/tools/signing.js';
 import type { CallResult } from '../../src/sim/twilio/types.js';
 import { ACCOUNT_SID, AUTH_TOKEN, startHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { testToken } from '../helpers/tokens.js';
+import { scrapeMetrics } from '../helpers/metrics.js';
 
 /**
  * Full calls (tools local and webhook, a transfer, hang-ups by the human and by the admin API)
@@ -370,7 +371,7 @@ describe('secrets never leave the bridge', () => {
     expect(h.sim.restRequests.every((r) => r.authOk)).toBe(true);
 
     const answers = await errorAnswers(h);
-    const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    const metrics = await scrapeMetrics(h.bridgeUrl);
     const found = [
       ...leaks('logs', h.logs.text()),
       ...leaks('call records', JSON.stringify(h.records)),

@@ -3,6 +3,7 @@ import { loadScenario } from '../../src/sim/engine/scenario.js';
 import { mcpServerSchema } from '../../src/tools/mcp/schema.js';
 import { startHarness, waitFor, type Harness } from '../helpers/harness.js';
 import { startMcpServer, type TestMcpServer } from '../helpers/mcp-servers.js';
+import { scrapeMetrics } from '../helpers/metrics.js';
 
 let h: Harness | undefined;
 let mcp: TestMcpServer | undefined;
@@ -47,7 +48,7 @@ describe('an MCP tool through the bridge', () => {
     expect(h.records[0]!.tools).toEqual([
       expect.objectContaining({ name: 'crm_lookup_order', outcome: 'ok', executor: 'mcp', server: 'crm' }),
     ]);
-    const metrics = await (await fetch(`${h.bridgeUrl}/metrics`)).text();
+    const metrics = await scrapeMetrics(h.bridgeUrl);
     expect(metrics).toMatch(/bridge_mcp_tool_calls_total\{server="crm",outcome="ok"\} 1/);
     expect(metrics).toMatch(/bridge_mcp_server_up\{agent="support",server="crm"\} 1/);
   });
