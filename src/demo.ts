@@ -7,7 +7,7 @@ import { loadScenario } from './sim/engine/scenario.js';
 import { SIM_AUTH_TOKEN, startStack } from './sim/stack.js';
 import { createLogger } from './observability/logger.js';
 import type { OfflineEngine } from './sim/engine/index.js';
-import { formatTimeline } from './sim/twilio/index.js';
+import { formatTimeline, maskE164 } from './sim/twilio/index.js';
 import type { CallRecord } from './call/record.js';
 import { startExampleMcpServer } from './sim/mcp-example.js';
 import { mcpServerSchema } from './tools/mcp/schema.js';
@@ -94,7 +94,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       durationMs: result.durationMs,
       streams: result.streams.length,
       restUpdates: result.restUpdates,
-      dialed: result.dialed ?? [],
+      dialed: (result.dialed ?? []).map((d) => ({ ...d, target: maskE164(d.target) })),
       violations: result.violations,
       toolCalls: records.flatMap((r) => r.tools),
       verbs: records.flatMap((r) => r.verbs.filter((v) => v.verb !== 'status')),
@@ -103,7 +103,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     };
     if (values.json)
       process.stdout.write(
-        `${JSON.stringify({ ...summary, unmet: unmetExpectations(summary), timeline: result.timeline })}\n`,
+        `${maskE164(JSON.stringify({ ...summary, unmet: unmetExpectations(summary), timeline: result.timeline }))}\n`,
       );
     else {
       print('\n— summary —');

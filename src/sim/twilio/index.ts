@@ -6,7 +6,7 @@ import { startRestServer, type RestBackend, type RestCallView, type RestOutcome 
 import type { CallHandle, PlaceCallOptions, RecordedRestRequest, SimulatorOptions, TwilioSimulator } from './types.js';
 
 export * from './types.js';
-export { formatTimeline, formatSummary } from './timeline.js';
+export { formatTimeline, formatSummary, maskE164 } from './timeline.js';
 export { parseTwiml, parseTwimlXml, TwimlParseError, type TwimlNode } from './twiml-parser.js';
 
 /**

@@ -1,4 +1,10 @@
+import { maskNumber } from '../../observability/redact.js';
 import type { CallResult, TimelineEntry } from './types.js';
+
+/** E.164 numbers in printed text, masked (`•••0200`): what a terminal shows is output like a log. */
+export function maskE164(text: string): string {
+  return text.replace(/\+\d{7,15}\b/g, (m) => maskNumber(m));
+}
 
 /** Human-readable call timelines: `00:01.240  agent    speaking`. */
 
@@ -14,7 +20,7 @@ export function formatTime(ms: number): string {
 type Printable = Pick<TimelineEntry, 'atMs' | 'who' | 'what'>;
 
 export function formatEntry(e: Printable): string {
-  return `${formatTime(e.atMs)}  ${e.who.padEnd(8)} ${e.what}`;
+  return `${formatTime(e.atMs)}  ${e.who.padEnd(8)} ${maskE164(e.what)}`;
 }
 
 /** One line per entry, joined with newlines (no trailing newline). */
@@ -37,7 +43,7 @@ export function formatSummary(r: CallResult): string[] {
         `got ${s.mediaMessages} media, ${s.marksEchoed} marks echoed, ${s.clears} clear(s) dropping ${Math.round(s.clearedMs)} ms`,
     );
   }
-  for (const d of r.dialed ?? []) lines.push(`  dialed ${d.target}: ${d.result}`);
+  for (const d of r.dialed ?? []) lines.push(`  dialed ${maskE164(d.target)}: ${d.result}`);
   if (r.violations.length === 0) lines.push('  no protocol violations');
   else {
     lines.push(`  ${r.violations.length} violation(s):`);
