@@ -110,7 +110,15 @@ function healthyCall(h: Harness, to = '+15550001111') {
 
 function expectHealthy(h: Harness, result: CallResult): void {
   expect(result.violations).toEqual([]);
-  expect(result.endedBy).toBe('caller');
+  // what the bridge recorded of this call says why, when it was not the caller who hung up
+  const rec = h.records.find((r) => r.callSid === result.callSid);
+  const why = JSON.stringify({
+    outcome: rec?.outcome,
+    closes: rec?.engineCloses,
+    verbs: rec?.verbs,
+    timeline: result.timeline.slice(-12),
+  });
+  expect(result.endedBy, why.slice(0, 3000)).toBe('caller');
   expect(peak(result.heard)).toBeGreaterThan(1000);
   // A pre-connected session may have expired before a slow stream arrived (the call then got
   // a fresh one): every engine session of this call must be clean, and one heard the caller.
