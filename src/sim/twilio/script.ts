@@ -8,7 +8,7 @@ import type { CallerAction, CallerScript } from './types.js';
  * but the stream keeps carrying that silence: Twilio never stops sending audio.
  */
 
-/** afterAgentSilenceMs gives up waiting for the agent to speak after this long. */
+/** afterAgentSilenceMs gives up waiting for the agent to speak after this long (unless the step says). */
 const AGENT_SPEECH_WAIT_MS = 15_000;
 const DTMF_GAP_MS = 150;
 
@@ -31,13 +31,18 @@ async function whenListening(call: SimCallPort, dtmf: boolean): Promise<boolean>
  * Waits for the other side to speak (something audible after `sinceFrames`) and then be quiet
  * for `quietMs`. If nothing is said within AGENT_SPEECH_WAIT_MS, the caller goes ahead.
  */
-async function whenAgentSilent(call: SimCallPort, quietMs: number, sinceFrames: number): Promise<boolean> {
+async function whenAgentSilent(
+  call: SimCallPort,
+  quietMs: number,
+  sinceFrames: number,
+  waitMs = AGENT_SPEECH_WAIT_MS,
+): Promise<boolean> {
   const start = call.clock.tickMs();
   for (;;) {
     const spoke = call.audibleFrames > sinceFrames;
     const now = call.clock.tickMs();
     if (spoke && now - call.lastAudibleMs >= quietMs) return true;
-    if (!spoke && now - start >= Math.max(AGENT_SPEECH_WAIT_MS, quietMs)) {
+    if (!spoke && now - start >= Math.max(waitMs, quietMs)) {
       call.note('caller', `waited ${Math.round((now - start) / 1000)} s for the agent to speak; going on`);
       return true;
     }
@@ -64,7 +69,10 @@ export async function runScript(call: SimCallPort, script: CallerScript): Promis
     const a = script[i]!;
     if (call.ended) return;
     if (a.atMs !== undefined && !(await call.clock.until(a.atMs))) return;
-    if (a.afterAgentSilenceMs !== undefined && !(await whenAgentSilent(call, a.afterAgentSilenceMs, framesBefore)))
+    if (
+      a.afterAgentSilenceMs !== undefined &&
+      !(await whenAgentSilent(call, a.afterAgentSilenceMs, framesBefore, a.agentSpeechWaitMs))
+    )
       return;
     framesBefore = call.audibleFrames;
     if (a.hangup) {

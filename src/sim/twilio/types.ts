@@ -23,6 +23,8 @@ export interface CallerAction {
   atMs?: number;
   /** after the agent (what the caller hears) has spoken and then been quiet this long */
   afterAgentSilenceMs?: number;
+  /** with afterAgentSilenceMs: how long to wait for the agent to speak at all before going on (15 s) */
+  agentSpeechWaitMs?: number;
   /** speak this text (offline TTS) */
   say?: string;
   /** speak this WAV file (any rate, mono or stereo) */
