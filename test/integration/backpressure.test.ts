@@ -38,6 +38,9 @@ describe('backpressure', () => {
     h = await startHarness({
       tweak: (c) => {
         c.file.bridge.preconnect.enabled = false;
+        // The subject is the stalled engine's backlog, not its reply deadline (8 s, then the
+        // fallback): on a loaded machine the flood below can outlast it and the call would end.
+        for (const a of c.file.agents) a.engine = { ...a.engine, reply_timeout_ms: 120_000 };
         // 20 minutes of audio at socket speed is far over a stream's rate limit (stream-flood.test.ts):
         // lifted here, where the subject is the stalled engine behind the bridge.
         Object.assign(c.file.bridge.media_stream, {
@@ -61,7 +64,9 @@ describe('backpressure', () => {
       stream.media(frame, { timestamp: i * 20 });
       if (i % 2000 === 0) await new Promise((r) => setImmediate(r));
     }
-    const link = h.bridge.ctx.registry.get(callSid)!.engine as unknown as {
+    const live = h.bridge.ctx.registry.get(callSid);
+    expect(live, 'the call is still up after the flood').toBeDefined();
+    const link = live!.engine as unknown as {
       pending: unknown[];
       stats: { pendingDropped: number };
     };
