@@ -67,6 +67,8 @@ export class SipRtpMedia implements LegMedia, Paced {
   /** performance.now() of the last RTP packet accepted (or of the start): the media timeout reads it */
   lastPacketAt = performance.now();
   packetsIn = 0;
+  /** called once when the media closes (the server ends the dialog with it) */
+  onClose: (() => void) | undefined;
 
   constructor(private readonly o: SipMediaOptions) {
     this.id = o.id;
@@ -159,6 +161,9 @@ export class SipRtpMedia implements LegMedia, Paced {
     this.o.clock.leave(this);
     this.marks.length = 0;
     void this.o.socket.close();
+    const onClose = this.onClose;
+    this.onClose = undefined;
+    onClose?.();
   }
 
   private sendPacket(packet: Buffer): void {

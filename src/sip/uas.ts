@@ -76,6 +76,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   487: 'Request Terminated',
   488: 'Not Acceptable Here',
   500: 'Server Internal Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
 };
 const reasonOf = (status: number) => STATUS_TEXT[status] ?? 'Unknown';
