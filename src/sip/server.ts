@@ -13,6 +13,7 @@ import { bindRtpSocket, PortPool } from '../rtp/port-pool.js';
 import { TrunkSelector } from './admission.js';
 import { SipLeg, SipRtpMedia } from './call-leg.js';
 import type { DropSink } from './drops.js';
+import { parseDtmfInfo } from './dtmf-info.js';
 import { normaliseE164 } from './e164.js';
 import { header, type SipMessage, type SipRequest } from './message.js';
 import { screenInvite } from './screen.js';
@@ -115,6 +116,7 @@ export class SipServer {
         screen: (req, src) => server.screen(req, src),
         onInvite: (call) => server.onInvite(call),
         onEnded: (call, why) => server.onEnded(call, why),
+        onInfo: (call, req) => server.onInfo(call, req),
         optionsStatus: () => (o.host.draining || server.closed ? 503 : 200),
       },
       {
@@ -277,6 +279,13 @@ export class SipServer {
     // `local`: the session asked for the BYE and owns the ending; otherwise the far end did
     if (why !== 'local' && !l.session.isEnded) l.session.onStreamEnded(l.media, why === 'bye' ? 'stop' : why);
     l.media.close();
+  }
+
+  /** DTMF by SIP INFO (`application/dtmf-relay`), the fallback of PBXs without RFC 4733. */
+  private onInfo(call: IncomingCall, req: SipRequest): void {
+    const l = this.live.get(call.callId);
+    const digit = parseDtmfInfo(header(req, 'Content-Type'), req.body);
+    if (l && digit && !l.session.isEnded) l.session.onDtmf(digit);
   }
 
   private checkMedia(timeoutMs: number): void {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,10 +13,15 @@ import {
   startBridgeStack,
   SUPPORT_NUMBER,
   VOICE_HZ,
+  voiceMs,
+  bridgeTestConfig,
   OTHER_HZ,
   type BridgeStack,
 } from '../../helpers/bridge-stack.js';
-import { waitFor } from '../../helpers/harness.js';
+import { LogCapture, waitFor } from '../../helpers/harness.js';
+import { loadConfig } from '../../../src/config/loader.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { startBridge } from '../../../src/serve.js';
 
 /**
  * The bridge's SIP way in, end to end against Debian's SIPp (signalling) on 127.0.0.1, with the
@@ -39,13 +44,14 @@ afterEach(async () => {
 });
 
 async function sipStack(
-  o: { allow?: string[]; greetingImmediately?: boolean } = {},
+  o: { allow?: string[]; greetingImmediately?: boolean; steps?: unknown[] } = {},
 ): Promise<BridgeStack & { rtpPort: number; sipPort: number }> {
   const rtpPort = randomEven(30000, 20000);
   const s = jan.track(
     await startBridgeStack({
       env: { SIP_PORT: '0', SIP_HOST: HOST, RTP_PORT_MIN: String(rtpPort), RTP_PORT_MAX: String(rtpPort + 1) },
       ...(o.greetingImmediately === false ? { engine: { greetingImmediately: false } } : {}),
+      ...(o.steps ? { steps: o.steps } : {}),
       tweak: (cfg) => {
         cfg.file.sip = {
           trunks: [{ name: 'loopback', allow: o.allow ?? ['127.0.0.1/32'], transfer: 'refer' }],
@@ -92,7 +98,7 @@ async function udp(address = HOST): Promise<{ socket: Socket; port: number }> {
  * The caller's RTP, from the socket the SDP names: silence until the bridge's first packet, then
  * a second of 300 Hz "speech" once the greeting has had time to play, then silence again.
  */
-function callerMedia(sock: Socket, to: { port: number }) {
+function callerMedia(sock: Socket, to: { port: number }, speak = true) {
   const heard: { at: number; seq: number; payload: Buffer; pt: number }[] = [];
   const speech = encodeMulaw(tone(300, 1000, 8000, 6000));
   let firstAt: number | undefined;
@@ -107,7 +113,7 @@ function callerMedia(sock: Socket, to: { port: number }) {
   });
   const timer = setInterval(() => {
     let payload = Buffer.alloc(160, 0xff);
-    if (firstAt !== undefined && performance.now() - firstAt > 1200 && frame < speech.length / 160) {
+    if (speak && firstAt !== undefined && performance.now() - firstAt > 1200 && frame < speech.length / 160) {
       payload = Buffer.from(speech.subarray(frame * 160, ++frame * 160));
     }
     sock.send(
@@ -118,6 +124,32 @@ function callerMedia(sock: Socket, to: { port: number }) {
     ts += 160;
   }, 20);
   return { heard, stop: () => clearInterval(timer) };
+}
+
+const optionsRequest = (port: number, from: { address: string; port: number }, id: string) =>
+  [
+    `OPTIONS sip:bridge@${HOST}:${port} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${from.address}:${from.port};branch=z9hG4bK-${id};rport`,
+    `From: <sip:probe@${from.address}>;tag=${id}`,
+    `To: <sip:bridge@${HOST}>`,
+    `Call-ID: ${id}`,
+    'CSeq: 1 OPTIONS',
+    'Max-Forwards: 70',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+
+/** The status line of the answer to one OPTIONS, or undefined when none came within `ms`. */
+async function probe(port: number, ms = 2000): Promise<string | undefined> {
+  const p = await udp(HOST);
+  const got = new Promise<string>((r) => p.socket.once('message', (b) => r(b.toString().split('\r\n')[0]!)));
+  p.socket.send(
+    optionsRequest(port, { address: HOST, port: p.port }, `opt${Math.random().toString(36).slice(2)}`),
+    port,
+    HOST,
+  );
+  return Promise.race([got, sleep(ms).then(() => undefined)]);
 }
 
 const invite = (port: number, o: { ua?: string; callId: string; fromPort: number; fromHost?: string }) =>
@@ -252,6 +284,79 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       await waitFor(() => got.length > 0, 3000);
       await sleep(300);
       expect(got).toEqual(['SIP/2.0 200 OK']);
+    },
+  );
+
+  it(
+    'end_call: the goodbye is heard in full, then the bridge sends BYE; one agent_hangup record',
+    { timeout: 60_000 },
+    async () => {
+      const GOODBYE = 'Thank you for calling, goodbye now.';
+      const s = await sipStack({
+        steps: [{ say: GOODBYE, no_wait: true }, { wait_ms: 300 }, { verb: 'end_call', call_id: 'e1' }],
+      });
+      const caller = await udp();
+      const media = callerMedia(caller.socket, { port: s.rtpPort }, false);
+      const r = await sipp('uac-bye-from-bridge.xml', s.sipPort, ['-key', 'rtp_port', String(caller.port)]);
+      media.stop();
+      expect(r.code, r.out).toBe(0); // SIPp got the BYE and answered it
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'agent_hangup' });
+      const pcm = decodeMulaw(Buffer.concat(media.heard.filter((h) => h.pt === 0).map((h) => h.payload)));
+      let goodbyeFrames = 0;
+      for (let i = 0; i + 160 <= pcm.length; i += 160) {
+        let e = 0;
+        for (let j = i; j < i + 160; j++) e += Math.abs(pcm[j]!);
+        if (e / 160 > 500 && strongest(pcm, i, i + 160, 8000, [VOICE_HZ.support, OTHER_HZ]) === OTHER_HZ)
+          goodbyeFrames++;
+      }
+      expect(goodbyeFrames * 20).toBeGreaterThanOrEqual(voiceMs(GOODBYE) - 60); // not cut by the BYE
+      const session = s.engine.sessions[0]!;
+      expect(session.toolResults).toEqual([{ callId: 'e1', name: 'end_call', output: { status: 'ending' } }]);
+      await waitFor(() => session.closed !== undefined, 5000);
+      expect(s.bridge.sip!.activeCalls).toBe(0);
+    },
+  );
+});
+
+describe.skipIf(!HAVE_SIPP && !process.env.CI)('serve with SIP_PORT', () => {
+  it(
+    'startBridge listens on the free port SIP_PORT=0 picked and names it; OPTIONS 503 while draining; closed on stop',
+    { timeout: 60_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sip-serve-'));
+      const configPath = join(dir, 'agents.json');
+      writeFileSync(
+        configPath,
+        JSON.stringify({ ...bridgeTestConfig(), sip: { trunks: [{ name: 'loopback', allow: ['127.0.0.1/32'] }] } }),
+      );
+      const rtpPort = randomEven(30000, 20000);
+      const config = loadConfig({
+        PORT: '0',
+        HOST: HOST,
+        PUBLIC_URL: 'http://127.0.0.1:1',
+        BRIDGE_CONFIG: configPath,
+        SIP_PORT: '0',
+        RTP_PORT_MIN: String(rtpPort),
+        RTP_PORT_MAX: String(rtpPort + 1),
+      });
+      const running = await startBridge(config, {
+        logger: createLogger({ level: 'error', destination: new LogCapture() }),
+      });
+      let stopped = false;
+      jan.track({ close: () => (stopped ? undefined : running.stop()) });
+      try {
+        expect(running.sipPort).toBeGreaterThan(0);
+        expect(await probe(running.sipPort!)).toBe('SIP/2.0 200 OK');
+        const drained = running.bridge.drain(0);
+        expect(await probe(running.sipPort!)).toBe('SIP/2.0 503 Service Unavailable');
+        await drained;
+        await running.stop();
+        stopped = true;
+        expect(await probe(running.sipPort!, 1000)).toBeUndefined();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 });
