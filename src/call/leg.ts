@@ -47,7 +47,10 @@ export interface LegListener {
 }
 
 /** A control request's answer; refusals are answers for the agent, never exceptions. */
-export type LegResult = { ok: true } | { ok: false; message: string };
+export type LegResult =
+  | { ok: true }
+  /** `detail`: what the leg knows of the refusal, added to the agent's tool result (SIP: `sip_status`) */
+  | { ok: false; message: string; detail?: Readonly<Record<string, string | number>> };
 
 /**
  * One call's telephony leg, for the call's whole life (across its streams): the control. Its

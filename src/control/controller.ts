@@ -201,7 +201,10 @@ export class CallControl {
       if (goesOn) this.own(undefined);
       if (operator !== undefined) s.playback.unmute(); // the call goes on with the agent
       metrics.transfers.inc({ result: 'rest_error' });
-      this.done('transfer_to_human', 'rest_error', callId, { error: `transfer_failed: ${res.message}`.slice(0, 200) });
+      this.done('transfer_to_human', 'rest_error', callId, {
+        error: `transfer_failed: ${res.message}`.slice(0, 200),
+        ...(res.detail ?? {}),
+      });
       if (!goesOn) s.end('stream_closed');
       return;
     }

@@ -201,25 +201,45 @@ export class SipRtpMedia implements LegMedia, Paced {
   }
 }
 
-/** The dialog's side the leg acts on (src/sip/uas.ts's IncomingCall). */
+/** The dialog's side the leg acts on (built by the server over src/sip/uas.ts's IncomingCall). */
 export interface SipDialogControl {
   hangup(): void;
+  /** sends REFER with this Refer-To; `onFinal` gets the final status (undefined: none came) */
+  refer(uri: string, onFinal: (status: number | undefined) => void): boolean;
+  /** the status line of each REFER NOTIFY's sipfrag, once the leg listens */
+  onReferStatus: ((status: number) => void) | undefined;
 }
+
+export interface SipLegOptions {
+  /** the SIP URI a `kind: number` target is dialled at (the trunk's outbound_proxy); undefined: none */
+  numberUri(e164: string): string | undefined;
+  /** how long a transfer waits for the final NOTIFY */
+  transferTimeoutMs: number;
+}
+
+const failed = (message: string, sipStatus?: number): LegResult => ({
+  ok: false,
+  message,
+  ...(sipStatus !== undefined ? { detail: { sip_status: sipStatus } } : {}),
+});
 
 /**
  * A SIP call's control. Hang-up is a BYE (the UAS retransmits it; a 481 counts as done). Digits go
- * as RFC 4733 events when the offer had telephone-event, else as tones in the audio. Transfer
- * (REFER) is not built yet: the agent gets a clear refusal and the call stays with it.
+ * as RFC 4733 events when the offer had telephone-event, else as tones in the audio. Transfer is
+ * a blind REFER: success only on a final 2xx `message/sipfrag` NOTIFY (`202 Accepted` is not
+ * success); a refused REFER, a 3xx-6xx NOTIFY or none in time leaves the call with the agent.
  */
 export class SipLeg implements TelephonyLeg {
   readonly unavailable = undefined;
   readonly resumeKey = undefined;
   private hungUp = false;
+  private transferring = false;
 
   constructor(
     private readonly dialog: SipDialogControl,
     private readonly media: () => SipRtpMedia | undefined,
     private readonly log: Logger,
+    private readonly o: SipLegOptions = { numberUri: () => undefined, transferTimeoutMs: 30_000 },
   ) {}
 
   hangup(): Promise<void> {
@@ -237,8 +257,33 @@ export class SipLeg implements TelephonyLeg {
   }
 
   transfer(target: TransferTarget): Promise<LegResult> {
-    this.log.warn({ target: target.name }, 'SIP call: transfer (REFER) is not supported yet');
-    return Promise.resolve({ ok: false, message: 'transfer is not supported on SIP calls yet' });
+    let uri: string | undefined;
+    if (target.kind === 'sip') uri = target.value;
+    else if (target.kind === 'number') {
+      uri = this.o.numberUri(target.value);
+      if (!uri) return Promise.resolve(failed("a number target needs the trunk's outbound_proxy"));
+    } else return Promise.resolve(failed(`a ${target.kind} target cannot be reached from a SIP call`));
+    if (this.transferring) return Promise.resolve(failed('a transfer is already under way'));
+    this.transferring = true;
+    return new Promise<LegResult>((resolve) => {
+      const finish = (r: LegResult) => {
+        clearTimeout(timer);
+        this.dialog.onReferStatus = undefined;
+        this.transferring = false;
+        this.log.info({ target: target.name, ok: r.ok, ...(r.ok ? {} : r.detail) }, 'SIP transfer (REFER) finished');
+        resolve(r);
+      };
+      const timer = setTimeout(() => finish(failed('no final NOTIFY in time', 408)), this.o.transferTimeoutMs);
+      this.dialog.onReferStatus = (status) => {
+        if (status < 200) return; // 100 Trying, 180 Ringing: under way
+        finish(status < 300 ? { ok: true } : failed(`the transfer target answered ${status}`, status));
+      };
+      const sent = this.dialog.refer(uri, (status) => {
+        if (status === undefined) finish(failed('REFER got no answer', 408));
+        else if (status >= 300) finish(failed(`REFER refused with ${status}`, status));
+      });
+      if (!sent) finish(failed('the call is not answered'));
+    });
   }
 
   sendDigits(digits: string): Promise<LegResult> {

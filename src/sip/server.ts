@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { maskNumber } from '../observability/redact.js';
 import { bindRtpSocket, PortPool } from '../rtp/port-pool.js';
 import { TrunkSelector } from './admission.js';
-import { SipLeg, SipRtpMedia } from './call-leg.js';
+import { SipLeg, SipRtpMedia, type SipDialogControl } from './call-leg.js';
 import type { DropSink } from './drops.js';
 import { parseDtmfInfo } from './dtmf-info.js';
 import { normaliseE164 } from './e164.js';
@@ -73,6 +73,7 @@ interface Routed {
 
 interface LiveCall {
   call: IncomingCall;
+  dialog: SipDialogControl;
   session: SipCallSession;
   media: SipRtpMedia;
 }
@@ -82,6 +83,9 @@ const REALM = 'omni-phone-bridge';
 
 export class SipServer {
   private readonly live = new Map<string, LiveCall>();
+  /** each call's dialog control, from the ringing on (a NOTIFY finds its REFER's listener here) */
+  private readonly dialogs = new Map<string, SipDialogControl>();
+  private contact = '';
   private readonly pool: PortPool;
   private readonly mediaWatch: NodeJS.Timeout;
   private selector: { sip: SipConfig | undefined; selector: TrunkSelector<SipTrunkConfig> } | undefined;
@@ -110,6 +114,7 @@ export class SipServer {
     });
     server = new SipServer(o, transport);
     const addr = isIPv6(o.env.publicAddress) ? `[${o.env.publicAddress}]` : o.env.publicAddress;
+    server.contact = `sip:bridge@${addr}:${transport.port}`;
     server.uas = new Uas(
       transport,
       {
@@ -117,10 +122,11 @@ export class SipServer {
         onInvite: (call) => server.onInvite(call),
         onEnded: (call, why) => server.onEnded(call, why),
         onInfo: (call, req) => server.onInfo(call, req),
+        onNotify: (call, req) => server.onNotify(call, req),
         optionsStatus: () => (o.host.draining || server.closed ? 503 : 200),
       },
       {
-        contact: `sip:bridge@${addr}:${transport.port}`,
+        contact: server.contact,
         viaHost: addr,
         viaPort: transport.port,
         userAgent: 'omni-phone-bridge',
@@ -249,9 +255,27 @@ export class SipServer {
     // the session ending any way (engine ended, fallback, shutdown) ends the dialog: BYE
     media.onClose = () => call.hangup();
     const from = callerNumber(call.invite);
+    const dialog: SipDialogControl = {
+      hangup: () => call.hangup(),
+      refer: (uri, onFinal) =>
+        call.request(
+          'REFER',
+          [
+            { name: 'Refer-To', value: `<${uri}>` },
+            { name: 'Referred-By', value: `<${this.contact}>` },
+          ],
+          (res) => onFinal(res?.status),
+        ),
+      onReferStatus: undefined,
+    };
+    this.dialogs.set(call.callId, dialog);
+    const legOptions = {
+      numberUri: (e164: string) => numberUri(e164, trunk.outbound_proxy),
+      transferTimeoutMs: agent.transfer.timeout_s * 1000,
+    };
     const session = host.startCall(
       { callSid, agent, ...(from ? { from } : {}), to: number, direction: 'inbound', transport: 'sip' },
-      (_info, log) => new SipLeg(call, () => media, log),
+      (_info, log) => new SipLeg(dialog, () => media, log, legOptions),
     );
     this.o.logger.info(
       { callSid, trunk: trunk.name, from: maskNumber(from), to: maskNumber(number), codec: answer.media.codec.name },
@@ -260,13 +284,14 @@ export class SipServer {
     const waitMs = host.file().sip?.answer_wait_ms ?? 5000;
     const ready = await waitReady(session.answerable, waitMs, call.signal);
     if (ready !== 'ready' || session.isEnded) {
+      this.dialogs.delete(call.callId);
       media.onClose = undefined;
       media.close();
       if (!session.isEnded) session.end(ready === 'cancel' ? 'caller_hangup' : 'no_stream');
       if (ready === 'timeout') this.o.logger.warn({ callSid, waitMs }, 'SIP call: agent not ready in time, 480');
       return { status: 480 };
     }
-    this.live.set(call.callId, { call, session, media });
+    this.live.set(call.callId, { call, dialog, session, media });
     session.attachStream(media);
     media.start(session);
     return { answer: answer.sdp };
@@ -274,11 +299,20 @@ export class SipServer {
 
   private onEnded(call: IncomingCall, why: EndReason): void {
     const l = this.live.get(call.callId);
+    if (this.dialogs.get(call.callId) === l?.dialog) this.dialogs.delete(call.callId);
     if (!l || l.call !== call) return;
     this.live.delete(call.callId);
     // `local`: the session asked for the BYE and owns the ending; otherwise the far end did
     if (why !== 'local' && !l.session.isEnded) l.session.onStreamEnded(l.media, why === 'bye' ? 'stop' : why);
     l.media.close();
+  }
+
+  /** A REFER's progress: the status line of its `message/sipfrag` body. */
+  private onNotify(call: IncomingCall, req: SipRequest): void {
+    const event = (header(req, 'Event') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (event !== 'refer') return;
+    const m = /^\s*SIP\/2\.0\s+(\d{3})\b/.exec(req.body.toString('utf8', 0, Math.min(req.body.length, 256)));
+    if (m) this.dialogs.get(call.callId)?.onReferStatus?.(Number(m[1]));
   }
 
   /** DTMF by SIP INFO (`application/dtmf-relay`), the fallback of PBXs without RFC 4733. */
@@ -297,6 +331,14 @@ export class SipServer {
       l.call.hangup();
     }
   }
+}
+
+/** `sip:+E164@proxy-host[:port]`: a number target dialled through the trunk's outbound proxy. */
+function numberUri(e164: string, proxy: string | undefined): string | undefined {
+  const u = proxy === undefined ? undefined : parseSipUri(proxy);
+  if (!u) return undefined;
+  const host = u.host.includes(':') && !u.host.startsWith('[') ? `[${u.host}]` : u.host;
+  return `${u.scheme === 'sips' ? 'sips' : 'sip'}:${e164}@${host}${u.port ? `:${u.port}` : ''}`;
 }
 
 function callerNumber(req: SipRequest): string | undefined {

@@ -33,6 +33,11 @@ export interface IncomingCall {
   readonly context: unknown;
   /** ends the call: BYE once answered (retransmitted until answered; 481 counts as done) */
   hangup(): void;
+  /**
+   * Sends an in-dialog request (REFER) once the call is answered; `onFinal` gets its final
+   * response, or undefined when none came within 64·T1. False when the dialog is not up.
+   */
+  request(method: string, headers: SipHeader[], onFinal: (res: SipResponse | undefined) => void): boolean;
 }
 
 /** What the screening of a new INVITE decided, before anything is sent. */
@@ -47,6 +52,8 @@ export interface UasHandlers {
   onEnded?(call: IncomingCall, why: EndReason): void;
   /** in-dialog INFO (DTMF relay): answered 200 */
   onInfo?(call: IncomingCall, req: SipRequest): void;
+  /** in-dialog NOTIFY (a REFER's progress): answered 200 */
+  onNotify?(call: IncomingCall, req: SipRequest): void;
   /** 200, or 503 while draining */
   optionsStatus?(): number;
 }
@@ -62,7 +69,7 @@ export interface UasOptions {
   userAgent?: string;
 }
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY';
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
   403: 'Forbidden',
@@ -101,7 +108,17 @@ class Call implements IncomingCall {
     readonly source: SipSource,
     readonly branch: string,
     private readonly onHangup: (c: Call) => void,
+    private readonly onRequest: (
+      c: Call,
+      method: string,
+      headers: SipHeader[],
+      onFinal: (res: SipResponse | undefined) => void,
+    ) => boolean,
   ) {}
+
+  request(method: string, headers: SipHeader[], onFinal: (res: SipResponse | undefined) => void): boolean {
+    return this.onRequest(this, method, headers, onFinal);
+  }
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -124,8 +141,11 @@ export class Uas {
   private readonly byBranch = new Map<string, Call>();
   /** final responses of non-INVITE transactions, for retransmissions (kept 64·T1) */
   private readonly answered = new Map<string, SipResponse>();
-  /** our BYEs awaiting a response, by branch */
-  private readonly clientTx = new Map<string, NodeJS.Timeout>();
+  /** our requests (BYE, REFER) awaiting a final response, by branch */
+  private readonly clientTx = new Map<
+    string,
+    { timer: NodeJS.Timeout; onFinal?: (res: SipResponse | undefined) => void }
+  >();
   private readonly t1: number;
   private readonly t2: number;
 
@@ -171,6 +191,13 @@ export class Uas {
         this.handlers.onInfo?.(call, msg);
         return this.reply(msg, source, branch, 200);
       }
+      case 'NOTIFY': {
+        const call = this.dialogOf(msg);
+        if (!call) return this.reply(msg, source, branch, 481);
+        this.reply(msg, source, branch, 200);
+        this.handlers.onNotify?.(call, msg);
+        return;
+      }
       default:
         return this.reply(msg, source, branch, 405, [{ name: 'Allow', value: ALLOW }]);
     }
@@ -207,7 +234,14 @@ export class Uas {
     if (previous) this.forget(previous);
     const verdict = this.handlers.screen?.(req, source) ?? { accept: true };
     if ('drop' in verdict) return; // no answer at all: no state, nothing a scanner can learn
-    const call = new Call(callId, req, source, branch, (c) => this.localHangup(c));
+    const call = new Call(
+      callId,
+      req,
+      source,
+      branch,
+      (c) => this.localHangup(c),
+      (c, method, headers, onFinal) => this.inDialog(c, method, headers, onFinal),
+    );
     this.calls.set(callId, call);
     this.byBranch.set(branch, call);
     if ('reject' in verdict) {
@@ -306,11 +340,12 @@ export class Uas {
 
   private onResponse(res: SipResponse): void {
     const branch = topVia(res.headers)?.params.branch ?? '';
-    const timer = this.clientTx.get(branch);
-    if (timer === undefined || res.status < 200) return;
-    // any final response ends our BYE (a 481: the dialog was already gone)
-    clearTimeout(timer);
+    const tx = this.clientTx.get(branch);
+    if (tx === undefined || res.status < 200) return;
+    // any final response ends our request (for a BYE, a 481: the dialog was already gone)
+    clearTimeout(tx.timer);
     this.clientTx.delete(branch);
+    tx.onFinal?.(res);
   }
 
   /** The dialog a request belongs to: its Call-ID, and our tag in its To. */
@@ -329,6 +364,27 @@ export class Uas {
   }
 
   private sendBye(call: Call): void {
+    this.sendInDialog(call, 'BYE', []);
+  }
+
+  private inDialog(
+    call: Call,
+    method: string,
+    headers: SipHeader[],
+    onFinal: (res: SipResponse | undefined) => void,
+  ): boolean {
+    if (call.state !== 'answered' && call.state !== 'confirmed') return false;
+    this.sendInDialog(call, method, headers, onFinal);
+    return true;
+  }
+
+  /** A request of ours in the dialog, retransmitted over UDP until a final response (64·T1). */
+  private sendInDialog(
+    call: Call,
+    method: string,
+    extra: SipHeader[],
+    onFinal?: (res: SipResponse | undefined) => void,
+  ): void {
     const inv = call.invite;
     const from = withTag(getHeader(inv.headers, 'To') ?? '', call.toTag);
     const remoteContact = getHeaders(inv.headers, 'Contact')[0];
@@ -344,31 +400,34 @@ export class Uas {
       { name: 'From', value: from },
       { name: 'To', value: getHeader(inv.headers, 'From') ?? '' },
       { name: 'Call-ID', value: call.callId },
-      { name: 'CSeq', value: `${seq} BYE` },
+      { name: 'CSeq', value: `${seq} ${method}` },
+      ...(method === 'BYE' ? [] : this.contactHeaders()),
+      ...extra,
       ...(this.o.userAgent ? [{ name: 'User-Agent', value: this.o.userAgent }] : []),
     ];
-    const bye: SipRequest = {
+    const req: SipRequest = {
       kind: 'request',
-      method: 'BYE',
+      method,
       uri: target ?? `sip:${call.source.address}`,
       headers,
       body: Buffer.alloc(0),
     };
     const dest = { transport: call.source.transport, address: call.source.address, port: call.source.port };
-    this.transport.send(bye, dest);
+    this.transport.send(req, dest);
     let interval = this.t1;
     let elapsed = 0;
     const again = () => {
       elapsed += interval;
       if (elapsed >= 64 * this.t1) {
         this.clientTx.delete(branch);
+        onFinal?.(undefined);
         return;
       }
-      if (call.source.transport === 'udp') this.transport.send(bye, dest);
+      if (call.source.transport === 'udp') this.transport.send(req, dest);
       interval = Math.min(interval * 2, this.t2);
-      this.clientTx.set(branch, setTimeout(again, interval));
+      this.clientTx.set(branch, { timer: setTimeout(again, interval), ...(onFinal ? { onFinal } : {}) });
     };
-    this.clientTx.set(branch, setTimeout(again, interval));
+    this.clientTx.set(branch, { timer: setTimeout(again, interval), ...(onFinal ? { onFinal } : {}) });
   }
 
   private end(call: Call, why: EndReason, forget = true): void {

@@ -44,7 +44,7 @@ afterEach(async () => {
 });
 
 async function sipStack(
-  o: { allow?: string[]; greetingImmediately?: boolean; steps?: unknown[] } = {},
+  o: { allow?: string[]; greetingImmediately?: boolean; steps?: unknown[]; outboundProxy?: string } = {},
 ): Promise<BridgeStack & { rtpPort: number; sipPort: number }> {
   const rtpPort = randomEven(30000, 20000);
   const s = jan.track(
@@ -54,7 +54,14 @@ async function sipStack(
       ...(o.steps ? { steps: o.steps } : {}),
       tweak: (cfg) => {
         cfg.file.sip = {
-          trunks: [{ name: 'loopback', allow: o.allow ?? ['127.0.0.1/32'], transfer: 'refer' }],
+          trunks: [
+            {
+              name: 'loopback',
+              allow: o.allow ?? ['127.0.0.1/32'],
+              transfer: 'refer',
+              ...(o.outboundProxy ? { outbound_proxy: o.outboundProxy } : {}),
+            },
+          ],
           answer_wait_ms: 5000,
         };
       },
@@ -315,6 +322,63 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       expect(session.toolResults).toEqual([{ callId: 'e1', name: 'end_call', output: { status: 'ending' } }]);
       await waitFor(() => session.closed !== undefined, 5000);
       expect(s.bridge.sip!.activeCalls).toBe(0);
+    },
+  );
+});
+
+describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP (REFER), against SIPp', () => {
+  const ANNOUNCE = 'Let me transfer you.';
+  const steps = [
+    { say: ANNOUNCE },
+    { verb: 'transfer_to_human', args: { reason: 'asked for a human' }, call_id: 't1', await_result: true },
+  ];
+
+  it(
+    'REFERs a number target through the outbound proxy, and BYEs once the NOTIFY says 200',
+    { timeout: 60_000 },
+    async () => {
+      const s = await sipStack({ steps, outboundProxy: 'sip:127.0.0.1:5999' });
+      const caller = await udp();
+      const media = callerMedia(caller.socket, { port: s.rtpPort }, false);
+      const r = await sipp('uac-refer-ok.xml', s.sipPort, ['-key', 'rtp_port', String(caller.port)]);
+      media.stop();
+      expect(r.code, r.out).toBe(0); // REFER taken, NOTIFY answered, the bridge's BYE received
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'transferred' });
+      const results = s.engine.sessions[0]!.toolResults;
+      expect(results).toEqual([
+        {
+          callId: 't1',
+          name: 'transfer_to_human',
+          output: expect.objectContaining({ status: 'transferring', destination: 'front_desk' }),
+        },
+      ]);
+      const logged = s.logs.find('SIP transfer (REFER) finished');
+      expect(logged).toHaveLength(1);
+      expect(s.logs.text()).not.toContain('+15550100200'); // the target's number is not logged
+    },
+  );
+
+  it(
+    'keeps the call with the agent when the NOTIFY says 486, and the agent gets the status',
+    { timeout: 60_000 },
+    async () => {
+      const s = await sipStack({ steps, outboundProxy: 'sip:127.0.0.1:5999' });
+      const caller = await udp();
+      const media = callerMedia(caller.socket, { port: s.rtpPort }, false);
+      const r = await sipp('uac-refer-busy.xml', s.sipPort, ['-key', 'rtp_port', String(caller.port)]);
+      media.stop();
+      expect(r.code, r.out).toBe(0); // the caller's own BYE ended it: the bridge did not hang up
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
+      expect(s.engine.sessions).toHaveLength(1); // the same engine session all along
+      expect(s.engine.sessions[0]!.toolResults).toEqual([
+        {
+          callId: 't1',
+          name: 'transfer_to_human',
+          output: { error: expect.stringMatching(/^transfer_failed/), sip_status: 486 },
+        },
+      ]);
     },
   );
 });

@@ -144,7 +144,9 @@ describe('SIP leg media (RTP)', () => {
       );
     await until(() => heard.digits.length > 0 && media.packetsIn >= planDigit('5')!.length);
     expect(heard.digits).toEqual(['5']);
-    const leg = new SipLeg({ hangup: () => {} }, () => media, { warn() {} } as never);
+    const leg = new SipLeg({ hangup: () => {}, refer: () => false, onReferStatus: undefined }, () => media, {
+      warn() {},
+    } as never);
     expect(await leg.sendDigits('1')).toEqual({ ok: true });
     clock.advanceTo(400);
     await until(() => far.got.filter((p) => p.payloadType === 101).length >= planDigit('1')!.length);
@@ -156,14 +158,54 @@ describe('SIP leg media (RTP)', () => {
   it('sends in-band tones without telephone-event; hangs up once; refuses transfer clearly', async () => {
     const { media, clock } = await rig('PCMU', false);
     let byes = 0;
-    const leg = new SipLeg({ hangup: () => byes++ }, () => media, { warn() {} } as never);
+    const leg = new SipLeg({ hangup: () => byes++, refer: () => false, onReferStatus: undefined }, () => media, {
+      warn() {},
+    } as never);
     expect(await leg.sendDigits('12')).toEqual({ ok: true });
     clock.advanceTo(20);
     expect(media.packetsOut).toBe(1);
     await leg.hangup();
     await leg.hangup();
     expect(byes).toBe(1);
-    const t = await leg.transfer({ name: 'desk', kind: 'sip', value: 'sip:desk@example.com' } as never);
-    expect(t).toEqual({ ok: false, message: expect.stringMatching(/not supported on SIP/) });
+    await leg
+      .transfer({ name: 'desk', kind: 'queue', value: 'q' } as never)
+      .then((t) => expect(t).toMatchObject({ ok: false, message: expect.stringMatching(/cannot be reached/) }));
+  });
+
+  it('transfers by REFER: success only on a final 2xx NOTIFY; a 486 NOTIFY or a refused REFER is an error with its status', async () => {
+    const log = { warn() {}, info() {} } as never;
+    const sent: string[] = [];
+    let answerRefer: (status: number | undefined) => void = () => {};
+    const dialog = {
+      hangup: () => {},
+      refer: (uri: string, onFinal: (s: number | undefined) => void) => {
+        sent.push(uri);
+        answerRefer = onFinal;
+        return true;
+      },
+      onReferStatus: undefined as ((s: number) => void) | undefined,
+    };
+    const leg = new SipLeg(dialog, () => undefined, log, {
+      numberUri: (n) => `sip:${n}@proxy.example.com`,
+      transferTimeoutMs: 5000,
+    });
+    const ok = leg.transfer({ name: 'desk', kind: 'number', value: '+15550100200' });
+    answerRefer(202);
+    dialog.onReferStatus!(100);
+    dialog.onReferStatus!(200);
+    expect(await ok).toEqual({ ok: true });
+    expect(sent).toEqual(['sip:+15550100200@proxy.example.com']);
+    const busy = leg.transfer({ name: 'pbx', kind: 'sip', value: 'sip:desk@pbx.example.com' });
+    answerRefer(202);
+    dialog.onReferStatus!(486);
+    expect(await busy).toEqual({ ok: false, message: expect.any(String), detail: { sip_status: 486 } });
+    const refused = leg.transfer({ name: 'pbx', kind: 'sip', value: 'sip:desk@pbx.example.com' });
+    answerRefer(403);
+    expect(await refused).toMatchObject({ ok: false, detail: { sip_status: 403 } });
+    const noProxy = new SipLeg(dialog, () => undefined, log, { numberUri: () => undefined, transferTimeoutMs: 5000 });
+    expect(await noProxy.transfer({ name: 'desk', kind: 'number', value: '+15550100200' })).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/outbound_proxy/),
+    });
   });
 });
