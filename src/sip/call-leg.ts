@@ -23,6 +23,8 @@ import type { Negotiated } from './sdp.js';
 const FRAME = 160;
 /** the sender holds this much unsent audio (frames, 2 s) before the playback is told to wait */
 const MAX_QUEUED_FRAMES = 100;
+/** caller audio missing this long (ms) is replaced by silence, 20 ms per tick */
+const FILL_AFTER_MS = 200;
 
 /** A-law ⇄ μ-law by 256-entry tables, built once: the core speaks μ-law, a PCMA dialog A-law. */
 const byteRange = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -63,6 +65,11 @@ export class SipRtpMedia implements LegMedia, Paced {
   private tsSsrc: number | undefined;
   private tsOffsetMs = 0;
   private lastMs = 0;
+  /** clock time of the last caller audio handed on (real or filled), for the silence fill */
+  private lastAudioAt = 0;
+  /** silence was filled since the last packet: the next one re-bases the media timeline */
+  private filled = false;
+  private readonly silenceFrame: Uint8Array = new Uint8Array(FRAME).fill(0xff);
   private closed = false;
   /** performance.now() of the last RTP packet accepted (or of the start): the media timeout reads it */
   lastPacketAt = performance.now();
@@ -93,6 +100,7 @@ export class SipRtpMedia implements LegMedia, Paced {
     if (this.closed) return;
     this.listener = listener;
     this.lastPacketAt = performance.now();
+    this.lastAudioAt = this.o.clock.now();
     this.sender.start();
     this.o.clock.join(this);
   }
@@ -110,6 +118,7 @@ export class SipRtpMedia implements LegMedia, Paced {
   }
 
   tick(): void {
+    this.fillSilence();
     this.sender.tick();
     const sent = this.queued - this.sender.queuedFrames;
     while (this.marks.length > 0 && this.marks[0]!.at <= sent) this.listener?.onMark(this.marks.shift()!.name);
@@ -185,11 +194,29 @@ export class SipRtpMedia implements LegMedia, Paced {
     for (const q of this.reorder.push(p)) this.deliver(q);
   }
 
+  /**
+   * A caller that stops sending (silence suppression, a UA that sends nothing while muted, the
+   * end of a recording) would stop the engine's clock, and its endpointer with it: past
+   * FILL_AFTER_MS without audio, 20 ms of μ-law silence per tick stand in for the missing RTP.
+   */
+  private fillSilence(): void {
+    if (!this.listener) return;
+    const now = this.o.clock.now();
+    if (now - this.lastAudioAt < FILL_AFTER_MS) return;
+    this.listener.onMedia(this.silenceFrame, this.lastMs);
+    this.lastMs += FRAME / 8;
+    this.lastAudioAt = now - FILL_AFTER_MS + this.o.clock.periodMs;
+    this.filled = true;
+  }
+
   private deliver(p: RtpPacket): void {
     const bytes = p.payload;
     if (bytes.length === 0 || bytes.length > this.scratch.length) return;
-    if (this.tsSsrc !== p.ssrc) {
-      // a new source (a restarted sender) carries on from where the last one stopped
+    this.lastAudioAt = this.o.clock.now();
+    if (this.tsSsrc !== p.ssrc || this.filled) {
+      this.filled = false;
+      // a new source (a restarted sender), or the first packet after filled silence, carries on
+      // from where the caller's timeline stopped
       this.tsSsrc = p.ssrc;
       this.tsBase = p.timestamp;
       this.tsOffsetMs = this.lastMs;

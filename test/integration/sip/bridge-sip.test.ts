@@ -229,6 +229,20 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
     },
   );
 
+  it(
+    "takes SIPp's PCMA recording in 30 ms packets: the engine hears the caller speak",
+    { timeout: 60_000 },
+    async () => {
+      const s = await sipStack();
+      const r = await sipp('uac-pcma-pcap-long.xml', s.sipPort);
+      expect(r.code, r.out).toBe(0);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
+      const heard = s.engine.sessions[0]!.transcripts.filter((t) => t.role === 'user');
+      expect(heard.length, JSON.stringify(s.engine.sessions[0]!.transcripts)).toBeGreaterThan(0);
+    },
+  );
+
   it('answers a CANCEL while it rings with 487, and leaves no engine session open', { timeout: 60_000 }, async () => {
     // an engine that never greets: the agent is never ready, so the INVITE rings until the CANCEL
     const s = await sipStack({ greetingImmediately: false });

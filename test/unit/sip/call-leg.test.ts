@@ -208,4 +208,25 @@ describe('SIP leg media (RTP)', () => {
       message: expect.stringMatching(/outbound_proxy/),
     });
   });
+
+  it('fills silence for the engine when the caller stops sending, and the next packet carries on after it', async () => {
+    const { far, clock, heard, port } = await rig('PCMU');
+    clock.advanceTo(1000); // no caller RTP at all: 200 ms grace, then one 20 ms frame per tick
+    const filled = heard.media.length;
+    expect(filled).toBeGreaterThanOrEqual(35);
+    expect(heard.media.every((m) => m.bytes.every((b) => b === 0xff))).toBe(true);
+    expect(heard.media.map((m) => m.ms)).toEqual(heard.media.map((_, i) => i * 20));
+    const pkt = (seq: number) =>
+      buildRtp({
+        marker: false,
+        payloadType: 0,
+        sequence: seq,
+        timestamp: 90_000 + seq * 160,
+        ssrc: 5,
+        payload: Buffer.alloc(160, 0x7f),
+      });
+    for (let q = 1; q <= 6; q++) far.socket.send(pkt(q), port, '127.0.0.1');
+    await until(() => heard.media.length >= filled + 2);
+    expect(heard.media[filled]!.ms).toBe(filled * 20); // re-based onto the filled timeline, not late
+  });
 });
