@@ -77,6 +77,9 @@ export class SipRtpMedia implements LegMedia, Paced {
   /** called once when the media closes (the server ends the dialog with it) */
   onClose: (() => void) | undefined;
 
+  /** the peer put the call on hold (its offer sendonly or inactive): nothing is sent, no media timeout */
+  held = false;
+
   constructor(private readonly o: SipMediaOptions) {
     this.id = o.id;
     this.pcma = o.negotiated.codec.name === 'PCMA';
@@ -103,6 +106,20 @@ export class SipRtpMedia implements LegMedia, Paced {
     this.lastAudioAt = this.o.clock.now();
     this.sender.start();
     this.o.clock.join(this);
+  }
+
+  /**
+   * A re-INVITE's answer took effect: RTP goes to the new address once a packet latches it again,
+   * and while the peer holds the call (we answered recvonly / inactive) nothing is sent.
+   */
+  renegotiate(n: Negotiated): void {
+    this.latch.reset(n.remote);
+    this.held = n.answered === 'recvonly' || n.answered === 'inactive';
+    this.lastPacketAt = performance.now();
+  }
+
+  get codecName(): string {
+    return this.o.negotiated.codec.name;
   }
 
   get rtpPort(): number {
@@ -177,7 +194,7 @@ export class SipRtpMedia implements LegMedia, Paced {
 
   private sendPacket(packet: Buffer): void {
     const to = this.latch.target;
-    if (!to || this.closed) return;
+    if (!to || this.closed || this.held) return;
     this.o.socket.socket.send(packet, to.port, to.address);
   }
 

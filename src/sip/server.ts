@@ -74,6 +74,8 @@ interface Routed {
 interface LiveCall {
   call: IncomingCall;
   dialog: SipDialogControl;
+  /** our SDP: o= session id and version, and the last answer (a refresh gets it unchanged) */
+  sdp: { sessionId: string; version: number; last: string };
   session: SipCallSession;
   media: SipRtpMedia;
 }
@@ -123,6 +125,7 @@ export class SipServer {
         onEnded: (call, why) => server.onEnded(call, why),
         onInfo: (call, req) => server.onInfo(call, req),
         onNotify: (call, req) => server.onNotify(call, req),
+        onReinvite: (call, req) => server.onReinvite(call, req),
         optionsStatus: () => (o.host.draining || server.closed ? 503 : 200),
       },
       {
@@ -236,10 +239,11 @@ export class SipServer {
       this.o.logger.error('SIP call refused: no free RTP port in RTP_PORT_MIN..RTP_PORT_MAX');
       return busy;
     }
+    const sessionId = String(randomInt(1, 2 ** 47));
     const answer = answerOffer(call.invite.body.toString('utf8'), {
       publicAddress: this.o.env.publicAddress,
       rtpPort: socket.port,
-      sessionId: String(randomInt(1, 2 ** 47)),
+      sessionId,
       sessionVersion: 1,
     });
     if (!answer.ok || call.signal.aborted) {
@@ -291,7 +295,7 @@ export class SipServer {
       if (ready === 'timeout') this.o.logger.warn({ callSid, waitMs }, 'SIP call: agent not ready in time, 480');
       return { status: 480 };
     }
-    this.live.set(call.callId, { call, dialog, session, media });
+    this.live.set(call.callId, { call, dialog, session, media, sdp: { sessionId, version: 1, last: answer.sdp } });
     session.attachStream(media);
     media.start(session);
     return { answer: answer.sdp };
@@ -305,6 +309,36 @@ export class SipServer {
     // `local`: the session asked for the BYE and owns the ending; otherwise the far end did
     if (why !== 'local' && !l.session.isEnded) l.session.onStreamEnded(l.media, why === 'bye' ? 'stop' : why);
     l.media.close();
+  }
+
+  /**
+   * Hold, resume and session refreshes (RFC 3264 §8): the answer has the complementary direction
+   * (`recvonly` for a `sendonly` hold), our o= version rises only when the answer changes, and a
+   * held call sends nothing and is not timed out. A re-INVITE without SDP gets the last answer; one
+   * that would change the codec is refused (488): the call keeps its media.
+   */
+  private onReinvite(call: IncomingCall, req: SipRequest): { answer: string } | { status: number } {
+    const l = this.live.get(call.callId);
+    if (!l || l.call !== call) return { status: 481 };
+    if (req.body.length === 0) return { answer: l.sdp.last };
+    const local = {
+      publicAddress: this.o.env.publicAddress,
+      rtpPort: l.media.rtpPort,
+      sessionId: l.sdp.sessionId,
+      sessionVersion: l.sdp.version,
+    };
+    let a = answerOffer(req.body.toString('utf8'), local);
+    if (!a.ok) return { status: a.status };
+    if (a.media.codec.name !== l.media.codecName) return { status: 488 };
+    if (a.sdp !== l.sdp.last) {
+      l.sdp.version++;
+      a = answerOffer(req.body.toString('utf8'), { ...local, sessionVersion: l.sdp.version });
+      if (!a.ok) return { status: a.status };
+      l.sdp.last = a.sdp;
+    }
+    l.media.renegotiate(a.media);
+    this.o.logger.info({ offered: a.media.offered, answered: a.media.answered }, 'SIP re-INVITE answered');
+    return { answer: a.sdp };
   }
 
   /** A REFER's progress: the status line of its `message/sipfrag` body. */
@@ -325,7 +359,7 @@ export class SipServer {
   private checkMedia(timeoutMs: number): void {
     const now = performance.now();
     for (const l of [...this.live.values()]) {
-      if (now - l.media.lastPacketAt < timeoutMs) continue;
+      if (l.media.held || now - l.media.lastPacketAt < timeoutMs) continue;
       this.o.logger.warn({ timeoutMs }, 'SIP call: no RTP for too long, hanging up');
       l.session.onStreamEnded(l.media, 'rtp_timeout');
       l.call.hangup();

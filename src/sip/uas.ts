@@ -56,6 +56,8 @@ export interface UasHandlers {
   onNotify?(call: IncomingCall, req: SipRequest): void;
   /** 200, or 503 while draining */
   optionsStatus?(): number;
+  /** an in-dialog INVITE (hold, resume, a session refresh): the SDP answer, or a failure status */
+  onReinvite?(call: IncomingCall, req: SipRequest): { answer: string } | { status: number };
 }
 
 export interface UasOptions {
@@ -220,11 +222,7 @@ export class Uas {
     }
     const callId = getHeader(req.headers, 'Call-ID')!;
     const toTag = parseNameAddr(getHeader(req.headers, 'To') ?? '')?.params.tag;
-    if (toTag !== undefined) {
-      // re-INVITEs (hold, session refresh) are not handled yet
-      this.reply(req, source, branch, this.calls.has(callId) ? 488 : 481);
-      return;
-    }
+    if (toTag !== undefined) return this.onReinvite(req, source, branch);
     const previous = this.calls.get(callId);
     if (previous && previous.state !== 'failed') {
       this.reply(req, source, branch, 482); // a second INVITE on a Call-ID in use
@@ -256,6 +254,30 @@ export class Uas {
       (outcome) => this.onOutcome(call, outcome),
       () => this.onOutcome(call, { status: 500 }),
     );
+  }
+
+  /**
+   * A re-INVITE in a confirmed dialog, answered at once: 200 with the application's SDP (its
+   * retransmissions, same branch, get the same 200 again), or its failure. Not in a dialog: 481.
+   */
+  private onReinvite(req: SipRequest, source: SipSource, branch: string): void {
+    const done = this.answered.get(`${branch}|INVITE`);
+    if (done) return this.transport.sendResponse(done, source); // a retransmission
+    const call = this.dialogOf(req);
+    if (!call || (call.state !== 'confirmed' && call.state !== 'answered') || !this.handlers.onReinvite) {
+      return this.reply(req, source, branch, call ? 488 : 481);
+    }
+    const out = this.handlers.onReinvite(call, req);
+    if ('status' in out) return this.reply(req, source, branch, out.status);
+    const res = buildResponse(req, 200, 'OK', {
+      toTag: call.toTag,
+      headers: [...this.contactHeaders(), { name: 'Allow', value: ALLOW }],
+      body: Buffer.from(out.answer),
+    });
+    const key = `${branch}|INVITE`;
+    this.answered.set(key, res);
+    setTimeout(() => this.answered.delete(key), 64 * this.t1).unref();
+    this.transport.sendResponse(res, source);
   }
 
   private onOutcome(call: Call, outcome: InviteOutcome): void {

@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -240,6 +249,34 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
       const heard = s.engine.sessions[0]!.transcripts.filter((t) => t.role === 'user');
       expect(heard.length, JSON.stringify(s.engine.sessions[0]!.transcripts)).toBeGreaterThan(0);
+    },
+  );
+
+  it(
+    'answers a sendonly re-INVITE recvonly and sends nothing while held, then resumes on sendrecv',
+    { timeout: 60_000 },
+    async () => {
+      const s = await sipStack();
+      const caller = await udp();
+      const media = callerMedia(caller.socket, { port: s.rtpPort }, false);
+      const r = await sipp('uac-hold.xml', s.sipPort, ['-key', 'rtp_port', String(caller.port), '-trace_msg']);
+      media.stop();
+      expect(r.code, r.out).toBe(0);
+      const trace = readdirSync(workDir!).find((f) => f.endsWith('_messages.log'))!;
+      const answers = readFileSync(join(workDir!, trace), 'utf8')
+        .split(/^-+ /m)
+        .filter((m) => /SIP\/2\.0 200 OK/.test(m) && /CSeq: [23] INVITE/.test(m));
+      expect(answers).toHaveLength(2);
+      expect(answers[0]).toMatch(/a=recvonly/);
+      expect(answers[1]).toMatch(/a=sendrecv/);
+      // the bridge's RTP stopped for the hold (1.5 s) and came back after it
+      const at = media.heard.map((h) => h.at);
+      const gaps = at.slice(1).map((t, i) => ({ gap: t - at[i]!, i: i + 1 }));
+      const hold = gaps.find((g) => g.gap > 1000);
+      expect(hold, "a pause in the bridge's RTP while held").toBeDefined();
+      expect(at.length - hold!.i).toBeGreaterThan(20); // resumed
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
     },
   );
 
