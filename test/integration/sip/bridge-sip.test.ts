@@ -53,7 +53,13 @@ afterEach(async () => {
 });
 
 async function sipStack(
-  o: { allow?: string[]; greetingImmediately?: boolean; steps?: unknown[]; outboundProxy?: string } = {},
+  o: {
+    allow?: string[];
+    greetingImmediately?: boolean;
+    steps?: unknown[];
+    outboundProxy?: string;
+    digest?: { username: string; password_env: string };
+  } = {},
 ): Promise<BridgeStack & { rtpPort: number; sipPort: number }> {
   const rtpPort = randomEven(30000, 20000);
   const s = jan.track(
@@ -69,6 +75,7 @@ async function sipStack(
               allow: o.allow ?? ['127.0.0.1/32'],
               transfer: 'refer',
               ...(o.outboundProxy ? { outbound_proxy: o.outboundProxy } : {}),
+              ...(o.digest ? { digest: o.digest } : {}),
             },
           ],
           answer_wait_ms: 5000,
@@ -81,6 +88,7 @@ async function sipStack(
 }
 
 function sipp(scenario: string, port: number, extra: string[] = []): Promise<{ code: number | null; out: string }> {
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
   workDir = mkdtempSync(join(tmpdir(), 'sipp-bridge-'));
   symlinkSync('/usr/share/sip-tester', join(workDir, 'pcap'));
   copyFileSync(join(SCENARIOS, scenario), join(workDir, scenario));
@@ -277,6 +285,39 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       expect(at.length - hold!.i).toBeGreaterThan(20); // resumed
       await waitFor(() => s.records.length === 1, 5000);
       expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
+    },
+  );
+
+  it(
+    'challenges a trunk with digest: 407 then the call with the right password, 403 and no engine session with a wrong one',
+    { timeout: 60_000 },
+    async () => {
+      const VAR = 'TOOL_SECRET_SIP_TRUNK_TEST';
+      process.env[VAR] = 's3cret-pass';
+      try {
+        const s = await sipStack({ digest: { username: 'trunk1', password_env: VAR } });
+        const auth = (pw: string) => [
+          '-au',
+          'trunk1',
+          '-ap',
+          pw,
+          '-auth_uri',
+          `${SUPPORT_NUMBER}@${HOST}:${s.sipPort}`,
+        ];
+        const ok = await sipp('uac-digest.xml', s.sipPort, auth('s3cret-pass'));
+        expect(ok.code, ok.out).toBe(0);
+        await waitFor(() => s.records.length === 1, 5000);
+        expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
+        const sessions = s.engine.sessions.length;
+        const wrong = await sipp('uac-digest-wrong.xml', s.sipPort, auth('wrong'));
+        expect(wrong.code, wrong.out).toBe(0); // it expects the 403
+        await sleep(300);
+        expect(s.engine.sessions.length).toBe(sessions);
+        expect(s.records).toHaveLength(1);
+        expect(s.logs.text()).not.toContain('s3cret-pass');
+      } finally {
+        delete process.env[VAR];
+      }
     },
   );
 
