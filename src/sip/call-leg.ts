@@ -279,6 +279,11 @@ export class SipLeg implements TelephonyLeg {
   private hungUp = false;
   private transferring = false;
 
+  /** RFC 4733 negotiated: `send_dtmf` goes out as events, not tones in the agent's audio */
+  get digitsOutOfBand(): boolean {
+    return this.media()?.hasTelephoneEvent ?? false;
+  }
+
   constructor(
     private readonly dialog: SipDialogControl,
     private readonly media: () => SipRtpMedia | undefined,

@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMulaw, encodeMulaw } from '../../../src/audio/mulaw.js';
-import { buildRtp, parseRtp } from '../../../src/rtp/packet.js';
+import { buildRtp, parseRtp, type RtpPacket } from '../../../src/rtp/packet.js';
+import { planDigit } from '../../../src/rtp/dtmf-plan.js';
+import { DtmfReceiver } from '../../../src/rtp/dtmf-receiver.js';
 import { percentile, strongest, tone } from '../../helpers/audio.js';
 import {
   janitor,
@@ -122,8 +124,8 @@ async function udp(address = HOST): Promise<{ socket: Socket; port: number }> {
  * The caller's RTP, from the socket the SDP names: silence until the bridge's first packet, then
  * a second of 300 Hz "speech" once the greeting has had time to play, then silence again.
  */
-function callerMedia(sock: Socket, to: { port: number }, speak = true) {
-  const heard: { at: number; seq: number; payload: Buffer; pt: number }[] = [];
+function callerMedia(sock: Socket, to: { port: number }, speak = true, digit?: string) {
+  const heard: { at: number; seq: number; payload: Buffer; pt: number; p: RtpPacket }[] = [];
   const speech = encodeMulaw(tone(300, 1000, 8000, 6000));
   let firstAt: number | undefined;
   let seq = 1000;
@@ -133,9 +135,27 @@ function callerMedia(sock: Socket, to: { port: number }, speak = true) {
     const p = parseRtp(b);
     if (!p) return;
     firstAt ??= performance.now();
-    heard.push({ at: performance.now(), seq: p.sequence, payload: Buffer.from(p.payload), pt: p.payloadType });
+    heard.push({ at: performance.now(), seq: p.sequence, payload: Buffer.from(p.payload), pt: p.payloadType, p });
   });
+  const events = digit ? planDigit(digit)! : [];
   const timer = setInterval(() => {
+    if (firstAt !== undefined && performance.now() - firstAt > 1500 && events.length > 0) {
+      // an RFC 4733 key press on its own SSRC (as SIPp's pcap has it), one packet per 20 ms
+      const e = events.shift()!;
+      sock.send(
+        buildRtp({
+          marker: e.marker,
+          payloadType: 101,
+          sequence: seq++ & 0xffff,
+          timestamp: 77_000,
+          ssrc: 777,
+          payload: e.payload,
+        }),
+        to.port,
+        HOST,
+      );
+      return;
+    }
     let payload = Buffer.alloc(160, 0xff);
     if (speak && firstAt !== undefined && performance.now() - firstAt > 1200 && frame < speech.length / 160) {
       payload = Buffer.from(speech.subarray(frame * 160, ++frame * 160));
@@ -318,6 +338,27 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       } finally {
         delete process.env[VAR];
       }
+    },
+  );
+
+  it(
+    'DTMF both ways: a caller key by RFC 4733 reaches the call once, send_dtmf goes out as RFC 4733 events',
+    { timeout: 60_000 },
+    async () => {
+      const s = await sipStack({
+        steps: [{ wait_ms: 500 }, { verb: 'send_dtmf', args: { digits: '1234#' }, call_id: 'd1', await_result: true }],
+      });
+      const caller = await udp();
+      const media = callerMedia(caller.socket, { port: s.rtpPort }, false, '5');
+      const r = await sipp('uac-bridge-call.xml', s.sipPort, ['-key', 'rtp_port', String(caller.port)]);
+      media.stop();
+      expect(r.code, r.out).toBe(0);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]!.dtmf).toBe('5');
+      const got: string[] = [];
+      const rx = new DtmfReceiver((d) => got.push(d.digit));
+      for (const h of media.heard) if (h.pt === 101) rx.onPacket(h.p);
+      expect(got.join('')).toBe('1234#');
     },
   );
 
