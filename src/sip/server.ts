@@ -58,8 +58,6 @@ export interface SipServerOptions {
   onDrop: DropSink;
   /** the digest nonce key (src/sip/nonce-secret.ts) */
   nonceSecret: Buffer;
-  /** a call without RTP this long is ended with BYE */
-  mediaTimeoutMs?: number;
   /** process.env: where `digest.password_env` is read */
   secrets?: NodeJS.ProcessEnv;
   t1Ms?: number;
@@ -100,8 +98,8 @@ export class SipServer {
     private readonly transport: SipTransport,
   ) {
     this.pool = new PortPool(o.env.rtpPortMin, o.env.rtpPortMax);
-    const timeout = o.mediaTimeoutMs ?? 30_000;
-    this.mediaWatch = setInterval(() => this.checkMedia(timeout), Math.min(1000, timeout / 4));
+    // read each time: a reload may change sip.media_timeout_s
+    this.mediaWatch = setInterval(() => this.checkMedia((o.host.file().sip?.media_timeout_s ?? 30) * 1000), 250);
     this.mediaWatch.unref();
   }
 

@@ -61,6 +61,7 @@ async function sipStack(
     steps?: unknown[];
     outboundProxy?: string;
     digest?: { username: string; password_env: string };
+    mediaTimeoutS?: number;
   } = {},
 ): Promise<BridgeStack & { rtpPort: number; sipPort: number }> {
   const rtpPort = randomEven(30000, 20000);
@@ -81,6 +82,7 @@ async function sipStack(
             },
           ],
           answer_wait_ms: 5000,
+          media_timeout_s: o.mediaTimeoutS ?? 30,
         };
       },
     }),
@@ -361,6 +363,19 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       expect(got.join('')).toBe('1234#');
     },
   );
+
+  it("hangs up with BYE when the caller's RTP stops for sip.media_timeout_s", { timeout: 60_000 }, async () => {
+    const s = await sipStack({ mediaTimeoutS: 2 });
+    const caller = await udp();
+    const media = callerMedia(caller.socket, { port: s.rtpPort }, false);
+    setTimeout(() => media.stop(), 1500); // the caller's RTP stops; the bridge's silence fill is not RTP
+    const r = await sipp('uac-bye-from-bridge.xml', s.sipPort, ['-key', 'rtp_port', String(caller.port)]);
+    media.stop();
+    expect(r.code, r.out).toBe(0); // SIPp received the BYE and answered it
+    await waitFor(() => s.records.length === 1, 5000);
+    expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'stream_closed' });
+    expect(s.logs.find('SIP call: no RTP for too long, hanging up')).toHaveLength(1);
+  });
 
   it('answers a CANCEL while it rings with 487, and leaves no engine session open', { timeout: 60_000 }, async () => {
     // an engine that never greets: the agent is never ready, so the INVITE rings until the CANCEL

@@ -25,7 +25,7 @@ describe('sip: configuration schema', () => {
     expect(cfg.answer_wait_ms).toBe(5000);
     expect(cfg.trunks[1]!.transfer).toBe('refer');
     expect(cfg.trunks[0]).toEqual(trunk);
-    expect(sipConfigSchema.parse({})).toEqual({ trunks: [], answer_wait_ms: 5000 });
+    expect(sipConfigSchema.parse({})).toEqual({ trunks: [], answer_wait_ms: 5000, media_timeout_s: 30 });
   });
 
   it('refuses unknown keys at every level', () => {
