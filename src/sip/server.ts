@@ -150,6 +150,11 @@ export class SipServer {
     return this.live.size;
   }
 
+  /** RTP ports not held by a call (each call's port is given back however it ended) */
+  get rtpPortsFree(): number {
+    return this.pool.available;
+  }
+
   /** Ends every call (BYE for the answered, 480 for the ringing) and stops listening. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -62,12 +62,19 @@ async function sipStack(
     outboundProxy?: string;
     digest?: { username: string; password_env: string };
     mediaTimeoutS?: number;
+    /** RTP port pairs (concurrent calls); default 1 */
+    ports?: number;
   } = {},
 ): Promise<BridgeStack & { rtpPort: number; sipPort: number }> {
   const rtpPort = randomEven(30000, 20000);
   const s = jan.track(
     await startBridgeStack({
-      env: { SIP_PORT: '0', SIP_HOST: HOST, RTP_PORT_MIN: String(rtpPort), RTP_PORT_MAX: String(rtpPort + 1) },
+      env: {
+        SIP_PORT: '0',
+        SIP_HOST: HOST,
+        RTP_PORT_MIN: String(rtpPort),
+        RTP_PORT_MAX: String(rtpPort + 2 * (o.ports ?? 1) - 1),
+      },
       ...(o.greetingImmediately === false ? { engine: { greetingImmediately: false } } : {}),
       ...(o.steps ? { steps: o.steps } : {}),
       tweak: (cfg) => {
@@ -97,7 +104,7 @@ function sipp(scenario: string, port: number, extra: string[] = []): Promise<{ c
   symlinkSync('/usr/share/sip-tester', join(workDir, 'pcap'));
   copyFileSync(join(SCENARIOS, scenario), join(workDir, scenario));
   const args = [
-    ...['-sf', scenario, '-m', '1', '-timeout', '25s', '-timeout_error', '-nostdin'],
+    ...['-sf', scenario, ...(extra.includes('-m') ? [] : ['-m', '1']), '-timeout', '25s', '-timeout_error', '-nostdin'],
     ...['-i', HOST, '-p', String(randomEven(21000, 8000) + 1), '-mi', HOST, '-mp', String(randomEven(10000, 8000))],
     ...extra,
     ...['-s', SUPPORT_NUMBER, `${HOST}:${port}`],
@@ -377,6 +384,24 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
     expect(s.logs.find('SIP call: no RTP for too long, hanging up')).toHaveLength(1);
   });
 
+  it(
+    "carries five concurrent calls of SIPp's PCMA recording, each its own session, port and record",
+    { timeout: 90_000 },
+    async () => {
+      const N = 5;
+      const s = await sipStack({ ports: N });
+      const r = await sipp('uac-pcma-pcap-long.xml', s.sipPort, ['-m', String(N), '-l', String(N), '-r', String(N)]);
+      expect(r.code, r.out).toBe(0);
+      await waitFor(() => s.records.length === N, 10_000);
+      expect(s.records.every((x) => x.transport === 'sip' && x.outcome === 'caller_hangup')).toBe(true);
+      expect(new Set(s.records.map((x) => x.callSid)).size).toBe(N);
+      expect(s.engine.sessions).toHaveLength(N);
+      const turns = s.engine.sessions.filter((x) => x.transcripts.some((t) => t.role === 'user')).length;
+      expect(turns).toBe(N);
+      await waitFor(() => s.bridge.sip!.rtpPortsFree === N, 2000);
+    },
+  );
+
   it('answers a CANCEL while it rings with 487, and leaves no engine session open', { timeout: 60_000 }, async () => {
     // an engine that never greets: the agent is never ready, so the INVITE rings until the CANCEL
     const s = await sipStack({ greetingImmediately: false });
@@ -470,6 +495,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       expect(session.toolResults).toEqual([{ callId: 'e1', name: 'end_call', output: { status: 'ending' } }]);
       await waitFor(() => session.closed !== undefined, 5000);
       expect(s.bridge.sip!.activeCalls).toBe(0);
+      await waitFor(() => s.bridge.sip!.rtpPortsFree === 1, 2000);
     },
   );
 });
