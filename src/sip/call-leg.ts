@@ -259,6 +259,8 @@ export interface SipLegOptions {
   numberUri(e164: string): string | undefined;
   /** how long a transfer waits for the final NOTIFY */
   transferTimeoutMs: number;
+  /** the trunk takes REFER (`transfer: refer`); false: `transfer: invite`, a B2BUA not built yet */
+  refer?: boolean;
 }
 
 const failed = (message: string, sipStatus?: number): LegResult => ({
@@ -306,6 +308,10 @@ export class SipLeg implements TelephonyLeg {
   }
 
   transfer(target: TransferTarget): Promise<LegResult> {
+    if (this.o.refer === false)
+      return Promise.resolve(
+        failed('this trunk is set to `transfer: invite` (a B2BUA leg), which is not supported yet'),
+      );
     let uri: string | undefined;
     if (target.kind === 'sip') uri = target.value;
     else if (target.kind === 'number') {

@@ -279,6 +279,7 @@ export class SipServer {
     const legOptions = {
       numberUri: (e164: string) => numberUri(e164, trunk.outbound_proxy),
       transferTimeoutMs: agent.transfer.timeout_s * 1000,
+      refer: trunk.transfer === 'refer',
     };
     const session = host.startCall(
       { callSid, agent, ...(from ? { from } : {}), to: number, direction: 'inbound', transport: 'sip' },

@@ -202,6 +202,15 @@ describe('SIP leg media (RTP)', () => {
     const refused = leg.transfer({ name: 'pbx', kind: 'sip', value: 'sip:desk@pbx.example.com' });
     answerRefer(403);
     expect(await refused).toMatchObject({ ok: false, detail: { sip_status: 403 } });
+    const b2bua = new SipLeg(dialog, () => undefined, log, {
+      numberUri: () => undefined,
+      transferTimeoutMs: 5000,
+      refer: false,
+    });
+    expect(await b2bua.transfer({ name: 'pbx', kind: 'sip', value: 'sip:desk@pbx.example.com' })).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/transfer: invite/),
+    });
     const noProxy = new SipLeg(dialog, () => undefined, log, { numberUri: () => undefined, transferTimeoutMs: 5000 });
     expect(await noProxy.transfer({ name: 'desk', kind: 'number', value: '+15550100200' })).toMatchObject({
       ok: false,
