@@ -402,6 +402,31 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
     },
   );
 
+  it(
+    'a drain refuses new INVITEs with 503 and ends a live SIP call with BYE once its time is up',
+    { timeout: 60_000 },
+    async () => {
+      const s = await sipStack();
+      const caller = await udp();
+      const media = callerMedia(caller.socket, { port: s.rtpPort }, false);
+      const call = sipp('uac-bye-from-bridge.xml', s.sipPort, ['-key', 'rtp_port', String(caller.port)]);
+      await waitFor(() => s.bridge.sip!.activeCalls === 1, 10_000);
+      const drained = s.bridge.drain(1000);
+      const late = await udp(HOST);
+      const got: string[] = [];
+      late.socket.on('message', (b) => got.push(b.toString().split('\r\n')[0]!));
+      late.socket.send(invite(s.sipPort, { callId: 'late1', fromPort: late.port }), s.sipPort, HOST);
+      await waitFor(() => got.length > 0, 3000);
+      expect(got[0]).toBe('SIP/2.0 503 Service Unavailable');
+      await drained;
+      const r = await call;
+      media.stop();
+      expect(r.code, r.out).toBe(0); // the live call got the bridge's BYE
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'drain' });
+    },
+  );
+
   it('answers a CANCEL while it rings with 487, and leaves no engine session open', { timeout: 60_000 }, async () => {
     // an engine that never greets: the agent is never ready, so the INVITE rings until the CANCEL
     const s = await sipStack({ greetingImmediately: false });
