@@ -13,6 +13,8 @@ export interface RunningBridge {
   url: string;
   engine?: OfflineEngine;
   logger: Logger;
+  /** the bound SIP port (UDP and TCP), when SIP_PORT is set; SIP_PORT=0 picks a free one */
+  sipPort?: number;
   stop(): Promise<void>;
 }
 
@@ -159,6 +161,7 @@ export async function startBridge(
         publicUrl: config.env.publicUrl,
         config: config.env.configPath,
         agents: config.file.agents.map((a) => a.id),
+        ...(bridge.sip ? { sipPort: bridge.sip.port } : {}),
       },
       'omni-phone-bridge listening',
     );
@@ -169,6 +172,7 @@ export async function startBridge(
       url,
       engine: offlineEngine,
       logger,
+      ...(running.sip ? { sipPort: running.sip.port } : {}),
       async stop() {
         await running.close();
         await offlineEngine?.close();
@@ -192,9 +196,6 @@ export async function serveMain(argv: readonly string[] = []): Promise<number> {
   try {
     config = loadConfig();
     drainMs = drainTimeoutMs(process.env.DRAIN_TIMEOUT_MS);
-    // A setting that would silently do nothing is refused (the SIP listener is being built).
-    if (config.env.sip)
-      throw new ConfigError('SIP_PORT is set, but this version does not serve SIP yet (docs/sip.md): unset SIP_PORT');
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`omni-phone-bridge: ${err.message}\n`);

@@ -47,7 +47,10 @@ export interface LegListener {
 }
 
 /** A control request's answer; refusals are answers for the agent, never exceptions. */
-export type LegResult = { ok: true } | { ok: false; message: string };
+export type LegResult =
+  | { ok: true }
+  /** `detail`: what the leg knows of the refusal, added to the agent's tool result (SIP: `sip_status`) */
+  | { ok: false; message: string; detail?: Readonly<Record<string, string | number>> };
 
 /**
  * One call's telephony leg, for the call's whole life (across its streams): the control. Its
@@ -68,6 +71,12 @@ export interface TelephonyLeg {
   hangupWithMessage(message: string): Promise<void>;
   /** Hands the call to `target` (one of the agent's configured targets): resolves once the carrier took it. */
   transfer(target: TransferTarget): Promise<LegResult>;
+  /**
+   * The leg sends digits out of band without disturbing the call (SIP: RFC 4733 was negotiated),
+   * so `send_dtmf` uses sendDigits whatever the agent's `send_dtmf_mode`. Absent: only in
+   * `play_digits` mode (Twilio's `<Play digits>` restarts the stream).
+   */
+  readonly digitsOutOfBand?: boolean;
   /** Sends DTMF digits out of band (0-9 * # A-D, `w`/`W` pauses). */
   sendDigits(digits: string): Promise<LegResult>;
   /** ms the leg expects its media to be away and come back (a restart it caused); 0 when none. */

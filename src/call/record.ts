@@ -8,6 +8,8 @@ export interface CallRecord {
   agent: string;
   from?: string;
   to?: string;
+  /** set by a leg other than Twilio's (`"sip"`) */
+  transport?: 'twilio' | 'sip';
   startedAt: string;
   endedAt: string;
   durationMs: number;
@@ -98,6 +100,7 @@ export class CallRecordBuilder {
       agent: this.info.agent.id,
       from: this.info.from,
       to: this.info.to,
+      ...(this.info.transport ? { transport: this.info.transport } : {}),
       startedAt: new Date(this.started).toISOString(),
       endedAt: new Date(now).toISOString(),
       durationMs: now - this.started,

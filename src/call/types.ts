@@ -16,6 +16,8 @@ export interface CallInfo {
   from?: string;
   to?: string;
   direction?: string;
+  /** how the call reached the bridge; unset: Twilio Media Streams (the records of which say nothing) */
+  transport?: 'twilio' | 'sip';
 }
 
 /**

@@ -3,6 +3,7 @@ import { toolDefinitionSchema } from '../tools/schema.js';
 import { mcpServerSchema } from '../tools/mcp/schema.js';
 import { configEnvNameProblem, envFields } from './secret-names.js';
 import { closest } from './suggest.js';
+import { sipConfigSchema } from './sip-schema.js';
 
 /**
  * The configuration file: agents, number routing and non-secret behaviour. Secrets never live
@@ -330,6 +331,8 @@ export const configFileSchema = z
     agents: z.array(agentSchema).min(1, 'define at least one agent'),
     numbers: z.record(z.string(), numberRouteSchema).default({}),
     bridge: bridgeSchema,
+    /** SIP trunks (issue 29): read only when SIP_PORT turns the SIP listener on */
+    sip: sipConfigSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -378,6 +381,13 @@ export const configFileSchema = z
         code: 'custom',
         path: ['default_agent'],
         message: `no agent has id "${cfg.default_agent}"${didYouMean(cfg.default_agent, ids)}`,
+      });
+    }
+    if (cfg.sip?.default_agent && !ids.has(cfg.sip.default_agent)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sip', 'default_agent'],
+        message: `no agent has id "${cfg.sip.default_agent}"${didYouMean(cfg.sip.default_agent, ids)}`,
       });
     }
     const allTargets = new Set(cfg.agents.flatMap((a) => a.transfer.targets.map((t) => t.name)));

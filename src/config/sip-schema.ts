@@ -62,6 +62,8 @@ export const sipConfigSchema = z
       .optional(),
     /** how long the INVITE waits for the engine's hello before 480 */
     answer_wait_ms: z.number().int().min(500).max(30_000).default(5000),
+    /** an answered call without caller RTP this long (and not on hold) is ended with BYE */
+    media_timeout_s: z.number().int().min(1).max(600).default(30),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -201,7 +201,10 @@ export class CallControl {
       if (goesOn) this.own(undefined);
       if (operator !== undefined) s.playback.unmute(); // the call goes on with the agent
       metrics.transfers.inc({ result: 'rest_error' });
-      this.done('transfer_to_human', 'rest_error', callId, { error: `transfer_failed: ${res.message}`.slice(0, 200) });
+      this.done('transfer_to_human', 'rest_error', callId, {
+        error: `transfer_failed: ${res.message}`.slice(0, 200),
+        ...(res.detail ?? {}),
+      });
       if (!goesOn) s.end('stream_closed');
       return;
     }
@@ -236,7 +239,8 @@ export class CallControl {
     // One rule for both modes (audio/dtmf-digits.ts): what passes here, the leg sends too.
     const digits = normalizeSendDigits(raw);
     if (!digits) return this.done('send_dtmf', 'invalid', callId, { error: `invalid_digits: ${SEND_DIGITS_RULE}` });
-    if (s.agent.send_dtmf_mode === 'play_digits') return this.sendDtmfByPlay(digits, callId);
+    if (s.agent.send_dtmf_mode === 'play_digits' || s.leg.digitsOutOfBand === true)
+      return this.sendDtmfByPlay(digits, callId);
     s.playback.pushPcm8k(generateDtmf(digits, 8000));
     const played = await s.playback.whenPlayed(15_000);
     this.done(
@@ -256,7 +260,8 @@ export class CallControl {
     const res = await s.leg.sendDigits(digits);
     if (!res.ok)
       return this.done('send_dtmf', 'rest_error', callId, { error: `send_dtmf_failed: ${res.message}`.slice(0, 200) });
-    this.done('send_dtmf', 'sent', callId, { status: 'sent', digits, mode: 'play_digits' });
+    const mode = s.agent.send_dtmf_mode === 'play_digits' ? 'play_digits' : 'out_of_band';
+    this.done('send_dtmf', 'sent', callId, { status: 'sent', digits, mode });
   }
 
   private playHold(seconds: number | undefined, callId: string | undefined): void {

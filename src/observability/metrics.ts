@@ -35,6 +35,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['direction'],
       registers: r,
     }),
+    /** SIP requests thrown away without an answer (src/sip/drops.ts): scanners, strangers, garbage */
+    sipDropped: new Counter({
+      name: 'bridge_sip_dropped_total',
+      help: 'SIP messages dropped without an answer, by reason',
+      labelNames: ['reason'],
+      registers: r,
+    }),
     framesDropped: new Counter({
       name: 'bridge_frames_dropped_total',
       help: 'Audio frames dropped by direction and reason',

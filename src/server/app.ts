@@ -38,6 +38,8 @@ import type { StoreEnv } from '../store/open-store.js';
 import { openFleet } from './fleet-setup.js';
 import { FleetCalls } from './fleet-calls.js';
 import { moveCalls } from './drain-move.js';
+import { SipServer } from '../sip/server.js';
+import { sipNonceSecret } from '../sip/nonce-secret.js';
 
 export interface BridgeOptions {
   config: LoadedConfig;
@@ -62,6 +64,8 @@ export interface Bridge {
   close(): Promise<void>;
   /** the agents' MCP servers (src/tools/mcp/manager.ts) */
   mcp: McpManager;
+  /** the SIP listener, when SIP_PORT is set (its `port` is the bound one) */
+  sip?: SipServer;
 }
 
 export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
@@ -123,13 +127,15 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   // Stream tokens: every replica sharing STREAM_TOKEN_SECRET (or the Twilio auth token it is
   // derived from) verifies the others' tokens. Without either, a random per-process key: streams
   // then only verify on the process that answered the webhook.
-  let tokenSecret = streamTokenSecret(env.streamTokenSecret, env.twilioAuthToken);
+  const derivedSecret = streamTokenSecret(env.streamTokenSecret, env.twilioAuthToken);
+  let tokenSecret = derivedSecret;
   if (!tokenSecret) {
     logger.warn('neither STREAM_TOKEN_SECRET nor TWILIO_AUTH_TOKEN is set: stream tokens use a random per-process key');
     tokenSecret = randomBytes(32);
   }
   const streamTokens = new StreamTokens(tokenSecret, settings.media_stream.token_ttl_s * 1000);
 
+  const paceClock = new IntervalPaceClock();
   const store = await openFleet(config, logger, metrics, opts.store, opts.storeEnv);
   const registry = new CallRegistry(
     {
@@ -138,7 +144,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
       publicUrl: env.publicUrl,
       toolsFor: (agent) => mcp.toolSetFor(agent.id, toolsByAgent.get(agent)),
       holdFor: (id) => current.holds.get(id) ?? defaultHold,
-      paceClock: new IntervalPaceClock(),
+      paceClock,
       streamTokens,
       rest,
       sockets,
@@ -241,10 +247,45 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   registerAdminRoutes(app, ctx);
   await registerConsole(app, ctx);
 
+  let sip: SipServer | undefined;
+  if (env.sip) {
+    const nonce = sipNonceSecret(derivedSecret);
+    if (!nonce.derived)
+      logger.warn('neither STREAM_TOKEN_SECRET nor TWILIO_AUTH_TOKEN is set: SIP digest nonces use a per-process key');
+    if (!config.file.sip?.trunks.length)
+      logger.warn('SIP_PORT is set but the configuration has no sip.trunks: every INVITE is dropped unanswered');
+    const started = SipServer.start({
+      env: env.sip,
+      clock: paceClock,
+      logger: logger.child({ component: 'sip' }),
+      onDrop: (reason) => metrics.sipDropped.inc({ reason }),
+      nonceSecret: nonce.secret,
+      host: {
+        get draining() {
+          return ctx.draining;
+        },
+        atCapacity: () => ctx.atCapacity(),
+        admit: (callSid) => ctx.admit(callSid),
+        file: () => current.file,
+        agent: (id) => current.agents.get(id),
+        startCall: (info, legFor) => registry.startRinging(info, legFor),
+      },
+    });
+    sip = await started.catch(async (err: unknown) => {
+      // a bridge that cannot listen for SIP leaves nothing open behind it
+      await app.close();
+      await mcp.close();
+      registry.stop();
+      if (!opts.store) await store.close();
+      throw err;
+    });
+  }
+
   return {
     app,
     ctx,
     mcp,
+    ...(sip ? { sip } : {}),
     async drain(timeoutMs) {
       ctx.draining = true;
       logger.info({ active: registry.size, timeoutMs }, 'draining: new calls are refused');
@@ -264,6 +305,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
       ctx.draining = true;
       feeds.stop();
       for (const s of registry.list()) s.end('shutdown');
+      await sip?.close();
       await app.close();
       await mcp.close();
       registry.stop();

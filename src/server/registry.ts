@@ -159,6 +159,17 @@ export class CallRegistry {
   }
 
   /**
+   * A call whose leg rings before it answers (SIP): its session is created on that leg and its
+   * engine opened now, as a pre-connect; the leg attaches its media when it answers.
+   */
+  startRinging(info: CallInfo, legFor: SessionDeps['legFor']): CallSession {
+    const s = this.create(info, undefined, legFor);
+    s.startEngine();
+    this.deps.metrics.preconnect.inc({ result: 'started' });
+    return s;
+  }
+
+  /**
    * Binds a media stream to its call's session, creating one if none waits here. With a shared
    * store the token is first consumed fleet-wide (a replay on another replica is refused) and a
    * call moved here (transfer-return, a drain) is resumed with its conversation from the store;

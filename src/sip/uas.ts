@@ -33,6 +33,11 @@ export interface IncomingCall {
   readonly context: unknown;
   /** ends the call: BYE once answered (retransmitted until answered; 481 counts as done) */
   hangup(): void;
+  /**
+   * Sends an in-dialog request (REFER) once the call is answered; `onFinal` gets its final
+   * response, or undefined when none came within 64·T1. False when the dialog is not up.
+   */
+  request(method: string, headers: SipHeader[], onFinal: (res: SipResponse | undefined) => void): boolean;
 }
 
 /** What the screening of a new INVITE decided, before anything is sent. */
@@ -47,8 +52,12 @@ export interface UasHandlers {
   onEnded?(call: IncomingCall, why: EndReason): void;
   /** in-dialog INFO (DTMF relay): answered 200 */
   onInfo?(call: IncomingCall, req: SipRequest): void;
+  /** in-dialog NOTIFY (a REFER's progress): answered 200 */
+  onNotify?(call: IncomingCall, req: SipRequest): void;
   /** 200, or 503 while draining */
   optionsStatus?(): number;
+  /** an in-dialog INVITE (hold, resume, a session refresh): the SDP answer, or a failure status */
+  onReinvite?(call: IncomingCall, req: SipRequest): { answer: string } | { status: number };
 }
 
 export interface UasOptions {
@@ -62,7 +71,7 @@ export interface UasOptions {
   userAgent?: string;
 }
 
-const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO';
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY';
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
   403: 'Forbidden',
@@ -76,6 +85,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   487: 'Request Terminated',
   488: 'Not Acceptable Here',
   500: 'Server Internal Error',
+  501: 'Not Implemented',
   503: 'Service Unavailable',
 };
 const reasonOf = (status: number) => STATUS_TEXT[status] ?? 'Unknown';
@@ -100,7 +110,17 @@ class Call implements IncomingCall {
     readonly source: SipSource,
     readonly branch: string,
     private readonly onHangup: (c: Call) => void,
+    private readonly onRequest: (
+      c: Call,
+      method: string,
+      headers: SipHeader[],
+      onFinal: (res: SipResponse | undefined) => void,
+    ) => boolean,
   ) {}
+
+  request(method: string, headers: SipHeader[], onFinal: (res: SipResponse | undefined) => void): boolean {
+    return this.onRequest(this, method, headers, onFinal);
+  }
 
   get signal(): AbortSignal {
     return this.controller.signal;
@@ -123,8 +143,11 @@ export class Uas {
   private readonly byBranch = new Map<string, Call>();
   /** final responses of non-INVITE transactions, for retransmissions (kept 64·T1) */
   private readonly answered = new Map<string, SipResponse>();
-  /** our BYEs awaiting a response, by branch */
-  private readonly clientTx = new Map<string, NodeJS.Timeout>();
+  /** our requests (BYE, REFER) awaiting a final response, by branch */
+  private readonly clientTx = new Map<
+    string,
+    { timer: NodeJS.Timeout; onFinal?: (res: SipResponse | undefined) => void }
+  >();
   private readonly t1: number;
   private readonly t2: number;
 
@@ -170,6 +193,13 @@ export class Uas {
         this.handlers.onInfo?.(call, msg);
         return this.reply(msg, source, branch, 200);
       }
+      case 'NOTIFY': {
+        const call = this.dialogOf(msg);
+        if (!call) return this.reply(msg, source, branch, 481);
+        this.reply(msg, source, branch, 200);
+        this.handlers.onNotify?.(call, msg);
+        return;
+      }
       default:
         return this.reply(msg, source, branch, 405, [{ name: 'Allow', value: ALLOW }]);
     }
@@ -192,11 +222,7 @@ export class Uas {
     }
     const callId = getHeader(req.headers, 'Call-ID')!;
     const toTag = parseNameAddr(getHeader(req.headers, 'To') ?? '')?.params.tag;
-    if (toTag !== undefined) {
-      // re-INVITEs (hold, session refresh) are not handled yet
-      this.reply(req, source, branch, this.calls.has(callId) ? 488 : 481);
-      return;
-    }
+    if (toTag !== undefined) return this.onReinvite(req, source, branch);
     const previous = this.calls.get(callId);
     if (previous && previous.state !== 'failed') {
       this.reply(req, source, branch, 482); // a second INVITE on a Call-ID in use
@@ -206,7 +232,14 @@ export class Uas {
     if (previous) this.forget(previous);
     const verdict = this.handlers.screen?.(req, source) ?? { accept: true };
     if ('drop' in verdict) return; // no answer at all: no state, nothing a scanner can learn
-    const call = new Call(callId, req, source, branch, (c) => this.localHangup(c));
+    const call = new Call(
+      callId,
+      req,
+      source,
+      branch,
+      (c) => this.localHangup(c),
+      (c, method, headers, onFinal) => this.inDialog(c, method, headers, onFinal),
+    );
     this.calls.set(callId, call);
     this.byBranch.set(branch, call);
     if ('reject' in verdict) {
@@ -221,6 +254,30 @@ export class Uas {
       (outcome) => this.onOutcome(call, outcome),
       () => this.onOutcome(call, { status: 500 }),
     );
+  }
+
+  /**
+   * A re-INVITE in a confirmed dialog, answered at once: 200 with the application's SDP (its
+   * retransmissions, same branch, get the same 200 again), or its failure. Not in a dialog: 481.
+   */
+  private onReinvite(req: SipRequest, source: SipSource, branch: string): void {
+    const done = this.answered.get(`${branch}|INVITE`);
+    if (done) return this.transport.sendResponse(done, source); // a retransmission
+    const call = this.dialogOf(req);
+    if (!call || (call.state !== 'confirmed' && call.state !== 'answered') || !this.handlers.onReinvite) {
+      return this.reply(req, source, branch, call ? 488 : 481);
+    }
+    const out = this.handlers.onReinvite(call, req);
+    if ('status' in out) return this.reply(req, source, branch, out.status);
+    const res = buildResponse(req, 200, 'OK', {
+      toTag: call.toTag,
+      headers: [...this.contactHeaders(), { name: 'Allow', value: ALLOW }],
+      body: Buffer.from(out.answer),
+    });
+    const key = `${branch}|INVITE`;
+    this.answered.set(key, res);
+    setTimeout(() => this.answered.delete(key), 64 * this.t1).unref();
+    this.transport.sendResponse(res, source);
   }
 
   private onOutcome(call: Call, outcome: InviteOutcome): void {
@@ -305,11 +362,12 @@ export class Uas {
 
   private onResponse(res: SipResponse): void {
     const branch = topVia(res.headers)?.params.branch ?? '';
-    const timer = this.clientTx.get(branch);
-    if (timer === undefined || res.status < 200) return;
-    // any final response ends our BYE (a 481: the dialog was already gone)
-    clearTimeout(timer);
+    const tx = this.clientTx.get(branch);
+    if (tx === undefined || res.status < 200) return;
+    // any final response ends our request (for a BYE, a 481: the dialog was already gone)
+    clearTimeout(tx.timer);
     this.clientTx.delete(branch);
+    tx.onFinal?.(res);
   }
 
   /** The dialog a request belongs to: its Call-ID, and our tag in its To. */
@@ -328,6 +386,27 @@ export class Uas {
   }
 
   private sendBye(call: Call): void {
+    this.sendInDialog(call, 'BYE', []);
+  }
+
+  private inDialog(
+    call: Call,
+    method: string,
+    headers: SipHeader[],
+    onFinal: (res: SipResponse | undefined) => void,
+  ): boolean {
+    if (call.state !== 'answered' && call.state !== 'confirmed') return false;
+    this.sendInDialog(call, method, headers, onFinal);
+    return true;
+  }
+
+  /** A request of ours in the dialog, retransmitted over UDP until a final response (64·T1). */
+  private sendInDialog(
+    call: Call,
+    method: string,
+    extra: SipHeader[],
+    onFinal?: (res: SipResponse | undefined) => void,
+  ): void {
     const inv = call.invite;
     const from = withTag(getHeader(inv.headers, 'To') ?? '', call.toTag);
     const remoteContact = getHeaders(inv.headers, 'Contact')[0];
@@ -343,31 +422,34 @@ export class Uas {
       { name: 'From', value: from },
       { name: 'To', value: getHeader(inv.headers, 'From') ?? '' },
       { name: 'Call-ID', value: call.callId },
-      { name: 'CSeq', value: `${seq} BYE` },
+      { name: 'CSeq', value: `${seq} ${method}` },
+      ...(method === 'BYE' ? [] : this.contactHeaders()),
+      ...extra,
       ...(this.o.userAgent ? [{ name: 'User-Agent', value: this.o.userAgent }] : []),
     ];
-    const bye: SipRequest = {
+    const req: SipRequest = {
       kind: 'request',
-      method: 'BYE',
+      method,
       uri: target ?? `sip:${call.source.address}`,
       headers,
       body: Buffer.alloc(0),
     };
     const dest = { transport: call.source.transport, address: call.source.address, port: call.source.port };
-    this.transport.send(bye, dest);
+    this.transport.send(req, dest);
     let interval = this.t1;
     let elapsed = 0;
     const again = () => {
       elapsed += interval;
       if (elapsed >= 64 * this.t1) {
         this.clientTx.delete(branch);
+        onFinal?.(undefined);
         return;
       }
-      if (call.source.transport === 'udp') this.transport.send(bye, dest);
+      if (call.source.transport === 'udp') this.transport.send(req, dest);
       interval = Math.min(interval * 2, this.t2);
-      this.clientTx.set(branch, setTimeout(again, interval));
+      this.clientTx.set(branch, { timer: setTimeout(again, interval), ...(onFinal ? { onFinal } : {}) });
     };
-    this.clientTx.set(branch, setTimeout(again, interval));
+    this.clientTx.set(branch, { timer: setTimeout(again, interval), ...(onFinal ? { onFinal } : {}) });
   }
 
   private end(call: Call, why: EndReason, forget = true): void {

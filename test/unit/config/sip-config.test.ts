@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadSipEnv, SipEnvError } from '../../../src/config/sip-env.js';
 import { sipConfigSchema } from '../../../src/config/sip-schema.js';
+import { ConfigError, parseConfigText } from '../../../src/config/loader.js';
 
 const trunk = {
   name: 'carrier',
@@ -24,7 +25,7 @@ describe('sip: configuration schema', () => {
     expect(cfg.answer_wait_ms).toBe(5000);
     expect(cfg.trunks[1]!.transfer).toBe('refer');
     expect(cfg.trunks[0]).toEqual(trunk);
-    expect(sipConfigSchema.parse({})).toEqual({ trunks: [], answer_wait_ms: 5000 });
+    expect(sipConfigSchema.parse({})).toEqual({ trunks: [], answer_wait_ms: 5000, media_timeout_s: 30 });
   });
 
   it('refuses unknown keys at every level', () => {
@@ -99,5 +100,47 @@ describe('SIP environment', () => {
     expect(
       loadSipEnv({ SIP_PORT: '5060', RTP_PORT_MIN: '30001', RTP_PORT_MAX: '30003' }, '127.0.0.1')?.rtpPortMin,
     ).toBe(30001);
+  });
+});
+
+describe('sip: in the configuration file', () => {
+  const file = (sip: string) => `
+default_agent: a
+agents:
+  - id: a
+    persona: You help.
+bridge: {}
+${sip}
+`;
+  const errorOf = (text: string): string => {
+    try {
+      parseConfigText(text, 'sip.yaml');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    throw new Error('the configuration was accepted');
+  };
+
+  it('is optional, and read with its defaults when present', () => {
+    expect(parseConfigText(file(''), 'sip.yaml').sip).toBeUndefined();
+    const cfg = parseConfigText(
+      file('sip:\n  default_agent: a\n  trunks:\n    - { name: pbx, allow: ["127.0.0.1/32"] }'),
+      'sip.yaml',
+    );
+    expect(cfg.sip?.answer_wait_ms).toBe(5000);
+    expect(cfg.sip?.trunks[0]?.transfer).toBe('refer');
+  });
+
+  it('refuses unknown keys, an unknown default agent and a bridge secret as password_env', () => {
+    expect(errorOf(file('sip:\n  trunk: []'))).toMatch(/sip\.trunk/);
+    expect(errorOf(file('sip:\n  default_agent: b'))).toMatch(/sip\.default_agent: no agent has id "b"/);
+    expect(
+      errorOf(
+        file(
+          'sip:\n  trunks:\n    - name: t\n      allow: ["127.0.0.1"]\n      digest: { username: u, password_env: ADMIN_TOKEN }',
+        ),
+      ),
+    ).toMatch(/password_env/);
   });
 });

@@ -1,0 +1,362 @@
+import type { LegListener, LegMedia, LegResult, TelephonyLeg } from '../call/leg.js';
+import type { PaceClock, Paced } from '../call/pace-clock.js';
+import type { TransferTarget } from '../config/schema.js';
+import { decodeAlaw, encodeAlaw } from '../audio/alaw.js';
+import { generateDtmf } from '../audio/dtmf.js';
+import { decodeMulaw, encodeMulaw } from '../audio/mulaw.js';
+import type { Logger } from '../observability/logger.js';
+import { DtmfReceiver } from '../rtp/dtmf-receiver.js';
+import { RtpLatch, type Endpoint } from '../rtp/latch.js';
+import { isRtcp, parseRtp, type RtpPacket } from '../rtp/packet.js';
+import type { RtpSocket } from '../rtp/port-pool.js';
+import { ReorderBuffer } from '../rtp/reorder.js';
+import { RtpSender } from '../rtp/sender.js';
+import type { Negotiated } from './sdp.js';
+
+/**
+ * The SIP/RTP implementation of the call core's leg (src/call/leg.ts): `SipRtpMedia` is the
+ * dialog's RTP (caller-bound 20 ms packets paced by the bridge's playout clock, caller audio
+ * reordered and handed to the session as μ-law), `SipLeg` the dialog's control (BYE, RFC 4733
+ * or in-band digits). The call core sees neither RTP nor SIP.
+ */
+
+const FRAME = 160;
+/** the sender holds this much unsent audio (frames, 2 s) before the playback is told to wait */
+const MAX_QUEUED_FRAMES = 100;
+/** caller audio missing this long (ms) is replaced by silence, 20 ms per tick */
+const FILL_AFTER_MS = 200;
+
+/** A-law ⇄ μ-law by 256-entry tables, built once: the core speaks μ-law, a PCMA dialog A-law. */
+const byteRange = Uint8Array.from({ length: 256 }, (_, i) => i);
+const MU_TO_A = encodeAlaw(decodeMulaw(byteRange));
+const A_TO_MU = encodeMulaw(decodeAlaw(byteRange));
+
+function translate(src: Uint8Array, table: Uint8Array, dst: Uint8Array): Uint8Array {
+  for (let i = 0; i < src.length; i++) dst[i] = table[src[i]!]!;
+  return dst.subarray(0, src.length);
+}
+
+export interface SipMediaOptions {
+  id: string;
+  socket: RtpSocket;
+  negotiated: Negotiated;
+  clock: PaceClock;
+}
+
+/**
+ * One dialog's RTP as the session's media. Marks are echoed when the sender has put on the wire
+ * every frame queued before them (what has been sent at the playout pace is what the caller
+ * hears: there is no further buffer the bridge could know of); a clear drops the queue and the
+ * marks not yet reached. Symmetric RTP: packets go where the peer's first packet came from.
+ */
+export class SipRtpMedia implements LegMedia, Paced {
+  readonly id: string;
+  private listener: LegListener | undefined;
+  private readonly sender: RtpSender;
+  private readonly latch: RtpLatch;
+  private readonly reorder = new ReorderBuffer<RtpPacket>(4);
+  private readonly dtmf: DtmfReceiver;
+  private readonly marks: { at: number; name: string }[] = [];
+  /** audio frames handed to the sender (minus the cleared ones) */
+  private queued = 0;
+  private readonly scratch = new Uint8Array(FRAME * 3);
+  private readonly pcma: boolean;
+  private tsBase: number | undefined;
+  private tsSsrc: number | undefined;
+  private tsOffsetMs = 0;
+  private lastMs = 0;
+  /** clock time of the last caller audio handed on (real or filled), for the silence fill */
+  private lastAudioAt = 0;
+  /** silence was filled since the last packet: the next one re-bases the media timeline */
+  private filled = false;
+  private readonly silenceFrame: Uint8Array = new Uint8Array(FRAME).fill(0xff);
+  private closed = false;
+  /** performance.now() of the last RTP packet accepted (or of the start): the media timeout reads it */
+  lastPacketAt = performance.now();
+  packetsIn = 0;
+  /** called once when the media closes (the server ends the dialog with it) */
+  onClose: (() => void) | undefined;
+
+  /** the peer put the call on hold (its offer sendonly or inactive): nothing is sent, no media timeout */
+  held = false;
+
+  constructor(private readonly o: SipMediaOptions) {
+    this.id = o.id;
+    this.pcma = o.negotiated.codec.name === 'PCMA';
+    this.latch = new RtpLatch(o.negotiated.remote);
+    // the sender is ticked by this media (after each tick the marks are checked), not by the clock
+    const clock = o.clock;
+    const own: PaceClock = { periodMs: clock.periodMs, now: () => clock.now(), join: () => {}, leave: () => {} };
+    this.sender = new RtpSender({
+      clock: own,
+      payloadType: o.negotiated.codec.payload,
+      silence: this.pcma ? 0xd5 : 0xff,
+      send: (packet) => this.sendPacket(packet),
+      ...(o.negotiated.telephoneEvent ? { telephoneEventPt: o.negotiated.telephoneEvent.payload } : {}),
+    });
+    this.dtmf = new DtmfReceiver((d) => this.listener?.onDtmf(d.digit));
+    o.socket.socket.on('message', (buf: Buffer, rinfo: Endpoint) => this.onDatagram(buf, rinfo));
+  }
+
+  /** RTP flows both ways from here (the 200 OK is on its way). */
+  start(listener: LegListener): void {
+    if (this.closed) return;
+    this.listener = listener;
+    this.lastPacketAt = performance.now();
+    this.lastAudioAt = this.o.clock.now();
+    this.sender.start();
+    this.o.clock.join(this);
+  }
+
+  /**
+   * A re-INVITE's answer took effect: RTP goes to the new address once a packet latches it again,
+   * and while the peer holds the call (we answered recvonly / inactive) nothing is sent.
+   */
+  renegotiate(n: Negotiated): void {
+    this.latch.reset(n.remote);
+    this.held = n.answered === 'recvonly' || n.answered === 'inactive';
+    this.lastPacketAt = performance.now();
+  }
+
+  get codecName(): string {
+    return this.o.negotiated.codec.name;
+  }
+
+  get rtpPort(): number {
+    return this.o.socket.port;
+  }
+
+  get packetsOut(): number {
+    return this.sender.packetsSent;
+  }
+
+  get hasTelephoneEvent(): boolean {
+    return this.o.negotiated.telephoneEvent !== undefined;
+  }
+
+  tick(): void {
+    this.fillSilence();
+    this.sender.tick();
+    const sent = this.queued - this.sender.queuedFrames;
+    while (this.marks.length > 0 && this.marks[0]!.at <= sent) this.listener?.onMark(this.marks.shift()!.name);
+  }
+
+  sendAudio(mulaw: Uint8Array): void {
+    // a reply's short last frame is completed with silence: a 20 ms packet is the unit on the wire
+    const whole = Math.ceil(mulaw.length / FRAME) * FRAME;
+    const out = Buffer.alloc(whole, this.pcma ? 0xd5 : 0xff);
+    if (this.pcma) for (let i = 0; i < mulaw.length; i++) out[i] = MU_TO_A[mulaw[i]!]!;
+    else out.set(mulaw);
+    this.enqueue(out);
+  }
+
+  private enqueue(bytes: Buffer): void {
+    this.sender.enqueue(bytes);
+    this.queued += bytes.length / FRAME;
+  }
+
+  sendMark(name: string): void {
+    this.marks.push({ at: this.queued, name });
+  }
+
+  sendClear(): void {
+    this.queued -= this.sender.queuedFrames;
+    this.sender.clear();
+    this.marks.length = 0; // never echoed: the playback's ledger counts them stale
+  }
+
+  backlogged(): boolean {
+    return this.sender.queuedFrames > MAX_QUEUED_FRAMES;
+  }
+
+  /** RFC 4733 events when negotiated (false otherwise, or for a digit it cannot send). */
+  sendEventDigits(digits: string): boolean {
+    return this.sender.sendDigits(digits);
+  }
+
+  /** DTMF as tones in the audio, behind what is queued. */
+  sendToneDigits(digits: string): void {
+    const mu = encodeMulaw(generateDtmf(digits, 8000));
+    this.sendAudio(mu);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sender.stop();
+    this.o.clock.leave(this);
+    this.marks.length = 0;
+    void this.o.socket.close();
+    const onClose = this.onClose;
+    this.onClose = undefined;
+    onClose?.();
+  }
+
+  private sendPacket(packet: Buffer): void {
+    const to = this.latch.target;
+    if (!to || this.closed || this.held) return;
+    this.o.socket.socket.send(packet, to.port, to.address);
+  }
+
+  private onDatagram(buf: Buffer, from: Endpoint): void {
+    if (this.closed || !this.listener) return; // nothing before the answer: no early media
+    if (isRtcp(buf)) return; // RTCP on the RTP port (RFC 5761) is ignored
+    const p = parseRtp(buf);
+    if (!p || !this.latch.accept(from)) return;
+    this.lastPacketAt = performance.now();
+    this.packetsIn++;
+    const n = this.o.negotiated;
+    if (n.telephoneEvent && p.payloadType === n.telephoneEvent.payload) return this.dtmf.onPacket(p);
+    if (p.payloadType !== n.codec.payload) return; // comfort noise and the like
+    for (const q of this.reorder.push(p)) this.deliver(q);
+  }
+
+  /**
+   * A caller that stops sending (silence suppression, a UA that sends nothing while muted, the
+   * end of a recording) would stop the engine's clock, and its endpointer with it: past
+   * FILL_AFTER_MS without audio, 20 ms of μ-law silence per tick stand in for the missing RTP.
+   */
+  private fillSilence(): void {
+    if (!this.listener) return;
+    const now = this.o.clock.now();
+    if (now - this.lastAudioAt < FILL_AFTER_MS) return;
+    this.listener.onMedia(this.silenceFrame, this.lastMs);
+    this.lastMs += FRAME / 8;
+    this.lastAudioAt = now - FILL_AFTER_MS + this.o.clock.periodMs;
+    this.filled = true;
+  }
+
+  private deliver(p: RtpPacket): void {
+    const bytes = p.payload;
+    if (bytes.length === 0 || bytes.length > this.scratch.length) return;
+    this.lastAudioAt = this.o.clock.now();
+    if (this.tsSsrc !== p.ssrc || this.filled) {
+      this.filled = false;
+      // a new source (a restarted sender), or the first packet after filled silence, carries on
+      // from where the caller's timeline stopped
+      this.tsSsrc = p.ssrc;
+      this.tsBase = p.timestamp;
+      this.tsOffsetMs = this.lastMs;
+    }
+    const ms = this.tsOffsetMs + ((p.timestamp - this.tsBase!) >>> 0) / 8;
+    this.lastMs = ms + bytes.length / 8;
+    const mulaw = this.pcma ? translate(bytes, A_TO_MU, this.scratch) : bytes;
+    this.listener!.onMedia(mulaw, ms);
+  }
+}
+
+/** The dialog's side the leg acts on (built by the server over src/sip/uas.ts's IncomingCall). */
+export interface SipDialogControl {
+  hangup(): void;
+  /** sends REFER with this Refer-To; `onFinal` gets the final status (undefined: none came) */
+  refer(uri: string, onFinal: (status: number | undefined) => void): boolean;
+  /** the status line of each REFER NOTIFY's sipfrag, once the leg listens */
+  onReferStatus: ((status: number) => void) | undefined;
+}
+
+export interface SipLegOptions {
+  /** the SIP URI a `kind: number` target is dialled at (the trunk's outbound_proxy); undefined: none */
+  numberUri(e164: string): string | undefined;
+  /** how long a transfer waits for the final NOTIFY */
+  transferTimeoutMs: number;
+  /** the trunk takes REFER (`transfer: refer`); false: `transfer: invite`, a B2BUA not built yet */
+  refer?: boolean;
+}
+
+const failed = (message: string, sipStatus?: number): LegResult => ({
+  ok: false,
+  message,
+  ...(sipStatus !== undefined ? { detail: { sip_status: sipStatus } } : {}),
+});
+
+/**
+ * A SIP call's control. Hang-up is a BYE (the UAS retransmits it; a 481 counts as done). Digits go
+ * as RFC 4733 events when the offer had telephone-event, else as tones in the audio. Transfer is
+ * a blind REFER: success only on a final 2xx `message/sipfrag` NOTIFY (`202 Accepted` is not
+ * success); a refused REFER, a 3xx-6xx NOTIFY or none in time leaves the call with the agent.
+ */
+export class SipLeg implements TelephonyLeg {
+  readonly unavailable = undefined;
+  readonly resumeKey = undefined;
+  private hungUp = false;
+  private transferring = false;
+
+  /** RFC 4733 negotiated: `send_dtmf` goes out as events, not tones in the agent's audio */
+  get digitsOutOfBand(): boolean {
+    return this.media()?.hasTelephoneEvent ?? false;
+  }
+
+  constructor(
+    private readonly dialog: SipDialogControl,
+    private readonly media: () => SipRtpMedia | undefined,
+    private readonly log: Logger,
+    private readonly o: SipLegOptions = { numberUri: () => undefined, transferTimeoutMs: 30_000 },
+  ) {}
+
+  hangup(): Promise<void> {
+    if (!this.hungUp) {
+      this.hungUp = true;
+      this.dialog.hangup();
+    }
+    return Promise.resolve();
+  }
+
+  /** No speech synthesis on the SIP side: the message is not said, the call is ended. */
+  hangupWithMessage(_message: string): Promise<void> {
+    this.log.warn('SIP call: the fallback message cannot be spoken here; hanging up');
+    return this.hangup();
+  }
+
+  transfer(target: TransferTarget): Promise<LegResult> {
+    if (this.o.refer === false)
+      return Promise.resolve(
+        failed('this trunk is set to `transfer: invite` (a B2BUA leg), which is not supported yet'),
+      );
+    let uri: string | undefined;
+    if (target.kind === 'sip') uri = target.value;
+    else if (target.kind === 'number') {
+      uri = this.o.numberUri(target.value);
+      if (!uri) return Promise.resolve(failed("a number target needs the trunk's outbound_proxy"));
+    } else return Promise.resolve(failed(`a ${target.kind} target cannot be reached from a SIP call`));
+    if (this.transferring) return Promise.resolve(failed('a transfer is already under way'));
+    this.transferring = true;
+    return new Promise<LegResult>((resolve) => {
+      const finish = (r: LegResult) => {
+        clearTimeout(timer);
+        this.dialog.onReferStatus = undefined;
+        this.transferring = false;
+        this.log.info({ target: target.name, ok: r.ok, ...(r.ok ? {} : r.detail) }, 'SIP transfer (REFER) finished');
+        resolve(r);
+      };
+      const timer = setTimeout(() => finish(failed('no final NOTIFY in time', 408)), this.o.transferTimeoutMs);
+      this.dialog.onReferStatus = (status) => {
+        if (status < 200) return; // 100 Trying, 180 Ringing: under way
+        finish(status < 300 ? { ok: true } : failed(`the transfer target answered ${status}`, status));
+      };
+      const sent = this.dialog.refer(uri, (status) => {
+        if (status === undefined) finish(failed('REFER got no answer', 408));
+        else if (status >= 300) finish(failed(`REFER refused with ${status}`, status));
+      });
+      if (!sent) finish(failed('the call is not answered'));
+    });
+  }
+
+  sendDigits(digits: string): Promise<LegResult> {
+    const media = this.media();
+    if (!media) return Promise.resolve({ ok: false, message: 'the call has no media yet' });
+    const keys = digits.replace(/[wW]/g, '');
+    if (media.hasTelephoneEvent && keys.length > 0 && media.sendEventDigits(keys)) return Promise.resolve({ ok: true });
+    try {
+      media.sendToneDigits(digits);
+      return Promise.resolve({ ok: true });
+    } catch (err) {
+      return Promise.resolve({ ok: false, message: (err as Error).message });
+    }
+  }
+
+  mediaRestartMs(): number {
+    return 0;
+  }
+
+  mediaAttached(): void {}
+}
