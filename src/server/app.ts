@@ -38,6 +38,9 @@ import type { StoreEnv } from '../store/open-store.js';
 import { openFleet } from './fleet-setup.js';
 import { FleetCalls } from './fleet-calls.js';
 import { moveCalls } from './drain-move.js';
+import { openControlPlane, type ControlPlane } from '../control-plane/control-plane.js';
+import { registerControlPlaneApi } from '../control-plane/api.js';
+import { version } from '../cli-args.js';
 
 export interface BridgeOptions {
   config: LoadedConfig;
@@ -52,6 +55,8 @@ export interface BridgeOptions {
   store?: FleetStore;
   /** REDIS_URL, REDIS_KEY_PREFIX, REPLICA_ID; default: the process environment */
   storeEnv?: StoreEnv;
+  /** the control plane (tests); default: opened from DATABASE_URL when it is set, else none */
+  controlPlane?: ControlPlane;
 }
 
 export interface Bridge {
@@ -62,6 +67,8 @@ export interface Bridge {
   close(): Promise<void>;
   /** the agents' MCP servers (src/tools/mcp/manager.ts) */
   mcp: McpManager;
+  /** the control plane on PostgreSQL, when DATABASE_URL is set */
+  controlPlane?: ControlPlane;
 }
 
 export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
@@ -69,6 +76,12 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   const settings = config.file.bridge;
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: true });
   const env = config.env;
+  // First: a database that does not answer stops the start before anything else is opened.
+  const controlPlane = opts.controlPlane ?? (env.databaseUrl ? await openControlPlane(env, { logger }) : undefined);
+  if (controlPlane)
+    logger.info(
+      'control plane on PostgreSQL: /v1 serves keys, tools and the audit trail; calls still take their agents and tools from BRIDGE_CONFIG in this version',
+    );
 
   const rest =
     opts.rest ??
@@ -240,11 +253,19 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   registerMediaRoute(app, ctx);
   registerAdminRoutes(app, ctx);
   await registerConsole(app, ctx);
+  if (controlPlane)
+    await registerControlPlaneApi(app, controlPlane, {
+      logger,
+      allowHosts: settings.tool_allow_hosts,
+      countRefusal: (reason) => metrics.webhooksRejected.inc({ route: 'v1', reason }),
+      version: version(),
+    });
 
   return {
     app,
     ctx,
     mcp,
+    ...(controlPlane ? { controlPlane } : {}),
     async drain(timeoutMs) {
       ctx.draining = true;
       logger.info({ active: registry.size, timeoutMs }, 'draining: new calls are refused');
@@ -267,8 +288,9 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
       await app.close();
       await mcp.close();
       registry.stop();
-      // A store the caller gave (tests) is the caller's to close.
+      // A store the caller gave (tests) is the caller's to close; so is a control plane.
       if (!opts.store) await store.close();
+      if (controlPlane && !opts.controlPlane) await controlPlane.close();
     },
   };
 }
