@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import { ApiGuard, type RefusalReason } from './api-auth.js';
 import { registerAuditRoutes } from './api-audit.js';
+import { registerCallRoutes, type LiveCalls } from './api-calls.js';
 import { registerKeyRoutes } from './api-keys.js';
 import { registerToolRoutes } from './api-tools.js';
 import type { ControlPlane } from './control-plane.js';
@@ -14,6 +15,8 @@ export interface ApiOptions {
   /** counts a refused request (metrics) */
   countRefusal: (reason: RefusalReason) => void;
   version: string;
+  /** the operator's hang-up and transfer (the bridge's fleet-wide call control) */
+  calls: LiveCalls;
 }
 
 /**
@@ -35,12 +38,10 @@ export async function registerControlPlaneApi(app: FastifyInstance, cp: ControlP
             .code(503)
             .send({ error: 'unavailable', message: 'the control plane could not complete the request; retry' });
         }
-        return reply
-          .code(code)
-          .send({
-            error: code === 415 ? 'unsupported_media_type' : 'bad_request',
-            message: 'the request could not be read (JSON body expected)',
-          });
+        return reply.code(code).send({
+          error: code === 415 ? 'unsupported_media_type' : 'bad_request',
+          message: 'the request could not be read (JSON body expected)',
+        });
       });
       v1.setNotFoundHandler((_req, reply) =>
         reply.code(404).send({ error: 'not_found', message: 'no such /v1 route' }),
@@ -49,6 +50,7 @@ export async function registerControlPlaneApi(app: FastifyInstance, cp: ControlP
       registerKeyRoutes(v1, cp.keys, guard, cp.pool);
       registerToolRoutes(v1, cp.tools, guard, allowHosts, cp.pool);
       registerAuditRoutes(v1, cp.pool, guard);
+      registerCallRoutes(v1, opts.calls, cp.pool, guard);
     },
     { prefix: '/v1' },
   );

@@ -162,7 +162,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
               type: 'string',
               examples: ['tool.create', 'tool.update', 'tool.delete', 'tool.rotate_secret', 'key.create', 'key.revoke'],
             },
-            target: { type: 'string', examples: ['tool:<id>', 'key:<id>'] },
+            target: { type: 'string', examples: ['tool:<id>', 'key:<id>', 'call:<CallSid>'] },
             before: { description: 'secrets masked' },
             after: { description: 'secrets masked' },
           },
@@ -281,6 +281,38 @@ export function openApiDocument(version: string): Record<string, unknown> {
             ...invalid,
             ...refusals,
           },
+        },
+      },
+      '/v1/calls/{sid}/hangup': {
+        post: {
+          summary: 'hang up a live call, on whichever replica holds it (operator)',
+          parameters: [{ name: 'sid', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '202': answer('hanging up'),
+            '404': answer('no such active call'),
+            '409': answer('the call is already ending'),
+            ...refusals,
+          },
+        },
+      },
+      '/v1/calls/{sid}/transfer': {
+        post: {
+          summary: "transfer a live call to one of its agent's targets (operator)",
+          parameters: [{ name: 'sid', in: 'path', required: true, schema: { type: 'string' } }],
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  additionalProperties: false,
+                  properties: {
+                    destination: { type: 'string', description: 'a configured target (default: the agent default)' },
+                  },
+                },
+              },
+            },
+          },
+          responses: { '202': answer('transferring'), '404': answer('no such active call'), ...invalid, ...refusals },
         },
       },
       '/v1/audit': {

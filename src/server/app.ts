@@ -259,6 +259,10 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
       allowHosts: settings.tool_allow_hosts,
       countRefusal: (reason) => metrics.webhooksRejected.inc({ route: 'v1', reason }),
       version: version(),
+      calls: {
+        hangup: (sid, by) => ctx.calls.hangup(sid, by),
+        transfer: (sid, destination, by) => ctx.calls.transfer(sid, destination, by),
+      },
     });
 
   return {

@@ -99,6 +99,8 @@ describe('the /v1 API is there only with DATABASE_URL', () => {
     expect(r.body.openapi).toBe('3.1.0');
     expect(Object.keys(r.body.paths as object).sort()).toEqual([
       '/v1/audit',
+      '/v1/calls/{sid}/hangup',
+      '/v1/calls/{sid}/transfer',
       '/v1/keys',
       '/v1/keys/{id}',
       '/v1/openapi.json',
