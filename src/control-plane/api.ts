@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../observability/logger.js';
 import { ApiGuard, type RefusalReason } from './api-auth.js';
+import { registerAgentRoutes } from './api-agents.js';
 import { registerAuditRoutes } from './api-audit.js';
 import { registerCallRoutes, type LiveCalls } from './api-calls.js';
 import { registerKeyRoutes } from './api-keys.js';
@@ -51,6 +52,7 @@ export async function registerControlPlaneApi(app: FastifyInstance, cp: ControlP
       registerToolRoutes(v1, cp.tools, guard, allowHosts, cp.pool);
       registerAuditRoutes(v1, cp.pool, guard);
       registerCallRoutes(v1, opts.calls, cp.pool, guard);
+      registerAgentRoutes(v1, cp.config, guard, cp.pool);
     },
     { prefix: '/v1' },
   );

@@ -1,5 +1,6 @@
 import type { EnvSettings } from '../config/loader.js';
 import type { Logger } from '../observability/logger.js';
+import { ConfigStore } from './config-store.js';
 import { KeyStore } from './keys.js';
 import { migrate } from './migrate.js';
 import { ControlPlaneStartError, openPool, type Pool } from './pool.js';
@@ -16,6 +17,8 @@ export interface ControlPlane {
   box: SecretBox | undefined;
   keys: KeyStore;
   tools: ToolStore;
+  /** agents, number routes and bindings */
+  config: ConfigStore;
   close(): Promise<void>;
 }
 
@@ -60,6 +63,7 @@ export async function openControlPlane(env: EnvSettings, opts: OpenOptions): Pro
       box,
       keys,
       tools: new ToolStore(pool, box),
+      config: new ConfigStore(pool),
       close: () => pool.end(),
     };
   } catch (err) {

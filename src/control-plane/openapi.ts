@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { agentSchema, numberRouteSchema } from '../config/schema.js';
+import { bindingsBody } from './api-agents.js';
 import { keyBodySchema } from './api-keys.js';
 import { rotateBodySchema, toolBodySchema } from './tool-body.js';
 
@@ -27,6 +29,18 @@ const pageParams = [
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 100 } },
   { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'next_cursor of the previous page' },
 ];
+const agentParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[a-zA-Z0-9_-]{1,64}$' },
+};
+const numberParam = {
+  name: 'e164',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^\\+[1-9][0-9]{6,14}$' },
+};
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const refusals = {
   '401': answer('no key, or not a key in force', ref('Error')),
@@ -150,6 +164,38 @@ export function openApiDocument(version: string): Record<string, unknown> {
               properties: { secret: { type: 'string', description: 'shown this once; only its hash is stored' } },
             },
           ],
+        },
+        AgentBody: json(agentSchema.omit({ id: true })),
+        Agent: {
+          allOf: [
+            ref('AgentBody'),
+            {
+              type: 'object',
+              required: ['id'],
+              properties: {
+                id: { type: 'string' },
+                created_at: { type: 'string', format: 'date-time' },
+                updated_at: { type: 'string', format: 'date-time' },
+              },
+            },
+          ],
+        },
+        BindingsBody: json(bindingsBody),
+        Binding: {
+          type: 'object',
+          required: ['tool_id', 'tool', 'enabled', 'settings'],
+          properties: {
+            tool_id: { type: 'string', format: 'uuid' },
+            tool: { type: 'string' },
+            enabled: { type: 'boolean', description: 'false leaves the tool out of new calls' },
+            settings: { type: 'object' },
+          },
+        },
+        NumberRouteBody: json(numberRouteSchema),
+        NumberRoute: {
+          type: 'object',
+          required: ['number', 'route'],
+          properties: { number: { type: 'string' }, route: ref('NumberRouteBody') },
         },
         AuditRow: {
           type: 'object',
@@ -313,6 +359,92 @@ export function openApiDocument(version: string): Record<string, unknown> {
             },
           },
           responses: { '202': answer('transferring'), '404': answer('no such active call'), ...invalid, ...refusals },
+        },
+      },
+      '/v1/capabilities': {
+        get: {
+          summary: "the engine's native call control (not tool rows) (viewer)",
+          responses: { '200': answer('the verbs'), ...refusals },
+        },
+      },
+      '/v1/agents': {
+        get: {
+          summary: 'the agents, by id (viewer)',
+          parameters: pageParams,
+          responses: { '200': answer('a page', page('Agent')), ...refusals },
+        },
+      },
+      '/v1/agents/{id}': {
+        get: {
+          summary: 'one agent (viewer)',
+          parameters: [agentParam],
+          responses: { '200': answer('the agent', ref('Agent')), '404': answer('no such agent'), ...refusals },
+        },
+        put: {
+          summary: 'create or replace an agent (admin)',
+          description:
+            "The body is the configuration file's agent without id (an id that differs from the path is 422), validated with the file's schema on the whole configuration.",
+          parameters: [agentParam],
+          requestBody: body('AgentBody'),
+          responses: {
+            '201': answer('created', ref('Agent')),
+            '200': answer('replaced or unchanged', ref('Agent')),
+            ...invalid,
+            ...refusals,
+          },
+        },
+        delete: {
+          summary: 'delete an agent and its bindings (admin)',
+          parameters: [agentParam],
+          responses: {
+            '200': answer('the deleted agent', ref('Agent')),
+            '404': answer('no such agent'),
+            '409': answer('numbers route to it'),
+            ...refusals,
+          },
+        },
+      },
+      '/v1/agents/{id}/tools': {
+        get: {
+          summary: "the agent's tool bindings (viewer)",
+          parameters: [agentParam],
+          responses: { '200': answer('the bindings', page('Binding')), '404': answer('no such agent'), ...refusals },
+        },
+        put: {
+          summary: "replace the agent's tool bindings (admin)",
+          parameters: [agentParam],
+          requestBody: body('BindingsBody'),
+          responses: {
+            '200': answer('the bindings', page('Binding')),
+            '404': answer('no such agent'),
+            ...invalid,
+            ...refusals,
+          },
+        },
+      },
+      '/v1/numbers': {
+        get: {
+          summary: 'the routed numbers (viewer)',
+          parameters: pageParams,
+          responses: { '200': answer('a page', page('NumberRoute')), ...refusals },
+        },
+      },
+      '/v1/numbers/{e164}': {
+        put: {
+          summary: 'route a number to an agent or an IVR (admin)',
+          parameters: [numberParam],
+          requestBody: body('NumberRouteBody'),
+          responses: {
+            '201': answer('routed', ref('NumberRoute')),
+            '200': answer('re-routed or unchanged', ref('NumberRoute')),
+            ...invalid,
+            ...refusals,
+          },
+        },
+        delete: {
+          summary: 'unroute a number (admin)',
+          parameters: [numberParam],
+          responses: { '204': answer('unrouted'), '404': answer('not routed'), ...refusals },
         },
       },
       '/v1/audit': {

@@ -98,11 +98,17 @@ describe('the /v1 API is there only with DATABASE_URL', () => {
     expect(r.status).toBe(200);
     expect(r.body.openapi).toBe('3.1.0');
     expect(Object.keys(r.body.paths as object).sort()).toEqual([
+      '/v1/agents',
+      '/v1/agents/{id}',
+      '/v1/agents/{id}/tools',
       '/v1/audit',
       '/v1/calls/{sid}/hangup',
       '/v1/calls/{sid}/transfer',
+      '/v1/capabilities',
       '/v1/keys',
       '/v1/keys/{id}',
+      '/v1/numbers',
+      '/v1/numbers/{e164}',
       '/v1/openapi.json',
       '/v1/tools',
       '/v1/tools/{id}',
@@ -415,7 +421,10 @@ describe('tools', () => {
   it('refuses to delete a tool an agent binds (409) unless ?force=true', async () => {
     const t = (await call('GET', '/v1/tools?limit=500', { key: ADMIN })).body.items as { id: string; name: string }[];
     const id = t.find((x) => x.name === 'page_b')!.id;
-    await sql.query("INSERT INTO agent_tools (agent_id, tool_id) VALUES ('support', $1)", [id]);
+    expect((await call('PUT', '/v1/agents/support', { key: ADMIN, body: { persona: 'You help.' } })).status).toBe(201);
+    expect((await call('PUT', '/v1/agents/support/tools', { key: ADMIN, body: [{ tool: 'page_b' }] })).status).toBe(
+      200,
+    );
     const refused = await call('DELETE', `/v1/tools/${id}`, { key: ADMIN });
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ error: 'tool_bound', agents: ['support'] });
