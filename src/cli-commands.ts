@@ -151,4 +151,17 @@ export const DEMO: CommandSpec = {
   notes: 'Exit code 0 when neither side saw a protocol violation, 1 otherwise.',
 };
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE, ENGINE, CALL, DEMO];
+export const CONFIG: CommandSpec = {
+  name: 'config',
+  summary: 'config export [FILE] | config import FILE: the control plane database as one YAML document',
+  options: {},
+  env: [
+    ['DATABASE_URL', 'the control plane database (required)'],
+    ['SECRETS_KEY', 'the key of its stored secrets (SECRETS_KEY_PREVIOUS while rotating)'],
+    ['BRIDGE_CONFIG', 'its bridge.tool_allow_hosts apply to imported webhook URLs'],
+  ],
+  notes:
+    'export writes the agents, numbers, tools and bindings (stdout without FILE), sorted and without any secret (has_auth_secret: true in its place). import makes the database equal to FILE, keeps stored secrets FILE omits, writes nothing when nothing differs, and ignores bridge:.',
+};
+
+export const COMMANDS: readonly CommandSpec[] = [SERVE, ENGINE, CALL, DEMO, CONFIG];

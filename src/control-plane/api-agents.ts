@@ -76,31 +76,25 @@ export function registerAgentRoutes(app: FastifyInstance, store: ConfigStore, gu
   app.put('/agents/:id', { preHandler: guard.need('admin') }, async (req, reply) => {
     const id = param(req, 'id');
     if (!AGENT_ID.test(id))
-      return reply
-        .code(422)
-        .send({
-          error: 'invalid_body',
-          message: 'the agent id is invalid',
-          issues: ['id: letters, digits, _ and - only (max 64)'],
-        });
+      return reply.code(422).send({
+        error: 'invalid_body',
+        message: 'the agent id is invalid',
+        issues: ['id: letters, digits, _ and - only (max 64)'],
+      });
     const body = req.body;
     if (!body || typeof body !== 'object' || Array.isArray(body))
-      return reply
-        .code(422)
-        .send({
-          error: 'invalid_body',
-          message: 'the body is invalid',
-          issues: ['(root): an agent object is expected'],
-        });
+      return reply.code(422).send({
+        error: 'invalid_body',
+        message: 'the body is invalid',
+        issues: ['(root): an agent object is expected'],
+      });
     const given = (body as Record<string, unknown>).id;
     if (given !== undefined && given !== id)
-      return reply
-        .code(422)
-        .send({
-          error: 'invalid_body',
-          message: 'the body is invalid',
-          issues: ['id: differs from the id in the path'],
-        });
+      return reply.code(422).send({
+        error: 'invalid_body',
+        message: 'the body is invalid',
+        issues: ['id: differs from the id in the path'],
+      });
     try {
       const r = await store.putAgent(actorOf(req), id, body as Record<string, unknown>);
       return reply.code(r.created ? 201 : 200).send(r.agent);
@@ -144,13 +138,11 @@ export function registerAgentRoutes(app: FastifyInstance, store: ConfigStore, gu
   app.put('/numbers/:e164', { preHandler: guard.need('admin') }, async (req, reply) => {
     const n = param(req, 'e164');
     if (!E164.test(n))
-      return reply
-        .code(422)
-        .send({
-          error: 'invalid_body',
-          message: 'the number is invalid',
-          issues: ['e164: a routed number must be E.164, like +15551234567'],
-        });
+      return reply.code(422).send({
+        error: 'invalid_body',
+        message: 'the number is invalid',
+        issues: ['e164: a routed number must be E.164, like +15551234567'],
+      });
     try {
       const r = await store.putNumber(actorOf(req), n, req.body ?? {});
       return reply.code(r.created ? 201 : 200).send({ number: r.number, route: r.route });

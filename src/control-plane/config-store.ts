@@ -268,6 +268,11 @@ export class ConfigStore {
         }
       }
       if (problems.length) throw new ConfigInvalid(problems.map(maskForPage));
+      const same = (x: { id: string; enabled: boolean; settings: unknown }[]) =>
+        canonical([...x].sort((p, q) => p.id.localeCompare(q.id)));
+      // nothing differs: nothing is written
+      if (same(resolved) === same(before.map((b) => ({ id: b.tool_id, enabled: b.enabled, settings: b.settings }))))
+        return before;
       await c.query('DELETE FROM agent_tools WHERE agent_id = $1', [agentId]);
       for (const b of resolved)
         await c.query('INSERT INTO agent_tools (agent_id, tool_id, enabled, settings) VALUES ($1, $2, $3, $4)', [
@@ -292,6 +297,23 @@ function agentsOf(route: unknown): string[] {
   };
   const out = [r.agent, ...Object.values(r.ivr?.options ?? {}).map((o) => o.agent), r.ivr?.default?.agent];
   return out.filter((x): x is string => typeof x === 'string');
+}
+
+export async function getSetting(db: Queryable, key: string): Promise<unknown> {
+  const r = await db.query<{ value: unknown }>('SELECT value FROM config_settings WHERE key = $1', [key]);
+  return r.rows[0]?.value;
+}
+
+/** Writes a setting when it differs; true when it wrote. */
+export async function putSetting(db: Queryable, actor: Actor, key: string, value: unknown): Promise<boolean> {
+  const old = await getSetting(db, key);
+  if (old !== undefined && canonical(old) === canonical(value)) return false;
+  await db.query(
+    'INSERT INTO config_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()',
+    [key, JSON.stringify(value)],
+  );
+  await writeAudit(db, actor, 'setting.update', `setting:${key}`, old ?? null, value);
+  return true;
 }
 
 function escape(s: string): string {

@@ -159,6 +159,15 @@ export class ToolStore {
     return this.box;
   }
 
+  /** The clear value of a stored auth secret, or undefined when it does not open here. */
+  private opens(sealed: string, id: string): string | undefined {
+    try {
+      return this.box?.open(sealed, place('auth_secret', id));
+    } catch {
+      return undefined;
+    }
+  }
+
   async get(id: string): Promise<ToolView | undefined> {
     if (!isUuid(id)) return undefined;
     const r = await this.pool.query<Row>(`SELECT ${COLUMNS} FROM tools WHERE id = $1`, [id]);
@@ -238,7 +247,10 @@ export class ToolStore {
       needsSecret &&
       (kind !== 'mcp' || authKind(existing.executor) === authKind(executor));
     let authSecret: string | null = null;
-    if (secret !== undefined) authSecret = this.sealer().seal(secret, place('auth_secret', existing.id));
+    // the secret already stored, given again (an import of the same file): nothing to change
+    const sameSecret = secret !== undefined && keeps && this.opens(existing.auth_secret!, existing.id) === secret;
+    if (sameSecret) authSecret = existing.auth_secret;
+    else if (secret !== undefined) authSecret = this.sealer().seal(secret, place('auth_secret', existing.id));
     else if (keeps) authSecret = existing.auth_secret;
     else if (needsSecret) throw missingSecret(body);
     const next = {
@@ -260,10 +272,7 @@ export class ToolStore {
           kind: existing.kind,
           executor: existing.executor,
           status: existing.status,
-        }) &&
-      // a new secret is a change even when equal (a fresh nonce): the caller asked for it
-      secret === undefined &&
-      authSecret === existing.auth_secret;
+        }) && authSecret === existing.auth_secret;
     if (same) return view(existing);
     const r = await c.query<Row>(
       `UPDATE tools SET description = $2, parameters = $3, side_effect = $4, timeout_ms = $5, kind = $6, executor = $7,
