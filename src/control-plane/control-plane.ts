@@ -1,6 +1,7 @@
 import type { EnvSettings } from '../config/loader.js';
 import type { Logger } from '../observability/logger.js';
 import { ConfigStore } from './config-store.js';
+import { DatabaseHealth } from './health.js';
 import { KeyStore } from './keys.js';
 import { migrate } from './migrate.js';
 import { ControlPlaneStartError, openPool, type Pool } from './pool.js';
@@ -19,6 +20,8 @@ export interface ControlPlane {
   tools: ToolStore;
   /** agents, number routes and bindings */
   config: ConfigStore;
+  /** whether the database answers (a background check every second) */
+  health(): 'ok' | 'unreachable';
   close(): Promise<void>;
 }
 
@@ -58,13 +61,18 @@ export async function openControlPlane(env: EnvSettings, opts: OpenOptions): Pro
     await keys.syncBootstrap();
     if (!env.adminToken)
       opts.logger.warn('ADMIN_TOKEN is not set: no bootstrap key; only keys created before can use /v1');
+    const health = new DatabaseHealth(pool, opts.logger);
     return {
       pool,
       box,
       keys,
       tools: new ToolStore(pool, box),
       config: new ConfigStore(pool),
-      close: () => pool.end(),
+      health: () => health.current,
+      close: async () => {
+        health.stop();
+        await pool.end();
+      },
     };
   } catch (err) {
     await pool.end().catch(() => undefined);

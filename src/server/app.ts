@@ -72,15 +72,27 @@ export interface Bridge {
 }
 
 export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
+  const env = opts.config.env;
+  // First: a database that does not answer stops the start before anything else is opened.
+  const controlPlane =
+    opts.controlPlane ?? (env.databaseUrl ? await openControlPlane(env, { logger: opts.logger }) : undefined);
+  try {
+    return await assemble(opts, controlPlane);
+  } catch (err) {
+    // a failed start leaves nothing open: the pool this start opened goes too
+    if (controlPlane && !opts.controlPlane) await controlPlane.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefined): Promise<Bridge> {
   const { config, logger } = opts;
   const settings = config.file.bridge;
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: true });
   const env = config.env;
-  // First: a database that does not answer stops the start before anything else is opened.
-  const controlPlane = opts.controlPlane ?? (env.databaseUrl ? await openControlPlane(env, { logger }) : undefined);
   if (controlPlane)
     logger.info(
-      'control plane on PostgreSQL: /v1 serves keys, tools and the audit trail; calls still take their agents and tools from BRIDGE_CONFIG in this version',
+      'control plane on PostgreSQL: /v1 serves keys, tools, agents, numbers and the audit trail; calls still take their agents, tools and numbers from BRIDGE_CONFIG in this version',
     );
 
   const rest =
@@ -184,6 +196,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     logger,
   });
   const ctx: BridgeContext = {
+    ...(controlPlane ? { controlPlaneHealth: () => controlPlane.health() } : {}),
     config,
     settings,
     logger,
