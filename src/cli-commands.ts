@@ -164,4 +164,17 @@ export const CONFIG: CommandSpec = {
     'export writes the agents, numbers, tools and bindings (stdout without FILE), sorted and without any secret (has_auth_secret: true in its place). import makes the database equal to FILE, keeps stored secrets FILE omits, writes nothing when nothing differs, and ignores bridge:.',
 };
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE, ENGINE, CALL, DEMO, CONFIG];
+export const SECRETS: CommandSpec = {
+  name: 'secrets',
+  summary: 'secrets rotate: seal the stored secrets again under SECRETS_KEY',
+  options: {},
+  env: [
+    ['DATABASE_URL', 'the control plane database (required)'],
+    ['SECRETS_KEY', 'the new key (required)'],
+    ['SECRETS_KEY_PREVIOUS', 'the key the values are sealed under now'],
+  ],
+  notes:
+    'Set SECRETS_KEY to a new key and SECRETS_KEY_PREVIOUS to the old one on every replica (they start and read both), run `secrets rotate` once, then unset SECRETS_KEY_PREVIOUS.',
+};
+
+export const COMMANDS: readonly CommandSpec[] = [SERVE, ENGINE, CALL, DEMO, CONFIG, SECRETS];

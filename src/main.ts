@@ -29,6 +29,8 @@ async function run(): Promise<number> {
       return (await import('./demo.js')).runDemo(rest);
     case 'config':
       return (await import('./control-plane/cli.js')).runConfigCli(rest);
+    case 'secrets':
+      return (await import('./control-plane/cli.js')).runSecretsCli(rest);
     case 'help':
     case '--help':
     case '-h':

@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseOrExit, usageError } from '../cli-args.js';
-import { CONFIG } from '../cli-commands.js';
+import { CONFIG, SECRETS } from '../cli-commands.js';
 import { ConfigError, loadEnv, readConfigFile } from '../config/loader.js';
 import { createLogger } from '../observability/logger.js';
 import { exportConfig, importConfig, ImportInvalid, parseImport } from './config-sync.js';
 import { openControlPlane } from './control-plane.js';
 import { ControlPlaneStartError } from './pool.js';
+import { rotateSecrets } from './rotate.js';
 
 /**
  * `omni-phone-bridge config export [FILE]` (stdout without FILE) and `config import FILE`, against
@@ -64,6 +65,41 @@ export async function runConfigCli(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError || err instanceof ControlPlaneStartError || err instanceof ImportInvalid) {
       process.stderr.write(`omni-phone-bridge config ${sub}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** `omni-phone-bridge secrets rotate`: re-seals the stored secrets under SECRETS_KEY. */
+export async function runSecretsCli(argv: readonly string[]): Promise<number> {
+  const positionals = argv.filter((a) => !a.startsWith('-'));
+  const args = parseOrExit(
+    SECRETS,
+    argv.filter((a) => a.startsWith('-')),
+  );
+  if (args.exit !== undefined) return args.exit;
+  if (positionals.length !== 1 || positionals[0] !== 'rotate') return usageError(SECRETS, 'the subcommand is rotate');
+  const logger = createLogger({ level: 'warn', destination: process.stderr });
+  try {
+    const env = loadEnv();
+    if (!env.databaseUrl)
+      throw new ConfigError('DATABASE_URL is not set: secrets rotate works on the control plane database');
+    if (!env.secretsKey)
+      throw new ConfigError('SECRETS_KEY is not set: set it to the new key, and SECRETS_KEY_PREVIOUS to the old one');
+    const cp = await openControlPlane(env, { logger });
+    try {
+      const n = await rotateSecrets(cp);
+      process.stderr.write(
+        `secrets rotate: ${n} value(s) sealed again under SECRETS_KEY (${cp.box!.keyId})${n ? '; SECRETS_KEY_PREVIOUS can now be unset' : ''}\n`,
+      );
+      return 0;
+    } finally {
+      await cp.close();
+    }
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof ControlPlaneStartError) {
+      process.stderr.write(`omni-phone-bridge secrets rotate: ${err.message}\n`);
       return 1;
     }
     throw err;
