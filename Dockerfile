@@ -32,6 +32,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY config ./config
+# the control plane's SQL migrations, read at start-up when DATABASE_URL is set
+COPY migrations ./migrations
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \

@@ -29,6 +29,9 @@ export const SERVE: CommandSpec = {
     ['REDIS_KEY_PREFIX', 'prefix of every key and channel of this fleet in Redis (opb:)'],
     ['REPLICA_ID', "this replica's name in the fleet (default: host-pid-random)"],
     ['TRUST_PROXY_HOPS', 'proxies whose X-Forwarded-For is trusted (0)'],
+    ['DATABASE_URL', 'the control plane on PostgreSQL: /v1 API for keys, tools, audit (default: off)'],
+    ['SECRETS_KEY', 'base64 of 32 random bytes: encrypts the secrets stored in the database'],
+    ['SECRETS_KEY_PREVIOUS', 'the key being replaced: stored secrets sealed under it still open'],
     ['SIP_PORT', 'SIP trunks: listen for SIP on this UDP and TCP port (default: off)'],
     ['SIP_HOST', 'address the SIP listener binds (default: HOST)'],
     ['SIP_PUBLIC_ADDRESS', 'address written into Contact, Via and SDP c= (default: the bound address)'],
@@ -148,4 +151,30 @@ export const DEMO: CommandSpec = {
   notes: 'Exit code 0 when neither side saw a protocol violation, 1 otherwise.',
 };
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE, ENGINE, CALL, DEMO];
+export const CONFIG: CommandSpec = {
+  name: 'config',
+  summary: 'config export [FILE] | config import FILE: the control plane database as one YAML document',
+  options: {},
+  env: [
+    ['DATABASE_URL', 'the control plane database (required)'],
+    ['SECRETS_KEY', 'the key of its stored secrets (SECRETS_KEY_PREVIOUS while rotating)'],
+    ['BRIDGE_CONFIG', 'its bridge.tool_allow_hosts apply to imported webhook URLs'],
+  ],
+  notes:
+    'export writes the agents, numbers, tools and bindings (stdout without FILE), sorted and without any secret (has_auth_secret: true in its place). import makes the database equal to FILE, keeps stored secrets FILE omits, writes nothing when nothing differs, and ignores bridge:.',
+};
+
+export const SECRETS: CommandSpec = {
+  name: 'secrets',
+  summary: 'secrets rotate: seal the stored secrets again under SECRETS_KEY',
+  options: {},
+  env: [
+    ['DATABASE_URL', 'the control plane database (required)'],
+    ['SECRETS_KEY', 'the new key (required)'],
+    ['SECRETS_KEY_PREVIOUS', 'the key the values are sealed under now'],
+  ],
+  notes:
+    'Set SECRETS_KEY to a new key and SECRETS_KEY_PREVIOUS to the old one on every replica (they start and read both), run `secrets rotate` once, then unset SECRETS_KEY_PREVIOUS.',
+};
+
+export const COMMANDS: readonly CommandSpec[] = [SERVE, ENGINE, CALL, DEMO, CONFIG, SECRETS];

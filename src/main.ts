@@ -27,6 +27,10 @@ async function run(): Promise<number> {
       return (await import('./sim/twilio/cli.js')).runCallCli(rest);
     case 'demo':
       return (await import('./demo.js')).runDemo(rest);
+    case 'config':
+      return (await import('./control-plane/cli.js')).runConfigCli(rest);
+    case 'secrets':
+      return (await import('./control-plane/cli.js')).runSecretsCli(rest);
     case 'help':
     case '--help':
     case '-h':

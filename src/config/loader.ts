@@ -45,6 +45,11 @@ export interface EnvSettings {
   logFormat?: 'json' | 'pretty';
   /** SIP trunks: undefined (off) unless SIP_PORT is set */
   sip?: SipEnv;
+  /** DATABASE_URL: the control plane on PostgreSQL (src/control-plane/); unset: the YAML file is the configuration */
+  databaseUrl?: string;
+  /** SECRETS_KEY and SECRETS_KEY_PREVIOUS: 32-byte keys of the secrets stored in the database */
+  secretsKey?: Buffer;
+  secretsKeyPrevious?: Buffer;
 }
 
 /** One of pino's levels (the list is the logger's: LOG_LEVEL must be one of them). */
@@ -177,7 +182,71 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS),
     ...(sip ? { sip } : {}),
+    ...controlPlaneEnv(env),
   };
+}
+
+/**
+ * DATABASE_URL, SECRETS_KEY and SECRETS_KEY_PREVIOUS. A URL that does not parse, or names no
+ * database, is refused here; whether the server answers is the start-up's (src/control-plane/pool.ts).
+ * A message names the variable and shows the URL without its password, never a key.
+ */
+function controlPlaneEnv(
+  env: NodeJS.ProcessEnv,
+): Pick<EnvSettings, 'databaseUrl' | 'secretsKey' | 'secretsKeyPrevious'> {
+  const out: Pick<EnvSettings, 'databaseUrl' | 'secretsKey' | 'secretsKeyPrevious'> = {};
+  const raw = env.DATABASE_URL?.trim();
+  if (raw) {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new ConfigError(
+        'DATABASE_URL is not a URL; it looks like postgres://USER:PASSWORD@HOST:5432/DATABASE (the value is not shown)',
+      );
+    }
+    if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+      throw new ConfigError(
+        `DATABASE_URL must start with postgres:// or postgresql:// (got ${u.protocol}//…): ${redactedDatabaseUrl(raw)}`,
+      );
+    if (!u.hostname) throw new ConfigError(`DATABASE_URL names no host: ${redactedDatabaseUrl(raw)}`);
+    if (!decodeURIComponent(u.pathname.replace(/^\//, '')))
+      throw new ConfigError(
+        `DATABASE_URL names no database (postgres://HOST:5432/DATABASE): ${redactedDatabaseUrl(raw)}; the bridge never creates one`,
+      );
+    out.databaseUrl = raw;
+  }
+  for (const [name, field] of [
+    ['SECRETS_KEY', 'secretsKey'],
+    ['SECRETS_KEY_PREVIOUS', 'secretsKeyPrevious'],
+  ] as const) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) ? Buffer.from(value, 'base64') : Buffer.alloc(0);
+    if (key.length !== 32)
+      throw new ConfigError(
+        `${name} must be 32 random bytes in base64 (44 characters); it decodes to ${key.length} bytes — generate one with \`openssl rand -base64 32\` (the value is not shown)`,
+      );
+    out[field] = key;
+  }
+  if (out.secretsKeyPrevious && !out.secretsKey)
+    throw new ConfigError('SECRETS_KEY_PREVIOUS is set without SECRETS_KEY: set the new key in SECRETS_KEY');
+  if (out.secretsKey && out.secretsKeyPrevious?.equals(out.secretsKey))
+    throw new ConfigError('SECRETS_KEY_PREVIOUS is the same key as SECRETS_KEY: set it to the key being replaced');
+  return out;
+}
+
+/** A DATABASE_URL fit for a message: the password (and any query, which may carry one) replaced. */
+export function redactedDatabaseUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    const q = u.search ? '?…' : '';
+    u.search = '';
+    return `${u.toString()}${q}`;
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 /**
@@ -271,6 +340,10 @@ function namedSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv): NamedSecret[] 
     { variable: 'STREAM_TOKEN_SECRET', value: cfg.env.streamTokenSecret, own: true },
     // The fleet store's password travels inside REDIS_URL (redis://user:password@host).
     { variable: 'REDIS_URL', value: urlPassword(env.REDIS_URL), own: false },
+    // The database's password travels inside DATABASE_URL; the secrets keys are never printed either.
+    { variable: 'DATABASE_URL', value: urlPassword(env.DATABASE_URL), own: false },
+    { variable: 'SECRETS_KEY', value: env.SECRETS_KEY?.trim() || undefined, own: true },
+    { variable: 'SECRETS_KEY_PREVIOUS', value: env.SECRETS_KEY_PREVIOUS?.trim() || undefined, own: true },
   ];
   for (const a of cfg.file.agents) {
     if (a.kb_token_env) out.push({ variable: a.kb_token_env, value: env[a.kb_token_env], own: false });

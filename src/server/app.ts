@@ -40,6 +40,9 @@ import { FleetCalls } from './fleet-calls.js';
 import { moveCalls } from './drain-move.js';
 import { SipServer } from '../sip/server.js';
 import { sipNonceSecret } from '../sip/nonce-secret.js';
+import { openControlPlane, type ControlPlane } from '../control-plane/control-plane.js';
+import { registerControlPlaneApi } from '../control-plane/api.js';
+import { version } from '../cli-args.js';
 
 export interface BridgeOptions {
   config: LoadedConfig;
@@ -54,6 +57,8 @@ export interface BridgeOptions {
   store?: FleetStore;
   /** REDIS_URL, REDIS_KEY_PREFIX, REPLICA_ID; default: the process environment */
   storeEnv?: StoreEnv;
+  /** the control plane (tests); default: opened from DATABASE_URL when it is set, else none */
+  controlPlane?: ControlPlane;
 }
 
 export interface Bridge {
@@ -66,13 +71,33 @@ export interface Bridge {
   mcp: McpManager;
   /** the SIP listener, when SIP_PORT is set (its `port` is the bound one) */
   sip?: SipServer;
+  /** the control plane on PostgreSQL, when DATABASE_URL is set */
+  controlPlane?: ControlPlane;
 }
 
 export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
+  const env = opts.config.env;
+  // First: a database that does not answer stops the start before anything else is opened.
+  const controlPlane =
+    opts.controlPlane ?? (env.databaseUrl ? await openControlPlane(env, { logger: opts.logger }) : undefined);
+  try {
+    return await assemble(opts, controlPlane);
+  } catch (err) {
+    // a failed start leaves nothing open: the pool this start opened goes too
+    if (controlPlane && !opts.controlPlane) await controlPlane.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefined): Promise<Bridge> {
   const { config, logger } = opts;
   const settings = config.file.bridge;
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: true });
   const env = config.env;
+  if (controlPlane)
+    logger.info(
+      'control plane on PostgreSQL: /v1 serves keys, tools, agents, numbers and the audit trail; calls still take their agents, tools and numbers from BRIDGE_CONFIG in this version',
+    );
 
   const rest =
     opts.rest ??
@@ -177,6 +202,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     logger,
   });
   const ctx: BridgeContext = {
+    ...(controlPlane ? { controlPlaneHealth: () => controlPlane.health() } : {}),
     config,
     settings,
     logger,
@@ -246,6 +272,17 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
   registerMediaRoute(app, ctx);
   registerAdminRoutes(app, ctx);
   await registerConsole(app, ctx);
+  if (controlPlane)
+    await registerControlPlaneApi(app, controlPlane, {
+      logger,
+      allowHosts: settings.tool_allow_hosts,
+      countRefusal: (reason) => metrics.webhooksRejected.inc({ route: 'v1', reason }),
+      version: version(),
+      calls: {
+        hangup: (sid, by) => ctx.calls.hangup(sid, by),
+        transfer: (sid, destination, by) => ctx.calls.transfer(sid, destination, by),
+      },
+    });
 
   let sip: SipServer | undefined;
   if (env.sip) {
@@ -286,6 +323,7 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
     ctx,
     mcp,
     ...(sip ? { sip } : {}),
+    ...(controlPlane ? { controlPlane } : {}),
     async drain(timeoutMs) {
       ctx.draining = true;
       logger.info({ active: registry.size, timeoutMs }, 'draining: new calls are refused');
@@ -309,8 +347,9 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
       await app.close();
       await mcp.close();
       registry.stop();
-      // A store the caller gave (tests) is the caller's to close.
+      // A store the caller gave (tests) is the caller's to close; so is a control plane.
       if (!opts.store) await store.close();
+      if (controlPlane && !opts.controlPlane) await controlPlane.close();
     },
   };
 }

@@ -16,6 +16,8 @@ import type { StreamClaims, StreamTokens } from './stream-token.js';
 
 /** What the routes share: configuration, the call registry and the bridge's services. */
 export interface BridgeContext {
+  /** the control plane database's state, when DATABASE_URL is set (src/control-plane/health.ts) */
+  controlPlaneHealth?: () => 'ok' | 'unreachable';
   config: LoadedConfig;
   settings: BridgeSettings;
   logger: Logger;

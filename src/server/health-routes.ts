@@ -37,8 +37,11 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: BridgeContext): 
     if (!details) return { status: 'ready' };
     // Redis lost: calls go on from local state and new ones are still taken (each replica's own
     // limit), so the balancer keeps sending calls; the fleet features wait for the store.
-    if (ctx.registry.store.health() !== 'ok')
-      return { status: 'degraded', reasons: ['store_unreachable'], activeCalls: ctx.registry.size };
+    const degraded: string[] = [];
+    if (ctx.registry.store.health() !== 'ok') degraded.push('store_unreachable');
+    // The control plane's database lost: /v1 answers 503, calls go on (they do not read it yet).
+    if (ctx.controlPlaneHealth?.() === 'unreachable') degraded.push('database_unreachable');
+    if (degraded.length) return { status: 'degraded', reasons: degraded, activeCalls: ctx.registry.size };
     return { status: 'ready', activeCalls: ctx.registry.size };
   });
 

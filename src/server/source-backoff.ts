@@ -18,6 +18,12 @@ export interface BackoffOptions {
   /** a source with no refusal for this long is forgotten */
   forgetMs: number;
   maxEntries: number;
+  /**
+   * A fixed window instead of the doubling: refusals are counted per window of this length (from
+   * a source's first refusal in it), and past `free` the source waits for the rest of its window.
+   * The /v1 API's rule (issue 30): more than 30 refusals a minute, 429 for the rest of the minute.
+   */
+  windowMs?: number;
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = {
@@ -30,6 +36,8 @@ export const DEFAULT_BACKOFF: BackoffOptions = {
 
 interface Entry {
   refusals: number;
+  /** when the entry's window began (windowMs only) */
+  start: number;
   /** the source waits until then (ms since the epoch); 0 while within its free refusals */
   until: number;
   last: number;
@@ -55,11 +63,18 @@ export class SourceBackoff {
   /** A refused credential from `source`; returns the wait it now has (0 within its free refusals). */
   refused(source: string): number {
     const now = this.now();
-    const e = this.live(source) ?? { refusals: 0, until: 0, last: now };
+    const e = this.live(source) ?? { refusals: 0, start: now, until: 0, last: now };
+    const window = this.o.windowMs;
+    if (window !== undefined && now - e.start >= window) {
+      e.refusals = 0;
+      e.start = now;
+      e.until = 0;
+    }
     e.refusals++;
     e.last = now;
     const over = e.refusals - this.o.free;
-    if (over > 0) e.until = now + Math.min(this.o.maxMs, this.o.baseMs * 2 ** Math.min(over - 1, 30));
+    if (over > 0 && window !== undefined) e.until = e.start + window;
+    else if (over > 0) e.until = now + Math.min(this.o.maxMs, this.o.baseMs * 2 ** Math.min(over - 1, 30));
     // Re-inserted: the map's order is the order of last refusals, oldest first.
     this.entries.delete(source);
     this.entries.set(source, e);

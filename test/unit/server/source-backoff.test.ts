@@ -64,4 +64,23 @@ describe('per-source backoff of refused credentials', () => {
       { ip: 'y', suppressed: 49 },
     ]);
   });
+
+  it('with a window: more than `free` refusals in it wait for the rest of the window, then the count starts again', () => {
+    let now = 0;
+    const b = new SourceBackoff({ free: 30, windowMs: 60_000, forgetMs: 60_000 }, () => now);
+    for (let i = 0; i < 30; i++) expect(b.refused('a')).toBe(0);
+    now = 20_000;
+    expect(b.refused('a')).toBe(40_000);
+    expect(b.refused('b')).toBe(0);
+    now = 59_999;
+    expect(b.waitMs('a')).toBe(1);
+    now = 60_000;
+    expect(b.waitMs('a')).toBe(0);
+    expect(b.refused('a')).toBe(0);
+    // a slow trickle never adds up across windows
+    for (let i = 0; i < 100; i++) {
+      now += 50_000;
+      expect(b.refused('c')).toBe(0);
+    }
+  });
 });
