@@ -343,6 +343,66 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium', () => {
     await Promise.all([first.done, second.done]);
     await page.locator(`tr[data-call-sid="${first.callSid}"]`).waitFor({ state: 'detached' });
   }, 180_000);
+  it('pages through the history: Older asks for the next page, Newer for the previous, each disabled at its end', async () => {
+    const asked: string[] = [];
+    const entry = (i: number) => ({
+      callSid: `CA${String(i).padStart(32, '0')}`,
+      agent: 'support',
+      caller: '•••4321',
+      dialed: '•••1111',
+      direction: 'inbound',
+      suffix: '4321',
+      outcome: 'caller_hangup',
+      startedAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)).toISOString(),
+      endedAt: new Date(Date.UTC(2026, 0, 1, 12, 1, i)).toISOString(),
+      durationMs: 60_000,
+      tools: 0,
+      toolErrors: 0,
+      bargeIns: 0,
+      voiceToVoiceMs: [],
+    });
+    // The server's paging is console-history.test.ts's; here, what the page asks and shows.
+    await page.route('**/console/api/history?*', (r) => {
+      const q = new URL(r.request().url()).searchParams;
+      asked.push(`${q.get('offset')}/${q.get('limit')}`);
+      const offset = Number(q.get('offset'));
+      const calls = offset === 0 ? Array.from({ length: 25 }, (_, i) => entry(30 - i)) : [5, 4, 3, 2, 1].map(entry);
+      return r.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({
+          scope: 'replica',
+          calls,
+          total: 30,
+          offset,
+          next: offset === 0 ? 25 : null,
+          summary: [],
+        }),
+      });
+    });
+    try {
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.locator('#h-page', { hasText: '1–25 of 30' }).waitFor();
+      expect(await page.locator('#h-newer').isDisabled()).toBe(true);
+      await page.getByRole('button', { name: 'Older' }).click();
+      await page.locator('#h-page', { hasText: '26–30 of 30' }).waitFor();
+      expect(await page.locator('#history tbody tr').count()).toBe(5);
+      expect(await page.locator('#h-older').isDisabled()).toBe(true);
+      // 2026-01-01T12:00:05Z in New York (UTC-5), in ISO form, the zone in the column's heading
+      expect(await page.locator('#history tbody tr').first().locator('td').nth(1).textContent()).toBe(
+        '2026-01-01T07:00:05-05:00',
+      );
+      expect(await page.locator('#history-started-h').textContent()).toBe('Started (America/New_York)');
+      await page.getByRole('button', { name: 'Newer' }).click();
+      await page.locator('#h-page', { hasText: '1–25 of 30' }).waitFor();
+      // (a call ending meanwhile reloads the page shown: more asks, same pages)
+      expect(asked[0]).toBe('0/25');
+      expect(asked).toContain('25/25');
+      expect(asked.at(-1)).toBe('0/25');
+    } finally {
+      await page.unroute('**/console/api/history?*');
+    }
+  });
+
   it('works on a 390-pixel-wide phone screen: no horizontal scroll, the call and its actions reachable', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, timezoneId: TZ });
     phone.setDefaultTimeout(WAIT);

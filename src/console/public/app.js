@@ -551,6 +551,7 @@ async function main() {
     void loadHistory();
   });
   $('past-h').tabIndex = -1;
+  $('history-started-h').textContent = `Started (${TZ})`;
   $('past-close').addEventListener('click', () => {
     $('past').hidden = true;
   });
