@@ -10,6 +10,8 @@ export interface CallRecord {
   to?: string;
   /** set by a leg other than Twilio's (`"sip"`) */
   transport?: 'twilio' | 'sip';
+  /** Twilio's Direction: `inbound`, `outbound-api`… */
+  direction?: string;
   startedAt: string;
   endedAt: string;
   durationMs: number;
@@ -18,7 +20,16 @@ export interface CallRecord {
   dtmf: string;
   bargeIns: number;
   /** `executor` and `server` are set for MCP tools (`executor: "mcp"`, the server's name) */
-  tools: { name: string; outcome: string; durationMs: number; executor?: string; server?: string }[];
+  tools: {
+    name: string;
+    outcome: string;
+    durationMs: number;
+    executor?: string;
+    server?: string;
+    /** arguments and result, masked (previewForPage): kept only with the transcript (`call_record_transcript`) */
+    args?: string;
+    result?: string;
+  }[];
   verbs: { verb: string; result: string; atMs: number }[];
   /** an operator acted on the call: what, and who asked ('console', 'admin_api'…) */
   operator?: { action: 'hangup' | 'transfer'; by: string; atMs: number };
@@ -63,13 +74,22 @@ export class CallRecordBuilder {
   bargeIn(): void {
     this.bargeIns++;
   }
-  toolFinished(name: string, outcome: string, durationMs: number, executor?: string, server?: string): void {
+  toolFinished(
+    name: string,
+    outcome: string,
+    durationMs: number,
+    executor?: string,
+    server?: string,
+    shown: { args?: string; result?: string } = {},
+  ): void {
     if (this.tools.length >= MAX_ITEMS) return;
-    this.tools.push(
-      executor === 'mcp'
+    this.tools.push({
+      ...(executor === 'mcp'
         ? { name, outcome, durationMs: Math.round(durationMs), executor, server }
-        : { name, outcome, durationMs: Math.round(durationMs) },
-    );
+        : { name, outcome, durationMs: Math.round(durationMs) }),
+      ...(shown.args !== undefined ? { args: shown.args } : {}),
+      ...(shown.result !== undefined ? { result: shown.result } : {}),
+    });
   }
   verb(verb: string, result: string): void {
     if (this.verbs.length < MAX_ITEMS) this.verbs.push({ verb, result, atMs: Date.now() - this.started });
@@ -101,6 +121,7 @@ export class CallRecordBuilder {
       from: this.info.from,
       to: this.info.to,
       ...(this.info.transport ? { transport: this.info.transport } : {}),
+      ...(this.info.direction ? { direction: this.info.direction } : {}),
       startedAt: new Date(this.started).toISOString(),
       endedAt: new Date(now).toISOString(),
       durationMs: now - this.started,
@@ -108,7 +129,10 @@ export class CallRecordBuilder {
       streams: this.streams,
       dtmf: this.digits,
       bargeIns: this.bargeIns,
-      tools: this.tools,
+      // a tool's arguments and result are the conversation's content: kept with the transcript only
+      tools: s.deps.settings.call_record_transcript
+        ? this.tools
+        : this.tools.map(({ args: _a, result: _r, ...t }) => t),
       verbs: this.verbs,
       ...(this.operatorAction ? { operator: this.operatorAction } : {}),
       engineCloses: this.closes,

@@ -286,7 +286,7 @@ export class CallSession implements CallControlPort, LegListener {
       observer: {
         onToolFinished: (e) => {
           this.deps.metrics.tools.onToolFinished(e);
-          this.record.toolFinished(e.tool, e.outcome, e.durationMs, e.executor, e.server);
+          this.record.toolFinished(e.tool, e.outcome, e.durationMs, e.executor, e.server, e);
           this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs);
         },
       },

@@ -182,16 +182,30 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
 
     scope.get('/console/api/history', async (req) => {
       const q = req.query as Record<string, unknown>;
-      const str = (v: unknown) => (typeof v === 'string' && v.length <= 64 ? v : undefined);
+      const str = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= 64 ? v : undefined);
+      const num = (v: unknown) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : undefined);
       return {
-        calls: ctx.history.search({
+        // Without a shared database of records, a replica knows its own calls only: the page says so.
+        scope: 'replica',
+        ...ctx.history.page({
           outcome: str(q.outcome),
           agent: str(q.agent),
           suffix: str(q.suffix),
-          limit: Number(q.limit) || 50,
+          callSid: str(q.callSid),
+          since: str(q.since),
+          until: str(q.until),
+          limit: num(q.limit),
+          offset: num(q.offset),
         }),
         summary: ctx.history.summary(),
       };
+    });
+
+    scope.get('/console/api/history/:sid', async (req, reply) => {
+      const sid = (req.params as { sid: string }).sid;
+      const d = /^CA[0-9a-fA-F]{32}$/.test(sid) ? ctx.history.detail(sid) : undefined;
+      if (!d) return reply.code(404).send({ error: 'no record of this call on this replica' });
+      return { scope: 'replica', call: d };
     });
 
     scope.post('/console/api/config/reload', async (_req, reply) => {

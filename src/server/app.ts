@@ -137,7 +137,8 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   const warnKeyless = (file: ConfigFile) => warnKeylessEngines(file.agents, keySource, logger);
   warnKeyless(config.file);
   const feeds = new CallFeedHub();
-  const history = new CallHistory();
+  // A record without Twilio's Direction (its stream arrived without a pre-connect): told by our numbers.
+  const history = new CallHistory(1000, () => Object.keys(ctx.config.file.numbers));
   const defaultHold = generateDefaultHold(8000);
   const sockets = new SocketTuning(
     settings.write_coalesce_ms > 0 ? new WriteCoalescer({ maxHoldMs: settings.write_coalesce_ms }) : undefined,

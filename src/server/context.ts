@@ -38,7 +38,7 @@ export interface BridgeContext {
   attachStream(callSid: string, claims: StreamClaims, handle: LegMedia): AttachResult | Promise<AttachResult>;
   /** pre-connects an engine session at a webhook (registry.preconnect) */
   preconnect(
-    info: { callSid: string; agent: AgentConfig; from?: string; to?: string },
+    info: { callSid: string; agent: AgentConfig; from?: string; to?: string; direction?: string },
     resume?: Resume,
   ): CallSession | undefined;
   /** this replica is full (its own limit) */

@@ -38,7 +38,10 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
       const agent = ctx.agentForNumber(p.To);
       log.info({ agent: agent.id, direction: p.Direction }, 'incoming call');
       if (!ctx.registry.get(p.CallSid))
-        await answerWhenReady(ctx, ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To }));
+        await answerWhenReady(
+          ctx,
+          ctx.preconnect({ callSid: p.CallSid, agent, from: p.From, to: p.To, direction: p.Direction }),
+        );
       const token = ctx.streamTokens.mint(p.CallSid, { agent: agent.id, from: p.From, to: p.To });
       return agentStreamTwiml(publicUrl, ctx.settings, { token });
     });

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
+import { previewForPage } from '../observability/redact.js';
 import { isToolExecutionError } from './errors.js';
 import type { RegisteredTool, ToolSet } from './registry.js';
 import { truncateOutput } from './truncate.js';
@@ -245,7 +246,7 @@ export class ToolRuntime {
         'tool_result could not be sent',
       );
     }
-    this.record(callId, name, outcome, startedAt, retried, args, outcome === 'ok' ? undefined : output);
+    this.record(callId, name, outcome, startedAt, retried, args, output);
   }
 
   /**
@@ -259,8 +260,9 @@ export class ToolRuntime {
     startedAt: number,
     retried: boolean,
     args?: Record<string, unknown>,
-    failure?: unknown,
+    output?: unknown,
   ): void {
+    const failure = outcome === 'ok' ? undefined : output;
     const durationMs = performance.now() - startedAt;
     const ex = outcome === 'unknown_tool' ? undefined : this.registry.get(tool)?.definition.executor;
     const line = {
@@ -283,6 +285,9 @@ export class ToolRuntime {
         retried,
         executor: ex?.kind,
         server: ex?.kind === 'mcp' ? ex.server : undefined,
+        // for a person to read (the console's past-call review): masked, no configured secret
+        args: previewForPage(args, (t) => this.scrub(t)),
+        result: previewForPage(output, (t) => this.scrub(t)),
       });
     } catch (err) {
       this.opts.logger.warn({ err: this.safeMessage(err) }, 'tool observer threw');

@@ -64,6 +64,9 @@ export interface ToolObserver {
     executor?: string;
     /** The MCP server's name, for an MCP tool. */
     server?: string;
+    /** the arguments and the result (or failure) as previewForPage shows them: masked, bounded */
+    args?: string;
+    result?: string;
   }): void;
 }
 

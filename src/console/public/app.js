@@ -21,6 +21,47 @@ const calls = new Map();
 let selected = null;
 let source = null;
 let latencies = [];
+/** the operator's action on the selected call, until its result is known: { kind, target } */
+let pending = null;
+/** the history page shown: its offset, and the next page's (null on the last) */
+let historyOffset = 0;
+let historyNext = null;
+const PAGE = 25;
+const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+
+const pad2 = (n) => String(Math.floor(Math.abs(n))).padStart(2, '0');
+/** `2026-12-07T13:44:04+01:00`: ISO 8601 in the browser's time zone, with its offset. */
+function isoLocal(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '–';
+  const off = -d.getTimezoneOffset();
+  const date = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  return `${date}T${time}${off >= 0 ? '+' : '-'}${pad2(off / 60)}:${pad2(off % 60)}`;
+}
+const isoWithZone = (iso) => `${isoLocal(iso)} (${TZ})`;
+
+/** An action's result on the call: the status line and a line in its timeline. */
+function actionResult(text, ok) {
+  const s = $('action-status');
+  s.textContent = text;
+  s.className = `action-status ${ok === undefined ? '' : ok ? 'ok' : 'error'}`;
+  $('timeline').append(el('li', `operator: ${text}`, ok === false ? 'error' : undefined));
+}
+
+const actionName = (p) => (p.kind === 'hangup' ? 'Hang-up' : `Transfer to ${p.target}`);
+
+/** Asks before an action (a real dialog: Escape or Cancel says no); resolves to the answer. */
+function confirmAction(title, text, okLabel) {
+  const d = $('confirm');
+  $('confirm-h').textContent = title;
+  $('confirm-text').textContent = text;
+  $('confirm-ok').textContent = okLabel;
+  d.returnValue = '';
+  d.showModal();
+  $('confirm-ok').focus();
+  return new Promise((resolve) => d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true }));
+}
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -46,13 +87,25 @@ async function api(path, method = 'GET', body) {
   return { status: res.status, json };
 }
 
-function meter(value) {
+function meter(name) {
   const m = document.createElement('meter');
   m.min = 0;
   m.max = 1;
-  m.value = value || 0;
+  m.value = 0;
   m.className = 'level';
+  m.setAttribute('aria-label', `${name} level 0%`);
   return m;
+}
+
+/** A meter's value, and its label only when the rounded level it states changes. */
+function setLevel(row, key, value) {
+  const v = value || 0;
+  const m = row[`${key}Meter`];
+  if (m.value !== v) m.value = v;
+  const pct = Math.round(v * 100);
+  if (row[`${key}Pct`] === pct) return;
+  row[`${key}Pct`] = pct;
+  m.setAttribute('aria-label', `${key === 'in' ? 'input' : 'output'} level ${pct}%`);
 }
 
 /** callSid → its row's live parts. Rows are built once and updated in place: a click, the
@@ -76,12 +129,12 @@ function buildRow(c) {
     in: el('td'),
     out: el('td'),
   };
-  const inMeter = meter(0);
-  const outMeter = meter(0);
+  const inMeter = meter('input');
+  const outMeter = meter('output');
   cells.in.append(inMeter);
   cells.out.append(outMeter);
   tr.append(first, cells.agent, cells.caller, cells.duration, cells.state, cells.in, cells.out);
-  return { tr, cells, inMeter, outMeter };
+  return { tr, cells, inMeter, outMeter, inPct: 0, outPct: 0 };
 }
 
 /** Writes only what changed: an unchanged text node is never touched. */
@@ -111,10 +164,8 @@ function renderCalls() {
     setText(row.cells.state, STATE_LABEL[c.state] ?? c.state);
     const stateCls = `state state-${c.state}`;
     if (row.cells.state.className !== stateCls) row.cells.state.className = stateCls;
-    if (row.inMeter.value !== (c.in || 0)) row.inMeter.value = c.in || 0;
-    if (row.outMeter.value !== (c.out || 0)) row.outMeter.value = c.out || 0;
-    row.cells.in.setAttribute('aria-label', `input level ${Math.round((c.in || 0) * 100)}%`);
-    row.cells.out.setAttribute('aria-label', `output level ${Math.round((c.out || 0) * 100)}%`);
+    setLevel(row, 'in', c.in);
+    setLevel(row, 'out', c.out);
   }
   $('call-count').textContent = String(calls.size);
   $('no-calls').hidden = calls.size > 0;
@@ -151,8 +202,14 @@ function onEvent(ev) {
         $('detail-state').textContent = `ended (${ev.outcome})`;
         $('hangup').disabled = true;
         $('transfer').disabled = true;
-        // A pending "Hanging up…" or "Transferring…" is over: say how the call ended instead.
-        $('action-status').textContent = `Call ended: ${ev.outcome}`;
+        // A pending "Hanging up…" or "Transferring…" is over: say how it went, and how the call ended.
+        const p = pending;
+        pending = null;
+        if (p?.kind === 'hangup') actionResult(`Hang-up: done. Call ended: ${ev.outcome}`, true);
+        else if (p?.kind === 'transfer' && ev.outcome === 'transferred')
+          actionResult(`Transfer to ${p.target}: done. Call ended: ${ev.outcome}`, true);
+        else if (p) actionResult(`${actionName(p)}: not done. Call ended: ${ev.outcome}`, false);
+        else $('action-status').textContent = `Call ended: ${ev.outcome}`;
       }
       setTimeout(loadHistory, 300);
       break;
@@ -184,6 +241,18 @@ function onEvent(ev) {
     case 'timeline': {
       const d = ev.durationMs !== undefined ? ` (${ev.durationMs} ms)` : '';
       $('timeline').append(el('li', `${fmtMs(ev.atMs)}  ${ev.type}: ${ev.name} → ${ev.result}${d}`));
+      // An operator's transfer: Twilio's answer to it comes as the transfer verb's result.
+      if (pending?.kind === 'transfer' && ev.type === 'verb' && ev.name === 'transfer_to_human') {
+        const p = pending;
+        if (ev.result === 'started') actionResult(`Transfer to ${p.target}: done, the call is being transferred`, true);
+        else {
+          pending = null;
+          actionResult(
+            `Transfer to ${p.target} failed: ${ev.result.replace(/_/g, ' ')}; the call stays with the agent`,
+            false,
+          );
+        }
+      }
       return;
     }
     case 'latency': {
@@ -228,6 +297,8 @@ async function select(callSid) {
   $('transcript').replaceChildren();
   $('timeline').replaceChildren();
   $('action-status').textContent = '';
+  $('action-status').className = 'action-status';
+  pending = null;
   $('hangup').disabled = false;
   $('transfer').disabled = false;
   const { json } = await api('/console/api/calls');
@@ -244,16 +315,49 @@ async function select(callSid) {
   $('detail-h').focus?.();
 }
 
-async function loadHistory() {
+/** The search form as the API's query; a time range typed in local time, sent as ISO (UTC). */
+function historyQuery() {
   const f = $('history-form');
   const q = new URLSearchParams();
-  for (const k of ['outcome', 'agent', 'suffix']) if (f.elements[k].value) q.set(k, f.elements[k].value);
-  const { json } = await api(`/console/api/history?${q}`);
+  for (const k of ['outcome', 'agent', 'suffix', 'callSid']) {
+    const v = f.elements[k].value.trim();
+    if (v) q.set(k, v);
+  }
+  for (const k of ['since', 'until']) {
+    const v = f.elements[k].value;
+    const d = v ? new Date(v) : null;
+    if (d && !Number.isNaN(d.getTime())) q.set(k, d.toISOString());
+  }
+  q.set('limit', String(PAGE));
+  q.set('offset', String(historyOffset));
+  return q;
+}
+
+async function loadHistory() {
+  const { json } = await api(`/console/api/history?${historyQuery()}`);
+  $('history-scope').textContent =
+    json.scope === 'replica'
+      ? "This replica's calls only: without a database of call records, another replica's calls are not here (the last 1,000 calls of this process)."
+      : '';
+  historyNext = json.next ?? null;
+  const list = json.calls ?? [];
+  $('no-history').hidden = list.length > 0;
+  $('h-newer').disabled = historyOffset === 0;
+  $('h-older').disabled = historyNext === null;
+  $('h-page').textContent = list.length ? `${historyOffset + 1}–${historyOffset + list.length} of ${json.total}` : '';
   $('history').tBodies[0].replaceChildren(
-    ...(json.calls ?? []).map((h) => {
+    ...list.map((h) => {
       const tr = el('tr');
+      tr.dataset.callSid = h.callSid;
+      const open = el('button', `…${h.callSid.slice(-6)}`, 'link');
+      open.type = 'button';
+      open.setAttribute('aria-label', `Review past call ending ${h.callSid.slice(-6)}`);
+      open.addEventListener('click', () => void openPast(h.callSid));
+      const first = el('td');
+      first.append(open);
       tr.append(
-        el('td', new Date(h.startedAt).toLocaleTimeString()),
+        first,
+        el('td', isoLocal(h.startedAt)),
         el('td', h.agent),
         el('td', h.caller),
         el('td', fmtMs(h.durationMs)),
@@ -280,6 +384,80 @@ async function loadHistory() {
       return tr;
     }),
   );
+}
+
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
+  return v.length ? `${v[Math.floor((v.length - 1) / 2)]} ms / ${v[v.length - 1]} ms` : '–';
+};
+
+/** A past call's review, from this replica's records. */
+async function openPast(callSid) {
+  const { status, json } = await api(`/console/api/history/${encodeURIComponent(callSid)}`);
+  const d = json.call;
+  $('past').hidden = false;
+  $('past-sid').textContent = callSid;
+  $('past-tz').textContent = TZ;
+  if (status !== 200 || !d) {
+    for (const id of ['past-transcript', 'past-tools', 'past-verbs', 'past-transfers']) $(id).replaceChildren();
+    $('past-outcome').textContent = json.error ?? `not found (HTTP ${status})`;
+    return;
+  }
+  const facts = {
+    'past-agent': d.agent,
+    'past-direction': d.direction,
+    'past-caller': d.caller,
+    'past-dialed': d.dialed,
+    'past-started': isoWithZone(d.startedAt),
+    'past-ended': isoWithZone(d.endedAt),
+    'past-duration': fmtMs(d.durationMs),
+    'past-outcome': d.outcome,
+    'past-operator': d.operator ? `${d.operator.action} by ${d.operator.by} at ${fmtMs(d.operator.atMs)}` : 'none',
+    'past-ff': median(d.replies.map((r) => r.firstFrameMs)),
+    'past-v2v': median(d.replies.map((r) => r.voiceToVoiceMs)),
+    'past-dtmf': String(d.dtmfCount),
+  };
+  for (const [id, text] of Object.entries(facts)) $(id).textContent = text;
+  $('past-no-transcript').hidden = d.transcript !== null;
+  $('past-transcript').replaceChildren(
+    ...(d.transcript ?? []).map((t) => {
+      const li = el('li', undefined, `turn ${t.role}`);
+      li.append(
+        el(
+          'span',
+          `${fmtMs(t.atMs)} ${t.role === 'user' ? 'Caller' : t.role === 'assistant' ? 'Agent' : 'Note'}`,
+          'who',
+        ),
+        el('span', t.text, 'text'),
+      );
+      return li;
+    }),
+  );
+  const none = (list, text) => (list.length ? list : [el('li', text, 'empty')]);
+  $('past-tools').replaceChildren(
+    ...none(
+      d.toolCalls.map((t) => {
+        const li = el('li', `${t.name}${t.server ? ` (${t.server})` : ''} → ${t.outcome} (${t.durationMs} ms)`);
+        if (t.args !== undefined) li.append(el('div', `arguments: ${t.args}`, 'io'));
+        if (t.result !== undefined) li.append(el('div', `result: ${t.result}`, 'io'));
+        return li;
+      }),
+      'no tool calls',
+    ),
+  );
+  $('past-verbs').replaceChildren(
+    ...none(
+      d.verbs.map((v) => el('li', `${fmtMs(v.atMs)}  ${v.verb} → ${v.result}`)),
+      'no verbs',
+    ),
+  );
+  $('past-transfers').replaceChildren(
+    ...none(
+      d.transfers.map((v) => el('li', `${fmtMs(v.atMs)}  ${v.verb} → ${v.result}`)),
+      'no transfers',
+    ),
+  );
+  $('past-h').focus?.();
 }
 
 /** A reload's result `{ok, message, at}`, always with its time: an old one must read as old. */
@@ -316,20 +494,66 @@ async function main() {
     await api('/console/logout', 'POST');
     location.assign('/console/login');
   });
-  $('hangup').addEventListener('click', async () => {
-    if (!selected) return;
-    const { status: st, json: r } = await api(`/console/api/calls/${selected}/hangup`, 'POST');
-    $('action-status').textContent = st === 202 ? 'Hanging up…' : `Refused: ${r.error ?? st}`;
-  });
-  $('transfer').addEventListener('click', async () => {
-    if (!selected) return;
+  $('confirm-ok').addEventListener('click', () => $('confirm').close('ok'));
+  $('confirm-cancel').addEventListener('click', () => $('confirm').close('cancel'));
+  /** Confirmed, then sent; the answer (and later the call's end) is the action's result. */
+  const act = async (p, path, body, question) => {
+    const sid = selected;
+    if (!sid) return;
+    const caller = calls.get(sid)?.caller ?? '';
+    if (
+      !(await confirmAction(
+        `${actionName(p)}?`,
+        `${question} (call …${sid.slice(-6)}, caller ${caller})`,
+        p.kind === 'hangup' ? 'Hang up now' : 'Transfer now',
+      ))
+    ) {
+      $('action-status').textContent = `${actionName(p)}: cancelled`;
+      $('action-status').className = 'action-status';
+      return;
+    }
+    if (sid !== selected) return;
+    pending = p;
+    $('action-status').textContent = p.kind === 'hangup' ? 'Hanging up…' : `Transferring to ${p.target}…`;
+    const { status: st, json: r } = await api(path, 'POST', body);
+    if (sid !== selected || pending !== p) return;
+    if (st === 202) {
+      $('action-status').textContent = `${actionName(p)}: started…`;
+      return;
+    }
+    pending = null;
+    actionResult(`${actionName(p)} failed: ${r.error ?? 'no answer'} (HTTP ${st})`, false);
+  };
+  $('hangup').addEventListener('click', () =>
+    act({ kind: 'hangup' }, `/console/api/calls/${selected}/hangup`, undefined, 'The caller is cut off at once.'),
+  );
+  $('transfer').addEventListener('click', () => {
     const target = $('transfer-target').value;
-    const { status: st, json: r } = await api(`/console/api/calls/${selected}/transfer`, 'POST', { target });
-    $('action-status').textContent = st === 202 ? `Transferring to ${target}…` : `Refused: ${r.error ?? st}`;
+    return act(
+      { kind: 'transfer', target },
+      `/console/api/calls/${selected}/transfer`,
+      { target },
+      `The call leaves the agent for ${target}.`,
+    );
   });
   $('history-form').addEventListener('submit', (e) => {
     e.preventDefault();
+    historyOffset = 0;
     void loadHistory();
+  });
+  $('h-older').addEventListener('click', () => {
+    if (historyNext === null) return;
+    historyOffset = historyNext;
+    void loadHistory();
+  });
+  $('h-newer').addEventListener('click', () => {
+    historyOffset = Math.max(0, historyOffset - PAGE);
+    void loadHistory();
+  });
+  $('past-h').tabIndex = -1;
+  $('history-started-h').textContent = `Started (${TZ})`;
+  $('past-close').addEventListener('click', () => {
+    $('past').hidden = true;
   });
   connect();
   void loadHistory();
