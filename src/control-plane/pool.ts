@@ -40,8 +40,13 @@ function reasonOf(err: NodeJS.ErrnoException & { code?: string }, database: stri
       return `the host does not resolve (${err.code})`;
     case '57P03':
       return 'the server is starting up or shutting down';
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+    case 'ETIMEDOUT':
+      return `the host cannot be reached (${err.code})`;
     default:
       if (/timeout/i.test(err.message)) return `no answer within ${timeoutMs} ms`;
+      if (/terminated unexpectedly/i.test(err.message)) return 'the connection was closed before the server answered';
       return `connection failed (${err.code ?? 'error'})`;
   }
 }
