@@ -48,6 +48,7 @@ describe('console security', () => {
         '/console/api/calls',
         '/console/api/session',
         '/console/api/history',
+        `/console/api/history/CA${'0'.repeat(32)}`,
         '/console/assets/app.js',
         '/console/assets/index.html',
       ]) {
@@ -311,6 +312,9 @@ describe('console security', () => {
     await call.done;
     await waitFor(() => h!.bridge.ctx.history.search({}).length === 1, 10_000);
     texts.push(await (await fetch(`${base}/console/api/history`, { headers: { cookie } })).text());
+    const review = await fetch(`${base}/console/api/history/${call.callSid}`, { headers: { cookie } });
+    expect(review.status).toBe(200); // the past call's review
+    texts.push(await review.text());
     const all = texts.join('\n');
     for (const secret of [ADMIN, AUTH_TOKEN, PYAI_KEY]) expect(all).not.toContain(secret);
     expect(all).not.toContain(CALLER);

@@ -51,7 +51,10 @@ function actionResult(text, ok) {
 
 const actionName = (p) => (p.kind === 'hangup' ? 'Hang-up' : `Transfer to ${p.target}`);
 
-/** Asks before an action (a real dialog: Escape or Cancel says no); resolves to the answer. */
+/**
+ * Asks before an action (a real dialog: Escape or Cancel says no); resolves to the answer. The
+ * focus starts on Cancel: a double Enter must not hang a caller up; Tab, Enter confirms.
+ */
 function confirmAction(title, text, okLabel) {
   const d = $('confirm');
   $('confirm-h').textContent = title;
@@ -59,7 +62,7 @@ function confirmAction(title, text, okLabel) {
   $('confirm-ok').textContent = okLabel;
   d.returnValue = '';
   d.showModal();
-  $('confirm-ok').focus();
+  $('confirm-cancel').focus();
   return new Promise((resolve) => d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true }));
 }
 
@@ -202,6 +205,7 @@ function onEvent(ev) {
         $('detail-state').textContent = `ended (${ev.outcome})`;
         $('hangup').disabled = true;
         $('transfer').disabled = true;
+        if ($('confirm').open) $('confirm').close('cancel'); // nothing left to confirm
         // A pending "Hanging up…" or "Transferring…" is over: say how it went, and how the call ended.
         const p = pending;
         pending = null;
@@ -508,6 +512,7 @@ async function main() {
         p.kind === 'hangup' ? 'Hang up now' : 'Transfer now',
       ))
     ) {
+      if (!calls.has(sid)) return; // it ended meanwhile: its status says how
       $('action-status').textContent = `${actionName(p)}: cancelled`;
       $('action-status').className = 'action-status';
       return;
