@@ -195,7 +195,11 @@ export class SipRtpMedia implements LegMedia, Paced {
   private sendPacket(packet: Buffer): void {
     const to = this.latch.target;
     if (!to || this.closed || this.held) return;
-    this.o.socket.socket.send(packet, to.port, to.address);
+    try {
+      this.o.socket.socket.send(packet, to.port, to.address);
+    } catch {
+      // the port went back to the pool under a late tick: a lost packet, never a crash
+    }
   }
 
   private onDatagram(buf: Buffer, from: Endpoint): void {

@@ -3,7 +3,14 @@
  * (`bridge_sip_dropped_total{reason}` once wired); a silent drop is never invisible.
  */
 export type SipDropReason =
-  'too_large' | 'malformed' | 'scanner' | 'no_trunk' | 'buffer_overflow' | 'idle_timeout' | 'too_many_connections';
+  | 'too_large'
+  | 'malformed'
+  | 'scanner'
+  | 'no_trunk'
+  | 'buffer_overflow'
+  | 'idle_timeout'
+  | 'too_many_connections'
+  | 'send_failed';
 
 export type DropSink = (reason: SipDropReason) => void;
 

@@ -35,6 +35,8 @@ const DEFAULT_IDLE_MS = 120_000;
 const DEFAULT_MAX_CONNECTIONS = 1024;
 
 export class SipTransport {
+  /** set by close(): a retransmission timer that fires afterwards sends nothing */
+  private closed = false;
   private readonly conns = new Map<number, Socket>();
   /** open connections by "address|port": requests to a TCP peer reuse them (§18.1.1) */
   private readonly byPeer = new Map<string, number>();
@@ -109,6 +111,7 @@ export class SipTransport {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const s of this.conns.values()) s.destroy();
     await Promise.all([
       new Promise<void>((r) => this.tcp.close(() => r())),
@@ -117,8 +120,14 @@ export class SipTransport {
   }
 
   private sendBytes(wire: Buffer, dest: Destination): void {
+    // A closed transport sends nothing: a transaction's retransmission may outlive the listener.
+    if (this.closed) return;
     if (dest.transport === 'udp') {
-      this.udp.send(wire, dest.port, dest.address);
+      try {
+        this.udp.send(wire, dest.port, dest.address);
+      } catch {
+        this.count('send_failed'); // a socket gone under us is a lost datagram, never a crash
+      }
       return;
     }
     const id = this.byPeer.get(`${dest.address}|${dest.port}`);

@@ -66,6 +66,17 @@ describe('SIP transport (UDP and TCP on one port)', () => {
     expect(header(msg, 'Via')).toBe(`SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKu;rport=${myPort};received=${HOST}`);
   });
 
+  it('a response sent after close (a late retransmission) is dropped, never thrown', async () => {
+    const t = await SipTransport.listen({ host: HOST, port: 0, onMessage: () => {} });
+    const req = parseMessage(options('SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKlate;rport=9'));
+    if (!req.ok || req.message.kind !== 'request') throw new Error('fixture');
+    await t.close();
+    // before the guard: ERR_SOCKET_DGRAM_NOT_RUNNING, uncaught, from a UAS timer (it crashed a run)
+    expect(() =>
+      t.sendResponse(okFor(req.message as SipRequest), { transport: 'udp', address: HOST, port: 9 }),
+    ).not.toThrow();
+  });
+
   it('frames TCP requests split across writes and answers on the same connection', async () => {
     transport = await SipTransport.listen({
       host: HOST,
