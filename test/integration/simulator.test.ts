@@ -21,6 +21,7 @@ describe('Twilio simulator: media streams', () => {
   it('posts a signed voice webhook and streams media with string counters over a signed socket', async () => {
     const { standIn, sim } = await setup({ '/twilio/voice': streamTwiml({ agent: 'support' }) });
     standIn.onSocket = (s) => setTimeout(() => s.ws.close(), 600);
+    const placedAt = performance.now(); // before the call's clock starts
     const call = sim.placeCall({ to: '+15550001111', from: '+15557654321', maxDurationMs: 5000 });
     const result = await call.done;
 
@@ -57,8 +58,7 @@ describe('Twilio simulator: media streams', () => {
     });
     expect(start!.streamSid).toMatch(/^MZ[0-9a-f]{32}$/);
     const media = rest.filter((m) => m.event === 'media');
-    expect(media.length).toBeGreaterThan(20);
-    expect(media.length).toBeLessThan(40);
+    expect(media.length).toBeGreaterThan(20); // the socket is closed 600 ms after it opened
     media.forEach((m, i) => {
       expect(m.sequenceNumber).toBe(String(i + 2));
       expect(m.media.chunk).toBe(String(i + 1));
@@ -66,12 +66,12 @@ describe('Twilio simulator: media streams', () => {
       expect(m.media.track).toBe('inbound');
       expect(Buffer.from(m.media.payload, 'base64')).toHaveLength(160);
     });
-    // paced at real time, never ahead of it: the last of n frames arrives no earlier than
-    // (n - 1) × 20 ms after the start did (a loaded machine only makes it later; a burst sender
-    // would send them all at once). No upper bound: that is what load breaks.
-    const startAt = sock.times[1]!;
+    // paced at real time, never ahead of it: frame k rides tick k or later of the call's clock,
+    // which starts when the call is placed, so the last of n frames arrives at least (n - 1) × 20 ms
+    // after placing (a burst sender would send them all at once). A loaded machine only makes it
+    // later, and may deliver frames in a catch-up burst: no bound on spacing, none from above.
     const lastAt = sock.times.at(-1)!;
-    expect(lastAt - startAt).toBeGreaterThanOrEqual((media.length - 1) * 20 - 5);
+    expect(lastAt - placedAt).toBeGreaterThanOrEqual((media.length - 1) * 20);
 
     expect(result.endedBy).toBe('twiml-end');
     expect(result.violations).toEqual([]);
