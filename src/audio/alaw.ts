@@ -4,6 +4,8 @@
  * built at module load from the G.711 segment rules (even bits inverted: XOR 0x55).
  */
 
+import { g711Tables } from './g711-table.js';
+
 /** The A-law byte for a zero sample (the positive code of the smallest magnitude). */
 export const ALAW_SILENCE = 0xd5;
 
@@ -34,27 +36,10 @@ function decodeOne(byte: number): number {
   return (a & 0x80) !== 0 ? t : -t;
 }
 
-const DECODE = new Int16Array(256);
-for (let i = 0; i < 256; i++) DECODE[i] = decodeOne(i);
+const TABLES = g711Tables('Alaw', encodeOne, decodeOne);
 
-/** Indexed by the sample's 16 bits as unsigned (sample & 0xffff). */
-const ENCODE = new Uint8Array(65536);
-for (let i = 0; i < 65536; i++) ENCODE[i] = encodeOne(i >= 32768 ? i - 65536 : i);
-
-/** Decodes A-law bytes to PCM16, into `dst` when given (at least `src.length` samples). */
-export function decodeAlaw(src: Uint8Array, dst?: Int16Array): Int16Array {
-  const n = src.length;
-  const out = dst ?? new Int16Array(n);
-  if (out.length < n) throw new RangeError(`decodeAlaw: dst holds ${out.length} samples, need ${n}`);
-  for (let i = 0; i < n; i++) out[i] = DECODE[src[i] as number] as number; // a byte indexes the 256-entry table
-  return out;
-}
+/** Decodes A-law bytes to PCM16, into `dst` when given (at least `src.length` samples; only that prefix is written). */
+export const decodeAlaw: (src: Uint8Array, dst?: Int16Array) => Int16Array = TABLES.decode;
 
 /** Encodes PCM16 samples to A-law bytes, into `dst` when given (at least `src.length` bytes). */
-export function encodeAlaw(src: Int16Array, dst?: Uint8Array): Uint8Array {
-  const n = src.length;
-  const out = dst ?? new Uint8Array(n);
-  if (out.length < n) throw new RangeError(`encodeAlaw: dst holds ${out.length} bytes, need ${n}`);
-  for (let i = 0; i < n; i++) out[i] = ENCODE[(src[i] as number) & 0xffff] as number; // 16 bits index the 65,536-entry table
-  return out;
-}
+export const encodeAlaw: (src: Int16Array, dst?: Uint8Array) => Uint8Array = TABLES.encode;

@@ -8,6 +8,8 @@
  * 14-bit table would not be near zero on the negative side.
  */
 
+import { g711Tables } from './g711-table.js';
+
 /** The μ-law byte for a zero sample: what a silent Twilio frame is filled with. */
 export const MULAW_SILENCE = 0xff;
 
@@ -38,33 +40,10 @@ function decodeOne(byte: number): number {
   return (u & 0x80) !== 0 ? -mag : mag;
 }
 
-const DECODE = new Int16Array(256);
-for (let i = 0; i < 256; i++) DECODE[i] = decodeOne(i);
+const TABLES = g711Tables('Mulaw', encodeOne, decodeOne);
 
-/** Indexed by the sample's 16 bits as unsigned (sample & 0xffff). */
-const ENCODE = new Uint8Array(65536);
-for (let i = 0; i < 65536; i++) ENCODE[i] = encodeOne(i >= 32768 ? i - 65536 : i);
+/** Decodes μ-law bytes to PCM16, into `dst` when given (at least `src.length` samples; only that prefix is written). */
+export const decodeMulaw: (src: Uint8Array, dst?: Int16Array) => Int16Array = TABLES.decode;
 
-/**
- * Decodes μ-law bytes to PCM16. Writes into `dst` when given (it must hold at least
- * `src.length` samples; only that prefix is written) and returns it, else a new array.
- */
-export function decodeMulaw(src: Uint8Array, dst?: Int16Array): Int16Array {
-  const n = src.length;
-  const out = dst ?? new Int16Array(n);
-  if (out.length < n) throw new RangeError(`decodeMulaw: dst holds ${out.length} samples, need ${n}`);
-  for (let i = 0; i < n; i++) out[i] = DECODE[src[i] as number] as number; // a byte indexes the 256-entry table
-  return out;
-}
-
-/**
- * Encodes PCM16 samples to μ-law bytes. Writes into `dst` when given (at least `src.length`
- * bytes) and returns it, else a new array.
- */
-export function encodeMulaw(src: Int16Array, dst?: Uint8Array): Uint8Array {
-  const n = src.length;
-  const out = dst ?? new Uint8Array(n);
-  if (out.length < n) throw new RangeError(`encodeMulaw: dst holds ${out.length} bytes, need ${n}`);
-  for (let i = 0; i < n; i++) out[i] = ENCODE[(src[i] as number) & 0xffff] as number; // 16 bits index the 65,536-entry table
-  return out;
-}
+/** Encodes PCM16 samples to μ-law bytes, into `dst` when given (at least `src.length` bytes). */
+export const encodeMulaw: (src: Int16Array, dst?: Uint8Array) => Uint8Array = TABLES.encode;
