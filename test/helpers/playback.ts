@@ -1,5 +1,5 @@
 import { IntervalPaceClock } from '../../src/call/pace-clock.js';
-import type { PlaybackSink } from '../../src/call/playback.js';
+import { Playback, type PlaybackSink } from '../../src/call/playback.js';
 
 /** Each playback gets its own pacing clock on the fake timers (made after vi.useFakeTimers()). */
 export const fakeClock = () => new IntervalPaceClock(() => Date.now());
@@ -33,3 +33,11 @@ export const tone = (ms: number, rate: number) =>
   Int16Array.from({ length: (rate * ms) / 1000 }, (_, i) =>
     Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / rate)),
   );
+
+/** A playback attached to a fresh FakeTwilio, on its own pacing clock (made after vi.useFakeTimers()). */
+export function playbackRig(leadMs = 100, clock = fakeClock()) {
+  const pb = new Playback({ leadMs, clock });
+  const tw = new FakeTwilio();
+  pb.attach(tw);
+  return { pb, tw };
+}

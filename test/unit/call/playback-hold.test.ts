@@ -1,20 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Playback } from '../../../src/call/playback.js';
 import { HoldMix } from '../../../src/call/playback/hold-mix.js';
 import { OutboundQueue } from '../../../src/call/playback/outbound-queue.js';
 import { HoldPlayer, generateDefaultHold } from '../../../src/audio/index.js';
-import { FakeTwilio, fakeClock, tone } from '../../helpers/playback.js';
+import { playbackRig, tone } from '../../helpers/playback.js';
 
 describe('Playback hold audio', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  function setup(leadMs = 100, clock = fakeClock()) {
-    const pb = new Playback({ leadMs, clock });
-    const tw = new FakeTwilio();
-    pb.attach(tw);
-    return { pb, tw };
-  }
+  const setup = playbackRig;
 
   it('plays hold audio until the agent speaks again, fading it out first', () => {
     const { pb, tw } = setup(60);

@@ -1,18 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Playback } from '../../../src/call/playback.js';
 import { MarkLedger } from '../../../src/call/playback/mark-ledger.js';
-import { FakeTwilio, fakeClock, tone } from '../../helpers/playback.js';
+import { playbackRig, tone } from '../../helpers/playback.js';
 
 describe('Playback marks: what the caller heard', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  function setup(leadMs = 100, clock = fakeClock()) {
-    const pb = new Playback({ leadMs, clock });
-    const tw = new FakeTwilio();
-    pb.attach(tw);
-    return { pb, tw };
-  }
+  const setup = playbackRig;
 
   it('marks the end of a reply only when someone waits for it: an engine at real time with no lead costs no mark per frame', () => {
     const { pb, tw } = setup(200);

@@ -1,17 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Playback } from '../../../src/call/playback.js';
-import { FakeTwilio, fakeClock, tone } from '../../helpers/playback.js';
+import { FakeTwilio, fakeClock, playbackRig, tone } from '../../helpers/playback.js';
 
 describe('Playback pacing and batching', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  function setup(leadMs = 100, clock = fakeClock()) {
-    const pb = new Playback({ leadMs, clock });
-    const tw = new FakeTwilio();
-    pb.attach(tw);
-    return { pb, tw };
-  }
+  const setup = playbackRig;
 
   it('is audible while sent audio is still playing out at the caller, not only while it is queued here', () => {
     const { pb } = setup(1000); // a 1 s lead: the whole reply leaves our queue at once
