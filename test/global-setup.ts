@@ -2,12 +2,21 @@
  * Tests that spawn the bridge run what production runs, `node dist/main.js`: no TypeScript loader
  * compiling every file again in each spawned process. This builds dist/ once before any test when it
  * is missing or older than src/, exactly as `npm start` would.
- * It also says in one line, before any test, when the Redis the fleet tests need is not answering.
+ * It also says in one line each, before any test, when the Redis the fleet tests need is not answering
+ * and when a real peer the tests drive (Chromium, SIPp, baresip) is missing, so their tests are
+ * reported skipped with the reason rather than silently.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { delimiter, join } from 'node:path';
 
 const ROOT = new URL('..', import.meta.url).pathname;
+
+/** Whether an executable of this name is on PATH. */
+function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((d) => d !== '' && existsSync(join(d, name)));
+}
 
 /** Whether a Redis answers PING at host:port within a second. */
 function redisAnswers(url: string): Promise<boolean> {
@@ -36,6 +45,19 @@ export default async function setup(): Promise<void> {
       `!! Redis does not answer at ${redisUrl}: the fleet tests will fail. Start one with: ` +
         'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no (.ci/run does this)',
     );
+  if (!said) {
+    const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+    const missing = [
+      ...(existsSync(chromium) ? [] : [`Chromium (${chromium}): the console browser tests`]),
+      ...(onPath('sipp') ? [] : ['SIPp (sipp): the SIP tests']),
+    ];
+    // Under CI=true those tests run and fail instead: a missing peer is never a silent pass there.
+    for (const m of missing)
+      console.warn(
+        `!! missing ${m} are ${process.env.CI ? 'run and will FAIL (CI=true)' : 'skipped'}. ` +
+          'Install with: apt-get install -y chromium sip-tester baresip (.ci/run does this)',
+      );
+  }
   const r = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], {
     cwd: ROOT,
     encoding: 'utf8',
