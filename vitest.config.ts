@@ -24,7 +24,7 @@ export default defineConfig({
           name: 'fuzz',
           include: ['test/**/fuzz*.test.ts', 'test/**/fuzz/**/*.test.ts'],
           sequence: { groupOrder: 1 },
-          testTimeout: 90_000,
+          testTimeout: 300_000,
         },
       },
     ],

@@ -128,7 +128,7 @@ export function tryUpgrade(t: TwilioTarget, signature: string | null): Promise<{
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(t.bridgeUrl.replace(/^http/, 'ws') + '/twilio/media', {
       headers: signature === null ? {} : { 'X-Twilio-Signature': signature },
-      handshakeTimeout: 3000,
+      handshakeTimeout: 10_000, // a hang guard: a loaded machine (and the flood tests in this process) may take seconds
     });
     ws.on('unexpected-response', (_req, res) => {
       res.resume();

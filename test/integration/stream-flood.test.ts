@@ -176,7 +176,9 @@ describe('one stream cannot hurt the others', () => {
     // The bystander heard its audio throughout: dropouts bounded over the 4 s of the flood.
     expect(r.during.heardMs).toBeGreaterThan(3000);
     // (measured here: 0 ms with the defence; 300-1700 ms without it)
-    expect(r.during.dropoutMs).toBeLessThan(r.baseline.dropoutMs + 400); // undefended: 1,714 ms; 160 seen defended beside two CPU burners;
+    // A gross bound (undefended: 1,714 ms; 160 seen defended beside two CPU burners, 520 at load 17): the
+    // defence itself is proven by the throttle and the close above, which CPU load cannot fake.
+    expect(r.during.dropoutMs).toBeLessThan(r.baseline.dropoutMs + 900);
     expect(r.logLines).toBeLessThan(30);
   }, 45_000);
 

@@ -276,7 +276,8 @@ describe('webhook tools: budget and hang-up', () => {
     const answer = at(await h.waitFor(1), 0, 'answers');
     expect(answer.output).toEqual({ error: 'tool timed out' });
     expect(answer.at - t0).toBeGreaterThanOrEqual(299);
-    expect(answer.at - t0).toBeLessThan(340);
+    // The tool's 300 ms, not the 5 s default: a bound far from both, which CPU load cannot break.
+    expect(answer.at - t0).toBeLessThan(2500);
     await sleep(30);
     expect(h0.closed).toEqual([1]); // the request was aborted, not left hanging
   });
