@@ -181,6 +181,7 @@ export class ToolRegistry implements ToolSet {
       return undefined;
     }
     const signingSecret = secretOf(ex.signing_secret_env, 'signing secret');
+    const previous = secretOf(ex.previous_signing_secret_env, 'previous signing secret');
     if (check.allowListed) opts.logger.warn({ tool: def.name, host: check.host }, 'webhook host is dev allow-listed');
     return createHttpExecutor({
       toolName: def.name,
@@ -189,6 +190,9 @@ export class ToolRegistry implements ToolSet {
       allowListed: check.allowListed,
       authValue,
       signingSecret,
+      ...(previous && ex.previous_signing_until_ms
+        ? { previousSigning: { secret: previous, untilMs: ex.previous_signing_until_ms } }
+        : {}),
       agents,
       resolver: opts.resolver,
     });

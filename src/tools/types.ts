@@ -15,6 +15,12 @@ export interface HttpExecutorConfig {
   /** Env var holding the per-tool HMAC secret for `X-Bridge-Signature`. */
   signing_secret_env?: string;
   headers?: Record<string, string>;
+  /**
+   * Set by the control plane only (the file's schema refuses it): the signing secret a rotation
+   * replaced, which signs beside the new one until `previous_signing_until_ms` (docs/decisions.md).
+   */
+  previous_signing_secret_env?: string;
+  previous_signing_until_ms?: number;
 }
 
 export interface ModuleExecutorConfig {
