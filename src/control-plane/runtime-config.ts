@@ -65,6 +65,7 @@ function definitionOf(
     parameters: r.parameters,
     timeout_ms: r.timeout_ms,
     side_effect: r.side_effect,
+    ...(Object.keys(r.settings ?? {}).length ? { settings: r.settings } : {}),
   };
   if (r.kind === 'module') {
     const ex = r.executor as { module: string; export?: string };
@@ -175,7 +176,10 @@ export async function readDatabaseConfig(
   return {
     agents: check.data.agents.map((a) => ({
       ...a,
-      tools: a.tools.map((t, i) => ({ ...t, executor: byAgent.get(a.id)![i]!.executor })) as AgentConfig['tools'],
+      tools: a.tools.map((t, i) => {
+        const given = byAgent.get(a.id)![i]!;
+        return { ...t, executor: given.executor, ...(given.settings ? { settings: given.settings } : {}) };
+      }) as AgentConfig['tools'],
     })),
     numbers: check.data.numbers,
     default_agent: check.data.default_agent,
@@ -190,7 +194,8 @@ function stripRuntimeFields<T extends { agents: { tools: ToolDefinition[] }[] }>
     ...doc,
     agents: doc.agents.map((a) => ({
       ...a,
-      tools: a.tools.map((t) => {
+      tools: a.tools.map(({ settings: _s, ...t }) => {
+        void _s;
         if (t.executor.kind !== 'http') return t;
         const { previous_signing_secret_env: _p, previous_signing_until_ms: _u, ...executor } = t.executor;
         void _p;

@@ -24,6 +24,8 @@ export interface HttpExecutorOptions {
   previousSigning?: { secret: string; untilMs: number };
   agents: { http: http.Agent; https: https.Agent };
   resolver?: Resolver;
+  /** the agent's binding settings (control plane), sent in `context.settings` */
+  settings?: Record<string, unknown>;
   maxResponseBytes?: number;
 }
 
@@ -85,6 +87,7 @@ export function createHttpExecutor(o: HttpExecutorOptions): Executor {
           agent_id: ctx.context.agentId,
           from: ctx.context.from ?? null,
           to: ctx.context.to ?? null,
+          ...(o.settings ? { settings: o.settings } : {}),
         },
       });
       const headers: Record<string, string | number> = {

@@ -136,7 +136,7 @@ export class ToolRegistry implements ToolSet {
         problems.push(`${where}: MCP tools are discovered from the agent's mcp_servers, not configured`);
       } else {
         try {
-          execute = await ToolRegistry.moduleTool(ex, opts.baseDir);
+          execute = await ToolRegistry.moduleTool(ex, opts.baseDir, def.settings);
         } catch (err) {
           problems.push(`${where}: ${shortMessage(err)}`);
         }
@@ -195,10 +195,15 @@ export class ToolRegistry implements ToolSet {
         : {}),
       agents,
       resolver: opts.resolver,
+      ...(def.settings ? { settings: def.settings } : {}),
     });
   }
 
-  private static async moduleTool(ex: ModuleExecutorConfig, baseDir: string): Promise<Executor> {
+  private static async moduleTool(
+    ex: ModuleExecutorConfig,
+    baseDir: string,
+    settings: Record<string, unknown> | undefined,
+  ): Promise<Executor> {
     const file = path.resolve(baseDir, ex.module);
     let mod: Record<string, unknown>;
     try {
@@ -218,6 +223,7 @@ export class ToolRegistry implements ToolSet {
     return async (args, ctx) =>
       (handler as (a: unknown, c: unknown) => unknown)(args, {
         ...ctx.context,
+        ...(settings ? { settings } : {}),
         toolCallId: ctx.toolCallId,
         signal: ctx.signal,
       });

@@ -2,7 +2,8 @@
  * Issue 30: a webhook tool registered through /v1 is delivered with its stored secrets: the
  * auth_secret opened and sent as its auth header, the body signed with the signing secret the
  * 201 answered. After rotate-secret, deliveries carry the new signature and, during the grace
- * period, the old one beside it: a receiver verifying with either secret accepts them.
+ * period, the old one beside it: a receiver verifying with either secret accepts them. The
+ * binding's settings reach the tool in its context.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -119,13 +120,21 @@ describe('stored webhook secrets at delivery', () => {
     expect(r.status).toBe(201);
     signing = r.body.signing_secret as string;
     toolId = r.body.id as string;
-    expect((await api('PUT', '/v1/agents/support/tools', [{ tool: 'lookup_order', enabled: true }])).status).toBe(200);
+    const bound = await api('PUT', '/v1/agents/support/tools', [
+      { tool: 'lookup_order', enabled: true, settings: { region: 'eu-west', priority: 2 } },
+    ]);
+    expect(bound.status).toBe(200);
     await toolChanged(undefined);
 
     const d = await deliveryOfOneCall();
     expect(d.headers['x-hook-auth']).toBe(AUTH_SECRET);
     expect(verifies(d, signing)).toBe(true);
-    expect(JSON.parse(d.body)).toMatchObject({ name: 'lookup_order', arguments: { order_id: '4417' } });
+    // the binding's settings reach the tool in its context
+    expect(JSON.parse(d.body)).toMatchObject({
+      name: 'lookup_order',
+      arguments: { order_id: '4417' },
+      context: { agent_id: 'support', settings: { region: 'eu-west', priority: 2 } },
+    });
     // one signature: no rotation yet
     expect(String(d.headers['x-bridge-signature']).match(/v1=/g)).toHaveLength(1);
     expect(h.engine.sessions.at(-1)!.toolResults).toEqual([
@@ -150,9 +159,11 @@ describe('stored webhook secrets at delivery', () => {
     expect(d.headers['x-hook-auth']).toBe(AUTH_SECRET);
 
     // a rotation without grace: the replaced secret no longer verifies
+    // taken before the write: its reload may come before the API's answer
+    const rotated = h.bridge.ctx.agentForNumber(AGENT_NUMBER).tools.find((x) => x.name === 'lookup_order');
     const again = await api('POST', `/v1/tools/${toolId}/rotate-secret`, { grace_s: 0 });
     const third = again.body.signing_secret as string;
-    await toolChanged(h.bridge.ctx.agentForNumber(AGENT_NUMBER).tools.find((x) => x.name === 'lookup_order'));
+    await toolChanged(rotated);
     const d2 = await deliveryOfOneCall();
     expect(verifies(d2, third)).toBe(true);
     expect(verifies(d2, fresh)).toBe(false);
