@@ -105,6 +105,18 @@ async function toolChanged(old: unknown): Promise<void> {
 }
 
 describe('stored webhook secrets at delivery', () => {
+  it('refuses an auth_secret shorter than the runtime accepts (it would stop every replica taking the configuration)', async () => {
+    const r = await api('POST', '/v1/tools', {
+      name: 'short_secret',
+      description: 'Short.',
+      side_effect: 'read',
+      parameters: { type: 'object' },
+      webhook: { url: hookUrl, auth_header: 'X-Hook-Auth', auth_secret: 'abc' },
+    });
+    expect(r.status).toBe(422);
+    expect(r.body.issues).toEqual([expect.stringMatching(/^webhook\.auth_secret: must be at least 8 characters/)]);
+  });
+
   let signing: string;
   let toolId: string;
 
