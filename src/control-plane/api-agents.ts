@@ -9,8 +9,8 @@ import type { Queryable } from './pool.js';
 /**
  * /v1/agents, /v1/agents/{id}/tools, /v1/numbers/{e164} and /v1/capabilities. Reads: viewer;
  * writes: admin. An agent body is the file's agent without `id` (an `id` that differs from the
- * path is 422); a number's body is the file's number route. The stored configuration does not
- * reach calls yet: calls take their agents from BRIDGE_CONFIG in this version.
+ * path is 422); a number's body is the file's number route. What is stored is what new calls run
+ * from, on every replica (src/control-plane/runtime-config.ts, change-feed.ts).
  */
 
 const AGENT_ID = /^[a-zA-Z0-9_-]{1,64}$/;

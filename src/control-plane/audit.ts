@@ -1,3 +1,4 @@
+import { notifyConfigChange } from './change-feed.js';
 import type { Queryable } from './pool.js';
 import { pageOf, type Page } from './pagination.js';
 
@@ -55,6 +56,8 @@ export async function writeAudit(
       after === undefined ? null : JSON.stringify(maskSecrets(after)),
     ],
   );
+  // a change of what calls run from reaches every replica when this transaction commits
+  await notifyConfigChange(db, action);
 }
 
 interface Row {

@@ -1,5 +1,6 @@
 import type { EnvSettings } from '../config/loader.js';
 import type { Logger } from '../observability/logger.js';
+import { ChangeFeed, type ChangeReason } from './change-feed.js';
 import { ConfigStore } from './config-store.js';
 import { DatabaseHealth } from './health.js';
 import { KeyStore } from './keys.js';
@@ -22,6 +23,11 @@ export interface ControlPlane {
   config: ConfigStore;
   /** whether the database answers (a background check every second) */
   health(): 'ok' | 'unreachable';
+  /**
+   * Listens for configuration changes on a connection of its own (LISTEN/NOTIFY, change-feed.ts):
+   * `onChange` runs for each, and after each reconnection. Stopped by close().
+   */
+  watch(onChange: (reason: ChangeReason) => void): Promise<ChangeFeed>;
   close(): Promise<void>;
 }
 
@@ -62,6 +68,8 @@ export async function openControlPlane(env: EnvSettings, opts: OpenOptions): Pro
     if (!env.adminToken)
       opts.logger.warn('ADMIN_TOKEN is not set: no bootstrap key; only keys created before can use /v1');
     const health = new DatabaseHealth(pool, opts.logger);
+    const feeds: ChangeFeed[] = [];
+    const url = env.databaseUrl;
     return {
       pool,
       box,
@@ -69,8 +77,15 @@ export async function openControlPlane(env: EnvSettings, opts: OpenOptions): Pro
       tools: new ToolStore(pool, box),
       config: new ConfigStore(pool),
       health: () => health.current,
+      watch: async (onChange) => {
+        const feed = new ChangeFeed({ url, logger: opts.logger, onChange });
+        feeds.push(feed);
+        await feed.start();
+        return feed;
+      },
       close: async () => {
         health.stop();
+        await Promise.all(feeds.map((f) => f.stop()));
         await pool.end();
       },
     };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MIN_PASSED_SECRET_LENGTH } from '../config/loader.js';
 
 /**
  * The body of POST /v1/tools (and, merged with the stored tool, of PATCH): the API's own tool
@@ -26,7 +27,13 @@ const headerName = z
   .string()
   .regex(HEADER_NAME, 'must be a valid HTTP header name')
   .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'is set by the bridge and cannot be configured');
-const secret = z.string().min(1).max(4096).regex(HEADER_VALUE, 'must not contain control characters');
+// At least the length the runtime requires of a credential passed on (MIN_PASSED_SECRET_LENGTH):
+// a shorter one stored here would make every replica refuse the database's configuration.
+const secret = z
+  .string()
+  .min(MIN_PASSED_SECRET_LENGTH, `must be at least ${MIN_PASSED_SECRET_LENGTH} characters`)
+  .max(4096)
+  .regex(HEADER_VALUE, 'must not contain control characters');
 const url = z.string().min(1).max(2048);
 
 export const webhookSchema = z

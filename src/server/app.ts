@@ -42,6 +42,9 @@ import { SipServer } from '../sip/server.js';
 import { sipNonceSecret } from '../sip/nonce-secret.js';
 import { openControlPlane, type ControlPlane } from '../control-plane/control-plane.js';
 import { registerControlPlaneApi } from '../control-plane/api.js';
+import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-plane/call-config.js';
+import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
+import { readConfigFile } from '../config/loader.js';
 import { version } from '../cli-args.js';
 
 export interface BridgeOptions {
@@ -90,14 +93,14 @@ export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
 }
 
 async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefined): Promise<Bridge> {
-  const { config, logger } = opts;
+  const { logger } = opts;
+  // With the control plane, calls run from the database's agents, numbers and tools (call-config.ts).
+  const startCall = controlPlane ? await callConfig(controlPlane, opts.config.file, opts.config.file) : undefined;
+  if (startCall) logCallConfigSource(startCall, logger);
+  const config: LoadedConfig = startCall ? { ...opts.config, file: startCall.file } : opts.config;
   const settings = config.file.bridge;
   const metrics = opts.metrics ?? createMetrics({ defaultMetrics: true });
   const env = config.env;
-  if (controlPlane)
-    logger.info(
-      'control plane on PostgreSQL: /v1 serves keys, tools, agents, numbers and the audit trail; calls still take their agents, tools and numbers from BRIDGE_CONFIG in this version',
-    );
 
   const rest =
     opts.rest ??
@@ -128,7 +131,11 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   // The agents in force; a reload replaces the set (reload.ts). A session keeps its agent object,
   // and its tools are looked up by that object, so a call keeps the tools it started with.
   const setOptions = { env: process.env, allowHosts: settings.tool_allow_hosts, logger };
-  let current = await loadAgentSet(config.file, { ...setOptions, baseDir: config.baseDir });
+  let current = await loadAgentSet(config.file, {
+    ...setOptions,
+    env: { ...process.env, ...startCall?.env },
+    baseDir: config.baseDir,
+  });
   // MCP servers are opened and listed in the background: neither start-up nor a call waits for them.
   const mcp = McpManager.create(config.file.agents, { ...setOptions, metrics: createMcpMetrics(metrics.registry) });
   const toolsByAgent = new WeakMap<AgentConfig, ToolRegistry>(current.tools);
@@ -201,6 +208,17 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     agentsInUse: () => registry.list().map((s) => s.agent),
     agentSetOptions: setOptions,
     logger,
+    // the database's agents and tools over the file's bridge: (a change heard, or a file reload)
+    ...(controlPlane
+      ? {
+          read: (source: string, inForce: LoadedConfig) => {
+            // a file reload reads the file again (its bridge: policies, and its agents while the database has none)
+            const file =
+              source === DATABASE_SOURCE ? opts.config.file : readConfigFile(inForce.env.configPath, process.env);
+            return callConfig(controlPlane, source === DATABASE_SOURCE ? inForce.file : file, file);
+          },
+        }
+      : {}),
   });
   const ctx: BridgeContext = {
     ...(controlPlane ? { controlPlaneHealth: () => controlPlane.health() } : {}),
@@ -319,6 +337,12 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     });
   }
 
+  // Every replica reloads within a second of a committed change (LISTEN/NOTIFY), and after it
+  // reconnects; a burst of changes makes at most two reloads (change-feed.ts).
+  const feed: ChangeFeed | undefined = controlPlane
+    ? await controlPlane.watch(coalesced(() => reloader.reload(DATABASE_SOURCE)))
+    : undefined;
+
   return {
     app,
     ctx,
@@ -350,6 +374,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       registry.stop();
       // A store the caller gave (tests) is the caller's to close; so is a control plane.
       if (!opts.store) await store.close();
+      await feed?.stop();
       if (controlPlane && !opts.controlPlane) await controlPlane.close();
     },
   };

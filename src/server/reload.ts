@@ -2,7 +2,7 @@ import { checkSecretLengths, ConfigError, readConfigFile, type LoadedConfig } fr
 import { describeDiff, diffConfig, isEmptyDiff, RELOADED_BRIDGE_KEYS, type ConfigDiff } from '../config/diff.js';
 import { maskNumber } from '../observability/redact.js';
 import type { Logger } from '../observability/logger.js';
-import type { BridgeSettings } from '../config/schema.js';
+import type { BridgeSettings, ConfigFile } from '../config/schema.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { loadAgentSet, type AgentSet, type AgentSetOptions } from './agent-set.js';
 
@@ -21,6 +21,12 @@ export interface ReloadDeps {
   agentsInUse(): Iterable<object>;
   agentSetOptions: Omit<AgentSetOptions, 'baseDir'>;
   logger: Logger;
+  /**
+   * Where the new configuration comes from; default: the file at the configuration's path. With
+   * the control plane, the database's agents, numbers and tools (src/control-plane/runtime-config.ts),
+   * with `env`: the stored secrets the tools name, over the process's environment.
+   */
+  read?: (source: string, inForce: LoadedConfig) => Promise<{ file: ConfigFile; env?: Record<string, string> }>;
 }
 
 /** The `bridge` section in force after a reload: the start-up one, with the per-request policies of the new file. */
@@ -59,14 +65,18 @@ export class ConfigReloader {
     let nextSet: AgentSet;
     let read: LoadedConfig['file'];
     try {
-      read = readConfigFile(config.env.configPath, this.deps.agentSetOptions.env);
+      const got = this.deps.read
+        ? await this.deps.read(source, config)
+        : { file: readConfigFile(config.env.configPath, this.deps.agentSetOptions.env) };
+      read = got.file;
       const file = read;
+      const env = got.env ? { ...this.deps.agentSetOptions.env, ...got.env } : this.deps.agentSetOptions.env;
       // Process settings (ports, limits, sockets) were applied at start: the file's `bridge` section
       // is compared and reported, but the one in force stays until a restart — except the policies
       // read per request (RELOADED_BRIDGE_KEYS: who the admin API may dial), which follow the file.
       next = { ...config, file: { ...file, bridge: reloadedBridge(config.file.bridge, file.bridge) } };
-      checkSecretLengths(next, this.deps.agentSetOptions.env);
-      nextSet = await loadAgentSet(next.file, { ...this.deps.agentSetOptions, baseDir: config.baseDir }, set);
+      checkSecretLengths(next, env);
+      nextSet = await loadAgentSet(next.file, { ...this.deps.agentSetOptions, env, baseDir: config.baseDir }, set);
     } catch (err) {
       const error =
         err instanceof ConfigError ? err.message : `the new configuration did not load: ${(err as Error).message}`;

@@ -20,8 +20,12 @@ export interface HttpExecutorOptions {
   /** Value of the auth header, resolved from the environment. */
   authValue?: string;
   signingSecret?: string;
+  /** the signing secret a rotation replaced, and until when (epoch ms) it still signs beside the new one */
+  previousSigning?: { secret: string; untilMs: number };
   agents: { http: http.Agent; https: https.Agent };
   resolver?: Resolver;
+  /** the agent's binding settings (control plane), sent in `context.settings` */
+  settings?: Record<string, unknown>;
   maxResponseBytes?: number;
 }
 
@@ -70,7 +74,7 @@ export function createHttpExecutor(o: HttpExecutorOptions): Executor {
   const lookup = o.allowListed ? undefined : guardedLookup(o.resolver);
   const maxBytes = o.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   const { method } = o.config;
-  const secrets = [o.authValue, o.signingSecret].filter((v): v is string => !!v);
+  const secrets = [o.authValue, o.signingSecret, o.previousSigning?.secret].filter((v): v is string => !!v);
 
   return (args, ctx) =>
     new Promise<unknown>((resolve, reject) => {
@@ -83,6 +87,7 @@ export function createHttpExecutor(o: HttpExecutorOptions): Executor {
           agent_id: ctx.context.agentId,
           from: ctx.context.from ?? null,
           to: ctx.context.to ?? null,
+          ...(o.settings ? { settings: o.settings } : {}),
         },
       });
       const headers: Record<string, string | number> = {
@@ -91,7 +96,9 @@ export function createHttpExecutor(o: HttpExecutorOptions): Executor {
         'User-Agent': 'omni-phone-bridge',
         'Idempotency-Key': idempotencyKey(ctx.context.callSid, ctx.toolCallId),
       };
-      if (o.signingSecret) headers[SIGNATURE_HEADER] = signBridgePayload(o.signingSecret, raw);
+      // the replaced secret signs too, and only until its grace period ends (checked per delivery)
+      const previous = o.previousSigning && Date.now() < o.previousSigning.untilMs ? [o.previousSigning.secret] : [];
+      if (o.signingSecret) headers[SIGNATURE_HEADER] = signBridgePayload(o.signingSecret, raw, undefined, previous);
       if (o.config.auth_header && o.authValue !== undefined) headers[o.config.auth_header] = o.authValue;
 
       let target = o.url;

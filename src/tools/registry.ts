@@ -136,7 +136,7 @@ export class ToolRegistry implements ToolSet {
         problems.push(`${where}: MCP tools are discovered from the agent's mcp_servers, not configured`);
       } else {
         try {
-          execute = await ToolRegistry.moduleTool(ex, opts.baseDir);
+          execute = await ToolRegistry.moduleTool(ex, opts.baseDir, def.settings);
         } catch (err) {
           problems.push(`${where}: ${shortMessage(err)}`);
         }
@@ -181,6 +181,7 @@ export class ToolRegistry implements ToolSet {
       return undefined;
     }
     const signingSecret = secretOf(ex.signing_secret_env, 'signing secret');
+    const previous = secretOf(ex.previous_signing_secret_env, 'previous signing secret');
     if (check.allowListed) opts.logger.warn({ tool: def.name, host: check.host }, 'webhook host is dev allow-listed');
     return createHttpExecutor({
       toolName: def.name,
@@ -189,12 +190,20 @@ export class ToolRegistry implements ToolSet {
       allowListed: check.allowListed,
       authValue,
       signingSecret,
+      ...(previous && ex.previous_signing_until_ms
+        ? { previousSigning: { secret: previous, untilMs: ex.previous_signing_until_ms } }
+        : {}),
       agents,
       resolver: opts.resolver,
+      ...(def.settings ? { settings: def.settings } : {}),
     });
   }
 
-  private static async moduleTool(ex: ModuleExecutorConfig, baseDir: string): Promise<Executor> {
+  private static async moduleTool(
+    ex: ModuleExecutorConfig,
+    baseDir: string,
+    settings: Record<string, unknown> | undefined,
+  ): Promise<Executor> {
     const file = path.resolve(baseDir, ex.module);
     let mod: Record<string, unknown>;
     try {
@@ -214,6 +223,7 @@ export class ToolRegistry implements ToolSet {
     return async (args, ctx) =>
       (handler as (a: unknown, c: unknown) => unknown)(args, {
         ...ctx.context,
+        ...(settings ? { settings } : {}),
         toolCallId: ctx.toolCallId,
         signal: ctx.signal,
       });

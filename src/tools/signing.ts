@@ -18,9 +18,20 @@ function mac(secret: string, t: number | string, rawBody: Bytes): Buffer {
   return h.digest();
 }
 
-/** Builds the header value for one delivery. */
-export function signBridgePayload(secret: string, rawBody: Bytes, nowSec = Math.floor(Date.now() / 1000)): string {
-  return `t=${nowSec},v1=${mac(secret, nowSec, rawBody).toString('hex')}`;
+/**
+ * Builds the header value for one delivery. During a rotation's grace period `also` holds the
+ * replaced secret: its `v1=` follows the new one's in the same header, so a receiver still on the
+ * old secret and one already on the new verify the same delivery (verifyBridgeSignature accepts
+ * any matching `v1=`).
+ */
+export function signBridgePayload(
+  secret: string,
+  rawBody: Bytes,
+  nowSec = Math.floor(Date.now() / 1000),
+  also: readonly string[] = [],
+): string {
+  const sigs = [secret, ...also].map((s) => `v1=${mac(s, nowSec, rawBody).toString('hex')}`);
+  return `t=${nowSec},${sigs.join(',')}`;
 }
 
 /**

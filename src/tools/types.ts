@@ -15,6 +15,12 @@ export interface HttpExecutorConfig {
   /** Env var holding the per-tool HMAC secret for `X-Bridge-Signature`. */
   signing_secret_env?: string;
   headers?: Record<string, string>;
+  /**
+   * Set by the control plane only (the file's schema refuses it): the signing secret a rotation
+   * replaced, which signs beside the new one until `previous_signing_until_ms` (docs/decisions.md).
+   */
+  previous_signing_secret_env?: string;
+  previous_signing_until_ms?: number;
 }
 
 export interface ModuleExecutorConfig {
@@ -42,6 +48,11 @@ export interface ToolDefinition {
   timeout_ms: number;
   side_effect: SideEffect;
   executor: HttpExecutorConfig | ModuleExecutorConfig | McpExecutorInfo;
+  /**
+   * Set by the control plane only (the file's schema refuses it): the values of the agent's
+   * binding of this tool, given to the tool with each call (`context.settings`).
+   */
+  settings?: Record<string, unknown>;
 }
 
 export interface ToolCallContext {
@@ -72,6 +83,8 @@ export interface ToolObserver {
 
 /** What a module tool's handler receives as its second argument. */
 export interface ModuleToolContext extends ToolCallContext {
+  /** the binding's settings, when the tool comes from the control plane */
+  settings?: Record<string, unknown>;
   /** The engine's tool call id. */
   toolCallId: string;
   /** Fires when the budget runs out or the phone call ends: stop the work. */

@@ -63,6 +63,20 @@ describe('webhook signatures', () => {
     expect(verifyBridgeSignature({ header, rawBody: body, secret, nowSec: now })).toEqual({ ok: true });
   });
 
+  it('during a rotation signs with the new and the replaced secret in one header: a receiver on either verifies', () => {
+    const now = 1_700_000_000;
+    const old = 'whsec_replaced_9876543210';
+    const header = signBridgePayload(secret, body, now, [old]);
+    expect(header.match(/v1=/g)).toHaveLength(2);
+    expect(header.startsWith(signBridgePayload(secret, body, now))).toBe(true);
+    for (const s of [secret, old])
+      expect(verifyBridgeSignature({ header, rawBody: body, secret: s, nowSec: now })).toEqual({ ok: true });
+    expect(verifyBridgeSignature({ header, rawBody: body, secret: 'whsec_other', nowSec: now })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+  });
+
   it.each([
     [undefined, 'missing'],
     ['', 'missing'],
