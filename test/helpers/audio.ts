@@ -232,3 +232,48 @@ export function sinadDb(ref: Int16Array, got: Int16Array): number {
   }
   return err === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(sig / err);
 }
+
+/**
+ * SINAD (dB) of pcm[from, to) as a pure tone of `freq`: the least-squares fit of a sine, a
+ * cosine and a DC term is the signal, the residual is noise and distortion. A reference computed
+ * from the samples alone, so it needs no alignment with what was sent; G.711 caps it near 38 dB
+ * for a loud tone, silence or noise scores near 0.
+ */
+export function toneSinadDb(pcm: Int16Array, from: number, to: number, rate: number, freq: number): number {
+  // normal equations of [sin, cos, 1]
+  const w = (2 * Math.PI * freq) / rate;
+  const m = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const v = [0, 0, 0];
+  for (let i = from; i < to; i++) {
+    const b = [Math.sin(w * i), Math.cos(w * i), 1];
+    const y = pcm[i]!;
+    for (let r = 0; r < 3; r++) {
+      v[r]! += b[r]! * y;
+      for (let c = 0; c < 3; c++) m[3 * r + c]! += b[r]! * b[c]!;
+    }
+  }
+  const x = solve3(m, v);
+  let sig = 0;
+  let err = 0;
+  for (let i = from; i < to; i++) {
+    const fit = x[0]! * Math.sin(w * i) + x[1]! * Math.cos(w * i);
+    const e = pcm[i]! - fit - x[2]!;
+    sig += fit * fit;
+    err += e * e;
+  }
+  return err === 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(sig / err);
+}
+
+function solve3(m: number[], v: number[]): number[] {
+  const det = (a: number[]) =>
+    a[0]! * (a[4]! * a[8]! - a[5]! * a[7]!) -
+    a[1]! * (a[3]! * a[8]! - a[5]! * a[6]!) +
+    a[2]! * (a[3]! * a[7]! - a[4]! * a[6]!);
+  const d = det(m);
+  if (d === 0) return [0, 0, 0];
+  return [0, 1, 2].map((k) => {
+    const a = [...m];
+    for (let r = 0; r < 3; r++) a[3 * r + k] = v[r]!;
+    return det(a) / d;
+  });
+}

@@ -45,7 +45,7 @@ export interface EngineOptions {
   random?: Uniform;
   /** Default the scenario's, else 'standard'. */
   dialect?: EngineDialect;
-  /** Keep every audio byte sent in the session records (for tests; memory grows with the calls). */
+  /** Keep every audio byte sent and received in the session records (for tests; memory grows with the calls). */
   recordAudio?: boolean;
 }
 

@@ -20,6 +20,8 @@ export interface EngineSessionRecord {
   audioMsSent: number;
   /** With EngineOptions.recordAudio: the PCM16LE bytes of every audio message sent, in order. */
   audioSent?: Buffer[];
+  /** With EngineOptions.recordAudio: the PCM16 samples of every caller audio message received, in order. */
+  audioReceived?: Int16Array[];
   /** Control events sent (the first 2000). */
   eventsSent: Record<string, unknown>[];
   transcripts: { role: 'user' | 'assistant'; text: string }[];

@@ -123,6 +123,7 @@ export class EngineSession implements ScenarioHost {
         if (!this.configured) return this.violate('audio before configure');
         this.record.audioFramesReceived++;
         this.record.audioMsReceived += (msg.pcm.length * 1000) / this.s.inputRate;
+        if (this.s.recordAudio) (this.record.audioReceived ??= []).push(msg.pcm.slice());
         if (this.s.mode === 'loopback') return this.loopback(data, msg.pcm);
         this.vad.push(msg.pcm);
         return;
