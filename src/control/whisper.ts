@@ -44,7 +44,8 @@ export function fillWhisper(target: TransferTarget, src: WhisperSource): string 
   const parsed = parseWhisper(target.whisper ?? DEFAULT_WHISPER);
   if ('error' in parsed) return clean(target.whisper) ?? ''; // unreachable: the schema refused it
   const builtin: Record<string, string | undefined> = {
-    from_masked: src.from ? maskNumber(src.from) : undefined,
+    // Spoken, not shown: "ending in 4321" (maskNumber's bullets are no word for a synthesizer).
+    from_masked: src.from ? `ending in ${maskNumber(src.from).replace(/^•+/, '')}` : undefined,
     reason: clean(src.reason),
     destination: clean(src.destination),
     agent: src.agent,
