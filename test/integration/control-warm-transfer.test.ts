@@ -14,7 +14,8 @@ import {
   type Harness,
 } from '../helpers/control.js';
 import { scrapeMetrics } from '../helpers/metrics.js';
-import { parseTwiml } from '../../src/sim/twilio/index.js';
+import { ACCOUNT_SID, AUTH_TOKEN } from '../helpers/harness.js';
+import { signTwilioRequest } from '../../src/twilio/signature.js';
 
 /**
  * Warm transfers on Twilio, end to end through the simulator: the human's leg is a REST-created
@@ -176,6 +177,147 @@ describe('warm transfer on Twilio', () => {
     expect(caller.violations).toEqual([]);
     expect(humanResult.violations).toEqual([]);
   }, 60_000);
+
+  it.each([
+    ['refused (another key)', { answer: 'answer', ringMs: 300, script: [{ dtmf: '2' }] }, 'refused'],
+    ['not answered', { answer: 'no-answer', ringMs: 600 }, 'no_answer'],
+    ['busy', { answer: 'busy', ringMs: 300 }, 'busy'],
+  ] as const)(
+    'the human %s: the caller stays with the same agent session, which is told why and goes on',
+    async (_name, human, why) => {
+      const AFTER = 'Sorry, nobody could take your call.';
+      const h = stacks.track(
+        await startControlStack({
+          agent: warmAgent(),
+          steps: transferSteps([{ say: AFTER }]),
+          human: { ...human, script: [...(('script' in human ? human.script : []) as never[])] },
+        }),
+      );
+      const call = h.sim.placeCall({
+        to: AGENT_NUMBER,
+        from: CALLER_NUMBER,
+        maxDurationMs: 40_000,
+        caller: callerScript,
+      });
+      await waitFor(() => (h.engine.sessions[0]?.toolResults.length ?? 0) === 1, 30_000).catch((e) => {
+        dump(h);
+        throw e;
+      });
+      const toolResultAt = call.timeline.length;
+      // the agent speaks again, to the caller, on the same stream
+      await waitFor(() => call.timeline.slice(toolResultAt).some((e) => e.who === 'agent' && e.what === 'silent'), 15_000);
+      call.hangup();
+      const result = await call.done;
+      await waitFor(() => h.records.length === 1, 5000);
+
+      expect(h.engine.sessions).toHaveLength(1);
+      expect(h.engine.sessions[0]!.toolResults[0]!.output).toMatchObject({
+        error: expect.stringMatching(/^transfer_failed: /),
+        mode: 'warm',
+        human: why,
+      });
+      expect(result.streams).toHaveLength(1); // no restart: the caller never left the agent's stream
+      expect(result.timeline.some((e) => e.what.startsWith('joined conference'))).toBe(false);
+      // no REST request touched the caller's call: only the human's leg was created
+      expect(h.sim.restRequests.filter((r) => r.path === callPath(call.callSid))).toEqual([]);
+      expect(h.records[0]!.outcome).toBe('caller_hangup');
+      expect(h.records[0]!.transfer).toMatchObject({ mode: 'warm', result: why });
+      const metrics = await scrapeMetrics(h.bridgeUrl);
+      expect(metrics).toContain(`bridge_warm_transfers_total{target="front_desk",result="${why}"} 1`);
+      expect(result.violations).toEqual([]);
+    },
+    60_000,
+  );
+
+  it('the caller hangs up during the whisper: the human leg is ended too, never connected', async () => {
+    const h = stacks.track(
+      await startControlStack({
+        agent: warmAgent(),
+        steps: transferSteps(),
+        human: { answer: 'answer', ringMs: 300, script: [{ dtmf: '1' }] },
+      }),
+    );
+    const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 40_000, caller: callerScript });
+    const human = await humanLeg(h, call.callSid);
+    await waitFor(() => human.timeline.some((e) => e.what.startsWith('say "Caller')), 20_000);
+    call.hangup();
+    const [, humanResult] = await Promise.all([call.done, human.done]);
+    await waitFor(() => h.records.length === 1, 5000);
+
+    expect(humanResult.endedBy).toBe('rest-completed');
+    expect(humanResult.timeline.some((e) => e.what.startsWith('joined conference'))).toBe(false);
+    expect(h.sim.restRequests.some((r) => r.path === callPath(humanResult.callSid) && r.form.Status === 'completed')).toBe(
+      true,
+    );
+    expect(h.records[0]!.outcome).toBe('caller_hangup');
+    expect(h.records[0]!.transfer).toMatchObject({ mode: 'warm', result: 'caller_hangup' });
+  }, 60_000);
+
+  it('forged, misdirected and replayed human-leg callbacks are refused, counted, and change nothing', async () => {
+    const h = stacks.track(
+      await startControlStack({
+        agent: warmAgent(),
+        steps: transferSteps(),
+        // rings long enough for the forged requests below, then does not answer
+        human: { answer: 'no-answer', ringMs: 4000 },
+      }),
+    );
+    const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 40_000, caller: callerScript });
+    const human = await humanLeg(h, call.callSid);
+    const create = h.sim.restRequests.find((r) => r.path.endsWith('/Calls.json'))!;
+    const statusUrl = new URL(String(create.form.StatusCallback));
+    const nonce = statusUrl.searchParams.get('nonce')!;
+    const acceptUrl = `${h.bridgeUrl}/twilio/warm/accept?call=${call.callSid}&nonce=${nonce}`;
+    const otherSid = 'CA' + 'f'.repeat(32);
+    const params = (sid: string) => ({
+      AccountSid: ACCOUNT_SID,
+      CallSid: sid,
+      CallStatus: 'in-progress',
+      Direction: 'outbound-api',
+      From: CALLER_ID,
+      To: FRONT_DESK,
+      Digits: '1',
+    });
+    // the right URL from another call's CallSid (a request of another leg, moved here)
+    const wrong = await postSigned(acceptUrl, params(otherSid));
+    // the human's own CallSid with an earlier attempt's nonce
+    const stale = await postSigned(acceptUrl.replace(nonce, 'A'.repeat(22)), params(human.callSid));
+    // no signature at all
+    const unsigned = await fetch(acceptUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params(human.callSid)).toString(),
+    });
+    expect(wrong.twiml).toContain('<Hangup/>');
+    expect(wrong.twiml).not.toContain('Conference');
+    expect(stale.twiml).not.toContain('Conference');
+    expect(unsigned.status).toBe(403);
+
+    await waitFor(() => (h.engine.sessions[0]?.toolResults.length ?? 0) === 1, 30_000);
+    // the attempt is over: the real accept URL, replayed now, is refused as a replay
+    const replay = await postSigned(acceptUrl, params(human.callSid));
+    expect(replay.twiml).not.toContain('Conference');
+    expect(h.engine.sessions[0]!.toolResults[0]!.output).toMatchObject({ human: 'no_answer' });
+    // nothing of it moved the caller
+    expect(h.sim.restRequests.filter((r) => r.path === callPath(call.callSid))).toEqual([]);
+    const metrics = await scrapeMetrics(h.bridgeUrl);
+    for (const reason of ['wrong_call', 'stale_warm_callback', 'replayed'])
+      expect(metrics).toContain(`bridge_webhook_rejected_total{route="/twilio/warm/accept",reason="${reason}"} 1`);
+    call.hangup();
+    await call.done;
+  }, 60_000);
 });
 
-export { parseTwiml };
+/** A Twilio webhook, form-encoded and signed as Twilio signs it. */
+async function postSigned(url: string, params: Record<string, string>) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, url, params),
+    },
+    body: new URLSearchParams(params).toString(),
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: res.status, twiml: await res.text() };
+}
