@@ -110,7 +110,8 @@ export class CallRecordBuilder {
   /** Starts (without startedAtMs: updates) the call's transfer entry. */
   transfer(t: Partial<TransferRecord>): void {
     const whisper = t.whisper !== undefined ? { whisper: redactNumbers(t.whisper) } : {};
-    if (t.mode) this.transferInfo = { startedAtMs: this.sinceStart(), target: '', result: '', ...t, mode: t.mode, ...whisper };
+    if (t.mode)
+      this.transferInfo = { startedAtMs: this.sinceStart(), target: '', result: '', ...t, mode: t.mode, ...whisper };
     else if (this.transferInfo) this.transferInfo = { ...this.transferInfo, ...t, ...whisper };
   }
   engineClose(code: number): void {

@@ -32,7 +32,10 @@ export const transferTargetSchema = z
     /** warm: placeholders the whisper may use besides the built-in ones (transfer_to_human arguments, collect fields) */
     fields: z.array(z.string().regex(WHISPER_FIELD_RE, 'lower-case letters, digits and _ (max 40)')).max(32).optional(),
     /** warm: the key the human presses to take the call; without it, hearing the whisper is accepting */
-    accept_key: z.string().regex(/^[0-9*#]$/, 'one key: 0-9, * or #').optional(),
+    accept_key: z
+      .string()
+      .regex(/^[0-9*#]$/, 'one key: 0-9, * or #')
+      .optional(),
     /** warm: seconds the human's phone rings before the caller goes back to the agent (default: transfer.timeout_s) */
     ring_timeout_s: z.number().int().min(5).max(120).optional(),
   })

@@ -16,9 +16,7 @@ export interface WarmStart {
 
 export type WarmRun =
   /** the call ended meanwhile (the caller hung up): nothing is left to answer */
-  | 'ended'
-  | { ok: true; output: Record<string, unknown> }
-  | { ok: false; why: string; output: Record<string, unknown> };
+  'ended' | { ok: true; output: Record<string, unknown> } | { ok: false; why: string; output: Record<string, unknown> };
 
 /**
  * One warm transfer on a leg that can do them (leg.warm): the whisper is filled, the caller put

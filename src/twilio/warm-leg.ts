@@ -65,6 +65,8 @@ export class TwilioWarm implements WarmCapable {
   private attempt: Attempt | undefined;
   /** nonces of this call's finished attempts: a callback naming one is a replay */
   private readonly finished = new Set<string>();
+  /** the human's CallSid of the last accepted attempt (bridgeCaller may still need to end it) */
+  private acceptedHuman: string | undefined;
 
   constructor(
     private readonly call: LegCall,
@@ -153,9 +155,6 @@ export class TwilioWarm implements WarmCapable {
     this.endHuman(a);
     a.settle({ accepted: false, why: 'canceled', message: 'the caller hung up' });
   }
-
-  /** the human's CallSid of the last accepted attempt (bridgeCaller may still need to end it) */
-  private acceptedHuman: string | undefined;
 
   /**
    * The human's keys (or, without an accept key, the whisper's end): the TwiML their leg runs

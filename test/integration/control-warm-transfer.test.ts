@@ -72,7 +72,12 @@ const callerScript = [{ afterAgentSilenceMs: 300, say: CALLER_LINE }];
 async function humanLeg(h: Harness, callerSid: string): Promise<CallHandle> {
   await waitFor(() => [...h.sim.calls.keys()].some((k) => k !== callerSid), 15_000).catch((e) => {
     if (process.env.WARM_DEBUG) {
-      console.log(h.sim.calls.get(callerSid)!.timeline.map((t) => `${t.atMs} ${t.who} ${t.what}`).join('\n'));
+      console.log(
+        h.sim.calls
+          .get(callerSid)!
+          .timeline.map((t) => `${t.atMs} ${t.who} ${t.what}`)
+          .join('\n'),
+      );
       console.log(h.logs.lines.filter((l) => /warm|transfer|verb|REST|rest/i.test(l)).join('\n'));
     }
     throw e;
@@ -115,7 +120,12 @@ describe('warm transfer on Twilio', () => {
         human: { answer: 'answer', ringMs: 400, script: [{ dtmf: '1' }, { say: 'Hello, this is Bob from billing.' }] },
       }),
     );
-    const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 40_000, caller: callerScript });
+    const call = h.sim.placeCall({
+      to: AGENT_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 40_000,
+      caller: callerScript,
+    });
     const human = await humanLeg(h, call.callSid);
     await waitFor(
       () => Boolean(noteAt(call.timeline, 'conference warm-') && noteAt(human.timeline, 'conference warm-')),
@@ -205,7 +215,10 @@ describe('warm transfer on Twilio', () => {
       });
       const toolResultAt = call.timeline.length;
       // the agent speaks again, to the caller, on the same stream
-      await waitFor(() => call.timeline.slice(toolResultAt).some((e) => e.who === 'agent' && e.what === 'silent'), 15_000);
+      await waitFor(
+        () => call.timeline.slice(toolResultAt).some((e) => e.who === 'agent' && e.what === 'silent'),
+        15_000,
+      );
       call.hangup();
       const result = await call.done;
       await waitFor(() => h.records.length === 1, 5000);
@@ -237,7 +250,12 @@ describe('warm transfer on Twilio', () => {
         human: { answer: 'answer', ringMs: 300, script: [{ dtmf: '1' }] },
       }),
     );
-    const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 40_000, caller: callerScript });
+    const call = h.sim.placeCall({
+      to: AGENT_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 40_000,
+      caller: callerScript,
+    });
     const human = await humanLeg(h, call.callSid);
     await waitFor(() => human.timeline.some((e) => e.what.startsWith('say "Caller')), 20_000);
     call.hangup();
@@ -246,9 +264,9 @@ describe('warm transfer on Twilio', () => {
 
     expect(humanResult.endedBy).toBe('rest-completed');
     expect(humanResult.timeline.some((e) => e.what.startsWith('joined conference'))).toBe(false);
-    expect(h.sim.restRequests.some((r) => r.path === callPath(humanResult.callSid) && r.form.Status === 'completed')).toBe(
-      true,
-    );
+    expect(
+      h.sim.restRequests.some((r) => r.path === callPath(humanResult.callSid) && r.form.Status === 'completed'),
+    ).toBe(true);
     expect(h.records[0]!.outcome).toBe('caller_hangup');
     expect(h.records[0]!.transfer).toMatchObject({ mode: 'warm', result: 'caller_hangup' });
   }, 60_000);
@@ -262,7 +280,12 @@ describe('warm transfer on Twilio', () => {
         human: { answer: 'no-answer', ringMs: 4000 },
       }),
     );
-    const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 40_000, caller: callerScript });
+    const call = h.sim.placeCall({
+      to: AGENT_NUMBER,
+      from: CALLER_NUMBER,
+      maxDurationMs: 40_000,
+      caller: callerScript,
+    });
     const human = await humanLeg(h, call.callSid);
     const create = h.sim.restRequests.find((r) => r.path.endsWith('/Calls.json'))!;
     const statusUrl = new URL(String(create.form.StatusCallback));

@@ -298,7 +298,9 @@ export class SimCall implements SimCallPort {
   /** Something listens to the caller: a started stream, or a Gather for DTMF. */
   listening(dtmf: boolean): boolean {
     return (
-      Boolean(this.stream?.active) || (dtmf && this.gather !== undefined) || (!dtmf && this.conference?.started === true)
+      Boolean(this.stream?.active) ||
+      (dtmf && this.gather !== undefined) ||
+      (!dtmf && this.conference?.started === true)
     );
   }
 

@@ -22,7 +22,10 @@ export async function runConference(
   const conf = call.env.conferences.get(name);
   const a = noun.attrs;
   const member = call.conferenceMember;
-  conf.join(member, { startOnEnter: flag(a.startConferenceOnEnter, true), endOnExit: flag(a.endConferenceOnExit, false) });
+  conf.join(member, {
+    startOnEnter: flag(a.startConferenceOnEnter, true),
+    endOnExit: flag(a.endConferenceOnExit, false),
+  });
   call.joinConference(conf);
   call.note('twilio', `joined conference ${name}${conf.started ? ' (started)' : ' (waiting)'}`);
   const silentWait = a.waitUrl === '';
@@ -56,5 +59,7 @@ export async function runConference(
   if (signal.aborted || call.ended) return 'stop';
   call.lastDialCompleted = true;
   if (!verb.attrs.action) return undefined;
-  return (await call.web.fetch(verb.attrs.action, doc.url, { DialCallStatus: 'completed' }, verb.attrs.method)) ?? 'stop';
+  return (
+    (await call.web.fetch(verb.attrs.action, doc.url, { DialCallStatus: 'completed' }, verb.attrs.method)) ?? 'stop'
+  );
 }
