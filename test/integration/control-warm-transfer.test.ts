@@ -154,6 +154,11 @@ describe('warm transfer on Twilio', () => {
     const sayAt = noteAt(humanResult.timeline, `say "${EXPECTED_WHISPER}`)!;
     const gatherAt = noteAt(humanResult.timeline, 'gather (')!;
     expect(audibleFramesFrom(humanResult, sayAt.tickMs, gatherAt.tickMs)).toBeGreaterThan(25);
+    // Meanwhile the caller heard the agent's hold audio (no dead air), on its stream.
+    const callerInAt = noteAt(caller.timeline, 'joined conference')!.tickMs;
+    expect(audibleFramesFrom(caller, callerInAt - (gatherAt.tickMs - sayAt.tickMs), callerInAt - 40)).toBeGreaterThan(
+      25,
+    );
     // The caller was moved into the conference only after the accept (a REST update of its call).
     const move = h.sim.restRequests.find((r) => r.path === callPath(call.callSid))!;
     const conf = child(child(restTwiml(move), 'Dial'), 'Conference');
