@@ -83,6 +83,54 @@ export interface TelephonyLeg {
   mediaRestartMs(): number;
   /** A media stream attached: any expected restart is over. */
   mediaAttached(): void;
+  /** present when the leg can do warm transfers (WarmCapable) */
+  readonly warm?: WarmCapable;
+}
+
+/** A warm transfer, as the call core asks it of a leg (the leg knows how to whisper and bridge). */
+export interface WarmHandoff {
+  /** what the human hears, and the caller never does */
+  whisper: string;
+  /** the key the human presses to take the call; absent: hearing the whisper is accepting */
+  acceptKey?: string;
+  /** seconds the human's phone may ring */
+  ringTimeoutS: number;
+  /** sent with the dial (Twilio `<Parameter>`, SIP `X-Context-Id`) so a desktop can look the call up */
+  contextId: string;
+}
+
+/**
+ * How a warm transfer went. `accepted`: the human took the call and the leg is connecting the
+ * caller to them (the caller's media to the agent ends). Otherwise the caller is still with the
+ * agent: `why` says what the human did.
+ */
+export type WarmOutcome =
+  | { accepted: true; whisperedAtMs?: number }
+  | {
+      accepted: false;
+      why: 'refused' | 'no_answer' | 'busy' | 'failed' | 'timeout' | 'rest_error' | 'canceled';
+      message: string;
+    };
+
+/**
+ * A leg that can carry out a warm transfer (Twilio: a conference; SIP: a second leg and a bridge,
+ * not yet). The call core calls it only when `warmTransfer` is present; otherwise a warm target
+ * is dialled cold.
+ */
+export interface WarmCapable {
+  /**
+   * Dials the human, whispers to them, and resolves once they accepted (the leg has started
+   * moving the caller to them) or the attempt is over without them. Resolves, never throws;
+   * bounded by the leg's own timer.
+   */
+  warmTransfer(target: TransferTarget, handoff: WarmHandoff): Promise<WarmOutcome>;
+  /**
+   * After an accept: connects the caller to the human (Twilio: moves the caller into the
+   * conference, which ends its stream). A refusal here has ended the human's leg already.
+   */
+  bridgeCaller(): Promise<LegResult>;
+  /** The caller left (hung up) during the attempt: the human's leg is ended too. Idempotent. */
+  cancelWarm(): void;
 }
 
 /** What a leg is built from: the call, for control requests that name it. */

@@ -1,5 +1,5 @@
 import type { CallOutcome } from './outcome.js';
-import type { CallInfo } from './types.js';
+import type { CallInfo, TransferRecord } from './types.js';
 import { redactNumbers } from '../observability/redact.js';
 
 /** One structured line per finished call: what happened, without secrets or audio. */
@@ -34,6 +34,8 @@ export interface CallRecord {
   /** an operator acted on the call: what, and who asked ('console', 'admin_api'…) */
   operator?: { action: 'hangup' | 'transfer'; by: string; atMs: number };
   engineCloses: number[];
+  /** the call's last transfer attempt (a warm one that failed leaves the call with the agent) */
+  transfer?: TransferRecord;
   playback: {
     framesSent: number;
     framesPlayed: number;
@@ -59,6 +61,7 @@ export class CallRecordBuilder {
   private readonly verbs: CallRecord['verbs'] = [];
   private readonly closes: number[] = [];
   private operatorAction: CallRecord['operator'];
+  private transferInfo: TransferRecord | undefined;
 
   /** told of every verb as it is recorded (the console's timeline) */
   onVerb: ((verb: string, result: string) => void) | undefined;
@@ -100,6 +103,17 @@ export class CallRecordBuilder {
     this.operatorAction = { action, by, atMs: Date.now() - this.started };
     this.verb(`operator_${action}`, by);
   }
+  /** ms since the call started, on the record's clock */
+  sinceStart(): number {
+    return Date.now() - this.started;
+  }
+  /** Starts (without startedAtMs: updates) the call's transfer entry. */
+  transfer(t: Partial<TransferRecord>): void {
+    const whisper = t.whisper !== undefined ? { whisper: redactNumbers(t.whisper) } : {};
+    if (t.mode)
+      this.transferInfo = { startedAtMs: this.sinceStart(), target: '', result: '', ...t, mode: t.mode, ...whisper };
+    else if (this.transferInfo) this.transferInfo = { ...this.transferInfo, ...t, ...whisper };
+  }
   engineClose(code: number): void {
     if (this.closes.length < MAX_ITEMS) this.closes.push(code);
   }
@@ -136,6 +150,7 @@ export class CallRecordBuilder {
       verbs: this.verbs,
       ...(this.operatorAction ? { operator: this.operatorAction } : {}),
       engineCloses: this.closes,
+      ...(this.transferInfo ? { transfer: this.transferInfo } : {}),
       playback: {
         framesSent,
         framesPlayed,

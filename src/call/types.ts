@@ -9,6 +9,26 @@ import type { Metrics } from '../observability/metrics.js';
 import type { TelephonyLeg } from './leg.js';
 import type { CallOutcome } from './outcome.js';
 import type { Playback } from './playback.js';
+import type { Turn } from './memory.js';
+
+/** A transfer as the call record shows it. */
+export interface TransferRecord {
+  mode: 'cold' | 'warm';
+  /** the configured target's name */
+  target: string;
+  /** started, accepted, or why a warm transfer did not connect (refused, no_answer, caller_hangup…) */
+  result: string;
+  /** warm: the id the context webhook and the dial carry */
+  contextId?: string;
+  /** warm: what the human heard, digit runs masked as in the transcript */
+  whisper?: string;
+  /** ms after the call started */
+  startedAtMs: number;
+  /** warm: when the human accepted, ms after the call started */
+  acceptedAtMs?: number;
+  /** warm: from the agent's last word to the human accepting (or the attempt's end), ms */
+  callerWaitMs?: number;
+}
 
 export interface CallInfo {
   callSid: string;
@@ -32,6 +52,9 @@ export interface CallControlPort {
   readonly record: {
     verb(verb: string, result: string): void;
     operator(action: 'hangup' | 'transfer', by: string): void;
+    /** the call's transfer entry: a new one with `mode`, else an update of the current one */
+    transfer(t: Partial<TransferRecord>): void;
+    sinceStart(): number;
   };
   readonly playback: Pick<
     Playback,
@@ -43,6 +66,8 @@ export interface CallControlPort {
     readonly holdFor: (agentId: string) => Int16Array;
     readonly metrics: Metrics;
   };
+  /** what was said so far (a warm transfer's whisper quotes it) */
+  readonly memory: { all(): readonly Turn[] };
   readonly isEnded: boolean;
   readonly hasStream: boolean;
   /**

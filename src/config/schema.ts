@@ -4,6 +4,10 @@ import { mcpServerSchema } from '../tools/mcp/schema.js';
 import { configEnvNameProblem, envFields } from './secret-names.js';
 import { closest } from './suggest.js';
 import { sipConfigSchema } from './sip-schema.js';
+import { parseWhisper, unknownPlaceholders, WHISPER_BUILTINS, WHISPER_FIELD_RE } from './whisper-template.js';
+
+/** What a warm target without `whisper` says to the human. */
+export const DEFAULT_WHISPER = 'Transferred call from {from_masked} about {reason}.';
 
 /**
  * The configuration file: agents, number routing and non-secret behaviour. Secrets never live
@@ -20,9 +24,46 @@ export const transferTargetSchema = z
     name: z.string().min(1).max(64),
     kind: z.enum(['number', 'sip', 'client', 'queue']),
     value: z.string().min(1).max(256),
+    /** cold: the caller is dialled through; warm: the human hears a whisper first (docs/decisions.md) */
+    // optional rather than defaulted: a target built in code (SIP, tests) stays a cold one without naming it
+    mode: z.enum(['cold', 'warm']).optional(),
+    /** warm: what the human hears before the caller is connected; `{placeholders}`: whisper-template.ts */
+    whisper: z.string().min(1).max(1000).optional(),
+    /** warm: placeholders the whisper may use besides the built-in ones (transfer_to_human arguments, collect fields) */
+    fields: z.array(z.string().regex(WHISPER_FIELD_RE, 'lower-case letters, digits and _ (max 40)')).max(32).optional(),
+    /** warm: the key the human presses to take the call; without it, hearing the whisper is accepting */
+    accept_key: z
+      .string()
+      .regex(/^[0-9*#]$/, 'one key: 0-9, * or #')
+      .optional(),
+    /** warm: seconds the human's phone rings before the caller goes back to the agent (default: transfer.timeout_s) */
+    ring_timeout_s: z.number().int().min(5).max(120).optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
+    if (t.mode !== 'warm') {
+      for (const k of ['whisper', 'accept_key', 'ring_timeout_s', 'fields'] as const)
+        if (t[k] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [k], message: `only a warm target has ${k}; add mode: warm` });
+    } else {
+      if (t.kind === 'queue')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mode'],
+          message: 'a queue target cannot be warm (nobody to whisper to); use a number, sip or client target',
+        });
+      const parsed = parseWhisper(t.whisper ?? DEFAULT_WHISPER);
+      if ('error' in parsed) ctx.addIssue({ code: 'custom', path: ['whisper'], message: parsed.error });
+      else {
+        const unknown = unknownPlaceholders(parsed.pieces, t.fields ?? []);
+        if (unknown.length > 0)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['whisper'],
+            message: `unknown placeholder${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{${u}}`).join(', ')}: use one of ${WHISPER_BUILTINS.join(', ')}, or list the argument or collect field in this target's fields`,
+          });
+      }
+    }
     if (t.kind === 'number' && !/^\+[1-9]\d{6,14}$/.test(t.value)) {
       ctx.addIssue({ code: 'custom', path: ['value'], message: 'a number target must be E.164, like +15551234567' });
     }

@@ -5,6 +5,7 @@ import type { CallControlPort } from '../call/types.js';
 import type { CallOutcome, FallbackReason } from '../call/outcome.js';
 import { DigitCollector } from './collect.js';
 import { resolveTarget } from './targets.js';
+import { runWarmTransfer, type WarmStart } from './warm.js';
 
 type Verb = Extract<OmniEvent, { type: 'transfer_to_human' | 'send_dtmf' | 'play_hold' | 'collect' | 'end_call' }>;
 
@@ -21,6 +22,10 @@ export class CallControl {
   private outcome: CallOutcome | undefined;
   private collector: DigitCollector | undefined;
   private hold: HoldPlayer | undefined;
+  /** the last value collected per `collect` field (a warm transfer's whisper may name them) */
+  private readonly collected = new Map<string, string>();
+  /** a warm transfer is dialling or whispering to the human: a hang-up meanwhile ends their leg too */
+  private warmPending = false;
 
   constructor(private readonly s: CallControlPort) {}
 
@@ -81,6 +86,12 @@ export class CallControl {
   }
 
   dispose(): void {
+    if (this.warmPending) {
+      // The caller left during the whisper: the human must not be connected to nobody.
+      this.warmPending = false;
+      this.s.leg.warm?.cancelWarm();
+      this.s.record.transfer({ result: 'caller_hangup' });
+    }
     this.collector?.finish('call_ended');
     this.collector = undefined;
   }
@@ -119,7 +130,7 @@ export class CallControl {
     return this.guarded(ev.type, ev.callId, () => {
       switch (ev.type) {
         case 'transfer_to_human':
-          return this.transfer(ev.destination, ev.callId, ev.reason, true);
+          return this.transfer(ev.destination, ev.callId, ev.reason, true, undefined, ev.raw);
         case 'end_call':
           return this.hangup(ev.callId, true, 'agent_hangup');
         case 'send_dtmf':
@@ -158,6 +169,8 @@ export class CallControl {
     waitForWords: boolean,
     /** who asked, for an operator's transfer: the agent's words are then cut, not waited for */
     operator?: string,
+    /** the verb's arguments (a warm transfer's whisper may name them) */
+    args?: Readonly<Record<string, unknown>>,
   ): Promise<void> {
     const s = this.s;
     const metrics = s.deps.metrics;
@@ -192,8 +205,13 @@ export class CallControl {
         return this.done('transfer_to_human', 'aborted', callId, { error: 'transfer_aborted: the caller interrupted' });
       }
     }
+    if (picked.target.mode === 'warm' && s.leg.warm) {
+      const start: WarmStart = { target: picked.target, usedDefault: picked.usedDefault, callId, reason, destination };
+      return this.warm(start, operator, args);
+    }
     // Only from here is the stream's end our own doing (before, it is the caller hanging up).
     this.own('transfer', 'transferred');
+    s.record.transfer({ mode: 'cold', target: picked.target.name, result: 'started' });
     const res = await s.leg.transfer(picked.target);
     if (!res.ok) {
       // The stream stopped meanwhile: nothing left to continue on, so the call ends from here.
@@ -219,6 +237,46 @@ export class CallControl {
     // The engine session ends with the hand-off; a failed dial brings the caller back to a new
     // session that is given this conversation (see the dial-action route).
     s.end('transferred');
+  }
+
+  /**
+   * A warm transfer (control/warm.ts): the caller waits on hold with the agent while the human
+   * hears the whisper; accepted, the call leaves the agent; otherwise it stays with it and the
+   * agent is told why (its tool_result), as a refused SIP REFER does.
+   */
+  private async warm(start: WarmStart, operator: string | undefined, args?: Readonly<Record<string, unknown>>) {
+    const s = this.s;
+    // An operator's transfer silenced the agent: the caller still hears the hold audio, not dead air.
+    if (operator !== undefined) s.playback.unmute();
+    if (!this.hold) this.hold = new HoldPlayer(s.deps.holdFor(s.agent.id), 8000);
+    this.warmPending = true;
+    const out = await runWarmTransfer(s, start, {
+      collected: this.collected,
+      args,
+      hold: this.hold,
+      // From the accept on, the stream's end is the hand-off (own outcome 'transferred').
+      onAccepted: () => this.own('transfer', 'transferred'),
+      stillPending: () => this.warmPending,
+    });
+    this.warmPending = false;
+    if (out === 'ended') return; // the caller hung up meanwhile: dispose() ended the human's leg
+    if (out.ok) {
+      this.done('transfer_to_human', 'started', start.callId, out.output, {
+        target: start.target.name,
+        kind: start.target.kind,
+        mode: 'warm',
+        reason: start.reason,
+      });
+      s.end('transferred');
+      return;
+    }
+    // The human did not take the call: it goes on with the agent, which is told why.
+    this.own(undefined);
+    this.done('transfer_to_human', `warm_${out.why}`, start.callId, out.output, {
+      target: start.target.name,
+      mode: 'warm',
+    });
+    if (!s.hasStream && !s.isEnded) s.end('stream_closed');
   }
 
   private async hangup(callId: string | undefined, waitForWords: boolean, outcome: CallOutcome): Promise<void> {
@@ -282,6 +340,7 @@ export class CallControl {
     const finishOnKey = ev.finishOnKey === undefined ? '#' : ev.finishOnKey;
     this.s.log.info({ field: ev.field, numDigits, finishOnKey, timeoutMs }, 'collecting digits');
     this.collector = new DigitCollector({ field: ev.field, numDigits, finishOnKey, timeoutMs }, (r) => {
+      if (r.value && this.collected.size < 64) this.collected.set(r.field, r.value);
       // Digits are customer data: the log gets their count, the agent gets the value.
       this.done('collect', r.reason, ev.callId, r, { field: r.field, digits: r.value.length });
     });

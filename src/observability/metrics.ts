@@ -104,6 +104,20 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['result'],
       registers: r,
     }),
+    /** target: a configured target's name (config, never the engine's words); result: WarmOutcome's set */
+    warmTransfers: new Counter({
+      name: 'bridge_warm_transfers_total',
+      help: 'Warm transfers by target and result (accepted, refused, no_answer, busy, failed, timeout, caller_hangup…)',
+      labelNames: ['target', 'result'],
+      registers: r,
+    }),
+    warmWait: new Histogram({
+      name: 'bridge_warm_transfer_wait_seconds',
+      help: "Caller's wait in a warm transfer, from the agent's last word to the human accepting or the attempt's end",
+      labelNames: ['target', 'accepted'],
+      buckets: [1, 2.5, 5, 10, 15, 20, 30, 45, 60, 90],
+      registers: r,
+    }),
     verbs: new Counter({
       name: 'bridge_engine_verbs_total',
       help: 'Engine call-control verbs by verb and result',

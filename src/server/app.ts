@@ -27,6 +27,7 @@ import { registerIvrRoutes } from './ivr-routes.js';
 import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './media-route.js';
 import { CallRegistry } from './registry.js';
 import { registerVoiceRoutes } from './voice-routes.js';
+import { registerWarmRoutes } from './warm-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerFormOnly } from './form-only.js';
 import { clientErrorHandler, fastifyTimeouts, guardConnections } from './http-limits.js';
@@ -288,6 +289,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   registerHealthRoutes(app, ctx);
   registerVoiceRoutes(app, ctx);
   registerIvrRoutes(app, ctx);
+  registerWarmRoutes(app, ctx);
   registerMediaRoute(app, ctx);
   registerAdminRoutes(app, ctx);
   await registerConsole(app, ctx);

@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { TwilioRest } from './rest.js';
 import { mediaStreamUrl, streamParameters } from './stream-twiml.js';
 import { dialTwiml, enqueueTwiml, hangupTwiml, playDigitsThenStreamTwiml } from './twiml.js';
+import { TwilioWarm } from './warm-leg.js';
 
 /** A stream the bridge restarts itself (`<Play digits>`) is waited for this long. */
 const RESTART_WAIT_MS = 15_000;
@@ -34,12 +35,16 @@ export class TwilioLeg implements TelephonyLeg {
   private restartUntil = 0;
   /** the nonce of this call's last `<Dial action>` URL, parked with the call (dial-action.ts) */
   private dialNonce: string | undefined;
+  /** warm transfers: the human called with a whisper, then a conference (warm-leg.ts) */
+  readonly warm: TwilioWarm;
 
   constructor(
     private readonly call: LegCall,
     private readonly services: TwilioLegServices,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.warm = new TwilioWarm(call, services, log);
+  }
 
   get unavailable(): string | undefined {
     return this.services.rest ? undefined : 'Twilio REST credentials are not configured';

@@ -20,6 +20,8 @@ export interface CreateCallOptions {
   statusCallback?: string;
   statusCallbackEvent?: string[];
   machineDetection?: string;
+  /** seconds the callee's phone rings before no-answer (Twilio: 5..600, default 60) */
+  timeout?: number;
 }
 
 export interface TwilioRest {
@@ -28,6 +30,8 @@ export interface TwilioRest {
   /** `Status=completed`; a call Twilio no longer knows is reported as `{ ok: true, alreadyEnded: true }`. */
   hangup(callSid: string): Promise<RestResult>;
   createCall(opts: CreateCallOptions): Promise<RestResult & { callSid?: string }>;
+  /** `Status=canceled`: stops a call that is still queued or ringing (an answered one carries on). */
+  cancel(callSid: string): Promise<RestResult>;
 }
 
 export interface TwilioRestOptions {
@@ -141,6 +145,13 @@ export function createTwilioRest(opts: TwilioRestOptions): TwilioRest {
 
     updateCallUrl: (callSid, url, method = 'POST') => update(callSid, { url, method }, 'url'),
 
+    async cancel(callSid) {
+      const res = await update(callSid, { status: 'canceled' }, 'cancel');
+      // A call Twilio no longer knows, or one past ringing, is not ours to cancel any more.
+      if (!res.ok && (res.status === 404 || res.code === NOT_FOUND_CODE)) return { ok: true, alreadyEnded: true };
+      return res;
+    },
+
     async hangup(callSid) {
       const invalid = badSid(callSid);
       if (invalid) return invalid;
@@ -172,6 +183,7 @@ export function createTwilioRest(opts: TwilioRestOptions): TwilioRest {
         ...(c.statusCallback !== undefined ? { statusCallback: c.statusCallback } : {}),
         ...(c.statusCallbackEvent !== undefined ? { statusCallbackEvent: c.statusCallbackEvent } : {}),
         ...(c.machineDetection !== undefined ? { machineDetection: c.machineDetection } : {}),
+        ...(c.timeout !== undefined ? { timeout: c.timeout } : {}),
       };
       if (params.twiml === undefined && params.url === undefined)
         return { ok: false, message: 'twiml or url required' };

@@ -5,6 +5,7 @@
  * (the rule: scripts/check-cycles.ts).
  */
 import type { Logger } from '../../observability/logger.js';
+import type { ConferenceMember, ConferenceRoom, SimConference } from './conference.js';
 import type { CallClock } from './clock.js';
 import type { DigitCollector } from './digits.js';
 import type { UrlMapper } from './http.js';
@@ -29,6 +30,8 @@ export interface CallEnv {
   mapper: UrlMapper;
   logger: Logger;
   human: HumanBehaviour;
+  /** the simulator's conferences: calls naming the same one meet there */
+  conferences: ConferenceRoom;
 }
 
 export interface CallSetup {
@@ -43,6 +46,8 @@ export interface CallSetup {
   /** which status events to POST (default: all four) */
   statusEvents?: string[];
   extraParams?: Record<string, string>;
+  /** a REST-created call's `Timeout`: seconds it rings before no-answer */
+  ringTimeoutS?: number;
 }
 
 /** The call as its verbs, its caller script and its webhooks see it. */
@@ -75,4 +80,8 @@ export interface SimCallPort {
   onStreamEnded(stream: MediaStream): void;
   deliverDtmf(digit: string): void;
   listening(dtmf: boolean): boolean;
+  /** this call as a conference sees it */
+  readonly conferenceMember: ConferenceMember;
+  /** the conference the call is in now (undefined: it left) */
+  joinConference(c: SimConference | undefined): void;
 }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { CallClock } from './clock.js';
 import type { DigitCollector } from './digits.js';
+import type { ConferenceMember, SimConference } from './conference.js';
 import { MediaStream, newSid } from './media-stream.js';
 import { PcmRecorder, SampleQueue, peak } from './pcm.js';
 import type { CallEnv, CallSetup, Doc, SimCallPort } from './call-port.js';
@@ -37,6 +38,14 @@ export class SimCall implements SimCallPort {
   gather: DigitCollector | undefined;
   restUpdates = 0;
   lastDialCompleted = false;
+  /** a REST-created call is ringing until the callee answers; an inbound call is answered at its webhook */
+  answered = false;
+  /** the conference the call is in, if any */
+  conference: SimConference | undefined;
+  readonly conferenceMember: ConferenceMember = {
+    callSid: '',
+    hear: (frame) => this.verbAudio.push(frame),
+  };
   ended = false;
   endedBy: EndedBy | undefined;
   endedAtMs: number | undefined;
@@ -64,6 +73,7 @@ export class SimCall implements SimCallPort {
     readonly voiceUrl: string,
   ) {
     this.callSid = setup.callSid ?? newSid('CA');
+    (this.conferenceMember as { callSid: string }).callSid = this.callSid;
     this.clock = new CallClock(setup.realtime, () => this.tick());
     this.done = new Promise((r) => (this.resolveDone = r));
   }
@@ -119,10 +129,15 @@ export class SimCall implements SimCallPort {
     const doc = await this.web.fetch(this.voiceUrl, this.voiceUrl, this.web.params('ringing'));
     if (this.ended) return;
     if (!doc) return this.end('twiml-end');
+    this.answered = true;
     this.web.answeredAtMs = this.clock.now();
     this.web.status('answered', 'in-progress');
     this.startScript();
     this.runTwiml(doc);
+  }
+
+  joinConference(c: SimConference | undefined): void {
+    this.conference = c;
   }
 
   /**
@@ -139,12 +154,16 @@ export class SimCall implements SimCallPort {
     this.web.status('initiated', 'initiated');
     this.web.status('ringing', 'ringing');
     const human = this.env.human;
-    if (!(await this.clock.sleep(human.ringMs ?? 1000)) || this.ended) return;
+    const limitMs = (this.setup.ringTimeoutS ?? 60) * 1000;
+    // No answer rings for the call's Timeout (or ringMs, if shorter); any other outcome after ringMs.
+    const ringMs = human.answer === 'no-answer' ? Math.min(limitMs, human.ringMs ?? limitMs) : (human.ringMs ?? 1000);
+    if (!(await this.clock.sleep(ringMs)) || this.ended) return;
     if (human.answer !== 'answer') {
       this.note('human', human.answer);
       return this.end('not-answered', human.answer);
     }
     this.note('human', 'answered');
+    this.answered = true;
     this.web.answeredAtMs = this.clock.now();
     this.web.status('answered', 'in-progress');
     const doc =
@@ -278,11 +297,17 @@ export class SimCall implements SimCallPort {
 
   /** Something listens to the caller: a started stream, or a Gather for DTMF. */
   listening(dtmf: boolean): boolean {
-    return Boolean(this.stream?.active) || (dtmf && this.gather !== undefined);
+    return (
+      Boolean(this.stream?.active) ||
+      (dtmf && this.gather !== undefined) ||
+      (!dtmf && this.conference?.started === true)
+    );
   }
 
   private tick(): void {
     this.callerAudio.read(this.inFrame);
+    // In a started conference, what this call says is heard by the others (and by no stream).
+    this.conference?.speak(this.conferenceMember, this.inFrame);
     const stream = this.stream;
     if (stream?.active) {
       stream.sendAudio(this.inFrame);

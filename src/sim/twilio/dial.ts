@@ -4,6 +4,7 @@ import { holdMusic, ringback } from './sounds.js';
 import { type TwimlNode, parseTwiml } from './twiml-parser.js';
 import type { DialRecord } from './types.js';
 import { cachedSpeak, playToCaller } from './verb-audio.js';
+import { runConference } from './conference-verb.js';
 
 /**
  * `<Dial>` and `<Enqueue>` against a simulated human (SimulatorOptions.human): the human
@@ -43,6 +44,9 @@ export async function runDial(call: SimCallPort, verb: TwimlNode, doc: Doc, sign
   for (const c of verb.children) {
     if (!DIAL_NOUNS.includes(c.name)) call.violation(`12200 <${c.name}> is not allowed inside <Dial>`);
   }
+  // A conference is a meeting of the simulator's calls, not the simulated human.
+  const conference = verb.children.find((c) => c.name === 'Conference');
+  if (conference) return runConference(call, conference, verb, doc, signal);
   let timeoutS = a.timeout !== undefined ? Number(a.timeout) : 30;
   if (!Number.isFinite(timeoutS) || timeoutS < 5 || timeoutS > 600) {
     call.violation(`13214 <Dial timeout="${a.timeout}"> must be 5..600`);

@@ -1,6 +1,7 @@
 import { silentLogger } from '../../observability/logger.js';
 import { SimCall, type CallEnv } from './call.js';
 import { makeHandle } from './handle.js';
+import { ConferenceRoom } from './conference.js';
 import { UrlMapper } from './http.js';
 import { startRestServer, type RestBackend, type RestCallView, type RestOutcome } from './rest-server.js';
 import type { CallHandle, PlaceCallOptions, RecordedRestRequest, SimulatorOptions, TwilioSimulator } from './types.js';
@@ -32,6 +33,7 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
     mapper,
     logger: opts.logger ?? silentLogger(),
     human: opts.human ?? { answer: 'answer', talkMs: 2000 },
+    conferences: new ConferenceRoom(),
   };
   const live = new Map<string, SimCall>();
   const handles = new Map<string, CallHandle>();
@@ -76,7 +78,14 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
           return { status: 200, call: view(call) };
         }
         // `canceled` only affects queued or ringing calls: an answered call carries on.
-        if (status === 'canceled') return { status: 200, call: view(call) };
+        if (status === 'canceled') {
+          if (!call.answered) {
+            call.restUpdates++;
+            call.note('twilio', 'REST update: Status=canceled while ringing');
+            call.end('not-answered', 'canceled');
+          }
+          return { status: 200, call: view(call) };
+        }
         return { status: 400, code: 21218, message: `Invalid Status "${status.slice(0, 20)}"` };
       }
       if (twiml !== undefined) {
@@ -113,6 +122,10 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
         return { status: 400, code: 21205, message: 'Url or Twiml is required' };
       if (twiml !== undefined && twiml.length > MAX_TWIML_CHARS)
         return { status: 400, code: 21220, message: 'Twiml too long' };
+      const rawTimeout = first(form.Timeout);
+      const timeoutS = rawTimeout === undefined ? undefined : Number(rawTimeout);
+      if (timeoutS !== undefined && !(Number.isInteger(timeoutS) && timeoutS >= 1 && timeoutS <= 600))
+        return { status: 400, code: 21216, message: 'Timeout must be an integer from 1 to 600' };
       const statusCallback = first(form.StatusCallback);
       const events = form.StatusCallbackEvent;
       const call = new SimCall(
@@ -127,6 +140,9 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
           // Without StatusCallbackEvent Twilio sends only `completed`.
           statusEvents: events === undefined ? ['completed'] : Array.isArray(events) ? events : [events],
           ...(form.MachineDetection !== undefined ? { extraParams: { AnsweredBy: 'human' } } : {}),
+          ...(timeoutS !== undefined ? { ringTimeoutS: timeoutS } : {}),
+          // What the callee does once answered (press keys, speak), if the human has a script.
+          ...(env.human.script ? { caller: env.human.script } : {}),
         },
         url ?? mapper.publicBase + '/',
       );

@@ -127,6 +127,12 @@ export interface HumanBehaviour {
   talkMs?: number;
   /** ringing before the outcome (default 1000; no-answer rings for the Dial timeout) */
   ringMs?: number;
+  /**
+   * What a REST-created callee does once answered, as a caller script (keys wait for a
+   * `<Gather>`, words for a stream or a started conference): e.g. a warm transfer's human
+   * pressing the accept key, then talking to the caller.
+   */
+  script?: CallerScript;
 }
 
 export interface SimulatorOptions {

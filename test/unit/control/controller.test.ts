@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { PlayedResult } from '../../../src/call/playback.js';
 import type { CallOutcome } from '../../../src/call/outcome.js';
-import type { CallControlPort } from '../../../src/call/types.js';
+import type { CallControlPort, TransferRecord } from '../../../src/call/types.js';
 import { CallControl } from '../../../src/control/controller.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { MemoryLeg } from '../../helpers/memory-leg.js';
@@ -18,6 +18,7 @@ function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
   const replies: { callId: string | undefined; name: string; output: unknown }[] = [];
   const verbs: string[] = [];
   const ended: CallOutcome[] = [];
+  const transfers: Partial<TransferRecord>[] = [];
   const playback = {
     holding: false,
     silenced: 0,
@@ -38,6 +39,8 @@ function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
     record: {
       verb: (v, r) => verbs.push(`${v}:${r}`),
       operator: (a, by) => verbs.push(`operator_${a}:${by}`),
+      transfer: (t) => transfers.push(t),
+      sinceStart: () => 0,
     },
     playback,
     leg,
@@ -46,11 +49,12 @@ function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
       return ended.length > 0;
     },
     hasStream: true,
+    memory: { all: () => [] },
     verbOwns: () => undefined,
     reply: (callId, name, output) => replies.push({ callId, name, output }),
     end: (o) => ended.push(o),
   };
-  return { control: new CallControl(port), leg, replies, verbs, ended, playback };
+  return { control: new CallControl(port), leg, replies, verbs, ended, playback, transfers };
 }
 
 beforeEach(() => {

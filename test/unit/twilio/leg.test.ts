@@ -20,6 +20,7 @@ function recordingRest(answers: RestResult[] = []) {
     updateCallUrl: () => (calls.push({ op: 'url' }), next()),
     hangup: () => (calls.push({ op: 'hangup' }), next()),
     createCall: async () => ({ ok: false, message: 'not here' }),
+    cancel: () => (calls.push({ op: 'cancel' }), next()),
   };
   return { rest, calls };
 }
