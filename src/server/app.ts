@@ -129,6 +129,8 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   // and its tools are looked up by that object, so a call keeps the tools it started with.
   const setOptions = { env: process.env, allowHosts: settings.tool_allow_hosts, logger };
   let current = await loadAgentSet(config.file, { ...setOptions, baseDir: config.baseDir });
+  // Per-agent metric labels come from the configuration in force, never from a request.
+  metrics.callLabels.use(() => current.file);
   // MCP servers are opened and listed in the background: neither start-up nor a call waits for them.
   const mcp = McpManager.create(config.file.agents, { ...setOptions, metrics: createMcpMetrics(metrics.registry) });
   const toolsByAgent = new WeakMap<AgentConfig, ToolRegistry>(current.tools);
