@@ -11,6 +11,7 @@ import { dialParams, statusParams, voiceParams } from './webhook-params.js';
 import { checkDialAction } from './dial-action.js';
 import { answerOnce, idempotencyTokenOf, refuseEnded } from './call-memory.js';
 import { NO_AGENT } from '../observability/call-labels.js';
+import { retryElsewhere } from './drain-retry.js';
 
 export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): void {
   const guard = twilioWebhookGuard(ctx);
@@ -19,6 +20,8 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
   app.post('/twilio/voice', { preHandler: guard }, async (req, reply) => {
     const p = parseForm(ctx, req, reply, voiceParams);
     if (!p) return reply;
+    // A draining fleet member: 503 before anything is claimed, the balancer retries elsewhere.
+    if (retryElsewhere(ctx, reply, '/twilio/voice')) return reply;
     const log = ctx.logger.child({ callSid: p.CallSid });
     const busy = async (): Promise<string | undefined> => {
       if (!ctx.draining && (await ctx.admit(p.CallSid))) return undefined;
@@ -57,6 +60,7 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
   app.post('/twilio/outbound', { preHandler: guard }, async (req, reply) => {
     const p = parseForm(ctx, req, reply, voiceParams);
     if (!p) return reply;
+    if (retryElsewhere(ctx, reply, '/twilio/outbound')) return reply;
     const q = req.query as Record<string, string | undefined>;
     const agent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.From);
     const twiml = await answerOnce(ctx, 'outbound', p.CallSid, idempotencyTokenOf(req.headers), async () => {
