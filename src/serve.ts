@@ -3,6 +3,7 @@ import { connect, createServer } from 'node:net';
 import { parseOrExit } from './cli-args.js';
 import { SERVE } from './cli-commands.js';
 import { collectSecrets, ConfigError, loadConfig, type LoadedConfig } from './config/loader.js';
+import { fileSecrets } from './config/file-secrets.js';
 import { createLogger, secretScrubber, type Logger } from './observability/logger.js';
 import { buildBridge, type Bridge } from './server/app.js';
 import type { CallRecord } from './call/record.js';
@@ -194,6 +195,8 @@ export async function serveMain(argv: readonly string[] = []): Promise<number> {
   let config: LoadedConfig;
   let drainMs: number;
   try {
+    // NAME_FILE → NAME (Docker/Kubernetes secrets), before anything reads the environment
+    Object.assign(process.env, fileSecrets(process.env));
     config = loadConfig();
     drainMs = drainTimeoutMs(process.env.DRAIN_TIMEOUT_MS);
   } catch (err) {

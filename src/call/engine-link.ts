@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { OmniClient, type OmniClientEvents, type OmniClientOptions } from '../omni/client.js';
-import { classifyClose } from '../omni/close-policy.js';
+import { classifyClose, closeCodeLabel } from '../omni/close-policy.js';
 import type { ConfigurePayload, OmniEvent } from '../omni/events.js';
 import {
   afterHello,
@@ -16,6 +16,7 @@ import {
 } from './reconnect.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { NO_CALL_LABELS, type CallLabels } from '../observability/call-labels.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
 import type { HoldMeter } from '../net/write-coalescer.js';
 
@@ -57,6 +58,8 @@ export interface EngineLinkOptions {
   sockets?: SocketTuning;
   logger: Logger;
   metrics?: Metrics;
+  /** the call's agent and route labels for its per-agent metrics (reconnects) */
+  labels?: CallLabels;
   /** makes each engine session's client (default: an OmniClient on a socket) */
   client?: (opts: OmniClientOptions) => EngineClient;
 }
@@ -134,6 +137,11 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
       maxReconnects: opts.maxReconnects ?? d.maxReconnects,
       windowMs: opts.reconnectWindowMs ?? d.windowMs,
     };
+  }
+
+  /** the call's agent and route, or the fixed values of a link without a call (tests, tools) */
+  private get reconnectLabels(): CallLabels {
+    return this.opts.labels ?? NO_CALL_LABELS;
   }
 
   get outputRate(): number {
@@ -307,7 +315,7 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
     this.clearHelloTimer();
     this.alive = true;
     this.aliveSince = performance.now();
-    if (this.history.attempt > 0) this.opts.metrics?.engineReconnects.inc({ result: 'ok' });
+    if (this.history.attempt > 0) this.opts.metrics?.engineReconnects.inc({ ...this.reconnectLabels, result: 'ok' });
     // The per-outage budget starts again; the sliding window does not.
     this.history = afterHello(this.history);
     this.emit('ready');
@@ -318,7 +326,7 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
     const { metrics } = this.opts;
     this.clearHelloTimer();
     this.stats.closeCodes.push(code);
-    metrics?.engineCloses.inc({ code: String(code) });
+    metrics?.engineCloses.inc({ code: closeCodeLabel(code) });
     if (classifyClose(code) === 'normal') {
       this.finish();
       this.emit('ended', code);
@@ -348,7 +356,7 @@ export class EngineLink extends EventEmitter<EngineLinkEvents> {
     const { windowMs, maxReconnects } = this.policy;
     const inWindow = decision.history.reconnects.length;
     if (decision.kind === 'give_up') {
-      if (decision.afterRetrying) metrics?.engineReconnects.inc({ result: 'gave_up' });
+      if (decision.afterRetrying) metrics?.engineReconnects.inc({ ...this.reconnectLabels, result: 'gave_up' });
       const lostCause: LostCause = decision.cause;
       if (lostCause === 'flapping') {
         logger.error(

@@ -3,6 +3,9 @@ import type { ConfigurePayload, OmniEvent } from '../omni/events.js';
 import type { Logger } from '../observability/logger.js';
 import type { CounterChild, HistogramChild } from '../observability/fast-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
+import { callMeters, type CallMeters } from '../observability/call-meters.js';
+import type { CallLabels } from '../observability/call-labels.js';
+import { toolLabel } from '../tools/metrics.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
 import type { ToolSet } from '../tools/registry.js';
 import type { CallFeed, CallFeedHub, CallState } from '../observability/call-events.js';
@@ -107,6 +110,8 @@ export class CallSession implements CallControlPort, LegListener {
   private streamCount = 0;
   private lastStatusSeq = -1;
   private readonly unknownEvents = new Set<string>();
+  /** the call's per-agent metrics, bound to its agent and route once (src/observability/call-labels.ts) */
+  private readonly perAgent: CallMeters;
   /** the per-frame metrics, bound to their label once per call */
   private readonly meter: {
     /** frames from and to the leg (labels from_twilio / to_twilio, as dashboards know them) */
@@ -136,6 +141,10 @@ export class CallSession implements CallControlPort, LegListener {
       refused: (from, to) => this.log.error({ from, to }, 'call phase: move refused (not in the table)'),
     });
     for (const t of resume?.turns ?? []) this.memory.add(t.role, t.text, t.atMs);
+    this.perAgent = callMeters(
+      deps.metrics,
+      deps.metrics.callLabels.of({ agentId: info.agent.id, to: info.to, trunk: info.trunk }),
+    );
     const { frames, addedLatency } = deps.metrics;
     this.meter = {
       fromCaller: frames.labels('from_twilio'),
@@ -159,11 +168,11 @@ export class CallSession implements CallControlPort, LegListener {
         firstFrame: (delayMs, v2vMs) => {
           deps.metrics.replyFirstFrame.observe(delayMs / 1000);
           this.feed?.latency(delayMs, v2vMs);
-          if (v2vMs !== undefined && v2vMs >= 0) deps.metrics.voiceToVoice.observe(v2vMs / 1000);
+          if (v2vMs !== undefined && v2vMs >= 0) this.perAgent.voiceToVoice.observe(v2vMs / 1000);
         },
         underrun: (silenceMs) => {
-          deps.metrics.playoutUnderruns.inc();
-          deps.metrics.playoutUnderrunSeconds.inc(silenceMs / 1000);
+          this.perAgent.underruns.inc();
+          this.perAgent.underrunSeconds.inc(silenceMs / 1000);
           this.log.debug({ silenceMs: Math.round(silenceMs) }, 'playout underrun: the engine fell behind real time');
         },
       },
@@ -187,6 +196,11 @@ export class CallSession implements CallControlPort, LegListener {
 
   get callSid(): string {
     return this.info.callSid;
+  }
+
+  /** The call's `agent` and `route` metric labels: configured names only, resolved when it started. */
+  get labels(): CallLabels {
+    return this.perAgent.labels;
   }
 
   get agent(): AgentConfig {
@@ -251,6 +265,7 @@ export class CallSession implements CallControlPort, LegListener {
       onAudio: (pcm, rate) => this.onAgentAudio(pcm, rate),
       logger: this.log,
       metrics: this.deps.metrics,
+      labels: this.perAgent.labels,
     });
     link.on('event', (ev: OmniEvent) => this.onEngineEvent(ev));
     link.on('reconnecting', () => {
@@ -285,7 +300,7 @@ export class CallSession implements CallControlPort, LegListener {
       logger: this.log,
       observer: {
         onToolFinished: (e) => {
-          this.deps.metrics.tools.onToolFinished(e);
+          this.deps.metrics.tools.onToolFinished({ ...e, tool: toolLabel(agent, e) }, this.perAgent.labels);
           this.record.toolFinished(e.tool, e.outcome, e.durationMs, e.executor, e.server, e);
           this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs);
         },

@@ -6,6 +6,7 @@
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { CallLabels } from '../observability/call-labels.js';
 import type { TelephonyLeg } from './leg.js';
 import type { CallOutcome } from './outcome.js';
 import type { Playback } from './playback.js';
@@ -38,6 +39,8 @@ export interface CallInfo {
   direction?: string;
   /** how the call reached the bridge; unset: Twilio Media Streams (the records of which say nothing) */
   transport?: 'twilio' | 'sip';
+  /** the configured SIP trunk the call came from (its `route` metric label when the number has no name) */
+  trunk?: string;
 }
 
 /**
@@ -47,6 +50,8 @@ export interface CallInfo {
 export interface CallControlPort {
   readonly callSid: string;
   readonly agent: AgentConfig;
+  /** the call's metric labels (agent, route): configured names only */
+  readonly labels: CallLabels;
   readonly info: Pick<CallInfo, 'from' | 'to'>;
   readonly log: Logger;
   readonly record: {

@@ -189,6 +189,11 @@ export const ivrSchema = z
 
 export const numberRouteSchema = z
   .object({
+    /** the route's name in metrics (`route` label) and dashboards: the number itself never is a label */
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/, 'letters, digits, _ and - (max 64), starting with a letter or digit')
+      .optional(),
     agent: z.string().optional(),
     ivr: ivrSchema.optional(),
   })

@@ -178,7 +178,7 @@ export class CallControl {
       return this.done('transfer_to_human', 'busy', callId, { error: `call is already ending (${this.owner})` });
     const picked = resolveTarget(s.agent, destination);
     if (!picked) {
-      metrics.transfers.inc({ result: 'no_target' });
+      metrics.transfers.inc({ ...s.labels, result: 'no_target' });
       return this.done(
         'transfer_to_human',
         'no_target',
@@ -189,7 +189,7 @@ export class CallControl {
     }
     // The result labels keep their first names (no_rest, rest_error): dashboards count them.
     if (s.leg.unavailable) {
-      metrics.transfers.inc({ result: 'no_rest' });
+      metrics.transfers.inc({ ...s.labels, result: 'no_rest' });
       return this.done('transfer_to_human', 'no_rest', callId, { error: `transfer_failed: ${s.leg.unavailable}` });
     }
     this.own('transfer');
@@ -201,7 +201,7 @@ export class CallControl {
       const played = await s.playback.whenPlayed(s.agent.transfer.max_wait_for_playback_ms);
       if (played === 'interrupted' || played === 'closed') {
         this.own(undefined);
-        metrics.transfers.inc({ result: 'aborted' });
+        metrics.transfers.inc({ ...s.labels, result: 'aborted' });
         return this.done('transfer_to_human', 'aborted', callId, { error: 'transfer_aborted: the caller interrupted' });
       }
     }
@@ -218,7 +218,7 @@ export class CallControl {
       const goesOn = s.hasStream;
       if (goesOn) this.own(undefined);
       if (operator !== undefined) s.playback.unmute(); // the call goes on with the agent
-      metrics.transfers.inc({ result: 'rest_error' });
+      metrics.transfers.inc({ ...s.labels, result: 'rest_error' });
       this.done('transfer_to_human', 'rest_error', callId, {
         error: `transfer_failed: ${res.message}`.slice(0, 200),
         ...(res.detail ?? {}),
@@ -226,7 +226,7 @@ export class CallControl {
       if (!goesOn) s.end('stream_closed');
       return;
     }
-    metrics.transfers.inc({ result: 'started' });
+    metrics.transfers.inc({ ...s.labels, result: 'started' });
     this.done(
       'transfer_to_human',
       'started',

@@ -1,6 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createToolMetrics } from '../tools/metrics.js';
+import { CallLabeller } from './call-labels.js';
 import { FastCounter, FastHistogram } from './fast-metrics.js';
+
+/** The labels of the per-agent metrics (src/observability/call-labels.ts): values from the configuration only. */
+const PER_AGENT = ['agent', 'route'] as const;
 
 /**
  * The bridge's Prometheus metrics. Each server instance owns its registry (never the global
@@ -21,11 +25,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   return {
     heldConnections,
     registry,
+    /** resolves a call's `agent` and `route` labels against the configuration (the bridge binds it at start) */
+    callLabels: new CallLabeller(),
     activeCalls: new Gauge({ name: 'bridge_active_calls', help: 'Calls with a live session', registers: r }),
     calls: new Counter({
       name: 'bridge_calls_total',
-      help: 'Finished calls by outcome',
-      labelNames: ['outcome'],
+      help: 'Finished (or refused) calls by agent, route and outcome',
+      labelNames: [...PER_AGENT, 'outcome'],
       registers: r,
     }),
     /** per frame: FastCounter (same export as prom-client's Counter, no per-call label hashing) */
@@ -100,8 +106,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     transfers: new Counter({
       name: 'bridge_transfers_total',
-      help: 'Transfers by result',
-      labelNames: ['result'],
+      help: 'Transfers by agent, route and result',
+      labelNames: [...PER_AGENT, 'result'],
       registers: r,
     }),
     /** target: a configured target's name (config, never the engine's words); result: WarmOutcome's set */
@@ -140,8 +146,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     engineReconnects: new Counter({
       name: 'bridge_engine_reconnects_total',
-      help: 'Engine reconnect attempts by result',
-      labelNames: ['result'],
+      help: 'Engine reconnect attempts by agent, route and result',
+      labelNames: [...PER_AGENT, 'result'],
       registers: r,
     }),
     engineFlaps: new Counter({
@@ -180,18 +186,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     voiceToVoice: new Histogram({
       name: 'bridge_voice_to_voice_seconds',
-      help: "Caller's end of speech (as the engine reports it) to the reply's first audio played",
+      help: "Caller's end of speech (as the engine reports it) to the reply's first audio played, by agent and route",
+      labelNames: [...PER_AGENT],
       buckets: [0.2, 0.4, 0.6, 0.8, 1, 1.5, 2, 3, 5, 10],
       registers: r,
     }),
     playoutUnderruns: new Counter({
       name: 'bridge_playout_underruns_total',
-      help: "Times the caller's playout ran dry inside a reply (the engine fell behind real time)",
+      help: "Times the caller's playout ran dry inside a reply (the engine fell behind real time), by agent and route",
+      labelNames: [...PER_AGENT],
       registers: r,
     }),
     playoutUnderrunSeconds: new Counter({
       name: 'bridge_playout_underrun_seconds_total',
-      help: 'Silence the caller heard inside replies because the playout ran dry',
+      help: 'Silence the caller heard inside replies because the playout ran dry, by agent and route',
+      labelNames: [...PER_AGENT],
       registers: r,
     }),
     engineUnknownEvents: new Counter({

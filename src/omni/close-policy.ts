@@ -15,3 +15,16 @@ export function classifyClose(code: number): CloseClass {
   if (FATAL.has(code)) return 'fatal';
   return 'retryable';
 }
+
+/** Close codes a metric names as themselves: the protocol's (§8) and the standard ones of RFC 6455 §7.4.1. */
+const LABELLED_CODES = new Set([
+  1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 4401, 4403, 4429,
+]);
+
+/**
+ * The `code` label of an engine close: any other code (the engine may send 3000–4999 of its own
+ * choosing) is `other`, so an engine cannot grow the number of series.
+ */
+export function closeCodeLabel(code: number): string {
+  return LABELLED_CODES.has(code) ? String(code) : 'other';
+}

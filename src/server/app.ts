@@ -137,6 +137,8 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     env: { ...process.env, ...startCall?.env },
     baseDir: config.baseDir,
   });
+  // Per-agent metric labels come from the configuration in force, never from a request.
+  metrics.callLabels.use(() => current.file);
   // MCP servers are opened and listed in the background: neither start-up nor a call waits for them.
   const mcp = McpManager.create(config.file.agents, { ...setOptions, metrics: createMcpMetrics(metrics.registry) });
   const toolsByAgent = new WeakMap<AgentConfig, ToolRegistry>(current.tools);

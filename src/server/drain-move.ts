@@ -45,12 +45,12 @@ export async function moveCalls(ctx: BridgeContext): Promise<CallSession[]> {
           { callSid: s.callSid, status: res.status, code: res.code },
           'drain: moving the call failed (REST update refused); it stays here',
         );
-        metrics.transfers.inc({ result: 'move_failed' });
+        metrics.transfers.inc({ ...s.labels, result: 'move_failed' });
         return s;
       }
       // Twilio has replaced the call's TwiML: this stream is over, the next one goes elsewhere.
       logger.info({ callSid: s.callSid }, 'drain: call moved to another replica');
-      metrics.transfers.inc({ result: 'moved' });
+      metrics.transfers.inc({ ...s.labels, result: 'moved' });
       s.end('moved');
       return undefined;
     }),

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { retryElsewhere } from './drain-retry.js';
 import type { IvrConfig, IvrOption } from '../config/schema.js';
 import { agentStreamTwiml } from '../twilio/stream-twiml.js';
 import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../twilio/twiml.js';
@@ -35,6 +36,7 @@ export function registerIvrRoutes(app: FastifyInstance, ctx: BridgeContext): voi
   app.post('/twilio/ivr', { preHandler: twilioWebhookGuard(ctx) }, async (req, reply) => {
     const p = parseForm(ctx, req, reply, ivrParams);
     if (!p) return reply;
+    if (retryElsewhere(ctx, reply, '/twilio/ivr')) return reply;
     const ended = await refuseEnded(ctx, 'ivr', p.CallSid);
     if (ended) return xml(reply, ended);
     const q = req.query as Record<string, string | undefined>;

@@ -99,7 +99,7 @@ export class CallRegistry {
   private onSessionEnded(s: CallSession, record: CallRecord): void {
     if (this.calls.get(s.callSid) === s) this.calls.delete(s.callSid);
     this.deps.metrics.activeCalls.set(this.calls.size);
-    this.deps.metrics.calls.inc({ outcome: record.outcome });
+    this.deps.metrics.calls.inc({ ...s.labels, outcome: record.outcome });
     // Only if this replica still owns the entry: a moved call's new owner keeps its own.
     void this.store.release(s.callSid, this.store.replicaId);
     if (record.outcome === 'transferred') {
@@ -213,7 +213,7 @@ export class CallRegistry {
     }
     // Refused here: a moved call's context goes back for whichever replica takes the call next.
     if (moved) void this.store.park(moved, 60_000);
-    return this.refuseBusy(view, callSid);
+    return this.refuseBusy(view, callSid, claims);
   }
 
   /** A moved call's context, for its restart stream; a parked transfer is its dial-action's, never a stream's. */
@@ -242,7 +242,7 @@ export class CallRegistry {
       s.attachStream(handle);
       return { session: s };
     }
-    if (view.draining || view.atCapacity()) return this.refuseBusy(view, callSid);
+    if (view.draining || view.atCapacity()) return this.refuseBusy(view, callSid, claims);
     return { session: this.startWithStream(view, callSid, claims, handle) };
   }
 
@@ -265,13 +265,15 @@ export class CallRegistry {
    * A call that reached us without its webhook (another replica answered it, or it was moved
    * here) while draining or full: like a new call at capacity, it hears the busy message.
    */
-  private refuseBusy(view: RoutingView, callSid: string): AttachResult {
+  private refuseBusy(view: RoutingView, callSid: string, claims: StreamClaims): AttachResult {
     const { logger, metrics, rest, settings } = this.deps;
     logger.warn(
       { callSid, draining: view.draining },
       'media stream refused: draining or at capacity; the caller gets the busy message',
     );
-    metrics.calls.inc({ outcome: view.draining ? 'refused_draining' : 'refused_capacity' });
+    const agent = view.agent(claims.agent) ?? view.agentForNumber(claims.to);
+    const labels = metrics.callLabels.of({ agentId: agent.id, to: claims.to });
+    metrics.calls.inc({ ...labels, outcome: view.draining ? 'refused_draining' : 'refused_capacity' });
     const refused = view.draining ? 'draining' : 'at_capacity';
     if (!rest) return { refused };
     const busy = rest.updateCallTwiml(callSid, hangupTwiml(settings.busy_message)).then((res) => {

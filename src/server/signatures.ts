@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { retryElsewhere } from './drain-retry.js';
 import { verifyMediaUpgrade, verifyWebhook } from '../twilio/signature.js';
 import type { BridgeContext } from './context.js';
 import { RefusalLimiter } from './ip-limiter.js';
@@ -78,5 +79,8 @@ export function twilioUpgradeGuard(ctx: BridgeContext) {
       );
     }
     ctx.connections?.promote(req.raw.socket);
+    // A draining fleet member takes no new stream: 503 at the upgrade, and the balancer retries it
+    // elsewhere (a stream refused after its `start` would get the busy message). drain-retry.ts.
+    if (retryElsewhere(ctx, reply, '/twilio/media')) return reply;
   };
 }

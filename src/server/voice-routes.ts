@@ -10,6 +10,8 @@ import { answerWhenReady, parseForm, xml } from './webhook-reply.js';
 import { dialParams, statusParams, voiceParams } from './webhook-params.js';
 import { checkDialAction } from './dial-action.js';
 import { answerOnce, idempotencyTokenOf, refuseEnded } from './call-memory.js';
+import { NO_AGENT } from '../observability/call-labels.js';
+import { retryElsewhere } from './drain-retry.js';
 
 export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): void {
   const guard = twilioWebhookGuard(ctx);
@@ -18,11 +20,16 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
   app.post('/twilio/voice', { preHandler: guard }, async (req, reply) => {
     const p = parseForm(ctx, req, reply, voiceParams);
     if (!p) return reply;
+    // A draining fleet member: 503 before anything is claimed, the balancer retries elsewhere.
+    if (retryElsewhere(ctx, reply, '/twilio/voice')) return reply;
     const log = ctx.logger.child({ callSid: p.CallSid });
     const busy = async (): Promise<string | undefined> => {
       if (!ctx.draining && (await ctx.admit(p.CallSid))) return undefined;
       log.warn({ draining: ctx.draining, active: ctx.registry.size }, 'refusing a new call');
-      ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
+      // An IVR number has no agent until the caller picks one: NO_AGENT, not a guess.
+      const agentId = route?.ivr ? NO_AGENT : ctx.agentForNumber(p.To).id;
+      const labels = ctx.metrics.callLabels.of({ agentId, to: p.To });
+      ctx.metrics.calls.inc({ ...labels, outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
       return hangupTwiml(ctx.settings.busy_message);
     };
     const route = p.To ? ctx.config.file.numbers[p.To] : undefined;
@@ -53,11 +60,13 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
   app.post('/twilio/outbound', { preHandler: guard }, async (req, reply) => {
     const p = parseForm(ctx, req, reply, voiceParams);
     if (!p) return reply;
+    if (retryElsewhere(ctx, reply, '/twilio/outbound')) return reply;
     const q = req.query as Record<string, string | undefined>;
     const agent = ctx.agent(q.agent) ?? ctx.agentForNumber(p.From);
     const twiml = await answerOnce(ctx, 'outbound', p.CallSid, idempotencyTokenOf(req.headers), async () => {
       if (ctx.draining || !(await ctx.admit(p.CallSid))) {
-        ctx.metrics.calls.inc({ outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
+        const labels = ctx.metrics.callLabels.of({ agentId: agent.id, to: p.To });
+        ctx.metrics.calls.inc({ ...labels, outcome: ctx.draining ? 'refused_draining' : 'refused_capacity' });
         return hangupTwiml(ctx.settings.busy_message);
       }
       ctx.logger.info({ callSid: p.CallSid, agent: agent.id }, 'outbound call answered');
@@ -107,7 +116,8 @@ export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const parked = check.parked;
     const agent = ctx.agent(parked.agent) ?? ctx.agentForNumber(parked.to);
     const target = agent.transfer.targets.find((t) => t.name === q.target)?.name;
-    ctx.metrics.transfers.inc({ result: `dial_${status}` });
+    const labels = ctx.metrics.callLabels.of({ agentId: agent.id, to: parked.to });
+    ctx.metrics.transfers.inc({ ...labels, result: `dial_${status}` });
     ctx.logger.info({ callSid: p.CallSid, status, target }, 'transfer finished');
     if (answered) return xml(reply, hangupTwiml());
     switch (agent.transfer.on_no_answer) {

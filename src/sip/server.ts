@@ -282,7 +282,15 @@ export class SipServer {
       refer: trunk.transfer === 'refer',
     };
     const session = host.startCall(
-      { callSid, agent, ...(from ? { from } : {}), to: number, direction: 'inbound', transport: 'sip' },
+      {
+        callSid,
+        agent,
+        ...(from ? { from } : {}),
+        to: number,
+        direction: 'inbound',
+        transport: 'sip',
+        trunk: trunk.name,
+      },
       (_info, log) => new SipLeg(dialog, () => media, log, legOptions),
     );
     this.o.logger.info(

@@ -1,12 +1,42 @@
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { NO_CALL_LABELS, type CallLabels } from '../observability/call-labels.js';
 import type { ToolObserver } from './types.js';
 
+type ToolEvent = Parameters<ToolObserver['onToolFinished']>[0];
+
+/** A tool label for anything not named in the agent's configuration. */
+export const UNKNOWN_TOOL = '_unknown';
+
+/** What names an agent's tools may carry as a label: its configured tools and MCP servers. */
+export interface ToolNames {
+  tools: readonly { name: string }[];
+  mcp_servers: readonly { name: string }[];
+}
+
 /**
- * Prometheus view of tool calls: count by outcome, errors by kind, latency, retries. Names the
- * engine invented (unknown_tool) are folded into one label value so a hostile or confused engine
- * cannot blow up label cardinality.
+ * The `tool` label of a finished tool call: the tool's name if the agent's configuration defines
+ * it; `mcp:<server>` for a tool of a configured MCP server (whose tool list the server, not the
+ * file, decides); else `_unknown`. A name the engine made up never becomes a label value.
  */
-export function createToolMetrics(register: Registry): ToolObserver {
+export function toolLabel(agent: ToolNames, e: Pick<ToolEvent, 'tool' | 'executor' | 'server'>): string {
+  if (e.executor === 'mcp')
+    return e.server !== undefined && agent.mcp_servers.some((m) => m.name === e.server)
+      ? `mcp:${e.server}`
+      : UNKNOWN_TOOL;
+  return agent.tools.some((t) => t.name === e.tool) ? e.tool : UNKNOWN_TOOL;
+}
+
+export interface ToolMetrics {
+  /** `e.tool` must already be a label value (toolLabel); `call` is the call's agent and route */
+  onToolFinished(e: ToolEvent, call?: CallLabels): void;
+}
+
+/**
+ * Prometheus view of tool calls: count by outcome, errors by kind, latency, retries, each by the
+ * call's agent and route. Names the engine invented (unknown_tool) are folded into one label value
+ * so a hostile or confused engine cannot blow up label cardinality.
+ */
+export function createToolMetrics(register: Registry): ToolMetrics {
   const calls = reuse(
     register,
     'bridge_tool_calls_total',
@@ -14,7 +44,7 @@ export function createToolMetrics(register: Registry): ToolObserver {
       new Counter({
         name: 'bridge_tool_calls_total',
         help: 'Tool calls answered, by tool and outcome',
-        labelNames: ['tool', 'outcome'],
+        labelNames: ['agent', 'route', 'tool', 'outcome'],
         registers: [register],
       }),
   );
@@ -25,7 +55,7 @@ export function createToolMetrics(register: Registry): ToolObserver {
       new Counter({
         name: 'bridge_tool_errors_total',
         help: 'Tool calls that did not succeed, by kind',
-        labelNames: ['tool', 'kind'],
+        labelNames: ['agent', 'route', 'tool', 'kind'],
         registers: [register],
       }),
   );
@@ -36,7 +66,7 @@ export function createToolMetrics(register: Registry): ToolObserver {
       new Counter({
         name: 'bridge_tool_retries_total',
         help: 'Read tool calls retried once',
-        labelNames: ['tool'],
+        labelNames: ['agent', 'route', 'tool'],
         registers: [register],
       }),
   );
@@ -47,7 +77,7 @@ export function createToolMetrics(register: Registry): ToolObserver {
       new Histogram({
         name: 'bridge_tool_duration_seconds',
         help: 'Tool call duration from tool_call received to tool_result sent',
-        labelNames: ['tool'],
+        labelNames: ['agent', 'route', 'tool'],
         buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15],
         registers: [register],
       }),
@@ -66,13 +96,13 @@ export function createToolMetrics(register: Registry): ToolObserver {
   );
 
   return {
-    onToolFinished({ tool, outcome, durationMs, retried, executor, server }) {
+    onToolFinished({ tool, outcome, durationMs, retried, executor, server }, call: CallLabels = NO_CALL_LABELS) {
       if (executor === 'mcp' && server) mcpCalls.inc({ server, outcome });
-      const label = outcome === 'unknown_tool' ? '_unknown' : tool;
-      calls.inc({ tool: label, outcome });
-      if (outcome !== 'ok') errors.inc({ tool: label, kind: outcome });
-      if (retried) retries.inc({ tool: label });
-      latency.observe({ tool: label }, durationMs / 1000);
+      const labels = { agent: call.agent, route: call.route, tool: outcome === 'unknown_tool' ? UNKNOWN_TOOL : tool };
+      calls.inc({ ...labels, outcome });
+      if (outcome !== 'ok') errors.inc({ ...labels, kind: outcome });
+      if (retried) retries.inc(labels);
+      latency.observe(labels, durationMs / 1000);
     },
   };
 }

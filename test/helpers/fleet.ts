@@ -44,6 +44,8 @@ export async function startFleet(o: {
   config: unknown;
   env?: Record<string, string>;
   human?: HumanBehaviour;
+  /** a balancer in front of the replicas (their URLs): the simulator then sends everything to it */
+  balancer?: (replicaUrls: string[]) => Promise<{ url: string; close(): Promise<void> }>;
 }): Promise<Fleet> {
   const prefix = randomPrefix();
   const dir = mkdtempSync(join(tmpdir(), 'opb-fleet-'));
@@ -51,9 +53,10 @@ export async function startFleet(o: {
   writeFileSync(configPath, JSON.stringify(o.config, null, 2));
   const ports = await Promise.all(Array.from({ length: o.n }, () => freePort()));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const balancer = o.balancer ? await o.balancer(urls) : undefined;
   const sim = await startTwilioSimulator({
-    bridgeUrl: urls[0]!,
-    replicaUrls: urls,
+    bridgeUrl: balancer?.url ?? urls[0]!,
+    replicaUrls: balancer ? [balancer.url] : urls,
     publicUrl: FLEET_PUBLIC_URL,
     accountSid: SIM_ACCOUNT_SID,
     authToken: SIM_AUTH_TOKEN,
@@ -116,6 +119,7 @@ export async function startFleet(o: {
       }),
     );
     await sim.close();
+    await balancer?.close();
     redis.disconnect();
     await dropPrefix(prefix);
     rmSync(dir, { recursive: true, force: true });

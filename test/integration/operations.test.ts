@@ -167,6 +167,11 @@ describe('operations', () => {
     ]) {
       expect(text).toContain(name);
     }
-    expect(text).toMatch(/bridge_tool_calls_total\{tool="get_order_status",outcome="ok"\} 1/);
+    // per agent and route (the number's route has no name in this file: _unnamed), never the number
+    expect(text).toMatch(
+      /bridge_tool_calls_total\{agent="support",route="_unnamed",tool="get_order_status",outcome="ok"\} 1/,
+    );
+    expect(text).toMatch(/bridge_calls_total\{agent="support",route="_unnamed",outcome="caller_hangup"\} 1/);
+    expect(text).not.toContain('15550001111');
   });
 });

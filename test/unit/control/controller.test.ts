@@ -34,6 +34,7 @@ function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
   const port: CallControlPort = {
     callSid: 'CA00000000000000000000000000000001',
     agent,
+    labels: { agent: agent.id, route: '_default' },
     info: {},
     log: pino({ level: 'silent' }),
     record: {
