@@ -44,6 +44,8 @@ export interface HistoryDetail extends HistoryEntry {
   /** the verbs that were transfers (the agent's or an operator's) */
   transfers: { verb: string; result: string; atMs: number }[];
   operator: { action: string; by: string; atMs: number } | null;
+  /** supervisors who listened in: who, when, for how long */
+  listens: { by: string; atMs: number; durationMs?: number }[];
   replies: { firstFrameMs: number | null; voiceToVoiceMs: number | null }[];
   dtmfCount: number;
   engineCloses: number[];
@@ -138,6 +140,7 @@ export class CallHistory {
       verbs: r.verbs.map((v) => ({ verb: v.verb, result: v.result, atMs: v.atMs })),
       transfers: r.verbs.filter(isTransfer).map((v) => ({ verb: v.verb, result: v.result, atMs: v.atMs })),
       operator: r.operator ? { action: r.operator.action, by: r.operator.by, atMs: r.operator.atMs } : null,
+      listens: (r.listens ?? []).map((l) => ({ ...l })),
       replies: r.playback.replies.map((x) => ({
         firstFrameMs: x.firstFrameMs ?? null,
         voiceToVoiceMs: x.voiceToVoiceMs ?? null,

@@ -9,6 +9,7 @@ import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/source-bac
 import { ConsoleSessions, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
 import { EventStreams, openEventStream } from './sse.js';
+import { listenGuard, onListenSocket, type ListenDeps } from './listen.js';
 import { maskForPage } from '../observability/redact.js';
 
 /** The page's files: beside this module in src/ (tsx) and in dist/ (scripts/build.mjs copies them). */
@@ -147,6 +148,7 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
 
     scope.get('/console/api/session', async (req) => ({
       csrf: req.consoleSession!.csrf,
+      role: req.consoleSession!.role,
       agents: [...new Set([...ctx.config.file.agents.map((a) => a.id)])],
       lastReload,
     }));
@@ -179,6 +181,20 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       ctx.logger.info({ callSid: sid, target, by: 'console' }, 'console: transfer');
       return act(reply, await transferCall(ctx, sid, target));
     });
+
+    // Listen-in: a WebSocket of the call's audio (src/console/listen.ts), authenticated as a POST is.
+    const listen: ListenDeps = {
+      ctx,
+      streams,
+      sameOrigin,
+      alive: (s) => sessions.get(s.id) !== undefined,
+      refuse,
+    };
+    scope.get(
+      '/console/api/calls/:sid/listen',
+      { websocket: true, preValidation: listenGuard(listen) },
+      (socket, req) => onListenSocket(listen, socket, req),
+    );
 
     scope.get('/console/api/history', async (req) => {
       const q = req.query as Record<string, unknown>;

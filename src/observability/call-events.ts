@@ -9,6 +9,7 @@
  * transcript text is passed through the call record's number redaction.
  */
 import { maskNumber, redactNumbers } from './redact.js';
+import { ListenTap } from './listen-tap.js';
 
 export type CallState =
   | 'connecting'
@@ -23,7 +24,7 @@ export type CallState =
   | 'transferring'
   | 'ending';
 
-export type TimelineKind = 'tool' | 'verb' | 'barge_in' | 'dtmf';
+export type TimelineKind = 'tool' | 'verb' | 'barge_in' | 'dtmf' | 'listen';
 
 export type FeedEvent =
   | { kind: 'started'; call: CallView }
@@ -102,6 +103,8 @@ export class CallFeed {
   readonly outLevel = new LevelMeter();
   private readonly backlog: FeedEvent[] = [];
   state: CallState = 'connecting';
+  /** the call's listen-in copy, only while a supervisor listens (src/observability/listen-tap.ts) */
+  tap: ListenTap | undefined;
 
   constructor(
     private readonly hub: CallFeedHub,
@@ -177,6 +180,16 @@ export class CallFeed {
     });
   }
 
+  /** The call's listen tap, made for its first listener; dropped (undefined) when the last leaves. */
+  listenTap(): ListenTap {
+    return (this.tap ??= new ListenTap());
+  }
+
+  /** The tap lost its last listener: the session's per-frame check is one property read again. */
+  releaseTap(tap: ListenTap): void {
+    if (this.tap === tap && tap.listeners === 0) this.tap = undefined;
+  }
+
   /** Everything kept so far, for a detail view opened after the call started. */
   history(): readonly FeedEvent[] {
     return this.backlog;
@@ -223,6 +236,9 @@ export class CallFeedHub {
 
   close(feed: CallFeed, outcome: string): void {
     if (this.feeds.get(feed.view.callSid) === feed) this.feeds.delete(feed.view.callSid);
+    // Listeners hear nothing more of this call: their sockets close now, not at a timeout.
+    feed.tap?.end();
+    feed.tap = undefined;
     this.publish({ kind: 'ended', callSid: feed.view.callSid, outcome });
   }
 
@@ -232,6 +248,13 @@ export class CallFeedHub {
 
   list(): CallFeed[] {
     return [...this.feeds.values()];
+  }
+
+  /** Listen-in sockets open on this process's calls, all together. */
+  listening(): number {
+    let n = 0;
+    for (const f of this.feeds.values()) n += f.tap?.listeners ?? 0;
+    return n;
   }
 
   /** Sends every event of every call to `fn` until the returned function is called. */
@@ -268,6 +291,7 @@ export class CallFeedHub {
 
   /** Stops sampling and drops every watcher (the bridge's close). */
   stop(): void {
+    for (const f of this.feeds.values()) f.tap?.end(1001, 'bridge closing');
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.listeners.clear();

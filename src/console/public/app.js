@@ -1,5 +1,7 @@
 // The operator console: live calls over Server-Sent Events, actions by POST with the session's
 // CSRF token. Everything from the server is shown with textContent, never parsed as HTML.
+import { CallListener } from './listen.js';
+
 const $ = (id) => document.getElementById(id);
 const STATE_LABEL = {
   connecting: 'connecting',
@@ -16,6 +18,10 @@ const STATE_LABEL = {
 };
 
 let csrf = '';
+/** the session's role: a viewer sees, an operator also acts and listens in */
+let role = 'admin';
+/** the listen-in of the selected call, while one runs */
+let listener = null;
 /** callSid → { callSid, agent, caller, state, t0 (local ms at duration 0), in, out, targets } */
 const calls = new Map();
 let selected = null;
@@ -205,6 +211,7 @@ function onEvent(ev) {
         $('detail-state').textContent = `ended (${ev.outcome})`;
         $('hangup').disabled = true;
         $('transfer').disabled = true;
+        $('listen').disabled = true;
         if ($('confirm').open) $('confirm').close('cancel'); // nothing left to confirm
         // A pending "Hanging up…" or "Transferring…" is over: say how it went, and how the call ended.
         const p = pending;
@@ -288,7 +295,33 @@ function connect() {
   source.onmessage = (m) => onEvent(JSON.parse(m.data));
 }
 
+/** Starts or stops listening to the selected call; the button says which it will do. */
+function toggleListen() {
+  if (listener) {
+    listener.stop();
+    return;
+  }
+  if (!selected) return;
+  const sid = selected;
+  const l = new CallListener(sid, csrf, (state, why) => {
+    if (listener !== l) return;
+    if (state === 'stopped') {
+      listener = null;
+      $('listen').textContent = 'Listen in';
+      $('listen').setAttribute('aria-pressed', 'false');
+      $('listen-status').textContent = `Listening stopped: ${why}`;
+      return;
+    }
+    $('listen').textContent = 'Stop listening';
+    $('listen').setAttribute('aria-pressed', 'true');
+    $('listen-status').textContent = state === 'listening' ? 'Listening: caller and agent' : 'Connecting…';
+  });
+  listener = l;
+  l.start();
+}
+
 async function select(callSid) {
+  if (listener && callSid !== selected) listener.stop(); // one call heard at a time: the one shown
   selected = callSid;
   latencies = [];
   const c = calls.get(callSid);
@@ -303,8 +336,11 @@ async function select(callSid) {
   $('action-status').textContent = '';
   $('action-status').className = 'action-status';
   pending = null;
-  $('hangup').disabled = false;
-  $('transfer').disabled = false;
+  const viewer = role === 'viewer';
+  $('hangup').disabled = viewer;
+  $('transfer').disabled = viewer;
+  $('listen').disabled = viewer;
+  if (!listener) $('listen-status').textContent = '';
   const { json } = await api('/console/api/calls');
   const targets = (json.calls ?? []).find((x) => x.callSid === callSid)?.targets ?? [];
   $('transfer-target').replaceChildren(
@@ -314,7 +350,7 @@ async function select(callSid) {
       return o;
     }),
   );
-  $('transfer').disabled = targets.length === 0;
+  $('transfer').disabled = viewer || targets.length === 0;
   connect(); // the stream for this call: its backlog, then live
   $('detail-h').focus?.();
 }
@@ -478,6 +514,9 @@ async function main() {
   const { status, json } = await api('/console/api/session');
   if (status !== 200) return;
   csrf = json.csrf;
+  role = json.role ?? 'admin';
+  $('viewer-note').hidden = role !== 'viewer';
+  $('listen').addEventListener('click', toggleListen);
   $('h-agent').append(
     ...json.agents.map((a) => {
       const o = el('option', a);
