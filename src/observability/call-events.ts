@@ -42,6 +42,8 @@ export type FeedEvent =
     }
   | { kind: 'latency'; callSid: string; firstFrameMs: number; voiceToVoiceMs?: number; atMs: number }
   | { kind: 'levels'; callSid: string; in: number; out: number }
+  /** no audio either way for the hub's stuck threshold (or audio again: stuck false) */
+  | { kind: 'stuck'; callSid: string; stuck: boolean; silentMs: number }
   /** a configuration reload (any source): what changed, or why it was refused */
   | { kind: 'reload'; ok: boolean; message: string; at: string };
 
@@ -96,6 +98,8 @@ export class LevelMeter {
 }
 
 const MAX_BACKLOG = 400;
+/** A level above this (≈ −40 dBFS) is audio; μ-law silence and line hiss stay below it. */
+const STUCK_LEVEL = 0.01;
 
 /** One call's feed; its session calls it, the hub samples and publishes it. */
 export class CallFeed {
@@ -103,6 +107,10 @@ export class CallFeed {
   readonly outLevel = new LevelMeter();
   private readonly backlog: FeedEvent[] = [];
   state: CallState = 'connecting';
+  /** when the last audible level was sampled either way (0: not since watching began) */
+  private audibleAt = 0;
+  /** no audio either way for the hub's threshold: shown on the live view */
+  stuck = false;
   /** the call's listen-in copy, only while a supervisor listens (src/observability/listen-tap.ts) */
   tap: ListenTap | undefined;
 
@@ -172,12 +180,28 @@ export class CallFeed {
       this.push({ kind: 'state', callSid: this.view.callSid, state, atMs: this.at() });
     }
     if (!levels) return;
-    this.hub.publish({
-      kind: 'levels',
-      callSid: this.view.callSid,
-      in: this.inLevel.take(),
-      out: this.outLevel.take(),
-    });
+    const inL = this.inLevel.take();
+    const outL = this.outLevel.take();
+    this.hub.publish({ kind: 'levels', callSid: this.view.callSid, in: inL, out: outL });
+    this.checkStuck(inL, outL, Date.now());
+  }
+
+  /**
+   * Dead air: no level above STUCK_LEVEL either way for the hub's threshold. Levels exist only
+   * while a console watches, so the silence is counted from when watching began at the earliest.
+   */
+  private checkStuck(inL: number, outL: number, now: number): void {
+    if (inL > STUCK_LEVEL || outL > STUCK_LEVEL || this.audibleAt === 0) this.audibleAt = now;
+    const silentMs = now - this.audibleAt;
+    const stuck = silentMs >= this.hub.stuckMs;
+    if (stuck === this.stuck) return;
+    this.stuck = stuck;
+    this.hub.publish({ kind: 'stuck', callSid: this.view.callSid, stuck, silentMs });
+  }
+
+  /** Watching (re)starts: silence before it is unknown, not counted. */
+  resetAudible(): void {
+    this.audibleAt = 0;
   }
 
   /** The call's listen tap, made for its first listener; dropped (undefined) when the last leaves. */
@@ -217,6 +241,8 @@ export class CallFeedHub {
   constructor(
     private readonly sampleMs = 100,
     private readonly levelsEvery = 3,
+    /** a call silent both ways this long is flagged stuck (bridge.console_stuck_after_s) */
+    readonly stuckMs = 10_000,
   ) {}
 
   get watchers(): number {
@@ -261,6 +287,7 @@ export class CallFeedHub {
   subscribe(fn: FeedListener): () => void {
     this.listeners.add(fn);
     if (!this.timer) {
+      for (const f of this.feeds.values()) f.resetAudible();
       this.timer = setInterval(() => this.sampleAll(), this.sampleMs);
       this.timer.unref();
     }

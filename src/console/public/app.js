@@ -170,8 +170,9 @@ function renderCalls() {
     setText(row.cells.agent, c.agent);
     setText(row.cells.caller, c.caller);
     setText(row.cells.duration, fmtMs(Date.now() - c.t0));
-    setText(row.cells.state, STATE_LABEL[c.state] ?? c.state);
-    const stateCls = `state state-${c.state}`;
+    // A call with no audio either way for the configured time is flagged where the eye looks.
+    setText(row.cells.state, `${c.stuck ? 'stuck: no audio · ' : ''}${STATE_LABEL[c.state] ?? c.state}`);
+    const stateCls = `state state-${c.state}${c.stuck ? ' stuck' : ''}`;
     if (row.cells.state.className !== stateCls) row.cells.state.className = stateCls;
     setLevel(row, 'in', c.in);
     setLevel(row, 'out', c.out);
@@ -211,6 +212,7 @@ function onEvent(ev) {
         $('detail-state').textContent = `ended (${ev.outcome})`;
         $('hangup').disabled = true;
         $('transfer').disabled = true;
+        $('takeover').disabled = true;
         $('listen').disabled = true;
         if ($('confirm').open) $('confirm').close('cancel'); // nothing left to confirm
         // A pending "Hanging up…" or "Transferring…" is over: say how it went, and how the call ended.
@@ -230,6 +232,11 @@ function onEvent(ev) {
     case 'state': {
       const c = calls.get(ev.callSid);
       if (c) c.state = ev.state;
+      break;
+    }
+    case 'stuck': {
+      const c = calls.get(ev.callSid);
+      if (c) c.stuck = ev.stuck;
       break;
     }
     case 'levels': {
@@ -351,6 +358,14 @@ async function select(callSid) {
     }),
   );
   $('transfer').disabled = viewer || targets.length === 0;
+  $('takeover').disabled = viewer || targets.length === 0;
+  let mine = null;
+  try {
+    mine = localStorage.getItem('opb-my-line');
+  } catch {
+    /* storage off */
+  }
+  if (mine && targets.includes(mine)) $('transfer-target').value = mine;
   connect(); // the stream for this call: its backlog, then live
   $('detail-h').focus?.();
 }
@@ -571,6 +586,21 @@ async function main() {
   $('hangup').addEventListener('click', () =>
     act({ kind: 'hangup' }, `/console/api/calls/${selected}/hangup`, undefined, 'The caller is cut off at once.'),
   );
+  // Take over: the supervisor's own line is one of the agent's targets, remembered in this browser.
+  $('takeover').addEventListener('click', () => {
+    const target = $('transfer-target').value;
+    try {
+      localStorage.setItem('opb-my-line', target);
+    } catch {
+      /* storage off: the choice is not remembered */
+    }
+    return act(
+      { kind: 'transfer', target },
+      `/console/api/calls/${selected}/transfer`,
+      { target },
+      `You take the call: it leaves the agent for your line, ${target}, at once.`,
+    );
+  });
   $('transfer').addEventListener('click', () => {
     const target = $('transfer-target').value;
     return act(

@@ -1,6 +1,7 @@
 // Listen-in: one call's audio over a WebSocket, the caller and what the caller hears, mixed by
-// Web Audio. Message format (src/observability/listen-tap.ts): [version 1][channel][seq u16 BE]
-// then 8 kHz G.711 μ-law. Each channel is scheduled on its own timeline a little ahead of the
+// Web Audio. Message format (src/observability/listen-tap.ts): [version 1][0][seq u16 BE]
+// [caller bytes C u16 BE], C bytes of the caller, then what the caller hears; 8 kHz G.711 μ-law.
+// Each channel is scheduled on its own timeline a little ahead of the
 // clock; a channel that would fall more than MAX_AHEAD_S behind real time drops audio instead.
 
 const PROTOCOL = 'opb-listen.v1';
@@ -8,7 +9,7 @@ const RATE = 8000;
 /** scheduled this far ahead of the audio clock: room for the 100 ms batches to arrive unevenly */
 const LEAD_S = 0.12;
 /** never more than this much audio queued per channel: listening stays within half a second of the call */
-const MAX_AHEAD_S = 0.35;
+const MAX_AHEAD_S = 0.4;
 
 /** μ-law byte → sample in [-1, 1) (ITU-T G.711), once. */
 const MULAW = (() => {
@@ -56,16 +57,22 @@ export class CallListener {
   }
 
   play(b) {
-    if (b.length <= 4 || b[0] !== 1 || b[1] > 1 || !this.audio) return;
-    const channel = b[1];
-    const n = b.length - 4;
+    if (b.length < 6 || b[0] !== 1 || !this.audio) return;
+    const seq = (b[2] << 8) | b[3];
+    const c = Math.min((b[4] << 8) | b[5], b.length - 6);
+    this.channel(0, b.subarray(6, 6 + c), seq);
+    this.channel(1, b.subarray(6 + c), seq);
+  }
+
+  /** One direction's μ-law for the interval, decoded and scheduled on its own timeline. */
+  channel(channel, mu, seq) {
+    const n = mu.length;
+    if (n === 0) return;
     const buf = this.audio.createBuffer(1, n, RATE);
     const data = buf.getChannelData(0);
-    for (let i = 0; i < n; i++) data[i] = MULAW[b[i + 4]];
+    for (let i = 0; i < n; i++) data[i] = MULAW[mu[i]];
     // For tests and tooling: each decoded chunk, as played (channel 0 the caller, 1 the agent side).
-    window.dispatchEvent(
-      new CustomEvent('console-listen-frame', { detail: { channel, seq: (b[2] << 8) | b[3], samples: data } }),
-    );
+    window.dispatchEvent(new CustomEvent('console-listen-frame', { detail: { channel, seq, samples: data } }));
     const now = this.audio.currentTime;
     let at = this.next[channel];
     if (at < now) at = now + LEAD_S; // a gap (silence, a late batch): start again just ahead

@@ -27,11 +27,15 @@ describe('listen tap', () => {
     reused.fill(0x22);
     tap.add(1, reused);
     tap.flush();
-    expect(sink.sent).toHaveLength(2);
-    expect([...sink.sent[0]!.subarray(0, 4)]).toEqual([1, 0, 0, 0]);
-    expect(sink.sent[0]!.subarray(4).every((b) => b === 0x11)).toBe(true);
-    expect([...sink.sent[1]!.subarray(0, 4)]).toEqual([1, 1, 0, 0]);
-    expect(sink.sent[1]!.subarray(4).every((b) => b === 0x22)).toBe(true);
+    expect(sink.sent).toHaveLength(1);
+    const m = sink.sent[0]!;
+    expect([...m.subarray(0, 6)]).toEqual([1, 0, 0, 0, 0, 160]); // version, reserved, seq 0, 160 caller bytes
+    expect(m.subarray(6, 166).every((b) => b === 0x11)).toBe(true);
+    expect(m.subarray(166).every((b) => b === 0x22)).toBe(true);
+    expect(m.length).toBe(6 + 320);
+    tap.add(1, reused);
+    tap.flush();
+    expect([...sink.sent[1]!.subarray(0, 6)]).toEqual([1, 0, 0, 1, 0, 0]); // seq 1, no caller audio
     tap.end();
   });
 
@@ -67,7 +71,7 @@ describe('listen tap', () => {
           total += n;
         }
         tap.flush();
-        const got = sink.sent.reduce((a, m) => a + m.length - 4, 0);
+        const got = sink.sent.reduce((a, m) => a + m.length - 6, 0);
         expect(got).toBe(Math.min(total, 8000));
         expect(tap.stats.dropped).toBe(total - got);
         tap.end();
