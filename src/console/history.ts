@@ -20,11 +20,17 @@ export interface HistoryEntry {
   toolErrors: number;
   bargeIns: number;
   voiceToVoiceMs: number[];
+  /** times the engine connection dropped during the call (each one reconnected or ended it) */
+  engineDrops: number;
 }
 
 export interface AgentSummary {
   agent: string;
   calls: number;
+  /** of those, the calls that started in the last hour */
+  callsLastHour: number;
+  /** engine connection drops (reconnects) over the calls kept */
+  engineReconnects: number;
   medianDurationMs: number;
   transferRate: number;
   toolErrorRate: number;
@@ -118,6 +124,7 @@ export class CallHistory {
       tools: r.tools.length,
       toolErrors: r.tools.filter((t) => t.outcome !== 'ok').length,
       bargeIns: r.bargeIns,
+      engineDrops: r.engineCloses.length,
       voiceToVoiceMs: r.playback.replies
         .map((x) => x.voiceToVoiceMs)
         .filter((v): v is number => v !== undefined && v >= 0),
@@ -188,7 +195,8 @@ export class CallHistory {
   }
 
   /** Per agent: calls, median duration, transfer rate, tool error rate, p50/p95 voice-to-voice. */
-  summary(): AgentSummary[] {
+  summary(now = Date.now()): AgentSummary[] {
+    const hourAgo = now - 3_600_000;
     const by = new Map<string, HistoryEntry[]>();
     for (const e of this.entries) by.set(e.agent, [...(by.get(e.agent) ?? []), e]);
     return [...by.entries()]
@@ -201,6 +209,8 @@ export class CallHistory {
         return {
           agent,
           calls: es.length,
+          callsLastHour: es.filter((e) => Date.parse(e.startedAt) >= hourAgo).length,
+          engineReconnects: es.reduce((n, e) => n + e.engineDrops, 0),
           medianDurationMs: percentile(durations, 50) ?? 0,
           transferRate: es.filter((e) => e.outcome === 'transferred').length / es.length,
           toolErrorRate: tools ? errors / tools : 0,

@@ -214,6 +214,12 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
           offset: num(q.offset),
         }),
         summary: ctx.history.summary(),
+        // Health at a glance: calls in progress per agent on this replica (live view's own count)
+        activeByAgent: Object.fromEntries(
+          ctx.registry
+            .list()
+            .reduce((m, s) => m.set(s.agent.id, (m.get(s.agent.id) ?? 0) + 1), new Map<string, number>()),
+        ),
       };
     });
 

@@ -424,17 +424,36 @@ async function loadHistory() {
   );
   const pct = (x) => `${Math.round(x * 100)}%`;
   const ms = (x) => (x === null ? '–' : `${x} ms`);
+  const active = json.activeByAgent ?? {};
+  const summary = json.summary ?? [];
+  // An agent with calls in progress and none finished yet is shown too: calls now is health.
+  for (const a of Object.keys(active))
+    if (!summary.some((s) => s.agent === a))
+      summary.push({
+        agent: a,
+        calls: 0,
+        callsLastHour: 0,
+        medianDurationMs: 0,
+        transferRate: 0,
+        toolErrorRate: 0,
+        voiceToVoiceP50Ms: null,
+        voiceToVoiceP95Ms: null,
+        engineReconnects: 0,
+      });
   $('summary').tBodies[0].replaceChildren(
-    ...(json.summary ?? []).map((s) => {
+    ...summary.map((s) => {
       const tr = el('tr');
       tr.append(
         el('td', s.agent),
+        el('td', String(active[s.agent] ?? 0)),
+        el('td', String(s.callsLastHour ?? 0)),
         el('td', String(s.calls)),
         el('td', fmtMs(s.medianDurationMs)),
         el('td', pct(s.transferRate)),
         el('td', pct(s.toolErrorRate)),
         el('td', ms(s.voiceToVoiceP50Ms)),
         el('td', ms(s.voiceToVoiceP95Ms)),
+        el('td', String(s.engineReconnects ?? 0)),
       );
       return tr;
     }),
