@@ -166,6 +166,11 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     });
 
     const act = (reply: FastifyReply, r: ActionResult) => reply.code(r.status).send(r.body);
+    // A viewer-only session watches; acting on a call needs an operator.
+    scope.addHook('preHandler', async (req, reply) => {
+      if (req.method === 'POST' && /^\/console\/api\/calls\//.test(req.url) && req.consoleSession?.role === 'viewer')
+        return refuse(reply, 403, 'acting on a call needs an operator role', 'viewer_only');
+    });
 
     scope.post('/console/api/calls/:sid/hangup', async (req, reply) => {
       const sid = (req.params as { sid: string }).sid.slice(0, 64);
