@@ -33,6 +33,8 @@ export interface CallRecord {
   verbs: { verb: string; result: string; atMs: number }[];
   /** an operator acted on the call: what, and who asked ('console', 'admin_api'…) */
   operator?: { action: 'hangup' | 'transfer'; by: string; atMs: number };
+  /** supervisors who listened in (console): who, from when, for how long (absent: until the call ended) */
+  listens?: { by: string; atMs: number; durationMs?: number }[];
   engineCloses: number[];
   /** the call's last transfer attempt (a warm one that failed leaves the call with the agent) */
   transfer?: TransferRecord;
@@ -62,6 +64,7 @@ export class CallRecordBuilder {
   private readonly closes: number[] = [];
   private operatorAction: CallRecord['operator'];
   private transferInfo: TransferRecord | undefined;
+  private readonly listens: NonNullable<CallRecord['listens']> = [];
 
   /** told of every verb as it is recorded (the console's timeline) */
   onVerb: ((verb: string, result: string) => void) | undefined;
@@ -114,6 +117,14 @@ export class CallRecordBuilder {
       this.transferInfo = { startedAtMs: this.sinceStart(), target: '', result: '', ...t, mode: t.mode, ...whisper };
     else if (this.transferInfo) this.transferInfo = { ...this.transferInfo, ...t, ...whisper };
   }
+  /** A supervisor started listening in; the returned function records when they stopped. */
+  listen(by: string): () => void {
+    const entry: NonNullable<CallRecord['listens']>[number] = { by, atMs: Date.now() - this.started };
+    if (this.listens.length < MAX_ITEMS) this.listens.push(entry);
+    return () => {
+      entry.durationMs ??= Date.now() - this.started - entry.atMs;
+    };
+  }
   engineClose(code: number): void {
     if (this.closes.length < MAX_ITEMS) this.closes.push(code);
   }
@@ -149,6 +160,7 @@ export class CallRecordBuilder {
         : this.tools.map(({ args: _a, result: _r, ...t }) => t),
       verbs: this.verbs,
       ...(this.operatorAction ? { operator: this.operatorAction } : {}),
+      ...(this.listens.length ? { listens: this.listens } : {}),
       engineCloses: this.closes,
       ...(this.transferInfo ? { transfer: this.transferInfo } : {}),
       playback: {

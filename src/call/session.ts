@@ -356,6 +356,8 @@ export class CallSession implements CallControlPort, LegListener {
       sendAudio: (mu) => {
         stream.sendAudio(mu); // one chunk may carry several 20 ms frames
         if (this.feed?.watched) this.feed.outLevel.add(mu); // O(1): a few bytes, only while watched
+        const tap = this.feed?.tap; // a copy for a supervisor listening in, only while one does
+        if (tap) tap.add(1, mu);
         sent.inc(mu.length / LEG_FRAME_BYTES);
       },
       sendMark: (name) => stream.sendMark(name),
@@ -370,6 +372,8 @@ export class CallSession implements CallControlPort, LegListener {
     const t0 = performance.now();
     this.inbound.pushMulaw(mulaw, timestampMs, t0);
     if (this.feed?.watched) this.feed.inLevel.add(mulaw); // O(1): a few bytes, only while watched
+    const tap = this.feed?.tap; // copied, never kept: `mulaw` may be a reused buffer
+    if (tap) tap.add(0, mulaw);
     this.meter.fromCaller.inc();
     this.meter.inbound.observe((performance.now() - t0) / 1000);
   }

@@ -354,6 +354,8 @@ export const bridgeSchema = z
     busy_message: z.string().default('All our agents are busy right now. Please call again later. Goodbye.'),
     /** include the transcript in call records (opt-in); digit runs that look like card or account numbers are redacted */
     call_record_transcript: z.boolean().default(false),
+    /** the console flags a live call as stuck after this long with no audio either way (seconds) */
+    console_stuck_after_s: z.number().int().min(1).max(3600).default(10),
     /** hosts that tool webhooks may reach despite the SSRF rules (development only) */
     tool_allow_hosts: z.array(z.string()).default([]),
     /**

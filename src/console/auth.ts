@@ -7,8 +7,14 @@ export function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
+/** What a console session may do: a viewer watches; an operator also acts and listens in (admin: all). */
+export type ConsoleRole = 'viewer' | 'operator' | 'admin';
+
 export interface ConsoleSession {
   id: string;
+  role: ConsoleRole;
+  /** who signed in, as records and timelines name them: 'admin token', or a control-plane key's name */
+  actor: string;
   /** sent by the page with every state-changing request (header x-csrf-token) */
   csrf: string;
   expires: number;
@@ -33,9 +39,11 @@ export class ConsoleSessions {
     private readonly now: () => number = Date.now,
   ) {}
 
-  create(): ConsoleSession {
+  create(role: ConsoleRole = 'admin', actor = 'admin token'): ConsoleSession {
     const s: ConsoleSession = {
       id: randomBytes(32).toString('base64url'),
+      role,
+      actor,
       csrf: randomBytes(32).toString('base64url'),
       expires: this.now() + this.ttlMs,
     };

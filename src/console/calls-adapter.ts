@@ -15,6 +15,8 @@ export interface ConsoleCall {
   /** live state for calls held here; another replica's calls show 'remote' (their feed is there) */
   state: CallState | 'remote';
   replica: string;
+  /** no audio either way for bridge.console_stuck_after_s (this replica's calls only) */
+  stuck: boolean;
   /** names of the agent's transfer targets (never their numbers) */
   targets: string[];
 }
@@ -36,6 +38,7 @@ export async function listCalls(ctx: BridgeContext): Promise<ConsoleCallList> {
       durationMs: c.durationMs,
       state: c.local ? (ctx.feeds.get(c.callSid)?.state ?? 'connecting') : 'remote',
       replica: c.replica,
+      stuck: c.local ? (ctx.feeds.get(c.callSid)?.stuck ?? false) : false,
       targets: ctx.agent(c.agent)?.transfer.targets.map((t) => t.name) ?? [],
     })),
   };

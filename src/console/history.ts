@@ -20,11 +20,17 @@ export interface HistoryEntry {
   toolErrors: number;
   bargeIns: number;
   voiceToVoiceMs: number[];
+  /** times the engine connection dropped during the call (each one reconnected or ended it) */
+  engineDrops: number;
 }
 
 export interface AgentSummary {
   agent: string;
   calls: number;
+  /** of those, the calls that started in the last hour */
+  callsLastHour: number;
+  /** engine connection drops (reconnects) over the calls kept */
+  engineReconnects: number;
   medianDurationMs: number;
   transferRate: number;
   toolErrorRate: number;
@@ -44,6 +50,8 @@ export interface HistoryDetail extends HistoryEntry {
   /** the verbs that were transfers (the agent's or an operator's) */
   transfers: { verb: string; result: string; atMs: number }[];
   operator: { action: string; by: string; atMs: number } | null;
+  /** supervisors who listened in: who, when, for how long */
+  listens: { by: string; atMs: number; durationMs?: number }[];
   replies: { firstFrameMs: number | null; voiceToVoiceMs: number | null }[];
   dtmfCount: number;
   engineCloses: number[];
@@ -116,6 +124,7 @@ export class CallHistory {
       tools: r.tools.length,
       toolErrors: r.tools.filter((t) => t.outcome !== 'ok').length,
       bargeIns: r.bargeIns,
+      engineDrops: r.engineCloses.length,
       voiceToVoiceMs: r.playback.replies
         .map((x) => x.voiceToVoiceMs)
         .filter((v): v is number => v !== undefined && v >= 0),
@@ -138,6 +147,7 @@ export class CallHistory {
       verbs: r.verbs.map((v) => ({ verb: v.verb, result: v.result, atMs: v.atMs })),
       transfers: r.verbs.filter(isTransfer).map((v) => ({ verb: v.verb, result: v.result, atMs: v.atMs })),
       operator: r.operator ? { action: r.operator.action, by: r.operator.by, atMs: r.operator.atMs } : null,
+      listens: (r.listens ?? []).map((l) => ({ ...l })),
       replies: r.playback.replies.map((x) => ({
         firstFrameMs: x.firstFrameMs ?? null,
         voiceToVoiceMs: x.voiceToVoiceMs ?? null,
@@ -185,7 +195,8 @@ export class CallHistory {
   }
 
   /** Per agent: calls, median duration, transfer rate, tool error rate, p50/p95 voice-to-voice. */
-  summary(): AgentSummary[] {
+  summary(now = Date.now()): AgentSummary[] {
+    const hourAgo = now - 3_600_000;
     const by = new Map<string, HistoryEntry[]>();
     for (const e of this.entries) by.set(e.agent, [...(by.get(e.agent) ?? []), e]);
     return [...by.entries()]
@@ -198,6 +209,8 @@ export class CallHistory {
         return {
           agent,
           calls: es.length,
+          callsLastHour: es.filter((e) => Date.parse(e.startedAt) >= hourAgo).length,
+          engineReconnects: es.reduce((n, e) => n + e.engineDrops, 0),
           medianDurationMs: percentile(durations, 50) ?? 0,
           transferRate: es.filter((e) => e.outcome === 'transferred').length / es.length,
           toolErrorRate: tools ? errors / tools : 0,

@@ -9,6 +9,7 @@ import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/source-bac
 import { ConsoleSessions, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
 import { EventStreams, openEventStream } from './sse.js';
+import { listenGuard, onListenSocket, type ListenDeps } from './listen.js';
 import { maskForPage } from '../observability/redact.js';
 
 /** The page's files: beside this module in src/ (tsx) and in dist/ (scripts/build.mjs copies them). */
@@ -147,6 +148,7 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
 
     scope.get('/console/api/session', async (req) => ({
       csrf: req.consoleSession!.csrf,
+      role: req.consoleSession!.role,
       agents: [...new Set([...ctx.config.file.agents.map((a) => a.id)])],
       lastReload,
     }));
@@ -164,6 +166,11 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     });
 
     const act = (reply: FastifyReply, r: ActionResult) => reply.code(r.status).send(r.body);
+    // A viewer-only session watches; acting on a call needs an operator.
+    scope.addHook('preHandler', async (req, reply) => {
+      if (req.method === 'POST' && /^\/console\/api\/calls\//.test(req.url) && req.consoleSession?.role === 'viewer')
+        return refuse(reply, 403, 'acting on a call needs an operator role', 'viewer_only');
+    });
 
     scope.post('/console/api/calls/:sid/hangup', async (req, reply) => {
       const sid = (req.params as { sid: string }).sid.slice(0, 64);
@@ -179,6 +186,20 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       ctx.logger.info({ callSid: sid, target, by: 'console' }, 'console: transfer');
       return act(reply, await transferCall(ctx, sid, target));
     });
+
+    // Listen-in: a WebSocket of the call's audio (src/console/listen.ts), authenticated as a POST is.
+    const listen: ListenDeps = {
+      ctx,
+      streams,
+      sameOrigin,
+      alive: (s) => sessions.get(s.id) !== undefined,
+      refuse,
+    };
+    scope.get(
+      '/console/api/calls/:sid/listen',
+      { websocket: true, preValidation: listenGuard(listen) },
+      (socket, req) => onListenSocket(listen, socket, req),
+    );
 
     scope.get('/console/api/history', async (req) => {
       const q = req.query as Record<string, unknown>;
@@ -198,6 +219,12 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
           offset: num(q.offset),
         }),
         summary: ctx.history.summary(),
+        // Health at a glance: calls in progress per agent on this replica (live view's own count)
+        activeByAgent: Object.fromEntries(
+          ctx.registry
+            .list()
+            .reduce((m, s) => m.set(s.agent.id, (m.get(s.agent.id) ?? 0) + 1), new Map<string, number>()),
+        ),
       };
     });
 

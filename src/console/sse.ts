@@ -83,6 +83,7 @@ export function openEventStream(
     ev.kind === 'ended' ||
     ev.kind === 'state' ||
     ev.kind === 'levels' ||
+    ev.kind === 'stuck' ||
     ev.kind === 'reload' ||
     ('callSid' in ev && ev.callSid === o.call);
   const unsubscribe = ctx.feeds.subscribe((ev) => {

@@ -9,6 +9,7 @@
  * transcript text is passed through the call record's number redaction.
  */
 import { maskNumber, redactNumbers } from './redact.js';
+import { ListenTap } from './listen-tap.js';
 
 export type CallState =
   | 'connecting'
@@ -23,7 +24,7 @@ export type CallState =
   | 'transferring'
   | 'ending';
 
-export type TimelineKind = 'tool' | 'verb' | 'barge_in' | 'dtmf';
+export type TimelineKind = 'tool' | 'verb' | 'barge_in' | 'dtmf' | 'listen';
 
 export type FeedEvent =
   | { kind: 'started'; call: CallView }
@@ -41,6 +42,8 @@ export type FeedEvent =
     }
   | { kind: 'latency'; callSid: string; firstFrameMs: number; voiceToVoiceMs?: number; atMs: number }
   | { kind: 'levels'; callSid: string; in: number; out: number }
+  /** no audio either way for the hub's stuck threshold (or audio again: stuck false) */
+  | { kind: 'stuck'; callSid: string; stuck: boolean; silentMs: number }
   /** a configuration reload (any source): what changed, or why it was refused */
   | { kind: 'reload'; ok: boolean; message: string; at: string };
 
@@ -95,6 +98,8 @@ export class LevelMeter {
 }
 
 const MAX_BACKLOG = 400;
+/** A level above this (≈ −40 dBFS) is audio; μ-law silence and line hiss stay below it. */
+const STUCK_LEVEL = 0.01;
 
 /** One call's feed; its session calls it, the hub samples and publishes it. */
 export class CallFeed {
@@ -102,6 +107,12 @@ export class CallFeed {
   readonly outLevel = new LevelMeter();
   private readonly backlog: FeedEvent[] = [];
   state: CallState = 'connecting';
+  /** when the last audible level was sampled either way (0: not since watching began) */
+  private audibleAt = 0;
+  /** no audio either way for the hub's threshold: shown on the live view */
+  stuck = false;
+  /** the call's listen-in copy, only while a supervisor listens (src/observability/listen-tap.ts) */
+  tap: ListenTap | undefined;
 
   constructor(
     private readonly hub: CallFeedHub,
@@ -169,12 +180,38 @@ export class CallFeed {
       this.push({ kind: 'state', callSid: this.view.callSid, state, atMs: this.at() });
     }
     if (!levels) return;
-    this.hub.publish({
-      kind: 'levels',
-      callSid: this.view.callSid,
-      in: this.inLevel.take(),
-      out: this.outLevel.take(),
-    });
+    const inL = this.inLevel.take();
+    const outL = this.outLevel.take();
+    this.hub.publish({ kind: 'levels', callSid: this.view.callSid, in: inL, out: outL });
+    this.checkStuck(inL, outL, Date.now());
+  }
+
+  /**
+   * Dead air: no level above STUCK_LEVEL either way for the hub's threshold. Levels exist only
+   * while a console watches, so the silence is counted from when watching began at the earliest.
+   */
+  private checkStuck(inL: number, outL: number, now: number): void {
+    if (inL > STUCK_LEVEL || outL > STUCK_LEVEL || this.audibleAt === 0) this.audibleAt = now;
+    const silentMs = now - this.audibleAt;
+    const stuck = silentMs >= this.hub.stuckMs;
+    if (stuck === this.stuck) return;
+    this.stuck = stuck;
+    this.hub.publish({ kind: 'stuck', callSid: this.view.callSid, stuck, silentMs });
+  }
+
+  /** Watching (re)starts: silence before it is unknown, not counted. */
+  resetAudible(): void {
+    this.audibleAt = 0;
+  }
+
+  /** The call's listen tap, made for its first listener; dropped (undefined) when the last leaves. */
+  listenTap(): ListenTap {
+    return (this.tap ??= new ListenTap());
+  }
+
+  /** The tap lost its last listener: the session's per-frame check is one property read again. */
+  releaseTap(tap: ListenTap): void {
+    if (this.tap === tap && tap.listeners === 0) this.tap = undefined;
   }
 
   /** Everything kept so far, for a detail view opened after the call started. */
@@ -204,6 +241,8 @@ export class CallFeedHub {
   constructor(
     private readonly sampleMs = 100,
     private readonly levelsEvery = 3,
+    /** a call silent both ways this long is flagged stuck (bridge.console_stuck_after_s) */
+    readonly stuckMs = 10_000,
   ) {}
 
   get watchers(): number {
@@ -223,6 +262,9 @@ export class CallFeedHub {
 
   close(feed: CallFeed, outcome: string): void {
     if (this.feeds.get(feed.view.callSid) === feed) this.feeds.delete(feed.view.callSid);
+    // Listeners hear nothing more of this call: their sockets close now, not at a timeout.
+    feed.tap?.end();
+    feed.tap = undefined;
     this.publish({ kind: 'ended', callSid: feed.view.callSid, outcome });
   }
 
@@ -234,10 +276,18 @@ export class CallFeedHub {
     return [...this.feeds.values()];
   }
 
+  /** Listen-in sockets open on this process's calls, all together. */
+  listening(): number {
+    let n = 0;
+    for (const f of this.feeds.values()) n += f.tap?.listeners ?? 0;
+    return n;
+  }
+
   /** Sends every event of every call to `fn` until the returned function is called. */
   subscribe(fn: FeedListener): () => void {
     this.listeners.add(fn);
     if (!this.timer) {
+      for (const f of this.feeds.values()) f.resetAudible();
       this.timer = setInterval(() => this.sampleAll(), this.sampleMs);
       this.timer.unref();
     }
@@ -268,6 +318,7 @@ export class CallFeedHub {
 
   /** Stops sampling and drops every watcher (the bridge's close). */
   stop(): void {
+    for (const f of this.feeds.values()) f.tap?.end(1001, 'bridge closing');
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.listeners.clear();

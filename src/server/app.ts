@@ -146,7 +146,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   const keySource = { baseUrl: opts.engineBaseUrl, apiKey: env.pyaiApiKey, keyHosts: env.pyaiKeyHosts };
   const warnKeyless = (file: ConfigFile) => warnKeylessEngines(file.agents, keySource, logger);
   warnKeyless(config.file);
-  const feeds = new CallFeedHub();
+  const feeds = new CallFeedHub(undefined, undefined, settings.console_stuck_after_s * 1000);
   // A record without Twilio's Direction (its stream arrived without a pre-connect): told by our numbers.
   const history = new CallHistory(1000, () => Object.keys(ctx.config.file.numbers));
   const defaultHold = generateDefaultHold(8000);

@@ -1,5 +1,7 @@
 // The operator console: live calls over Server-Sent Events, actions by POST with the session's
 // CSRF token. Everything from the server is shown with textContent, never parsed as HTML.
+import { CallListener } from './listen.js';
+
 const $ = (id) => document.getElementById(id);
 const STATE_LABEL = {
   connecting: 'connecting',
@@ -16,6 +18,10 @@ const STATE_LABEL = {
 };
 
 let csrf = '';
+/** the session's role: a viewer sees, an operator also acts and listens in */
+let role = 'admin';
+/** the listen-in of the selected call, while one runs */
+let listener = null;
 /** callSid → { callSid, agent, caller, state, t0 (local ms at duration 0), in, out, targets } */
 const calls = new Map();
 let selected = null;
@@ -164,8 +170,9 @@ function renderCalls() {
     setText(row.cells.agent, c.agent);
     setText(row.cells.caller, c.caller);
     setText(row.cells.duration, fmtMs(Date.now() - c.t0));
-    setText(row.cells.state, STATE_LABEL[c.state] ?? c.state);
-    const stateCls = `state state-${c.state}`;
+    // A call with no audio either way for the configured time is flagged where the eye looks.
+    setText(row.cells.state, `${c.stuck ? 'stuck: no audio · ' : ''}${STATE_LABEL[c.state] ?? c.state}`);
+    const stateCls = `state state-${c.state}${c.stuck ? ' stuck' : ''}`;
     if (row.cells.state.className !== stateCls) row.cells.state.className = stateCls;
     setLevel(row, 'in', c.in);
     setLevel(row, 'out', c.out);
@@ -205,6 +212,8 @@ function onEvent(ev) {
         $('detail-state').textContent = `ended (${ev.outcome})`;
         $('hangup').disabled = true;
         $('transfer').disabled = true;
+        $('takeover').disabled = true;
+        $('listen').disabled = true;
         if ($('confirm').open) $('confirm').close('cancel'); // nothing left to confirm
         // A pending "Hanging up…" or "Transferring…" is over: say how it went, and how the call ended.
         const p = pending;
@@ -223,6 +232,11 @@ function onEvent(ev) {
     case 'state': {
       const c = calls.get(ev.callSid);
       if (c) c.state = ev.state;
+      break;
+    }
+    case 'stuck': {
+      const c = calls.get(ev.callSid);
+      if (c) c.stuck = ev.stuck;
       break;
     }
     case 'levels': {
@@ -288,7 +302,33 @@ function connect() {
   source.onmessage = (m) => onEvent(JSON.parse(m.data));
 }
 
+/** Starts or stops listening to the selected call; the button says which it will do. */
+function toggleListen() {
+  if (listener) {
+    listener.stop();
+    return;
+  }
+  if (!selected) return;
+  const sid = selected;
+  const l = new CallListener(sid, csrf, (state, why) => {
+    if (listener !== l) return;
+    if (state === 'stopped') {
+      listener = null;
+      $('listen').textContent = 'Listen in';
+      $('listen').setAttribute('aria-pressed', 'false');
+      $('listen-status').textContent = `Listening stopped: ${why}`;
+      return;
+    }
+    $('listen').textContent = 'Stop listening';
+    $('listen').setAttribute('aria-pressed', 'true');
+    $('listen-status').textContent = state === 'listening' ? 'Listening: caller and agent' : 'Connecting…';
+  });
+  listener = l;
+  l.start();
+}
+
 async function select(callSid) {
+  if (listener && callSid !== selected) listener.stop(); // one call heard at a time: the one shown
   selected = callSid;
   latencies = [];
   const c = calls.get(callSid);
@@ -303,8 +343,11 @@ async function select(callSid) {
   $('action-status').textContent = '';
   $('action-status').className = 'action-status';
   pending = null;
-  $('hangup').disabled = false;
-  $('transfer').disabled = false;
+  const viewer = role === 'viewer';
+  $('hangup').disabled = viewer;
+  $('transfer').disabled = viewer;
+  $('listen').disabled = viewer;
+  if (!listener) $('listen-status').textContent = '';
   const { json } = await api('/console/api/calls');
   const targets = (json.calls ?? []).find((x) => x.callSid === callSid)?.targets ?? [];
   $('transfer-target').replaceChildren(
@@ -314,7 +357,15 @@ async function select(callSid) {
       return o;
     }),
   );
-  $('transfer').disabled = targets.length === 0;
+  $('transfer').disabled = viewer || targets.length === 0;
+  $('takeover').disabled = viewer || targets.length === 0;
+  let mine = null;
+  try {
+    mine = localStorage.getItem('opb-my-line');
+  } catch {
+    /* storage off */
+  }
+  if (mine && targets.includes(mine)) $('transfer-target').value = mine;
   connect(); // the stream for this call: its backlog, then live
   $('detail-h').focus?.();
 }
@@ -373,17 +424,36 @@ async function loadHistory() {
   );
   const pct = (x) => `${Math.round(x * 100)}%`;
   const ms = (x) => (x === null ? '–' : `${x} ms`);
+  const active = json.activeByAgent ?? {};
+  const summary = json.summary ?? [];
+  // An agent with calls in progress and none finished yet is shown too: calls now is health.
+  for (const a of Object.keys(active))
+    if (!summary.some((s) => s.agent === a))
+      summary.push({
+        agent: a,
+        calls: 0,
+        callsLastHour: 0,
+        medianDurationMs: 0,
+        transferRate: 0,
+        toolErrorRate: 0,
+        voiceToVoiceP50Ms: null,
+        voiceToVoiceP95Ms: null,
+        engineReconnects: 0,
+      });
   $('summary').tBodies[0].replaceChildren(
-    ...(json.summary ?? []).map((s) => {
+    ...summary.map((s) => {
       const tr = el('tr');
       tr.append(
         el('td', s.agent),
+        el('td', String(active[s.agent] ?? 0)),
+        el('td', String(s.callsLastHour ?? 0)),
         el('td', String(s.calls)),
         el('td', fmtMs(s.medianDurationMs)),
         el('td', pct(s.transferRate)),
         el('td', pct(s.toolErrorRate)),
         el('td', ms(s.voiceToVoiceP50Ms)),
         el('td', ms(s.voiceToVoiceP95Ms)),
+        el('td', String(s.engineReconnects ?? 0)),
       );
       return tr;
     }),
@@ -478,6 +548,9 @@ async function main() {
   const { status, json } = await api('/console/api/session');
   if (status !== 200) return;
   csrf = json.csrf;
+  role = json.role ?? 'admin';
+  $('viewer-note').hidden = role !== 'viewer';
+  $('listen').addEventListener('click', toggleListen);
   $('h-agent').append(
     ...json.agents.map((a) => {
       const o = el('option', a);
@@ -532,6 +605,21 @@ async function main() {
   $('hangup').addEventListener('click', () =>
     act({ kind: 'hangup' }, `/console/api/calls/${selected}/hangup`, undefined, 'The caller is cut off at once.'),
   );
+  // Take over: the supervisor's own line is one of the agent's targets, remembered in this browser.
+  $('takeover').addEventListener('click', () => {
+    const target = $('transfer-target').value;
+    try {
+      localStorage.setItem('opb-my-line', target);
+    } catch {
+      /* storage off: the choice is not remembered */
+    }
+    return act(
+      { kind: 'transfer', target },
+      `/console/api/calls/${selected}/transfer`,
+      { target },
+      `You take the call: it leaves the agent for your line, ${target}, at once.`,
+    );
+  });
   $('transfer').addEventListener('click', () => {
     const target = $('transfer-target').value;
     return act(

@@ -33,6 +33,11 @@ export function makeHandle(call: SimCall): CallHandle {
         }),
       );
     },
+    play: (pcm8k: Int16Array) => {
+      if (call.ended) return;
+      call.note('caller', `plays ${Math.round(pcm8k.length / 8)} ms of audio`);
+      call.callerAudio.push(pcm8k);
+    },
     on: (event: string, cb: (arg: never) => void) => call.on(event, cb),
   };
 }

@@ -113,6 +113,8 @@ export interface CallHandle {
   hangup(): void;
   sendDtmf(digits: string): void;
   say(text: string): void;
+  /** the caller plays 8 kHz audio (a test tone) into the call, after anything already queued */
+  play(pcm8k: Int16Array): void;
   timeline: TimelineEntry[];
   on(event: 'timeline', cb: (e: TimelineEntry) => void): void;
   on(event: 'stream-start' | 'stream-end', cb: (s: StreamStats) => void): void;

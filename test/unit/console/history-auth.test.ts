@@ -53,6 +53,17 @@ describe('the console history', () => {
     expect(h.search({ limit: 100 })).toHaveLength(5);
   });
 
+  it('counts, per agent, the calls started in the last hour and the engine reconnects', () => {
+    const h = new CallHistory();
+    const now = Date.parse('2026-12-07T12:00:00Z');
+    const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+    h.add(record(1, { startedAt: at(2 * 3_600_000), engineCloses: [1006] }));
+    h.add(record(2, { startedAt: at(59 * 60_000), engineCloses: [1006, 1011] }));
+    h.add(record(3, { startedAt: at(1000) }));
+    const [support] = h.summary(now);
+    expect(support).toMatchObject({ agent: 'support', calls: 3, callsLastHour: 2, engineReconnects: 3 });
+  });
+
   it('summarises each agent: calls, median duration, transfer rate, tool error rate, p50/p95 voice-to-voice', () => {
     const h = new CallHistory();
     h.add(record(1, { v2v: [500, 700], tools: [{ name: 't', outcome: 'ok', durationMs: 5 }] }));
