@@ -5,8 +5,8 @@
  */
 
 export interface G711Tables {
-  decode(src: Uint8Array, dst?: Int16Array): Int16Array;
-  encode(src: Int16Array, dst?: Uint8Array): Uint8Array;
+  readonly decode: (src: Uint8Array, dst?: Int16Array) => Int16Array;
+  readonly encode: (src: Int16Array, dst?: Uint8Array) => Uint8Array;
 }
 
 export function g711Tables(
