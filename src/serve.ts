@@ -5,6 +5,7 @@ import { SERVE } from './cli-commands.js';
 import { collectSecrets, ConfigError, loadConfig, type LoadedConfig } from './config/loader.js';
 import { createLogger, secretScrubber, type Logger } from './observability/logger.js';
 import { buildBridge, type Bridge } from './server/app.js';
+import { publicEndpoints } from './server/startup-notes.js';
 import type { CallRecord } from './call/record.js';
 import type { OfflineEngine } from './sim/engine/index.js';
 
@@ -165,6 +166,13 @@ export async function startBridge(
       },
       'omni-phone-bridge listening',
     );
+    // What to paste into Twilio, and where the console is: the first thing a new deployment needs.
+    const endpoints = publicEndpoints(config.env);
+    logger.info(
+      { voiceWebhook: endpoints.voiceWebhook, statusCallback: endpoints.statusCallback },
+      `Twilio number: "A call comes in" webhook ${endpoints.voiceWebhook} (HTTP POST); "Call status changes" ${endpoints.statusCallback}`,
+    );
+    if (endpoints.console) logger.info({ console: endpoints.console }, `operator console: ${endpoints.console}`);
     const running = bridge;
     const offlineEngine = engine;
     return {

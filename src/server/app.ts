@@ -27,6 +27,7 @@ import { registerIvrRoutes } from './ivr-routes.js';
 import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './media-route.js';
 import { CallRegistry } from './registry.js';
 import { registerVoiceRoutes } from './voice-routes.js';
+import { restMissingWarning } from './startup-notes.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerFormOnly } from './form-only.js';
 import { clientErrorHandler, fastifyTimeouts, guardConnections } from './http-limits.js';
@@ -109,8 +110,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
           logger,
         })
       : undefined);
-  if (!rest)
-    logger.warn('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: transfers, hang-ups and DTMF by <Play> are unavailable');
+  if (!rest) logger.warn(restMissingWarning(env));
   if (env.skipSignatureValidation) {
     logger.error(
       '!!! TWILIO_SIGNATURE_VALIDATION=off: Twilio signatures are NOT checked. Development only — never in production !!!',
