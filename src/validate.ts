@@ -14,6 +14,7 @@ import type { ConfigFile } from './config/schema.js';
 import { createLogger } from './observability/logger.js';
 import { checkReachable, drainTimeoutMs } from './serve.js';
 import { loadAgentSet } from './server/agent-set.js';
+import { loadScenario } from './sim/engine/scenario.js';
 import { classifyIp, checkWebhookUrl, normalizeHost } from './tools/netguard.js';
 
 export interface ValidateOptions {
@@ -156,6 +157,13 @@ export async function validateDeployment(opts: ValidateOptions): Promise<Validat
     }
   }
   problems.push(...(await toolProblems(file, dirname(path), env)));
+  // The offline scenarios agents name: checked whatever the key, as a file that will be read.
+  for (const a of file.agents) {
+    if (!a.offline) continue;
+    await loadScenario(resolve(dirname(path), a.offline.scenario)).catch((err: Error) =>
+      problems.push(`agents.${a.id}.offline.scenario: ${err.message}`),
+    );
+  }
   if (!opts.offline && settings) {
     problems.push(...(await networkProblems(file, env, settings)));
     report.checked.network = true;

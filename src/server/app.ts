@@ -50,6 +50,8 @@ export interface BridgeOptions {
   logger: Logger;
   /** the engine's base URL (the offline engine's, when no key is configured) */
   engineBaseUrl: string;
+  /** an agent's own engine base URL (the offline engine's per-agent scenarios), else engineBaseUrl */
+  engineBaseUrlFor?: (agentId: string) => string | undefined;
   /** where finished call records go (JSON lines); default: the logger */
   onCallRecord?: (r: CallRecord) => void;
   metrics?: Metrics;
@@ -166,7 +168,11 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   const registry = new CallRegistry(
     {
       settings,
-      engine: { ...keySource, rate: env.omniRate },
+      engine: {
+        ...keySource,
+        rate: env.omniRate,
+        ...(opts.engineBaseUrlFor ? { baseUrlFor: opts.engineBaseUrlFor } : {}),
+      },
       publicUrl: env.publicUrl,
       toolsFor: (agent) => mcp.toolSetFor(agent.id, toolsByAgent.get(agent)),
       holdFor: (id) => current.holds.get(id) ?? defaultHold,
