@@ -16,7 +16,7 @@ import { signBridgePayload, verifyBridgeSignature } from '../../../src/tools/sig
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const SECRET = 'a-signing-secret-of-enough-length';
 // the SDK by its package name, as a tool author's code imports it (the root package's exports)
-const sdk = (await import('omni-phone-bridge/tool-sdk'));
+const sdk = await import('omni-phone-bridge/tool-sdk');
 
 const dirs: string[] = [];
 afterEach(() => {
