@@ -35,6 +35,8 @@ export interface CommandSpec {
   env?: readonly (readonly [string, string])[];
   /** text after the options (examples, notes) */
   notes?: string;
+  /** positional arguments the command takes, e.g. `[FILE]`: at most `max`, named `usage` in the help */
+  positionals?: { usage: string; max: number };
 }
 
 /** A command-line mistake: printed with a pointer to `--help`, exit code 2. */
@@ -62,7 +64,9 @@ const BUILT_IN: Record<string, OptionSpec> = {
 type Values = Record<string, string | boolean | string[] | undefined>;
 
 export type Parsed =
-  { kind: 'help'; text: string } | { kind: 'version'; text: string } | { kind: 'run'; values: Values };
+  | { kind: 'help'; text: string }
+  | { kind: 'version'; text: string }
+  | { kind: 'run'; values: Values; positionals: string[] };
 
 /**
  * Parses `argv` for `spec`. Returns help or version text to print (exit 0), or the values.
@@ -83,10 +87,14 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
     };
   }
   let values: Values;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: [...argv], options: options as never, strict: true, allowPositionals: false }) as {
-      values: Values;
-    });
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: options as never,
+      strict: true,
+      allowPositionals: !!spec.positionals,
+    }));
   } catch (err) {
     const msg = (err as Error).message;
     // A misspelt option gets the one it was probably meant to be (`--brige` → `--bridge`).
@@ -97,6 +105,10 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
   }
   if (values.help) return { kind: 'help', text: commandHelp(spec) };
   if (values.version) return { kind: 'version', text: `${PROGRAM} ${version()}\n` };
+  if (spec.positionals && positionals.length > spec.positionals.max)
+    throw new UsageError(
+      `${PROGRAM} ${spec.name}: too many arguments (takes ${spec.positionals.usage}): ${positionals.slice(spec.positionals.max).join(' ')}`,
+    );
   for (const [name, o] of Object.entries(spec.options)) {
     const v = values[name];
     if (!o.choices || v === undefined) continue;
@@ -108,7 +120,7 @@ export function parseCommand(spec: CommandSpec, argv: readonly string[]): Parsed
       }
     }
   }
-  return { kind: 'run', values };
+  return { kind: 'run', values, positionals };
 }
 
 /** parseArgs's messages, shortened to the point (they end with advice about `--`). */
@@ -146,7 +158,7 @@ function envLines(env: readonly (readonly [string, string])[]): string[] {
 /** The `--help` text of one command. */
 export function commandHelp(spec: CommandSpec): string {
   const parts = [
-    `usage: ${PROGRAM} ${spec.name} [options]`,
+    `usage: ${PROGRAM} ${spec.name} [options]${spec.positionals ? ` ${spec.positionals.usage}` : ''}`,
     '',
     spec.summary,
     '',
@@ -191,7 +203,7 @@ export function parseOrExit(
   spec: CommandSpec,
   argv: readonly string[],
   io: CliOut = STDIO,
-): { values: Values; exit?: undefined } | { exit: number } {
+): { values: Values; positionals: string[]; exit?: undefined } | { exit: number } {
   let parsed: Parsed;
   try {
     parsed = parseCommand(spec, argv);
@@ -200,7 +212,7 @@ export function parseOrExit(
     io.err(`${err.message}\nSee '${PROGRAM} ${spec.name} --help'.\n`);
     return { exit: USAGE_EXIT };
   }
-  if (parsed.kind === 'run') return { values: parsed.values };
+  if (parsed.kind === 'run') return { values: parsed.values, positionals: parsed.positionals };
   io.out(parsed.text);
   return { exit: 0 };
 }

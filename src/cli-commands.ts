@@ -177,4 +177,54 @@ export const SECRETS: CommandSpec = {
     'Set SECRETS_KEY to a new key and SECRETS_KEY_PREVIOUS to the old one on every replica (they start and read both), run `secrets rotate` once, then unset SECRETS_KEY_PREVIOUS.',
 };
 
-export const COMMANDS: readonly CommandSpec[] = [SERVE, ENGINE, CALL, DEMO, CONFIG, SECRETS];
+export const VALIDATE: CommandSpec = {
+  name: 'validate',
+  summary: 'check the configuration and the environment as start-up would, and list every problem at once',
+  positionals: { usage: '[FILE]', max: 1 },
+  options: {
+    offline: {
+      type: 'boolean',
+      default: false,
+      help: 'skip the checks that reach the network (engines, MCP servers, DNS)',
+    },
+  },
+  env: [['BRIDGE_CONFIG', 'the file checked when FILE is not given (config/agents.yaml)']],
+  notes:
+    'Reads the same environment as serve (see serve --help). Exit code 0 when nothing is wrong, 1 with the list of problems on stderr.',
+};
+
+export const DOCTOR: CommandSpec = {
+  name: 'doctor',
+  summary:
+    'say what a deployment still lacks: a reachable PUBLIC_URL over TLS, webhook URLs, signatures, stores, clock',
+  options: {
+    offline: { type: 'boolean', default: false, help: 'skip the checks that reach the network' },
+  },
+  notes:
+    'Reads the same environment as serve. Prints one line per check (ok, lacks, skip) and the Twilio webhook URLs to paste; exit code 0 when nothing lacks, 1 otherwise.',
+};
+
+export const NEW_TOOL: CommandSpec = {
+  name: 'new-tool',
+  summary:
+    'write a tool module (or, with --webhook, a webhook receiver with its signature check) and the configuration block to paste',
+  positionals: { usage: 'NAME', max: 1 },
+  options: {
+    webhook: { type: 'boolean', default: false, help: 'a webhook receiver (a small HTTP server) instead of a module' },
+    dir: { type: 'string', default: 'tools', value: 'DIR', help: 'where to write the file' },
+    force: { type: 'boolean', default: false, help: 'overwrite an existing file' },
+  },
+  notes: 'NAME is the tool name the agent calls: lower case letters, digits and _, e.g. look_up_order.',
+};
+
+export const COMMANDS: readonly CommandSpec[] = [
+  SERVE,
+  ENGINE,
+  CALL,
+  DEMO,
+  VALIDATE,
+  DOCTOR,
+  NEW_TOOL,
+  CONFIG,
+  SECRETS,
+];

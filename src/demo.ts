@@ -72,9 +72,13 @@ export async function runDemo(argv: string[]): Promise<number> {
       maxDurationMs: 90_000,
       caller: [
         { afterAgentSilenceMs: 700, say: 'Hi, I would like to know where my order four four one seven is.' },
-        // once the agent has been quiet for 2 s (its question waits), not in the pause while the
-        // tool looks the order up: digits keyed then reach no collect, and the collect times out
-        { afterAgentSilenceMs: 2000, dtmf: '482913#' },
+        // Only once the agent has asked (its collect is open) and finished saying so: digits keyed
+        // earlier, in the pause while a tool looks the order up, reach no collect, which times out.
+        {
+          when: { ready: () => engineSent(stack.engine, 'collect'), what: "the agent's question (its collect)" },
+          afterAgentSilenceMs: 700,
+          dtmf: '482913#',
+        },
       ],
     });
     const placedAt = Date.now();
@@ -126,6 +130,11 @@ export async function runDemo(argv: string[]): Promise<number> {
     await stack.close();
     await crm.close();
   }
+}
+
+/** Whether the offline engine has sent an event of this name on any session (the demo's one call). */
+function engineSent(engine: OfflineEngine, name: string): boolean {
+  return engine.sessions.some((rec) => rec.eventsSent.some((ev) => String(ev.event ?? ev.type) === name));
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { PROGRAM, USAGE_EXIT, UsageError, programHelp, version } from './cli-args.js';
 import { COMMANDS } from './cli-commands.js';
+import { closest } from './config/suggest.js';
 
 const argv = process.argv.slice(2);
 const first = argv[0];
@@ -27,6 +28,12 @@ async function run(): Promise<number> {
       return (await import('./sim/twilio/cli.js')).runCallCli(rest);
     case 'demo':
       return (await import('./demo.js')).runDemo(rest);
+    case 'validate':
+      return (await import('./validate.js')).runValidate(rest);
+    case 'doctor':
+      return (await import('./doctor.js')).runDoctor(rest);
+    case 'new-tool':
+      return (await import('./new-tool.js')).runNewTool(rest);
     case 'config':
       return (await import('./control-plane/cli.js')).runConfigCli(rest);
     case 'secrets':
@@ -45,8 +52,15 @@ async function run(): Promise<number> {
       if (rest.length) throw new UsageError(`${PROGRAM}: ${cmd} takes no arguments`);
       process.stdout.write(`${PROGRAM} ${version()}\n`);
       return 0;
-    default:
-      throw new UsageError(`${PROGRAM}: unknown command "${cmd}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+    default: {
+      const near = closest(
+        cmd,
+        COMMANDS.map((c) => c.name),
+      );
+      throw new UsageError(
+        `${PROGRAM}: unknown command "${cmd}"${near ? `; did you mean ${near}?` : ''}; commands: ${COMMANDS.map((c) => c.name).join(', ')}`,
+      );
+    }
   }
 }
 

@@ -6,8 +6,10 @@ import { collectSecrets, ConfigError, loadConfig, type LoadedConfig } from './co
 import { fileSecrets } from './config/file-secrets.js';
 import { createLogger, secretScrubber, type Logger } from './observability/logger.js';
 import { buildBridge, type Bridge } from './server/app.js';
+import { publicEndpoints } from './server/startup-notes.js';
 import type { CallRecord } from './call/record.js';
-import type { OfflineEngine } from './sim/engine/index.js';
+import type { OfflineEngine, Scenario } from './sim/engine/index.js';
+import { resolve as resolvePath } from 'node:path';
 
 export interface RunningBridge {
   bridge: Bridge;
@@ -129,13 +131,29 @@ export async function startBridge(
           `the Omni engine at ${originOf(base)} is unreachable (${why}); check PYAI_BASE_URL (or the agent's engine.base_url) and that the engine is running`,
         );
     }
+    let engineBaseUrlFor: ((agentId: string) => string | undefined) | undefined;
     if (offline) {
-      const { startOfflineEngine } = await import('./sim/engine/index.js');
+      const { startOfflineEngine, loadScenario } = await import('./sim/engine/index.js');
+      // Each agent that names its offline scenario gets it for its calls (docs/scenarios.md); a
+      // scenario that does not load stops start-up, naming the agent, as a bad tool module does.
+      const scenarios: Record<string, Scenario> = {};
+      for (const a of config.file.agents) {
+        if (!a.offline) continue;
+        const file = resolvePath(config.baseDir, a.offline.scenario);
+        scenarios[a.id] = await loadScenario(file).catch((err: Error) => {
+          throw new ConfigError(`agents.${a.id}.offline.scenario: ${err.message}`);
+        });
+      }
       engine = await startOfflineEngine({
         logger: logger.child({ component: 'offline-engine' }),
+        scenarios,
         ...(opts.engineOptions ?? {}),
       });
       engineBaseUrl = engine.url;
+      const running = engine;
+      engineBaseUrlFor = (id) => (Object.hasOwn(scenarios, id) ? running.agentUrl(id) : undefined);
+      if (Object.keys(scenarios).length)
+        logger.info({ agents: Object.keys(scenarios) }, 'offline engine: these agents run their own scenario');
       logger.warn(
         { engine: engine.url },
         'PYAI_API_KEY is not set: using the built-in OFFLINE Omni engine (no real agent)',
@@ -149,7 +167,13 @@ export async function startBridge(
       if (records) records.write(`${scrub(JSON.stringify(r))}\n`);
       else logger.info({ callRecord: r }, 'call record');
     };
-    bridge = await buildBridge({ config, logger, engineBaseUrl, onCallRecord });
+    bridge = await buildBridge({
+      config,
+      logger,
+      engineBaseUrl,
+      onCallRecord,
+      ...(engineBaseUrlFor ? { engineBaseUrlFor } : {}),
+    });
     const url = await bridge.app
       .listen({ port: config.env.port, host: config.env.host })
       .catch((err: NodeJS.ErrnoException) => {
@@ -166,6 +190,13 @@ export async function startBridge(
       },
       'omni-phone-bridge listening',
     );
+    // What to paste into Twilio, and where the console is: the first thing a new deployment needs.
+    const endpoints = publicEndpoints(config.env);
+    logger.info(
+      { voiceWebhook: endpoints.voiceWebhook, statusCallback: endpoints.statusCallback },
+      `Twilio number: "A call comes in" webhook ${endpoints.voiceWebhook} (HTTP POST); "Call status changes" ${endpoints.statusCallback}`,
+    );
+    if (endpoints.console) logger.info({ console: endpoints.console }, `operator console: ${endpoints.console}`);
     const running = bridge;
     const offlineEngine = engine;
     return {

@@ -40,7 +40,8 @@ export interface CallResume {
 
 export interface SessionDeps {
   settings: BridgeSettings;
-  engine: OmniKeySource & { rate: 8000 | 16000 | 24000 };
+  /** baseUrlFor: an engine base URL of the agent's own (the offline engine's per-agent scenario) */
+  engine: OmniKeySource & { rate: 8000 | 16000 | 24000; baseUrlFor?: (agentId: string) => string | undefined };
   /** the call's telephony leg (its control; its media attach as streams): built once per call */
   legFor: (info: CallInfo, log: Logger) => TelephonyLeg;
   /** builds the engine link of each engine session (tests put an in-process engine here) */
@@ -247,7 +248,7 @@ export class CallSession implements CallControlPort, LegListener {
   /** The call's engine link, listened to for the call's whole life; `configure` opens its first session. */
   private createEngineLink(configure: ConfigurePayload): EngineLink {
     const agent = this.info.agent;
-    const baseUrl = agent.engine.base_url ?? this.deps.engine.baseUrl;
+    const baseUrl = agent.engine.base_url ?? this.deps.engine.baseUrlFor?.(agent.id) ?? this.deps.engine.baseUrl;
     const link = (this.deps.engineLink ?? ((o) => new EngineLink(o)))({
       baseUrl,
       // An agent's own base_url comes from the file: the key goes only where omniKeyFor allows.

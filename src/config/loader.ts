@@ -3,6 +3,7 @@ import { loadSipEnv, SipEnvError, type SipEnv } from './sip-env.js';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { unclosedQuoteLine, yamlLineOf } from './yaml-lines.js';
 import type { z } from 'zod';
 import { configFileSchema, type ConfigFile } from './schema.js';
 import { issueLines, strictKeysErrorMap } from './suggest.js';
@@ -62,8 +63,8 @@ export interface LoadedConfig {
   baseDir: string;
 }
 
-function formatIssues(issues: z.core.$ZodIssue[], source: string): string {
-  const lines = issueLines(issues)
+function formatIssues(issues: z.core.$ZodIssue[], source: string, text?: string): string {
+  const lines = issueLines(issues, [], text === undefined ? undefined : yamlLineOf(text))
     .slice(0, 20)
     .map((l) => `  - ${l}`);
   return `invalid configuration in ${source}:\n${lines.join('\n')}`;
@@ -75,10 +76,14 @@ export function parseConfigText(text: string, source = 'config'): ConfigFile {
   try {
     raw = parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new ConfigError(`${source} is not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
+    const first = ((err as Error).message.split('\n')[0] ?? '').replace(/:\s*$/, '');
+    // The parser finds an unclosed quote where the file ends: name the line the string opened on.
+    const opened = /Missing closing .?quote/.test(first) ? unclosedQuoteLine(text) : undefined;
+    const where = opened ? ` (the string that opens on line ${opened} is never closed)` : '';
+    throw new ConfigError(`${source} is not valid YAML/JSON: ${first}${where}`);
   }
   const parsed = configFileSchema.safeParse(raw, { error: strictKeysErrorMap });
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, source));
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, source, text));
   return parsed.data;
 }
 

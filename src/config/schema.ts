@@ -138,6 +138,14 @@ export const agentSchema = z
     tools: z.array(toolDefinitionSchema).default([]),
     /** MCP servers whose tools this agent uses, discovered at run time (docs/tools.md) */
     mcp_servers: z.array(mcpServerSchema).max(16).default([]),
+    /**
+     * Without an Omni key (the built-in offline engine): this agent's calls run this engine
+     * scenario (docs/scenarios.md), its path relative to the configuration file; no effect online.
+     */
+    offline: z
+      .object({ scenario: z.string().min(1) })
+      .strict()
+      .optional(),
     transfer: transferSchema,
     send_dtmf_mode: z.enum(['inband', 'play_digits']).default('inband'),
     /** in-call keys handled by the bridge itself, e.g. {"0": "transfer"}; off unless configured */

@@ -68,15 +68,26 @@ export const strictKeysErrorMap: z.core.$ZodErrorMap = (iss) => {
  * itself; a union that failed in every branch reports the one branch the value was meant for
  * (the only one whose failure is not "this is another kind of value").
  */
-export function issueLines(issues: readonly z.core.$ZodIssue[], prefix: readonly PropertyKey[] = []): string[] {
+export function issueLines(
+  issues: readonly z.core.$ZodIssue[],
+  prefix: readonly PropertyKey[] = [],
+  lineOf?: (path: readonly PropertyKey[]) => number | undefined,
+): string[] {
   const out: string[] = [];
   for (const i of issues) {
     const path = [...prefix, ...i.path];
     const at = (p: readonly PropertyKey[]) => (p.length ? p.map(String).join('.') : '(root)');
+    // `(line N)` last, so the path and message read as before and a file's line is still given
+    const line = (p: readonly PropertyKey[]) => {
+      const n = lineOf?.(p);
+      return n ? ` (line ${n})` : '';
+    };
     if (i.code === 'unrecognized_keys') {
       const lines = i.message.split('\n');
       i.keys.forEach((k, j) =>
-        out.push(`${at([...path, k])}: ${lines.length === i.keys.length ? lines[j] : 'unknown key'}`),
+        out.push(
+          `${at([...path, k])}: ${lines.length === i.keys.length ? lines[j] : 'unknown key'}${line([...path, k])}`,
+        ),
       );
       continue;
     }
@@ -86,11 +97,11 @@ export function issueLines(issues: readonly z.core.$ZodIssue[], prefix: readonly
           !branch.every((b) => b.path.length === 0 && (b.code === 'invalid_type' || b.code === 'invalid_value')),
       );
       if (meant.length === 1) {
-        out.push(...issueLines(meant[0]!, path));
+        out.push(...issueLines(meant[0]!, path, lineOf));
         continue;
       }
     }
-    out.push(`${at(path)}: ${i.message}`);
+    out.push(`${at(path)}: ${i.message}${line(path)}`);
   }
   return out;
 }

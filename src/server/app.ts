@@ -28,6 +28,7 @@ import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './media-route.js';
 import { CallRegistry } from './registry.js';
 import { registerVoiceRoutes } from './voice-routes.js';
 import { registerWarmRoutes } from './warm-routes.js';
+import { restMissingWarning } from './startup-notes.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerFormOnly } from './form-only.js';
 import { clientErrorHandler, fastifyTimeouts, guardConnections } from './http-limits.js';
@@ -53,6 +54,8 @@ export interface BridgeOptions {
   logger: Logger;
   /** the engine's base URL (the offline engine's, when no key is configured) */
   engineBaseUrl: string;
+  /** an agent's own engine base URL (the offline engine's per-agent scenarios), else engineBaseUrl */
+  engineBaseUrlFor?: (agentId: string) => string | undefined;
   /** where finished call records go (JSON lines); default: the logger */
   onCallRecord?: (r: CallRecord) => void;
   metrics?: Metrics;
@@ -113,8 +116,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
           logger,
         })
       : undefined);
-  if (!rest)
-    logger.warn('TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set: transfers, hang-ups and DTMF by <Play> are unavailable');
+  if (!rest) logger.warn(restMissingWarning(env));
   if (env.skipSignatureValidation) {
     logger.error(
       '!!! TWILIO_SIGNATURE_VALIDATION=off: Twilio signatures are NOT checked. Development only — never in production !!!',
@@ -176,7 +178,11 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   const registry = new CallRegistry(
     {
       settings,
-      engine: { ...keySource, rate: env.omniRate },
+      engine: {
+        ...keySource,
+        rate: env.omniRate,
+        ...(opts.engineBaseUrlFor ? { baseUrlFor: opts.engineBaseUrlFor } : {}),
+      },
       publicUrl: env.publicUrl,
       toolsFor: (agent) => mcp.toolSetFor(agent.id, toolsByAgent.get(agent)),
       holdFor: (id) => current.holds.get(id) ?? defaultHold,

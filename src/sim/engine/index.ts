@@ -24,6 +24,11 @@ export interface EngineOptions {
   port?: number;
   host?: string;
   scenario?: Scenario;
+  /**
+   * Per-agent scenarios: a session on `/agent/<id>/v1/omni` runs `scenarios[id]` (scripted),
+   * one on `/v1/omni` runs `scenario` (or the default mode). `agentUrl(id)` is that base URL.
+   */
+  scenarios?: Readonly<Record<string, Scenario>>;
   /** Agent audio rate; default: the session's input rate (or the scenario's output_rate). */
   outputRate?: number;
   /** Delay before the upgrade is answered, to imitate a distant engine. */
@@ -52,6 +57,8 @@ export interface EngineOptions {
 export interface OfflineEngine {
   /** ws://host:port — a base URL for buildOmniUrl(). */
   url: string;
+  /** the base URL whose sessions run `scenarios[agentId]` */
+  agentUrl(agentId: string): string;
   port: number;
   sessions: EngineSessionRecord[];
   /** Every distinct violation of every session, as "callId: violation". */
@@ -108,8 +115,8 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
 
   http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const path = (req.url ?? '').split('?')[0];
-    if (path !== '/v1/omni') {
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    if (path !== '/v1/omni' && !scenarioOfPath(path)) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
@@ -122,26 +129,36 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
     timers.add(t);
   });
 
+  /** `/agent/<id>/v1/omni` → that agent's scenario; anything else (or an unknown id) → none. */
+  const scenarioOfPath = (path: string): Scenario | undefined => {
+    const id = /^\/agent\/([A-Za-z0-9_-]{1,64})\/v1\/omni$/.exec(path)?.[1];
+    return id !== undefined && opts.scenarios && Object.hasOwn(opts.scenarios, id) ? opts.scenarios[id] : undefined;
+  };
+
   const onConnection = (ws: WebSocket, req: IncomingMessage): void => {
     const url = new URL(req.url ?? '/', 'http://engine.invalid');
+    const own = scenarioOfPath(url.pathname);
+    const scenario = own ?? opts.scenario;
+    const sessionMode: EngineMode = own ? 'scripted' : mode;
+    const sessionPacing = own?.pacing && !opts.pacing ? parsePacing(own.pacing) : pacing;
     const rateText = url.searchParams.get('rate');
     const inputRate = rateText === null ? 24000 : Number(rateText);
     const format = url.searchParams.get('format');
     const callId = `offline-${randomUUID()}`;
-    const outputRate = opts.outputRate ?? opts.scenario?.output_rate ?? (RATES.has(inputRate) ? inputRate : 24000);
+    const outputRate = opts.outputRate ?? scenario?.output_rate ?? (RATES.has(inputRate) ? inputRate : 24000);
     const session = new EngineSession(ws, {
       callId,
       inputRate: RATES.has(inputRate) ? inputRate : 24000,
       outputRate,
-      mode,
+      mode: sessionMode,
       sessionLabel: url.searchParams.get('session_label') ?? undefined,
-      scenario: opts.scenario,
+      scenario,
       greetingImmediately: opts.greetingImmediately,
       bargeInEvent: opts.bargeInEvent ?? 'flush',
       vad: opts.vad,
-      pacing,
+      pacing: sessionPacing,
       random: opts.random,
-      dialect,
+      dialect: own ? (opts.dialect ?? own.dialect ?? 'standard') : dialect,
       recordAudio: opts.recordAudio,
       tts,
       logger,
@@ -171,8 +188,8 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
 
   // Speak-ready before the first call: a scenario's fixed lines are synthesized now (the voice
   // caches them), not between two replies, where the synthesis would be dead air on the line.
-  if (opts.scenario) {
-    for (const step of opts.scenario.steps) if ('say' in step) await tts(step.say).catch(() => undefined);
+  for (const sc of [opts.scenario, ...Object.values(opts.scenarios ?? {})]) {
+    for (const step of sc?.steps ?? []) if ('say' in step) await tts(step.say).catch(() => undefined);
   }
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -191,8 +208,10 @@ export async function startOfflineEngine(opts: EngineOptions = {}): Promise<Offl
     'offline Omni engine listening',
   );
 
+  const url = `ws://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
-    url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url,
+    agentUrl: (agentId) => `${url}/agent/${encodeURIComponent(agentId)}`,
     port,
     sessions,
     violations,

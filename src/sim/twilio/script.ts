@@ -50,6 +50,22 @@ async function whenAgentSilent(
   }
 }
 
+/** `when` steps give up after this long. */
+const WHEN_WAIT_MS = 30_000;
+
+async function whenReady(
+  call: SimCallPort,
+  ready: () => boolean,
+  waitMs: number,
+): Promise<'ready' | 'timeout' | 'ended'> {
+  const start = call.clock.tickMs();
+  while (!ready()) {
+    if (call.clock.tickMs() - start >= waitMs) return 'timeout';
+    if (!(await call.clock.sleep(20))) return 'ended';
+  }
+  return 'ready';
+}
+
 async function drained(call: SimCallPort): Promise<boolean> {
   while (call.callerAudio.length > 0) {
     if (!(await call.clock.sleep(20))) return false;
@@ -69,6 +85,14 @@ export async function runScript(call: SimCallPort, script: CallerScript): Promis
     const a = script[i]!;
     if (call.ended) return;
     if (a.atMs !== undefined && !(await call.clock.until(a.atMs))) return;
+    if (a.when) {
+      const seen = await whenReady(call, a.when.ready, a.when.waitMs ?? WHEN_WAIT_MS);
+      if (seen === 'ended') return;
+      if (seen === 'timeout') {
+        call.note('caller', `waited for ${a.when.what}, which never came; skips this step`);
+        continue;
+      }
+    }
     if (
       a.afterAgentSilenceMs !== undefined &&
       !(await whenAgentSilent(call, a.afterAgentSilenceMs, framesBefore, a.agentSpeechWaitMs))

@@ -25,6 +25,12 @@ export interface CallerAction {
   afterAgentSilenceMs?: number;
   /** with afterAgentSilenceMs: how long to wait for the agent to speak at all before going on (15 s) */
   agentSpeechWaitMs?: number;
+  /**
+   * not before `ready()` holds (polled each 20 ms tick), e.g. the agent has asked its question;
+   * checked before afterAgentSilenceMs. After `waitMs` (30 s) the step is skipped, noted as `what`
+   * never happening: a caller that answers a question never asked is not a caller.
+   */
+  when?: { ready: () => boolean; what: string; waitMs?: number };
   /** speak this text (offline TTS) */
   say?: string;
   /** speak this WAV file (any rate, mono or stereo) */

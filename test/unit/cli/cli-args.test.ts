@@ -13,13 +13,15 @@ describe('the argument parser of every command', () => {
   it.each(COMMANDS.map((c) => [c.name, c] as const))(
     '%s: an unknown option or a stray argument is exit 2, named, nothing printed to stdout',
     (_name, spec) => {
-      for (const args of [['--bogus'], ['stray'], ['-z']]) {
+      // a command that takes positionals (validate FILE, new-tool NAME) gets one more than it takes
+      const stray = spec.positionals ? [...Array<string>(spec.positionals.max).fill('one'), 'stray'] : ['stray'];
+      for (const args of [['--bogus'], stray, ['-z']]) {
         const o = io();
         expect(parseOrExit(spec, args, o.value)).toEqual({ exit: 2 });
         expect(o.out).toEqual([]);
         expect(o.err.join('')).toMatch(
           new RegExp(
-            `^omni-phone-bridge ${spec.name}: (unknown option|unexpected argument) '${args[0]}'[^]*See 'omni-phone-bridge ${spec.name} --help'`,
+            `^omni-phone-bridge ${spec.name}: (unknown option '${args[0]}'|unexpected argument '${args[0]}'|too many arguments .*: stray)[^]*See 'omni-phone-bridge ${spec.name} --help'`,
           ),
         );
       }
@@ -70,9 +72,10 @@ describe('the argument parser of every command', () => {
     }
     expect(parseOrExit(DEMO, ['--human', 'busy', '--json', '--out', 'x.wav'], io().value)).toEqual({
       values: { human: 'busy', json: true, out: 'x.wav' },
+      positionals: [],
     });
-    expect(parseOrExit(DEMO, [], io().value)).toEqual({ values: { human: 'answer', json: false } });
-    expect(parseOrExit(SERVE, [], io().value)).toEqual({ values: {} });
+    expect(parseOrExit(DEMO, [], io().value)).toEqual({ values: { human: 'answer', json: false }, positionals: [] });
+    expect(parseOrExit(SERVE, [], io().value)).toEqual({ values: {}, positionals: [] });
   });
 
   it('the top-level help names every option of every command and every variable', () => {

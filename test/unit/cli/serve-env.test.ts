@@ -52,3 +52,13 @@ describe('DRAIN_TIMEOUT_MS', () => {
       expect(() => drainTimeoutMs(v)).toThrow(new RegExp(`DRAIN_TIMEOUT_MS .*got "${v}"`));
   });
 });
+
+describe('.env.example', () => {
+  it('names every variable serve --help lists (the loader reads), each once, and no other', () => {
+    const text = readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8');
+    const named = [...text.matchAll(/^#? ?([A-Z][A-Z0-9_]{2,})=/gm)].map((m) => m[1]!);
+    const documented = (SERVE.env ?? []).flatMap(([names]) => names.split(/\s*\/\s*/));
+    expect([...named].sort()).toEqual([...documented].sort());
+    expect(new Set(named).size).toBe(named.length);
+  });
+});

@@ -62,7 +62,7 @@ describe('configuration', () => {
       /no agent has id "supprt"; did you mean "support"\?/,
     );
     expect(() => parseConfigText(`${two}\nnumbers:\n  "+15550001111": { agent: billing }\n`)).toThrow(
-      /unknown agent "billing"$/m,
+      /unknown agent "billing" \(line \d+\)$/m,
     );
   });
 
