@@ -70,7 +70,8 @@ afterAll(async () => {
   await engine?.close();
 });
 
-describe.skipIf(!haveHaproxy)('deploy/haproxy.cfg in front of two replicas', () => {
+// Skipped only outside CI: under CI=true a missing HAProxy is a failure, not a silent pass.
+describe.skipIf(!haveHaproxy && !process.env.CI)('deploy/haproxy.cfg in front of two replicas', () => {
   it('a replica sent SIGTERM: new calls placed during its drain all reach an agent, none hears the busy message', async () => {
     const [drained, other] = fleet.replicas as [(typeof fleet.replicas)[0], (typeof fleet.replicas)[0]];
     // both replicas in rotation: HAProxy's checks of /readyz passed (rise 2)
