@@ -14,14 +14,22 @@ import { freePort, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN } from '../../src/sim/stack.j
 import { startTwilioSimulator } from '../../src/sim/twilio/index.js';
 import { waitFor } from '../helpers/harness.js';
 
-const cleanups: (() => unknown)[] = [];
+const cleanups: { what: string; run: () => unknown }[] = [];
 afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()!();
-});
+  // Each step has a hang guard that names it: a bridge whose stop hangs is a shutdown defect to see.
+  while (cleanups.length) {
+    const { what, run } = cleanups.pop()!;
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`cleanup hung for 15 s: ${what}`)), 15_000);
+    });
+    await Promise.race([Promise.resolve(run()), hung]).finally(() => clearTimeout(timer));
+  }
+}, 60_000);
 
 function project(scenario: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'opb-offline-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  cleanups.push({ what: 'remove the project folder', run: () => rmSync(dir, { recursive: true, force: true }) });
   writeFileSync(
     join(dir, 'look_up.js'),
     'export default async (args) => ({ order: String(args.order_id), status: "shipped" });\n',
@@ -66,7 +74,7 @@ async function start(dir: string) {
     authToken: SIM_AUTH_TOKEN,
     human: { answer: 'answer', talkMs: 300 },
   });
-  cleanups.push(() => sim.close());
+  cleanups.push({ what: 'close the Twilio simulator', run: () => sim.close() });
   const config = loadConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -77,7 +85,7 @@ async function start(dir: string) {
     TWILIO_API_BASE: sim.restBase,
   });
   const running = await startBridge(config, { logger: createLogger({ level: 'silent' }) });
-  cleanups.push(() => running.stop());
+  cleanups.push({ what: 'stop the bridge and its offline engine', run: () => running.stop() });
   return { sim, running };
 }
 
