@@ -193,7 +193,11 @@ export interface CliOut {
   err: (s: string) => void;
 }
 
-const STDIO: CliOut = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+export const STDIO: CliOut = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+/** A command's output and the environment it checks (validate, doctor): the process's own by default. */
+export type CliEnvIo = CliOut & { env: NodeJS.ProcessEnv };
+export const processEnvIo = (): CliEnvIo => ({ ...STDIO, env: process.env });
 
 /**
  * parseCommand for a command's entry: prints help or the version (exit 0) or the usage error

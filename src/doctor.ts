@@ -4,7 +4,7 @@
  * It never prints a secret: only whether each is set, and origins of URLs (never paths or queries).
  */
 import { connect } from 'node:net';
-import { parseOrExit } from './cli-args.js';
+import { parseOrExit, processEnvIo, type CliEnvIo } from './cli-args.js';
 import { DOCTOR } from './cli-commands.js';
 import { ConfigError, isLoopbackOrigin, loadEnv, type EnvSettings } from './config/loader.js';
 import { publicEndpoints } from './server/startup-notes.js';
@@ -171,14 +171,7 @@ export async function runChecks(opts: DoctorOptions): Promise<{ checks: Check[];
   return { checks, paste };
 }
 
-export async function runDoctor(
-  argv: readonly string[],
-  io: { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv } = {
-    out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
-    env: process.env,
-  },
-): Promise<number> {
+export async function runDoctor(argv: readonly string[], io: CliEnvIo = processEnvIo()): Promise<number> {
   const args = parseOrExit(DOCTOR, argv, io);
   if (args.exit !== undefined) return args.exit;
   const { checks, paste } = await runChecks({ env: io.env, offline: args.values.offline === true });

@@ -7,7 +7,7 @@
  */
 import { promises as dns } from 'node:dns';
 import { dirname, resolve } from 'node:path';
-import { parseOrExit } from './cli-args.js';
+import { parseOrExit, processEnvIo, type CliEnvIo } from './cli-args.js';
 import { VALIDATE } from './cli-commands.js';
 import { checkSecretLengths, ConfigError, loadEnv, readConfigFile, type EnvSettings } from './config/loader.js';
 import type { ConfigFile } from './config/schema.js';
@@ -171,14 +171,7 @@ export async function validateDeployment(opts: ValidateOptions): Promise<Validat
   return report;
 }
 
-export async function runValidate(
-  argv: readonly string[],
-  io: { out: (s: string) => void; err: (s: string) => void; env: NodeJS.ProcessEnv } = {
-    out: (s) => process.stdout.write(s),
-    err: (s) => process.stderr.write(s),
-    env: process.env,
-  },
-): Promise<number> {
+export async function runValidate(argv: readonly string[], io: CliEnvIo = processEnvIo()): Promise<number> {
   const args = parseOrExit(VALIDATE, argv, io);
   if (args.exit !== undefined) return args.exit;
   const report = await validateDeployment({
