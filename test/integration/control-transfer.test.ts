@@ -202,9 +202,9 @@ describe('transfer_to_human', () => {
     ]);
     expect(h.sim.restRequests).toEqual([]);
     expect(result.dialed).toBeUndefined();
-    expect(voiceRuns(result.heard).map((r) => r.endMs - r.startMs)).toEqual([
-      expect.closeTo(voiceMs('Sorry, I cannot transfer you.'), -2),
-    ]);
+    // The whole apology, once (a loaded machine may split it with an underrun the bridge counts).
+    const voiced = voiceRuns(result.heard).reduce((ms, r) => ms + r.endMs - r.startMs, 0);
+    expect(voiced).toBeCloseTo(voiceMs('Sorry, I cannot transfer you.'), -2);
     expect(h.records[0]).toMatchObject({ outcome: 'caller_hangup' });
     expect(h.records[0]!.verbs).toContainEqual(
       expect.objectContaining({ verb: 'transfer_to_human', result: 'no_target' }),
