@@ -1,4 +1,4 @@
-import { checkWebhookUrl } from '../tools/netguard.js';
+import { checkWebhookUrl, type BlockReason } from '../tools/netguard.js';
 
 /**
  * Registration's SSRF check of a tool's URL: the runtime's static policy (src/tools/netguard.ts:
@@ -7,20 +7,8 @@ import { checkWebhookUrl } from '../tools/netguard.js';
  * and checks it again on every call (guardedLookup).
  */
 
-export type UrlRule =
-  | 'https_only'
-  | 'credentials'
-  | 'invalid_url'
-  | 'loopback'
-  | 'private'
-  | 'link_local'
-  | 'metadata'
-  | 'cgnat'
-  | 'unique_local'
-  | 'unspecified'
-  | 'multicast'
-  | 'reserved'
-  | 'documentation';
+/** A registration refusal: the URL's own form, or the runtime guard's address rule (netguard.ts). */
+export type UrlRule = 'https_only' | 'credentials' | 'invalid_url' | Exclude<BlockReason, 'invalid'>;
 
 export interface BlockedUrl {
   error: 'blocked_url';
