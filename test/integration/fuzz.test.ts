@@ -29,6 +29,8 @@ const HEALTHY_GREETING = 'Hello, how can I help?';
 
 const escaped: unknown[] = [];
 const onEscape = (err: unknown) => escaped.push(err);
+/** The stack says where an escaped error came from; its message alone did not (CI saw only "number 0 is not a function"). */
+const describeEscape = (err: unknown) => (err instanceof Error ? (err.stack ?? String(err)) : String(err));
 beforeAll(() => {
   process.on('uncaughtException', onEscape);
   process.on('unhandledRejection', onEscape);
@@ -191,7 +193,7 @@ describe('fuzzing the bridge at its edges', () => {
     const labels = (await h.bridge.ctx.metrics.rejected.get()).values.length;
     expect(labels).toBeLessThan(40);
     expect(await healthz(h)).toBe(200);
-    expect(escaped.map(String)).toEqual([]);
+    expect(escaped.map(describeEscape)).toEqual([]);
     expect(h.logs.find(/listener threw|request failed/).slice(0, 3)).toEqual([]);
     await closeWithoutLeaks(h, tracker);
   }, 240_000); // bounded in frames, not in time: a hang detector sized for an oversubscribed machine
@@ -247,7 +249,7 @@ describe('fuzzing the bridge at its edges', () => {
     expect(await counterSum(h, 'rejected', (l) => l.source === 'engine')).toBeGreaterThan(100);
     expect(h.records.length).toBeGreaterThanOrEqual(9);
     expect(await healthz(h)).toBe(200);
-    expect(escaped.map(String)).toEqual([]);
+    expect(escaped.map(describeEscape)).toEqual([]);
     expect(h.logs.find(/listener threw|request failed/).slice(0, 3)).toEqual([]);
     await hostile.close();
     await closeWithoutLeaks(h, tracker);
@@ -303,7 +305,7 @@ describe('fuzzing the bridge at its edges', () => {
     await waitFor(() => h.bridge.ctx.registry.size === 0, 10_000);
     await waitFor(() => h.engine.sessions.every((s) => s.closed !== undefined), 5000);
     expect(await healthz(h)).toBe(200);
-    expect(escaped.map(String)).toEqual([]);
+    expect(escaped.map(describeEscape)).toEqual([]);
     expect(h.logs.find(/listener threw|request failed/).slice(0, 3)).toEqual([]);
     noKeepAlive();
     await closeWithoutLeaks(h, tracker);
