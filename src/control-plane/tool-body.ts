@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MIN_PASSED_SECRET_LENGTH } from '../config/loader.js';
+import { HEADER_VALUE, headerName, headerValue } from '../tools/header-rules.js';
 
 /**
  * The body of POST /v1/tools (and, merged with the stored tool, of PATCH): the API's own tool
@@ -8,25 +9,6 @@ import { MIN_PASSED_SECRET_LENGTH } from '../config/loader.js';
  * bearer `token` or OAuth `client_secret`) are write-only: sealed at rest, never answered.
  */
 
-/** RFC 9110 token: anything else could smuggle a second header. */
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]{0,4096}$/;
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'content-type',
-  'transfer-encoding',
-  'connection',
-  'idempotency-key',
-  'x-bridge-signature',
-  'user-agent',
-  'expect',
-  'upgrade',
-]);
-const headerName = z
-  .string()
-  .regex(HEADER_NAME, 'must be a valid HTTP header name')
-  .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'is set by the bridge and cannot be configured');
 // At least the length the runtime requires of a credential passed on (MIN_PASSED_SECRET_LENGTH):
 // a shorter one stored here would make every replica refuse the database's configuration.
 const secret = z
@@ -43,7 +25,7 @@ export const webhookSchema = z
     auth_header: headerName.optional(),
     /** write-only; omitted on an update: the stored one is kept */
     auth_secret: secret.optional(),
-    headers: z.record(headerName, z.string().regex(HEADER_VALUE, 'must not contain control characters')).optional(),
+    headers: z.record(headerName, headerValue).optional(),
   })
   .strict()
   .refine((w) => w.auth_secret === undefined || w.auth_header !== undefined, {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ToolDefinition } from './types.js';
+import { headerName, headerValue } from './header-rules.js';
 
 /**
  * Configuration schema of one tool, embedded by the config module in each agent. Only the shape is
@@ -7,29 +8,8 @@ import type { ToolDefinition } from './types.js';
  */
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-/** RFC 9110 token: anything else could smuggle a second header or break the request line. */
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
-/** No CR, LF or NUL in values (header injection). */
-const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]{0,4096}$/;
-/** Headers the bridge sets itself; configuration must not override them. */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'content-type',
-  'transfer-encoding',
-  'connection',
-  'idempotency-key',
-  'x-bridge-signature',
-  'user-agent',
-  'expect',
-  'upgrade',
-]);
 
 const envName = z.string().regex(ENV_NAME, 'must be an environment variable name');
-const headerName = z
-  .string()
-  .regex(HEADER_NAME, 'must be a valid HTTP header name')
-  .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'is set by the bridge and cannot be configured');
 
 export const httpExecutorSchema = z
   .object({
@@ -40,7 +20,7 @@ export const httpExecutorSchema = z
     auth_secret_env: envName.optional(),
     // Every delivery is signed (X-Bridge-Signature): receivers can verify origin and reject replays.
     signing_secret_env: envName,
-    headers: z.record(headerName, z.string().regex(HEADER_VALUE, 'must not contain control characters')).optional(),
+    headers: z.record(headerName, headerValue).optional(),
   })
   .strict()
   .refine((e) => (e.auth_header === undefined) === (e.auth_secret_env === undefined), {
