@@ -3,12 +3,12 @@
  * One line per check — ok, lacks (exit 1), warn, skip — and the webhook URLs to paste into Twilio.
  * It never prints a secret: only whether each is set, and origins of URLs (never paths or queries).
  */
-import { connect } from 'node:net';
 import { parseOrExit, processEnvIo, type CliEnvIo } from './cli-args.js';
 import { DOCTOR } from './cli-commands.js';
 import { ConfigError, isLoopbackOrigin, loadEnv, type EnvSettings } from './config/loader.js';
 import { publicEndpoints } from './server/startup-notes.js';
 import { validateDeployment } from './validate.js';
+import { tcpReachable } from './net/tcp-reachable.js';
 
 export type CheckStatus = 'ok' | 'lacks' | 'warn' | 'skip';
 export interface Check {
@@ -27,21 +27,6 @@ export interface DoctorOptions {
 
 /** Clocks further apart than this break Twilio's and Omni's time-bound tokens and make logs unreadable. */
 export const MAX_CLOCK_SKEW_MS = 5000;
-
-/** Whether host:port accepts a TCP connection within `timeoutMs`: undefined when it does, else why not. */
-function tcpReachable(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: host.replace(/^\[|\]$/g, ''), port });
-    const done = (why: string | undefined) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(why);
-    };
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
-    socket.once('connect', () => done(undefined));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-  });
-}
 
 async function storeCheck(
   name: string,

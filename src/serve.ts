@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { parseOrExit } from './cli-args.js';
 import { SERVE } from './cli-commands.js';
 import { collectSecrets, ConfigError, loadConfig, type LoadedConfig } from './config/loader.js';
@@ -7,6 +7,7 @@ import { fileSecrets } from './config/file-secrets.js';
 import { createLogger, secretScrubber, type Logger } from './observability/logger.js';
 import { buildBridge, type Bridge } from './server/app.js';
 import { publicEndpoints } from './server/startup-notes.js';
+import { tcpReachable } from './net/tcp-reachable.js';
 import type { CallRecord } from './call/record.js';
 import type { OfflineEngine, Scenario } from './sim/engine/index.js';
 import { resolve as resolvePath } from 'node:path';
@@ -38,18 +39,7 @@ export function checkReachable(baseUrl: string, timeoutMs = ENGINE_CHECK_TIMEOUT
   }
   const secure = url.protocol === 'wss:' || url.protocol === 'https:';
   const port = Number(url.port) || (secure ? 443 : 80);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (why: string | undefined) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(why);
-    };
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
-    socket.once('connect', () => done(undefined));
-    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-  });
+  return tcpReachable(url.hostname, port, timeoutMs);
 }
 
 /**
