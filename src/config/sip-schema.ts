@@ -64,6 +64,17 @@ export const sipConfigSchema = z
     answer_wait_ms: z.number().int().min(500).max(30_000).default(5000),
     /** an answered call without caller RTP this long (and not on hold) is ended with BYE */
     media_timeout_s: z.number().int().min(1).max(600).default(30),
+    /**
+     * new INVITEs per source address (a token bucket); over it they are dropped unanswered and
+     * counted. Unset: DEFAULT_INVITE_LIMIT (src/sip/invite-limiter.ts), 10 a second, 40 at once.
+     */
+    invite_limit: z
+      .object({
+        per_second: z.number().min(0.1).max(10_000),
+        burst: z.number().int().min(1).max(100_000),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {

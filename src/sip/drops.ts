@@ -10,7 +10,8 @@ export type SipDropReason =
   | 'buffer_overflow'
   | 'idle_timeout'
   | 'too_many_connections'
-  | 'send_failed';
+  | 'send_failed'
+  | 'rate_limited';
 
 export type DropSink = (reason: SipDropReason) => void;
 

@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { maskNumber } from '../observability/redact.js';
 import { bindRtpSocket, PortPool } from '../rtp/port-pool.js';
 import { TrunkSelector } from './admission.js';
+import { DEFAULT_INVITE_LIMIT, InviteLimiter } from './invite-limiter.js';
 import { SipLeg, SipRtpMedia, type SipDialogControl } from './call-leg.js';
 import type { DropSink } from './drops.js';
 import { parseDtmfInfo } from './dtmf-info.js';
@@ -90,6 +91,7 @@ export class SipServer {
   private readonly mediaWatch: NodeJS.Timeout;
   private selector: { sip: SipConfig | undefined; selector: TrunkSelector<SipTrunkConfig> } | undefined;
   private readonly warnedPasswords = new Set<string>();
+  private readonly inviteLimiter = new InviteLimiter();
   private uas!: Uas;
   private closed = false;
 
@@ -150,6 +152,11 @@ export class SipServer {
     return this.live.size;
   }
 
+  /** INVITE transactions and dialogs held now: answered calls, ringing ones, failures awaiting their ACK */
+  get transactions(): number {
+    return this.uas.activeCalls;
+  }
+
   /** RTP ports not held by a call (each call's port is given back however it ended) */
   get rtpPortsFree(): number {
     return this.pool.available;
@@ -192,6 +199,12 @@ export class SipServer {
 
   private screen(req: SipRequest, src: SipSource): ScreenVerdict {
     const host = this.o.host;
+    // before the digest and routing work: a flood from an allowed source costs a map lookup each
+    const limit = host.file().sip?.invite_limit ?? DEFAULT_INVITE_LIMIT;
+    if (!this.inviteLimiter.take(src.address, limit)) {
+      this.o.onDrop('rate_limited');
+      return { drop: true };
+    }
     const verdict = screenInvite(req, src.address, {
       selector: this.trunks(),
       digestFor: (trunk) => {

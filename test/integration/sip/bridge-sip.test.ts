@@ -98,14 +98,28 @@ async function sipStack(
   return Object.assign(s, { rtpPort, sipPort: s.bridge.sip!.port });
 }
 
-function sipp(scenario: string, port: number, extra: string[] = []): Promise<{ code: number | null; out: string }> {
+function sipp(
+  scenario: string,
+  port: number,
+  extra: string[] = [],
+  localIp = HOST,
+): Promise<{ code: number | null; out: string }> {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   workDir = mkdtempSync(join(tmpdir(), 'sipp-bridge-'));
   symlinkSync('/usr/share/sip-tester', join(workDir, 'pcap'));
   copyFileSync(join(SCENARIOS, scenario), join(workDir, scenario));
   const args = [
     ...['-sf', scenario, ...(extra.includes('-m') ? [] : ['-m', '1']), '-timeout', '25s', '-timeout_error', '-nostdin'],
-    ...['-i', HOST, '-p', String(randomEven(21000, 8000) + 1), '-mi', HOST, '-mp', String(randomEven(10000, 8000))],
+    ...[
+      '-i',
+      localIp,
+      '-p',
+      String(randomEven(21000, 8000) + 1),
+      '-mi',
+      localIp,
+      '-mp',
+      String(randomEven(10000, 8000)),
+    ],
     ...extra,
     ...['-s', SUPPORT_NUMBER, `${HOST}:${port}`],
   ];
@@ -314,6 +328,63 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       expect(at.length - hold!.i).toBeGreaterThan(20); // resumed
       await waitFor(() => s.records.length === 1, 5000);
       expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
+    },
+  );
+
+  it(
+    'a 1,000-INVITE burst from a trunk address opens no call and no engine session, is rate-limited, and a bystander still gets in',
+    { timeout: 90_000 },
+    async () => {
+      const VAR = 'TOOL_SECRET_SIP_FLOOD_TEST';
+      process.env[VAR] = 'fl00d-pass-word';
+      try {
+        const s = await sipStack({ allow: ['127.0.0.0/29'], digest: { username: 'trunk1', password_env: VAR } });
+        const started = performance.now();
+        const burst = await sipp('uac-flood.xml', s.sipPort, [
+          '-m',
+          '1000',
+          '-r',
+          '1000',
+          '-rp',
+          '1000',
+          '-nr',
+          '-l',
+          '1000',
+        ]);
+        const elapsedS = (performance.now() - started) / 1000;
+        expect(burst.code, burst.out).toBe(0);
+        const dropped = Object.fromEntries(
+          (await s.bridge.ctx.metrics.sipDropped.get()).values.map((v) => [v.labels.reason, v.value]),
+        );
+        // each admitted INVITE was challenged (407) and is held until its ACK (never sent) or 32 s
+        const admitted = s.bridge.sip!.transactions;
+        const limited = dropped.rate_limited ?? 0;
+        console.log(`INVITE burst: ${admitted} admitted, ${limited} rate-limited, over ${elapsedS.toFixed(2)} s`);
+        // the token bucket (40 at once, 10 a second) over however long the burst took to arrive
+        expect(admitted).toBeLessThanOrEqual(40 + Math.ceil(10 * elapsedS) + 1);
+        expect(admitted).toBeGreaterThan(0);
+        // what the socket received beyond the bucket was refused unanswered (loopback UDP loses
+        // part of a burst this fast in the kernel's buffers: not every INVITE sent is received)
+        expect(limited).toBeGreaterThan(0);
+        expect(admitted + limited).toBeLessThanOrEqual(1000);
+        expect(s.engine.sessions).toEqual([]);
+        expect(s.records).toEqual([]);
+        expect(s.bridge.ctx.registry.size).toBe(0);
+        const auth = ['-au', 'trunk1', '-ap', 'fl00d-pass-word', '-auth_uri', `${SUPPORT_NUMBER}@${HOST}:${s.sipPort}`];
+        // a bystander at another trunk address is not held back by the flooding one
+        const bystander = await sipp('uac-digest.xml', s.sipPort, auth, '127.0.0.2');
+        expect(bystander.code, bystander.out).toBe(0);
+        await waitFor(() => s.records.length === 1, 5000);
+        expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
+        // and the flooding address itself is not locked out: its bucket refills (40 / 10 per s)
+        await sleep(4100);
+        const later = await sipp('uac-digest.xml', s.sipPort, auth);
+        expect(later.code, later.out).toBe(0);
+        await waitFor(() => s.records.length === 2, 5000);
+        expect(s.logs.text()).not.toContain('fl00d-pass-word');
+      } finally {
+        delete process.env[VAR];
+      }
     },
   );
 
