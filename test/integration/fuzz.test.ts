@@ -45,6 +45,20 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+/** The built-in prototypes' own keys: hostile JSON merged carelessly anywhere would add to them. */
+const PROTOTYPES = {
+  Object: Object.prototype,
+  Array: Array.prototype,
+  Function: Function.prototype,
+  Iterator: Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as object,
+};
+const keysOf = (o: object) => [...Object.getOwnPropertyNames(o), ...Object.getOwnPropertySymbols(o).map(String)].sort();
+const pristine = Object.fromEntries(Object.entries(PROTOTYPES).map(([k, o]) => [k, keysOf(o)]));
+afterEach(() => {
+  for (const [name, o] of Object.entries(PROTOTYPES))
+    expect(keysOf(o), `${name}.prototype was polluted`).toEqual(pristine[name]);
+});
+
 function seeded(): Rng {
   const seed = fuzzSeed();
   onTestFailed(() => console.error(`fuzz seed ${seed} (replay with FUZZ_SEED=${seed})`));
