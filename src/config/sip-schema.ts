@@ -65,6 +65,11 @@ export const sipConfigSchema = z
     /** an answered call without caller RTP this long (and not on hold) is ended with BYE */
     media_timeout_s: z.number().int().min(1).max(600).default(30),
     /**
+     * our Min-SE (RFC 4028): a Session-Expires below it gets 422. RFC 4028 sets 90 as the floor
+     * peers may rely on; lower values exist for tests, which cannot wait minutes for an expiry.
+     */
+    min_session_expires_s: z.number().int().min(1).max(86_400).optional(),
+    /**
      * new INVITEs per source address (a token bucket); over it they are dropped unanswered and
      * counted. Unset: DEFAULT_INVITE_LIMIT (src/sip/invite-limiter.ts), 10 a second, 40 at once.
      */

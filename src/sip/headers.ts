@@ -30,6 +30,7 @@ const SPECIAL: Readonly<Record<string, string>> = {
   'mime-version': 'MIME-Version',
   rack: 'RAck',
   rseq: 'RSeq',
+  'min-se': 'Min-SE',
 };
 
 /** Headers whose value may be a comma-separated list of elements (RFC 3261 §7.3.1). */

@@ -133,6 +133,7 @@ export class SipServer {
         viaHost: addr,
         viaPort: transport.port,
         userAgent: 'omni-phone-bridge',
+        minSessionExpiresS: () => o.host.file().sip?.min_session_expires_s ?? 90,
         ...(o.t1Ms ? { t1Ms: o.t1Ms } : {}),
       },
     );

@@ -4,6 +4,7 @@ import { parseCSeq, type SipMessage, type SipRequest, type SipResponse } from '.
 import type { SipSource } from './transport.js';
 import { parseNameAddr } from './uri.js';
 import { topVia, type Destination } from './via.js';
+import { negotiateTimer, timerDueMs, type SessionTimer } from './session-timer.js';
 
 /**
  * The UAS side of RFC 3261 for inbound calls: INVITE server transactions and the dialogs they
@@ -21,7 +22,7 @@ export interface UasTransport {
 }
 
 export type InviteOutcome = { answer: string } | { status: number; reason?: string; headers?: SipHeader[] };
-export type EndReason = 'bye' | 'cancel' | 'no_ack' | 'local' | 'failed';
+export type EndReason = 'bye' | 'cancel' | 'no_ack' | 'local' | 'failed' | 'session_expired';
 
 export interface IncomingCall {
   readonly callId: string;
@@ -69,6 +70,8 @@ export interface UasOptions {
   t1Ms?: number;
   t2Ms?: number;
   userAgent?: string;
+  /** our Min-SE (RFC 4028), read at each request: a reload may change it; default 90 s */
+  minSessionExpiresS?: () => number;
 }
 
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY';
@@ -78,6 +81,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   404: 'Not Found',
   405: 'Method Not Allowed',
   407: 'Proxy Authentication Required',
+  422: 'Session Interval Too Small',
   480: 'Temporarily Unavailable',
   481: 'Call/Transaction Does Not Exist',
   482: 'Loop Detected',
@@ -103,6 +107,13 @@ class Call implements IncomingCall {
   context: unknown = undefined;
   /** handed to onInvite: only such calls are reported ended (a challenged attempt is no call) */
   offered = false;
+  /** the RFC 4028 session timer agreed, its 2xx headers, and its running timeout */
+  session: { timer: SessionTimer | undefined; headers: SipHeader[]; due?: NodeJS.Timeout } = {
+    timer: undefined,
+    headers: [],
+  };
+  /** our last SDP answer: a refresh the bridge sends offers it again */
+  answer = '';
 
   constructor(
     readonly callId: string,
@@ -143,6 +154,8 @@ export class Uas {
   private readonly byBranch = new Map<string, Call>();
   /** final responses of non-INVITE transactions, for retransmissions (kept 64·T1) */
   private readonly answered = new Map<string, SipResponse>();
+  /** ACKs of 2xx answers to our refreshing re-INVITEs, by its branch: a retransmitted 2xx gets it again */
+  private readonly acks = new Map<string, { req: SipRequest; dest: Destination }>();
   /** our requests (BYE, REFER) awaiting a final response, by branch */
   private readonly clientTx = new Map<
     string,
@@ -232,6 +245,7 @@ export class Uas {
     if (previous) this.forget(previous);
     const verdict = this.handlers.screen?.(req, source) ?? { accept: true };
     if ('drop' in verdict) return; // no answer at all: no state, nothing a scanner can learn
+    const timer = 'accept' in verdict ? negotiateTimer(req, this.minSe()) : { timer: undefined };
     const call = new Call(
       callId,
       req,
@@ -246,6 +260,11 @@ export class Uas {
       this.finalFailure(call, verdict.reject, undefined, verdict.headers);
       return;
     }
+    if ('tooSmall' in timer) {
+      this.finalFailure(call, 422, undefined, timer.tooSmall);
+      return;
+    }
+    call.session = { timer: timer.timer, headers: timer.timer ? timer.headers : [] };
     call.context = verdict.context;
     this.transport.sendResponse(buildResponse(req, 100, 'Trying'), source);
     this.send(call, buildResponse(req, 180, 'Ringing', { toTag: call.toTag, headers: this.contactHeaders() }));
@@ -267,11 +286,15 @@ export class Uas {
     if (!call || (call.state !== 'confirmed' && call.state !== 'answered') || !this.handlers.onReinvite) {
       return this.reply(req, source, branch, call ? 488 : 481);
     }
+    const timer = negotiateTimer(req, this.minSe());
+    if ('tooSmall' in timer) return this.reply(req, source, branch, 422, timer.tooSmall);
     const out = this.handlers.onReinvite(call, req);
     if ('status' in out) return this.reply(req, source, branch, out.status);
+    // a refresh without Session-Expires turns the timer off (RFC 4028 §9); with it, it restarts
+    this.startSessionTimer(call, timer.timer, timer.timer ? timer.headers : [], out.answer);
     const res = buildResponse(req, 200, 'OK', {
       toTag: call.toTag,
-      headers: [...this.contactHeaders(), { name: 'Allow', value: ALLOW }],
+      headers: [...this.contactHeaders(), { name: 'Allow', value: ALLOW }, ...call.session.headers],
       body: Buffer.from(out.answer),
     });
     const key = `${branch}|INVITE`;
@@ -286,9 +309,10 @@ export class Uas {
       call.state = 'answered';
       const res = buildResponse(call.invite, 200, 'OK', {
         toTag: call.toTag,
-        headers: [...this.contactHeaders(), { name: 'Allow', value: ALLOW }],
+        headers: [...this.contactHeaders(), { name: 'Allow', value: ALLOW }, ...call.session.headers],
         body: Buffer.from(outcome.answer),
       });
+      this.startSessionTimer(call, call.session.timer, call.session.headers, outcome.answer);
       this.sendFinal(call, res, () => {
         // no ACK within 64·T1 (§13.3.1.4): the dialog is confirmed and then ended at once
         call.state = 'confirmed';
@@ -362,6 +386,8 @@ export class Uas {
 
   private onResponse(res: SipResponse): void {
     const branch = topVia(res.headers)?.params.branch ?? '';
+    const ack = this.acks.get(branch);
+    if (ack && res.status >= 200 && res.status < 300) return this.transport.send(ack.req, ack.dest); // our ACK was lost
     const tx = this.clientTx.get(branch);
     if (tx === undefined || res.status < 200) return;
     // any final response ends our request (for a BYE, a 481: the dialog was already gone)
@@ -406,7 +432,8 @@ export class Uas {
     method: string,
     extra: SipHeader[],
     onFinal?: (res: SipResponse | undefined) => void,
-  ): void {
+    body: Buffer = Buffer.alloc(0),
+  ): { seq: number; branch: string } {
     const inv = call.invite;
     const from = withTag(getHeader(inv.headers, 'To') ?? '', call.toTag);
     const remoteContact = getHeaders(inv.headers, 'Contact')[0];
@@ -432,7 +459,7 @@ export class Uas {
       method,
       uri: target ?? `sip:${call.source.address}`,
       headers,
-      body: Buffer.alloc(0),
+      body,
     };
     const dest = { transport: call.source.transport, address: call.source.address, port: call.source.port };
     this.transport.send(req, dest);
@@ -450,10 +477,87 @@ export class Uas {
       this.clientTx.set(branch, { timer: setTimeout(again, interval), ...(onFinal ? { onFinal } : {}) });
     };
     this.clientTx.set(branch, { timer: setTimeout(again, interval), ...(onFinal ? { onFinal } : {}) });
+    return { seq, branch };
+  }
+
+  private minSe(): number {
+    return this.o.minSessionExpiresS?.() ?? 90;
+  }
+
+  /** (Re)starts the session timer on an answer or a refresh; `timer` undefined stops it. */
+  private startSessionTimer(call: Call, timer: SessionTimer | undefined, headers: SipHeader[], answer: string): void {
+    clearTimeout(call.session.due);
+    call.session = { timer, headers };
+    call.answer = answer;
+    if (!timer) return;
+    call.session.due = setTimeout(
+      () => (timer.refresher === 'uas' ? this.refreshSession(call, timer) : this.expireSession(call)),
+      timerDueMs(timer),
+    );
+    call.session.due.unref();
+  }
+
+  /** The refresher did not refresh in time (§10): BYE, and the call ends once. */
+  private expireSession(call: Call): void {
+    if (call.state !== 'answered' && call.state !== 'confirmed') return;
+    this.sendBye(call);
+    this.end(call, 'session_expired');
+  }
+
+  /** We are the refresher: a re-INVITE with our last answer; its 2xx restarts the timer, anything else ends the call. */
+  private refreshSession(call: Call, timer: SessionTimer): void {
+    if (call.state !== 'confirmed') return this.expireSession(call);
+    const headers: SipHeader[] = [
+      { name: 'Session-Expires', value: `${timer.seconds};refresher=uas` },
+      { name: 'Supported', value: 'timer' },
+      { name: 'Content-Type', value: 'application/sdp' },
+    ];
+    const sent = this.sendInDialog(
+      call,
+      'INVITE',
+      headers,
+      (res) => {
+        if (call.state !== 'confirmed') return;
+        if (!res || res.status >= 300) return this.expireSession(call);
+        this.ackRefresh(call, sent, res);
+        this.startSessionTimer(call, timer, call.session.headers, call.answer);
+      },
+      Buffer.from(call.answer),
+    );
+  }
+
+  /** The ACK of a 2xx to our re-INVITE: its own transaction, same CSeq number (RFC 3261 §13.2.2.4). */
+  private ackRefresh(call: Call, sent: { seq: number; branch: string }, res: SipResponse): void {
+    const inv = call.invite;
+    const remoteContact = getHeaders(res.headers, 'Contact')[0] ?? getHeaders(inv.headers, 'Contact')[0];
+    const target = (remoteContact && parseNameAddr(remoteContact)?.uri) || `sip:${call.source.address}`;
+    const req: SipRequest = {
+      kind: 'request',
+      method: 'ACK',
+      uri: target,
+      headers: [
+        {
+          name: 'Via',
+          value: `SIP/2.0/${call.source.transport.toUpperCase()} ${this.o.viaHost}:${this.o.viaPort};branch=${newBranch()};rport`,
+        },
+        { name: 'Max-Forwards', value: '70' },
+        ...getHeaders(inv.headers, 'Record-Route').map((r) => ({ name: 'Route', value: r })),
+        { name: 'From', value: withTag(getHeader(inv.headers, 'To') ?? '', call.toTag) },
+        { name: 'To', value: getHeader(inv.headers, 'From') ?? '' },
+        { name: 'Call-ID', value: call.callId },
+        { name: 'CSeq', value: `${sent.seq} ACK` },
+      ],
+      body: Buffer.alloc(0),
+    };
+    const dest = { transport: call.source.transport, address: call.source.address, port: call.source.port };
+    this.transport.send(req, dest);
+    this.acks.set(sent.branch, { req, dest });
+    setTimeout(() => this.acks.delete(sent.branch), 64 * this.t1).unref();
   }
 
   private end(call: Call, why: EndReason, forget = true): void {
     if (call.state !== 'failed') call.state = 'ended';
+    clearTimeout(call.session.due);
     call.controller.abort();
     if (forget) this.forget(call);
     if (call.offered) this.handlers.onEnded?.(call, why);
@@ -461,6 +565,7 @@ export class Uas {
 
   private forget(call: Call): void {
     call.clearTimers();
+    clearTimeout(call.session.due);
     if (this.calls.get(call.callId) === call) this.calls.delete(call.callId);
     // the branch is kept a little longer: a late INVITE retransmission must not start a new call
     setTimeout(() => {

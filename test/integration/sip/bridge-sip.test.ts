@@ -64,6 +64,8 @@ async function sipStack(
     mediaTimeoutS?: number;
     /** RTP port pairs (concurrent calls); default 1 */
     ports?: number;
+    /** sip.min_session_expires_s (RFC 4028 Min-SE) */
+    minSessionExpiresS?: number;
   } = {},
 ): Promise<BridgeStack & { rtpPort: number; sipPort: number }> {
   const rtpPort = randomEven(30000, 20000);
@@ -90,6 +92,7 @@ async function sipStack(
           ],
           answer_wait_ms: 5000,
           media_timeout_s: o.mediaTimeoutS ?? 30,
+          ...(o.minSessionExpiresS ? { min_session_expires_s: o.minSessionExpiresS } : {}),
         };
       },
     }),
@@ -385,6 +388,44 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       } finally {
         delete process.env[VAR];
       }
+    },
+  );
+
+  it(
+    'session timers (RFC 4028): a peer that stops refreshing gets one BYE; a refreshing one keeps its call; below Min-SE is 422',
+    { timeout: 90_000 },
+    async () => {
+      const s = await sipStack({ minSessionExpiresS: 2 });
+      const started = performance.now();
+      const expired = await sipp('uac-session-expiry.xml', s.sipPort);
+      expect(expired.code, expired.out).toBe(0); // the 200 carried the timer; the bridge's BYE came and was answered
+      // due at 3 s − min(32 s, 1 s) = 2 s after the answer: never before it
+      expect(performance.now() - started).toBeGreaterThan(1900);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip' });
+      expect(s.records[0]!.outcome).not.toBe('caller_hangup');
+      // refreshed every 1.5 s, the call outlives three intervals' worth of expiry and ends with the caller's BYE
+      const refreshed = await sipp('uac-session-refresh.xml', s.sipPort);
+      expect(refreshed.code, refreshed.out).toBe(0);
+      await waitFor(() => s.records.length === 2, 5000);
+      expect(s.records[1]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
+      const small = await sipp('uac-session-too-small.xml', s.sipPort);
+      expect(small.code, small.out).toBe(0); // 422 with Min-SE: 2
+      await sleep(300);
+      expect(s.records).toHaveLength(2);
+      expect(s.engine.sessions).toHaveLength(2);
+    },
+  );
+
+  it(
+    'session timers (RFC 4028): asked to refresh, the bridge re-INVITEs with its SDP at half the interval and ACKs the 200',
+    { timeout: 60_000 },
+    async () => {
+      const s = await sipStack({ minSessionExpiresS: 2 });
+      const r = await sipp('uac-session-uas-refresher.xml', s.sipPort);
+      expect(r.code, r.out).toBe(0);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
     },
   );
 
