@@ -134,6 +134,10 @@ export const CALL: CommandSpec = {
     ['TWILIO_AUTH_TOKEN', "required: the bridge's auth token, to sign requests"],
     ['PUBLIC_URL', "the bridge's PUBLIC_URL (or --public-url)"],
     ['TWILIO_ACCOUNT_SID', 'the account of the simulated call (or --account-sid)'],
+    [
+      'ADMIN_TOKEN',
+      "the bridge's: shows the agent's words, tool calls (and with call_record_transcript their arguments and results) and verbs",
+    ],
   ],
   notes: 'For call control, start the bridge with TWILIO_API_BASE pointing at the fake REST API (--rest-port).',
 };

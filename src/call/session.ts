@@ -320,7 +320,9 @@ export class CallSession implements CallControlPort, LegListener {
         onToolFinished: (e) => {
           this.deps.metrics.tools.onToolFinished({ ...e, tool: toolLabel(agent, e) }, this.perAgent.labels);
           this.record.toolFinished(e.tool, e.outcome, e.durationMs, e.executor, e.server, e);
-          this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs);
+          // what it was given and gave back, masked, where the records keep them too (the transcript setting)
+          const detail = this.deps.settings.call_record_transcript ? { args: e.args, output: e.result } : undefined;
+          this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs, detail);
         },
       },
     });
