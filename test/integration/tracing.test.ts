@@ -95,7 +95,7 @@ const one = (spans: CollectedSpan[], name: string): CollectedSpan => {
 };
 
 describe('call traces (OTLP/HTTP)', () => {
-  it('exports one trace per call: the call, its engine connect, each tool (the webhook request under it), the transfer; the webhook gets traceparent', async () => {
+  it('exports one trace per call: the call, its voice webhook, its engine connect, each tool (the webhook request under it), the transfer; the webhook gets traceparent', async () => {
     const collector = await startCollector();
     cleanups.push(() => collector.close());
     const hook = await receiver();
@@ -125,6 +125,11 @@ describe('call traces (OTLP/HTTP)', () => {
       'call.outcome': 'transferred',
     });
     expect(root.resource['service.name']).toBe('omni-phone-bridge');
+
+    // the voice webhook (pre-connected: the engine is opened while Twilio waits for the answer)
+    const webhook = one(spans, 'twilio.voice_webhook');
+    expect(webhook.parentSpanId).toBe(root.spanId);
+    expect(webhook.attributes['webhook.answered_on']).toMatch(/^(engine_ready|wait_over)$/);
 
     const connect = one(spans, 'engine.connect');
     expect(connect.parentSpanId).toBe(root.spanId);
