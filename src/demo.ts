@@ -8,6 +8,7 @@ import { SIM_AUTH_TOKEN, startStack } from './sim/stack.js';
 import { createLogger } from './observability/logger.js';
 import type { OfflineEngine } from './sim/engine/index.js';
 import { formatTimeline, maskE164 } from './sim/twilio/index.js';
+import { agentLine } from './sim/twilio/agent-lines.js';
 import type { CallRecord } from './call/record.js';
 import { startExampleMcpServer } from './sim/mcp-example.js';
 import { mcpServerSchema } from './tools/mcp/schema.js';
@@ -148,16 +149,17 @@ function watchEngine(engine: OfflineEngine, print: (what: string) => void): Node
       const from = seen.get(rec) ?? 0;
       for (const ev of rec.eventsSent.slice(from)) {
         const name = String(ev.event ?? ev.type);
-        if (name === 'transcript' && ev.role === 'assistant' && ev.final !== false) print(`says "${String(ev.text)}"`);
-        else if (name === 'tool_call') print(`tool_call ${String(ev.name)} ${JSON.stringify(ev.arguments)}`);
+        if (name === 'transcript' && ev.role === 'assistant' && ev.final !== false)
+          print(agentLine.says(String(ev.text)));
+        else if (name === 'tool_call') print(agentLine.toolCall(String(ev.name), JSON.stringify(ev.arguments)));
         else if (['transfer_to_human', 'send_dtmf', 'play_hold', 'collect', 'end_call'].includes(name)) {
           const { event: _e, type: _t, ...args } = ev;
-          print(`${name} ${JSON.stringify(args)}`);
-        } else if (name === 'flush' || name === 'barge_in') print('barge-in: stops talking');
+          print(agentLine.verb(name, JSON.stringify(args)));
+        } else if (name === 'flush' || name === 'barge_in') print(agentLine.bargeIn());
       }
       seen.set(rec, rec.eventsSent.length);
       const results = seen.get(rec.toolResults) ?? 0;
-      for (const r of rec.toolResults.slice(results)) print(`← tool_result ${r.name}: ${JSON.stringify(r.output)}`);
+      for (const r of rec.toolResults.slice(results)) print(agentLine.toolResult(r.name, JSON.stringify(r.output)));
       seen.set(rec.toolResults, rec.toolResults.length);
     }
   }, 25);

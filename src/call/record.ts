@@ -50,6 +50,8 @@ export interface CallRecord {
     replies: { firstFrameMs?: number; voiceToVoiceMs?: number; underruns: number; underrunMs: number }[];
   };
   transcript?: { role: string; text: string; atMs: number }[];
+  /** the call's trace (W3C trace id), when tracing is on */
+  traceId?: string;
 }
 
 const MAX_ITEMS = 200;
@@ -69,7 +71,11 @@ export class CallRecordBuilder {
   /** told of every verb as it is recorded (the console's timeline) */
   onVerb: ((verb: string, result: string) => void) | undefined;
 
-  constructor(private readonly info: CallInfo) {}
+  constructor(
+    private readonly info: CallInfo,
+    /** the call's trace id, when tracing is on */
+    private readonly traceId?: string,
+  ) {}
 
   stream(sid: string): void {
     if (this.streams.length < MAX_ITEMS) this.streams.push(sid);
@@ -180,6 +186,7 @@ export class CallRecordBuilder {
       ...(s.deps.settings.call_record_transcript
         ? { transcript: s.memory.all().map((t) => ({ role: t.role, text: redactNumbers(t.text), atMs: t.atMs })) }
         : {}),
+      ...(this.traceId ? { traceId: this.traceId } : {}),
     };
   }
 }

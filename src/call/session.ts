@@ -10,6 +10,8 @@ import type { SocketTuning } from '../net/socket-tuning.js';
 import type { ToolSet } from '../tools/registry.js';
 import type { CallFeed, CallFeedHub, CallState } from '../observability/call-events.js';
 import { ToolRuntime } from '../tools/runtime.js';
+import { NO_TRACING, type TraceSpan, type Tracing } from '../observability/tracing.js';
+import { CallTrace } from './call-trace.js';
 import { CallControl } from '../control/controller.js';
 import { EngineLink, type EngineLinkOptions, type LinkLost } from './engine-link.js';
 import type { PaceClock } from './pace-clock.js';
@@ -58,6 +60,8 @@ export interface SessionDeps {
   paceClock: PaceClock;
   /** the operator console's live feed (src/observability/call-events.ts); none: nothing is published */
   feeds?: CallFeedHub;
+  /** call traces (src/observability/tracing.ts); default: off */
+  tracing?: Tracing;
   onEnded: (s: CallSession, record: CallRecord) => void;
   /** every move of the call's phase (tests watch it; the bridge needs nothing more than the log) */
   onPhase?: (from: CallPhase, to: CallPhase) => void;
@@ -91,6 +95,8 @@ export class CallSession implements CallControlPort, LegListener {
   readonly feed: CallFeed | undefined;
   /** the call's connection to the engine, across reconnects: one per call, made with the session */
   readonly engine: EngineLink;
+  /** the call's spans (NO_SPAN when tracing is off) */
+  private readonly trace: CallTrace;
   private readonly inbound: InboundAudio;
   private readonly tools: ToolRuntime | undefined;
   /** The tools of the call's agent (as configured when it started); released when the call ends. */
@@ -132,7 +138,14 @@ export class CallSession implements CallControlPort, LegListener {
     readonly deps: SessionDeps,
     resume?: CallResume,
   ) {
-    this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id });
+    this.perAgent = callMeters(
+      deps.metrics,
+      deps.metrics.callLabels.of({ agentId: info.agent.id, to: info.to, trunk: info.trunk }),
+    );
+    this.trace = new CallTrace(deps.tracing ?? NO_TRACING, info, this.perAgent.labels);
+    const traceId = this.trace.traceId;
+    // a traced call's log lines carry its trace id, so a log line leads to the trace and back
+    this.log = deps.logger.child({ callSid: info.callSid, agent: info.agent.id, ...(traceId ? { traceId } : {}) });
     this.phaseState = new CallPhaseState({
       moved: (from, to) => {
         this.log.debug({ from, to }, 'call phase');
@@ -142,10 +155,6 @@ export class CallSession implements CallControlPort, LegListener {
       refused: (from, to) => this.log.error({ from, to }, 'call phase: move refused (not in the table)'),
     });
     for (const t of resume?.turns ?? []) this.memory.add(t.role, t.text, t.atMs);
-    this.perAgent = callMeters(
-      deps.metrics,
-      deps.metrics.callLabels.of({ agentId: info.agent.id, to: info.to, trunk: info.trunk }),
-    );
     const { frames, addedLatency } = deps.metrics;
     this.meter = {
       fromCaller: frames.labels('from_twilio'),
@@ -154,7 +163,7 @@ export class CallSession implements CallControlPort, LegListener {
       inbound: addedLatency.labels('inbound'),
       outbound: addedLatency.labels('outbound'),
     };
-    this.record = new CallRecordBuilder(info);
+    this.record = new CallRecordBuilder(info, traceId);
     this.leg = deps.legFor(info, this.log);
     this.feed = deps.feeds?.open({ callSid: info.callSid, agent: info.agent.id, from: info.from }, () =>
       this.liveState(),
@@ -199,6 +208,11 @@ export class CallSession implements CallControlPort, LegListener {
     return this.info.callSid;
   }
 
+  /** The call's root span: verbs and tools hang their spans under it. */
+  get span(): TraceSpan {
+    return this.trace.span;
+  }
+
   /** The call's `agent` and `route` metric labels: configured names only, resolved when it started. */
   get labels(): CallLabels {
     return this.perAgent.labels;
@@ -241,6 +255,7 @@ export class CallSession implements CallControlPort, LegListener {
 
   /** Opens the engine session (at the webhook when pre-connecting, else at the stream's `start`). */
   startEngine(): void {
+    this.trace.engineStarting();
     this.engine.start();
     if (!this.stream) this.startKeepalive();
   }
@@ -268,6 +283,7 @@ export class CallSession implements CallControlPort, LegListener {
       metrics: this.deps.metrics,
       labels: this.perAgent.labels,
     });
+    this.trace.watchEngine(link);
     link.on('event', (ev: OmniEvent) => this.onEngineEvent(ev));
     link.on('reconnecting', () => {
       this.replies.clear(); // the next engine session owes nothing it has not heard
@@ -299,11 +315,14 @@ export class CallSession implements CallControlPort, LegListener {
         this.engine.sendToolResult(callId, name, output);
       },
       logger: this.log,
+      trace: this.trace.span,
       observer: {
         onToolFinished: (e) => {
           this.deps.metrics.tools.onToolFinished({ ...e, tool: toolLabel(agent, e) }, this.perAgent.labels);
           this.record.toolFinished(e.tool, e.outcome, e.durationMs, e.executor, e.server, e);
-          this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs);
+          // what it was given and gave back, masked, where the records keep them too (the transcript setting)
+          const detail = this.deps.settings.call_record_transcript ? { args: e.args, output: e.result } : undefined;
+          this.feed?.timeline('tool', e.tool, e.outcome, e.durationMs, detail);
         },
       },
     });
@@ -622,6 +641,7 @@ export class CallSession implements CallControlPort, LegListener {
     this.stream = undefined;
     stream?.close();
     this.log.info({ outcome, durationMs: Date.now() - this.startedAt }, 'call ended');
+    this.trace.end(outcome);
     if (this.feed) this.deps.feeds?.close(this.feed, outcome);
     this.deps.onEnded(this, this.record.finish(outcome, this));
   }

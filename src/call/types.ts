@@ -7,6 +7,7 @@ import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CallLabels } from '../observability/call-labels.js';
+import type { TraceSpan } from '../observability/tracing.js';
 import type { TelephonyLeg } from './leg.js';
 import type { CallOutcome } from './outcome.js';
 import type { Playback } from './playback.js';
@@ -52,6 +53,8 @@ export interface CallControlPort {
   readonly agent: AgentConfig;
   /** the call's metric labels (agent, route): configured names only */
   readonly labels: CallLabels;
+  /** the call's root span (NO_SPAN when tracing is off): each verb is a child of it */
+  readonly span: TraceSpan;
   readonly info: Pick<CallInfo, 'from' | 'to'>;
   readonly log: Logger;
   readonly record: {

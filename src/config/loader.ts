@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { loadSipEnv, SipEnvError, type SipEnv } from './sip-env.js';
+import { OtelEnvError, readOtelEnv, type OtelEnv } from '../observability/otel-env.js';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -44,6 +45,8 @@ export interface EnvSettings {
   logLevel: LogLevel;
   /** LOG_FORMAT: unset = JSON, except readable lines on a TTY (decided by the logger) */
   logFormat?: 'json' | 'pretty';
+  /** call traces over OTLP/HTTP: undefined (off) unless an OTLP endpoint is set (src/observability/otel-env.ts) */
+  otel?: OtelEnv;
   /** SIP trunks: undefined (off) unless SIP_PORT is set */
   sip?: SipEnv;
   /** DATABASE_URL: the control plane on PostgreSQL (src/control-plane/); unset: the YAML file is the configuration */
@@ -167,6 +170,13 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     if (err instanceof SipEnvError) throw new ConfigError(err.message);
     throw err;
   }
+  let otel: OtelEnv | undefined;
+  try {
+    otel = readOtelEnv(env);
+  } catch (err) {
+    if (err instanceof OtelEnvError) throw new ConfigError(err.message);
+    throw err;
+  }
   return {
     port,
     host,
@@ -187,6 +197,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvSettings {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'LOG_FORMAT', LOG_FORMATS),
     ...(sip ? { sip } : {}),
+    ...(otel ? { otel } : {}),
     ...controlPlaneEnv(env),
   };
 }

@@ -6,6 +6,7 @@ import type { CallOutcome, FallbackReason } from '../call/outcome.js';
 import { DigitCollector } from './collect.js';
 import { resolveTarget } from './targets.js';
 import { runWarmTransfer, type WarmStart } from './warm.js';
+import type { TraceSpan } from '../observability/tracing.js';
 
 type Verb = Extract<OmniEvent, { type: 'transfer_to_human' | 'send_dtmf' | 'play_hold' | 'collect' | 'end_call' }>;
 
@@ -26,6 +27,8 @@ export class CallControl {
   private readonly collected = new Map<string, string>();
   /** a warm transfer is dialling or whispering to the human: a hang-up meanwhile ends their leg too */
   private warmPending = false;
+  /** the span of each verb running, by verb (its result is set where the verb is done) */
+  private readonly verbSpans = new Map<string, TraceSpan>();
 
   constructor(private readonly s: CallControlPort) {}
 
@@ -145,17 +148,25 @@ export class CallControl {
 
   /** Runs a verb; one that throws answers the agent with an error and leaves the call unlocked. */
   private async guarded(verb: string, callId: string | undefined, run: () => Promise<void> | void): Promise<void> {
+    // one span per verb, under the call's: a transfer's covers its wait for the agent's words and the dial
+    const span = this.s.span.child(`verb ${verb}`, { 'verb.name': verb });
+    this.verbSpans.set(verb, span);
     try {
       await run();
+      span.end();
     } catch (err) {
+      span.end('internal_error');
       this.s.log.error({ verb, err: (err as Error).message }, 'verb failed');
       if (!this.s.isEnded) this.own(undefined); // a failed verb must not keep the call locked
       this.s.deps.metrics.verbs.inc({ verb, result: 'error' });
       this.s.reply(callId, verb, { error: 'internal_error' });
+    } finally {
+      if (this.verbSpans.get(verb) === span) this.verbSpans.delete(verb);
     }
   }
 
   private done(verb: string, result: string, callId: string | undefined, output: unknown, extra: object = {}): void {
+    this.verbSpans.get(verb)?.set({ 'verb.result': result });
     this.s.log.info({ verb, result, ...extra }, `verb ${verb}: ${result}`);
     this.s.deps.metrics.verbs.inc({ verb, result });
     this.s.record.verb(verb, result);

@@ -38,6 +38,9 @@ export type FeedEvent =
       name: string;
       result: string;
       durationMs?: number;
+      /** a tool's arguments and output, masked (previewForPage): only with `bridge.call_record_transcript` */
+      args?: string;
+      output?: string;
       atMs: number;
     }
   | { kind: 'latency'; callSid: string; firstFrameMs: number; voiceToVoiceMs?: number; atMs: number }
@@ -145,7 +148,13 @@ export class CallFeed {
     });
   }
 
-  timeline(type: TimelineKind, name: string, result: string, durationMs?: number): void {
+  timeline(
+    type: TimelineKind,
+    name: string,
+    result: string,
+    durationMs?: number,
+    detail?: { args?: string; output?: string },
+  ): void {
     this.push({
       kind: 'timeline',
       callSid: this.view.callSid,
@@ -153,6 +162,8 @@ export class CallFeed {
       name: name.slice(0, 64),
       result: result.slice(0, 64),
       ...(durationMs !== undefined ? { durationMs: Math.round(durationMs) } : {}),
+      ...(detail?.args !== undefined ? { args: detail.args } : {}),
+      ...(detail?.output !== undefined ? { output: detail.output } : {}),
       atMs: this.at(),
     });
   }

@@ -48,6 +48,16 @@ import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-pla
 import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
 import { readConfigFile } from '../config/loader.js';
 import { version } from '../cli-args.js';
+import { startTracing, type Tracing } from '../observability/tracing.js';
+
+/** The longest a stop waits for the last spans to be exported: a dead collector must not hold it. */
+const TRACE_FLUSH_MS = 2000;
+
+async function boundedShutdown(tracing: Tracing): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([tracing.shutdown(), new Promise<void>((r) => (timer = setTimeout(r, TRACE_FLUSH_MS).unref()))]);
+  clearTimeout(timer);
+}
 
 export interface BridgeOptions {
   config: LoadedConfig;
@@ -66,6 +76,8 @@ export interface BridgeOptions {
   storeEnv?: StoreEnv;
   /** the control plane (tests); default: opened from DATABASE_URL when it is set, else none */
   controlPlane?: ControlPlane;
+  /** call traces; default: from the OTLP variables of the configuration's environment (off when unset) */
+  tracing?: Tracing;
 }
 
 export interface Bridge {
@@ -80,6 +92,8 @@ export interface Bridge {
   sip?: SipServer;
   /** the control plane on PostgreSQL, when DATABASE_URL is set */
   controlPlane?: ControlPlane;
+  /** call traces (NO_TRACING when no OTLP endpoint is set) */
+  tracing: Tracing;
 }
 
 export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
@@ -173,6 +187,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   }
   const streamTokens = new StreamTokens(tokenSecret, settings.media_stream.token_ttl_s * 1000);
 
+  const tracing = opts.tracing ?? (await startTracing(env.otel, logger));
   const paceClock = new IntervalPaceClock();
   const store = await openFleet(config, logger, metrics, opts.store, opts.storeEnv);
   const registry = new CallRegistry(
@@ -193,6 +208,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       logger,
       metrics,
       feeds,
+      tracing,
     },
     (r) => {
       history.add(r);
@@ -357,6 +373,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     app,
     ctx,
     mcp,
+    tracing,
     ...(sip ? { sip } : {}),
     ...(controlPlane ? { controlPlane } : {}),
     async drain(timeoutMs) {
@@ -386,6 +403,8 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       if (!opts.store) await store.close();
       await feed?.stop();
       if (controlPlane && !opts.controlPlane) await controlPlane.close();
+      // the last spans go out if the collector answers in time; a given tracing is the giver's
+      if (!opts.tracing) await boundedShutdown(tracing);
     },
   };
 }

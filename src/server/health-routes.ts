@@ -1,3 +1,4 @@
+import { Gauge } from 'prom-client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sameSecret } from '../console/auth.js';
 import { bearerOf } from './admin-routes.js';
@@ -17,18 +18,33 @@ function observer(ctx: BridgeContext, req: FastifyRequest): boolean {
   return m || a;
 }
 
+/** Why a balancer should send no new call here now (empty: ready). */
+export function notReadyReasons(ctx: BridgeContext): string[] {
+  const reasons: string[] = [];
+  if (ctx.draining) reasons.push('draining');
+  if (ctx.atCapacity()) reasons.push('at_capacity');
+  if (!ctx.config.env.twilioAuthToken && !ctx.config.env.skipSignatureValidation) reasons.push('no_twilio_auth_token');
+  return reasons;
+}
+
 export function registerHealthRoutes(app: FastifyInstance, ctx: BridgeContext): void {
+  // What /readyz says, for the alert on replicas that stay out of the balancer (deploy/prometheus/alerts.yml).
+  new Gauge({
+    name: 'bridge_ready',
+    help: 'Whether /readyz answers ready (1) or not (0: draining, at capacity, no auth token)',
+    registers: [ctx.metrics.registry],
+    collect() {
+      this.set(notReadyReasons(ctx).length ? 0 : 1);
+    },
+  });
+
   // Liveness: the process serves requests. Answers as soon as the server listens. Open to all.
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   // Readiness: whether a load balancer should send new calls here. The status code is for
   // anyone (a balancer's health check has no token); the reasons and counts need the bearer.
   app.get('/readyz', async (req, reply) => {
-    const reasons: string[] = [];
-    if (ctx.draining) reasons.push('draining');
-    if (ctx.atCapacity()) reasons.push('at_capacity');
-    if (!ctx.config.env.twilioAuthToken && !ctx.config.env.skipSignatureValidation)
-      reasons.push('no_twilio_auth_token');
+    const reasons = notReadyReasons(ctx);
     const details = observer(ctx, req);
     if (reasons.length)
       return reply

@@ -14,11 +14,19 @@ import type { BridgeContext } from './context.js';
  * way, however far away the engine is. The caller hears ringing meanwhile, not silence.
  */
 export async function answerWhenReady(ctx: BridgeContext, session: CallSession | undefined): Promise<void> {
+  if (!session) return;
   const waitMs = ctx.settings.preconnect.answer_wait_ms;
-  if (!session || waitMs <= 0) return;
+  // the voice webhook's span in the call's trace: how long Twilio waited for the answer
+  const span = session.span.child('twilio.voice_webhook', { 'preconnect.answer_wait_ms': waitMs });
+  if (waitMs <= 0) return span.end();
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([session.answerable, new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+  const answered = await Promise.race([
+    session.answerable.then(() => 'engine_ready'),
+    new Promise<string>((r) => (timer = setTimeout(() => r('wait_over'), waitMs))),
+  ]);
   clearTimeout(timer);
+  span.set({ 'webhook.answered_on': answered });
+  span.end();
 }
 
 export function xml(reply: FastifyReply, twiml: string) {

@@ -3,7 +3,8 @@ import https from 'node:https';
 import { httpStatusError, isToolExecutionError, networkError, ToolExecutionError } from './errors.js';
 import { guardedLookup, type Resolver } from './netguard.js';
 import { idempotencyKey, SIGNATURE_HEADER, signBridgePayload } from './signing.js';
-import type { Executor, HttpExecutorConfig } from './types.js';
+import type { ExecContext, Executor, HttpExecutorConfig } from './types.js';
+import type { TraceSpan } from '../observability/tracing.js';
 
 /** Response bodies are read up to this size, then the connection is dropped. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -76,7 +77,7 @@ export function createHttpExecutor(o: HttpExecutorOptions): Executor {
   const { method } = o.config;
   const secrets = [o.authValue, o.signingSecret, o.previousSigning?.secret].filter((v): v is string => !!v);
 
-  return (args, ctx) =>
+  const send = (args: Record<string, unknown>, ctx: ExecContext, span: TraceSpan | undefined): Promise<unknown> =>
     new Promise<unknown>((resolve, reject) => {
       const raw = JSON.stringify({
         call_id: ctx.toolCallId,
@@ -100,6 +101,9 @@ export function createHttpExecutor(o: HttpExecutorOptions): Executor {
       const previous = o.previousSigning && Date.now() < o.previousSigning.untilMs ? [o.previousSigning.secret] : [];
       if (o.signingSecret) headers[SIGNATURE_HEADER] = signBridgePayload(o.signingSecret, raw, undefined, previous);
       if (o.config.auth_header && o.authValue !== undefined) headers[o.config.auth_header] = o.authValue;
+      // the receiver's spans join the call's trace (W3C Trace Context)
+      const traceparent = span?.traceparent();
+      if (traceparent) headers.traceparent = traceparent;
 
       let target = o.url;
       let body: Buffer | undefined;
@@ -138,6 +142,7 @@ export function createHttpExecutor(o: HttpExecutorOptions): Executor {
 
       req.on('response', (res) => {
         const status = res.statusCode ?? 0;
+        span?.set({ 'http.response.status_code': status });
         const chunks: Buffer[] = [];
         let size = 0;
         const finish = (): void => {
@@ -170,4 +175,30 @@ export function createHttpExecutor(o: HttpExecutorOptions): Executor {
 
       req.end(body);
     });
+
+  return (args, ctx) => {
+    // the request's span: method and host only (a URL's path or query may carry a token)
+    const span = ctx.trace?.child(
+      `webhook ${method}`,
+      { 'http.request.method': method, 'server.address': o.url.hostname, 'server.port': portOf(o.url) },
+      'client',
+    );
+    const sent = send(args, ctx, span);
+    if (!span) return sent;
+    return sent.then(
+      (value) => {
+        span.end();
+        return value;
+      },
+      (err: unknown) => {
+        // the outcome's name, never the error's text (it may quote the receiver's body)
+        span.end(isToolExecutionError(err) ? err.outcome : ctx.signal.aborted ? 'aborted' : 'tool_failed');
+        throw err;
+      },
+    );
+  };
+}
+
+function portOf(url: URL): number {
+  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
 }

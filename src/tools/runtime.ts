@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
+import type { TraceSpan } from '../observability/tracing.js';
 import { previewForPage } from '../observability/redact.js';
 import { isToolExecutionError } from './errors.js';
 import type { RegisteredTool, ToolSet } from './registry.js';
@@ -23,6 +24,8 @@ export interface ToolRuntimeOptions {
   observer?: ToolObserver;
   /** Log tool arguments (they may hold personal data: off by default). */
   debugArgs?: boolean;
+  /** the call's span: each tool call is a child span of it (its webhook request one of that) */
+  trace?: TraceSpan;
 }
 
 export interface IncomingToolCall {
@@ -71,6 +74,8 @@ function parseArguments(raw: unknown): ParsedArgs {
  */
 export class ToolRuntime {
   private readonly inFlight = new Map<string, InFlight>();
+  /** the span of each tool call still running, by call id; ended by `record` */
+  private readonly spans = new Map<string, TraceSpan>();
   private readonly ceilingMs: number;
   private closed = false;
 
@@ -164,6 +169,8 @@ export class ToolRuntime {
     };
     entry.timer = setTimeout(() => this.onTimeout(callId, entry), budget);
     this.inFlight.set(callId, entry);
+    const span = this.openSpan(name);
+    if (span) this.spans.set(callId, span);
     this.run(tool, callId, entry, startedAt + budget).catch((err: unknown) => {
       // run() handles every failure itself; this only guards against an unhandled rejection.
       this.opts.logger.error({ callId: bound(callId), tool: name, err: this.safeMessage(err) }, 'tool runtime failure');
@@ -171,7 +178,13 @@ export class ToolRuntime {
   }
 
   private async run(tool: RegisteredTool, callId: string, entry: InFlight, deadline: number): Promise<void> {
-    const ctx = { toolCallId: callId, context: this.opts.context, signal: entry.controller.signal };
+    const span = this.spans.get(callId);
+    const ctx = {
+      toolCallId: callId,
+      context: this.opts.context,
+      signal: entry.controller.signal,
+      ...(span ? { trace: span } : {}),
+    };
     let output: unknown;
     let outcome: ToolOutcome = 'ok';
     try {
@@ -265,6 +278,7 @@ export class ToolRuntime {
     const failure = outcome === 'ok' ? undefined : output;
     const durationMs = performance.now() - startedAt;
     const ex = outcome === 'unknown_tool' ? undefined : this.registry.get(tool)?.definition.executor;
+    this.closeSpan(callId, tool, outcome, retried);
     const line = {
       callId: bound(callId),
       tool,
@@ -292,6 +306,29 @@ export class ToolRuntime {
     } catch (err) {
       this.opts.logger.warn({ err: this.safeMessage(err) }, 'tool observer threw');
     }
+  }
+
+  /** A tool call's span: its name and how it runs (configured names), never its arguments. */
+  private openSpan(tool: string): TraceSpan | undefined {
+    const parent = this.opts.trace;
+    if (!parent) return undefined;
+    const def = this.registry.get(tool)?.definition;
+    const ex = def?.executor;
+    return parent.child(def ? `tool ${tool}` : 'tool', {
+      'tool.name': def ? tool : undefined,
+      'tool.executor': ex?.kind,
+      'tool.mcp_server': ex?.kind === 'mcp' ? ex.server : undefined,
+      'tool.side_effect': def?.side_effect,
+    });
+  }
+
+  /** Ends the call's span with its outcome (one answered at once gets a span that opens and ends here). */
+  private closeSpan(callId: string, tool: string, outcome: ToolOutcome, retried: boolean): void {
+    const span = this.spans.get(callId) ?? this.openSpan(tool);
+    this.spans.delete(callId);
+    if (!span) return;
+    span.set({ 'tool.outcome': outcome, 'tool.retried': retried });
+    span.end(outcome === 'ok' || outcome === 'aborted' ? undefined : outcome);
   }
 
   /** First line of an error message, bounded and scrubbed of every configured secret. */

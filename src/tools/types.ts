@@ -1,3 +1,5 @@
+import type { TraceSpan } from '../observability/tracing.js';
+
 /**
  * Tool runtime types. The runtime is transport-agnostic: nothing here knows about Twilio or the
  * Omni socket; CallSession hands tool calls in and gets `tool_result` outputs back via `send`.
@@ -99,6 +101,8 @@ export interface ExecContext {
   toolCallId: string;
   context: ToolCallContext;
   signal: AbortSignal;
+  /** the tool call's span, when the call is traced (a webhook's request is a child of it) */
+  trace?: TraceSpan;
 }
 
 export type Executor = (args: Record<string, unknown>, ctx: ExecContext) => Promise<unknown>;

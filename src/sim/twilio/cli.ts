@@ -5,6 +5,7 @@ import { CALL } from '../../cli-commands.js';
 import { writeWav } from '../../audio/index.js';
 import { startTwilioSimulator } from './index.js';
 import { formatSummary, formatTimeline } from './timeline.js';
+import { followBridgeCall, type BridgeFeed } from './bridge-feed.js';
 import type { CallerScript, HumanBehaviour } from './types.js';
 
 /**
@@ -81,14 +82,37 @@ export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise
     sim = await startTwilioSimulator({ ...common, restPort: 0 });
   }
   if (!values.json) io.out(`fake Twilio REST API at ${sim.restBase} (set TWILIO_API_BASE to it for call control)\n`);
+  let feed: BridgeFeed | undefined;
   try {
     const call = sim.placeCall({ to: values.to!, from: values.from!, caller, maxDurationMs: maxDuration });
+    const placedAt = Date.now();
     if (!values.json) call.on('timeline', (e) => io.out(`${formatTimeline([e])}\n`));
+    // The agent's side (its words, tools with arguments and results, verbs) is the bridge's: its console feed.
+    if (!values.json && io.env.ADMIN_TOKEN) {
+      const print = (what: string) =>
+        io.out(`${formatTimeline([{ atMs: Date.now() - placedAt, who: 'agent', what }])}\n`);
+      feed = await followBridgeCall(
+        {
+          bridgeUrl: common.bridgeUrl,
+          publicUrl: common.publicUrl,
+          adminToken: io.env.ADMIN_TOKEN,
+          callSid: call.callSid,
+          print,
+        },
+        io.err,
+      );
+    } else if (!values.json) {
+      io.out("(set ADMIN_TOKEN to the bridge's to see the agent's words, tool calls and verbs here)\n");
+    }
     if (hangupAfter !== undefined) {
       const t = setTimeout(() => call.hangup(), hangupAfter);
       void call.done.finally(() => clearTimeout(t));
     }
     const result = await call.done;
+    if (feed) {
+      await new Promise((r) => setTimeout(r, 300)); // the bridge's last events (the call's end) arrive
+      feed.stop();
+    }
     if (values.record) {
       await mkdir(dirname(values.record), { recursive: true });
       await writeFile(values.record, writeWav(result.heard, 8000));
@@ -106,6 +130,7 @@ export async function runCallCli(argv: string[], io: CliIo = defaultIo): Promise
     }
     return result.violations.length === 0 ? 0 : 1;
   } finally {
+    feed?.stop();
     await sim.close();
   }
 }

@@ -10,6 +10,7 @@ import type { CallOutcome } from '../../../src/call/outcome.js';
 import type { CallControlPort, TransferRecord } from '../../../src/call/types.js';
 import { CallControl } from '../../../src/control/controller.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
+import { NO_SPAN } from '../../../src/observability/tracing.js';
 import { MemoryLeg } from '../../helpers/memory-leg.js';
 import { testAgent } from '../../helpers/session-rig.js';
 
@@ -35,6 +36,7 @@ function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
     callSid: 'CA00000000000000000000000000000001',
     agent,
     labels: { agent: agent.id, route: '_default' },
+    span: NO_SPAN,
     info: {},
     log: pino({ level: 'silent' }),
     record: {
