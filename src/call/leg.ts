@@ -69,8 +69,11 @@ export interface TelephonyLeg {
   hangup(): Promise<void>;
   /** Says `message` to the caller, then ends the call (a fallback); once per call, as hangup(). */
   hangupWithMessage(message: string): Promise<void>;
-  /** Hands the call to `target` (one of the agent's configured targets): resolves once the carrier took it. */
-  transfer(target: TransferTarget): Promise<LegResult>;
+  /**
+   * Hands the call to `target` (one of the agent's configured targets): resolves once the carrier
+   * took it. `contextId`, when given, travels with the dial where the target can carry it.
+   */
+  transfer(target: TransferTarget, o?: { contextId?: string }): Promise<LegResult>;
   /**
    * The leg sends digits out of band without disturbing the call (SIP: RFC 4733 was negotiated),
    * so `send_dtmf` uses sendDigits whatever the agent's `send_dtmf_mode`. Absent: only in

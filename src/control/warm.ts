@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { HoldPlayer } from '../audio/index.js';
 import type { WarmHandoff } from '../call/leg.js';
 import type { CallControlPort } from '../call/types.js';
 import type { TransferTarget } from '../config/schema.js';
 import { fillWhisper } from './whisper.js';
+import { sendTransferContext } from './send-context.js';
 
 /** A warm transfer the controller decided on (the target is one of the agent's, resolved). */
 export interface WarmStart {
@@ -12,6 +12,10 @@ export interface WarmStart {
   callId: string | undefined;
   reason: string | undefined;
   destination: string | undefined;
+  /** the id the context webhook and the dial carry */
+  contextId: string;
+  /** an operator's transfer: who asked */
+  operator?: string;
 }
 
 export type WarmRun =
@@ -53,7 +57,7 @@ export async function runWarmTransfer(
     whisper,
     ...(t.accept_key ? { acceptKey: t.accept_key } : {}),
     ringTimeoutS: t.ring_timeout_s ?? s.agent.transfer.timeout_s,
-    contextId: randomUUID(),
+    contextId: start.contextId,
   };
   s.record.transfer({ mode: 'warm', target: t.name, result: 'calling', contextId: handoff.contextId, whisper });
   // The whisper is customer data: its length is logged, not its words.
@@ -63,6 +67,19 @@ export async function runWarmTransfer(
   );
   s.playback.startHold(o.hold);
   const t0 = Date.now();
+  // The desktop gets the context while the human's phone rings (never waited for).
+  sendTransferContext(s, {
+    contextId: start.contextId,
+    mode: 'warm',
+    target: t,
+    usedDefault: start.usedDefault,
+    reason: start.reason,
+    destination: start.destination,
+    whisper,
+    ...(start.operator !== undefined ? { operator: start.operator } : {}),
+    args: o.args,
+    collected: o.collected,
+  });
   let out = await warm.warmTransfer(t, handoff);
   const waited = () => Date.now() - t0;
   if (s.isEnded || !o.stillPending()) {

@@ -3,6 +3,7 @@ import type { LegCall, LegResult, WarmCapable, WarmHandoff, WarmOutcome } from '
 import type { TransferTarget } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { TwilioRest } from './rest.js';
+import { CONTEXT_PARAMETER, sipWithContext } from './twiml.js';
 import { conferenceName, joinConferenceTwiml, refusedTwiml, whisperTwiml } from './warm-twiml.js';
 
 /** What a warm transfer needs from the bridge. */
@@ -44,11 +45,16 @@ const NOT_ACCEPTED: Record<string, Extract<WarmOutcome, { accepted: false }>['wh
   completed: 'refused',
 };
 
-/** The `To` of the human's leg: Twilio's Calls API takes E.164, `sip:` and `client:` addresses. */
+/**
+ * The `To` of the human's leg: Twilio's Calls API takes E.164, `sip:` and `client:` addresses.
+ * The context id travels where the address can carry it: a client's custom parameter
+ * (`client:alice?context_id=…`, the REST form of `<Client><Parameter>`), a SIP custom header
+ * (`?X-Context-Id=…`, sent on the INVITE); a number cannot carry one.
+ */
 function addressOf(t: TransferTarget, contextId: string): string {
-  if (t.kind === 'client') return t.value.startsWith('client:') ? t.value : `client:${t.value}`;
-  // A SIP target gets the context id as a custom header (X-…), which Twilio sends on the INVITE.
-  if (t.kind === 'sip') return `${t.value}${t.value.includes('?') ? '&' : '?'}X-Context-Id=${contextId}`;
+  if (t.kind === 'client')
+    return `${t.value.startsWith('client:') ? t.value : `client:${t.value}`}?${CONTEXT_PARAMETER}=${encodeURIComponent(contextId)}`;
+  if (t.kind === 'sip') return sipWithContext(t.value, contextId);
   return t.value;
 }
 

@@ -42,6 +42,7 @@ function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
       operator: (a, by) => verbs.push(`operator_${a}:${by}`),
       transfer: (t) => transfers.push(t),
       sinceStart: () => 0,
+      toolsSoFar: () => [],
     },
     playback,
     leg,
