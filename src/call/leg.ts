@@ -98,8 +98,11 @@ export interface WarmHandoff {
   acceptKey?: string;
   /** seconds the human's phone may ring */
   ringTimeoutS: number;
-  /** sent with the dial (Twilio `<Parameter>`, SIP `X-Context-Id`) so a desktop can look the call up */
-  contextId: string;
+  /**
+   * sent with the dial (a client's `context_id` parameter, SIP `X-Context-Id`) so a desktop can
+   * match the call to its context webhook's delivery; absent when the agent has no context webhook
+   */
+  contextId?: string;
 }
 
 /**

@@ -235,7 +235,8 @@ export class CallControl {
       args,
       collected: this.collected,
     });
-    const res = await s.leg.transfer(picked.target, { contextId });
+    // The id goes with the dial only when a context webhook gives it a meaning for the receiver.
+    const res = await s.leg.transfer(picked.target, s.agent.transfer.context_webhook ? { contextId } : {});
     if (!res.ok) {
       // The stream stopped meanwhile: nothing left to continue on, so the call ends from here.
       const goesOn = s.hasStream;

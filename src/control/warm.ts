@@ -57,7 +57,8 @@ export async function runWarmTransfer(
     whisper,
     ...(t.accept_key ? { acceptKey: t.accept_key } : {}),
     ringTimeoutS: t.ring_timeout_s ?? s.agent.transfer.timeout_s,
-    contextId: start.contextId,
+    // Carried with the dial only when a context webhook gives it a meaning for the receiver.
+    ...(s.agent.transfer.context_webhook ? { contextId: start.contextId } : {}),
   };
   s.record.transfer({ mode: 'warm', target: t.name, result: 'calling', contextId: handoff.contextId, whisper });
   // The whisper is customer data: its length is logged, not its words.

@@ -51,9 +51,11 @@ const NOT_ACCEPTED: Record<string, Extract<WarmOutcome, { accepted: false }>['wh
  * (`client:alice?context_id=…`, the REST form of `<Client><Parameter>`), a SIP custom header
  * (`?X-Context-Id=…`, sent on the INVITE); a number cannot carry one.
  */
-function addressOf(t: TransferTarget, contextId: string): string {
-  if (t.kind === 'client')
-    return `${t.value.startsWith('client:') ? t.value : `client:${t.value}`}?${CONTEXT_PARAMETER}=${encodeURIComponent(contextId)}`;
+function addressOf(t: TransferTarget, contextId: string | undefined): string {
+  if (t.kind === 'client') {
+    const client = t.value.startsWith('client:') ? t.value : `client:${t.value}`;
+    return contextId === undefined ? client : `${client}?${CONTEXT_PARAMETER}=${encodeURIComponent(contextId)}`;
+  }
   if (t.kind === 'sip') return sipWithContext(t.value, contextId);
   return t.value;
 }

@@ -45,7 +45,12 @@ async function receiver(answers: (number | 'hang')[]): Promise<{ url: string; se
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  open.push({ close: () => server.closeAllConnections() || server.close() });
+  open.push({
+    close: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/desk/context`, seen };
 }
 
