@@ -110,13 +110,17 @@ export interface WarmHandoff {
  * caller to them (the caller's media to the agent ends). Otherwise the caller is still with the
  * agent: `why` says what the human did.
  */
-export type WarmOutcome =
-  | { accepted: true; whisperedAtMs?: number }
+export type WarmOutcome = (
+  | { accepted: true }
   | {
       accepted: false;
       why: 'refused' | 'no_answer' | 'busy' | 'failed' | 'timeout' | 'rest_error' | 'canceled';
       message: string;
-    };
+    }
+) & {
+  /** when the human answered (epoch ms), so the whisper began; absent: they never did */
+  answeredAt?: number;
+};
 
 /**
  * A leg that can carry out a warm transfer (Twilio: a conference; SIP: a second leg and a bridge,

@@ -33,6 +33,8 @@ export interface TransferRecord {
   whisper?: string;
   /** ms after the call started */
   startedAtMs: number;
+  /** warm: when the human answered and the whisper began, ms after the call started */
+  answeredAtMs?: number;
   /** warm: when the human accepted, ms after the call started */
   acceptedAtMs?: number;
   /** warm: from the agent's last word to the human accepting (or the attempt's end), ms */

@@ -60,10 +60,10 @@ export async function runWarmTransfer(
     // Carried with the dial only when a context webhook gives it a meaning for the receiver.
     ...(s.agent.transfer.context_webhook ? { contextId: start.contextId } : {}),
   };
-  s.record.transfer({ mode: 'warm', target: t.name, result: 'calling', contextId: handoff.contextId, whisper });
+  s.record.transfer({ mode: 'warm', target: t.name, result: 'calling', contextId: start.contextId, whisper });
   // The whisper is customer data: its length is logged, not its words.
   s.log.info(
-    { target: t.name, contextId: handoff.contextId, acceptKey: Boolean(t.accept_key), whisperChars: whisper.length },
+    { target: t.name, contextId: start.contextId, acceptKey: Boolean(t.accept_key), whisperChars: whisper.length },
     'warm transfer: calling the human, the caller on hold',
   );
   s.playback.startHold(o.hold);
@@ -83,6 +83,9 @@ export async function runWarmTransfer(
   });
   let out = await warm.warmTransfer(t, handoff);
   const waited = () => Date.now() - t0;
+  // when the whisper began, on the record's clock
+  if (out.answeredAt !== undefined)
+    s.record.transfer({ answeredAtMs: Math.max(0, s.record.sinceStart() - (Date.now() - out.answeredAt)) });
   if (s.isEnded || !o.stillPending()) {
     warmTransfers.inc({ target: t.name, result: 'caller_hangup' });
     warmWait.observe({ target: t.name, accepted: 'false' }, waited() / 1000);

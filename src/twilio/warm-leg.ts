@@ -31,6 +31,8 @@ interface Attempt {
   /** known once the REST create answered; a callback before then cannot be bound, so is refused */
   humanSid: string | undefined;
   phase: Phase;
+  /** when the human's leg reported in-progress (epoch ms): the whisper starts */
+  answeredAt?: number;
   handoff: WarmHandoff;
   settle(o: WarmOutcome): void;
   timer: NodeJS.Timeout;
@@ -107,7 +109,7 @@ export class TwilioWarm implements WarmCapable {
         clearTimeout(a.timer);
         this.attempt = undefined;
         this.finished.add(a.nonce);
-        settle(o);
+        settle(a.answeredAt !== undefined ? { ...o, answeredAt: a.answeredAt } : o);
       },
       timer: setTimeout(() => {
         this.log.warn({ phase: a.phase }, 'warm transfer: no word from the human leg in time; giving up');
@@ -178,6 +180,7 @@ export class TwilioWarm implements WarmCapable {
       return { twiml: refusedTwiml() };
     }
     a.phase = 'accepted';
+    a.answeredAt ??= Date.now(); // the answered callback may come after the accept (out of order)
     this.acceptedHuman = humanSid;
     a.settle({ accepted: true });
     return { twiml: joinConferenceTwiml({ name: conferenceName(this.call.callSid), side: 'human' }) };
@@ -191,6 +194,7 @@ export class TwilioWarm implements WarmCapable {
     if (typeof a === 'string') return a;
     if (status === 'in-progress') {
       a.phase = 'answered';
+      a.answeredAt ??= Date.now();
       return undefined;
     }
     const why = NOT_ACCEPTED[status];
