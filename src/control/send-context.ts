@@ -22,6 +22,15 @@ export interface TransferStart {
 export function sendTransferContext(s: CallControlPort, t: TransferStart): void {
   const deps = s.deps.transferContext;
   if (!deps || !s.agent.transfer.context_webhook) return;
+  try {
+    deliver(s, deps, t);
+  } catch (err) {
+    // the context is a help for the human; the transfer goes on whatever happens to it
+    s.log.error({ err: (err as Error).message, contextId: t.contextId }, 'context webhook: not sent');
+  }
+}
+
+function deliver(s: CallControlPort, deps: NonNullable<CallControlPort['deps']['transferContext']>, t: TransferStart) {
   deps.sender.deliver(
     s.agent,
     buildTransferContext({
