@@ -69,8 +69,11 @@ export interface TelephonyLeg {
   hangup(): Promise<void>;
   /** Says `message` to the caller, then ends the call (a fallback); once per call, as hangup(). */
   hangupWithMessage(message: string): Promise<void>;
-  /** Hands the call to `target` (one of the agent's configured targets): resolves once the carrier took it. */
-  transfer(target: TransferTarget): Promise<LegResult>;
+  /**
+   * Hands the call to `target` (one of the agent's configured targets): resolves once the carrier
+   * took it. `contextId`, when given, travels with the dial where the target can carry it.
+   */
+  transfer(target: TransferTarget, o?: { contextId?: string }): Promise<LegResult>;
   /**
    * The leg sends digits out of band without disturbing the call (SIP: RFC 4733 was negotiated),
    * so `send_dtmf` uses sendDigits whatever the agent's `send_dtmf_mode`. Absent: only in
@@ -95,8 +98,11 @@ export interface WarmHandoff {
   acceptKey?: string;
   /** seconds the human's phone may ring */
   ringTimeoutS: number;
-  /** sent with the dial (Twilio `<Parameter>`, SIP `X-Context-Id`) so a desktop can look the call up */
-  contextId: string;
+  /**
+   * sent with the dial (a client's `context_id` parameter, SIP `X-Context-Id`) so a desktop can
+   * match the call to its context webhook's delivery; absent when the agent has no context webhook
+   */
+  contextId?: string;
 }
 
 /**
@@ -104,13 +110,17 @@ export interface WarmHandoff {
  * caller to them (the caller's media to the agent ends). Otherwise the caller is still with the
  * agent: `why` says what the human did.
  */
-export type WarmOutcome =
-  | { accepted: true; whisperedAtMs?: number }
+export type WarmOutcome = (
+  | { accepted: true }
   | {
       accepted: false;
       why: 'refused' | 'no_answer' | 'busy' | 'failed' | 'timeout' | 'rest_error' | 'canceled';
       message: string;
-    };
+    }
+) & {
+  /** when the human answered (epoch ms), so the whisper began; absent: they never did */
+  answeredAt?: number;
+};
 
 /**
  * A leg that can carry out a warm transfer (Twilio: a conference; SIP: a second leg and a bridge,

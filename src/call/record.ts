@@ -112,6 +112,10 @@ export class CallRecordBuilder {
     this.operatorAction = { action, by, atMs: Date.now() - this.started };
     this.verb(`operator_${action}`, by);
   }
+  /** The tools run so far (their results already masked and scrubbed by the runtime). */
+  toolsSoFar(): readonly { name: string; outcome: string; durationMs: number; result?: string }[] {
+    return this.tools;
+  }
   /** ms since the call started, on the record's clock */
   sinceStart(): number {
     return Date.now() - this.started;

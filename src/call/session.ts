@@ -24,7 +24,7 @@ import { Playback } from './playback.js';
 import { buildConfigure } from './configure.js';
 import { omniKeyFor, type OmniKeySource } from '../omni/key-policy.js';
 import { CallRecordBuilder, type CallRecord } from './record.js';
-import type { CallControlPort, CallInfo } from './types.js';
+import type { CallControlPort, CallInfo, TransferContextDeps } from './types.js';
 import { LEG_FRAME_BYTES, type LegListener, type LegMedia, type TelephonyLeg } from './leg.js';
 import { CallPhaseState, withAgent, type CallPhase } from './phase.js';
 import type { Turn } from './memory.js';
@@ -54,6 +54,8 @@ export interface SessionDeps {
   sockets?: SocketTuning;
   /** the agent's hold loop at 8 kHz (its WAV resampled once at load, or the generated default) */
   holdFor: (agentId: string) => Int16Array;
+  /** the context webhook of transfers (src/control/context-webhook.ts); absent: none is sent */
+  transferContext?: TransferContextDeps;
   logger: Logger;
   metrics: Metrics;
   /** paces caller-bound audio; one for the whole bridge, so all calls share one timer */

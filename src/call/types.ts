@@ -12,6 +12,14 @@ import type { TelephonyLeg } from './leg.js';
 import type { CallOutcome } from './outcome.js';
 import type { Playback } from './playback.js';
 import type { Turn } from './memory.js';
+import type { ContextSender } from '../control/context-webhook.js';
+
+/** What a transfer's context webhook needs of the bridge (src/control/context-webhook.ts). */
+export interface TransferContextDeps {
+  readonly sender: ContextSender;
+  /** PUBLIC_URL: the call's console link is built on it */
+  readonly publicUrl: string;
+}
 
 /** A transfer as the call record shows it. */
 export interface TransferRecord {
@@ -20,12 +28,14 @@ export interface TransferRecord {
   target: string;
   /** started, accepted, or why a warm transfer did not connect (refused, no_answer, caller_hangup…) */
   result: string;
-  /** warm: the id the context webhook and the dial carry */
+  /** the id the context webhook and the dial carry (a `<Parameter>`, a SIP `X-Context-Id`) */
   contextId?: string;
   /** warm: what the human heard, digit runs masked as in the transcript */
   whisper?: string;
   /** ms after the call started */
   startedAtMs: number;
+  /** warm: when the human answered and the whisper began, ms after the call started */
+  answeredAtMs?: number;
   /** warm: when the human accepted, ms after the call started */
   acceptedAtMs?: number;
   /** warm: from the agent's last word to the human accepting (or the attempt's end), ms */
@@ -63,6 +73,8 @@ export interface CallControlPort {
     /** the call's transfer entry: a new one with `mode`, else an update of the current one */
     transfer(t: Partial<TransferRecord>): void;
     sinceStart(): number;
+    /** the tools run so far, their results masked (the context webhook sends them) */
+    toolsSoFar(): readonly { name: string; outcome: string; durationMs: number; result?: string }[];
   };
   readonly playback: Pick<
     Playback,
@@ -73,6 +85,8 @@ export interface CallControlPort {
   readonly deps: {
     readonly holdFor: (agentId: string) => Int16Array;
     readonly metrics: Metrics;
+    /** the context webhook's sender and the console's base URL; absent: no context is sent */
+    readonly transferContext?: TransferContextDeps;
   };
   /** what was said so far (a warm transfer's whisper quotes it) */
   readonly memory: { all(): readonly Turn[] };

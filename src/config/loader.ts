@@ -363,6 +363,9 @@ function namedSecrets(cfg: LoadedConfig, env: NodeJS.ProcessEnv): NamedSecret[] 
   ];
   for (const a of cfg.file.agents) {
     if (a.kb_token_env) out.push({ variable: a.kb_token_env, value: env[a.kb_token_env], own: false });
+    // the context webhook signs like a tool webhook: its secret is the bridge's own to keep (length, log redaction)
+    const hook = a.transfer.context_webhook?.signing_secret_env;
+    if (hook) out.push({ variable: hook, value: env[hook], own: true });
     for (const t of a.tools) {
       const ex = t.executor as unknown as Record<string, unknown>;
       for (const [k, own] of [

@@ -4,6 +4,7 @@ import { mcpServerSchema } from '../tools/mcp/schema.js';
 import { configEnvNameProblem, envFields } from './secret-names.js';
 import { closest } from './suggest.js';
 import { sipConfigSchema } from './sip-schema.js';
+import { checkWebhookUrl, normalizeHost } from '../tools/netguard.js';
 import { parseWhisper, unknownPlaceholders, WHISPER_BUILTINS, WHISPER_FIELD_RE } from './whisper-template.js';
 
 /** What a warm target without `whisper` says to the human. */
@@ -75,9 +76,26 @@ export const transferTargetSchema = z
     }
   });
 
+/**
+ * A signed POST of the call's context to the contact center's desktop at each transfer
+ * (src/control/context-webhook.ts): signed and address-checked as tool webhooks are.
+ */
+export const contextWebhookSchema = z
+  .object({
+    url: z.string().min(1).max(2048),
+    /** names the variable holding the signing secret (X-Bridge-Signature, as tool webhooks) */
+    signing_secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'must be an environment variable name'),
+    /** one attempt's bound; the transfer never waits for any of them */
+    timeout_ms: z.number().int().min(100).max(10_000).default(2000),
+    /** more attempts after a 5xx, a timeout or a network error (never after a 4xx) */
+    retries: z.number().int().min(0).max(5).default(2),
+  })
+  .strict();
+
 export const transferSchema = z
   .object({
     targets: z.array(transferTargetSchema).default([]),
+    context_webhook: contextWebhookSchema.optional(),
     /** name of the target used when the agent names none or one that is not allowed */
     default: z.string().optional(),
     caller_id: e164.optional(),
@@ -423,6 +441,17 @@ export const configFileSchema = z
           });
         servers.add(m.name);
       });
+      const hook = a.transfer.context_webhook;
+      if (hook) {
+        // The same rules as a tool webhook's URL (src/tools/netguard.ts); the address DNS gives is checked per request.
+        const check = checkWebhookUrl(hook.url, new Set(cfg.bridge.tool_allow_hosts.map(normalizeHost)));
+        if (!check.ok)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['agents', i, 'transfer', 'context_webhook', 'url'],
+            message: `refused: ${check.reason} (the rules of tool webhooks; bridge.tool_allow_hosts for a development host)`,
+          });
+      }
       const names = new Set(a.transfer.targets.map((t) => t.name));
       if (a.transfer.default && !names.has(a.transfer.default)) {
         ctx.addIssue({
@@ -490,5 +519,6 @@ function didYouMean(id: string, ids: ReadonlySet<string>): string {
 export type ConfigFile = z.infer<typeof configFileSchema>;
 export type AgentConfig = z.infer<typeof agentSchema>;
 export type TransferTarget = z.infer<typeof transferTargetSchema>;
+export type ContextWebhookConfig = z.infer<typeof contextWebhookSchema>;
 export type IvrConfig = z.infer<typeof ivrSchema>;
 export type BridgeSettings = z.infer<typeof bridgeSchema>;

@@ -96,7 +96,14 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       if (path === '/console/login' || PUBLIC_ASSETS.has(path)) return;
       const session = sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
       if (!session) {
-        if (path === '/console' || path === '/console/') return reply.redirect('/console/login', 303);
+        if (path === '/console' || path === '/console/') {
+          // A link to one call (a transfer's context webhook) survives the login: only a CallSid is carried.
+          const call = new URLSearchParams(req.url.split('?')[1] ?? '').get('call');
+          return reply.redirect(
+            call && /^CA[0-9a-f]{32}$/.test(call) ? `/console/login?call=${call}` : '/console/login',
+            303,
+          );
+        }
         return refuse(reply, 401, 'login required', 'no_session');
       }
       req.consoleSession = session;

@@ -7,6 +7,8 @@ import { DigitCollector } from './collect.js';
 import { resolveTarget } from './targets.js';
 import { runWarmTransfer, type WarmStart } from './warm.js';
 import type { TraceSpan } from '../observability/tracing.js';
+import { sendTransferContext } from './send-context.js';
+import { randomUUID } from 'node:crypto';
 
 type Verb = Extract<OmniEvent, { type: 'transfer_to_human' | 'send_dtmf' | 'play_hold' | 'collect' | 'end_call' }>;
 
@@ -216,14 +218,36 @@ export class CallControl {
         return this.done('transfer_to_human', 'aborted', callId, { error: 'transfer_aborted: the caller interrupted' });
       }
     }
+    // One id per transfer: the context webhook's, the dial's (<Parameter>, X-Context-Id) and the record's.
+    const contextId = randomUUID();
     if (picked.target.mode === 'warm' && s.leg.warm) {
-      const start: WarmStart = { target: picked.target, usedDefault: picked.usedDefault, callId, reason, destination };
+      const start: WarmStart = {
+        target: picked.target,
+        usedDefault: picked.usedDefault,
+        callId,
+        reason,
+        destination,
+        contextId,
+        ...(operator !== undefined ? { operator } : {}),
+      };
       return this.warm(start, operator, args);
     }
     // Only from here is the stream's end our own doing (before, it is the caller hanging up).
     this.own('transfer', 'transferred');
-    s.record.transfer({ mode: 'cold', target: picked.target.name, result: 'started' });
-    const res = await s.leg.transfer(picked.target);
+    s.record.transfer({ mode: 'cold', target: picked.target.name, result: 'started', contextId });
+    sendTransferContext(s, {
+      contextId,
+      mode: 'cold',
+      target: picked.target,
+      usedDefault: picked.usedDefault,
+      reason,
+      destination,
+      ...(operator !== undefined ? { operator } : {}),
+      args,
+      collected: this.collected,
+    });
+    // The id goes with the dial only when a context webhook gives it a meaning for the receiver.
+    const res = await s.leg.transfer(picked.target, s.agent.transfer.context_webhook ? { contextId } : {});
     if (!res.ok) {
       // The stream stopped meanwhile: nothing left to continue on, so the call ends from here.
       const goesOn = s.hasStream;

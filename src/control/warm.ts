@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { HoldPlayer } from '../audio/index.js';
 import type { WarmHandoff } from '../call/leg.js';
 import type { CallControlPort } from '../call/types.js';
 import type { TransferTarget } from '../config/schema.js';
 import { fillWhisper } from './whisper.js';
+import { sendTransferContext } from './send-context.js';
 
 /** A warm transfer the controller decided on (the target is one of the agent's, resolved). */
 export interface WarmStart {
@@ -12,6 +12,10 @@ export interface WarmStart {
   callId: string | undefined;
   reason: string | undefined;
   destination: string | undefined;
+  /** the id the context webhook and the dial carry */
+  contextId: string;
+  /** an operator's transfer: who asked */
+  operator?: string;
 }
 
 export type WarmRun =
@@ -53,18 +57,35 @@ export async function runWarmTransfer(
     whisper,
     ...(t.accept_key ? { acceptKey: t.accept_key } : {}),
     ringTimeoutS: t.ring_timeout_s ?? s.agent.transfer.timeout_s,
-    contextId: randomUUID(),
+    // Carried with the dial only when a context webhook gives it a meaning for the receiver.
+    ...(s.agent.transfer.context_webhook ? { contextId: start.contextId } : {}),
   };
-  s.record.transfer({ mode: 'warm', target: t.name, result: 'calling', contextId: handoff.contextId, whisper });
+  s.record.transfer({ mode: 'warm', target: t.name, result: 'calling', contextId: start.contextId, whisper });
   // The whisper is customer data: its length is logged, not its words.
   s.log.info(
-    { target: t.name, contextId: handoff.contextId, acceptKey: Boolean(t.accept_key), whisperChars: whisper.length },
+    { target: t.name, contextId: start.contextId, acceptKey: Boolean(t.accept_key), whisperChars: whisper.length },
     'warm transfer: calling the human, the caller on hold',
   );
   s.playback.startHold(o.hold);
   const t0 = Date.now();
+  // The desktop gets the context while the human's phone rings (never waited for).
+  sendTransferContext(s, {
+    contextId: start.contextId,
+    mode: 'warm',
+    target: t,
+    usedDefault: start.usedDefault,
+    reason: start.reason,
+    destination: start.destination,
+    whisper,
+    ...(start.operator !== undefined ? { operator: start.operator } : {}),
+    args: o.args,
+    collected: o.collected,
+  });
   let out = await warm.warmTransfer(t, handoff);
   const waited = () => Date.now() - t0;
+  // when the whisper began, on the record's clock
+  if (out.answeredAt !== undefined)
+    s.record.transfer({ answeredAtMs: Math.max(0, s.record.sinceStart() - (Date.now() - out.answeredAt)) });
   if (s.isEnded || !o.stillPending()) {
     warmTransfers.inc({ target: t.name, result: 'caller_hangup' });
     warmWait.observe({ target: t.name, accepted: 'false' }, waited() / 1000);

@@ -124,6 +124,19 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       buckets: [1, 2.5, 5, 10, 15, 20, 30, 45, 60, 90],
       registers: r,
     }),
+    /** the context webhook's deliveries by their final outcome (src/control/context-webhook.ts) */
+    transferContext: new Counter({
+      name: 'bridge_transfer_context_total',
+      help: 'Context webhook deliveries at transfers by agent and outcome (delivered, refused, failed, blocked, misconfigured, aborted)',
+      labelNames: ['agent', 'outcome'],
+      registers: r,
+    }),
+    transferContextRetries: new Counter({
+      name: 'bridge_transfer_context_retries_total',
+      help: 'Context webhook attempts made again after a 5xx, a timeout or a network error, by agent',
+      labelNames: ['agent'],
+      registers: r,
+    }),
     verbs: new Counter({
       name: 'bridge_engine_verbs_total',
       help: 'Engine call-control verbs by verb and result',

@@ -68,6 +68,12 @@ export async function loadAgentSet(file: ConfigFile, opts: AgentSetOptions, prev
         set.holds.set(prev.id, previous!.holds.get(prev.id)!);
         continue;
       }
+      const hook = fresh.transfer.context_webhook;
+      // Its URL passed the schema's address rules; its secret must be there before a call needs it.
+      if (hook && !opts.env[hook.signing_secret_env])
+        throw new Error(
+          `agent "${fresh.id}": transfer.context_webhook: environment variable ${hook.signing_secret_env} (signing secret) is not set`,
+        );
       set.agents.set(fresh.id, fresh);
       set.holds.set(fresh.id, loadHold(fresh, opts.baseDir));
       if (fresh.tools.length) {

@@ -1,3 +1,4 @@
+import { ContextWebhooks } from '../control/context-webhook.js';
 import { parse as parseQuery } from 'node:querystring';
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
@@ -88,6 +89,8 @@ export interface Bridge {
   close(): Promise<void>;
   /** the agents' MCP servers (src/tools/mcp/manager.ts) */
   mcp: McpManager;
+  /** transfers' context webhook deliveries (src/control/context-webhook.ts) */
+  contextWebhooks: ContextWebhooks;
   /** the SIP listener, when SIP_PORT is set (its `port` is the bound one) */
   sip?: SipServer;
   /** the control plane on PostgreSQL, when DATABASE_URL is set */
@@ -189,6 +192,14 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
 
   const tracing = opts.tracing ?? (await startTracing(env.otel, logger));
   const paceClock = new IntervalPaceClock();
+  // Deliveries run beside the calls, bounded; a stop ends the ones in flight.
+  const contextWebhooks = new ContextWebhooks({
+    env: { ...process.env, ...startCall?.env },
+    allowHosts: settings.tool_allow_hosts,
+    logger: logger.child({ component: 'context-webhook' }),
+    count: (agent, outcome) => metrics.transferContext.inc({ agent, outcome }),
+    countRetry: (agent) => metrics.transferContextRetries.inc({ agent }),
+  });
   const store = await openFleet(config, logger, metrics, opts.store, opts.storeEnv);
   const registry = new CallRegistry(
     {
@@ -201,6 +212,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       publicUrl: env.publicUrl,
       toolsFor: (agent) => mcp.toolSetFor(agent.id, toolsByAgent.get(agent)),
       holdFor: (id) => current.holds.get(id) ?? defaultHold,
+      transferContext: { sender: contextWebhooks, publicUrl: env.publicUrl },
       paceClock,
       streamTokens,
       rest,
@@ -374,6 +386,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     ctx,
     mcp,
     tracing,
+    contextWebhooks,
     ...(sip ? { sip } : {}),
     ...(controlPlane ? { controlPlane } : {}),
     async drain(timeoutMs) {
@@ -398,6 +411,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       await sip?.close();
       await app.close();
       await mcp.close();
+      contextWebhooks.close();
       registry.stop();
       // A store the caller gave (tests) is the caller's to close; so is a control plane.
       if (!opts.store) await store.close();

@@ -311,7 +311,11 @@ export class SipLeg implements TelephonyLeg {
     return this.hangup();
   }
 
-  transfer(target: TransferTarget): Promise<LegResult> {
+  /**
+   * REFER to the target. A context id rides in the Refer-To URI as the header `X-Context-Id`
+   * (RFC 3261 §19.1.1 headers in a URI): the transferee puts it on the INVITE it sends the target.
+   */
+  transfer(target: TransferTarget, o: { contextId?: string } = {}): Promise<LegResult> {
     if (this.o.refer === false)
       return Promise.resolve(
         failed('this trunk is set to `transfer: invite` (a B2BUA leg), which is not supported yet'),
@@ -322,6 +326,8 @@ export class SipLeg implements TelephonyLeg {
       uri = this.o.numberUri(target.value);
       if (!uri) return Promise.resolve(failed("a number target needs the trunk's outbound_proxy"));
     } else return Promise.resolve(failed(`a ${target.kind} target cannot be reached from a SIP call`));
+    if (o.contextId !== undefined && /^[A-Za-z0-9-]{1,64}$/.test(o.contextId))
+      uri = `${uri}${uri.includes('?') ? '&' : '?'}X-Context-Id=${o.contextId}`;
     if (this.transferring) return Promise.resolve(failed('a transfer is already under way'));
     this.transferring = true;
     return new Promise<LegResult>((resolve) => {

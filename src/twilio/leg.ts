@@ -85,14 +85,14 @@ export class TwilioLeg implements TelephonyLeg {
     if (!res.ok) await this.hangup();
   }
 
-  async transfer(target: TransferTarget): Promise<LegResult> {
+  async transfer(target: TransferTarget, o: { contextId?: string } = {}): Promise<LegResult> {
     const rest = this.services.rest;
     if (!rest) return { ok: false, message: this.unavailable! };
-    const res = await rest.updateCallTwiml(this.call.callSid, this.transferTwiml(target));
+    const res = await rest.updateCallTwiml(this.call.callSid, this.transferTwiml(target, o.contextId));
     return res.ok ? { ok: true } : { ok: false, message: res.message };
   }
 
-  private transferTwiml(target: TransferTarget): string {
+  private transferTwiml(target: TransferTarget, contextId: string | undefined): string {
     const { agent } = this.call;
     const t = agent.transfer;
     if (target.kind === 'queue') return enqueueTwiml({ queue: target.value, waitUrl: t.queue_wait_url });
@@ -105,6 +105,7 @@ export class TwilioLeg implements TelephonyLeg {
       timeout: t.timeout_s,
       answerOnBridge: t.answer_on_bridge,
       action,
+      ...(contextId !== undefined ? { contextId } : {}),
     });
   }
 

@@ -110,6 +110,24 @@ export interface DialOptions {
   /** requested when the dialed leg ends, with DialCallStatus */
   action?: string;
   beforeSay?: string;
+  /**
+   * The transfer's context id, carried where the target can take it: a `<Client>` gets it as
+   * `<Parameter name="context_id">`, a `<Sip>` URI as the custom header `X-Context-Id`; a number
+   * cannot carry one (the context webhook still has it).
+   */
+  contextId?: string;
+}
+
+/** The `<Parameter>` name (Client) of a transfer's context id; `X-Context-Id` for SIP. */
+export const CONTEXT_PARAMETER = 'context_id';
+export const CONTEXT_SIP_HEADER = 'X-Context-Id';
+const CONTEXT_ID_RE = /^[A-Za-z0-9-]{1,64}$/;
+
+/** A SIP URI with the context id as a custom header (`?X-Context-Id=…`, or `&…` after other headers). */
+export function sipWithContext(uri: string, contextId: string | undefined): string {
+  if (contextId === undefined) return uri;
+  if (!CONTEXT_ID_RE.test(contextId)) throw new TwimlError('context id must be 1-64 of A-Z a-z 0-9 -');
+  return `${uri}${uri.includes('?') ? '&' : '?'}${CONTEXT_SIP_HEADER}=${contextId}`;
 }
 
 /** `<Say>`? then `<Dial>` with one noun (`<Queue>` for a queue target). */
@@ -134,10 +152,16 @@ export function dialTwiml(opts: DialOptions): string {
       dial.number(value);
       break;
     case 'sip':
-      dial.sip(value);
+      dial.sip(sipWithContext(value, opts.contextId));
       break;
     case 'client':
-      dial.client(value);
+      if (opts.contextId === undefined) dial.client(value);
+      else {
+        if (!CONTEXT_ID_RE.test(opts.contextId)) throw new TwimlError('context id must be 1-64 of A-Z a-z 0-9 -');
+        const c = dial.client();
+        c.identity(value.replace(/^client:/, ''));
+        c.parameter({ name: CONTEXT_PARAMETER, value: opts.contextId });
+      }
       break;
     case 'queue':
       dial.queue(value);

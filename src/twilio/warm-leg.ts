@@ -3,6 +3,7 @@ import type { LegCall, LegResult, WarmCapable, WarmHandoff, WarmOutcome } from '
 import type { TransferTarget } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { TwilioRest } from './rest.js';
+import { CONTEXT_PARAMETER, sipWithContext } from './twiml.js';
 import { conferenceName, joinConferenceTwiml, refusedTwiml, whisperTwiml } from './warm-twiml.js';
 
 /** What a warm transfer needs from the bridge. */
@@ -30,6 +31,8 @@ interface Attempt {
   /** known once the REST create answered; a callback before then cannot be bound, so is refused */
   humanSid: string | undefined;
   phase: Phase;
+  /** when the human's leg reported in-progress (epoch ms): the whisper starts */
+  answeredAt?: number;
   handoff: WarmHandoff;
   settle(o: WarmOutcome): void;
   timer: NodeJS.Timeout;
@@ -44,11 +47,18 @@ const NOT_ACCEPTED: Record<string, Extract<WarmOutcome, { accepted: false }>['wh
   completed: 'refused',
 };
 
-/** The `To` of the human's leg: Twilio's Calls API takes E.164, `sip:` and `client:` addresses. */
-function addressOf(t: TransferTarget, contextId: string): string {
-  if (t.kind === 'client') return t.value.startsWith('client:') ? t.value : `client:${t.value}`;
-  // A SIP target gets the context id as a custom header (X-…), which Twilio sends on the INVITE.
-  if (t.kind === 'sip') return `${t.value}${t.value.includes('?') ? '&' : '?'}X-Context-Id=${contextId}`;
+/**
+ * The `To` of the human's leg: Twilio's Calls API takes E.164, `sip:` and `client:` addresses.
+ * The context id travels where the address can carry it: a client's custom parameter
+ * (`client:alice?context_id=…`, the REST form of `<Client><Parameter>`), a SIP custom header
+ * (`?X-Context-Id=…`, sent on the INVITE); a number cannot carry one.
+ */
+function addressOf(t: TransferTarget, contextId: string | undefined): string {
+  if (t.kind === 'client') {
+    const client = t.value.startsWith('client:') ? t.value : `client:${t.value}`;
+    return contextId === undefined ? client : `${client}?${CONTEXT_PARAMETER}=${encodeURIComponent(contextId)}`;
+  }
+  if (t.kind === 'sip') return sipWithContext(t.value, contextId);
   return t.value;
 }
 
@@ -99,7 +109,7 @@ export class TwilioWarm implements WarmCapable {
         clearTimeout(a.timer);
         this.attempt = undefined;
         this.finished.add(a.nonce);
-        settle(o);
+        settle(a.answeredAt !== undefined ? { ...o, answeredAt: a.answeredAt } : o);
       },
       timer: setTimeout(() => {
         this.log.warn({ phase: a.phase }, 'warm transfer: no word from the human leg in time; giving up');
@@ -170,6 +180,7 @@ export class TwilioWarm implements WarmCapable {
       return { twiml: refusedTwiml() };
     }
     a.phase = 'accepted';
+    a.answeredAt ??= Date.now(); // the answered callback may come after the accept (out of order)
     this.acceptedHuman = humanSid;
     a.settle({ accepted: true });
     return { twiml: joinConferenceTwiml({ name: conferenceName(this.call.callSid), side: 'human' }) };
@@ -183,6 +194,7 @@ export class TwilioWarm implements WarmCapable {
     if (typeof a === 'string') return a;
     if (status === 'in-progress') {
       a.phase = 'answered';
+      a.answeredAt ??= Date.now();
       return undefined;
     }
     const why = NOT_ACCEPTED[status];

@@ -41,6 +41,16 @@ describe('console security', () => {
     const page = await fetch(`${base}/console`, { redirect: 'manual' });
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe('/console/login');
+    // a link to one call keeps its CallSid through the login; anything else in it is dropped
+    const sid = `CA${'ab'.repeat(16)}`;
+    const linked = await fetch(`${base}/console?call=${sid}`, { redirect: 'manual' });
+    expect(linked.headers.get('location')).toBe(`/console/login?call=${sid}`);
+    for (const bad of ['https://evil.example/', `${sid}&next=//evil.example`, 'CA1'])
+      expect(
+        (await fetch(`${base}/console?call=${encodeURIComponent(bad)}`, { redirect: 'manual' })).headers.get(
+          'location',
+        ),
+      ).toBe('/console/login');
     for (const cookie of [undefined, 'opb_console=forged-session-id', `opb_console=${'A'.repeat(43)}`]) {
       const headers: Record<string, string> = cookie ? { cookie } : {};
       for (const p of [

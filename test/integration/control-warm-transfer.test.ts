@@ -187,6 +187,12 @@ describe('warm transfer on Twilio', () => {
     expect(rec.transfer!.whisper).toContain('Account [redacted]');
     expect(rec.transfer!.callerWaitMs).toBeGreaterThan(0);
     expect(rec.transfer!.acceptedAtMs).toBeGreaterThan(rec.transfer!.startedAtMs);
+    // the whisper began when the human answered: after the transfer started, before the accept
+    expect(rec.transfer!.answeredAtMs).toBeGreaterThanOrEqual(rec.transfer!.startedAtMs);
+    expect(rec.transfer!.answeredAtMs).toBeLessThanOrEqual(rec.transfer!.acceptedAtMs!);
+    // no context webhook configured: the id is the record's alone, the dial carried none
+    expect(rec.transfer!.contextId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(create.form.To).toBe(FRONT_DESK);
     const metrics = await scrapeMetrics(h.bridgeUrl);
     expect(metrics).toMatch(/bridge_warm_transfers_total\{target="front_desk",result="accepted"\} 1/);
     expect(caller.violations).toEqual([]);
@@ -240,6 +246,9 @@ describe('warm transfer on Twilio', () => {
       expect(h.sim.restRequests.filter((r) => r.path === callPath(call.callSid))).toEqual([]);
       expect(h.records[0]!.outcome).toBe('caller_hangup');
       expect(h.records[0]!.transfer).toMatchObject({ mode: 'warm', result: why });
+      // a human who answered was whispered to; one who never did was not
+      if (why === 'refused') expect(h.records[0]!.transfer!.answeredAtMs).toBeGreaterThan(0);
+      else expect(h.records[0]!.transfer!.answeredAtMs).toBeUndefined();
       const metrics = await scrapeMetrics(h.bridgeUrl);
       expect(metrics).toContain(`bridge_warm_transfers_total{target="front_desk",result="${why}"} 1`);
       expect(result.violations).toEqual([]);

@@ -651,6 +651,15 @@ async function main() {
   connect();
   void loadHistory();
   setInterval(renderCalls, 1000);
+  // A link to one call (a transfer's context webhook sends /console?call=CA…): live, or past.
+  const linked = new URLSearchParams(location.search).get('call');
+  if (linked && /^CA[0-9a-f]{32}$/.test(linked)) void openLinked(linked);
+}
+
+async function openLinked(callSid) {
+  const { json } = await api('/console/api/calls');
+  if ((json.calls ?? []).some((c) => c.callSid === callSid)) return select(callSid);
+  return openPast(callSid);
 }
 
 void main();

@@ -12,7 +12,10 @@ form.addEventListener('submit', async (e) => {
     credentials: 'same-origin',
   });
   form.elements.token.value = '';
-  if (res.status === 204) location.assign('/console');
-  else if (res.status === 429) error.textContent = 'Too many failed attempts: wait a minute.';
+  if (res.status === 204) {
+    // back to the call the link named (a CallSid only: never a URL of someone else's choosing)
+    const call = new URLSearchParams(location.search).get('call');
+    location.assign(call && /^CA[0-9a-f]{32}$/.test(call) ? `/console?call=${call}` : '/console');
+  } else if (res.status === 429) error.textContent = 'Too many failed attempts: wait a minute.';
   else error.textContent = 'Wrong token.';
 });

@@ -15,9 +15,23 @@ import { runConference } from './conference-verb.js';
 
 const DIAL_NOUNS = ['Number', 'Sip', 'Client', 'Queue', 'Conference'];
 
+/** A noun's address: its text, or a `<Client>`'s `<Identity>` (the form that carries `<Parameter>`s). */
+function addressOf(n: TwimlNode): string {
+  if (n.name !== 'Client' || n.text) return n.text;
+  return n.children.find((c) => c.name === 'Identity')?.text ?? '';
+}
+
+/** The `<Parameter>`s of a `<Client>`, as Twilio hands them to the Voice SDK (`customParameters`). */
+function clientParameters(verb: TwimlNode): Record<string, string> | undefined {
+  const client = verb.children.find((c) => c.name === 'Client');
+  const params = client?.children.filter((c) => c.name === 'Parameter') ?? [];
+  if (params.length === 0) return undefined;
+  return Object.fromEntries(params.map((p) => [p.attrs.name ?? '', p.attrs.value ?? '']));
+}
+
 function describeTarget(verb: TwimlNode): string | undefined {
   const nouns = verb.children.filter((c) => DIAL_NOUNS.includes(c.name));
-  if (nouns.length > 0) return nouns.map((n) => `${n.name.toLowerCase()}:${n.text}`).join(',');
+  if (nouns.length > 0) return nouns.map((n) => `${n.name.toLowerCase()}:${addressOf(n)}`).join(',');
   return verb.text ? `number:${verb.text}` : undefined;
 }
 
@@ -53,6 +67,7 @@ export async function runDial(call: SimCallPort, verb: TwimlNode, doc: Doc, sign
     timeoutS = Math.min(600, Math.max(5, Number.isFinite(timeoutS) ? timeoutS : 30));
   }
   const human = call.env.human;
+  const params = clientParameters(verb);
   call.note('twilio', `dial ${target}${a.callerId ? ` (callerId ${a.callerId})` : ''}`);
   const ringMs =
     human.answer === 'no-answer' ? Math.min(timeoutS * 1000, human.ringMs ?? timeoutS * 1000) : (human.ringMs ?? 1000);
@@ -62,7 +77,7 @@ export async function runDial(call: SimCallPort, verb: TwimlNode, doc: Doc, sign
   if (human.answer === 'answer') {
     const talkMs = human.talkMs ?? 2000;
     if (!(await talk(call, talkMs, signal))) {
-      call.dialed.push({ target, result: 'completed' });
+      call.dialed.push({ target, result: 'completed', ...(params ? { params } : {}) });
       return 'stop';
     }
     result = 'completed';
@@ -71,7 +86,7 @@ export async function runDial(call: SimCallPort, verb: TwimlNode, doc: Doc, sign
     result = human.answer;
     call.note('human', result === 'busy' ? 'busy' : result === 'failed' ? 'call failed' : 'no answer');
   }
-  call.dialed.push({ target, result });
+  call.dialed.push({ target, result, ...(params ? { params } : {}) });
   call.lastDialCompleted = result === 'completed';
   if (!a.action) return undefined;
   const extra: Record<string, string> = { DialCallStatus: result, DialCallSid: newSid('CA') };

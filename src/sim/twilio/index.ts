@@ -118,6 +118,10 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
       const url = first(form.Url);
       if (!to) return { status: 400, code: 21201, message: "No 'To' number is specified" };
       if (!from) return { status: 400, code: 21213, message: "No 'From' number is specified" };
+      // Twilio calls an E.164 number, a SIP URI (custom X- headers after `?`) or a Voice SDK
+      // client (custom parameters after `?`, handed to the SDK as customParameters).
+      if (!/^(\+[1-9]\d{6,14}|sips?:[^\s@]+@[^\s]+|client:[A-Za-z0-9_.-]+(\?[^\s]*)?)$/.test(to))
+        return { status: 400, code: 21211, message: "Invalid 'To' Phone Number" };
       if (twiml === undefined && url === undefined)
         return { status: 400, code: 21205, message: 'Url or Twiml is required' };
       if (twiml !== undefined && twiml.length > MAX_TWIML_CHARS)
@@ -126,13 +130,17 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
       const timeoutS = rawTimeout === undefined ? undefined : Number(rawTimeout);
       if (timeoutS !== undefined && !(Number.isInteger(timeoutS) && timeoutS >= 1 && timeoutS <= 600))
         return { status: 400, code: 21216, message: 'Timeout must be an integer from 1 to 600' };
+      // A client's custom parameters go to its Voice SDK (customParameters), not into the call's `To`.
+      const q = to.startsWith('client:') ? to.indexOf('?') : -1;
+      const address = q < 0 ? to : to.slice(0, q);
+      const clientParams = q < 0 ? undefined : new URLSearchParams(to.slice(q + 1)).toString();
       const statusCallback = first(form.StatusCallback);
       const events = form.StatusCallbackEvent;
       const call = new SimCall(
         env,
         {
           from,
-          to,
+          to: address,
           direction: 'outbound-api',
           realtime: true,
           maxDurationMs: DEFAULT_MAX_DURATION_MS,
@@ -147,6 +155,7 @@ export async function startTwilioSimulator(opts: SimulatorOptions): Promise<Twil
         url ?? mapper.publicBase + '/',
       );
       register(call);
+      if (clientParams) call.note('twilio', `client parameters ${clientParams}`);
       call.runOutbound({ twiml, url, method: first(form.Method) }).catch((err: Error) => {
         call.violation(`simulator error: ${err.message}`);
         call.end('twiml-end');

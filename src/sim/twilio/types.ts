@@ -94,6 +94,8 @@ export type EndedBy =
 export interface DialRecord {
   target: string;
   result: 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
+  /** a `<Client>`'s `<Parameter>`s, as the human's Voice SDK would get them */
+  params?: Record<string, string>;
 }
 
 export interface CallResult {

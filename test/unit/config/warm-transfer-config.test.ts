@@ -113,3 +113,75 @@ describe('whisper filling', () => {
     expect(parseWhisper('a } b')).toHaveProperty('error');
   });
 });
+
+describe('transfer context webhook configuration', () => {
+  const withHook = (hook: string, bridge = '') => `
+default_agent: a
+agents:
+  - id: a
+    persona: You help.
+    transfer:
+      targets:
+        - { name: desk, kind: number, value: "+15550100200" }
+      context_webhook: ${hook}
+${bridge}`;
+
+  it('an https URL and a TOOL_SECRET_ signing variable are accepted, with bounded defaults', () => {
+    const hook = parseConfigText(
+      withHook('{ url: "https://desk.example.com/context", signing_secret_env: TOOL_SECRET_DESK }'),
+    ).agents[0]!.transfer.context_webhook!;
+    expect(hook).toEqual({
+      url: 'https://desk.example.com/context',
+      signing_secret_env: 'TOOL_SECRET_DESK',
+      timeout_ms: 2000,
+      retries: 2,
+    });
+  });
+
+  it.each([
+    [
+      'plain http',
+      '{ url: "http://desk.example.com/c", signing_secret_env: TOOL_SECRET_DESK }',
+      /scheme must be https/,
+    ],
+    [
+      'a loopback address',
+      '{ url: "https://127.0.0.1/c", signing_secret_env: TOOL_SECRET_DESK }',
+      /context_webhook\.url: refused: address is loopback/,
+    ],
+    [
+      'the cloud metadata address',
+      '{ url: "https://169.254.169.254/latest", signing_secret_env: TOOL_SECRET_DESK }',
+      /address is metadata/,
+    ],
+    [
+      'credentials in the URL',
+      '{ url: "https://u:p@desk.example.com/c", signing_secret_env: TOOL_SECRET_DESK }',
+      /credentials in the URL/,
+    ],
+    [
+      'one of the bridge’s own secrets as the signing secret',
+      '{ url: "https://desk.example.com/c", signing_secret_env: TWILIO_AUTH_TOKEN }',
+      /signing_secret_env: names TWILIO_AUTH_TOKEN, one of the bridge's own secrets/,
+    ],
+    [
+      'retries without bound',
+      '{ url: "https://desk.example.com/c", signing_secret_env: TOOL_SECRET_DESK, retries: 50 }',
+      /context_webhook\.retries/,
+    ],
+  ])('refuses %s', (_name, hook, message) => {
+    expect(errorOf(withHook(hook))).toMatch(message);
+  });
+
+  it('a development host on http is accepted only when allow-listed (bridge.tool_allow_hosts)', () => {
+    const hook = '{ url: "http://127.0.0.1:8080/c", signing_secret_env: TOOL_SECRET_DESK }';
+    expect(errorOf(withHook(hook))).toMatch(/scheme must be https/);
+    expect(() => parseConfigText(withHook(hook, 'bridge: { tool_allow_hosts: ["127.0.0.1"] }'))).not.toThrow();
+  });
+
+  it('the error never quotes the URL (its query may hold a token)', () => {
+    expect(
+      errorOf(withHook('{ url: "http://desk.example.com/c?token=s3cr3t", signing_secret_env: TOOL_SECRET_DESK }')),
+    ).not.toContain('s3cr3t');
+  });
+});

@@ -14,7 +14,11 @@ import { NO_SPAN } from '../../../src/observability/tracing.js';
 import { MemoryLeg } from '../../helpers/memory-leg.js';
 import { testAgent } from '../../helpers/session-rig.js';
 
-function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
+function stubCall(
+  agent = testAgent(),
+  played: PlayedResult = 'played',
+  extraDeps: Partial<CallControlPort['deps']> = {},
+) {
   const leg = new MemoryLeg();
   const replies: { callId: string | undefined; name: string; output: unknown }[] = [];
   const verbs: string[] = [];
@@ -44,10 +48,11 @@ function stubCall(agent = testAgent(), played: PlayedResult = 'played') {
       operator: (a, by) => verbs.push(`operator_${a}:${by}`),
       transfer: (t) => transfers.push(t),
       sinceStart: () => 0,
+      toolsSoFar: () => [],
     },
     playback,
     leg,
-    deps: { holdFor: () => new Int16Array(800), metrics: createMetrics() },
+    deps: { holdFor: () => new Int16Array(800), metrics: createMetrics(), ...extraDeps },
     get isEnded() {
       return ended.length > 0;
     },
@@ -107,6 +112,36 @@ describe('CallControl over a telephony leg', () => {
     expect(playback.unmute).toHaveBeenCalled();
     expect(ended).toEqual([]);
     expect(verbs).toContain('operator_transfer:console');
+  });
+
+  it('a context webhook that throws, or never answers, changes nothing for the transfer', async () => {
+    const agent = testAgent();
+    const withHook = {
+      ...agent,
+      transfer: {
+        ...agent.transfer,
+        context_webhook: {
+          url: 'https://desk.example.com/c',
+          signing_secret_env: 'TOOL_SECRET_X',
+          timeout_ms: 2000,
+          retries: 2,
+        },
+      },
+    };
+    for (const deliver of [
+      () => {
+        throw new Error('the desktop exploded');
+      },
+      () => undefined, // a delivery left running: deliver returns at once by contract
+    ]) {
+      const { control, leg, ended, transfers } = stubCall(withHook, 'played', {
+        transferContext: { sender: { deliver }, publicUrl: 'https://bridge.example.com' },
+      });
+      await control.handleVerb({ type: 'transfer_to_human', callId: 't1', raw: {} });
+      expect(leg.kinds()).toEqual(['transfer']);
+      expect(ended).toEqual(['transferred']);
+      expect(transfers[0]).toMatchObject({ mode: 'cold', result: 'started', contextId: expect.any(String) });
+    }
   });
 
   it("a caller's shortcut key transfers through the leg; shortcuts are off while collecting", async () => {

@@ -211,6 +211,23 @@ describe('SIP leg media (RTP)', () => {
       ok: false,
       message: expect.stringMatching(/transfer: invite/),
     });
+    // a transfer's context id rides in the Refer-To URI as X-Context-Id (a malformed one is left out)
+    const withId = leg.transfer(
+      { name: 'pbx', kind: 'sip', value: 'sip:desk@pbx.example.com' },
+      { contextId: '3f2b8c1e-9a4d-4e55-8f00-1234567890ab' },
+    );
+    answerRefer(202);
+    dialog.onReferStatus!(200);
+    await withId;
+    expect(sent.at(-1)).toBe('sip:desk@pbx.example.com?X-Context-Id=3f2b8c1e-9a4d-4e55-8f00-1234567890ab');
+    const injected = leg.transfer(
+      { name: 'pbx', kind: 'sip', value: 'sip:desk@pbx.example.com' },
+      { contextId: 'x>\r\nVia: evil' },
+    );
+    answerRefer(202);
+    dialog.onReferStatus!(200);
+    await injected;
+    expect(sent.at(-1)).toBe('sip:desk@pbx.example.com');
     const noProxy = new SipLeg(dialog, () => undefined, log, { numberUri: () => undefined, transferTimeoutMs: 5000 });
     expect(await noProxy.transfer({ name: 'desk', kind: 'number', value: '+15550100200' })).toMatchObject({
       ok: false,

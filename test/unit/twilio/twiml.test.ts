@@ -99,7 +99,39 @@ describe('dialTwiml', () => {
     expect(() => dialTwiml({ target: { kind: 'number', value: '+1' }, timeout: 601 })).toThrow(TwimlError);
     expect(() => dialTwiml({ target: { kind: 'number', value: ' ' } })).toThrow(TwimlError);
   });
+
+  const ID = '3f2b8c1e-9a4d-4e55-8f00-1234567890ab';
+  it('carries a context id: a <Client> as <Identity> + <Parameter context_id>, a <Sip> URI as X-Context-Id', () => {
+    const client = child(parseTwiml(dialTwiml({ target: { kind: 'client', value: 'client:alice' }, contextId: ID })));
+    expect(names(client)).toEqual(['Identity', 'Parameter']);
+    expect(client.children[0]!.text).toBe('alice');
+    expect(client.children[1]!.attrs).toEqual({ name: 'context_id', value: ID });
+    const sip = (value: string) => child(parseTwiml(dialTwiml({ target: { kind: 'sip', value }, contextId: ID }))).text;
+    expect(sip('sip:desk@pbx.example.com')).toBe(`sip:desk@pbx.example.com?X-Context-Id=${ID}`);
+    // after headers the URI has already: one more, with &
+    expect(sip('sip:desk@pbx.example.com?X-Queue=billing')).toBe(
+      `sip:desk@pbx.example.com?X-Queue=billing&X-Context-Id=${ID}`,
+    );
+    // a number cannot carry one; without an id nothing changes
+    expect(
+      child(parseTwiml(dialTwiml({ target: { kind: 'number', value: '+15550100200' }, contextId: ID }))).text,
+    ).toBe('+15550100200');
+    expect(child(parseTwiml(dialTwiml({ target: { kind: 'client', value: 'alice' } }))).text).toBe('alice');
+  });
+
+  it('refuses a context id that could break out of the URI or the attribute', () => {
+    for (const bad of ['a&X-Other=1', 'a b', '<x>', 'a'.repeat(65), ''])
+      for (const kind of ['sip', 'client'] as const)
+        expect(() =>
+          dialTwiml({ target: { kind, value: kind === 'sip' ? 'sip:d@pbx.example.com' : 'alice' }, contextId: bad }),
+        ).toThrow(TwimlError);
+  });
 });
+
+/** The one noun inside <Dial>. */
+function child(r: TwimlNode): TwimlNode {
+  return r.children.find((c) => c.name === 'Dial')!.children[0]!;
+}
 
 describe('other builders', () => {
   it('enqueueTwiml with and without waitUrl', () => {
