@@ -1,5 +1,5 @@
 /**
- * Control plane benchmark (`npm run bench:control`), issue 30. Needs the PostgreSQL of these
+ * Control plane benchmark (`npm run bench:control`). Needs the PostgreSQL of these
  * machines (TEST_DATABASE_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres); it
  * creates its own database and drops it.
  *

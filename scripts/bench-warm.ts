@@ -1,5 +1,5 @@
 /**
- * Warm against cold transfers (`npm run bench:warm`), issue 33: the caller's wait from the
+ * Warm against cold transfers (`npm run bench:warm`): the caller's wait from the
  * agent's last word to being connected with the human, p50/p95 over N simulated transfers of
  * each kind, side by side. Offline: engine, bridge and Twilio simulator on loopback.
  *

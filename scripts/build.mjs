@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Compiles src/ to dist/ with tsc (tsconfig.build.json), so that production runs plain
- * `node dist/main.js` (issue 18 item 6). Plain JavaScript with no dependency but TypeScript itself,
+ * `node dist/main.js`. Plain JavaScript with no dependency but TypeScript itself,
  * so that it runs before anything is built.
  *
  *   node scripts/build.mjs             build (`npm run build`, and `prepare` after `npm ci`)

@@ -405,7 +405,7 @@ export const configFileSchema = z
     agents: z.array(agentSchema).min(1, 'define at least one agent'),
     numbers: z.record(z.string(), numberRouteSchema).default({}),
     bridge: bridgeSchema,
-    /** SIP trunks (issue 29): read only when SIP_PORT turns the SIP listener on */
+    /** SIP trunks: read only when SIP_PORT turns the SIP listener on */
     sip: sipConfigSchema.optional(),
   })
   .strict()

@@ -75,7 +75,7 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: BridgeContext): v
     const agent = ctx.agent(b.agent);
     if (!agent) return reply.code(400).send({ error: 'unknown_agent' });
     // The configuration in force now, not the one at start-up: a reload that removes a target
-    // stops it being dialled, one that adds a target or a number allows it (issue 27).
+    // stops it being dialled, one that adds a target or a number allows it.
     const outboundPolicy = outboundPolicyOf(ctx.config.file);
     // A leaked admin token must not become a toll-fraud tool: only allowed destinations are dialled.
     if (!outboundPolicy.allows(b.to)) {

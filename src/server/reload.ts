@@ -14,7 +14,7 @@ export interface ReloadDeps {
   current(): { config: LoadedConfig; set: AgentSet };
   /**
    * Puts a validated configuration and its loaded agents in force, for new calls. It may still
-   * refuse by throwing before it changes anything (the MCP manager's reconcile, issue 21).
+   * refuse by throwing before it changes anything (the MCP manager's reconcile).
    */
   apply(config: LoadedConfig, set: AgentSet): void;
   /** the agent objects of the calls in progress (each keeps the agent it started with) */

@@ -21,7 +21,7 @@ export interface BackoffOptions {
   /**
    * A fixed window instead of the doubling: refusals are counted per window of this length (from
    * a source's first refusal in it), and past `free` the source waits for the rest of its window.
-   * The /v1 API's rule (issue 30): more than 30 refusals a minute, 429 for the rest of the minute.
+   * The /v1 API's rule: more than 30 refusals a minute, 429 for the rest of the minute.
    */
   windowMs?: number;
 }

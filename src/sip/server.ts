@@ -24,7 +24,7 @@ import { Uas, type EndReason, type IncomingCall, type InviteOutcome, type Screen
 import { parseNameAddr, parseSipUri } from './uri.js';
 
 /**
- * The SIP way in (issue 29): UDP and TCP on SIP_PORT, each INVITE screened (source, scanner,
+ * The SIP way in: UDP and TCP on SIP_PORT, each INVITE screened (source, scanner,
  * digest, dialled number, capacity), the engine session opened while it rings, answered 200 with
  * SDP once the agent is ready (within `sip.answer_wait_ms`, else 480), its RTP attached to the
  * session as the call's media. The call core sees only the leg (call-leg.ts).

@@ -1,5 +1,5 @@
 /**
- * Slow requests and connection floods cannot keep Twilio out (issue 27, item 4). The attacker's
+ * Slow requests and connection floods cannot keep Twilio out. The attacker's
  * moves, over real loopback sockets from their own source addresses (127.0.0.2 and up), against
  * a bridge whose signed Twilio traffic comes from 127.0.0.1:
  * - a request whose headers or body arrive a byte at a time is cut after its deadline (408),

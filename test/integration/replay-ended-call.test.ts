@@ -1,5 +1,5 @@
 /**
- * A captured Twilio request buys nothing (issue 27, items 1–3 and two low ones). Twilio's
+ * A captured Twilio request buys nothing. Twilio's
  * signatures carry no timestamp, so each test here replays a request exactly as Twilio signed
  * it — the attacker's move — and checks that no token, no engine session and no stream comes of
  * it, while the real call is served as before.

@@ -1,5 +1,5 @@
 /**
- * WebSocket control frames pay from the same per-stream budget as messages (issue 27, item 5).
+ * WebSocket control frames pay from the same per-stream budget as messages.
  * The probe: one socket sent 55,690 pings a second before `start` (62 % of a core, throttled
  * counter 0), because ws answered each one before the bridge's budget saw it. Here a flood of
  * raw ping frames, written at once, goes to a media socket before and after `start`, on both

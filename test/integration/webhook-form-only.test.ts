@@ -1,5 +1,5 @@
 /**
- * `/twilio/*` takes form-encoded bodies only (issue 27, low): Twilio never posts anything else,
+ * `/twilio/*` takes form-encoded bodies only: Twilio never posts anything else,
  * so a JSON, text or multipart body is refused with 415 and counted before any parser reads it,
  * while Twilio's own form posts are answered as before.
  */
