@@ -46,6 +46,7 @@ import { openControlPlane, type ControlPlane } from '../control-plane/control-pl
 import { registerControlPlaneApi } from '../control-plane/api.js';
 import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-plane/call-config.js';
 import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
+import { openCallHistorySink, type CallHistorySink } from '../control-plane/call-history-sink.js';
 import { readConfigFile } from '../config/loader.js';
 import { version } from '../cli-args.js';
 
@@ -80,6 +81,8 @@ export interface Bridge {
   sip?: SipServer;
   /** the control plane on PostgreSQL, when DATABASE_URL is set */
   controlPlane?: ControlPlane;
+  /** the fleet's call history writer, with the control plane */
+  callHistory?: CallHistorySink;
 }
 
 export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
@@ -175,6 +178,16 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
 
   const paceClock = new IntervalPaceClock();
   const store = await openFleet(config, logger, metrics, opts.store, opts.storeEnv);
+  // With the control plane, every finished call's record also goes to the fleet's history (off the call's path).
+  const callHistory = controlPlane
+    ? openCallHistorySink(controlPlane, {
+        replica: store.replicaId,
+        retentionDays: settings.history.retention_days,
+        bufferRecords: settings.history.buffer_records,
+        logger,
+        metrics,
+      })
+    : undefined;
   const registry = new CallRegistry(
     {
       settings,
@@ -196,6 +209,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     },
     (r) => {
       history.add(r);
+      callHistory?.add(r);
       reloader.sweep();
       (opts.onCallRecord ?? ((x: typeof r) => logger.info({ callRecord: x }, 'call record')))(r);
     },
@@ -343,6 +357,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       await mcp.close();
       registry.stop();
       if (!opts.store) await store.close();
+      await callHistory?.close();
       throw err;
     });
   }
@@ -359,6 +374,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     mcp,
     ...(sip ? { sip } : {}),
     ...(controlPlane ? { controlPlane } : {}),
+    ...(callHistory ? { callHistory } : {}),
     async drain(timeoutMs) {
       ctx.draining = true;
       logger.info({ active: registry.size, timeoutMs }, 'draining: new calls are refused');
@@ -385,6 +401,8 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       // A store the caller gave (tests) is the caller's to close; so is a control plane.
       if (!opts.store) await store.close();
       await feed?.stop();
+      // the calls just ended above have their records in the buffer: a last bounded write
+      await callHistory?.close();
       if (controlPlane && !opts.controlPlane) await controlPlane.close();
     },
   };
