@@ -47,6 +47,7 @@ import { registerControlPlaneApi } from '../control-plane/api.js';
 import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-plane/call-config.js';
 import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
 import { openCallHistorySink, type CallHistorySink } from '../control-plane/call-history-sink.js';
+import { FleetHistory } from '../control-plane/fleet-history.js';
 import { readConfigFile } from '../config/loader.js';
 import { version } from '../cli-args.js';
 
@@ -209,7 +210,8 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     },
     (r) => {
       history.add(r);
-      callHistory?.add(r);
+      // the direction told as the replica's own history tells it (the table keeps no whole number to tell it by)
+      callHistory?.add(r.direction ? r : { ...r, direction: history.directionOf(r) });
       reloader.sweep();
       (opts.onCallRecord ?? ((x: typeof r) => logger.info({ callRecord: x }, 'call record')))(r);
     },
@@ -244,7 +246,9 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       : {}),
   });
   const ctx: BridgeContext = {
-    ...(controlPlane ? { controlPlaneHealth: () => controlPlane.health() } : {}),
+    ...(controlPlane
+      ? { controlPlaneHealth: () => controlPlane.health(), fleetHistory: new FleetHistory(controlPlane.pool) }
+      : {}),
     config,
     settings,
     logger,

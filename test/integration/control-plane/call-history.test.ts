@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../../src/control-plane/pagination.js';
 import type { TimelineEntry } from '../../../src/sim/twilio/index.js';
 import { AGENT_NUMBER, CALLER_NUMBER, startControlStack, waitFor, type Harness } from '../../helpers/control.js';
+import { consoleLogin } from '../../helpers/console.js';
 import { metricValue } from '../../helpers/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
@@ -114,6 +115,40 @@ describe('call history for the whole fleet', () => {
     expect((await get(b, `/v1/calls/${sa}`, viewer.secret)).status).toBe(200);
     expect((await get(b, '/v1/calls', null)).status).toBe(401);
     expect((await get(b, `/v1/calls/${sa}`, `${viewer.secret}x`)).status).toBe(401);
+  }, 60_000);
+
+  it("the console's history on one replica shows the other replica's calls, and a past call's review", async () => {
+    const sid = await callThat(b, 2000);
+    await waitFor(() => b.records.some((r) => r.callSid === sid), 10_000);
+    const { cookie } = await consoleLogin(a.bridgeUrl, ADMIN);
+    const read = async (path: string) => {
+      const r = await fetch(`${a.bridgeUrl}${path}`, { headers: { cookie } });
+      return { status: r.status, text: await r.text() };
+    };
+    let page: { scope: string; calls: { callSid: string; caller: string }[]; total: number; summary: unknown[] } = {
+      scope: '',
+      calls: [],
+      total: 0,
+      summary: [],
+    };
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && !page.calls.some((c) => c.callSid === sid)) {
+      page = JSON.parse((await read('/console/api/history?limit=100')).text) as typeof page;
+      if (!page.calls.some((c) => c.callSid === sid)) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(page.scope).toBe('fleet');
+    expect(page.calls.find((c) => c.callSid === sid)).toMatchObject({ caller: '•••4321' });
+    expect(page.summary).toEqual([expect.objectContaining({ agent: 'support', calls: page.total })]);
+    // the console's filters read the table: the caller's last digits, the CallSid
+    const bySuffix = JSON.parse((await read('/console/api/history?suffix=4321')).text) as typeof page;
+    expect(bySuffix.total).toBe(page.total);
+    const none = JSON.parse((await read('/console/api/history?suffix=9999')).text) as typeof page;
+    expect(none.total).toBe(0);
+    const review = await read(`/console/api/history/${sid}`);
+    expect(review.status).toBe(200);
+    expect(JSON.parse(review.text)).toMatchObject({ scope: 'fleet', call: { callSid: sid, agent: 'support' } });
+    expect(review.text).not.toContain(CALLER_NUMBER.slice(1));
+    expect((await read(`/console/api/history/CA${'0'.repeat(32)}`)).status).toBe(404);
   }, 60_000);
 
   it('the database lost in the middle of a call: the call ends as usual, and its record arrives when the database is back', async () => {
