@@ -169,6 +169,12 @@ describe('call history for the whole fleet', () => {
     expect(failures).toBeGreaterThan(0);
     expect(await metricValue(b.bridge, 'bridge_call_records_buffered')).toBe(1);
     expect(await listedOn(a, sid)).toBeUndefined();
+    // B's console meanwhile shows B's own calls, and says that is all it shows
+    const { cookie } = await consoleLogin(b.bridgeUrl, ADMIN);
+    const own = (await (
+      await fetch(`${b.bridgeUrl}/console/api/history?callSid=${sid}`, { headers: { cookie } })
+    ).json()) as { scope: string; calls: { callSid: string }[] };
+    expect(own).toMatchObject({ scope: 'replica', calls: [{ callSid: sid }] });
     proxy.restore();
     const deadline = Date.now() + 20_000;
     let item: CallItem | undefined;
