@@ -107,12 +107,18 @@ export class CallRecordWriter {
     if (this.timer || this.running || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.drain().finally(() => {
-        this.running = undefined;
-        if (this.buffer.length) this.schedule(this.retryMs || 0);
-      });
+      void this.start();
     }, ms);
     this.timer.unref();
+  }
+
+  /** Starts a drain unless one runs (one at a time: two would write and then remove the same batch twice). */
+  private start(): Promise<void> {
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+      if (this.buffer.length) this.schedule(this.retryMs || 0);
+    });
+    return this.running;
   }
 
   /** Writes batches until the buffer is empty or one fails (then the pause before the next try grows). */
@@ -135,6 +141,7 @@ export class CallRecordWriter {
 
   private async write(batch: CallRow[]): Promise<void> {
     try {
+      // counted when acknowledged: a batch whose answer was lost is counted by its retry, once
       await this.opts.db.query(insertRows(batch));
       this.opts.counters.written(batch.length);
       return;
@@ -162,11 +169,7 @@ export class CallRecordWriter {
         clearTimeout(this.timer);
         this.timer = undefined;
       }
-      if (!this.running)
-        this.running = this.drain().finally(() => {
-          this.running = undefined;
-        });
-      await within(this.running, until - Date.now());
+      await within(this.start(), until - Date.now());
       if (this.buffer.length)
         await new Promise((r) => setTimeout(r, Math.max(0, Math.min(this.retryMs || 50, until - Date.now()))));
     }

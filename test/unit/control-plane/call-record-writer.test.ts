@@ -17,9 +17,27 @@ class FakeDb {
   poison = new Set<string>();
   readonly stored = new Map<string, unknown[]>();
   queries = 0;
+  /** the next N writes commit, but their answer is lost on the way back */
+  loseAnswers = 0;
+
+  /** ms each answer takes */
+  delayMs = 0;
+  inFlight = 0;
+  maxInFlight = 0;
 
   async query(q: { text: string; values: unknown[] }): Promise<{ rowCount: number }> {
     this.queries++;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      return await this.answer(q);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async answer(q: { text: string; values: unknown[] }): Promise<{ rowCount: number }> {
     if (this.mode === 'down') throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     if (this.mode === 'hang') return new Promise(() => {});
     const cols = 14;
@@ -27,8 +45,17 @@ class FakeDb {
     for (let i = 0; i < q.values.length; i += cols) rows.push(q.values.slice(i, i + cols));
     if (rows.some((r) => this.poison.has(r[0] as string)))
       throw Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' });
-    for (const r of rows) if (!this.stored.has(r[0] as string)) this.stored.set(r[0] as string, r);
-    return { rowCount: rows.length };
+    let inserted = 0;
+    for (const r of rows)
+      if (!this.stored.has(r[0] as string)) {
+        this.stored.set(r[0] as string, r);
+        inserted++;
+      }
+    if (this.loseAnswers > 0) {
+      this.loseAnswers--;
+      throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+    }
+    return { rowCount: inserted };
   }
 }
 
@@ -77,6 +104,30 @@ describe('the call history writer', () => {
     await waitFor(() => db.stored.size === 20, 5000);
     expect([...db.stored.keys()].sort()).toEqual(rows.map((r) => r.call_sid).sort());
     expect(counts.dropped).toEqual({});
+  });
+
+  it('a batch committed whose answer was lost is retried, and its rows are neither stored nor counted twice', async () => {
+    const { db, counts, writer } = setup();
+    db.loseAnswers = 1;
+    const rows = Array.from({ length: 5 }, row);
+    for (const r of rows) writer.add(r);
+    await waitFor(() => writer.pending === 0, 5000);
+    expect(counts.failed).toBe(1);
+    expect(db.stored.size).toBe(5);
+    expect(counts.written).toBe(5);
+  });
+
+  it('writes one batch at a time, even when a flush comes while a write is due: no row is lost or removed twice', async () => {
+    const { db, writer } = setup({ batchSize: 2 });
+    db.delayMs = 15;
+    const rows = Array.from({ length: 9 }, row);
+    for (const r of rows.slice(0, 5)) writer.add(r);
+    const flushed = writer.flush(5000);
+    for (const r of rows.slice(5)) writer.add(r);
+    expect(await flushed).toBe(true);
+    await waitFor(() => writer.pending === 0, 5000);
+    expect(db.maxInFlight).toBe(1);
+    expect([...db.stored.keys()].sort()).toEqual(rows.map((r) => r.call_sid).sort());
   });
 
   it('never waits for a database that does not answer: add returns at once, the rest is buffered', async () => {
