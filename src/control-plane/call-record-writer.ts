@@ -114,10 +114,13 @@ export class CallRecordWriter {
 
   /** Starts a drain unless one runs (one at a time: two would write and then remove the same batch twice). */
   private start(): Promise<void> {
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-      if (this.buffer.length) this.schedule(this.retryMs || 0);
-    });
+    this.running ??= this.drain()
+      // nothing in a drain should throw; if something did, the records stay and the next try comes
+      .catch((err: unknown) => this.failLog.note({ code: (err as Error).name }))
+      .finally(() => {
+        this.running = undefined;
+        if (this.buffer.length) this.schedule(this.retryMs || 0);
+      });
     return this.running;
   }
 
