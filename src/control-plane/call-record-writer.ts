@@ -116,7 +116,10 @@ export class CallRecordWriter {
   private start(): Promise<void> {
     this.running ??= this.drain()
       // nothing in a drain should throw; if something did, the records stay and the next try comes
-      .catch((err: unknown) => this.failLog.note({ code: (err as Error).name }))
+      .catch((err: unknown) => {
+        this.retryMs = this.opts.maxRetryMs;
+        this.failLog.note({ code: (err as Error).name });
+      })
       .finally(() => {
         this.running = undefined;
         if (this.buffer.length) this.schedule(this.retryMs || 0);
