@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CallRecordWriter } from '../../../src/control-plane/call-record-writer.js';
 import { callKeyOf, getCall, listCalls, type CallFilter } from '../../../src/control-plane/call-history.js';
-import { deleteExpiredCalls } from '../../../src/control-plane/call-retention.js';
+import { deleteExpiredCalls, RetentionJob } from '../../../src/control-plane/call-retention.js';
 import { callRowOf, insertRows, type CallRow } from '../../../src/control-plane/call-row.js';
 import { migrate } from '../../../src/control-plane/migrate.js';
 import { openBackgroundPool } from '../../../src/control-plane/pool.js';
@@ -198,6 +198,35 @@ describe('retention', () => {
       (r) => r.call_sid,
     );
     expect(left.sort()).toEqual(kept.map((r) => r.call_sid).sort());
+  });
+
+  it('runs on its own, periodically: a call that expires after start is deleted by a later run', async () => {
+    const now = { t: BASE + 10 * 86_400_000 };
+    const soon = callRowOf(fakeRecord({ startedAt: new Date(BASE).toISOString() }), 'r');
+    const fresh = callRowOf(fakeRecord({ startedAt: new Date(now.t).toISOString() }), 'r');
+    await reset([soon, fresh]);
+    const deleted: number[] = [];
+    const job = new RetentionJob({
+      db: pool,
+      logger,
+      retentionDays: 30,
+      everyMs: 20,
+      now: () => now.t,
+      deleted: (n) => deleted.push(n),
+    });
+    try {
+      const count = async () => (await pool.query('SELECT 1 FROM call_records')).rowCount;
+      // runs happen and keep both (neither is 30 days old yet)
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await count()).toBe(2);
+      // time passes: the old call expires, and the next run deletes it, not the fresh one
+      now.t = BASE + 31 * 86_400_000;
+      await waitFor(() => deleted.length > 0, 10_000);
+      expect(deleted).toEqual([1]);
+      expect((await getCall(pool, fresh.call_sid))?.call_sid).toBe(fresh.call_sid);
+    } finally {
+      job.stop();
+    }
   });
 
   it('two replicas running it at once delete each expired call once, neither waiting on the other', async () => {
