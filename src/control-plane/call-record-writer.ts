@@ -10,7 +10,7 @@ import { insertRows, type CallRow } from './call-row.js';
  * `maxBuffered` rows a new record is dropped, counted, and said in a rate-limited log line. A
  * batch the database refuses for its content (not its connection) is written row by row so that
  * one bad row is dropped, not the batch, nor everything behind it. Rows are idempotent on the
- * CallSid, so a batch retried after an answer lost in transit writes nothing twice.
+ * CallSid, so a batch retried after an answer lost in transit writes nothing twice (call-row.ts).
  */
 
 export type DropReason = 'buffer_full' | 'rejected' | 'shutdown';
@@ -41,10 +41,10 @@ export interface WriterOptions {
 
 const NO_COUNTERS: WriterCounters = { written: () => {}, dropped: () => {}, failed: () => {}, buffered: () => {} };
 
-/** A refusal of the rows themselves (data, constraint, syntax): retrying the same batch cannot help. */
+/** A refusal of the rows themselves (cardinality, data, constraint, syntax): retrying the same batch cannot help. */
 function isContentError(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && /^(22|23|42)/.test(code);
+  return typeof code === 'string' && /^(21|22|23|42)/.test(code);
 }
 
 /** Waits for `p` at most `ms` (what it settles to is the writer's own business). */

@@ -94,18 +94,49 @@ export const CALL_ROW_COLUMNS = [
 const NUL = /\u0000/g;
 const noNul = (_k: string, v: unknown) => (typeof v === 'string' ? v.replace(NUL, '') : v);
 
-/** One INSERT of many rows; a CallSid already there is left as it is (a retried batch writes nothing twice). */
+/**
+ * One INSERT of many rows. A CallSid already there is one call's second record: a retried batch
+ * (the same record: nothing changes) or a call a draining replica moved to another, whose record
+ * ends later. The later-ending record wins, whichever arrives first, and the call's start is its
+ * first one.
+ */
 export function insertRows(rows: readonly CallRow[]): { text: string; values: unknown[] } {
+  // one statement may not touch a row twice: one CallSid's records are merged here as the database would
+  const latest = new Map<string, CallRow>();
+  for (const row of rows) {
+    const seen = latest.get(row.call_sid);
+    if (!seen) latest.set(row.call_sid, row);
+    else {
+      const [first, last] = Date.parse(row.ended_at) > Date.parse(seen.ended_at) ? [seen, row] : [row, seen];
+      const started = Math.min(Date.parse(first.started_at), Date.parse(last.started_at));
+      latest.set(row.call_sid, {
+        ...last,
+        started_at: new Date(started).toISOString(),
+        duration_ms: Math.min(2_147_483_647, Math.max(0, Date.parse(last.ended_at) - started)),
+      });
+    }
+  }
   const values: unknown[] = [];
-  const tuples = rows.map((row) => {
+  const tuples = [...latest.values()].map((row) => {
     const cells = CALL_ROW_COLUMNS.map((c) => {
       const v = row[c];
       return `$${values.push(c === 'record' ? JSON.stringify(v, noNul) : typeof v === 'string' ? v.replace(NUL, '') : v)}`;
     });
     return `(${cells.join(', ')})`;
   });
+  const replaced = CALL_ROW_COLUMNS.filter(
+    (c) => c !== 'call_sid' && c !== 'started_at' && c !== 'ended_at' && c !== 'duration_ms',
+  );
+  const later = 'EXCLUDED.ended_at > c.ended_at';
   return {
-    text: `INSERT INTO call_records (${CALL_ROW_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')} ON CONFLICT (call_sid) DO NOTHING`,
+    text: `INSERT INTO call_records AS c (${CALL_ROW_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
+      ON CONFLICT (call_sid) DO UPDATE SET
+        ${replaced.map((col) => `${col} = CASE WHEN ${later} THEN EXCLUDED.${col} ELSE c.${col} END`).join(',\n        ')},
+        started_at = LEAST(c.started_at, EXCLUDED.started_at),
+        ended_at = GREATEST(c.ended_at, EXCLUDED.ended_at),
+        duration_ms = LEAST(2147483647, GREATEST(0, round(extract(epoch FROM
+          GREATEST(c.ended_at, EXCLUDED.ended_at) - LEAST(c.started_at, EXCLUDED.started_at)) * 1000)))::int
+      WHERE ${later} OR EXCLUDED.started_at < c.started_at`,
     values,
   };
 }

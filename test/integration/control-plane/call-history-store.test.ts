@@ -268,6 +268,47 @@ describe('the writer on the real database', () => {
     }
   }, 30_000);
 
+  it("a call moved to another replica is one row: the later-ending record's, from the call's first start", async () => {
+    const sid = `CA${'ab'.repeat(16)}`;
+    const moved = callRowOf(
+      fakeRecord({
+        callSid: sid,
+        outcome: 'moved',
+        startedAt: new Date(BASE).toISOString(),
+        endedAt: new Date(BASE + 10_000).toISOString(),
+      }),
+      'replica-a',
+    );
+    const finished = callRowOf(
+      fakeRecord({
+        callSid: sid,
+        outcome: 'caller_hangup',
+        startedAt: new Date(BASE + 11_000).toISOString(),
+        endedAt: new Date(BASE + 60_000).toISOString(),
+      }),
+      'replica-b',
+    );
+    const expected = {
+      call_sid: sid,
+      replica: 'replica-b',
+      outcome: 'caller_hangup',
+      started_at: new Date(BASE).toISOString(),
+      duration_ms: 60_000,
+    };
+    // whichever arrives first, in one batch or two, and retried batches (the same record again)
+    for (const batches of [
+      [[moved], [finished]],
+      [[finished], [moved]],
+      [[moved, finished]],
+      [[finished, moved]],
+      [[moved], [finished], [finished], [moved]],
+    ]) {
+      await reset([]);
+      for (const batch of batches) await pool.query(insertRows(batch));
+      expect(await getCall(pool, sid)).toMatchObject(expected);
+    }
+  });
+
   it('a record PostgreSQL would refuse (NUL in its transcript) is stored with the NUL taken out', async () => {
     await reset([]);
     const row = callRowOf(fakeRecord({ transcript: [{ role: 'user', text: 'a\u0000b', atMs: 1 }] }), 'r');
