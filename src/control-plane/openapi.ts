@@ -256,7 +256,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
                 record: {
                   type: 'object',
                   description:
-                    "the bridge's call record (docs/configuration.md), numbers masked, dtmfCount in place of the digits; transcript and tool arguments only when bridge.call_record_transcript kept them",
+                    "the bridge's call record (the `call record` log line, src/call/record.ts), numbers masked, dtmfCount in place of the digits; transcript and tool arguments only when bridge.call_record_transcript kept them",
                 },
               },
             },
