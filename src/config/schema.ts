@@ -380,6 +380,18 @@ export const bridgeSchema = z
     busy_message: z.string().default('All our agents are busy right now. Please call again later. Goodbye.'),
     /** include the transcript in call records (opt-in); digit runs that look like card or account numbers are redacted */
     call_record_transcript: z.boolean().default(false),
+    /**
+     * The fleet's call history in PostgreSQL (only read when DATABASE_URL is set): how long a call
+     * is kept, and how many finished calls' records a replica holds while the database is behind
+     * (past that, new ones are dropped and counted: bridge_call_records_dropped_total).
+     */
+    history: z
+      .object({
+        retention_days: z.number().int().min(1).max(3650).default(90),
+        buffer_records: z.number().int().min(10).max(1_000_000).default(10_000),
+      })
+      .strict()
+      .prefault({}),
     /** the console flags a live call as stuck after this long with no audio either way (seconds) */
     console_stuck_after_s: z.number().int().min(1).max(3600).default(10),
     /** hosts that tool webhooks may reach despite the SSRF rules (development only) */

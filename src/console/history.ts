@@ -82,6 +82,13 @@ export interface HistoryPage {
 
 export const MAX_PAGE = 100;
 
+/** The whole fleet's history (DATABASE_URL: src/control-plane/fleet-history.ts), read instead of this replica's. */
+export interface FleetHistorySource {
+  page(q: HistoryQuery): Promise<HistoryPage & { totalCapped: boolean }>;
+  summary(): Promise<AgentSummary[]>;
+  detail(callSid: string): Promise<HistoryDetail | undefined>;
+}
+
 /** Nearest-rank percentile of sorted values (null when there are none). */
 export function percentile(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -100,7 +107,8 @@ export class CallHistory {
     private readonly ourNumbers: () => Iterable<string> = () => [],
   ) {}
 
-  private direction(r: CallRecord): string {
+  /** The record's direction, else told by the configured numbers (inbound to ours, outbound from ours). */
+  directionOf(r: Pick<CallRecord, 'direction' | 'from' | 'to'>): string {
     if (r.direction) return r.direction;
     const ours = new Set(this.ourNumbers());
     if (r.from && ours.has(r.from)) return 'outbound';
@@ -109,53 +117,9 @@ export class CallHistory {
   }
 
   add(r: CallRecord): void {
-    const digits = (r.from ?? '').replace(/\D/g, '');
-    const entry: HistoryEntry = {
-      callSid: r.callSid,
-      agent: r.agent,
-      caller: maskNumber(r.from),
-      dialed: maskNumber(r.to),
-      direction: this.direction(r),
-      suffix: digits.slice(-4),
-      outcome: r.outcome,
-      startedAt: r.startedAt,
-      endedAt: r.endedAt,
-      durationMs: r.durationMs,
-      tools: r.tools.length,
-      toolErrors: r.tools.filter((t) => t.outcome !== 'ok').length,
-      bargeIns: r.bargeIns,
-      engineDrops: r.engineCloses.length,
-      voiceToVoiceMs: r.playback.replies
-        .map((x) => x.voiceToVoiceMs)
-        .filter((v): v is number => v !== undefined && v >= 0),
-    };
+    const entry = entryOf(r, this.directionOf(r));
     this.entries.unshift(entry);
-    const isTransfer = (v: { verb: string }) => /transfer/.test(v.verb);
-    // Everything kept here was masked where it was recorded (transcript: redactNumbers; tool
-    // arguments and results: previewForPage); the numbers are masked above.
-    this.details.set(r.callSid, {
-      ...entry,
-      transcript: r.transcript ? r.transcript.map((t) => ({ role: t.role, text: t.text, atMs: t.atMs })) : null,
-      toolCalls: r.tools.map((t) => ({
-        name: t.name,
-        outcome: t.outcome,
-        durationMs: t.durationMs,
-        ...(t.server ? { server: t.server } : {}),
-        ...(t.args !== undefined ? { args: t.args } : {}),
-        ...(t.result !== undefined ? { result: t.result } : {}),
-      })),
-      verbs: r.verbs.map((v) => ({ verb: v.verb, result: v.result, atMs: v.atMs })),
-      transfers: r.verbs.filter(isTransfer).map((v) => ({ verb: v.verb, result: v.result, atMs: v.atMs })),
-      operator: r.operator ? { action: r.operator.action, by: r.operator.by, atMs: r.operator.atMs } : null,
-      listens: (r.listens ?? []).map((l) => ({ ...l })),
-      replies: r.playback.replies.map((x) => ({
-        firstFrameMs: x.firstFrameMs ?? null,
-        voiceToVoiceMs: x.voiceToVoiceMs ?? null,
-      })),
-      // the digits themselves are not shown (a card number, a PIN): how many were pressed
-      dtmfCount: r.dtmf.length,
-      engineCloses: [...r.engineCloses],
-    });
+    this.details.set(r.callSid, detailOf(r, entry, r.dtmf.length));
     while (this.entries.length > this.capacity) this.details.delete(this.entries.pop()!.callSid);
   }
 
@@ -194,29 +158,89 @@ export class CallHistory {
     return out;
   }
 
-  /** Per agent: calls, median duration, transfer rate, tool error rate, p50/p95 voice-to-voice. */
+  /** Per agent over the calls kept (summarize). */
   summary(now = Date.now()): AgentSummary[] {
-    const hourAgo = now - 3_600_000;
-    const by = new Map<string, HistoryEntry[]>();
-    for (const e of this.entries) by.set(e.agent, [...(by.get(e.agent) ?? []), e]);
-    return [...by.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([agent, es]) => {
-        const durations = es.map((e) => e.durationMs).sort((a, b) => a - b);
-        const v2v = es.flatMap((e) => e.voiceToVoiceMs).sort((a, b) => a - b);
-        const tools = es.reduce((n, e) => n + e.tools, 0);
-        const errors = es.reduce((n, e) => n + e.toolErrors, 0);
-        return {
-          agent,
-          calls: es.length,
-          callsLastHour: es.filter((e) => Date.parse(e.startedAt) >= hourAgo).length,
-          engineReconnects: es.reduce((n, e) => n + e.engineDrops, 0),
-          medianDurationMs: percentile(durations, 50) ?? 0,
-          transferRate: es.filter((e) => e.outcome === 'transferred').length / es.length,
-          toolErrorRate: tools ? errors / tools : 0,
-          voiceToVoiceP50Ms: percentile(v2v, 50),
-          voiceToVoiceP95Ms: percentile(v2v, 95),
-        };
-      });
+    return summarize(this.entries, now);
   }
+}
+
+/** Per agent: calls, median duration, transfer rate, tool error rate, p50/p95 voice-to-voice. */
+export function summarize(entries: readonly HistoryEntry[], now = Date.now()): AgentSummary[] {
+  const hourAgo = now - 3_600_000;
+  const by = new Map<string, HistoryEntry[]>();
+  for (const e of entries) by.set(e.agent, [...(by.get(e.agent) ?? []), e]);
+  return [...by.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([agent, es]) => {
+      const durations = es.map((e) => e.durationMs).sort((a, b) => a - b);
+      const v2v = es.flatMap((e) => e.voiceToVoiceMs).sort((a, b) => a - b);
+      const tools = es.reduce((n, e) => n + e.tools, 0);
+      const errors = es.reduce((n, e) => n + e.toolErrors, 0);
+      return {
+        agent,
+        calls: es.length,
+        callsLastHour: es.filter((e) => Date.parse(e.startedAt) >= hourAgo).length,
+        engineReconnects: es.reduce((n, e) => n + e.engineDrops, 0),
+        medianDurationMs: percentile(durations, 50) ?? 0,
+        transferRate: es.filter((e) => e.outcome === 'transferred').length / es.length,
+        toolErrorRate: tools ? errors / tools : 0,
+        voiceToVoiceP50Ms: percentile(v2v, 50),
+        voiceToVoiceP95Ms: percentile(v2v, 95),
+      };
+    });
+}
+
+/** A finished call as the console lists it (numbers masked; a masked number masks to itself). */
+export function entryOf(r: Omit<CallRecord, 'dtmf'>, direction: string): HistoryEntry {
+  const digits = (r.from ?? '').replace(/\D/g, '');
+  return {
+    callSid: r.callSid,
+    agent: r.agent,
+    caller: maskNumber(r.from),
+    dialed: maskNumber(r.to),
+    direction,
+    suffix: digits.slice(-4),
+    outcome: r.outcome,
+    startedAt: r.startedAt,
+    endedAt: r.endedAt,
+    durationMs: r.durationMs,
+    tools: r.tools.length,
+    toolErrors: r.tools.filter((t) => t.outcome !== 'ok').length,
+    bargeIns: r.bargeIns,
+    engineDrops: r.engineCloses.length,
+    voiceToVoiceMs: r.playback.replies
+      .map((x) => x.voiceToVoiceMs)
+      .filter((v): v is number => v !== undefined && v >= 0),
+  };
+}
+
+/**
+ * A past call's review. Everything kept here was masked where it was recorded (transcript:
+ * redactNumbers; tool arguments and results: previewForPage); the numbers are masked in the entry.
+ */
+export function detailOf(r: Omit<CallRecord, 'dtmf'>, entry: HistoryEntry, dtmfCount: number): HistoryDetail {
+  const isTransfer = (v: { verb: string }) => /transfer/.test(v.verb);
+  return {
+    ...entry,
+    transcript: r.transcript ? r.transcript.map((t) => ({ role: t.role, text: t.text, atMs: t.atMs })) : null,
+    toolCalls: r.tools.map((t) => ({
+      name: t.name,
+      outcome: t.outcome,
+      durationMs: t.durationMs,
+      ...(t.server ? { server: t.server } : {}),
+      ...(t.args !== undefined ? { args: t.args } : {}),
+      ...(t.result !== undefined ? { result: t.result } : {}),
+    })),
+    verbs: r.verbs.map((v) => ({ verb: v.verb, result: v.result, atMs: v.atMs })),
+    transfers: r.verbs.filter(isTransfer).map((v) => ({ verb: v.verb, result: v.result, atMs: v.atMs })),
+    operator: r.operator ? { action: r.operator.action, by: r.operator.by, atMs: r.operator.atMs } : null,
+    listens: (r.listens ?? []).map((l) => ({ ...l })),
+    replies: r.playback.replies.map((x) => ({
+      firstFrameMs: x.firstFrameMs ?? null,
+      voiceToVoiceMs: x.voiceToVoiceMs ?? null,
+    })),
+    // the digits themselves are not shown (a card number, a PIN): how many were pressed
+    dtmfCount,
+    engineCloses: [...r.engineCloses],
+  };
 }

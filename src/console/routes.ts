@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BridgeContext } from '../server/context.js';
+import type { FleetHistorySource } from './history.js';
 import type { ReloadResult } from '../server/reload.js';
 import { isLoopbackOrigin } from '../config/loader.js';
 import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/source-backoff.js';
@@ -212,34 +213,51 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       const q = req.query as Record<string, unknown>;
       const str = (v: unknown) => (typeof v === 'string' && v.length > 0 && v.length <= 64 ? v : undefined);
       const num = (v: unknown) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : undefined);
-      return {
-        // Without a shared database of records, a replica knows its own calls only: the page says so.
-        scope: 'replica',
-        ...ctx.history.page({
-          outcome: str(q.outcome),
-          agent: str(q.agent),
-          suffix: str(q.suffix),
-          callSid: str(q.callSid),
-          since: str(q.since),
-          until: str(q.until),
-          limit: num(q.limit),
-          offset: num(q.offset),
-        }),
-        summary: ctx.history.summary(),
-        // Health at a glance: calls in progress per agent on this replica (live view's own count)
-        activeByAgent: Object.fromEntries(
-          ctx.registry
-            .list()
-            .reduce((m, s) => m.set(s.agent.id, (m.get(s.agent.id) ?? 0) + 1), new Map<string, number>()),
-        ),
+      const query = {
+        outcome: str(q.outcome),
+        agent: str(q.agent),
+        suffix: str(q.suffix),
+        callSid: str(q.callSid),
+        since: str(q.since),
+        until: str(q.until),
+        limit: num(q.limit),
+        offset: num(q.offset),
       };
+      // Health at a glance: calls in progress per agent on this replica (live view's own count)
+      const activeByAgent = Object.fromEntries(
+        ctx.registry
+          .list()
+          .reduce((m, s) => m.set(s.agent.id, (m.get(s.agent.id) ?? 0) + 1), new Map<string, number>()),
+      );
+      const fleet = await readFleet(ctx, async (h) => {
+        const [page, summary] = await Promise.all([h.page(query), h.summary()]);
+        return { scope: 'fleet', ...page, summary, activeByAgent };
+      });
+      // Without a shared database of records (or while it does not answer), a replica knows its own calls only: the page says so.
+      return (
+        fleet ?? {
+          scope: 'replica',
+          ...ctx.history.page(query),
+          summary: ctx.history.summary(),
+          activeByAgent,
+        }
+      );
     });
 
     scope.get('/console/api/history/:sid', async (req, reply) => {
       const sid = (req.params as { sid: string }).sid;
-      const d = /^CA[0-9a-fA-F]{32}$/.test(sid) ? ctx.history.detail(sid) : undefined;
-      if (!d) return reply.code(404).send({ error: 'no record of this call on this replica' });
-      return { scope: 'replica', call: d };
+      if (!/^(CA[0-9a-fA-F]{32}|SIP[0-9a-f]{32})$/.test(sid))
+        return reply.code(404).send({ error: 'no record of this call' });
+      const fleet = await readFleet(ctx, async (h) => {
+        const d = await h.detail(sid);
+        return d ? { scope: 'fleet', call: d } : null;
+      });
+      if (fleet) return fleet;
+      const d = ctx.history.detail(sid);
+      if (d) return { scope: 'replica', call: d };
+      return reply
+        .code(404)
+        .send({ error: fleet === null ? 'no record of this call' : 'no record of this call on this replica' });
     });
 
     scope.post('/console/api/config/reload', async (_req, reply) => {
@@ -263,4 +281,24 @@ export function allowedOrigins(publicUrl: string): Set<string> {
     for (const host of ['localhost', '127.0.0.1', '[::1]']) out.add(`${u.protocol}//${host}${port}`);
   }
   return out;
+}
+
+/**
+ * The fleet's history when there is one: its answer, null when it has no such call, undefined
+ * without a database or while it does not answer (then the replica's own history serves, and says so).
+ */
+async function readFleet<T>(
+  ctx: BridgeContext,
+  read: (h: FleetHistorySource) => Promise<T | null>,
+): Promise<T | null | undefined> {
+  if (!ctx.fleetHistory) return undefined;
+  try {
+    return await read(ctx.fleetHistory);
+  } catch (err) {
+    ctx.logger.warn(
+      { code: (err as { code?: string }).code ?? 'error' },
+      "console: the call history database did not answer; showing this replica's calls",
+    );
+    return undefined;
+  }
 }

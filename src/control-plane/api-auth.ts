@@ -15,7 +15,8 @@ import { roleAllows, type ApiKey, type KeyStore, type Role } from './keys.js';
 
 export const REFUSALS_PER_MINUTE = 30;
 
-export type RefusalReason = 'unauthorized' | 'forbidden' | 'rate_limited';
+/** 401, 403, 429 (the guard's), and 422 for a query a list refused (api-history.ts) */
+export type RefusalReason = 'unauthorized' | 'forbidden' | 'rate_limited' | 'invalid_query';
 
 declare module 'fastify' {
   interface FastifyRequest {

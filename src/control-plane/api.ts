@@ -4,6 +4,7 @@ import { ApiGuard, type RefusalReason } from './api-auth.js';
 import { registerAgentRoutes } from './api-agents.js';
 import { registerAuditRoutes } from './api-audit.js';
 import { registerCallRoutes, type LiveCalls } from './api-calls.js';
+import { registerHistoryRoutes } from './api-history.js';
 import { registerKeyRoutes } from './api-keys.js';
 import { registerToolRoutes } from './api-tools.js';
 import type { ControlPlane } from './control-plane.js';
@@ -52,6 +53,7 @@ export async function registerControlPlaneApi(app: FastifyInstance, cp: ControlP
       registerToolRoutes(v1, cp.tools, guard, allowHosts, cp.pool);
       registerAuditRoutes(v1, cp.pool, guard);
       registerCallRoutes(v1, opts.calls, cp.pool, guard);
+      registerHistoryRoutes(v1, cp.pool, guard, opts.countRefusal);
       registerAgentRoutes(v1, cp.config, guard, cp.pool);
     },
     { prefix: '/v1' },

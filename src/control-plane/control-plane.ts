@@ -5,7 +5,7 @@ import { ConfigStore } from './config-store.js';
 import { DatabaseHealth } from './health.js';
 import { KeyStore } from './keys.js';
 import { migrate } from './migrate.js';
-import { ControlPlaneStartError, openPool, type Pool } from './pool.js';
+import { ControlPlaneStartError, openBackgroundPool, openPool, type Pool } from './pool.js';
 import { SecretBox } from './secrets.js';
 import { ToolStore } from './tools-store.js';
 
@@ -16,6 +16,8 @@ import { ToolStore } from './tools-store.js';
  */
 export interface ControlPlane {
   pool: Pool;
+  /** the call history writer's own small pool (pool.ts: openBackgroundPool) */
+  backgroundPool: Pool;
   box: SecretBox | undefined;
   keys: KeyStore;
   tools: ToolStore;
@@ -70,8 +72,10 @@ export async function openControlPlane(env: EnvSettings, opts: OpenOptions): Pro
     const health = new DatabaseHealth(pool, opts.logger);
     const feeds: ChangeFeed[] = [];
     const url = env.databaseUrl;
+    const backgroundPool = openBackgroundPool(url, opts.logger);
     return {
       pool,
+      backgroundPool,
       box,
       keys,
       tools: new ToolStore(pool, box),
@@ -86,7 +90,7 @@ export async function openControlPlane(env: EnvSettings, opts: OpenOptions): Pro
       close: async () => {
         health.stop();
         await Promise.all(feeds.map((f) => f.stop()));
-        await pool.end();
+        await Promise.all([pool.end(), backgroundPool.end()]);
       },
     };
   } catch (err) {

@@ -87,7 +87,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       title: 'omni-phone-bridge control plane',
       version,
       description:
-        'Keys, tools and the audit trail of a bridge fleet on PostgreSQL. Every route but this document needs `Authorization: Bearer <key>`. Roles: viewer (reads except keys and audit) < operator < admin (everything). Secrets are write-only.',
+        'Keys, tools, agents, numbers, call history and the audit trail of a bridge fleet on PostgreSQL. Every route but this document needs `Authorization: Bearer <key>`. Roles: viewer (reads except keys and audit) < operator < admin (everything). Secrets are write-only.',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -213,6 +213,55 @@ export function openApiDocument(version: string): Record<string, unknown> {
             after: { description: 'secrets masked' },
           },
         },
+        CallItem: {
+          type: 'object',
+          required: [
+            'call_sid',
+            'replica',
+            'agent',
+            'transport',
+            'direction',
+            'outcome',
+            'caller',
+            'dialed',
+            'started_at',
+            'ended_at',
+            'duration_ms',
+          ],
+          properties: {
+            call_sid: { type: 'string' },
+            replica: { type: 'string', description: 'the replica that had the call (REPLICA_ID)' },
+            agent: { type: 'string' },
+            transport: { enum: ['twilio', 'sip'] },
+            direction: { type: ['string', 'null'], examples: ['inbound', 'outbound-api'] },
+            outcome: { type: 'string', examples: ['caller_hangup', 'agent_hangup', 'transferred', 'engine_lost'] },
+            caller: {
+              type: 'string',
+              description: 'masked: only the last four digits are kept',
+              examples: ['•••4321'],
+            },
+            dialed: { type: 'string', description: 'masked', examples: ['•••1111'] },
+            started_at: { type: 'string', format: 'date-time' },
+            ended_at: { type: 'string', format: 'date-time' },
+            duration_ms: { type: 'integer' },
+          },
+        },
+        CallDetail: {
+          allOf: [
+            ref('CallItem'),
+            {
+              type: 'object',
+              required: ['record'],
+              properties: {
+                record: {
+                  type: 'object',
+                  description:
+                    "the bridge's call record (the `call record` log line, src/call/record.ts), numbers masked, dtmfCount in place of the digits; transcript and tool arguments only when bridge.call_record_transcript kept them",
+                },
+              },
+            },
+          ],
+        },
       },
     },
     security: [{ bearer: [] }],
@@ -327,6 +376,46 @@ export function openApiDocument(version: string): Record<string, unknown> {
             ...invalid,
             ...refusals,
           },
+        },
+      },
+      '/v1/calls': {
+        get: {
+          summary: "the fleet's finished calls, newest first (viewer)",
+          description:
+            'Every replica writes its finished calls here (buffered; a record arrives within seconds, or when the database returns). Pages by keyset: pass next_cursor back as cursor. An unknown parameter, a time without its offset, an empty range or a foreign cursor is 422.',
+          parameters: [
+            ...pageParams,
+            {
+              name: 'since',
+              in: 'query',
+              schema: { type: 'string', format: 'date-time' },
+              description: 'started at or after',
+            },
+            {
+              name: 'until',
+              in: 'query',
+              schema: { type: 'string', format: 'date-time' },
+              description: 'started before',
+            },
+            {
+              name: 'number',
+              in: 'query',
+              schema: { type: 'string', pattern: '^\\+?[\\d\\s().-]+$' },
+              description: "the caller's or the dialed number, matched on its last four digits (the only ones kept)",
+            },
+            { name: 'agent', in: 'query', schema: agentParam.schema },
+            { name: 'outcome', in: 'query', schema: { type: 'string', pattern: '^[a-z0-9_-]{1,40}$' } },
+            { name: 'transport', in: 'query', schema: { enum: ['twilio', 'sip'] } },
+            { name: 'call_sid', in: 'query', schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+          ],
+          responses: { '200': answer('a page', page('CallItem')), ...invalid, ...refusals },
+        },
+      },
+      '/v1/calls/{sid}': {
+        get: {
+          summary: "one finished call's record (viewer)",
+          parameters: [{ name: 'sid', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': answer('the call', ref('CallDetail')), '404': answer('no such call'), ...refusals },
         },
       },
       '/v1/calls/{sid}/hangup': {

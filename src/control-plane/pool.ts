@@ -81,6 +81,26 @@ export async function openPool(url: string, logger: Logger, opts: PoolOptions = 
   return pool;
 }
 
+/**
+ * A small pool of its own for background writers (the call history): a query the database does
+ * not answer gives up after `queryTimeoutMs`, and their waits never take a connection the API or
+ * a call's configuration needs. Not checked at opening: the control plane's pool was.
+ */
+export function openBackgroundPool(url: string, logger: Logger, queryTimeoutMs = 5000): Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 2,
+    connectionTimeoutMillis: 3000,
+    query_timeout: queryTimeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: 'omni-phone-bridge history',
+  });
+  pool.on('error', (err: NodeJS.ErrnoException) =>
+    logger.warn({ code: err.code ?? 'error' }, 'call history: an idle database connection failed'),
+  );
+  return pool;
+}
+
 /** Runs `fn` in a transaction on one client: committed when it resolves, rolled back when it throws. */
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

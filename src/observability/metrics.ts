@@ -234,6 +234,33 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['result'],
       registers: r,
     }),
+    /** the fleet's call history in PostgreSQL (src/control-plane/call-record-writer.ts) */
+    callRecordsWritten: new Counter({
+      name: 'bridge_call_records_written_total',
+      help: 'Finished calls whose record was written to the call history database',
+      registers: r,
+    }),
+    callRecordsDropped: new Counter({
+      name: 'bridge_call_records_dropped_total',
+      help: 'Call records never written to the history database, by reason: buffer_full, rejected, shutdown',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    callRecordsBuffered: new Gauge({
+      name: 'bridge_call_records_buffered',
+      help: 'Call records waiting to be written to the history database',
+      registers: r,
+    }),
+    callRecordWriteFailures: new Counter({
+      name: 'bridge_call_record_write_failures_total',
+      help: 'Batches of call records the history database did not take (kept and retried)',
+      registers: r,
+    }),
+    callRecordsExpired: new Counter({
+      name: 'bridge_call_records_expired_total',
+      help: 'Calls deleted from the history database by its retention',
+      registers: r,
+    }),
   };
 }
 

@@ -47,6 +47,8 @@ import { openControlPlane, type ControlPlane } from '../control-plane/control-pl
 import { registerControlPlaneApi } from '../control-plane/api.js';
 import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-plane/call-config.js';
 import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
+import { openCallHistorySink, type CallHistorySink } from '../control-plane/call-history-sink.js';
+import { FleetHistory } from '../control-plane/fleet-history.js';
 import { readConfigFile } from '../config/loader.js';
 import { version } from '../cli-args.js';
 import { startTracing, type Tracing } from '../observability/tracing.js';
@@ -97,6 +99,8 @@ export interface Bridge {
   controlPlane?: ControlPlane;
   /** call traces (NO_TRACING when no OTLP endpoint is set) */
   tracing: Tracing;
+  /** the fleet's call history writer, with the control plane */
+  callHistory?: CallHistorySink;
 }
 
 export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
@@ -201,6 +205,16 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     countRetry: (agent) => metrics.transferContextRetries.inc({ agent }),
   });
   const store = await openFleet(config, logger, metrics, opts.store, opts.storeEnv);
+  // With the control plane, every finished call's record also goes to the fleet's history (off the call's path).
+  const callHistory = controlPlane
+    ? openCallHistorySink(controlPlane, {
+        replica: store.replicaId,
+        retentionDays: settings.history.retention_days,
+        bufferRecords: settings.history.buffer_records,
+        logger,
+        metrics,
+      })
+    : undefined;
   const registry = new CallRegistry(
     {
       settings,
@@ -224,6 +238,8 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     },
     (r) => {
       history.add(r);
+      // the direction told as the replica's own history tells it (the table keeps no whole number to tell it by)
+      callHistory?.add(r.direction ? r : { ...r, direction: history.directionOf(r) });
       reloader.sweep();
       (opts.onCallRecord ?? ((x: typeof r) => logger.info({ callRecord: x }, 'call record')))(r);
     },
@@ -258,7 +274,9 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       : {}),
   });
   const ctx: BridgeContext = {
-    ...(controlPlane ? { controlPlaneHealth: () => controlPlane.health() } : {}),
+    ...(controlPlane
+      ? { controlPlaneHealth: () => controlPlane.health(), fleetHistory: new FleetHistory(controlPlane.pool) }
+      : {}),
     config,
     settings,
     logger,
@@ -371,6 +389,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       await mcp.close();
       registry.stop();
       if (!opts.store) await store.close();
+      await callHistory?.close();
       throw err;
     });
   }
@@ -389,6 +408,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
     contextWebhooks,
     ...(sip ? { sip } : {}),
     ...(controlPlane ? { controlPlane } : {}),
+    ...(callHistory ? { callHistory } : {}),
     async drain(timeoutMs) {
       ctx.draining = true;
       logger.info({ active: registry.size, timeoutMs }, 'draining: new calls are refused');
@@ -416,6 +436,8 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       // A store the caller gave (tests) is the caller's to close; so is a control plane.
       if (!opts.store) await store.close();
       await feed?.stop();
+      // the calls just ended above have their records in the buffer: a last bounded write
+      await callHistory?.close();
       if (controlPlane && !opts.controlPlane) await controlPlane.close();
       // the last spans go out if the collector answers in time; a given tracing is the giver's
       if (!opts.tracing) await boundedShutdown(tracing);

@@ -5,7 +5,7 @@ import type { AgentConfig, BridgeSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CallFeedHub } from '../observability/call-events.js';
-import type { CallHistory } from '../console/history.js';
+import type { CallHistory, FleetHistorySource } from '../console/history.js';
 import type { ReloadResult } from './reload.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
 import type { ConnectionGuard } from './connection-guard.js';
@@ -51,6 +51,8 @@ export interface BridgeContext {
   feeds: CallFeedHub;
   /** the last finished calls of this process (the console's history view) */
   history: CallHistory;
+  /** every replica's finished calls, with DATABASE_URL: the console's history reads these instead */
+  fleetHistory?: FleetHistorySource;
   /** re-reads the configuration file; new calls get it, calls in progress keep theirs (reload.ts) */
   reloadConfig(source: string): Promise<ReloadResult>;
   /** mints and verifies the per-call stream tokens carried in the TwiML's <Parameter> */

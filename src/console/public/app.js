@@ -393,13 +393,15 @@ async function loadHistory() {
   $('history-scope').textContent =
     json.scope === 'replica'
       ? "This replica's calls only: without a database of call records, another replica's calls are not here (the last 1,000 calls of this process)."
-      : '';
+      : "Every replica's calls (the fleet's call history); the summary covers the fleet's last 1,000 calls.";
   historyNext = json.next ?? null;
   const list = json.calls ?? [];
   $('no-history').hidden = list.length > 0;
   $('h-newer').disabled = historyOffset === 0;
   $('h-older').disabled = historyNext === null;
-  $('h-page').textContent = list.length ? `${historyOffset + 1}–${historyOffset + list.length} of ${json.total}` : '';
+  $('h-page').textContent = list.length
+    ? `${historyOffset + 1}–${historyOffset + list.length} of ${json.total}${json.totalCapped ? '+' : ''}`
+    : '';
   $('history').tBodies[0].replaceChildren(
     ...list.map((h) => {
       const tr = el('tr');
@@ -465,7 +467,7 @@ const median = (xs) => {
   return v.length ? `${v[Math.floor((v.length - 1) / 2)]} ms / ${v[v.length - 1]} ms` : '–';
 };
 
-/** A past call's review, from this replica's records. */
+/** A past call's review, from the fleet's records (DATABASE_URL) or this replica's. */
 async function openPast(callSid) {
   const { status, json } = await api(`/console/api/history/${encodeURIComponent(callSid)}`);
   const d = json.call;

@@ -102,6 +102,8 @@ describe('the /v1 API is there only with DATABASE_URL', () => {
       '/v1/agents/{id}',
       '/v1/agents/{id}/tools',
       '/v1/audit',
+      '/v1/calls',
+      '/v1/calls/{sid}',
       '/v1/calls/{sid}/hangup',
       '/v1/calls/{sid}/transfer',
       '/v1/capabilities',

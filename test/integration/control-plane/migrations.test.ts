@@ -56,18 +56,19 @@ describe('migrations', () => {
     const [a, b] = [await pool(), await pool()];
     const [ra, rb] = await Promise.all([migrate(a, { logger }), migrate(b, { logger })]);
     // one of them did the work, the other found it done
-    expect([ra.length, rb.length].sort()).toEqual([0, 3]);
+    expect([ra.length, rb.length].sort()).toEqual([0, 4]);
     const rows = await a.query(`SELECT name FROM ${MIGRATIONS_TABLE}`);
     expect(rows.rows.map((r: { name: string }) => r.name)).toEqual([
       '1733600000000_control-plane',
       '1733600000001_agents-numbers',
       '1733600000002_settings',
+      '1733600000003_call-records',
     ]);
     const tables = await a.query(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     expect(tables.rows.map((r: { table_name: string }) => r.table_name)).toEqual(
-      expect.arrayContaining(['agent_tools', 'agents', 'api_keys', 'audit', 'numbers', 'tools']),
+      expect.arrayContaining(['agent_tools', 'agents', 'api_keys', 'audit', 'call_records', 'numbers', 'tools']),
     );
     // and a restart applies nothing
     expect(await migrate(a, { logger })).toEqual([]);
