@@ -112,7 +112,9 @@ function sipp(
   symlinkSync('/usr/share/sip-tester', join(workDir, 'pcap'));
   copyFileSync(join(SCENARIOS, scenario), join(workDir, scenario));
   const args = [
-    ...['-sf', scenario, ...(extra.includes('-m') ? [] : ['-m', '1']), '-timeout', '25s', '-timeout_error', '-nostdin'],
+    ...['-sf', scenario, ...(extra.includes('-m') ? [] : ['-m', '1'])],
+    ...(extra.includes('-timeout') ? [] : ['-timeout', '25s']),
+    ...['-timeout_error', '-nostdin'],
     ...[
       '-i',
       localIp,
@@ -131,7 +133,9 @@ function sipp(
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const guard = setTimeout(() => child.kill('SIGKILL'), 35_000);
+    const given = extra.indexOf('-timeout');
+    const timeoutS = given >= 0 ? parseInt(extra[given + 1]!, 10) : 25;
+    const guard = setTimeout(() => child.kill('SIGKILL'), (timeoutS + 10) * 1000);
     child.on('close', (code) => {
       clearTimeout(guard);
       resolve({ code, out: out.slice(-3000) });
@@ -414,6 +418,27 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
       await sleep(300);
       expect(s.records).toHaveLength(2);
       expect(s.engine.sessions).toHaveLength(2);
+    },
+  );
+
+  it(
+    'a caller that never ACKs the 200 gets it retransmitted for 32 s, then one BYE; one call record',
+    { timeout: 90_000 },
+    async () => {
+      // no caller RTP either: the media timeout must not be what ends it
+      const s = await sipStack({ mediaTimeoutS: 120 });
+      const started = performance.now();
+      const r = await sipp('uac-no-ack.xml', s.sipPort, ['-trace_msg', '-timeout', '60s']);
+      expect(r.code, r.out).toBe(0);
+      expect(performance.now() - started).toBeGreaterThan(31_000); // 64·T1, never sooner
+      const trace = readdirSync(workDir!).find((f) => f.endsWith('_messages.log'))!;
+      const received = readFileSync(join(workDir!, trace), 'utf8').split(/^-+ /m);
+      const oks = received.filter((m) => /received/.test(m) && /SIP\/2\.0 200 OK/.test(m) && /CSeq: 1 INVITE/.test(m));
+      expect(oks.length).toBeGreaterThan(5); // retransmitted from T1 doubling to T2
+      expect(received.filter((m) => /received/.test(m) && /^BYE /m.test(m))).toHaveLength(1);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip' });
+      expect(s.bridge.sip!.activeCalls).toBe(0);
     },
   );
 
