@@ -51,13 +51,14 @@ export default async function setup(): Promise<void> {
       ...(existsSync(chromium) ? [] : [`Chromium (${chromium}): the console browser tests`]),
       ...(onPath('sipp') ? [] : ['SIPp (sipp): the SIP tests']),
       ...(onPath('baresip') ? [] : ['baresip: the baresip SIP tests']),
+      ...(existsSync('/usr/sbin/kamailio') ? [] : ['Kamailio (/usr/sbin/kamailio): the SIP dispatcher test']),
       ...(existsSync('/usr/sbin/haproxy') ? [] : ['HAProxy (/usr/sbin/haproxy): the balancer test']),
     ];
     // Under CI=true those tests run and fail instead: a missing peer is never a silent pass there.
     for (const m of missing)
       console.warn(
         `!! missing ${m} are ${process.env.CI ? 'run and will FAIL (CI=true)' : 'skipped'}. ` +
-          'Install with: apt-get install -y chromium sip-tester baresip haproxy (.ci/run does this)',
+          'Install with: apt-get install -y chromium sip-tester baresip kamailio haproxy prometheus (.ci/run does this)',
       );
   }
   const r = spawnSync(process.execPath, ['scripts/build.mjs', '--if-stale'], {

@@ -1,13 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import {
-  copyFileSync,
   existsSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +30,7 @@ import { LogCapture, waitFor } from '../../helpers/harness.js';
 import { loadConfig } from '../../../src/config/loader.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { startBridge } from '../../../src/serve.js';
+import { runSipp } from '../../helpers/sipp.js';
 
 /**
  * The bridge's SIP way in, end to end against Debian's SIPp (signalling) on 127.0.0.1, with the
@@ -101,46 +99,23 @@ async function sipStack(
   return Object.assign(s, { rtpPort, sipPort: s.bridge.sip!.port });
 }
 
-function sipp(
+async function sipp(
   scenario: string,
   port: number,
   extra: string[] = [],
   localIp = HOST,
 ): Promise<{ code: number | null; out: string }> {
   if (workDir) rmSync(workDir, { recursive: true, force: true });
-  workDir = mkdtempSync(join(tmpdir(), 'sipp-bridge-'));
-  symlinkSync('/usr/share/sip-tester', join(workDir, 'pcap'));
-  copyFileSync(join(SCENARIOS, scenario), join(workDir, scenario));
-  const args = [
-    ...['-sf', scenario, ...(extra.includes('-m') ? [] : ['-m', '1'])],
-    ...(extra.includes('-timeout') ? [] : ['-timeout', '25s']),
-    ...['-timeout_error', '-nostdin'],
-    ...[
-      '-i',
-      localIp,
-      '-p',
-      String(randomEven(21000, 8000) + 1),
-      '-mi',
-      localIp,
-      '-mp',
-      String(randomEven(10000, 8000)),
-    ],
-    ...extra,
-    ...['-s', SUPPORT_NUMBER, `${HOST}:${port}`],
-  ];
-  return new Promise((resolve) => {
-    const child = spawn('/usr/bin/sipp', args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const given = extra.indexOf('-timeout');
-    const timeoutS = given >= 0 ? parseInt(extra[given + 1]!, 10) : 25;
-    const guard = setTimeout(() => child.kill('SIGKILL'), (timeoutS + 10) * 1000);
-    child.on('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, out: out.slice(-3000) });
-    });
+  const r = await runSipp({
+    scenariosDir: SCENARIOS,
+    scenario,
+    target: `${HOST}:${port}`,
+    service: SUPPORT_NUMBER,
+    extra,
+    localIp,
   });
+  workDir = r.dir;
+  return r;
 }
 
 async function udp(address = HOST): Promise<{ socket: Socket; port: number }> {

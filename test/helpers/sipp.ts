@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * Runs one Debian SIPp scenario against a SIP server on loopback, in a fresh folder of its own
+ * (the scenario, and `pcap/` linked to SIPp's shipped recordings), and resolves with its exit code
+ * and the tail of its output. Bounded: SIPp's own `-timeout` (25 s unless given) and a kill 10 s
+ * after it. Random local signalling and media ports keep concurrent runs apart.
+ */
+export interface SippRun {
+  code: number | null;
+  out: string;
+  /** the run's folder (traces from -trace_msg land here); the caller removes it */
+  dir: string;
+}
+
+export const SIPP_BIN = '/usr/bin/sipp';
+const randomEven = (lo: number, span: number) => lo + 2 * Math.floor(Math.random() * (span / 2));
+
+export function runSipp(o: {
+  scenariosDir: string;
+  scenario: string;
+  /** where the scenario sends: host:port */
+  target: string;
+  /** the Request-URI user (-s) */
+  service: string;
+  extra?: string[];
+  localIp?: string;
+}): Promise<SippRun> {
+  const extra = o.extra ?? [];
+  const localIp = o.localIp ?? '127.0.0.1';
+  const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
+  symlinkSync('/usr/share/sip-tester', join(dir, 'pcap'));
+  copyFileSync(join(o.scenariosDir, o.scenario), join(dir, o.scenario));
+  const given = extra.indexOf('-timeout');
+  const timeoutS = given >= 0 ? parseInt(extra[given + 1]!, 10) : 25;
+  const args = [
+    ...['-sf', o.scenario, ...(extra.includes('-m') ? [] : ['-m', '1'])],
+    ...(given >= 0 ? [] : ['-timeout', '25s']),
+    ...['-timeout_error', '-nostdin'],
+    ...[
+      '-i',
+      localIp,
+      '-p',
+      String(randomEven(21000, 8000) + 1),
+      '-mi',
+      localIp,
+      '-mp',
+      String(randomEven(10000, 8000)),
+    ],
+    ...extra,
+    ...['-s', o.service, o.target],
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(SIPP_BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const guard = setTimeout(() => child.kill('SIGKILL'), (timeoutS + 10) * 1000);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, out: out.slice(-3000), dir });
+    });
+  });
+}
