@@ -1,12 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -116,6 +109,22 @@ async function sipp(
   });
   workDir = r.dir;
   return r;
+}
+
+/** SIPp's digest arguments for the trunk user `trunk1` with `password`, against the bridge at `port`. */
+const digestArgs = (password: string, port: number) => [
+  ...['-au', 'trunk1', '-ap', password],
+  ...['-auth_uri', `${SUPPORT_NUMBER}@${HOST}:${port}`],
+];
+
+/** Runs `fn` with the trunk password variable `name` set to `password`, removed afterwards. */
+async function withTrunkPassword(name: string, password: string, fn: () => Promise<void>): Promise<void> {
+  process.env[name] = password;
+  try {
+    await fn();
+  } finally {
+    delete process.env[name];
+  }
 }
 
 async function udp(address = HOST): Promise<{ socket: Socket; port: number }> {
@@ -318,8 +327,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
     { timeout: 90_000 },
     async () => {
       const VAR = 'TOOL_SECRET_SIP_FLOOD_TEST';
-      process.env[VAR] = 'fl00d-pass-word';
-      try {
+      await withTrunkPassword(VAR, 'fl00d-pass-word', async () => {
         const s = await sipStack({ allow: ['127.0.0.0/29'], digest: { username: 'trunk1', password_env: VAR } });
         const started = performance.now();
         const burst = await sipp('uac-flood.xml', s.sipPort, [
@@ -352,7 +360,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
         expect(s.engine.sessions).toEqual([]);
         expect(s.records).toEqual([]);
         expect(s.bridge.ctx.registry.size).toBe(0);
-        const auth = ['-au', 'trunk1', '-ap', 'fl00d-pass-word', '-auth_uri', `${SUPPORT_NUMBER}@${HOST}:${s.sipPort}`];
+        const auth = digestArgs('fl00d-pass-word', s.sipPort);
         // a bystander at another trunk address is not held back by the flooding one
         const bystander = await sipp('uac-digest.xml', s.sipPort, auth, '127.0.0.2');
         expect(bystander.code, bystander.out).toBe(0);
@@ -364,9 +372,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
         expect(later.code, later.out).toBe(0);
         await waitFor(() => s.records.length === 2, 5000);
         expect(s.logs.text()).not.toContain('fl00d-pass-word');
-      } finally {
-        delete process.env[VAR];
-      }
+      });
     },
   );
 
@@ -434,17 +440,9 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
     { timeout: 60_000 },
     async () => {
       const VAR = 'TOOL_SECRET_SIP_TRUNK_TEST';
-      process.env[VAR] = 's3cret-pass';
-      try {
+      await withTrunkPassword(VAR, 's3cret-pass', async () => {
         const s = await sipStack({ digest: { username: 'trunk1', password_env: VAR } });
-        const auth = (pw: string) => [
-          '-au',
-          'trunk1',
-          '-ap',
-          pw,
-          '-auth_uri',
-          `${SUPPORT_NUMBER}@${HOST}:${s.sipPort}`,
-        ];
+        const auth = (pw: string) => digestArgs(pw, s.sipPort);
         const ok = await sipp('uac-digest.xml', s.sipPort, auth('s3cret-pass'));
         expect(ok.code, ok.out).toBe(0);
         await waitFor(() => s.records.length === 1, 5000);
@@ -456,9 +454,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('the bridge over SIP, against SIP
         expect(s.engine.sessions.length).toBe(sessions);
         expect(s.records).toHaveLength(1);
         expect(s.logs.text()).not.toContain('s3cret-pass');
-      } finally {
-        delete process.env[VAR];
-      }
+      });
     },
   );
 
