@@ -119,6 +119,11 @@ export const fallbackSchema = z
       .string()
       .max(500)
       .default('Sorry, we are having technical difficulties. Please call again later. Goodbye.'),
+    /**
+     * the message recorded, for legs that cannot speak text (SIP): a WAV (any rate, mono), relative
+     * to the configuration file. Unset: a SIP caller gets the hang-up without words.
+     */
+    wav: z.string().min(1).optional(),
   })
   .strict()
   .prefault({});

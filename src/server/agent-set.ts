@@ -18,6 +18,8 @@ export interface AgentSet {
   agents: Map<string, AgentConfig>;
   tools: Map<AgentConfig, ToolRegistry>;
   holds: Map<string, Int16Array>;
+  /** per agent id: its recorded fallback message at 8 kHz (`fallback.wav`), when it has one */
+  fallbacks: Map<string, Int16Array>;
   /** per agent id: the versions of the files it loads (tool modules, hold WAV), filesVersion */
   files: Map<string, string>;
 }
@@ -37,15 +39,19 @@ export interface AgentSetOptions {
 export function filesVersion(agent: AgentConfig, baseDir: string): string {
   const files = agent.tools.flatMap((t) => (t.executor.kind === 'module' ? [t.executor.module] : []));
   if (agent.hold.wav) files.push(agent.hold.wav);
+  if (agent.fallback.wav) files.push(agent.fallback.wav);
   return files.map((f) => `${f}=${moduleVersion(resolve(baseDir, f))}`).join(';');
 }
 
-/** Loads a hold WAV once, resampled to 8 kHz (the rate of the caller leg). */
-function loadHold(agent: AgentConfig, baseDir: string): Int16Array {
-  if (!agent.hold.wav) return generateDefaultHold(8000);
-  const wav = readWav(readFileSync(resolve(baseDir, agent.hold.wav)));
+/** Loads a WAV once, resampled to 8 kHz (the rate of the caller leg). */
+function loadWav8k(path: string, baseDir: string): Int16Array {
+  const wav = readWav(readFileSync(resolve(baseDir, path)));
   if (wav.rate === 8000) return wav.samples;
   return new StreamResampler(wav.rate, 8000).process(wav.samples).slice();
+}
+
+function loadHold(agent: AgentConfig, baseDir: string): Int16Array {
+  return agent.hold.wav ? loadWav8k(agent.hold.wav, baseDir) : generateDefaultHold(8000);
 }
 
 /**
@@ -54,7 +60,14 @@ function loadHold(agent: AgentConfig, baseDir: string): Int16Array {
  * the previous set stays whole.
  */
 export async function loadAgentSet(file: ConfigFile, opts: AgentSetOptions, previous?: AgentSet): Promise<AgentSet> {
-  const set: AgentSet = { file, agents: new Map(), tools: new Map(), holds: new Map(), files: new Map() };
+  const set: AgentSet = {
+    file,
+    agents: new Map(),
+    tools: new Map(),
+    holds: new Map(),
+    fallbacks: new Map(),
+    files: new Map(),
+  };
   const opened: ToolRegistry[] = [];
   try {
     for (const fresh of file.agents) {
@@ -66,6 +79,8 @@ export async function loadAgentSet(file: ConfigFile, opts: AgentSetOptions, prev
         const reg = previous!.tools.get(prev);
         if (reg) set.tools.set(prev, reg);
         set.holds.set(prev.id, previous!.holds.get(prev.id)!);
+        const said = previous!.fallbacks.get(prev.id);
+        if (said) set.fallbacks.set(prev.id, said);
         continue;
       }
       const hook = fresh.transfer.context_webhook;
@@ -76,6 +91,7 @@ export async function loadAgentSet(file: ConfigFile, opts: AgentSetOptions, prev
         );
       set.agents.set(fresh.id, fresh);
       set.holds.set(fresh.id, loadHold(fresh, opts.baseDir));
+      if (fresh.fallback.wav) set.fallbacks.set(fresh.id, loadWav8k(fresh.fallback.wav, opts.baseDir));
       if (fresh.tools.length) {
         const reg = await ToolRegistry.load(fresh.tools, {
           baseDir: opts.baseDir,

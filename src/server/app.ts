@@ -380,6 +380,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
         admit: (callSid) => ctx.admit(callSid),
         file: () => current.file,
         agent: (id) => current.agents.get(id),
+        fallbackAudio: (id) => current.fallbacks.get(id),
         startCall: (info, legFor) => registry.startRinging(info, legFor),
       },
     });

@@ -79,6 +79,8 @@ export class SipRtpMedia implements LegMedia, Paced {
 
   /** the peer put the call on hold (its offer sendonly or inactive): nothing is sent, no media timeout */
   held = false;
+  /** the call's last words are queued (sayLast): the session's audio is no longer taken */
+  private final = false;
 
   constructor(private readonly o: SipMediaOptions) {
     this.id = o.id;
@@ -141,7 +143,18 @@ export class SipRtpMedia implements LegMedia, Paced {
     while (this.marks.length > 0 && this.marks[0]!.at <= sent) this.listener?.onMark(this.marks.shift()!.name);
   }
 
+  /**
+   * The last audio of the call (the fallback recording): what is queued is dropped, this goes out,
+   * and the session's playback (hold, a late reply) is no longer heard over it.
+   */
+  sayLast(mulaw: Uint8Array): void {
+    this.sendClear();
+    this.sendAudio(mulaw);
+    this.final = true;
+  }
+
   sendAudio(mulaw: Uint8Array): void {
+    if (this.final) return;
     // a reply's short last frame is completed with silence: a 20 ms packet is the unit on the wire
     const whole = Math.ceil(mulaw.length / FRAME) * FRAME;
     const out = Buffer.alloc(whole, this.pcma ? 0xd5 : 0xff);
@@ -160,9 +173,19 @@ export class SipRtpMedia implements LegMedia, Paced {
   }
 
   sendClear(): void {
+    if (this.final) return;
     this.queued -= this.sender.queuedFrames;
     this.sender.clear();
     this.marks.length = 0; // never echoed: the playback's ledger counts them stale
+  }
+
+  /** 20 ms frames queued and not yet sent */
+  get pendingFrames(): number {
+    return this.sender.queuedFrames;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   backlogged(): boolean {
@@ -265,7 +288,12 @@ export interface SipLegOptions {
   transferTimeoutMs: number;
   /** the trunk takes REFER (`transfer: refer`); false: `transfer: invite`, a B2BUA not built yet */
   refer?: boolean;
+  /** the agent's recorded fallback message at 8 kHz (`fallback.wav`), read when it is needed */
+  fallbackAudio?: () => Int16Array | undefined;
 }
+
+/** A fallback recording plays at most this long (bounded like the Twilio message's 500 characters). */
+const MAX_FALLBACK_MS = 30_000;
 
 const failed = (message: string, sipStatus?: number): LegResult => ({
   ok: false,
@@ -305,9 +333,24 @@ export class SipLeg implements TelephonyLeg {
     return Promise.resolve();
   }
 
-  /** No speech synthesis on the SIP side: the message is not said, the call is ended. */
-  hangupWithMessage(_message: string): Promise<void> {
-    this.log.warn('SIP call: the fallback message cannot be spoken here; hanging up');
+  /**
+   * No speech synthesis on the SIP side: the agent's recording of the message (`fallback.wav`) is
+   * played in place of whatever was queued, and the BYE follows once it has gone out; without a
+   * recording the call is ended at once, saying so in the log.
+   */
+  async hangupWithMessage(_message: string): Promise<void> {
+    const audio = this.o.fallbackAudio?.();
+    const media = this.media();
+    if (!audio || !media || this.hungUp) {
+      if (!audio) this.log.warn('SIP call: no fallback.wav to say the fallback message; hanging up');
+      return this.hangup();
+    }
+    const samples = audio.subarray(0, (MAX_FALLBACK_MS * 8000) / 1000);
+    media.sayLast(encodeMulaw(samples));
+    // bounded: the recording's length and a margin for a late clock, however the sender fares
+    const deadline = performance.now() + samples.length / 8 + 2000;
+    while (media.pendingFrames > 0 && !media.isClosed && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     return this.hangup();
   }
 

@@ -47,6 +47,8 @@ export interface SipHost {
   /** the configuration now (a reload changes it) */
   file(): Pick<ConfigFile, 'numbers' | 'sip'>;
   agent(id: string): AgentConfig | undefined;
+  /** the agent's recorded fallback message at 8 kHz (`fallback.wav`), said before a give-up's BYE */
+  fallbackAudio?(id: string): Int16Array | undefined;
   /** creates the call's session on the leg `legFor` builds, its engine opening (the registry's ringing path) */
   startCall(info: CallInfo, legFor: (info: CallInfo, log: Logger) => TelephonyLeg): SipCallSession;
 }
@@ -294,6 +296,7 @@ export class SipServer {
       numberUri: (e164: string) => numberUri(e164, trunk.outbound_proxy),
       transferTimeoutMs: agent.transfer.timeout_s * 1000,
       refer: trunk.transfer === 'refer',
+      fallbackAudio: () => host.fallbackAudio?.(agent.id),
     };
     const session = host.startCall(
       {
