@@ -4,6 +4,18 @@
  */
 import type { CommandSpec } from './cli-args.js';
 
+/** The variables of every long-running process (serve, engine): its traces and its logs. */
+const TRACES_AND_LOGS: readonly (readonly [string, string])[] = [
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'call traces over OTLP/HTTP to this collector (+ /v1/traces); default: off'],
+  ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'the full traces URL instead (wins over the one above)'],
+  ['OTEL_EXPORTER_OTLP_HEADERS', 'key=value,… headers of each export (a collector token)'],
+  ['OTEL_SERVICE_NAME', "the traces' service.name (omni-phone-bridge)"],
+  ['OTEL_BSP_SCHEDULE_DELAY', 'how often finished spans are sent, in ms (5000)'],
+  ['OTEL_EXPORTER_OTLP_TIMEOUT', 'the bound on one export, in ms (10000); a call never waits for it'],
+  ['LOG_LEVEL', 'fatal, error, warn, info (default), debug, trace or silent'],
+  ['LOG_FORMAT', 'json or pretty (default: pretty on a terminal, json otherwise)'],
+];
+
 export const SERVE: CommandSpec = {
   name: 'serve',
   summary: 'run the bridge: Twilio webhooks and Media Streams in, one Omni session per call out',
@@ -37,14 +49,7 @@ export const SERVE: CommandSpec = {
     ['SIP_PUBLIC_ADDRESS', 'address written into Contact, Via and SDP c= (default: the bound address)'],
     ['RTP_PORT_MIN', 'lowest RTP port for SIP calls (20000)'],
     ['RTP_PORT_MAX', 'highest RTP port for SIP calls (20999)'],
-    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'call traces over OTLP/HTTP to this collector (+ /v1/traces); default: off'],
-    ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'the full traces URL instead (wins over the one above)'],
-    ['OTEL_EXPORTER_OTLP_HEADERS', 'key=value,… headers of each export (a collector token)'],
-    ['OTEL_SERVICE_NAME', "the traces' service.name (omni-phone-bridge)"],
-    ['OTEL_BSP_SCHEDULE_DELAY', 'how often finished spans are sent, in ms (5000)'],
-    ['OTEL_EXPORTER_OTLP_TIMEOUT', 'the bound on one export, in ms (10000); a call never waits for it'],
-    ['LOG_LEVEL', 'fatal, error, warn, info (default), debug, trace or silent'],
-    ['LOG_FORMAT', 'json or pretty (default: pretty on a terminal, json otherwise)'],
+    ...TRACES_AND_LOGS,
   ],
   notes: 'Runs until SIGTERM or SIGINT, then drains calls. Any start-up failure exits with code 1 and says why.',
 };
@@ -77,16 +82,7 @@ export const ENGINE: CommandSpec = {
       help: "standard, or reference: PyAI's reference server's habits (config_ack, turn events, rate-less audio_out)",
     },
   },
-  env: [
-    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'call traces over OTLP/HTTP to this collector (+ /v1/traces); default: off'],
-    ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'the full traces URL instead (wins over the one above)'],
-    ['OTEL_EXPORTER_OTLP_HEADERS', 'key=value,… headers of each export (a collector token)'],
-    ['OTEL_SERVICE_NAME', "the traces' service.name (omni-phone-bridge)"],
-    ['OTEL_BSP_SCHEDULE_DELAY', 'how often finished spans are sent, in ms (5000)'],
-    ['OTEL_EXPORTER_OTLP_TIMEOUT', 'the bound on one export, in ms (10000); a call never waits for it'],
-    ['LOG_LEVEL', 'fatal, error, warn, info (default), debug, trace or silent'],
-    ['LOG_FORMAT', 'json or pretty (default: pretty on a terminal, json otherwise)'],
-  ],
+  env: [...TRACES_AND_LOGS],
   notes: 'Runs until SIGTERM or SIGINT.',
 };
 

@@ -48,20 +48,8 @@ export interface CallDetail extends CallItem {
   record: StoredRecord;
 }
 
-interface Row {
-  call_sid: string;
-  replica: string;
-  agent: string;
-  transport: string;
-  direction: string | null;
-  outcome: string;
-  caller: string;
-  dialed: string;
-  started_at: Date;
-  ended_at: Date;
-  duration_ms: number;
-  record?: StoredRecord;
-}
+/** A row as pg returns it: the item's fields, with the timestamps as Dates. */
+type Row = Omit<CallItem, 'started_at' | 'ended_at'> & { started_at: Date; ended_at: Date; record?: StoredRecord };
 
 const ITEM_COLUMNS =
   'call_sid, replica, agent, transport, direction, outcome, caller, dialed, started_at, ended_at, duration_ms';
