@@ -435,21 +435,13 @@ export class Uas {
     body: Buffer = Buffer.alloc(0),
   ): { seq: number; branch: string } {
     const inv = call.invite;
-    const from = withTag(getHeader(inv.headers, 'To') ?? '', call.toTag);
     const remoteContact = getHeaders(inv.headers, 'Contact')[0];
     const target =
       (remoteContact && parseNameAddr(remoteContact)?.uri) || parseNameAddr(getHeader(inv.headers, 'From') ?? '')?.uri;
     const branch = newBranch();
     const seq = (parseCSeq(getHeader(inv.headers, 'CSeq') ?? '')?.seq ?? 0) + 1 + call.localSeq++;
-    const transport = call.source.transport.toUpperCase();
     const headers: SipHeader[] = [
-      { name: 'Via', value: `SIP/2.0/${transport} ${this.o.viaHost}:${this.o.viaPort};branch=${branch};rport` },
-      { name: 'Max-Forwards', value: '70' },
-      ...getHeaders(inv.headers, 'Record-Route').map((r) => ({ name: 'Route', value: r })),
-      { name: 'From', value: from },
-      { name: 'To', value: getHeader(inv.headers, 'From') ?? '' },
-      { name: 'Call-ID', value: call.callId },
-      { name: 'CSeq', value: `${seq} ${method}` },
+      ...this.dialogHeaders(call, branch, `${seq} ${method}`),
       ...(method === 'BYE' ? [] : this.contactHeaders()),
       ...extra,
       ...(this.o.userAgent ? [{ name: 'User-Agent', value: this.o.userAgent }] : []),
@@ -478,6 +470,21 @@ export class Uas {
     };
     this.clientTx.set(branch, { timer: setTimeout(again, interval), ...(onFinal ? { onFinal } : {}) });
     return { seq, branch };
+  }
+
+  /** The headers every request of ours in the dialog starts with: Via, Max-Forwards, Route, From, To, Call-ID, CSeq. */
+  private dialogHeaders(call: Call, branch: string, cseq: string): SipHeader[] {
+    const inv = call.invite;
+    const transport = call.source.transport.toUpperCase();
+    return [
+      { name: 'Via', value: `SIP/2.0/${transport} ${this.o.viaHost}:${this.o.viaPort};branch=${branch};rport` },
+      { name: 'Max-Forwards', value: '70' },
+      ...getHeaders(inv.headers, 'Record-Route').map((r) => ({ name: 'Route', value: r })),
+      { name: 'From', value: withTag(getHeader(inv.headers, 'To') ?? '', call.toTag) },
+      { name: 'To', value: getHeader(inv.headers, 'From') ?? '' },
+      { name: 'Call-ID', value: call.callId },
+      { name: 'CSeq', value: cseq },
+    ];
   }
 
   private minSe(): number {
@@ -535,18 +542,7 @@ export class Uas {
       kind: 'request',
       method: 'ACK',
       uri: target,
-      headers: [
-        {
-          name: 'Via',
-          value: `SIP/2.0/${call.source.transport.toUpperCase()} ${this.o.viaHost}:${this.o.viaPort};branch=${newBranch()};rport`,
-        },
-        { name: 'Max-Forwards', value: '70' },
-        ...getHeaders(inv.headers, 'Record-Route').map((r) => ({ name: 'Route', value: r })),
-        { name: 'From', value: withTag(getHeader(inv.headers, 'To') ?? '', call.toTag) },
-        { name: 'To', value: getHeader(inv.headers, 'From') ?? '' },
-        { name: 'Call-ID', value: call.callId },
-        { name: 'CSeq', value: `${sent.seq} ACK` },
-      ],
+      headers: this.dialogHeaders(call, newBranch(), `${sent.seq} ACK`),
       body: Buffer.alloc(0),
     };
     const dest = { transport: call.source.transport, address: call.source.address, port: call.source.port };
