@@ -13,6 +13,7 @@ import { janitor, SALES_NUMBER, SUPPORT_NUMBER, startBridgeStack, type BridgeSta
 import { startHandEngine } from '../helpers/fake-engines.js';
 import { waitFor } from '../helpers/harness.js';
 import { postSigned, postVoice, sid } from '../helpers/raw-twilio.js';
+import { closeCodeLabel } from '../../src/omni/close-policy.js';
 
 const j = janitor();
 afterEach(() => j.closeAll());
@@ -147,7 +148,10 @@ describe('metrics: label values come from the configuration only', () => {
           toolNames.push(name);
           s.event({ event: 'tool_call', call_id: `tc${hex(4)}`, name, arguments: {} });
         }
-        const code = 3000 + Math.floor(Math.random() * 1999);
+        // a code of the engine's own choosing: one the protocol names (4401, 4403, 4429) is a real label
+        let code: number;
+        do code = 3000 + Math.floor(Math.random() * 1999);
+        while (closeCodeLabel(code) !== 'other');
         closeCodes.push(code);
         setTimeout(() => s.ws.close(code), 50);
       }),
