@@ -1,11 +1,7 @@
-import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sameSecret } from '../server/security/same-secret.js';
 
-/** Compares two strings in constant time for their length (hashed first: lengths do not leak either). */
-export function sameSecret(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
+export { sameSecret };
 
 /** What a console session may do: a viewer watches; an operator also acts and listens in (admin: all). */
 export type ConsoleRole = 'viewer' | 'operator' | 'admin';

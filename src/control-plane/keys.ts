@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { sameSecret } from '../console/auth.js';
+import { sameSecret } from '../server/security/same-secret.js';
 import { writeAudit, type Actor } from './audit.js';
 import { inTransaction, type Pool, type Queryable } from './pool.js';
 import { pageOf, type Page } from './pagination.js';
