@@ -109,6 +109,8 @@ export class CallSession implements CallControlPort, LegListener {
   private endedAs: CallOutcome | undefined;
   /** the attached media stream (the handle; whether the call streams is the phase) */
   private stream: LegMedia | undefined;
+  /** why the last stream ended (`stop`: the far end hung up), for the outcome of a call that cannot go on */
+  private lastStreamEnd: string | undefined;
   /** silence to the engine while no stream is attached (its clocks run on caller audio) */
   private keepalive: NodeJS.Timeout | undefined;
   /** the bound on a wait for a stream (pre-connect, a restart) or for a verb's answer after its stream stopped */
@@ -244,6 +246,10 @@ export class CallSession implements CallControlPort, LegListener {
 
   get hasStream(): boolean {
     return this.stream !== undefined;
+  }
+
+  get streamEndOutcome(): 'caller_hangup' | 'stream_closed' {
+    return this.lastStreamEnd === 'stop' ? 'caller_hangup' : 'stream_closed';
   }
 
   /** Media streams attached so far (0 while a pre-connected session waits for its first). */
@@ -416,6 +422,7 @@ export class CallSession implements CallControlPort, LegListener {
   onStreamEnded(stream: LegMedia, why: string): void {
     if (this.stream !== stream) return;
     this.stream = undefined;
+    this.lastStreamEnd = why;
     this.playback.detach();
     if (this.isEnded) return;
     const restart = this.leg.mediaRestartMs();
@@ -434,7 +441,7 @@ export class CallSession implements CallControlPort, LegListener {
       this.streamWait = setTimeout(() => this.end(this.control.pendingOutcome ?? owned), VERB_ANSWER_WAIT_MS);
       return;
     }
-    this.end(why === 'stop' ? 'caller_hangup' : 'stream_closed');
+    this.end(this.streamEndOutcome);
   }
 
   /** Resolves `answerable` once; dropping the resolver keeps the per-frame path off the promise machinery. */

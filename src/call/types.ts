@@ -92,6 +92,8 @@ export interface CallControlPort {
   readonly memory: { all(): readonly Turn[] };
   readonly isEnded: boolean;
   readonly hasStream: boolean;
+  /** how the last stream ended without a restart: the caller hanging up (`caller_hangup`) or not */
+  readonly streamEndOutcome: 'caller_hangup' | 'stream_closed';
   /**
    * A verb takes the call (`transferring`; `ending` for a hang-up or the fallback) or gives it back
    * to the agent (undefined): the call's phase (src/call/phase.ts) follows.

@@ -258,7 +258,7 @@ export class CallControl {
         error: `transfer_failed: ${res.message}`.slice(0, 200),
         ...(res.detail ?? {}),
       });
-      if (!goesOn) s.end('stream_closed');
+      if (!goesOn) s.end(s.streamEndOutcome); // a caller who hung up mid-transfer is a caller hang-up
       return;
     }
     metrics.transfers.inc({ ...s.labels, result: 'started' });
@@ -311,7 +311,7 @@ export class CallControl {
       target: start.target.name,
       mode: 'warm',
     });
-    if (!s.hasStream && !s.isEnded) s.end('stream_closed');
+    if (!s.hasStream && !s.isEnded) s.end(s.streamEndOutcome);
   }
 
   private async hangup(callId: string | undefined, waitForWords: boolean, outcome: CallOutcome): Promise<void> {

@@ -7,6 +7,7 @@ import { decodeMulaw, encodeMulaw } from '../audio/mulaw.js';
 import type { Logger } from '../observability/logger.js';
 import { DtmfReceiver } from '../rtp/dtmf-receiver.js';
 import { RtpLatch, type Endpoint } from '../rtp/latch.js';
+import type { RelaySide } from '../rtp/relay.js';
 import { isRtcp, parseRtp, type RtpPacket } from '../rtp/packet.js';
 import type { RtpSocket } from '../rtp/port-pool.js';
 import { ReorderBuffer } from '../rtp/reorder.js';
@@ -81,6 +82,7 @@ export class SipRtpMedia implements LegMedia, Paced {
   held = false;
   /** the call's last words are queued (sayLast): the session's audio is no longer taken */
   private final = false;
+  private readonly onMessage: (buf: Buffer, rinfo: Endpoint) => void;
 
   constructor(private readonly o: SipMediaOptions) {
     this.id = o.id;
@@ -97,7 +99,8 @@ export class SipRtpMedia implements LegMedia, Paced {
       ...(o.negotiated.telephoneEvent ? { telephoneEventPt: o.negotiated.telephoneEvent.payload } : {}),
     });
     this.dtmf = new DtmfReceiver((d) => this.listener?.onDtmf(d.digit));
-    o.socket.socket.on('message', (buf: Buffer, rinfo: Endpoint) => this.onDatagram(buf, rinfo));
+    this.onMessage = (buf, rinfo) => this.onDatagram(buf, rinfo);
+    o.socket.socket.on('message', this.onMessage);
   }
 
   /** RTP flows both ways from here (the 200 OK is on its way). */
@@ -215,6 +218,21 @@ export class SipRtpMedia implements LegMedia, Paced {
     onClose?.();
   }
 
+  /**
+   * Hands the dialog's RTP to a relay (a B2BUA transfer): from here nothing is sent or taken for
+   * the session, the socket and its latch go to the relay, and close() does nothing more (no BYE).
+   */
+  release(): RelaySide {
+    this.closed = true;
+    this.sender.stop();
+    this.o.clock.leave(this);
+    this.marks.length = 0;
+    this.onClose = undefined;
+    this.o.socket.socket.off('message', this.onMessage);
+    const te = this.o.negotiated.telephoneEvent;
+    return { socket: this.o.socket, latch: this.latch, ...(te ? { telephoneEvent: te.payload } : {}) };
+  }
+
   private sendPacket(packet: Buffer): void {
     const to = this.latch.target;
     if (!to || this.closed || this.held) return;
@@ -279,6 +297,8 @@ export interface SipDialogControl {
   refer(uri: string, onFinal: (status: number | undefined) => void): boolean;
   /** the status line of each REFER NOTIFY's sipfrag, once the leg listens */
   onReferStatus: ((status: number) => void) | undefined;
+  /** `transfer: invite`: calls `uri` and joins its RTP to this dialog's (src/sip/b2bua.ts) */
+  bridge?(uri: string, headers: { name: string; value: string }[]): Promise<LegResult>;
 }
 
 export interface SipLegOptions {
@@ -286,7 +306,7 @@ export interface SipLegOptions {
   numberUri(e164: string): string | undefined;
   /** how long a transfer waits for the final NOTIFY */
   transferTimeoutMs: number;
-  /** the trunk takes REFER (`transfer: refer`); false: `transfer: invite`, a B2BUA not built yet */
+  /** the trunk takes REFER (`transfer: refer`); false: `transfer: invite`, a second leg joined to this one */
   refer?: boolean;
   /** the agent's recorded fallback message at 8 kHz (`fallback.wav`), read when it is needed */
   fallbackAudio?: () => Int16Array | undefined;
@@ -305,7 +325,8 @@ const failed = (message: string, sipStatus?: number): LegResult => ({
  * A SIP call's control. Hang-up is a BYE (the UAS retransmits it; a 481 counts as done). Digits go
  * as RFC 4733 events when the offer had telephone-event, else as tones in the audio. Transfer is
  * a blind REFER: success only on a final 2xx `message/sipfrag` NOTIFY (`202 Accepted` is not
- * success); a refused REFER, a 3xx-6xx NOTIFY or none in time leaves the call with the agent.
+ * success); a refused REFER, a 3xx-6xx NOTIFY or none in time leaves the call with the agent. On
+ * a `transfer: invite` trunk it is a second leg instead: success only on its 2xx, the legs joined.
  */
 export class SipLeg implements TelephonyLeg {
   readonly unavailable = undefined;
@@ -359,19 +380,16 @@ export class SipLeg implements TelephonyLeg {
    * (RFC 3261 §19.1.1 headers in a URI): the transferee puts it on the INVITE it sends the target.
    */
   transfer(target: TransferTarget, o: { contextId?: string } = {}): Promise<LegResult> {
-    if (this.o.refer === false)
-      return Promise.resolve(
-        failed('this trunk is set to `transfer: invite` (a B2BUA leg), which is not supported yet'),
-      );
     let uri: string | undefined;
     if (target.kind === 'sip') uri = target.value;
     else if (target.kind === 'number') {
       uri = this.o.numberUri(target.value);
       if (!uri) return Promise.resolve(failed("a number target needs the trunk's outbound_proxy"));
     } else return Promise.resolve(failed(`a ${target.kind} target cannot be reached from a SIP call`));
-    if (o.contextId !== undefined && /^[A-Za-z0-9-]{1,64}$/.test(o.contextId))
-      uri = `${uri}${uri.includes('?') ? '&' : '?'}X-Context-Id=${o.contextId}`;
+    const contextId = o.contextId !== undefined && /^[A-Za-z0-9-]{1,64}$/.test(o.contextId) ? o.contextId : undefined;
     if (this.transferring) return Promise.resolve(failed('a transfer is already under way'));
+    if (this.o.refer === false) return this.bridge(target, uri, contextId);
+    if (contextId !== undefined) uri = `${uri}${uri.includes('?') ? '&' : '?'}X-Context-Id=${contextId}`;
     this.transferring = true;
     return new Promise<LegResult>((resolve) => {
       const finish = (r: LegResult) => {
@@ -392,6 +410,19 @@ export class SipLeg implements TelephonyLeg {
       });
       if (!sent) finish(failed('the call is not answered'));
     });
+  }
+
+  /** A B2BUA transfer: the second leg's INVITE carries the context id as a header of its own. */
+  private async bridge(target: TransferTarget, uri: string, contextId: string | undefined): Promise<LegResult> {
+    if (!this.dialog.bridge) return failed('this call cannot start a second leg');
+    this.transferring = true;
+    try {
+      const r = await this.dialog.bridge(uri, contextId ? [{ name: 'X-Context-Id', value: contextId }] : []);
+      this.log.info({ target: target.name, ok: r.ok, ...(r.ok ? {} : r.detail) }, 'SIP transfer (B2BUA) finished');
+      return r;
+    } finally {
+      this.transferring = false;
+    }
   }
 
   sendDigits(digits: string): Promise<LegResult> {

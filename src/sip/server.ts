@@ -20,6 +20,8 @@ import { header, type SipMessage, type SipRequest } from './message.js';
 import { screenInvite } from './screen.js';
 import { answerOffer } from './sdp.js';
 import { SipTransport, type SipSource } from './transport.js';
+import { B2bua } from './b2bua.js';
+import { Uac } from './uac.js';
 import { Uas, type EndReason, type IncomingCall, type InviteOutcome, type ScreenVerdict } from './uas.js';
 import { parseNameAddr, parseSipUri } from './uri.js';
 
@@ -95,6 +97,9 @@ export class SipServer {
   private readonly warnedPasswords = new Set<string>();
   private readonly inviteLimiter = new InviteLimiter();
   private uas!: Uas;
+  /** the bridge's own calls (a B2BUA transfer's second leg) and the joined pairs */
+  private uac!: Uac;
+  private b2bua!: B2bua;
   private closed = false;
 
   private constructor(
@@ -117,7 +122,7 @@ export class SipServer {
       onMessage: (m, s) => server?.receive(m, s),
     });
     server = new SipServer(o, transport);
-    const addr = isIPv6(o.env.publicAddress) ? `[${o.env.publicAddress}]` : o.env.publicAddress;
+    const addr = addrOf(o.env.publicAddress);
     server.contact = `sip:bridge@${addr}:${transport.port}`;
     server.uas = new Uas(
       transport,
@@ -139,6 +144,20 @@ export class SipServer {
         ...(o.t1Ms ? { t1Ms: o.t1Ms } : {}),
       },
     );
+    server.uac = new Uac(transport, {
+      contact: server.contact,
+      viaHost: addr,
+      viaPort: transport.port,
+      userAgent: 'omni-phone-bridge',
+      ...(o.t1Ms ? { t1Ms: o.t1Ms } : {}),
+    });
+    server.b2bua = new B2bua({
+      uac: server.uac,
+      pool: server.pool,
+      bindHost: o.env.host,
+      publicAddress: o.env.publicAddress,
+      logger: o.logger,
+    });
     o.logger.info(
       { host: o.env.host, port: transport.port, publicAddress: o.env.publicAddress },
       'SIP listening (UDP and TCP)',
@@ -170,6 +189,8 @@ export class SipServer {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.mediaWatch);
+    this.b2bua.closeAll();
+    this.uac.closeAll();
     this.uas.closeAll();
     for (const l of this.live.values()) l.media.close();
     // the BYEs just queued leave before the socket closes
@@ -183,6 +204,8 @@ export class SipServer {
    * port looks closed to them.
    */
   private receive(msg: SipMessage, src: SipSource): void {
+    // our own transactions and dialogs first: a response by its branch, a request by its dialog and source
+    if (msg.kind === 'response' ? this.uac.handleResponse(msg) : this.uac.handleRequest(msg, src)) return;
     if (msg.kind === 'request') {
       if (!this.trunks().admit(msg, src.address).admitted) return;
     } else if (msg.kind === 'response' && !this.trunks().trunkFor(src.address)) {
@@ -290,6 +313,24 @@ export class SipServer {
           (res) => onFinal(res?.status),
         ),
       onReferStatus: undefined,
+      bridge: (uri, headers) =>
+        this.b2bua.connect(
+          {
+            callId: call.callId,
+            from: `<sip:${from ?? 'anonymous'}@${addrOf(this.o.env.publicAddress)}>`,
+            codec: answer.media.codec,
+            ...(answer.media.telephoneEvent ? { telephoneEvent: answer.media.telephoneEvent } : {}),
+            release: () => media.release(),
+            hangup: () => call.hangup(),
+            signal: call.signal,
+          },
+          uri,
+          {
+            ...(trunk.outbound_proxy ? { proxy: trunk.outbound_proxy } : {}),
+            timeoutMs: agent.transfer.timeout_s * 1000,
+            headers,
+          },
+        ),
     };
     this.dialogs.set(call.callId, dialog);
     const legOptions = {
@@ -331,6 +372,7 @@ export class SipServer {
   }
 
   private onEnded(call: IncomingCall, why: EndReason): void {
+    this.b2bua.callerEnded(call.callId);
     const l = this.live.get(call.callId);
     if (this.dialogs.get(call.callId) === l?.dialog) this.dialogs.delete(call.callId);
     if (!l || l.call !== call) return;
@@ -387,14 +429,19 @@ export class SipServer {
 
   private checkMedia(timeoutMs: number): void {
     const now = performance.now();
+    this.b2bua.checkMedia(timeoutMs);
     for (const l of [...this.live.values()]) {
-      if (l.media.held || now - l.media.lastPacketAt < timeoutMs) continue;
+      // a closed media is ending its dialog, or was handed to a B2BUA relay (watched above)
+      if (l.media.isClosed || l.media.held || now - l.media.lastPacketAt < timeoutMs) continue;
       this.o.logger.warn({ timeoutMs }, 'SIP call: no RTP for too long, hanging up');
       l.session.onStreamEnded(l.media, 'rtp_timeout');
       l.call.hangup();
     }
   }
 }
+
+/** An address as the host part of a URI (IPv6 in brackets). */
+const addrOf = (a: string) => (isIPv6(a) ? `[${a}]` : a);
 
 /** `sip:+E164@proxy-host[:port]`: a number target dialled through the trunk's outbound proxy. */
 function numberUri(e164: string, proxy: string | undefined): string | undefined {

@@ -28,6 +28,8 @@ export function runSipp(o: {
   service: string;
   extra?: string[];
   localIp?: string;
+  /** SIPp's own SIP port (a UAS the bridge calls); default: a random one */
+  localPort?: number;
 }): Promise<SippRun> {
   const extra = o.extra ?? [];
   const localIp = o.localIp ?? '127.0.0.1';
@@ -44,7 +46,7 @@ export function runSipp(o: {
       '-i',
       localIp,
       '-p',
-      String(randomEven(21000, 8000) + 1),
+      String(o.localPort ?? randomEven(21000, 8000) + 1),
       '-mi',
       localIp,
       '-mp',

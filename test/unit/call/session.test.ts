@@ -289,23 +289,30 @@ describe("the call's phase over a telephony leg", () => {
     expect(session.control.busy).toBe(false);
   });
 
-  it('a transfer refused after its stream stopped ends the call from transferring, as stream_closed', async () => {
-    const { engine, leg, media, session, phases, advance } = await sessionRig();
-    let answer: (r: { ok: false; message: string }) => void = () => undefined;
-    leg.transfer = (target) => {
-      leg.actions.push({ kind: 'transfer', target });
-      return new Promise((r) => (answer = r));
-    };
-    engine.event({ type: 'transfer_to_human', destination: 'desk', callId: 't1', raw: {} });
-    await advance(100);
-    expect(leg.kinds()).toEqual(['transfer']);
-    media.stop('stop'); // the stream ends before the leg's answer: the transfer still owns the call
-    expect(session.phase).toBe('transferring');
-    answer({ ok: false, message: 'no' });
-    await advance(20);
-    expect(phases).toEqual(['connecting', 'streaming', 'transferring', 'ended']);
-    expect(session.outcome).toBe('stream_closed');
-  });
+  it.each([
+    ['stop', 'caller_hangup'],
+    ['closed', 'stream_closed'],
+  ] as const)(
+    'a transfer refused after its stream ended (%s) ends the call from transferring, as %s',
+    async (why, outcome) => {
+      const { engine, leg, media, session, phases, advance } = await sessionRig();
+      let answer: (r: { ok: false; message: string }) => void = () => undefined;
+      leg.transfer = (target) => {
+        leg.actions.push({ kind: 'transfer', target });
+        return new Promise((r) => (answer = r));
+      };
+      engine.event({ type: 'transfer_to_human', destination: 'desk', callId: 't1', raw: {} });
+      await advance(100);
+      expect(leg.kinds()).toEqual(['transfer']);
+      // the stream ends before the leg's answer (a caller's BYE or stop; a dropped socket): the transfer still owns the call
+      media.stop(why);
+      expect(session.phase).toBe('transferring');
+      answer({ ok: false, message: 'no' });
+      await advance(20);
+      expect(phases).toEqual(['connecting', 'streaming', 'transferring', 'ended']);
+      expect(session.outcome).toBe(outcome);
+    },
+  );
 
   it("<Play digits>: streaming → awaiting_restart → streaming on the leg's next stream", async () => {
     const rig = await sessionRig(testAgent('send_dtmf_mode: play_digits'));

@@ -57,6 +57,7 @@ function stubCall(
       return ended.length > 0;
     },
     hasStream: true,
+    streamEndOutcome: 'stream_closed' as const,
     memory: { all: () => [] },
     verbOwns: () => undefined,
     reply: (callId, name, output) => replies.push({ callId, name, output }),
