@@ -234,7 +234,11 @@ describe('one stream cannot hurt the others', () => {
     const onLines = rejections.reduce((a, l) => a + (typeof l.suppressed === 'number' ? l.suppressed : 0), 0);
     const atEnd = Object.values(summary.suppressed as Record<string, number>).reduce((a, b) => a + b, 0);
     expect(rejections.length + onLines + atEnd).toBe(21_000);
-    expect(lines.length).toBeLessThanOrEqual(3 * (seconds + 1) + 5);
+    // the flood's lines are those and the summary; the rest is the call's own life (its start, its
+    // end, a late reply under load), which no number of bad messages adds to
+    const floodLines = lines.filter((l) => /rejected|suppressed/.test(l));
+    expect(floodLines.length).toBeLessThanOrEqual(3 * (seconds + 1) + 1);
+    expect(lines.length - floodLines.length).toBeLessThan(20);
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(1500);
 
     // A crafted 60 KB value in a refused start is cut to 200 characters in its log line.

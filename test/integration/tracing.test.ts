@@ -195,7 +195,9 @@ describe('call traces (OTLP/HTTP)', () => {
       ],
     );
     const call = h.sim.placeCall({ to: AGENT_NUMBER, from: CALLER_NUMBER, maxDurationMs: 40_000 });
-    // an export is in flight, unanswered, while the call is up...
+    // an export is in flight, unanswered, while the call is up (its stream attached: a hang-up
+    // before that would be a call that never connected, whatever the exports do)...
+    await waitFor(() => h.bridge.ctx.registry.list().some((s) => s.hasStream), 20_000);
     await waitFor(() => collector.unanswered >= 1, 20_000);
     expect(h.records).toHaveLength(0);
     // ...and the call still ends the moment the caller hangs up
