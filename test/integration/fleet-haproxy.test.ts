@@ -20,14 +20,19 @@ const HAPROXY = '/usr/sbin/haproxy';
 const SHIPPED = new URL('../../deploy/haproxy.cfg', import.meta.url).pathname;
 
 /** Debian's haproxy with the shipped file, its addresses on loopback. */
-async function startHaproxy(replicaUrls: string[]): Promise<{ url: string; close(): Promise<void>; output(): string }> {
+async function startHaproxy(
+  replicaUrls: string[],
+): Promise<{ url: string; opsUrl: string; close(): Promise<void>; output(): string }> {
   const port = await freePort();
+  const opsPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'opb-haproxy-'));
-  let cfg = readFileSync(SHIPPED, 'utf8').replace('bind :8080', `bind 127.0.0.1:${port}`);
+  let cfg = readFileSync(SHIPPED, 'utf8')
+    .replace('bind :8080', `bind 127.0.0.1:${port}`)
+    .replace('bind :8081', `bind 127.0.0.1:${opsPort}`);
   replicaUrls.forEach((u, i) => {
     const shipped = `bridge-${i + 1}:8080`;
     if (!cfg.includes(shipped)) throw new Error(`deploy/haproxy.cfg has no ${shipped}`);
-    cfg = cfg.replace(shipped, new URL(u).host);
+    cfg = cfg.replaceAll(shipped, new URL(u).host); // both backends name each replica
   });
   const file = join(dir, 'haproxy.cfg');
   writeFileSync(file, cfg);
@@ -38,6 +43,7 @@ async function startHaproxy(replicaUrls: string[]): Promise<{ url: string; close
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   return {
     url: `http://127.0.0.1:${port}`,
+    opsUrl: `http://127.0.0.1:${opsPort}`,
     output: () => out,
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -72,6 +78,42 @@ afterAll(async () => {
 
 // Skipped only outside CI: under CI=true a missing HAProxy is a failure, not a silent pass.
 describe.skipIf(!haveHaproxy && !process.env.CI)('deploy/haproxy.cfg in front of two replicas', () => {
+  it('the public frontend serves only what Twilio calls and the health checks; the console, admin API, /v1 and /metrics only the ops frontend', async () => {
+    const auth = { authorization: `Bearer ${FLEET_ADMIN_TOKEN}` };
+    const status = (url: string, init: RequestInit = {}) =>
+      fetch(url, { ...init, signal: AbortSignal.timeout(5000) }).then(
+        (r) => r.status,
+        () => 0,
+      );
+    const pub = balancer!.url;
+    const ops = balancer!.opsUrl;
+    await until(async () => (await status(`${pub}/healthz`)) === 200, 30_000, 'the public frontend up');
+    await until(async () => (await status(`${ops}/metrics`, { headers: auth })) === 200, 30_000, 'the ops frontend up');
+    // refused by the balancer whatever the credentials: nothing of it reaches a replica
+    for (const path of [
+      '/metrics',
+      '/console',
+      '/console/assets/app.js',
+      '/admin/calls',
+      '/v1/openapi.json',
+      '/v1/keys',
+    ])
+      expect([path, await status(`${pub}${path}`, { headers: auth })]).toEqual([path, 404]);
+    // Twilio's routes go through (an unsigned webhook is the bridge's own refusal, not a 404)
+    const webhook = await status(`${pub}/twilio/voice`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'CallSid=CA00000000000000000000000000000000',
+    });
+    expect(webhook).not.toBe(404);
+    expect(webhook).toBeGreaterThanOrEqual(400);
+    expect(await status(`${pub}/readyz`)).toBe(200);
+    // the operators' door has all of it
+    expect(await status(`${ops}/console`)).toBeLessThan(400);
+    expect(await status(`${ops}/admin/calls`, { headers: auth })).toBe(200);
+    expect(await status(`${ops}/metrics`)).toBe(401); // and its own refusals stay the bridge's
+  });
+
   it('a replica sent SIGTERM: new calls placed during its drain all reach an agent, none hears the busy message', async () => {
     const [drained, other] = fleet.replicas as [(typeof fleet.replicas)[0], (typeof fleet.replicas)[0]];
     // both replicas in rotation: HAProxy's checks of /readyz passed (rise 2)
