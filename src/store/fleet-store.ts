@@ -49,7 +49,12 @@ export interface ParkedCall {
 export type CallSeen = { state: 'new' } | { state: 'answered'; twiml: string } | { state: 'seen' } | { state: 'ended' };
 
 /** `by`: who asked ('console', 'admin_api'…), carried to the owner for its call record. */
-export type ControlOp = { op: 'hangup'; by?: string } | { op: 'transfer'; target?: string; by?: string };
+export type ControlOp =
+  | { op: 'hangup'; by?: string }
+  | { op: 'transfer'; target?: string; by?: string }
+  /** a warm transfer's human-leg callback that reached another replica (signature already checked there) */
+  | { op: 'warm_accept'; nonce: string; humanSid: string; digits?: string }
+  | { op: 'warm_status'; nonce: string; humanSid: string; status: string };
 
 /** What the owner of a call answers to a control request. */
 export interface ControlAnswer {

@@ -99,6 +99,18 @@ export const controlRequestSchema = z.object({
   cmd: z.union([
     z.object({ op: z.literal('hangup'), by: z.string().max(64).optional() }),
     z.object({ op: z.literal('transfer'), target: z.string().max(256).optional(), by: z.string().max(64).optional() }),
+    z.object({
+      op: z.literal('warm_accept'),
+      nonce: z.string().max(64),
+      humanSid: z.string().max(64),
+      digits: z.string().max(32).optional(),
+    }),
+    z.object({
+      op: z.literal('warm_status'),
+      nonce: z.string().max(64),
+      humanSid: z.string().max(64),
+      status: z.string().max(32),
+    }),
   ]),
 });
 export const controlReplySchema = z.object({

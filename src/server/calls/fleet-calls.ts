@@ -28,6 +28,7 @@ export interface FleetList {
 
 /** The outcome of a control operation, as HTTP: 202 accepted, 404 no such call, 409 already ending, 503 store down, 504 owner silent or gone. */
 export type ControlResult = ControlAnswer;
+export type WarmOp = Extract<ControlOp, { op: 'warm_accept' | 'warm_status' }>;
 
 /**
  * Calls of the whole fleet, and the operator's hang-up and transfer: the one place the admin
@@ -36,6 +37,9 @@ export type ControlResult = ControlAnswer;
  * bounded wait), and the owner answers with what it did.
  */
 export class FleetCalls {
+  /** How the owner answers a forwarded warm callback (set by the warm routes, which know the leg). */
+  serveWarm: ((s: CallSession, cmd: WarmOp) => ControlAnswer) | undefined;
+
   constructor(
     private readonly registry: CallRegistry,
     private readonly store: FleetStore,
@@ -82,6 +86,15 @@ export class FleetCalls {
         ? { op: 'transfer', by: by.slice(0, 64) }
         : { op: 'transfer', target: target.slice(0, 256), by: by.slice(0, 64) },
     );
+  }
+
+  /**
+   * A warm transfer's human-leg callback, signature checked here, for a caller held on another
+   * replica: the owner checks it against its attempt and answers (200 `{twiml}`, 409
+   * `{rejected}`, 404 no such call). A call held here is answered by the route itself.
+   */
+  warmCallback(callerSid: string, cmd: WarmOp): Promise<ControlResult> {
+    return this.act(callerSid, cmd);
   }
 
   private async act(callSid: string, cmd: ControlOp): Promise<ControlResult> {
@@ -133,6 +146,9 @@ export class FleetCalls {
 
   private async actLocally(s: CallSession | undefined, cmd: ControlOp): Promise<ControlAnswer> {
     if (!s || s.isEnded) return { status: 404, body: { error: 'no such active call' } };
+    // a warm callback is the transfer under way itself: the attempt decides, not `busy`
+    if (cmd.op === 'warm_accept' || cmd.op === 'warm_status')
+      return this.serveWarm?.(s, cmd) ?? { status: 404, body: { error: 'no_warm_transfer' } };
     if (s.control.busy) return { status: 409, body: { error: 'call_already_ending', replica: this.store.replicaId } };
     // Accepted means started: the owner cuts the agent off and sends the REST request at once.
     if (cmd.op === 'hangup') {

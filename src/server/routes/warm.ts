@@ -3,6 +3,7 @@ import { hangupTwiml } from '../../twilio/twiml.js';
 import { TwilioLeg } from '../../twilio/leg.js';
 import { WARM_ACCEPT_PATH, WARM_STATUS_PATH, type TwilioWarm, type WarmRejection } from '../../twilio/warm-leg.js';
 import type { BridgeContext } from '../context.js';
+import type { WarmOp } from '../calls/fleet-calls.js';
 import { twilioWebhookGuard } from '../security/signatures.js';
 import { parseForm, xml } from './webhook-reply.js';
 import { ivrParams, statusParams } from './webhook-params.js';
@@ -18,8 +19,10 @@ import { isFinalCallStatus } from '../../call/outcome.js';
  * nothing: the human's leg gets a hang-up, never the conference.
  *
  * The attempt lives with the caller's session, on the replica that holds it: a callback that
- * lands on another replica finds no attempt (refused; the attempt's own timer then gives the
- * caller back to the agent). docs/decisions.md, Control plane.
+ * lands on another replica (signature checked there) is forwarded to the owner over the fleet's
+ * control channel, which checks it against its attempt and answers; an owner that does not answer
+ * in time leaves the human's leg hung up and the attempt's own timer gives the caller back to
+ * the agent. docs/decisions.md, Warm transfers.
  */
 export function registerWarmRoutes(app: FastifyInstance, ctx: BridgeContext): void {
   const guard = twilioWebhookGuard(ctx);
@@ -28,6 +31,24 @@ export function registerWarmRoutes(app: FastifyInstance, ctx: BridgeContext): vo
     if (!callerSid || !CALL_SID_RE.test(callerSid)) return undefined;
     const s = ctx.registry.get(callerSid);
     return s && !s.isEnded && s.leg instanceof TwilioLeg ? s.leg.warm : undefined;
+  };
+  // the owner's side of a callback that reached another replica
+  ctx.calls.serveWarm = (s, cmd) => {
+    const warm = s.leg instanceof TwilioLeg ? s.leg.warm : undefined;
+    if (cmd.op === 'warm_accept') {
+      const r = warm ? warm.onAccept(cmd.nonce, cmd.humanSid, cmd.digits) : 'no_warm_transfer';
+      return typeof r === 'string' ? { status: 409, body: { rejected: r } } : { status: 200, body: { twiml: r.twiml } };
+    }
+    const rejected = warm ? warm.onStatus(cmd.nonce, cmd.humanSid, cmd.status) : 'no_warm_transfer';
+    return rejected ? { status: 409, body: { rejected } } : { status: 200, body: {} };
+  };
+  /** Asks the owner of `callerSid` (another replica) to take the callback; a string: why not. */
+  const forward = async (callerSid: string | undefined, cmd: WarmOp): Promise<{ twiml?: string } | WarmRejection> => {
+    if (!callerSid || !CALL_SID_RE.test(callerSid) || !cmd.nonce) return 'no_warm_transfer';
+    const r = await ctx.calls.warmCallback(callerSid, cmd);
+    if (r.status === 200) return typeof r.body.twiml === 'string' ? { twiml: r.body.twiml } : {};
+    const why = r.body.rejected;
+    return why === 'stale_warm_callback' || why === 'wrong_call' || why === 'replayed' ? why : 'no_warm_transfer';
   };
   const refuse = (route: string, reason: WarmRejection, humanSid: string, callerSid: string | undefined) => {
     ctx.metrics.webhooksRejected.inc({ route, reason });
@@ -39,8 +60,15 @@ export function registerWarmRoutes(app: FastifyInstance, ctx: BridgeContext): vo
     if (!p) return reply;
     const q = req.query as Record<string, string | undefined>;
     const warm = warmOf(q.call);
-    const r = warm ? warm.onAccept(q.nonce, p.CallSid, p.Digits || undefined) : 'no_warm_transfer';
-    if (typeof r === 'string') {
+    const cmd: WarmOp = {
+      op: 'warm_accept',
+      nonce: q.nonce ?? '',
+      humanSid: p.CallSid,
+      ...(p.Digits ? { digits: p.Digits } : {}),
+    };
+    const r = warm ? warm.onAccept(q.nonce, p.CallSid, p.Digits || undefined) : await forward(q.call, cmd);
+    if (typeof r === 'string' || r.twiml === undefined) {
+      if (typeof r !== 'string') return xml(reply, hangupTwiml());
       refuse(WARM_ACCEPT_PATH, r, p.CallSid, q.call);
       return xml(reply, hangupTwiml());
     }
@@ -52,12 +80,16 @@ export function registerWarmRoutes(app: FastifyInstance, ctx: BridgeContext): vo
     if (!p) return reply;
     const q = req.query as Record<string, string | undefined>;
     const warm = warmOf(q.call);
+    const rejected = warm
+      ? warm.onStatus(q.nonce, p.CallSid, p.CallStatus)
+      : await forward(q.call, {
+          op: 'warm_status',
+          nonce: q.nonce ?? '',
+          humanSid: p.CallSid,
+          status: p.CallStatus,
+        }).then((r) => (typeof r === 'string' ? r : undefined));
     // The human's leg outlives the caller's session once the two talk: its final callback is normal.
-    if (!warm) {
-      if (!isFinalCallStatus(p.CallStatus)) refuse(WARM_STATUS_PATH, 'no_warm_transfer', p.CallSid, q.call);
-      return reply.code(204).send();
-    }
-    const rejected = warm.onStatus(q.nonce, p.CallSid, p.CallStatus);
+    if (rejected === 'no_warm_transfer' && isFinalCallStatus(p.CallStatus)) return reply.code(204).send();
     if (rejected) refuse(WARM_STATUS_PATH, rejected, p.CallSid, q.call);
     return reply.code(204).send();
   });
