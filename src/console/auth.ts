@@ -10,11 +10,23 @@ export function sameSecret(a: string, b: string): boolean {
 /** What a console session may do: a viewer watches; an operator also acts and listens in (admin: all). */
 export type ConsoleRole = 'viewer' | 'operator' | 'admin';
 
+const RANK: Record<ConsoleRole, number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** Whether `role` may do what `needed` may (viewer < operator < admin): the console's and /v1's rule. */
+export function roleAllows(role: ConsoleRole, needed: ConsoleRole): boolean {
+  return RANK[role] >= RANK[needed];
+}
+
 export interface ConsoleSession {
   id: string;
   role: ConsoleRole;
   /** who signed in, as records and timelines name them: 'admin token', or a control-plane key's name */
   actor: string;
+  /**
+   * the control-plane key signed in with (DATABASE_URL): its id and name for the audit, never its
+   * secret; a revocable one is checked at every request and its sessions end when it is revoked
+   */
+  key?: { id: string; name: string; revocable: boolean };
   /** sent by the page with every state-changing request (header x-csrf-token) */
   csrf: string;
   expires: number;
@@ -39,11 +51,12 @@ export class ConsoleSessions {
     private readonly now: () => number = Date.now,
   ) {}
 
-  create(role: ConsoleRole = 'admin', actor = 'admin token'): ConsoleSession {
+  create(role: ConsoleRole = 'admin', actor = 'admin token', key?: ConsoleSession['key']): ConsoleSession {
     const s: ConsoleSession = {
       id: randomBytes(32).toString('base64url'),
       role,
       actor,
+      ...(key ? { key } : {}),
       csrf: randomBytes(32).toString('base64url'),
       expires: this.now() + this.ttlMs,
     };
@@ -61,6 +74,16 @@ export class ConsoleSessions {
       return undefined;
     }
     return s;
+  }
+
+  /** The revocable keys that have sessions now. */
+  keyIds(): string[] {
+    return [...new Set([...this.sessions.values()].flatMap((s) => (s.key?.revocable ? [s.key.id] : [])))];
+  }
+
+  /** Ends the sessions of every key `revoked` says is no longer in force. */
+  endKeys(revoked: (keyId: string) => boolean): void {
+    for (const s of [...this.sessions.values()]) if (s.key?.revocable && revoked(s.key.id)) this.end(s.id);
   }
 
   end(id: string | undefined): void {

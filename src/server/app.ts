@@ -45,6 +45,7 @@ import { SipServer } from '../sip/server.js';
 import { sipNonceSecret } from '../sip/nonce-secret.js';
 import { openControlPlane, type ControlPlane } from '../control-plane/control-plane.js';
 import { registerControlPlaneApi } from '../control-plane/api.js';
+import { consoleKeys } from '../control-plane/console-keys.js';
 import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-plane/call-config.js';
 import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
 import { openCallHistorySink, type CallHistorySink } from '../control-plane/call-history-sink.js';
@@ -346,7 +347,11 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   registerWarmRoutes(app, ctx);
   registerMediaRoute(app, ctx);
   registerAdminRoutes(app, ctx);
-  await registerConsole(app, ctx);
+  const consoleHandle = await registerConsole(
+    app,
+    ctx,
+    controlPlane ? consoleKeys(controlPlane.keys, controlPlane.pool) : undefined,
+  );
   if (controlPlane)
     await registerControlPlaneApi(app, controlPlane, {
       logger,
@@ -398,7 +403,10 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   // Every replica reloads within a second of a committed change (LISTEN/NOTIFY), and after it
   // reconnects; a burst of changes makes at most two reloads (change-feed.ts).
   const feed: ChangeFeed | undefined = controlPlane
-    ? await controlPlane.watch(coalesced(() => reloader.reload(DATABASE_SOURCE)))
+    ? await controlPlane.watch(
+        coalesced(() => reloader.reload(DATABASE_SOURCE)),
+        (keyId) => consoleHandle?.keyRevoked(keyId),
+      )
     : undefined;
 
   return {
