@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -68,6 +69,10 @@ export async function registerConsole(
   // A session's event streams end with it (logout, expiry, eviction), not at the next heartbeat.
   sessions.onEnd = (id) => streams.closeSession(id);
   const secure = ctx.config.env.publicUrl.startsWith('https:');
+  // With the control plane the sign-in field asks for an API key too (the same page otherwise).
+  const keyLogin = keys
+    ? readFileSync(join(CONSOLE_PUBLIC_DIR, 'login.html'), 'utf8').replace('>Admin token<', '>API key or admin token<')
+    : undefined;
 
   const refuse = (reply: FastifyReply, code: number, error: string, reason: string) => {
     ctx.metrics.webhooksRejected.inc({ route: 'console', reason });
@@ -149,7 +154,9 @@ export async function registerConsole(
     });
 
     scope.get('/console', async (_req, reply) => reply.type('text/html').sendFile('index.html'));
-    scope.get('/console/login', async (_req, reply) => reply.type('text/html').sendFile('login.html'));
+    scope.get('/console/login', async (_req, reply) =>
+      keyLogin ? reply.type('text/html').send(keyLogin) : reply.type('text/html').sendFile('login.html'),
+    );
 
     scope.post('/console/login', async (req, reply) => {
       if (!sameOrigin(req)) return refuse(reply, 403, 'cross-site request refused', 'bad_origin');
