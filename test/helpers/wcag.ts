@@ -26,6 +26,11 @@ export interface PageAudit {
   unnamed: string[];
   scrollWidth: number;
   innerWidth: number;
+  /**
+   * visible elements reaching past the window's left or right edge, outside any box that scrolls
+   * or clips them (a fixed or top-layer one, a dialog, does not widen the page: scrollWidth misses it)
+   */
+  offscreen: string[];
 }
 
 /** Runs the checks on what the page shows now. */
@@ -140,7 +145,24 @@ export function auditPage(page: Page): Promise<PageAudit> {
       })
       .map((e) => e.outerHTML.slice(0, 120));
 
+    const clipped = (el: Element) => {
+      for (let e = el.parentElement; e && e !== document.body; e = e.parentElement)
+        if (getComputedStyle(e).overflowX !== 'visible') return true;
+      return false;
+    };
+    const offscreen = [...document.querySelectorAll('body *')]
+      .filter((e) => visible(e) && !clipped(e))
+      .filter((e) => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && (r.left < -0.5 || r.right > window.innerWidth + 0.5);
+      })
+      .map(
+        (e) =>
+          `${where(e)} (${Math.round(e.getBoundingClientRect().left)}..${Math.round(e.getBoundingClientRect().right)} px)`,
+      );
+
     return {
+      offscreen,
       checked,
       contrast,
       unnamed,

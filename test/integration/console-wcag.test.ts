@@ -46,6 +46,7 @@ async function checkView(view: string, show: () => Promise<void>): Promise<void>
     for (const u of a.unnamed) problems.push(`${view} ${size.name}: no accessible name: ${u}`);
     if (size.name === 'phone' && a.scrollWidth > a.innerWidth)
       problems.push(`${view} phone: the page scrolls sideways (${a.scrollWidth} px > ${a.innerWidth} px)`);
+    for (const o of a.offscreen) problems.push(`${view} ${size.name}: past the window's edge: ${o}`);
     if (SHOTS) await page.screenshot({ path: join(SHOTS, `console-${view}-${size.name}.png`) });
   }
   expect(problems).toEqual([]);
@@ -91,12 +92,14 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
       <p id="large" style="color:#888;font-size:24px">large grey: 3:1 is enough</p>
       <p id="fine" style="color:#1b1f24">near black</p>
       <button id="unnamed"></button><input id="bare">
-      <div style="width:600px">wider than the phone</div></body>`);
+      <div style="width:600px">wider than the phone</div>
+      <div style="position:fixed;top:0;left:0;width:420px">fixed, wider than the phone</div></body>`);
       const a = await auditPage(page);
       expect(a.contrast.map((f) => f.where).sort()).toEqual(['p#dark', 'p#faded', 'p#faint']);
       expect(a.contrast.find((f) => f.where === 'p#faint')?.ratio).toBeCloseTo(3.54, 1);
       expect(a.unnamed).toEqual(['<button id="unnamed"></button>', '<input id="bare">']);
       expect(a.scrollWidth).toBeGreaterThan(a.innerWidth);
+      expect(a.offscreen).toHaveLength(2);
     });
 
     it('every view at 1280×720 and 390×844', async () => {
