@@ -1,8 +1,9 @@
 /**
- * Layer rule (run by `npm run check:cycles` after the cycle check, so by `.ci/run` too): the call
+ * Layer rules (run by `npm run check:cycles` after the cycle check, so by `.ci/run` too): the call
  * core (src/call/, src/control/) imports no telephony leg and no server module — it reaches the
- * phone call only through its own port, src/call/leg.ts. Type-only imports count: a port the
- * core needs lives in the core.
+ * phone call only through its own port, src/call/leg.ts; the server does not import the console
+ * (src/bridge.ts mounts it); the leaves (audio, net, observability) import nothing above them.
+ * Type-only imports count: a port a layer needs lives in that layer.
  *
  *   tsx scripts/check-layers.ts [DIR]      (default: src) — exits 1 and lists every violation
  *
@@ -30,6 +31,30 @@ export const LAYER_RULES: readonly LayerRule[] = [
     forbidden: ['twilio/', 'sip/', 'legs/', 'server/'],
     packages: ['twilio', 'fastify', '@fastify/'],
     why: 'the call core talks to a telephony leg only through src/call/leg.ts',
+  },
+  {
+    from: ['server/'],
+    forbidden: ['console/'],
+    packages: [],
+    why: 'the console sits above the server: src/bridge.ts mounts it',
+  },
+  {
+    // the leaves every layer uses: what they import from above would come back as a cycle
+    from: ['audio/', 'net/', 'observability/'],
+    forbidden: [
+      'call/',
+      'control/',
+      'server/',
+      'console/',
+      'control-plane/',
+      'twilio/',
+      'sip/',
+      'rtp/',
+      'sim/',
+      'store/',
+    ],
+    packages: [],
+    why: 'audio, net and observability are leaves: they import no call, leg, server or console module',
   },
 ];
 
@@ -81,7 +106,7 @@ function main(argv: string[]): number {
   }
   const found = layerViolations(dir);
   if (found.length === 0) {
-    console.log(`check-layers: the call core imports no telephony leg or server module`);
+    console.log(`check-layers: ${LAYER_RULES.length} layer rules hold`);
     return 0;
   }
   console.error(`check-layers: ${found.length} forbidden import(s) under ${dir}:`);

@@ -5,7 +5,7 @@ import { SERVE } from './cli-commands.js';
 import { collectSecrets, ConfigError, loadConfig, type LoadedConfig } from './config/loader.js';
 import { fileSecrets } from './config/file-secrets.js';
 import { createLogger, secretScrubber, type Logger } from './observability/logger.js';
-import { buildBridge, type Bridge } from './server/app.js';
+import { buildBridge, type Bridge } from './bridge.js';
 import { publicEndpoints } from './server/startup-notes.js';
 import { tcpReachable } from './net/tcp-reachable.js';
 import type { CallRecord } from './call/record.js';

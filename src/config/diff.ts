@@ -2,7 +2,7 @@ import type { AgentConfig, BridgeSettings, ConfigFile } from './schema.js';
 
 /**
  * `bridge.*` keys that a reload applies: policies read from the configuration in force at each
- * request (src/server/admin-routes.ts), not process settings fixed at start.
+ * request (src/server/routes/admin.ts), not process settings fixed at start.
  */
 export const RELOADED_BRIDGE_KEYS: readonly (keyof BridgeSettings)[] = ['outbound'];
 

@@ -37,7 +37,7 @@ export interface EnvSettings {
   adminToken?: string;
   /** METRICS_TOKEN: a bearer for /metrics and /readyz details only (ADMIN_TOKEN works there too) */
   metricsToken?: string;
-  /** key of the per-call stream tokens (src/server/stream-token.ts); unset: derived from twilioAuthToken */
+  /** key of the per-call stream tokens (src/twilio/stream-token.ts); unset: derived from twilioAuthToken */
   streamTokenSecret?: string;
   /** proxy hops whose X-Forwarded-For is trusted for the client address (0: none) */
   trustProxyHops: number;

@@ -264,7 +264,7 @@ export const bridgeSchema = z
     /** caller audio held while the engine is not ready (bounded, replayed in order) */
     max_pending_caller_ms: z.number().int().min(200).max(30000).default(5000),
     /**
-     * Limits of one Media Streams socket (src/server/media-route.ts, src/server/stream-token.ts).
+     * Limits of one Media Streams socket (src/server/routes/media.ts, src/twilio/stream-token.ts).
      * Twilio sends ~50 messages a second of ~300 bytes; the rate limits leave generous headroom.
      */
     media_stream: z
@@ -299,7 +299,7 @@ export const bridgeSchema = z
       .strict()
       .prefault({}),
     /**
-     * The HTTP listener's own limits (src/server/http-limits.ts, connection-guard.ts): how long a
+     * The HTTP listener's own limits (src/server/security/http-limits.ts, connection-guard.ts): how long a
      * request may take to arrive, and who may hold its connections (each one a file descriptor).
      * Twilio sends a webhook's headers and body at once and gives up after 15 s; nothing slower is
      * Twilio. Applied at start only.

@@ -7,7 +7,7 @@
  * revocation (its event streams and listen sockets close with it).
  */
 import { sameSecret, type ConsoleRole, type ConsoleSession, type ConsoleSessions } from './auth.js';
-import type { ConsoleKeys } from './keys.js';
+import type { ConsoleKeys } from '../control-plane/console-keys.js';
 
 /** The role a state-changing console request needs (reads need a session only). */
 export function roleNeeded(method: string, path: string): ConsoleRole | undefined {

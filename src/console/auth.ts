@@ -1,21 +1,11 @@
-import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import type { Role } from '../server/security/roles.js';
+import { sameSecret } from '../server/security/same-secret.js';
 
-/** Compares two strings in constant time for their length (hashed first: lengths do not leak either). */
-export function sameSecret(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb);
-}
+export { sameSecret };
 
 /** What a console session may do: a viewer watches; an operator also acts and listens in (admin: all). */
-export type ConsoleRole = 'viewer' | 'operator' | 'admin';
-
-const RANK: Record<ConsoleRole, number> = { viewer: 0, operator: 1, admin: 2 };
-
-/** Whether `role` may do what `needed` may (viewer < operator < admin): the console's and /v1's rule. */
-export function roleAllows(role: ConsoleRole, needed: ConsoleRole): boolean {
-  return RANK[role] >= RANK[needed];
-}
+export type ConsoleRole = Role;
 
 export interface ConsoleSession {
   id: string;

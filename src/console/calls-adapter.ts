@@ -1,6 +1,6 @@
 /**
  * The console's calls: listing, hang-up and transfer go through here and only here, and from here
- * through the fleet's call service (src/server/fleet-calls.ts), the one the admin API uses. With
+ * through the fleet's call service (src/server/calls/fleet-calls.ts), the one the admin API uses. With
  * a shared store the list is fleet-wide and actions reach the replica holding the call.
  */
 import { maskNumber } from '../observability/redact.js';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { bearerOf } from '../server/admin-routes.js';
-import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/source-backoff.js';
+import { bearerOf } from '../server/routes/admin.js';
+import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/security/source-backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { Actor } from './audit.js';
 import { roleAllows, type ApiKey, type KeyStore, type Role } from './keys.js';

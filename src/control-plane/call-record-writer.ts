@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger.js';
-import { QuietLog } from '../server/source-backoff.js';
+import { QuietLog } from '../server/security/source-backoff.js';
 import { insertRows, type CallRow } from './call-row.js';
 
 /**

@@ -9,13 +9,13 @@ import {
   type HistoryEntry,
   type HistoryPage,
   type HistoryQuery,
-} from '../console/history.js';
+} from '../server/calls/history.js';
 import type { StoredRecord } from './call-row.js';
 import type { Queryable } from './pool.js';
 
 /**
  * The console's history read from the fleet's table (DATABASE_URL) instead of this replica's
- * memory: the same entries, details and per-agent summary (console/history.ts makes them from a
+ * memory: the same entries, details and per-agent summary (server/calls/history.ts makes them from a
  * record either way), for every replica's calls. The console's own paging (offset, a total) is
  * kept for its page; the total is counted up to TOTAL_CAP, and the summary covers the fleet's
  * last SUMMARY_CALLS calls, as the replica's covers its last 1,000.

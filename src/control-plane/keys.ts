@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { roleAllows, sameSecret } from '../console/auth.js';
+import { roleAllows, ROLES, type Role } from '../server/security/roles.js';
+import { sameSecret } from '../server/security/same-secret.js';
 import { writeAudit, type Actor } from './audit.js';
 import { notifyKeyRevoked } from './change-feed.js';
 import { inTransaction, type Pool, type Queryable } from './pool.js';
@@ -14,8 +15,7 @@ import { pageOf, type Page } from './pagination.js';
  * own key works with no database round trip.
  */
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 export const BOOTSTRAP_KEY_NAME = 'bootstrap';
 
 export interface ApiKey {
@@ -28,7 +28,7 @@ export interface ApiKeyView extends ApiKey {
   created_at: string;
 }
 
-/** one ordering of the roles for /v1 and the console (console/auth.ts) */
+/** one ordering of the roles for /v1 and the console (server/security/roles.ts) */
 export { roleAllows };
 
 export function hashKeySecret(secret: string): Buffer {

@@ -8,8 +8,7 @@ import type { LoadedConfig } from '../config/loader.js';
 import type { AgentConfig, ConfigFile } from '../config/schema.js';
 import { warnKeylessEngines } from '../omni/key-policy.js';
 import { CallFeedHub } from '../observability/call-events.js';
-import { CallHistory } from '../console/history.js';
-import { registerConsole } from '../console/routes.js';
+import { CallHistory } from './calls/history.js';
 import { loadAgentSet } from './agent-set.js';
 import { ConfigReloader } from './reload.js';
 import type { CallRecord } from '../call/record.js';
@@ -23,29 +22,29 @@ import type { ToolRegistry } from '../tools/registry.js';
 import { McpManager } from '../tools/mcp/manager.js';
 import { createMcpMetrics } from '../tools/mcp/metrics.js';
 import type { BridgeContext } from './context.js';
-import { registerHealthRoutes } from './health-routes.js';
-import { registerIvrRoutes } from './ivr-routes.js';
-import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './media-route.js';
-import { CallRegistry } from './registry.js';
-import { registerVoiceRoutes } from './voice-routes.js';
-import { registerWarmRoutes } from './warm-routes.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerIvrRoutes } from './routes/ivr.js';
+import { MAX_MEDIA_MESSAGE_BYTES, registerMediaRoute } from './routes/media.js';
+import { CallRegistry } from './calls/registry.js';
+import { registerVoiceRoutes } from './routes/voice.js';
+import { registerWarmRoutes } from './routes/warm.js';
 import { restMissingWarning } from './startup-notes.js';
-import { registerAdminRoutes } from './admin-routes.js';
-import { registerFormOnly } from './form-only.js';
-import { clientErrorHandler, fastifyTimeouts, guardConnections } from './http-limits.js';
-import { websocketErrorHandler } from './ws-errors.js';
-import { StreamTokens, streamTokenSecret } from './stream-token.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerFormOnly } from './routes/form-only.js';
+import { clientErrorHandler, fastifyTimeouts, guardConnections } from './security/http-limits.js';
+import { websocketErrorHandler } from './security/ws-errors.js';
+import { StreamTokens, streamTokenSecret } from '../twilio/stream-token.js';
 import { randomBytes } from 'node:crypto';
 import type { FleetStore } from '../store/fleet-store.js';
 import type { StoreEnv } from '../store/open-store.js';
 import { openFleet } from './fleet-setup.js';
-import { FleetCalls } from './fleet-calls.js';
-import { moveCalls } from './drain-move.js';
+import { FleetCalls } from './calls/fleet-calls.js';
+import { moveCalls } from './calls/drain-move.js';
 import { SipServer } from '../sip/server.js';
 import { sipNonceSecret } from '../sip/nonce-secret.js';
 import { openControlPlane, type ControlPlane } from '../control-plane/control-plane.js';
 import { registerControlPlaneApi } from '../control-plane/api.js';
-import { consoleKeys } from '../control-plane/console-keys.js';
+import { consoleKeys, type ConsoleKeys } from '../control-plane/console-keys.js';
 import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-plane/call-config.js';
 import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
 import { openCallHistorySink, type CallHistorySink } from '../control-plane/call-history-sink.js';
@@ -82,6 +81,22 @@ export interface BridgeOptions {
   controlPlane?: ControlPlane;
   /** call traces; default: from the OTLP variables of the configuration's environment (off when unset) */
   tracing?: Tracing;
+  /**
+   * routes a layer above the server adds (the console: src/bridge.ts), registered with the
+   * server's own; it is told of API keys the change feed hears revoked
+   */
+  mount?: (app: FastifyInstance, ctx: BridgeContext, extras: MountExtras) => Promise<Mounted | undefined>;
+}
+
+/** What the server hands a mounted layer beside its context. */
+export interface MountExtras {
+  /** the control plane's API keys for a console sign-in (DATABASE_URL only) */
+  keys?: ConsoleKeys;
+}
+
+/** What a mounted layer answers: told of a key revoked (its id), or of maybe some (undefined) after the feed reconnected. */
+export interface Mounted {
+  keyRevoked(keyId: string | undefined): void;
 }
 
 export interface Bridge {
@@ -104,7 +119,7 @@ export interface Bridge {
   callHistory?: CallHistorySink;
 }
 
-export async function buildBridge(opts: BridgeOptions): Promise<Bridge> {
+export async function buildServer(opts: BridgeOptions): Promise<Bridge> {
   const env = opts.config.env;
   // First: a database that does not answer stops the start before anything else is opened.
   const controlPlane =
@@ -347,11 +362,10 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   registerWarmRoutes(app, ctx);
   registerMediaRoute(app, ctx);
   registerAdminRoutes(app, ctx);
-  const consoleHandle = await registerConsole(
-    app,
-    ctx,
-    controlPlane ? consoleKeys(controlPlane.keys, controlPlane.pool) : undefined,
-  );
+  // with the control plane, what the console needs of its API keys (sign-in, revocations, audit)
+  const mounted = await opts.mount?.(app, ctx, {
+    ...(controlPlane ? { keys: consoleKeys(controlPlane.keys, controlPlane.pool) } : {}),
+  });
   if (controlPlane)
     await registerControlPlaneApi(app, controlPlane, {
       logger,
@@ -405,7 +419,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   const feed: ChangeFeed | undefined = controlPlane
     ? await controlPlane.watch(
         coalesced(() => reloader.reload(DATABASE_SOURCE)),
-        (keyId) => consoleHandle?.keyRevoked(keyId),
+        (keyId) => mounted?.keyRevoked(keyId),
       )
     : undefined;
 

@@ -5,14 +5,14 @@ import type { AgentConfig, BridgeSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { CallFeedHub } from '../observability/call-events.js';
-import type { CallHistory, FleetHistorySource } from '../console/history.js';
+import type { CallHistory, FleetHistorySource } from './calls/history.js';
 import type { ReloadResult } from './reload.js';
 import type { SocketTuning } from '../net/socket-tuning.js';
-import type { ConnectionGuard } from './connection-guard.js';
+import type { ConnectionGuard } from './security/connection-guard.js';
 import type { TwilioRest } from '../twilio/rest.js';
-import type { AttachResult, CallRegistry, Resume } from './registry.js';
-import type { FleetCalls } from './fleet-calls.js';
-import type { StreamClaims, StreamTokens } from './stream-token.js';
+import type { AttachResult, CallRegistry, Resume } from './calls/registry.js';
+import type { FleetCalls } from './calls/fleet-calls.js';
+import type { StreamClaims, StreamTokens } from '../twilio/stream-token.js';
 
 /** What the routes share: configuration, the call registry and the bridge's services. */
 export interface BridgeContext {

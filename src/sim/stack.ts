@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { DEFAULT_CONFIG_PATH, loadEnv, parseConfigText, type LoadedConfig } from '../config/loader.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
-import { buildBridge, type Bridge } from '../server/app.js';
+import { buildBridge, type Bridge } from '../bridge.js';
 import type { CallRecord } from '../call/record.js';
 import type { FleetStore } from '../store/fleet-store.js';
 import { readStoreEnv } from '../store/open-store.js';

@@ -15,7 +15,7 @@ export interface TwilioLegServices {
   /** absent: no REST credentials, so no call control (the session then only releases its stream) */
   readonly rest?: TwilioRest;
   readonly publicUrl: string;
-  /** mints the token a bridge-requested stream restart carries (src/server/stream-token.ts) */
+  /** mints the token a bridge-requested stream restart carries (src/twilio/stream-token.ts) */
   readonly streamTokens: {
     mint(
       callSid: string,

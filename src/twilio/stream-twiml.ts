@@ -8,7 +8,7 @@ export function mediaStreamUrl(publicUrl: string): string {
 }
 
 /**
- * The stream's `<Parameter>`s: only the call's stream token (src/server/stream-token.ts), which
+ * The stream's `<Parameter>`s: only the call's stream token (src/twilio/stream-token.ts), which
  * carries the agent, From and To under the bridge's MAC. Nothing else is sent, since nothing
  * else from `start.customParameters` is ever believed.
  */

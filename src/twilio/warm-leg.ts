@@ -12,7 +12,7 @@ export interface TwilioWarmServices {
   readonly publicUrl: string;
 }
 
-/** Where a human's callback goes, relative to PUBLIC_URL (the routes: src/server/warm-routes.ts). */
+/** Where a human's callback goes, relative to PUBLIC_URL (the routes: src/server/routes/warm.ts). */
 export const WARM_ACCEPT_PATH = '/twilio/warm/accept';
 export const WARM_STATUS_PATH = '/twilio/warm/status';
 

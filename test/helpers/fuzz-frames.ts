@@ -3,7 +3,7 @@
  * and Omni server messages (tagged binary frames and legacy text).
  */
 import { Rng, mutateObject, mutateText, randomJson, weirdString } from './fuzz.js';
-import { mintStreamToken, streamTokenSecret } from '../../src/server/stream-token.js';
+import { mintStreamToken, streamTokenSecret } from '../../src/twilio/stream-token.js';
 import { SIM_AUTH_TOKEN } from '../../src/sim/stack.js';
 
 export interface StreamIds {

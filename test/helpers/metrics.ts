@@ -1,5 +1,5 @@
 /** Reading a bridge's Prometheus metrics in tests (each bridge owns its registry). */
-import type { Bridge } from '../../src/server/app.js';
+import type { Bridge } from '../../src/bridge.js';
 import { METRICS_AUTH } from './tokens.js';
 
 /** GET /metrics over HTTP as a scraper does, with the harness's METRICS_TOKEN (or `token`). */

@@ -14,7 +14,7 @@ import {
   readStreamToken,
   streamTokenSecret,
   type StreamPurpose,
-} from '../../src/server/stream-token.js';
+} from '../../src/twilio/stream-token.js';
 
 export type Json = Record<string, any>;
 

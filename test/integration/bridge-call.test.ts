@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeMulaw } from '../../src/audio/index.js';
-import type { Bridge } from '../../src/server/app.js';
+import type { Bridge } from '../../src/bridge.js';
 import { sharedReadStats } from '../../src/net/shared-read.js';
 import { fastReceiveStats } from '../../src/net/ws-fast-receive.js';
 import { audibleMs, audibleRuns, percentile, tone, toneSequence } from '../helpers/audio.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { endRevoked, roleNeeded, signIn, stillInForce } from '../../../src/console/access.js';
 import { ConsoleSessions } from '../../../src/console/auth.js';
-import type { ConsoleKey, ConsoleKeys } from '../../../src/console/keys.js';
+import type { ConsoleKey, ConsoleKeys } from '../../../src/control-plane/console-keys.js';
 
 const ADMIN = 'admin-token-for-access-test';
 const VIEWER: ConsoleKey = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CallHistory, percentile } from '../../../src/console/history.js';
+import { CallHistory, percentile } from '../../../src/server/calls/history.js';
 import { ConsoleSessions, readCookie, sameSecret } from '../../../src/console/auth.js';
 import type { CallRecord } from '../../../src/call/record.js';
 

@@ -50,6 +50,22 @@ describe('call-core layer check', () => {
     ]);
   });
 
+  it('finds the server importing the console, and a leaf importing the call core', () => {
+    const d = tree({
+      'server/app.ts': "import { registerConsole } from '../console/routes.js';\nexport const a = registerConsole;\n",
+      'console/routes.ts':
+        "import type { Ctx } from '../server/context.js';\nexport const registerConsole = (c: Ctx) => c;\n",
+      'server/context.ts': 'export type Ctx = number;\n',
+      'observability/redact.ts': "import type { CallRecord } from '../call/record.js';\nexport type R = CallRecord;\n",
+      'call/record.ts': "import { x } from '../audio/x.js';\nexport type CallRecord = typeof x;\n",
+      'audio/x.ts': 'export const x = 1;\n',
+    });
+    expect(layerViolations(d).map((v) => `${v.file} -> ${v.imports}`)).toEqual([
+      'observability/redact.ts -> call/record.ts',
+      'server/app.ts -> console/routes.ts',
+    ]);
+  });
+
   it('reads package specifiers of import, export and bare import statements only', () => {
     expect(
       packageSpecifiers(

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ConnectionGuard, sourceKey, type ConnectionRefusal } from '../../../src/server/connection-guard.js';
-import { connectionLimits, openFileLimit } from '../../../src/server/http-limits.js';
+import { ConnectionGuard, sourceKey, type ConnectionRefusal } from '../../../src/server/security/connection-guard.js';
+import { connectionLimits, openFileLimit } from '../../../src/server/security/http-limits.js';
 import { bridgeSchema } from '../../../src/config/schema.js';
 
 class FakeSocket extends EventEmitter {

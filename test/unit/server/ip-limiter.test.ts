@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RefusalLimiter } from '../../../src/server/ip-limiter.js';
+import { RefusalLimiter } from '../../../src/server/security/ip-limiter.js';
 
 describe('per-IP limit on refused Twilio requests', () => {
   it('blocks an address after its refusals in a window, and only that address', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QuietLog, retryAfterSeconds, SourceBackoff } from '../../../src/server/source-backoff.js';
+import { QuietLog, retryAfterSeconds, SourceBackoff } from '../../../src/server/security/source-backoff.js';
 
 describe('per-source backoff of refused credentials', () => {
   it('lets a source fail five times, then makes it wait, doubling with each further refusal', () => {

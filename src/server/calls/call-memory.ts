@@ -18,8 +18,8 @@
  * answer goes to whoever sent the request, so it never touches the real call. Each is counted
  * (`bridge_webhook_rejected_total{route,reason}`) and logged at most once per reason per interval.
  */
-import { hangupTwiml } from '../twilio/twiml.js';
-import type { BridgeContext } from './context.js';
+import { hangupTwiml } from '../../twilio/twiml.js';
+import type { BridgeContext } from '../context.js';
 
 /**
  * How long the first answer is held for a repeat. Twilio retries a webhook only after it timed

@@ -8,8 +8,8 @@
  * bytes wait in the kernel instead of costing the event loop) until the bucket refills; one kept
  * over its budget for `close_after_throttled_ms` is closed and counted.
  */
-import type { BridgeSettings } from '../config/schema.js';
-import type { Logger } from '../observability/logger.js';
+import type { BridgeSettings } from '../../config/schema.js';
+import type { Logger } from '../../observability/logger.js';
 
 export const REFILL_MS = 100;
 /** Longest value of an outside-supplied string that reaches a log line. */

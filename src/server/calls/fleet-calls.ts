@@ -1,6 +1,6 @@
-import type { CallSession } from '../call/session.js';
-import type { Logger } from '../observability/logger.js';
-import type { ControlAnswer, ControlOp, ControlRequest, FleetStore } from '../store/fleet-store.js';
+import type { CallSession } from '../../call/session.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ControlAnswer, ControlOp, ControlRequest, FleetStore } from '../../store/fleet-store.js';
 import type { CallRegistry } from './registry.js';
 
 /** One call as the admin API and the console list it. */

@@ -1,12 +1,12 @@
-import type { Turn } from '../call/memory.js';
-import type { LegMedia } from '../call/leg.js';
-import { CallSession, type CallInfo, type SessionDeps } from '../call/session.js';
-import type { CallRecord } from '../call/record.js';
-import type { AgentConfig } from '../config/schema.js';
-import type { DirectoryEntry, FleetStore, ParkedCall } from '../store/fleet-store.js';
-import { TwilioLeg, type TwilioLegServices } from '../twilio/leg.js';
-import { hangupTwiml } from '../twilio/twiml.js';
-import type { StreamClaims } from './stream-token.js';
+import type { Turn } from '../../call/memory.js';
+import type { LegMedia } from '../../call/leg.js';
+import { CallSession, type CallInfo, type SessionDeps } from '../../call/session.js';
+import type { CallRecord } from '../../call/record.js';
+import type { AgentConfig } from '../../config/schema.js';
+import type { DirectoryEntry, FleetStore, ParkedCall } from '../../store/fleet-store.js';
+import { TwilioLeg, type TwilioLegServices } from '../../twilio/leg.js';
+import { hangupTwiml } from '../../twilio/twiml.js';
+import type { StreamClaims } from '../../twilio/stream-token.js';
 
 /** What routing a stream needs from the bridge (BridgeContext satisfies it). */
 export interface RoutingView {

@@ -1,5 +1,5 @@
-import type { ParkedCall } from '../store/fleet-store.js';
-import type { BridgeContext } from './context.js';
+import type { ParkedCall } from '../../store/fleet-store.js';
+import type { BridgeContext } from '../context.js';
 
 type Parked = ParkedCall;
 

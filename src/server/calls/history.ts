@@ -1,5 +1,5 @@
-import type { CallRecord } from '../call/record.js';
-import { maskNumber } from '../observability/redact.js';
+import type { CallRecord } from '../../call/record.js';
+import { maskNumber } from '../../observability/redact.js';
 
 /** A finished call as the console lists it: masked numbers, no transcript, no secret. */
 export interface HistoryEntry {

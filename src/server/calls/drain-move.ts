@@ -1,6 +1,6 @@
-import type { CallSession } from '../call/session.js';
-import { agentStreamTwiml } from '../twilio/stream-twiml.js';
-import type { BridgeContext } from './context.js';
+import type { CallSession } from '../../call/session.js';
+import { agentStreamTwiml } from '../../twilio/stream-twiml.js';
+import type { BridgeContext } from '../context.js';
 
 /** A moved call's context outlives the hand-over by this much (the stream must start within the token's life anyway). */
 const MOVE_CONTEXT_EXTRA_MS = 60_000;

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { WebSocket } from 'ws';
-import type { Logger } from '../observability/logger.js';
+import type { Logger } from '../../observability/logger.js';
 
 /**
  * The `errorHandler` for @fastify/websocket. Its default one calls `terminate()` — destroys the

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { retryElsewhere } from './drain-retry.js';
-import { verifyMediaUpgrade, verifyWebhook } from '../twilio/signature.js';
-import type { BridgeContext } from './context.js';
+import { retryElsewhere } from '../calls/drain-retry.js';
+import { verifyMediaUpgrade, verifyWebhook } from '../../twilio/signature.js';
+import type { BridgeContext } from '../context.js';
 import { RefusalLimiter } from './ip-limiter.js';
 
 const limiters = new WeakMap<BridgeContext, RefusalLimiter>();

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { sameSecret } from '../console/auth.js';
-import type { BridgeContext } from './context.js';
-import { destinationHint, outboundPolicyOf } from './outbound-policy.js';
-import { QuietLog, retryAfterSeconds, SourceBackoff } from './source-backoff.js';
+import { sameSecret } from '../security/same-secret.js';
+import type { BridgeContext } from '../context.js';
+import { destinationHint, outboundPolicyOf } from '../security/outbound-policy.js';
+import { QuietLog, retryAfterSeconds, SourceBackoff } from '../security/source-backoff.js';
 
 const outboundBody = z
   .object({

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { retryElsewhere } from './drain-retry.js';
-import type { IvrConfig, IvrOption } from '../config/schema.js';
-import { agentStreamTwiml } from '../twilio/stream-twiml.js';
-import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../twilio/twiml.js';
-import type { BridgeContext } from './context.js';
-import { twilioWebhookGuard } from './signatures.js';
+import { retryElsewhere } from '../calls/drain-retry.js';
+import type { IvrConfig, IvrOption } from '../../config/schema.js';
+import { agentStreamTwiml } from '../../twilio/stream-twiml.js';
+import { dialTwiml, enqueueTwiml, gatherTwiml, hangupTwiml, sayTwiml } from '../../twilio/twiml.js';
+import type { BridgeContext } from '../context.js';
+import { twilioWebhookGuard } from '../security/signatures.js';
 import { answerWhenReady, parseForm, xml } from './webhook-reply.js';
 import { ivrParams } from './webhook-params.js';
-import { answerOnce, idempotencyTokenOf, refuseEnded } from './call-memory.js';
+import { answerOnce, idempotencyTokenOf, refuseEnded } from '../calls/call-memory.js';
 
 /**
  * The optional DTMF menu before the agent (configured per number). Each attempt is a `<Gather>`

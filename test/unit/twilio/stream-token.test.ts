@@ -6,7 +6,7 @@ import {
   readStreamToken,
   streamTokenSecret,
   verifyStreamToken,
-} from '../../../src/server/stream-token.js';
+} from '../../../src/twilio/stream-token.js';
 
 const SECRET = streamTokenSecret(undefined, 'auth-token-of-the-account')!;
 const CALL = 'CA' + '0123456789abcdef'.repeat(2);
@@ -91,7 +91,7 @@ describe('stream token', () => {
     const tokens = new StreamTokens(SECRET, 60_000, 10);
     const claims = (
       verifyStreamToken(SECRET, CALL, tokens.mint(CALL, { agent: 'a', purpose: 'restart' })) as {
-        claims: import('../../../src/server/stream-token.js').StreamClaims;
+        claims: import('../../../src/twilio/stream-token.js').StreamClaims;
       }
     ).claims;
     expect(claims.purpose).toBe('restart');

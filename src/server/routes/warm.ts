@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { hangupTwiml } from '../twilio/twiml.js';
-import { TwilioLeg } from '../twilio/leg.js';
-import { WARM_ACCEPT_PATH, WARM_STATUS_PATH, type TwilioWarm, type WarmRejection } from '../twilio/warm-leg.js';
-import type { BridgeContext } from './context.js';
-import { twilioWebhookGuard } from './signatures.js';
+import { hangupTwiml } from '../../twilio/twiml.js';
+import { TwilioLeg } from '../../twilio/leg.js';
+import { WARM_ACCEPT_PATH, WARM_STATUS_PATH, type TwilioWarm, type WarmRejection } from '../../twilio/warm-leg.js';
+import type { BridgeContext } from '../context.js';
+import { twilioWebhookGuard } from '../security/signatures.js';
 import { parseForm, xml } from './webhook-reply.js';
 import { ivrParams, statusParams } from './webhook-params.js';
-import { CALL_SID_RE } from '../twilio/wire.js';
-import { isFinalCallStatus } from '../call/outcome.js';
+import { CALL_SID_RE } from '../../twilio/wire.js';
+import { isFinalCallStatus } from '../../call/outcome.js';
 
 /**
  * The human leg's callbacks of a warm transfer (src/twilio/warm-leg.ts): its accept (the key, or

@@ -1,4 +1,4 @@
-import type { ConfigFile } from '../config/schema.js';
+import type { ConfigFile } from '../../config/schema.js';
 
 /**
  * Who the admin API may call. A leaked admin token must not turn the bridge into a toll-fraud

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { CallSession } from '../call/session.js';
-import type { HeldSocket } from '../net/write-coalescer.js';
-import { MediaScanner } from '../twilio/media-scan.js';
-import { TwilioMediaOut, type TextSocket } from '../twilio/media-out.js';
-import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../twilio/messages.js';
-import type { BridgeContext } from './context.js';
-import type { AttachResult } from './registry.js';
-import { twilioUpgradeGuard } from './signatures.js';
-import { BudgetClock, capped, RejectionLog, type Budgeted, type MediaLimits } from './stream-guard.js';
+import type { CallSession } from '../../call/session.js';
+import type { HeldSocket } from '../../net/write-coalescer.js';
+import { MediaScanner } from '../../twilio/media-scan.js';
+import { TwilioMediaOut, type TextSocket } from '../../twilio/media-out.js';
+import { decodeCheckedPayload, parseTwilioMessage, type TwilioInbound } from '../../twilio/messages.js';
+import type { BridgeContext } from '../context.js';
+import type { AttachResult } from '../calls/registry.js';
+import { twilioUpgradeGuard } from '../security/signatures.js';
+import { BudgetClock, capped, RejectionLog, type Budgeted, type MediaLimits } from '../security/stream-guard.js';
 
 /** The largest Media Streams message we accept: real ones are ~300 bytes; 64 KB is generous. */
 export const MAX_MEDIA_MESSAGE_BYTES = 64 * 1024;

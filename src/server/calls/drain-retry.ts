@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import type { BridgeContext } from './context.js';
+import type { BridgeContext } from '../context.js';
 
 /**
  * A draining fleet member turns away what would start or take a call — the session-opening

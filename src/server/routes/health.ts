@@ -1,8 +1,8 @@
 import { Gauge } from 'prom-client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { sameSecret } from '../console/auth.js';
-import { bearerOf } from './admin-routes.js';
-import type { BridgeContext } from './context.js';
+import { sameSecret } from '../security/same-secret.js';
+import { bearerOf } from './admin.js';
+import type { BridgeContext } from '../context.js';
 
 /**
  * Whether the request carries METRICS_TOKEN or ADMIN_TOKEN as its bearer (hashed, constant-time

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Metrics } from '../observability/metrics.js';
+import type { Metrics } from '../../observability/metrics.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 

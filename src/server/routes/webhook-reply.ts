@@ -5,8 +5,8 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { CallSession } from '../call/session.js';
-import type { BridgeContext } from './context.js';
+import type { CallSession } from '../../call/session.js';
+import type { BridgeContext } from '../context.js';
 
 /**
  * Holds the webhook's answer (bounded) until the pre-connected engine can speak: Twilio opens

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ACCOUNT_SID_RE, CALL_SID_RE } from '../twilio/wire.js';
+import { ACCOUNT_SID_RE, CALL_SID_RE } from '../../twilio/wire.js';
 
 /**
  * The parameters of each Twilio webhook, and only those its route uses. Twilio signs the URL

@@ -10,9 +10,9 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { BridgeSettings } from '../config/schema.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { BridgeSettings } from '../../config/schema.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
 import { ConnectionGuard, sourceKey, type ConnectionLimits } from './connection-guard.js';
 import { RejectionLog } from './stream-guard.js';
 

@@ -1,17 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import { agentStreamTwiml } from '../twilio/stream-twiml.js';
-import { hangupTwiml } from '../twilio/twiml.js';
-import { isFinalCallStatus } from '../call/outcome.js';
-import type { BridgeContext } from './context.js';
-import { twilioWebhookGuard } from './signatures.js';
-import { ivrEntryTwiml } from './ivr-routes.js';
+import { agentStreamTwiml } from '../../twilio/stream-twiml.js';
+import { hangupTwiml } from '../../twilio/twiml.js';
+import { isFinalCallStatus } from '../../call/outcome.js';
+import type { BridgeContext } from '../context.js';
+import { twilioWebhookGuard } from '../security/signatures.js';
+import { ivrEntryTwiml } from './ivr.js';
 import { answerWhenReady, parseForm, xml } from './webhook-reply.js';
 // Each webhook's parameters, strictly formed; any other parameter is dropped and never used.
 import { dialParams, statusParams, voiceParams } from './webhook-params.js';
 import { checkDialAction } from './dial-action.js';
-import { answerOnce, idempotencyTokenOf, refuseEnded } from './call-memory.js';
-import { NO_AGENT } from '../observability/call-labels.js';
-import { retryElsewhere } from './drain-retry.js';
+import { answerOnce, idempotencyTokenOf, refuseEnded } from '../calls/call-memory.js';
+import { NO_AGENT } from '../../observability/call-labels.js';
+import { retryElsewhere } from '../calls/drain-retry.js';
 
 export function registerVoiceRoutes(app: FastifyInstance, ctx: BridgeContext): void {
   const guard = twilioWebhookGuard(ctx);
