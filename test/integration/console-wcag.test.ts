@@ -126,6 +126,47 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
         timeout: WAIT,
       });
       await checkView('call-detail', scrollTo('#detail'));
+      // Every state's colour, stuck too, on a plain row and on the selected one: a copy of the live
+      // row in the same table is given each state's classes in turn (a test call passes through a
+      // few states only, and the live row is redrawn every second).
+      const states = [
+        'connecting',
+        'greeting',
+        'listening',
+        'agent_speaking',
+        'tool_running',
+        'collecting',
+        'holding',
+        'restarting',
+        'transferring',
+        'ending',
+        'remote',
+      ];
+      await row.evaluate((tr) => {
+        const probe = tr.cloneNode(true) as HTMLElement;
+        probe.removeAttribute('data-call-sid');
+        probe.id = 'state-probe';
+        tr.parentElement!.append(probe);
+      });
+      const probe = page.locator('#state-probe');
+      const stateProblems: string[] = [];
+      for (const selectedRow of [true, false])
+        for (const st of states)
+          for (const stuck of [false, true]) {
+            await probe.evaluate(
+              (tr, o) => {
+                (tr as HTMLElement).className = o.selectedRow ? 'selected' : '';
+                tr.querySelector('td.state')!.setAttribute('class', `state state-${o.st}${o.stuck ? ' stuck' : ''}`);
+              },
+              { selectedRow, st, stuck },
+            );
+            for (const f of (await auditPage(page)).contrast.filter((x) => x.where.includes('#state-probe')))
+              stateProblems.push(
+                `${st}${stuck ? ' stuck' : ''}${selectedRow ? ' (selected)' : ''}: ${f.color} on ${f.background} = ${f.ratio}:1`,
+              );
+          }
+      await probe.evaluate((tr) => tr.remove());
+      expect(stateProblems).toEqual([]);
       // the hang-up's confirmation, over the page's backdrop
       await page.getByRole('button', { name: 'Hang up', exact: true }).click();
       await page.getByRole('dialog', { name: 'Hang-up?' }).waitFor();
