@@ -6,6 +6,7 @@
  * sign-in, and at the next request even when the revocation was never heard.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,10 +15,13 @@ import { startBridgeProcess, type BridgeProcess } from '../helpers/bridge-proces
 import { scrapedValue } from '../helpers/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { testToken } from '../helpers/tokens.js';
+import { auditPage } from '../helpers/wcag.js';
 
 const ADMIN = testToken('console keys admin');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WAIT = 45_000;
+/** CONSOLE_SCREENSHOTS=dir also saves the viewer's page there */
+const SHOTS = process.env.CONSOLE_SCREENSHOTS;
 
 let db: TestDatabase;
 let b: BridgeProcess;
@@ -100,6 +104,11 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
           expect(await page.getByRole('button', { name, exact: true }).count(), name).toBe(0);
         expect(await page.getByRole('combobox', { name: 'Transfer to' }).count()).toBe(0);
         await page.locator('#viewer-note').waitFor();
+        // the viewer's page meets the same contrast and naming checks as the others (console-wcag.test.ts)
+        const audit = await auditPage(page);
+        expect(audit.contrast).toEqual([]);
+        expect(audit.unnamed).toEqual([]);
+        if (SHOTS) await page.screenshot({ path: join(SHOTS, 'console-viewer-desktop.png') });
 
         const before = await forbidden();
         expect(await postFromPage(page, `/console/api/calls/${call.callSid}/hangup`)).toBe(403);
