@@ -9,12 +9,16 @@
 import { sameSecret, type ConsoleRole, type ConsoleSession, type ConsoleSessions } from './auth.js';
 import type { ConsoleKeys } from '../control-plane/console-keys.js';
 
-/** The role a state-changing console request needs (reads need a session only). */
+/**
+ * The role a console request needs: reads a session only, signing out nothing more, reloading
+ * admin, and any other state-changing request operator (named or not: a path spelled another way
+ * or a route added later is not left open to a viewer).
+ */
 export function roleNeeded(method: string, path: string): ConsoleRole | undefined {
-  if (method !== 'POST') return undefined;
+  if (method === 'GET' || method === 'HEAD') return undefined;
+  if (path === '/console/logout') return undefined;
   if (path === '/console/api/config/reload') return 'admin';
-  if (path.startsWith('/console/api/calls/')) return 'operator';
-  return undefined;
+  return 'operator';
 }
 
 export type SignIn = Pick<ConsoleSession, 'role' | 'actor' | 'key'>;

@@ -48,13 +48,16 @@ function keyStore(live: Set<string>, o: { down?: boolean } = {}): ConsoleKeys & 
 }
 
 describe('console access', () => {
-  it('reads need a session only; acting on a call needs an operator, reloading an admin', () => {
+  it('reads and signing out need a session only; acting on a call (or any other write) an operator, reloading an admin', () => {
     expect(roleNeeded('GET', '/console/api/calls')).toBeUndefined();
     expect(roleNeeded('GET', '/console/api/history')).toBeUndefined();
     expect(roleNeeded('POST', '/console/logout')).toBeUndefined();
     expect(roleNeeded('POST', `/console/api/calls/CA${'0'.repeat(32)}/hangup`)).toBe('operator');
     expect(roleNeeded('POST', `/console/api/calls/CA${'0'.repeat(32)}/transfer`)).toBe('operator');
     expect(roleNeeded('POST', '/console/api/config/reload')).toBe('admin');
+    // default-deny: a POST nobody named needs an operator
+    expect(roleNeeded('POST', '/console/api/something-new')).toBe('operator');
+    expect(roleNeeded('DELETE', `/console/api/calls/CA${'0'.repeat(32)}`)).toBe('operator');
   });
 
   it('without the control plane only ADMIN_TOKEN signs in, as an admin', async () => {
