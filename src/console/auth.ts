@@ -1,16 +1,22 @@
 import { randomBytes } from 'node:crypto';
+import type { Role } from '../server/security/roles.js';
 import { sameSecret } from '../server/security/same-secret.js';
 
 export { sameSecret };
 
 /** What a console session may do: a viewer watches; an operator also acts and listens in (admin: all). */
-export type ConsoleRole = 'viewer' | 'operator' | 'admin';
+export type ConsoleRole = Role;
 
 export interface ConsoleSession {
   id: string;
   role: ConsoleRole;
   /** who signed in, as records and timelines name them: 'admin token', or a control-plane key's name */
   actor: string;
+  /**
+   * the control-plane key signed in with (DATABASE_URL): its id and name for the audit, never its
+   * secret; a revocable one is checked at every request and its sessions end when it is revoked
+   */
+  key?: { id: string; name: string; revocable: boolean };
   /** sent by the page with every state-changing request (header x-csrf-token) */
   csrf: string;
   expires: number;
@@ -35,11 +41,12 @@ export class ConsoleSessions {
     private readonly now: () => number = Date.now,
   ) {}
 
-  create(role: ConsoleRole = 'admin', actor = 'admin token'): ConsoleSession {
+  create(role: ConsoleRole = 'admin', actor = 'admin token', key?: ConsoleSession['key']): ConsoleSession {
     const s: ConsoleSession = {
       id: randomBytes(32).toString('base64url'),
       role,
       actor,
+      ...(key ? { key } : {}),
       csrf: randomBytes(32).toString('base64url'),
       expires: this.now() + this.ttlMs,
     };
@@ -57,6 +64,16 @@ export class ConsoleSessions {
       return undefined;
     }
     return s;
+  }
+
+  /** The revocable keys that have sessions now. */
+  keyIds(): string[] {
+    return [...new Set([...this.sessions.values()].flatMap((s) => (s.key?.revocable ? [s.key.id] : [])))];
+  }
+
+  /** Ends the sessions of every key `revoked` says is no longer in force. */
+  endKeys(revoked: (keyId: string) => boolean): void {
+    for (const s of [...this.sessions.values()]) if (s.key?.revocable && revoked(s.key.id)) this.end(s.id);
   }
 
   end(id: string | undefined): void {

@@ -49,16 +49,22 @@ export interface ActionResult {
   body: Record<string, unknown>;
 }
 
-export function hangupCall(ctx: BridgeContext, callSid: string): Promise<ActionResult> {
-  return ctx.calls.hangup(callSid, 'console');
+/** `by` names who asked (the session's key name or 'admin token'), as the call's record keeps it. */
+export function hangupCall(ctx: BridgeContext, callSid: string, by = 'console'): Promise<ActionResult> {
+  return ctx.calls.hangup(callSid, by);
 }
 
 /** Transfers to one of the call's agent's configured targets, by name: nothing else is offered or dialled. */
-export async function transferCall(ctx: BridgeContext, callSid: string, target: string): Promise<ActionResult> {
+export async function transferCall(
+  ctx: BridgeContext,
+  callSid: string,
+  target: string,
+  by = 'console',
+): Promise<ActionResult> {
   const { calls } = await ctx.calls.list();
   const call = calls.find((c) => c.callSid === callSid);
   if (!call) return { status: 404, body: { error: 'no such active call' } };
   if (!ctx.agent(call.agent)?.transfer.targets.some((t) => t.name === target))
     return { status: 400, body: { error: "not one of this agent's transfer targets" } };
-  return ctx.calls.transfer(callSid, target, 'console');
+  return ctx.calls.transfer(callSid, target, by);
 }

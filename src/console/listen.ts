@@ -50,7 +50,7 @@ export function listenGuard(d: ListenDeps) {
     const csrf = csrfFromProtocols(req.headers['sec-websocket-protocol']);
     if (csrf === undefined || !sameSecret(csrf, session.csrf))
       return d.refuse(reply, 403, 'missing or wrong CSRF token', 'bad_csrf');
-    if (session.role === 'viewer') return d.refuse(reply, 403, 'listening in needs an operator role', 'viewer_only');
+    if (session.role === 'viewer') return d.refuse(reply, 403, 'listening in needs the operator role', 'forbidden');
     const sid = (req.params as { sid: string }).sid;
     const refusal = await admission(d.ctx, sid);
     if (refusal) return d.refuse(reply, refusal.code, refusal.error, refusal.reason);

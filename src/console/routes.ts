@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -7,7 +8,10 @@ import type { FleetHistorySource } from '../server/calls/history.js';
 import type { ReloadResult } from '../server/reload.js';
 import { isLoopbackOrigin } from '../config/loader.js';
 import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/security/source-backoff.js';
+import { roleAllows } from '../server/security/roles.js';
+import type { ConsoleKeys } from '../control-plane/console-keys.js';
 import { ConsoleSessions, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
+import { endRevoked, roleNeeded, signIn, stillInForce } from './access.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
 import { EventStreams, openEventStream } from './sse.js';
 import { listenGuard, onListenSocket, type ListenDeps } from './listen.js';
@@ -28,12 +32,6 @@ declare module 'fastify' {
   }
 }
 
-/**
- * The operator console at /console (README "Operator console"): login with ADMIN_TOKEN for an
- * HttpOnly SameSite=Strict session cookie, pages and assets only with a session, every POST
- * checked for its Origin and the session's CSRF token. Without ADMIN_TOKEN nothing is registered
- * and every /console path is a 404.
- */
 /** A reload's result for a page: no diff object (it holds full numbers), the message masked. */
 interface PageReload {
   ok: boolean;
@@ -45,9 +43,25 @@ function pageReload(r: ReloadResult): PageReload {
   return { ok: r.ok, message: maskForPage(r.ok ? r.summary : r.error), at: r.at };
 }
 
-export async function registerConsole(app: FastifyInstance, ctx: BridgeContext): Promise<void> {
+/** What the bridge tells a console it registered: a key the change feed heard revoked (or, undefined, maybe some). */
+export interface ConsoleHandle {
+  keyRevoked(keyId: string | undefined): void;
+}
+
+/**
+ * The operator console at /console (README "Operator console"): login with ADMIN_TOKEN, or with
+ * the control plane (`keys`) any API key in force (access.ts), for an HttpOnly SameSite=Strict
+ * session cookie; pages and assets only with a session, every POST checked for its Origin, the
+ * session's CSRF token and its role. Without ADMIN_TOKEN or a control plane nothing is
+ * registered and every /console path is a 404.
+ */
+export async function registerConsole(
+  app: FastifyInstance,
+  ctx: BridgeContext,
+  keys?: ConsoleKeys,
+): Promise<ConsoleHandle | undefined> {
   const adminToken = ctx.config.env.adminToken;
-  if (!adminToken) return;
+  if (!adminToken && !keys) return undefined;
   const sessions = new ConsoleSessions();
   // Wrong logins back off per source, never globally, and a right token always gets in (decisions.md).
   const backoff = new SourceBackoff();
@@ -56,6 +70,10 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
   // A session's event streams end with it (logout, expiry, eviction), not at the next heartbeat.
   sessions.onEnd = (id) => streams.closeSession(id);
   const secure = ctx.config.env.publicUrl.startsWith('https:');
+  // With the control plane the sign-in field asks for an API key too (the same page otherwise).
+  const keyLogin = keys
+    ? readFileSync(join(CONSOLE_PUBLIC_DIR, 'login.html'), 'utf8').replace('>Admin token<', '>API key or admin token<')
+    : undefined;
 
   const refuse = (reply: FastifyReply, code: number, error: string, reason: string) => {
     ctx.metrics.webhooksRejected.inc({ route: 'console', reason });
@@ -95,7 +113,16 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     scope.addHook('onRequest', async (req, reply) => {
       const path = req.url.split('?')[0]!;
       if (path === '/console/login' || PUBLIC_ASSETS.has(path)) return;
-      const session = sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+      let session = sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE));
+      // A revoked key's session ends at its next request, whether or not the revocation was heard.
+      try {
+        if (session && !(await stillInForce(session, keys))) {
+          sessions.end(session.id);
+          session = undefined;
+        }
+      } catch {
+        return refuse(reply, 503, 'the control plane database does not answer; retry', 'database_unavailable');
+      }
       if (!session) {
         if (path === '/console' || path === '/console/') {
           // A link to one call (a transfer's context webhook) survives the login: only a CallSid is carried.
@@ -113,6 +140,10 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
         const csrf = req.headers['x-csrf-token'];
         if (typeof csrf !== 'string' || !sameSecret(csrf, session.csrf))
           return refuse(reply, 403, 'missing or wrong CSRF token', 'bad_csrf');
+        // What the page offers follows the role, and so does what the server accepts (a forged POST too).
+        const needed = roleNeeded(req.method, path);
+        if (needed && !roleAllows(session.role, needed))
+          return refuse(reply, 403, `this needs the ${needed} role; this session is ${session.role}`, 'forbidden');
       }
     });
 
@@ -124,14 +155,20 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     });
 
     scope.get('/console', async (_req, reply) => reply.type('text/html').sendFile('index.html'));
-    scope.get('/console/login', async (_req, reply) => reply.type('text/html').sendFile('login.html'));
+    scope.get('/console/login', async (_req, reply) =>
+      keyLogin ? reply.type('text/html').send(keyLogin) : reply.type('text/html').sendFile('login.html'),
+    );
 
     scope.post('/console/login', async (req, reply) => {
       if (!sameOrigin(req)) return refuse(reply, 403, 'cross-site request refused', 'bad_origin');
       const token = (req.body as { token?: unknown } | undefined)?.token;
       // The token is checked first (hashed, constant time): a right one is never refused by the
       // backoff, whoever else shares its source address.
-      if (typeof token !== 'string' || token.length > 512 || !sameSecret(token, adminToken)) {
+      const opened =
+        typeof token === 'string' && token.length <= 512 ? await signIn(token, adminToken, keys) : undefined;
+      if (opened === 'unavailable')
+        return refuse(reply, 503, 'the control plane database does not answer; retry', 'database_unavailable');
+      if (!opened) {
         refusedLog.note({ ip: req.ip });
         const wait = backoff.refused(req.ip);
         if (wait > 0) {
@@ -140,8 +177,8 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
         }
         return refuse(reply, 401, 'wrong token', 'bad_login');
       }
-      const s = sessions.create();
-      ctx.logger.info({ ip: req.ip }, 'console login');
+      const s = sessions.create(opened.role, opened.actor, opened.key);
+      ctx.logger.info({ ip: req.ip, by: s.actor, role: s.role }, 'console login');
       const cookie = `${SESSION_COOKIE}=${s.id}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=${8 * 3600}${secure || req.protocol === 'https' ? '; Secure' : ''}`;
       return reply.code(204).header('set-cookie', cookie).send();
     });
@@ -157,6 +194,7 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
     scope.get('/console/api/session', async (req) => ({
       csrf: req.consoleSession!.csrf,
       role: req.consoleSession!.role,
+      actor: req.consoleSession!.actor,
       agents: [...new Set([...ctx.config.file.agents.map((a) => a.id)])],
       lastReload,
     }));
@@ -173,17 +211,33 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       });
     });
 
-    const act = (reply: FastifyReply, r: ActionResult) => reply.code(r.status).send(r.body);
-    // A viewer-only session watches; acting on a call needs an operator.
-    scope.addHook('preHandler', async (req, reply) => {
-      if (req.method === 'POST' && /^\/console\/api\/calls\//.test(req.url) && req.consoleSession?.role === 'viewer')
-        return refuse(reply, 403, 'acting on a call needs an operator role', 'viewer_only');
-    });
+    /** An accepted action answered, and audited under the session's key (its name and id, never its secret). */
+    const act = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      r: ActionResult,
+      action: string,
+      extra: Record<string, unknown> = {},
+    ) => {
+      const key = req.consoleSession!.key;
+      if (r.status < 300 && keys && key) {
+        const sid = (req.params as { sid: string }).sid.slice(0, 64);
+        await keys
+          .audit(key, action, `call:${sid}`, { ...r.body, ...extra, via: 'console' })
+          .catch((err: { code?: string }) =>
+            ctx.logger.warn({ code: err.code ?? 'error', action }, 'console: the audit row was not written'),
+          );
+      }
+      return reply.code(r.status).send(r.body);
+    };
+    /** who asked, as the call's record and timeline name them (with a key, its name: 'console (desk-1)') */
+    const byOf = (req: FastifyRequest) =>
+      req.consoleSession!.key ? `console (${req.consoleSession!.actor})` : 'console';
 
     scope.post('/console/api/calls/:sid/hangup', async (req, reply) => {
       const sid = (req.params as { sid: string }).sid.slice(0, 64);
-      ctx.logger.info({ callSid: sid, by: 'console' }, 'console: hang-up');
-      return act(reply, await hangupCall(ctx, sid));
+      ctx.logger.info({ callSid: sid, by: byOf(req) }, 'console: hang-up');
+      return act(req, reply, await hangupCall(ctx, sid, byOf(req)), 'call.hangup');
     });
 
     scope.post('/console/api/calls/:sid/transfer', async (req, reply) => {
@@ -191,8 +245,8 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       const target = (req.body as { target?: unknown } | undefined)?.target;
       if (typeof target !== 'string' || target.length > 64)
         return reply.code(400).send({ error: 'target (a transfer target name) is required' });
-      ctx.logger.info({ callSid: sid, target, by: 'console' }, 'console: transfer');
-      return act(reply, await transferCall(ctx, sid, target));
+      ctx.logger.info({ callSid: sid, target, by: byOf(req) }, 'console: transfer');
+      return act(req, reply, await transferCall(ctx, sid, target, byOf(req)), 'call.transfer', { target });
     });
 
     // Listen-in: a WebSocket of the call's audio (src/console/listen.ts), authenticated as a POST is.
@@ -265,6 +319,13 @@ export async function registerConsole(app: FastifyInstance, ctx: BridgeContext):
       return reply.code(r.ok ? 200 : 422).send(pageReload(r));
     });
   });
+  return {
+    keyRevoked: (keyId) => {
+      if (!keys) return;
+      // a failed sweep leaves each request's own check to end the session
+      void endRevoked(sessions, keys, keyId).catch(() => undefined);
+    },
+  };
 }
 
 /**

@@ -13,6 +13,8 @@ import type { Queryable } from './pool.js';
  */
 
 export const CONFIG_CHANNEL = 'opb_config';
+/** A revoked API key's id: every replica ends that key's console sessions at once. */
+export const KEYS_CHANNEL = 'opb_key_revoked';
 
 /** The audit actions that change what calls run from (keys and call actions do not). */
 const CONFIG_ACTIONS = /^(tool|agent|number|setting)\./;
@@ -23,12 +25,22 @@ export async function notifyConfigChange(db: Queryable, action: string): Promise
   await db.query('SELECT pg_notify($1, $2)', [CONFIG_CHANNEL, action.slice(0, 64)]);
 }
 
+/** In the revocation's transaction: heard by every replica once it commits. */
+export async function notifyKeyRevoked(db: Queryable, keyId: string): Promise<void> {
+  await db.query('SELECT pg_notify($1, $2)', [KEYS_CHANNEL, keyId]);
+}
+
 export type ChangeReason = 'notify' | 'reconnect';
 
 export interface ChangeFeedOptions {
   url: string;
   logger: Logger;
   onChange: (reason: ChangeReason) => void;
+  /**
+   * A key was revoked (its id), or, after a reconnection, any key may have been (undefined): a
+   * revocation committed while the feed was away is not heard again.
+   */
+  onKeyRevoked?: (keyId: string | undefined) => void;
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** how often the listening connection is checked (a silently dead one hears nothing) */
@@ -85,10 +97,11 @@ export class ChangeFeed {
     c.on('end', lost);
     c.on('notification', (m) => {
       if (m.channel === CONFIG_CHANNEL) this.o.onChange('notify');
+      else if (m.channel === KEYS_CHANNEL && m.payload) this.o.onKeyRevoked?.(m.payload);
     });
     try {
       await c.connect();
-      await c.query(`LISTEN ${CONFIG_CHANNEL}`);
+      await c.query(`LISTEN ${CONFIG_CHANNEL}; LISTEN ${KEYS_CHANNEL}`);
     } catch {
       lost();
       return;
@@ -101,7 +114,10 @@ export class ChangeFeed {
     if (this.lostLogged) this.o.logger.info('control plane: the change feed listens again');
     this.lostLogged = false;
     // what changed while we were not listening: read it all again
-    if (again) this.o.onChange('reconnect');
+    if (again) {
+      this.o.onChange('reconnect');
+      this.o.onKeyRevoked?.(undefined);
+    }
   }
 
   private scheduleRetry(): void {

@@ -29,7 +29,10 @@ export interface ControlPlane {
    * Listens for configuration changes on a connection of its own (LISTEN/NOTIFY, change-feed.ts):
    * `onChange` runs for each, and after each reconnection. Stopped by close().
    */
-  watch(onChange: (reason: ChangeReason) => void): Promise<ChangeFeed>;
+  watch(
+    onChange: (reason: ChangeReason) => void,
+    onKeyRevoked?: (keyId: string | undefined) => void,
+  ): Promise<ChangeFeed>;
   close(): Promise<void>;
 }
 
@@ -81,8 +84,8 @@ export async function openControlPlane(env: EnvSettings, opts: OpenOptions): Pro
       tools: new ToolStore(pool, box),
       config: new ConfigStore(pool),
       health: () => health.current,
-      watch: async (onChange) => {
-        const feed = new ChangeFeed({ url, logger: opts.logger, onChange });
+      watch: async (onChange, onKeyRevoked) => {
+        const feed = new ChangeFeed({ url, logger: opts.logger, onChange, ...(onKeyRevoked ? { onKeyRevoked } : {}) });
         feeds.push(feed);
         await feed.start();
         return feed;

@@ -1,6 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { roleAllows, ROLES, type Role } from '../server/security/roles.js';
 import { sameSecret } from '../server/security/same-secret.js';
 import { writeAudit, type Actor } from './audit.js';
+import { notifyKeyRevoked } from './change-feed.js';
 import { inTransaction, type Pool, type Queryable } from './pool.js';
 import { pageOf, type Page } from './pagination.js';
 
@@ -13,8 +15,7 @@ import { pageOf, type Page } from './pagination.js';
  * own key works with no database round trip.
  */
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 export const BOOTSTRAP_KEY_NAME = 'bootstrap';
 
 export interface ApiKey {
@@ -27,12 +28,8 @@ export interface ApiKeyView extends ApiKey {
   created_at: string;
 }
 
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
-
-/** Whether `role` may do what `needed` may (viewer < operator < admin). */
-export function roleAllows(role: Role, needed: Role): boolean {
-  return RANK[role] >= RANK[needed];
-}
+/** one ordering of the roles for /v1 and the console (server/security/roles.ts) */
+export { roleAllows };
 
 export function hashKeySecret(secret: string): Buffer {
   return createHash('sha256').update(secret).digest();
@@ -106,6 +103,17 @@ export class KeyStore {
     return row ? { id: row.id, name: row.name, role: row.role } : undefined;
   }
 
+  /** Which of `ids` are keys still in force (a console session's key is checked at every request). */
+  async inForce(ids: readonly string[]): Promise<Set<string>> {
+    const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    if (valid.length === 0) return new Set();
+    const r = await this.pool.query<{ id: string }>(
+      'SELECT id FROM api_keys WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL',
+      [valid],
+    );
+    return new Set(r.rows.map((x) => x.id));
+  }
+
   async create(actor: Actor, name: string, role: Role): Promise<ApiKey & { secret: string }> {
     if (name === BOOTSTRAP_KEY_NAME) throw new KeyNameTaken();
     const secret = newKeySecret();
@@ -144,6 +152,8 @@ export class KeyStore {
       );
       const before = view(row);
       await writeAudit(c, actor, 'key.revoke', `key:${id}`, before, null);
+      // every replica ends this key's console sessions when the revocation commits
+      await notifyKeyRevoked(c, id);
       return { ...before, revoked_at: u.rows[0]!.revoked_at.toISOString() };
     });
   }

@@ -44,6 +44,7 @@ import { SipServer } from '../sip/server.js';
 import { sipNonceSecret } from '../sip/nonce-secret.js';
 import { openControlPlane, type ControlPlane } from '../control-plane/control-plane.js';
 import { registerControlPlaneApi } from '../control-plane/api.js';
+import { consoleKeys, type ConsoleKeys } from '../control-plane/console-keys.js';
 import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-plane/call-config.js';
 import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
 import { openCallHistorySink, type CallHistorySink } from '../control-plane/call-history-sink.js';
@@ -80,8 +81,22 @@ export interface BridgeOptions {
   controlPlane?: ControlPlane;
   /** call traces; default: from the OTLP variables of the configuration's environment (off when unset) */
   tracing?: Tracing;
-  /** routes a layer above the server adds (the console: src/bridge.ts), registered with the server's own */
-  mount?: (app: FastifyInstance, ctx: BridgeContext) => Promise<void>;
+  /**
+   * routes a layer above the server adds (the console: src/bridge.ts), registered with the
+   * server's own; it is told of API keys the change feed hears revoked
+   */
+  mount?: (app: FastifyInstance, ctx: BridgeContext, extras: MountExtras) => Promise<Mounted | undefined>;
+}
+
+/** What the server hands a mounted layer beside its context. */
+export interface MountExtras {
+  /** the control plane's API keys for a console sign-in (DATABASE_URL only) */
+  keys?: ConsoleKeys;
+}
+
+/** What a mounted layer answers: told of a key revoked (its id), or of maybe some (undefined) after the feed reconnected. */
+export interface Mounted {
+  keyRevoked(keyId: string | undefined): void;
 }
 
 export interface Bridge {
@@ -347,7 +362,10 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   registerWarmRoutes(app, ctx);
   registerMediaRoute(app, ctx);
   registerAdminRoutes(app, ctx);
-  await opts.mount?.(app, ctx);
+  // with the control plane, what the console needs of its API keys (sign-in, revocations, audit)
+  const mounted = await opts.mount?.(app, ctx, {
+    ...(controlPlane ? { keys: consoleKeys(controlPlane.keys, controlPlane.pool) } : {}),
+  });
   if (controlPlane)
     await registerControlPlaneApi(app, controlPlane, {
       logger,
@@ -399,7 +417,10 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   // Every replica reloads within a second of a committed change (LISTEN/NOTIFY), and after it
   // reconnects; a burst of changes makes at most two reloads (change-feed.ts).
   const feed: ChangeFeed | undefined = controlPlane
-    ? await controlPlane.watch(coalesced(() => reloader.reload(DATABASE_SOURCE)))
+    ? await controlPlane.watch(
+        coalesced(() => reloader.reload(DATABASE_SOURCE)),
+        (keyId) => mounted?.keyRevoked(keyId),
+      )
     : undefined;
 
   return {

@@ -298,6 +298,8 @@ function connect() {
   source.onerror = () => {
     $('conn').textContent = 'reconnecting…';
     $('conn').className = 'conn';
+    // Closed for good (the session ended: signed out, expired, its key revoked): api() goes to sign-in on a 401.
+    if (source.readyState === EventSource.CLOSED) void api('/console/api/session');
   };
   source.onmessage = (m) => onEvent(JSON.parse(m.data));
 }
@@ -551,7 +553,11 @@ async function main() {
   if (status !== 200) return;
   csrf = json.csrf;
   role = json.role ?? 'admin';
+  // The controls a role may not use are not offered at all (the server refuses them too).
   $('viewer-note').hidden = role !== 'viewer';
+  for (const e of document.querySelectorAll('.operator-only')) e.hidden = role === 'viewer';
+  $('reload').hidden = role !== 'admin';
+  $('who').textContent = json.actor ? `${json.actor} · ${role}` : role;
   $('listen').addEventListener('click', toggleListen);
   $('h-agent').append(
     ...json.agents.map((a) => {
