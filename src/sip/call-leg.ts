@@ -132,6 +132,11 @@ export class SipRtpMedia implements LegMedia, Paced {
     return this.sender.packetsSent;
   }
 
+  /** where the caller's RTP is latched (where ours goes); undefined before its first packet */
+  get latched(): Endpoint | undefined {
+    return this.latch.target;
+  }
+
   get hasTelephoneEvent(): boolean {
     return this.o.negotiated.telephoneEvent !== undefined;
   }
