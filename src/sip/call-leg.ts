@@ -134,7 +134,7 @@ export class SipRtpMedia implements LegMedia, Paced {
 
   /** where the caller's RTP is latched (where ours goes); undefined before its first packet */
   get latched(): Endpoint | undefined {
-    return this.latch.target;
+    return this.latch.isLatched ? this.latch.target : undefined;
   }
 
   get hasTelephoneEvent(): boolean {
