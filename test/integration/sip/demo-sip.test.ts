@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readWav } from '../../../src/audio/index.js';
-import { audibleMs } from '../../../src/demo-sip.js';
+import { audibleMs } from '../../../src/sim/heard.js';
 import { BRIDGE_CLI } from '../../helpers/process.js';
 import { HAVE_BARESIP } from '../../helpers/baresip.js';
 
