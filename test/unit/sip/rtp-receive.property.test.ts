@@ -5,7 +5,9 @@
  * sequence numbers and timestamps that wrap, packets displaced by up to three places, duplicates,
  * a stranger's packets, and the sender restarting with a new SSRC. The reference timeline is
  * plain arithmetic on what was sent (no modular timestamps): each source starts where the last
- * delivered audio ended, and inside a source a packet sits at its sample offset / 8.
+ * delivered audio ended, and inside a source a packet sits at its sample offset / 8. A third
+ * property stops the caller's RTP now and then while the clock runs: the filled silence and the
+ * audio after it must keep one timeline that never goes back or overlaps.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:dgram';
@@ -48,6 +50,11 @@ const packet = fc.record({
   displace: fc.integer({ min: 0, max: DEPTH - 1 }),
   dup: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   stranger: fc.oneof({ weight: 19, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  // the caller's RTP stops for this long before the packet (used by the silence-fill property only)
+  pauseMs: fc.oneof(
+    { weight: 9, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 60 }).map((n) => n * 20) },
+  ),
 });
 
 const source = fc.record({
@@ -78,8 +85,9 @@ function fakeSocket(): { rtp: RtpSocket; deliver(buf: Buffer, from: { address: s
   };
 }
 
-function run(codec: 'PCMU' | 'PCMA', sources: SourceSpec[], ssrcSeed: number) {
+function run(codec: 'PCMU' | 'PCMA', sources: SourceSpec[], ssrcSeed: number, pauses = false) {
   const sock = fakeSocket();
+  const clock = new ManualPaceClock();
   const media = new SipRtpMedia({
     id: 'prop',
     socket: sock.rtp,
@@ -89,7 +97,7 @@ function run(codec: 'PCMU' | 'PCMA', sources: SourceSpec[], ssrcSeed: number) {
       offered: 'sendrecv',
       answered: 'sendrecv',
     },
-    clock: new ManualPaceClock(),
+    clock,
   });
   const heard = new Heard();
   media.start(heard);
@@ -125,9 +133,15 @@ function run(codec: 'PCMU' | 'PCMA', sources: SourceSpec[], ssrcSeed: number) {
       return copies;
     });
     wire.sort((a, b) => a.key - b.key || a.i - b.i);
+    const paused = new Set<number>();
     for (const w of wire) {
       if (first && w.from === STRANGER) continue;
       first = false;
+      const pause = src.packets[w.i]!.pauseMs;
+      if (pauses && pause > 0 && !paused.has(w.i)) {
+        paused.add(w.i);
+        clock.advanceTo(clock.now() + pause); // the media ticks every 20 ms meanwhile
+      }
       const s = sent[k]![w.i]!;
       const bytes = w.from === STRANGER ? new Uint8Array(s.bytes.length).fill(0x55) : s.bytes;
       sock.deliver(
@@ -146,6 +160,11 @@ function run(codec: 'PCMU' | 'PCMA', sources: SourceSpec[], ssrcSeed: number) {
   // what the reorder buffer still holds at the end is the last few packets: they come out when
   // the stream ends; here they are simply not yet delivered
   return { heard, sent, media };
+}
+
+/** Which source (index) a reference entry came from. */
+function sentSource(sent: Sent[][], w: { bytes: Uint8Array } | undefined): number {
+  return w === undefined ? -1 : sent.findIndex((src) => src.some((s) => s.bytes === w.bytes));
 }
 
 /** The model: every packet the path accepts, once, in order, at its place on the caller's timeline. */
@@ -198,6 +217,49 @@ describe('SIP RTP receive path (property)', () => {
       );
     });
   }
+
+  it("PCMU: when the caller's RTP stops, filled silence carries the timeline and the next packet goes on from its end; the caller's audio is still all there, once, in order", () => {
+    const isFill = (b: Uint8Array) => b.length === 160 && b.every((x) => x === 0xff);
+    fc.assert(
+      fc.property(
+        fc.array(source, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        (sources, ssrcSeed) => {
+          const { heard, sent, media } = run('PCMU', sources, ssrcSeed, true);
+          const want = reference(sent, 'PCMU');
+          const got = heard.media;
+          const audio = got.filter((m) => !isFill(m.bytes));
+          // the caller's own bytes: each accepted packet once, in order (the last few may be held)
+          expect(want.length - audio.length).toBeGreaterThanOrEqual(0);
+          expect(want.length - audio.length).toBeLessThanOrEqual(DEPTH);
+          audio.forEach((m, i) =>
+            expect(Buffer.from(m.bytes).equals(Buffer.from(want[i]!.bytes)), `packet ${i}`).toBe(true),
+          );
+          // the timeline: a fill starts where the last audio ended; after a fill or a new source the
+          // caller's audio starts where the timeline stopped; otherwise it moves as the caller's did
+          let end = 0;
+          let k = 0; // index into want
+          for (let i = 0; i < got.length; i++) {
+            const m = got[i]!;
+            const ms = m.ms!;
+            if (isFill(m.bytes)) expect(ms, `fill ${i}`).toBe(end);
+            else {
+              const prev = i > 0 ? got[i - 1]! : undefined;
+              const rebased =
+                !prev || isFill(prev.bytes) || sentSource(sent, want[k]) !== sentSource(sent, want[k - 1]);
+              if (rebased) expect(ms, `audio ${i} after a fill or restart`).toBe(end);
+              else expect(ms - got[i - 1]!.ms!, `audio ${i}`).toBe(want[k]!.ms - want[k - 1]!.ms);
+              k++;
+            }
+            expect(ms).toBeGreaterThanOrEqual(end); // never back in time, never overlapping
+            end = ms + m.bytes.length / 8;
+          }
+          media.close();
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe("the media's latched source (what the SIP server reports when the call ends)", () => {
