@@ -159,6 +159,11 @@ export const DEMO: CommandSpec = {
       choices: ['answer', 'busy', 'no-answer', 'failed'],
       help: 'what the human the call is transferred to does',
     },
+    sip: {
+      type: 'boolean',
+      default: false,
+      help: "place the call over SIP from Debian's baresip (installed separately) instead of the Twilio simulator",
+    },
   },
   notes: 'Exit code 0 when neither side saw a protocol violation, 1 otherwise.',
 };

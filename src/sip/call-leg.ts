@@ -135,6 +135,11 @@ export class SipRtpMedia implements LegMedia, Paced {
     return this.sender.packetsSent;
   }
 
+  /** where the caller's RTP is latched (where ours goes); undefined before its first packet */
+  get latched(): Endpoint | undefined {
+    return this.latch.isLatched ? this.latch.target : undefined;
+  }
+
   get hasTelephoneEvent(): boolean {
     return this.o.negotiated.telephoneEvent !== undefined;
   }
@@ -314,6 +319,11 @@ export interface SipLegOptions {
 
 /** A fallback recording plays at most this long (bounded like the Twilio message's 500 characters). */
 const MAX_FALLBACK_MS = 30_000;
+/**
+ * After our last packet the phone still plays what its jitter buffer holds (baresip ~100 ms,
+ * phones and SBCs up to ~200 ms), and a BYE stops that playout: the message's end would be lost.
+ */
+const FAR_END_PLAYOUT_MS = 300;
 
 const failed = (message: string, sipStatus?: number): LegResult => ({
   ok: false,
@@ -356,7 +366,8 @@ export class SipLeg implements TelephonyLeg {
 
   /**
    * No speech synthesis on the SIP side: the agent's recording of the message (`fallback.wav`) is
-   * played in place of whatever was queued, and the BYE follows once it has gone out; without a
+   * played in place of whatever was queued, and the BYE follows once it has gone out and the
+   * phone has had time to play it (FAR_END_PLAYOUT_MS); without a
    * recording the call is ended at once, saying so in the log.
    */
   async hangupWithMessage(_message: string): Promise<void> {
@@ -372,6 +383,7 @@ export class SipLeg implements TelephonyLeg {
     const deadline = performance.now() + samples.length / 8 + 2000;
     while (media.pendingFrames > 0 && !media.isClosed && performance.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
+    if (!media.isClosed) await new Promise((r) => setTimeout(r, FAR_END_PLAYOUT_MS));
     return this.hangup();
   }
 

@@ -83,6 +83,15 @@ interface LiveCall {
   media: SipRtpMedia;
 }
 
+/** One ended call's RTP, as the bridge saw it: for the demo's summary and for operators' logs. */
+export interface SipMediaReport {
+  callId: string;
+  packetsIn: number;
+  packetsOut: number;
+  /** where the caller's RTP came from (the latched source, where ours went); undefined: none came */
+  latched: { address: string; port: number } | undefined;
+}
+
 const RETRY_AFTER_S = '5';
 const REALM = 'omni-phone-bridge';
 
@@ -101,6 +110,8 @@ export class SipServer {
   private uac!: Uac;
   private b2bua!: B2bua;
   private closed = false;
+  /** told of each answered call's RTP when its dialog ends */
+  onMediaReport: ((r: SipMediaReport) => void) | undefined;
 
   private constructor(
     private readonly o: SipServerOptions,
@@ -380,6 +391,13 @@ export class SipServer {
     // `local`: the session asked for the BYE and owns the ending; otherwise the far end did
     if (why !== 'local' && !l.session.isEnded) l.session.onStreamEnded(l.media, why === 'bye' ? 'stop' : why);
     l.media.close();
+    const latched = l.media.latched;
+    this.onMediaReport?.({
+      callId: call.callId,
+      packetsIn: l.media.packetsIn,
+      packetsOut: l.media.packetsOut,
+      latched: latched ? { address: latched.address, port: latched.port } : undefined,
+    });
   }
 
   /**

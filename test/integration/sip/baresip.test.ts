@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import alawmulaw from 'alawmulaw';
-import { CALL_RESAMPLER_QUALITY, StreamResampler } from '../../../src/audio/index.js';
+import { CALL_RESAMPLER_QUALITY, StreamResampler, writeWav } from '../../../src/audio/index.js';
 import { audibleRuns, sinadDb, strongest, tone, toneSinadDb } from '../../helpers/audio.js';
 import {
   GREETING,
@@ -29,7 +32,9 @@ const randomEven = (lo: number, span: number) => lo + 2 * Math.floor(Math.random
 const jan = janitor();
 afterEach(() => jan.closeAll());
 
-async function sipStack(o: { steps?: unknown[] } = {}): Promise<BridgeStack & { sipPort: number }> {
+async function sipStack(
+  o: { steps?: unknown[]; fallbackWav?: string } = {},
+): Promise<BridgeStack & { sipPort: number }> {
   const rtpPort = randomEven(30000, 8000);
   const s = jan.track(
     await startBridgeStack({
@@ -37,6 +42,10 @@ async function sipStack(o: { steps?: unknown[] } = {}): Promise<BridgeStack & { 
       engine: { recordAudio: true },
       ...(o.steps ? { steps: o.steps } : {}),
       tweak: (cfg) => {
+        if (o.fallbackWav) {
+          const support = cfg.file.agents.find((a) => a.id === 'support')!;
+          support.fallback = { ...support.fallback, action: 'hangup', wav: o.fallbackWav };
+        }
         cfg.file.sip = {
           trunks: [{ name: 'loopback', allow: ['127.0.0.1/32'], transfer: 'refer' }],
           answer_wait_ms: 5000,
@@ -117,7 +126,10 @@ function compareUtterances(ref: Int16Array, got: Int16Array, rate: number) {
   return { utterances: runs.length, compared, differ, worst, each };
 }
 
-const FREQS = [VOICE_HZ.support, OTHER_HZ, CALLER_HZ, 1000];
+/** the agent's recorded fallback message in the test below: a tone no voice here uses */
+const FALLBACK_HZ = 1500;
+const FALLBACK_MS = 1200;
+const FREQS = [VOICE_HZ.support, OTHER_HZ, CALLER_HZ, 1000, FALLBACK_HZ];
 
 describe.skipIf(!HAVE_BARESIP && !process.env.CI)('the bridge over SIP, against baresip', () => {
   for (const codec of ['PCMU', 'PCMA'] as const) {
@@ -247,6 +259,47 @@ describe.skipIf(!HAVE_BARESIP && !process.env.CI)('the bridge over SIP, against 
       expect(bye, JSON.stringify(heard)).toHaveLength(1);
       expect(bye[0]!.ms).toBeGreaterThanOrEqual(voiceMs(GOODBYE) - 20); // not cut by the BYE
       expect(bye[0]!.sinad).toBeGreaterThanOrEqual(30);
+    },
+  );
+
+  it(
+    "the agent's fallback.wav is played to the SIP caller in full when the engine is lost, and the BYE comes after it",
+    { timeout: 60_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'opb-fallback-'));
+      jan.track({ close: () => rmSync(dir, { recursive: true, force: true }) });
+      const wavFile = join(dir, 'fallback.wav');
+      // 16 kHz on disk: the bridge converts the recording to the call's 8 kHz itself
+      writeFileSync(wavFile, writeWav(tone(FALLBACK_HZ, FALLBACK_MS, 16000, 6000), 16000));
+      // the engine greets, then refuses the session for good (4403: fatal, no reconnect)
+      const s = await sipStack({
+        steps: [{ wait_ms: 1500 }, { close: { code: 4403, reason: 'gone' } }],
+        fallbackWav: wavFile,
+      });
+      const ua = jan.track(await Baresip.start({ source: { pcm: script(30_000) } }));
+      await ua.command('dial', `sip:${SUPPORT_NUMBER}@${HOST}:${s.sipPort}`);
+      await ua.event('CALL_ESTABLISHED');
+      // the bridge ends the call (baresip never hangs up here)
+      const closed = await ua.event('CALL_CLOSED', 30_000);
+      expect(closed.param ?? '').not.toMatch(/timeout/i);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'engine_refused' });
+
+      // baresip heard the greeting, then the recording: the whole tone, clean, and it is the last
+      // thing before the BYE (nothing was cut off and nothing played over it)
+      const dec = ua.dump('dec')!;
+      const heard = utterances(dec.pcm, dec.rate, FREQS);
+      expect(
+        heard.map((u) => u.hz),
+        JSON.stringify(heard),
+      ).toEqual([VOICE_HZ.support, FALLBACK_HZ]);
+      const fallback = heard[1]!;
+      expect(fallback.ms, JSON.stringify(fallback)).toBeGreaterThanOrEqual(FALLBACK_MS - 40);
+      expect(fallback.ms, JSON.stringify(fallback)).toBeLessThanOrEqual(FALLBACK_MS + 40);
+      expect(fallback.sinad, JSON.stringify(fallback)).toBeGreaterThanOrEqual(30);
+      console.log(
+        `fallback over SIP: heard ${fallback.ms} ms of ${FALLBACK_HZ} Hz (SINAD ${fallback.sinad.toFixed(1)} dB), then the BYE`,
+      );
     },
   );
 });

@@ -71,10 +71,13 @@ describe('the argument parser of every command', () => {
       expect(o.err.join('')).toMatch(new RegExp(`--${args[0].slice(2)} must be one of`));
     }
     expect(parseOrExit(DEMO, ['--human', 'busy', '--json', '--out', 'x.wav'], io().value)).toEqual({
-      values: { human: 'busy', json: true, out: 'x.wav' },
+      values: { human: 'busy', json: true, out: 'x.wav', sip: false },
       positionals: [],
     });
-    expect(parseOrExit(DEMO, [], io().value)).toEqual({ values: { human: 'answer', json: false }, positionals: [] });
+    expect(parseOrExit(DEMO, [], io().value)).toEqual({
+      values: { human: 'answer', json: false, sip: false },
+      positionals: [],
+    });
     expect(parseOrExit(SERVE, [], io().value)).toEqual({ values: {}, positionals: [] });
   });
 
