@@ -207,10 +207,33 @@ describe('SIP leg media (RTP)', () => {
       transferTimeoutMs: 5000,
       refer: false,
     });
+    // `transfer: invite`: never a REFER; a dialog that cannot start a second leg says so
+    const refersBefore = sent.length;
     expect(await b2bua.transfer({ name: 'pbx', kind: 'sip', value: 'sip:desk@pbx.example.com' })).toMatchObject({
       ok: false,
-      message: expect.stringMatching(/transfer: invite/),
+      message: expect.stringMatching(/second leg/),
     });
+    // one that can is asked for the target, with the context id as a header of the new INVITE
+    const bridged: { uri: string; headers: { name: string; value: string }[] }[] = [];
+    const joining = new SipLeg(
+      {
+        ...dialog,
+        bridge: (uri: string, headers: { name: string; value: string }[]) => {
+          bridged.push({ uri, headers });
+          return Promise.resolve({ ok: true as const });
+        },
+      },
+      () => undefined,
+      log,
+      { numberUri: (n) => `sip:${n}@proxy.example.com`, transferTimeoutMs: 5000, refer: false },
+    );
+    expect(
+      await joining.transfer({ name: 'desk', kind: 'number', value: '+15550100200' }, { contextId: 'ctx-1' }),
+    ).toEqual({ ok: true });
+    expect(bridged).toEqual([
+      { uri: 'sip:+15550100200@proxy.example.com', headers: [{ name: 'X-Context-Id', value: 'ctx-1' }] },
+    ]);
+    expect(sent.length).toBe(refersBefore);
     // a transfer's context id rides in the Refer-To URI as X-Context-Id (a malformed one is left out)
     const withId = leg.transfer(
       { name: 'pbx', kind: 'sip', value: 'sip:desk@pbx.example.com' },
