@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import alawmulaw from 'alawmulaw';
 import { CALL_RESAMPLER_QUALITY, StreamResampler, writeWav } from '../../../src/audio/index.js';
-import { audibleRuns, sinadDb, strongest, tone, toneSinadDb } from '../../helpers/audio.js';
+import { audibleRuns, compareUtterances, strongest, tone, toneSinadDb } from '../../helpers/audio.js';
 import {
   GREETING,
   janitor,
@@ -79,51 +79,6 @@ function utterances(pcm: Int16Array, rate: number, freqs: number[]) {
       strongest(pcm, r.first, r.last + 1, rate, freqs),
     ),
   }));
-}
-
-/**
- * Utterance by utterance, `got` found in `ref`: each audible run of `got` is placed where its
- * opening 10 ms occur in `ref` (the pauses between replies are the call's, not the reference's),
- * then compared sample for sample with 10 ms either side. Returns the samples compared, how many
- * differ, and the lowest SINAD among the utterances (-Infinity for one not found at all).
- */
-function compareUtterances(ref: Int16Array, got: Int16Array, rate: number) {
-  const runs = audibleRuns(got, rate);
-  const pad = Math.round(rate / 100);
-  const probe = Math.round(rate / 100);
-  let compared = 0;
-  let differ = 0;
-  let worst = Number.POSITIVE_INFINITY;
-  let from = 0;
-  const each: number[] = [];
-  for (const run of runs) {
-    const before = Math.min(pad, run.first);
-    const b = got.subarray(run.first - before, run.last + 1 + pad);
-    let at = -1;
-    for (let p = from; p + probe <= ref.length && at < 0; p++) {
-      let i = 0;
-      while (i < probe && ref[p + i] === got[run.first + i]) i++;
-      if (i === probe) at = p;
-    }
-    if (at < 0) {
-      // not found exactly: compare against its own place in time, which scores it as noise
-      differ += b.length;
-      compared += b.length;
-      each.push(b.length);
-      worst = Math.min(worst, sinadDb(b, ref.subarray(run.first - before, run.last + 1 + pad)));
-      continue;
-    }
-    if (at < before) continue; // cannot happen for a real match: ref opens with silence too
-    const a = ref.subarray(at - before, at - before + b.length);
-    compared += b.length;
-    let d = 0;
-    for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) d++;
-    differ += d;
-    each.push(d);
-    worst = Math.min(worst, sinadDb(a, b));
-    from = at + b.length - before;
-  }
-  return { utterances: runs.length, compared, differ, worst, each };
 }
 
 /** the agent's recorded fallback message in the test below: a tone no voice here uses */
