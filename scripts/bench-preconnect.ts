@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_CONFIG_PATH } from '../src/config/loader.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { startStack, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN } from '../src/sim/stack.js';
-import type { TtsResult } from '../src/sim/tts.js';
+import type { TtsResult } from '../src/speech/tts.js';
 import { RawStream, postVoice, sid } from '../test/helpers/raw-twilio.js';
 
 const CALLS = Math.max(1, Number(process.argv[2] ?? 10));

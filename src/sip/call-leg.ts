@@ -113,6 +113,11 @@ export class SipRtpMedia implements LegMedia, Paced {
     this.o.clock.join(this);
   }
 
+  /** The call's media goes to another listener from here (an IVR menu hands the caller to its agent). */
+  handTo(listener: LegListener): void {
+    if (!this.closed) this.listener = listener;
+  }
+
   /**
    * A re-INVITE's answer took effect: RTP goes to the new address once a packet latches it again,
    * and while the peer holds the call (we answered recvonly / inactive) nothing is sent.

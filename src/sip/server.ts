@@ -6,13 +6,14 @@ import type { PaceClock } from '../call/pace-clock.js';
 import type { CallInfo } from '../call/types.js';
 import type { SipEnv } from '../config/sip-env.js';
 import type { SipConfig, SipTrunkConfig } from '../config/sip-schema.js';
-import type { AgentConfig, ConfigFile } from '../config/schema.js';
+import type { AgentConfig, ConfigFile, IvrConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { maskNumber } from '../observability/redact.js';
 import { bindRtpSocket, PortPool } from '../rtp/port-pool.js';
 import { TrunkSelector } from './admission.js';
 import { DEFAULT_INVITE_LIMIT, InviteLimiter } from './invite-limiter.js';
-import { SipLeg, SipRtpMedia, type SipDialogControl } from './call-leg.js';
+import { SipLeg, SipRtpMedia, type SipDialogControl, type SipLegOptions } from './call-leg.js';
+import { SipIvr } from './ivr.js';
 import type { DropSink } from './drops.js';
 import { parseDtmfInfo } from './dtmf-info.js';
 import { normaliseE164 } from './e164.js';
@@ -47,7 +48,7 @@ export interface SipHost {
   /** this replica's limit, then the fleet's */
   admit(callSid: string): Promise<boolean>;
   /** the configuration now (a reload changes it) */
-  file(): Pick<ConfigFile, 'numbers' | 'sip'>;
+  file(): Pick<ConfigFile, 'numbers' | 'sip' | 'agents'>;
   agent(id: string): AgentConfig | undefined;
   /** the agent's recorded fallback message at 8 kHz (`fallback.wav`), said before a give-up's BYE */
   fallbackAudio?(id: string): Int16Array | undefined;
@@ -71,7 +72,9 @@ export interface SipServerOptions {
 interface Routed {
   trunk: SipTrunkConfig;
   number: string;
-  agent: AgentConfig;
+  /** the number's agent, or (an IVR number) none until the caller chooses */
+  agent?: AgentConfig;
+  ivr?: IvrConfig;
 }
 
 interface LiveCall {
@@ -92,6 +95,18 @@ export interface SipMediaReport {
   latched: { address: string; port: number } | undefined;
 }
 
+/** What an IVR call's choice needs of its INVITE's handling. */
+interface IvrCallContext {
+  call: IncomingCall;
+  callSid: string;
+  number: string;
+  trunk: SipTrunkConfig;
+  from: string | undefined;
+  media: SipRtpMedia;
+  dialog: SipDialogControl;
+  legOptionsFor: (a: AgentConfig | undefined) => SipLegOptions;
+}
+
 const RETRY_AFTER_S = '5';
 const REALM = 'omni-phone-bridge';
 
@@ -99,6 +114,8 @@ export class SipServer {
   private readonly live = new Map<string, LiveCall>();
   /** each call's dialog control, from the ringing on (a NOTIFY finds its REFER's listener here) */
   private readonly dialogs = new Map<string, SipDialogControl>();
+  /** IVR calls whose menu is running (no session yet), by Call-ID: their media */
+  private readonly ivrCalls = new Map<string, SipRtpMedia>();
   private contact = '';
   private readonly pool: PortPool;
   private readonly mediaWatch: NodeJS.Timeout;
@@ -265,28 +282,29 @@ export class SipServer {
     const { trunk, number } = verdict.context;
     const file = host.file();
     const route = file.numbers[number];
-    if (route?.ivr && !route.agent) {
-      this.o.logger.warn(
-        { to: maskNumber(number) },
-        'SIP call to an IVR number: IVR menus are not served over SIP yet',
-      );
+    const ivr = route?.ivr && !route.agent ? route.ivr : undefined;
+    if (ivr && !ivr.prompt.say) {
+      // a recording by URL would be fetched from wherever the file says: over SIP only spoken prompts
+      this.o.logger.warn({ to: maskNumber(number) }, 'SIP call to an IVR number whose prompt is play_url only: 501');
       return { reject: 501 };
     }
-    const agent = host.agent(route?.agent ?? file.sip?.default_agent ?? '');
-    if (!agent) return { reject: 404 };
+    const agent = ivr ? undefined : host.agent(route?.agent ?? file.sip?.default_agent ?? '');
+    if (!agent && !ivr) return { reject: 404 };
     if (host.draining || this.closed || host.atCapacity()) {
       return { reject: 503, headers: [{ name: 'Retry-After', value: RETRY_AFTER_S }] };
     }
-    const routed: Routed = { trunk, number, agent };
+    const routed: Routed = { trunk, number, ...(agent ? { agent } : {}), ...(ivr ? { ivr } : {}) };
     return { accept: true, context: routed };
   }
 
   private async onInvite(call: IncomingCall): Promise<InviteOutcome> {
-    const { trunk, number, agent } = call.context as Routed;
+    const { trunk, number, ivr } = call.context as Routed;
+    let agent = (call.context as Routed).agent;
     const host = this.o.host;
     const busy: InviteOutcome = { status: 503, headers: [{ name: 'Retry-After', value: RETRY_AFTER_S }] };
     const callSid = `SIP${randomBytes(16).toString('hex')}`;
-    if (!(await host.admit(callSid))) return busy;
+    // an IVR call takes its slot when the caller chooses an agent (as on Twilio)
+    if (!ivr && !(await host.admit(callSid))) return busy;
     const socket = await bindRtpSocket(this.pool, this.o.env.host);
     if (!socket) {
       this.o.logger.error('SIP call refused: no free RTP port in RTP_PORT_MIN..RTP_PORT_MAX');
@@ -338,22 +356,31 @@ export class SipServer {
           uri,
           {
             ...(trunk.outbound_proxy ? { proxy: trunk.outbound_proxy } : {}),
-            timeoutMs: agent.transfer.timeout_s * 1000,
+            timeoutMs: (agent?.transfer.timeout_s ?? 30) * 1000,
             headers,
           },
         ),
     };
     this.dialogs.set(call.callId, dialog);
-    const legOptions = {
+    const legOptionsFor = (a: AgentConfig | undefined) => ({
       numberUri: (e164: string) => numberUri(e164, trunk.outbound_proxy),
-      transferTimeoutMs: agent.transfer.timeout_s * 1000,
+      transferTimeoutMs: (a?.transfer.timeout_s ?? 30) * 1000,
       refer: trunk.transfer === 'refer',
-      fallbackAudio: () => host.fallbackAudio?.(agent.id),
-    };
+      fallbackAudio: () => (a ? host.fallbackAudio?.(a.id) : undefined),
+    });
+    if (ivr) {
+      const ivrCall: IvrCallContext = { call, callSid, number, trunk, from, media, dialog, legOptionsFor };
+      this.ivrCalls.set(call.callId, media);
+      // the menu speaks once the 200 is on its way (this answer is what sends it)
+      setImmediate(() => void this.runIvr(ivrCall, ivr, { sessionId, answer: answer.sdp }, (a) => (agent = a)));
+      this.o.logger.info({ callSid, trunk: trunk.name, to: maskNumber(number) }, 'SIP call to an IVR number: answered');
+      return { answer: answer.sdp };
+    }
+    const legOptions = legOptionsFor(agent);
     const session = host.startCall(
       {
         callSid,
-        agent,
+        agent: agent!,
         ...(from ? { from } : {}),
         to: number,
         direction: 'inbound',
@@ -382,8 +409,84 @@ export class SipServer {
     return { answer: answer.sdp };
   }
 
+  /**
+   * An IVR number's menu, then its choice: an agent's session on this same dialog and media
+   * (admitted as any call is), a transfer target by name (as the Twilio IVR: any agent's
+   * allow-list), or a hang-up. The call ending meanwhile stops the menu.
+   */
+  private async runIvr(
+    c: IvrCallContext,
+    ivr: IvrConfig,
+    sdp: { sessionId: string; answer: string },
+    setAgent: (a: AgentConfig) => void,
+  ): Promise<void> {
+    const host = this.o.host;
+    const log = this.o.logger.child({ callSid: c.callSid });
+    const menu = new SipIvr(ivr, { media: c.media, signal: c.call.signal, log });
+    c.media.start(menu);
+    const option = await menu.run().catch((err: unknown) => {
+      log.error({ err: (err as Error).message }, 'SIP IVR failed: hanging up');
+      return { hangup: true } as const;
+    });
+    if (!option || c.call.signal.aborted) return;
+    if ('hangup' in option) return c.call.hangup();
+    if ('transfer' in option) {
+      const owner = host.file().agents.find((a) => a.transfer.targets.some((t) => t.name === option.transfer));
+      const target = owner?.transfer.targets.find((t) => t.name === option.transfer);
+      if (!owner || !target) return c.call.hangup();
+      const r = await new SipLeg(c.dialog, () => c.media, log, c.legOptionsFor(owner)).transfer(target);
+      log.info({ target: target.name, ok: r.ok }, 'SIP IVR transfer finished');
+      // REFER done: our BYE; joined (B2BUA): the relay owns the dialog now; failed: nothing to go back to
+      if (!r.ok || c.trunk.transfer !== 'invite') c.call.hangup();
+      return;
+    }
+    const agent = host.agent(option.agent);
+    if (!agent) return c.call.hangup();
+    if (host.draining || host.atCapacity() || !(await host.admit(c.callSid))) {
+      log.warn('SIP IVR: no room for the chosen agent: hanging up');
+      return c.call.hangup();
+    }
+    setAgent(agent);
+    const legOptions = c.legOptionsFor(agent);
+    const session = host.startCall(
+      {
+        callSid: c.callSid,
+        agent,
+        ...(c.from ? { from: c.from } : {}),
+        to: c.number,
+        direction: 'inbound',
+        transport: 'sip',
+        trunk: c.trunk.name,
+      },
+      (_info, l) => new SipLeg(c.dialog, () => c.media, l, legOptions),
+    );
+    const ready = await waitReady(session.answerable, host.file().sip?.answer_wait_ms ?? 5000, c.call.signal);
+    if (ready !== 'ready' || session.isEnded || c.media.isClosed) {
+      if (!session.isEnded) session.end(ready === 'cancel' ? 'caller_hangup' : 'no_stream');
+      return c.call.hangup();
+    }
+    this.ivrCalls.delete(c.call.callId);
+    this.live.set(c.call.callId, {
+      call: c.call,
+      dialog: c.dialog,
+      session,
+      media: c.media,
+      sdp: { sessionId: sdp.sessionId, version: 1, last: sdp.answer },
+    });
+    session.attachStream(c.media);
+    c.media.handTo(session);
+  }
+
   private onEnded(call: IncomingCall, why: EndReason): void {
     this.b2bua.callerEnded(call.callId);
+    const menu = this.ivrCalls.get(call.callId);
+    if (menu) {
+      // the caller left during the menu: its media (and port) go
+      this.ivrCalls.delete(call.callId);
+      this.dialogs.delete(call.callId);
+      menu.onClose = undefined;
+      menu.close();
+    }
     const l = this.live.get(call.callId);
     if (this.dialogs.get(call.callId) === l?.dialog) this.dialogs.delete(call.callId);
     if (!l || l.call !== call) return;

@@ -4,7 +4,7 @@
  */
 import alawmulaw from 'alawmulaw';
 import { CALL_RESAMPLER_QUALITY, StreamResampler } from '../../src/audio/index.js';
-import type { TtsResult } from '../../src/sim/tts.js';
+import type { TtsResult } from '../../src/speech/tts.js';
 
 /** Threshold (PCM16 peak) above which a sample counts as agent audio (μ-law noise is far below). */
 export const AUDIBLE = 1000;

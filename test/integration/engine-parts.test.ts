@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeServerMessage } from '../../src/omni/framing.js';
-import { formantSynthesize } from '../../src/sim/engine/formant-synth.js';
+import { formantSynthesize } from '../../src/speech/formant-synth.js';
 import { resampleWhole } from '../../src/sim/engine/render.js';
 import { ScenarioError, loadScenario, parseScenario } from '../../src/sim/engine/scenario.js';
 import { parsePacing, planChunks, type PlannedChunk } from '../../src/sim/engine/pacing.js';
 import { AgentSpeaker, spokenPortion } from '../../src/sim/engine/speaker.js';
 import { EnergyVad, type VadEdge } from '../../src/sim/engine/vad.js';
 import { fillTemplate } from '../../src/sim/engine/waits.js';
-import { synthesize, ttsBackend } from '../../src/sim/tts.js';
+import { synthesize, ttsBackend } from '../../src/speech/tts.js';
 import { at } from '../helpers/checked.js';
 import { sleep } from './engine-helpers.js';
 

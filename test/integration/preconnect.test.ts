@@ -4,7 +4,7 @@
  * the webhook and the stream exactly; the stream-restart case runs over the simulator.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TtsResult } from '../../src/sim/tts.js';
+import type { TtsResult } from '../../src/speech/tts.js';
 import { audibleMs, audibleSpan, pitch, steps, toneSequence } from '../helpers/audio.js';
 import {
   CALLER,

@@ -8,7 +8,7 @@ import { type IncomingMessage, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { type Logger, silentLogger } from '../../observability/logger.js';
-import { synthesize, type TtsResult } from '../tts.js';
+import { synthesize, type TtsResult } from '../../speech/tts.js';
 import type { EngineSessionRecord } from './record.js';
 import type { Scenario } from './scenario.js';
 import { type EngineDialect, type EngineMode, EngineSession } from './session.js';

@@ -4,7 +4,7 @@
  * whenever its output rate differs.
  */
 import { StreamResampler } from '../../audio/index.js';
-import type { TtsResult } from '../tts.js';
+import type { TtsResult } from '../../speech/tts.js';
 
 export async function renderSpeech(
   tts: (text: string) => Promise<TtsResult>,

@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import { StreamResampler } from '../../audio/index.js';
 import { encodeAudioFrame } from '../../omni/framing.js';
 import type { Logger } from '../../observability/logger.js';
-import type { TtsResult } from '../tts.js';
+import type { TtsResult } from '../../speech/tts.js';
 import { parseClientMessage } from './inbound.js';
 import { runEchoReply, runScenario, type CallerTurn, type ScenarioHost, type ToolResult } from './runner.js';
 import type { Scenario } from './scenario.js';

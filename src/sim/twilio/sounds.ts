@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { StreamResampler, generateDtmf, readWav } from '../../audio/index.js';
-import { synthesize } from '../tts.js';
+import { synthesize } from '../../speech/tts.js';
 
 /** Everything the simulator makes audible, as 8 kHz mono PCM16 (the telephone's rate). */
 

@@ -155,7 +155,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
         ['-key', 'rtp_port', String(humanRtp.port)],
         humanSip,
       );
-      const callerRun = await sipp('uac-b2bua-caller.xml', `${HOST}:${s.sipPort}`, [
+      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
         ...['-key', 'rtp_port', String(callerRtp.port)],
       ]);
       const humanDone = await humanRun;
@@ -222,7 +222,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
       const callerRtp = await udp();
       const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
       const humanRun = sipp('uas-human-busy.xml', `${HOST}:${s.sipPort}`, [], humanSip);
-      const callerRun = await sipp('uac-b2bua-caller.xml', `${HOST}:${s.sipPort}`, [
+      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
         ...['-key', 'rtp_port', String(callerRtp.port)],
       ]);
       const humanDone = await humanRun;
@@ -254,7 +254,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
       const callerRtp = await udp();
       const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
       const humanRun = sipp('uas-human-no-answer.xml', `${HOST}:${s.sipPort}`, [], humanSip);
-      const callerRun = await sipp('uac-b2bua-caller.xml', `${HOST}:${s.sipPort}`, [
+      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
         ...['-key', 'rtp_port', String(callerRtp.port)],
       ]);
       const humanDone = await humanRun;
@@ -278,7 +278,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
     const callerRtp = await udp();
     const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
     const humanRun = sipp('uas-human-no-answer.xml', `${HOST}:${s.sipPort}`, [], humanSip);
-    const callerRun = await sipp('uac-b2bua-caller.xml', `${HOST}:${s.sipPort}`, [
+    const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
       ...['-key', 'rtp_port', String(callerRtp.port)],
     ]);
     const humanDone = await humanRun;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readWav } from '../audio/index.js';
 import type { Logger } from '../observability/logger.js';
-import { formantSynthesize } from './engine/formant-synth.js';
+import { formantSynthesize } from './formant-synth.js';
 
 export interface TtsResult {
   samples: Int16Array;
