@@ -15,6 +15,7 @@ import { freePort } from '../../src/sim/stack.js';
 import type { CallResult } from '../../src/sim/twilio/index.js';
 import { bridgeTestConfig, CALLER, SALES_NUMBER, testVoice } from '../helpers/bridge-stack.js';
 import { FLEET_ADMIN_TOKEN, startFleet, until, type Fleet } from '../helpers/fleet.js';
+import { NO_REDIS } from '../helpers/redis.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 const SHIPPED = new URL('../../deploy/haproxy.cfg', import.meta.url).pathname;
@@ -53,7 +54,7 @@ let engine: OfflineEngine;
 let balancer: Awaited<ReturnType<typeof startHaproxy>> | undefined;
 
 beforeAll(async () => {
-  if (!haveHaproxy) return;
+  if (!haveHaproxy || NO_REDIS) return;
   engine = await startOfflineEngine({ tts: testVoice });
   fleet = await startFleet({
     n: 2,
@@ -70,8 +71,8 @@ afterAll(async () => {
   await engine?.close();
 });
 
-// Skipped only outside CI: under CI=true a missing HAProxy is a failure, not a silent pass.
-describe.skipIf(!haveHaproxy && !process.env.CI)('deploy/haproxy.cfg in front of two replicas', () => {
+// Skipped only outside CI: under CI=true a missing HAProxy or Redis is a failure, not a silent pass.
+describe.skipIf((!haveHaproxy && !process.env.CI) || NO_REDIS)('deploy/haproxy.cfg in front of two replicas', () => {
   it('a replica sent SIGTERM: new calls placed during its drain all reach an agent, none hears the busy message', async () => {
     const [drained, other] = fleet.replicas as [(typeof fleet.replicas)[0], (typeof fleet.replicas)[0]];
     // both replicas in rotation: HAProxy's checks of /readyz passed (rise 2)
