@@ -10,8 +10,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     // Integration tests run real servers on loopback; the machines have 2 cores. (4 workers and
-    // isolate: false cut CPU 40 % but exposed bridge stops that hang when files share a worker:
-    // decisions.md, Code and tests; not yet safe.)
+    // isolate: false for them cut CPU 40 % but exposed bridge stops that hang when files share a
+    // worker: decisions.md, Code and tests; only the unit files share one.)
     maxWorkers: 2,
     pool: 'forks',
     projects: [
