@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { delimiter, join } from 'node:path';
+import type { TestProject } from 'vitest/node';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -35,14 +36,17 @@ function redisAnswers(url: string): Promise<boolean> {
   });
 }
 
-export default async function setup(): Promise<void> {
+export default async function setup(project: TestProject): Promise<void> {
   const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  // Each vitest project runs this setup: say it once.
-  const said = process.env.OPB_REDIS_CHECKED === '1';
-  process.env.OPB_REDIS_CHECKED = '1';
-  if (!said && !(await redisAnswers(redisUrl)))
+  // Each vitest project runs this setup: check and say it once, tell every project (NO_REDIS).
+  const said = process.env.OPB_REDIS_UP !== undefined;
+  if (!said) process.env.OPB_REDIS_UP = (await redisAnswers(redisUrl)) ? '1' : '0';
+  const redisUp = process.env.OPB_REDIS_UP === '1';
+  project.provide('redisUp', redisUp);
+  if (!said && !redisUp)
     console.warn(
-      `!! Redis does not answer at ${redisUrl}: the fleet tests will fail. Start one with: ` +
+      `!! Redis does not answer at ${redisUrl}: the fleet tests are ` +
+        `${process.env.CI ? 'run and will FAIL (CI=true)' : 'skipped'}. Start one with: ` +
         'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no (.ci/run does this)',
     );
   if (!said) {

@@ -15,6 +15,7 @@ import { freePort } from '../../src/sim/stack.js';
 import type { CallResult } from '../../src/sim/twilio/index.js';
 import { bridgeTestConfig, CALLER, SALES_NUMBER, testVoice } from '../helpers/bridge-stack.js';
 import { FLEET_ADMIN_TOKEN, startFleet, until, type Fleet } from '../helpers/fleet.js';
+import { NO_REDIS } from '../helpers/redis.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 const SHIPPED = new URL('../../deploy/haproxy.cfg', import.meta.url).pathname;
@@ -59,7 +60,7 @@ let engine: OfflineEngine;
 let balancer: Awaited<ReturnType<typeof startHaproxy>> | undefined;
 
 beforeAll(async () => {
-  if (!haveHaproxy) return;
+  if (!haveHaproxy || NO_REDIS) return;
   engine = await startOfflineEngine({ tts: testVoice });
   fleet = await startFleet({
     n: 2,
@@ -76,8 +77,8 @@ afterAll(async () => {
   await engine?.close();
 });
 
-// Skipped only outside CI: under CI=true a missing HAProxy is a failure, not a silent pass.
-describe.skipIf(!haveHaproxy && !process.env.CI)('deploy/haproxy.cfg in front of two replicas', () => {
+// Skipped only outside CI: under CI=true a missing HAProxy or Redis is a failure, not a silent pass.
+describe.skipIf((!haveHaproxy && !process.env.CI) || NO_REDIS)('deploy/haproxy.cfg in front of two replicas', () => {
   it('the public frontend serves only what Twilio calls and the health checks; the console, admin API, /v1 and /metrics only the ops frontend', async () => {
     const auth = { authorization: `Bearer ${FLEET_ADMIN_TOKEN}` };
     const status = (url: string, init: RequestInit = {}) =>

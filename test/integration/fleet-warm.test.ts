@@ -6,6 +6,7 @@ import { freePort, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN } from '../../src/sim/stack.j
 import { signTwilioRequest } from '../../src/twilio/signature.js';
 import { AGENT_NUMBER, CALLER_NUMBER, FRONT_DESK, testConfig, toneVoice } from '../helpers/control.js';
 import { FLEET_PUBLIC_URL, startFleet, until, type Fleet } from '../helpers/fleet.js';
+import { NO_REDIS } from '../helpers/redis.js';
 
 /**
  * A warm transfer in a fleet whose balancer sends the human leg's callbacks to another replica
@@ -60,6 +61,7 @@ let fleet: Fleet;
 let engine: OfflineEngine;
 
 beforeAll(async () => {
+  if (NO_REDIS) return;
   engine = await startOfflineEngine({
     tts: toneVoice,
     scenario: parseScenario({
@@ -109,7 +111,7 @@ afterAll(async () => {
   await engine?.close();
 });
 
-describe('a warm transfer whose callbacks reach another replica', () => {
+describe.skipIf(NO_REDIS)('a warm transfer whose callbacks reach another replica', () => {
   it('the callback is forwarded to the replica holding the caller, and the human accepts and meets the caller', async () => {
     const [owner, other] = fleet.replicas as [Fleet['replicas'][0], Fleet['replicas'][0]];
     const call = fleet.sim.placeCall({

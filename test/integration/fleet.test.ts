@@ -16,6 +16,7 @@ import {
 } from '../helpers/bridge-stack.js';
 import { classifyFrames, runs } from '../helpers/control.js';
 import { FLEET_PUBLIC_URL, startFleet, until, type Fleet } from '../helpers/fleet.js';
+import { NO_REDIS } from '../helpers/redis.js';
 import { openToken } from '../helpers/raw-twilio.js';
 
 const ANNOUNCE = 'Transferring you now.';
@@ -24,6 +25,7 @@ let transferEngine: OfflineEngine;
 let echoEngine: OfflineEngine;
 
 beforeAll(async () => {
+  if (NO_REDIS) return;
   transferEngine = await startOfflineEngine({
     tts: testVoice,
     scenario: parseScenario({
@@ -46,7 +48,12 @@ beforeAll(async () => {
       },
     },
     sales: { engine: { base_url: echoEngine.url } },
-    bridge: { fleet: { max_concurrent_calls: 3, drain_move_after_ms: 300 }, outbound: { allow: ['+1555*'] } },
+    // a 6 s lease (the default is 15 s): a killed replica's calls leave the directory sooner; renewed
+    // every 2 s, so a replica starved for 4 s by a loaded machine still keeps its entries
+    bridge: {
+      fleet: { max_concurrent_calls: 3, drain_move_after_ms: 300, lease_s: 6 },
+      outbound: { allow: ['+1555*'] },
+    },
   });
   fleet = await startFleet({
     n: 3,
@@ -75,7 +82,8 @@ function recordOf(rep: Fleet['replicas'][number], sid: string): Record<string, u
   return undefined;
 }
 
-describe('a fleet of three replicas on Redis', () => {
+// Skipped only when Redis did not answer before the run, and never under CI=true (NO_REDIS).
+describe.skipIf(NO_REDIS)('a fleet of three replicas on Redis', () => {
   it('transfer not answered comes back to the agent with its context, whichever replica gets the dial-action and the stream', async () => {
     const before = transferEngine.sessions.length;
     const call = fleet.sim.placeCall({
@@ -259,7 +267,7 @@ describe('a fleet of three replicas on Redis', () => {
       `SIGKILL: entry released by the status callback after ${callbackMs} ms, all leases gone after ${leaseMs} ms`,
     );
     expect(fleet.replicas[0]!.output()).toContain(withCallback.callSid);
-    // Generous on a loaded machine; the lease itself is 15 s.
+    // Generous on a loaded machine; the lease itself is 6 s.
     expect(leaseMs).toBeLessThan(25_000);
   }, 90_000);
 });
