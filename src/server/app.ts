@@ -62,6 +62,28 @@ async function boundedShutdown(tracing: Tracing): Promise<void> {
   clearTimeout(timer);
 }
 
+/** How long a stop lets in-flight requests finish before their connections are cut. */
+const HTTP_CLOSE_GRACE_MS = 3000;
+
+/**
+ * `app.close()` waits for every request in flight and every open keep-alive socket; a webhook
+ * still being answered (its engine not ready) or a peer that keeps its socket would hold the stop
+ * for ever. After the grace, what is left is cut.
+ */
+async function boundedClose(app: FastifyInstance): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closing = app.close();
+  const cut = new Promise<void>((r) => {
+    timer = setTimeout(() => {
+      app.server.closeAllConnections();
+      r();
+    }, HTTP_CLOSE_GRACE_MS);
+    timer.unref();
+  });
+  await Promise.race([closing, cut.then(() => closing)]);
+  clearTimeout(timer);
+}
+
 export interface BridgeOptions {
   config: LoadedConfig;
   logger: Logger;
@@ -452,7 +474,7 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
       feeds.stop();
       for (const s of registry.list()) s.end('shutdown');
       await sip?.close();
-      await app.close();
+      await boundedClose(app);
       await mcp.close();
       contextWebhooks.close();
       registry.stop();
