@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import { DtmfReceiver } from '../rtp/dtmf-receiver.js';
 import { RtpLatch, type Endpoint } from '../rtp/latch.js';
 import type { RelaySide } from '../rtp/relay.js';
+import { speakMulaw8k } from '../speech/telephone.js';
 import { isRtcp, parseRtp, type RtpPacket } from '../rtp/packet.js';
 import type { RtpSocket } from '../rtp/port-pool.js';
 import { ReorderBuffer } from '../rtp/reorder.js';
@@ -322,6 +323,9 @@ export interface SipLegOptions {
   fallbackAudio?: () => Int16Array | undefined;
 }
 
+/** The longest the fallback message's synthesis may take before the call is hung up without it. */
+const SYNTHESIS_WAIT_MS = 3000;
+
 /** A fallback recording plays at most this long (bounded like the Twilio message's 500 characters). */
 const MAX_FALLBACK_MS = 30_000;
 /**
@@ -370,26 +374,41 @@ export class SipLeg implements TelephonyLeg {
   }
 
   /**
-   * No speech synthesis on the SIP side: the agent's recording of the message (`fallback.wav`) is
-   * played in place of whatever was queued, and the BYE follows once it has gone out and the
-   * phone has had time to play it (FAR_END_PLAYOUT_MS); without a
-   * recording the call is ended at once, saying so in the log.
+   * The agent's recording of the message (`fallback.wav`), else the message text as the bridge's
+   * offline synthesizer says it (SIP has no telephony text to speech), is played in place of
+   * whatever was queued; the BYE follows once it has gone out and the phone has had time to play
+   * it (FAR_END_PLAYOUT_MS).
    */
-  async hangupWithMessage(_message: string): Promise<void> {
-    const audio = this.o.fallbackAudio?.();
+  async hangupWithMessage(message: string): Promise<void> {
     const media = this.media();
-    if (!audio || !media || this.hungUp) {
-      if (!audio) this.log.warn('SIP call: no fallback.wav to say the fallback message; hanging up');
+    if (!media || this.hungUp) return this.hangup();
+    const recorded = this.o.fallbackAudio?.();
+    // the recording, else the message as the offline synthesizer says it (bounded in time: a
+    // synthesizer that does not answer must not hold the call)
+    const mulaw = recorded
+      ? encodeMulaw(recorded.subarray(0, (MAX_FALLBACK_MS * 8000) / 1000))
+      : await this.spoken(message);
+    if (!mulaw || media.isClosed) {
+      this.log.warn('SIP call: the fallback message could not be said; hanging up');
       return this.hangup();
     }
-    const samples = audio.subarray(0, (MAX_FALLBACK_MS * 8000) / 1000);
-    media.sayLast(encodeMulaw(samples));
-    // bounded: the recording's length and a margin for a late clock, however the sender fares
-    const deadline = performance.now() + samples.length / 8 + 2000;
+    const said = mulaw.subarray(0, (MAX_FALLBACK_MS * 8000) / 1000);
+    media.sayLast(said);
+    // bounded: the message's length and a margin for a late clock, however the sender fares
+    const deadline = performance.now() + said.length / 8 + 2000;
     while (media.pendingFrames > 0 && !media.isClosed && performance.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     if (!media.isClosed) await new Promise((r) => setTimeout(r, FAR_END_PLAYOUT_MS));
     return this.hangup();
+  }
+
+  private async spoken(message: string): Promise<Uint8Array | undefined> {
+    if (!message.trim()) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), SYNTHESIS_WAIT_MS)));
+    const said = await Promise.race([speakMulaw8k(message.slice(0, 500), this.log).catch(() => undefined), late]);
+    clearTimeout(timer);
+    return said;
   }
 
   /**

@@ -1,8 +1,7 @@
 import type { LegListener, LegMedia } from '../call/leg.js';
 import type { IvrConfig, IvrOption } from '../config/schema.js';
-import { CALL_RESAMPLER_QUALITY, encodeMulaw, StreamResampler } from '../audio/index.js';
 import type { Logger } from '../observability/logger.js';
-import { synthesize } from '../speech/tts.js';
+import { speakMulaw8k } from '../speech/telephone.js';
 
 /**
  * An IVR number over SIP. The call is answered at once; each attempt speaks the menu's prompt
@@ -22,16 +21,6 @@ export interface IvrHost {
   /** the caller hung up or the call ended otherwise: the menu stops */
   signal: AbortSignal;
   log: Logger;
-}
-
-/** μ-law 8 kHz of `text`, as the offline synthesizer says it. */
-export async function speak(text: string, log?: Logger): Promise<Uint8Array> {
-  const t = await synthesize(text, log);
-  const pcm8k =
-    t.rate === 8000
-      ? t.samples
-      : new StreamResampler(t.rate, 8000, { quality: CALL_RESAMPLER_QUALITY }).process(t.samples).slice();
-  return encodeMulaw(pcm8k);
 }
 
 /**
@@ -73,7 +62,7 @@ export class SipIvr implements LegListener {
     const mark = `ivr-${++this.marks}`;
     const spoken = new Promise<void>((r) => (this.played = (name) => name === mark && r()));
     try {
-      const audio = text ? await speak(text, host.log) : new Uint8Array(0);
+      const audio = text ? await speakMulaw8k(text, host.log) : new Uint8Array(0);
       if (pressed === undefined && !host.signal.aborted) {
         host.media.sendAudio(audio);
         host.media.sendMark(mark);

@@ -257,4 +257,26 @@ describe.skipIf(!HAVE_BARESIP && !process.env.CI)('the bridge over SIP, against 
       );
     },
   );
+
+  it(
+    'without a fallback.wav, the fallback message is spoken to the SIP caller, then the BYE',
+    { timeout: 60_000 },
+    async () => {
+      const s = await sipStack({ steps: [{ wait_ms: 1500 }, { close: { code: 4403, reason: 'gone' } }] });
+      const ua = jan.track(await Baresip.start({ source: { pcm: script(30_000) } }));
+      await ua.command('dial', `sip:${SUPPORT_NUMBER}@${HOST}:${s.sipPort}`);
+      await ua.event('CALL_ESTABLISHED');
+      const closed = await ua.event('CALL_CLOSED', 30_000);
+      expect(closed.param ?? '').not.toMatch(/timeout/i);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'engine_refused' });
+      // the greeting, then speech (the synthesizer's words for "Technical difficulties, goodbye.")
+      const dec = ua.dump('dec')!;
+      const runs = audibleRuns(dec.pcm, dec.rate);
+      const after = runs.filter((r) => r.first > runs[0]!.last + dec.rate / 10);
+      const spokenMs = after.reduce((ms, r) => ms + ((r.last - r.first + 1) * 1000) / dec.rate, 0);
+      console.log(`fallback message over SIP, synthesized: ${Math.round(spokenMs)} ms of speech before the BYE`);
+      expect(spokenMs).toBeGreaterThan(800);
+    },
+  );
 });
