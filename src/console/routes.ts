@@ -9,7 +9,8 @@ import type { ReloadResult } from '../server/reload.js';
 import { isLoopbackOrigin } from '../config/loader.js';
 import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/security/source-backoff.js';
 import { roleAllows } from '../server/security/roles.js';
-import type { ConsoleKeys } from '../control-plane/console-keys.js';
+import type { MountExtras } from '../server/app.js';
+import { registerToolPages } from './tools.js';
 import { ConsoleSessions, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
 import { endRevoked, roleNeeded, signIn, stillInForce } from './access.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
@@ -58,8 +59,9 @@ export interface ConsoleHandle {
 export async function registerConsole(
   app: FastifyInstance,
   ctx: BridgeContext,
-  keys?: ConsoleKeys,
+  extras: MountExtras = {},
 ): Promise<ConsoleHandle | undefined> {
+  const keys = extras.keys;
   const adminToken = ctx.config.env.adminToken;
   if (!adminToken && !keys) return undefined;
   const sessions = new ConsoleSessions();
@@ -313,6 +315,8 @@ export async function registerConsole(
         .code(404)
         .send({ error: fleet === null ? 'no record of this call' : 'no record of this call on this replica' });
     });
+
+    await registerToolPages(scope, ctx, extras.v1);
 
     scope.post('/console/api/config/reload', async (_req, reply) => {
       const r = await ctx.reloadConfig('console');
