@@ -175,7 +175,7 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('the console tools pag
       }
     });
 
-    it('an admin disables the tool from the page and the API then reports it disabled; enabling brings it back', async () => {
+    it('an admin disables the tool from the page and the API then reports it disabled; enabling brings it back; an edit keeps it', async () => {
       const { context, page } = await toolsPage(b, ADMIN, 'API key');
       try {
         const row = page.locator(`#tools tr[data-tool="${TOOL}"]`);
@@ -188,6 +188,20 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('the console tools pag
         await page.getByRole('button', { name: `Disable ${TOOL}` }).click();
         await row.locator('td.tool-status', { hasText: 'disabled' }).waitFor();
         expect((await toolByName())?.status).toBe('disabled');
+
+        // an edit from the same form: the tool is updated in place (200), and no secret is shown
+        await page.getByRole('button', { name: `Edit ${TOOL}` }).click();
+        expect(await page.getByLabel('Webhook URL').inputValue()).toBe('https://tools.example.com/orders');
+        await page.getByLabel('Description').fill('Looks an order up, edited');
+        const saved = page.waitForResponse((r) => r.url().endsWith('/console/api/v1/tools'));
+        await page.getByRole('button', { name: 'Save tool' }).click();
+        const answer = await saved;
+        expect(answer.status()).toBe(200);
+        expect(((await answer.json()) as Record<string, unknown>).signing_secret).toBeUndefined();
+        await page.locator('#edit-status', { hasText: `${TOOL} saved` }).waitFor();
+        expect(await page.locator('#secret').isHidden()).toBe(true);
+        const edited = (await v1('GET', `/v1/tools/${(await toolByName())!.id}`)).json;
+        expect(edited).toMatchObject({ description: 'Looks an order up, edited', status: 'disabled' });
       } finally {
         await context.close();
       }
