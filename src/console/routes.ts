@@ -54,7 +54,8 @@ export interface ConsoleHandle {
  * the control plane (`keys`) any API key in force (access.ts), for an HttpOnly SameSite=Strict
  * session cookie; pages and assets only with a session, every POST checked for its Origin, the
  * session's CSRF token and its role. Without ADMIN_TOKEN or a control plane nothing is
- * registered and every /console path is a 404.
+ * registered and every /console path is a 404. The tools and agents page is tools.ts: with the
+ * control plane, its /v1 routes under the session's key (extras.v1).
  */
 export async function registerConsole(
   app: FastifyInstance,
