@@ -8,5 +8,5 @@ export type { Bridge, BridgeOptions };
  * on it. The console sits above the server, so the server never imports it.
  */
 export function buildBridge(opts: BridgeOptions): Promise<Bridge> {
-  return buildServer({ ...opts, mount: (app, ctx, extras) => registerConsole(app, ctx, extras.keys) });
+  return buildServer({ ...opts, mount: (app, ctx, extras) => registerConsole(app, ctx, extras) });
 }

@@ -9,7 +9,8 @@ import type { ReloadResult } from '../server/reload.js';
 import { isLoopbackOrigin } from '../config/loader.js';
 import { QuietLog, retryAfterSeconds, SourceBackoff } from '../server/security/source-backoff.js';
 import { roleAllows } from '../server/security/roles.js';
-import type { ConsoleKeys } from '../control-plane/console-keys.js';
+import type { MountExtras } from '../server/app.js';
+import { registerToolPages } from './tools.js';
 import { ConsoleSessions, readCookie, sameSecret, SESSION_COOKIE, type ConsoleSession } from './auth.js';
 import { endRevoked, roleNeeded, signIn, stillInForce } from './access.js';
 import { hangupCall, listCalls, transferCall, type ActionResult } from './calls-adapter.js';
@@ -53,13 +54,15 @@ export interface ConsoleHandle {
  * the control plane (`keys`) any API key in force (access.ts), for an HttpOnly SameSite=Strict
  * session cookie; pages and assets only with a session, every POST checked for its Origin, the
  * session's CSRF token and its role. Without ADMIN_TOKEN or a control plane nothing is
- * registered and every /console path is a 404.
+ * registered and every /console path is a 404. The tools and agents page is tools.ts: with the
+ * control plane, its /v1 routes under the session's key (extras.v1).
  */
 export async function registerConsole(
   app: FastifyInstance,
   ctx: BridgeContext,
-  keys?: ConsoleKeys,
+  extras: MountExtras = {},
 ): Promise<ConsoleHandle | undefined> {
+  const keys = extras.keys;
   const adminToken = ctx.config.env.adminToken;
   if (!adminToken && !keys) return undefined;
   const sessions = new ConsoleSessions();
@@ -313,6 +316,8 @@ export async function registerConsole(
         .code(404)
         .send({ error: fleet === null ? 'no record of this call' : 'no record of this call on this replica' });
     });
+
+    await registerToolPages(scope, ctx, extras.v1);
 
     scope.post('/console/api/config/reload', async (_req, reply) => {
       const r = await ctx.reloadConfig('console');

@@ -25,6 +25,9 @@ declare module 'fastify' {
   }
 }
 
+/** Who a request is, some other way than its bearer (the console's session): the key, or undefined. */
+export type KeyOf = (req: FastifyRequest) => ApiKey | undefined;
+
 export class ApiGuard {
   private readonly backoff: SourceBackoff;
   private readonly refusedLog: QuietLog;
@@ -34,6 +37,8 @@ export class ApiGuard {
     logger: Logger,
     private readonly count: (reason: RefusalReason) => void,
     now: () => number = Date.now,
+    /** when set, the request's key comes from here (the console's session), never from a bearer */
+    private readonly keyOf?: KeyOf,
   ) {
     this.backoff = new SourceBackoff(
       { free: REFUSALS_PER_MINUTE, windowMs: 60_000, forgetMs: 60_000, maxEntries: 10_000 },
@@ -46,8 +51,8 @@ export class ApiGuard {
   need(role: Role) {
     return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const secret = bearerOf(req);
-      let key: ApiKey | undefined;
-      if (secret !== undefined) {
+      let key: ApiKey | undefined = this.keyOf?.(req);
+      if (!this.keyOf && secret !== undefined) {
         try {
           key = await this.keys.authenticate(secret);
         } catch {

@@ -43,7 +43,7 @@ import { moveCalls } from './calls/drain-move.js';
 import { SipServer } from '../sip/server.js';
 import { sipNonceSecret } from '../sip/nonce-secret.js';
 import { openControlPlane, type ControlPlane } from '../control-plane/control-plane.js';
-import { registerControlPlaneApi } from '../control-plane/api.js';
+import { consoleV1, registerControlPlaneApi, type ConsoleV1 } from '../control-plane/api.js';
 import { consoleKeys, type ConsoleKeys } from '../control-plane/console-keys.js';
 import { callConfig, DATABASE_SOURCE, logCallConfigSource } from '../control-plane/call-config.js';
 import { coalesced, type ChangeFeed } from '../control-plane/change-feed.js';
@@ -114,6 +114,8 @@ export interface BridgeOptions {
 export interface MountExtras {
   /** the control plane's API keys for a console sign-in (DATABASE_URL only) */
   keys?: ConsoleKeys;
+  /** the control plane's tool, agent and audit routes, to mount under the console's session (DATABASE_URL only) */
+  v1?: ConsoleV1;
 }
 
 /** What a mounted layer answers: told of a key revoked (its id), or of maybe some (undefined) after the feed reconnected. */
@@ -386,7 +388,16 @@ async function assemble(opts: BridgeOptions, controlPlane: ControlPlane | undefi
   registerAdminRoutes(app, ctx);
   // with the control plane, what the console needs of its API keys (sign-in, revocations, audit)
   const mounted = await opts.mount?.(app, ctx, {
-    ...(controlPlane ? { keys: consoleKeys(controlPlane.keys, controlPlane.pool) } : {}),
+    ...(controlPlane
+      ? {
+          keys: consoleKeys(controlPlane.keys, controlPlane.pool),
+          v1: consoleV1(controlPlane, {
+            logger,
+            allowHosts: settings.tool_allow_hosts,
+            countRefusal: (reason) => metrics.webhooksRejected.inc({ route: 'console_v1', reason }),
+          }),
+        }
+      : {}),
   });
   if (controlPlane)
     await registerControlPlaneApi(app, controlPlane, {

@@ -1,7 +1,8 @@
 /**
  * WCAG 2.1 AA of the console in Debian's Chromium, at a desktop's 1280×720 and a phone's 390×844:
  * each view (sign-in, live calls, a live call's detail and its hang-up confirmation, the history,
- * a past call's review) shows
+ * a past call's review, the tools and agents page — here file-based and read-only; its control
+ * plane views are checked in console-tools-browser.test.ts) shows
  * every visible text at 4.5:1 against its effective background (3:1 for large text), names every
  * control, and never scrolls sideways on the phone. CONSOLE_SCREENSHOTS=dir saves each view at
  * each size there (docs/screenshots/).
@@ -184,6 +185,12 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)(
       await page.locator('#past-sid', { hasText: call.callSid }).waitFor();
       await page.locator('#past-transcript li').first().waitFor();
       await checkView('past-call', scrollTo('#past'));
+
+      await page.getByRole('link', { name: 'Tools and agents' }).click();
+      await page.waitForURL(/\/console\/tools$/);
+      await page.locator('body[data-ready="true"]').waitFor();
+      await page.locator('#mode', { hasText: 'file-based' }).waitFor();
+      await checkView('tools-file', scrollTo('body'));
     });
   },
 );

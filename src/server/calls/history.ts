@@ -158,6 +158,24 @@ export class CallHistory {
     return out;
   }
 
+  /**
+   * Per tool name: its calls and the ones that did not succeed, over the kept calls that ended at
+   * or after `since` (epoch ms). A call's record lists each tool call it made (record.ts).
+   */
+  toolUsage(since: number): Map<string, { calls: number; errors: number }> {
+    const out = new Map<string, { calls: number; errors: number }>();
+    for (const e of this.entries) {
+      if (Date.parse(e.endedAt) < since) continue;
+      for (const t of this.details.get(e.callSid)?.toolCalls ?? []) {
+        const u = out.get(t.name) ?? { calls: 0, errors: 0 };
+        u.calls += 1;
+        if (t.outcome !== 'ok') u.errors += 1;
+        out.set(t.name, u);
+      }
+    }
+    return out;
+  }
+
   /** Per agent over the calls kept (summarize). */
   summary(now = Date.now()): AgentSummary[] {
     return summarize(this.entries, now);

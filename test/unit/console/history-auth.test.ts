@@ -47,6 +47,18 @@ describe('the console history', () => {
     expect(JSON.stringify(h.search({}))).not.toMatch(/\+1555|15550/);
   });
 
+  it("counts each tool's calls and failures over the calls that ended in the last hour (the tools page's numbers)", () => {
+    const h = new CallHistory();
+    const now = Date.parse('2026-12-07T12:00:00Z');
+    const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+    const tool = (name: string, outcome: string) => ({ name, outcome, durationMs: 10 });
+    h.add(record(1, { endedAt: at(2 * 3_600_000), tools: [tool('lookup', 'ok'), tool('lookup', 'ok')] }));
+    h.add(record(2, { endedAt: at(60_000), tools: [tool('lookup', 'ok'), tool('lookup', 'timeout')] }));
+    h.add(record(3, { endedAt: at(1_000), tools: [tool('lookup', 'http_error'), tool('book', 'ok')] }));
+    const u = h.toolUsage(now - 3_600_000);
+    expect(Object.fromEntries(u)).toEqual({ lookup: { calls: 3, errors: 2 }, book: { calls: 1, errors: 0 } });
+  });
+
   it('keeps the last N calls only', () => {
     const h = new CallHistory(5);
     for (let i = 0; i < 20; i++) h.add(record(i));
