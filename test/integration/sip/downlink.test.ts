@@ -82,7 +82,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('agent audio to a SIP caller', ()
       const cmp = compareUtterances(ref, got, 8000);
       // the greeting and both sentences, each found and identical
       console.info(`SIP downlink: ${JSON.stringify(cmp)}; reference ${ref.length} samples`);
-    expect(cmp.utterances).toBeGreaterThanOrEqual(1);
+      expect(cmp.utterances).toBeGreaterThanOrEqual(1);
       expect(cmp.differ).toBe(0);
       expect(cmp.compared).toBeGreaterThan(8000);
     },

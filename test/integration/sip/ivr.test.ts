@@ -135,7 +135,7 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('an IVR number over SIP', () => {
       expect(s.records[0]).toMatchObject({ agent: 'sales', transport: 'sip', outcome: 'caller_hangup' });
       expect(greetingFrames(heard, keyedAt!, VOICE_HZ.sales)).toBeGreaterThanOrEqual(5);
       // after the key has cut the prompt short (the frames in flight aside), only the chosen agent speaks
-    expect(greetingFrames(heard, keyedAt! + 300, VOICE_HZ.support)).toBe(0);
+      expect(greetingFrames(heard, keyedAt! + 300, VOICE_HZ.support)).toBe(0);
       expect(s.logs.find('SIP IVR input')[0]).toMatchObject({ choice: '1' });
     },
   );
