@@ -123,8 +123,8 @@ export type WarmOutcome = (
 };
 
 /**
- * A leg that can carry out a warm transfer (Twilio: a conference; SIP: a second leg and a bridge,
- * not yet). The call core calls it only when `warmTransfer` is present; otherwise a warm target
+ * A leg that can carry out a warm transfer (Twilio: a conference; SIP: a second leg whispered to,
+ * then joined: src/sip/warm.ts). The call core calls it only when `warmTransfer` is present; otherwise a warm target
  * is dialled cold.
  */
 export interface WarmCapable {

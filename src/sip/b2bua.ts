@@ -65,6 +65,23 @@ export class B2bua {
     uri: string,
     o: { proxy?: string; timeoutMs: number; headers?: SipHeader[] },
   ): Promise<LegResult> {
+    const r = await this.dial(caller, uri, o);
+    if (!r.ok) return r;
+    return this.join(caller, r.leg.dialog, r.leg.side);
+  }
+
+  /**
+   * The second leg alone, answered and not joined (a warm transfer whispers to it first): its
+   * dialog and its RTP side (the socket, a latch on the answer's address, telephone-event).
+   */
+  async dial(
+    caller: CallerSide,
+    uri: string,
+    o: { proxy?: string; timeoutMs: number; headers?: SipHeader[] },
+  ): Promise<
+    | { ok: true; leg: { dialog: OutDialog; side: RelaySide; remote: { address: string; port: number } } }
+    | { ok: false; message: string; detail?: { sip_status: number } }
+  > {
     const dest = destinationOf(o.proxy ?? uri);
     if (!dest) return { ok: false, message: 'the transfer target has no host to send to' };
     const socket = await bindRtpSocket(this.o.pool, this.o.bindHost);
@@ -104,15 +121,26 @@ export class B2bua {
       await socket.close();
       return { ok: false, message: answer.error, detail: { sip_status: 488 } };
     }
-    const relay = new RtpRelay(caller.release(), {
+    const side: RelaySide = {
       socket,
       latch: new RtpLatch(answer.remote),
       ...(answer.telephoneEvent !== undefined ? { telephoneEvent: answer.telephoneEvent } : {}),
-    });
-    const pair: Joined = { caller, human: r.dialog, relay };
+    };
+    return { ok: true, leg: { dialog: r.dialog, side, remote: answer.remote } };
+  }
+
+  /** Joins the caller's RTP to an answered second leg's; either side's BYE then ends both. */
+  join(caller: CallerSide, human: OutDialog, side: RelaySide): LegResult {
+    if (caller.signal.aborted) {
+      human.hangup();
+      void side.socket.close();
+      return { ok: false, message: 'the caller hung up' };
+    }
+    const relay = new RtpRelay(caller.release(), side);
+    const pair: Joined = { caller, human, relay };
     this.joined.set(caller.callId, pair);
     // the human hung up: the caller's leg ends too
-    r.dialog.onEnded = (why) => {
+    human.onEnded = (why) => {
       if (why === 'bye') this.end(pair, 'human');
     };
     this.o.logger.info('SIP transfer (B2BUA): caller and target joined');

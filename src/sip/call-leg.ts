@@ -9,6 +9,7 @@ import { DtmfReceiver } from '../rtp/dtmf-receiver.js';
 import { RtpLatch, type Endpoint } from '../rtp/latch.js';
 import type { RelaySide } from '../rtp/relay.js';
 import { speakMulaw8k } from '../speech/telephone.js';
+import { SipWarm, type DialHuman } from './warm.js';
 import { isRtcp, parseRtp, type RtpPacket } from '../rtp/packet.js';
 import type { RtpSocket } from '../rtp/port-pool.js';
 import { ReorderBuffer } from '../rtp/reorder.js';
@@ -310,6 +311,8 @@ export interface SipDialogControl {
   onReferStatus: ((status: number) => void) | undefined;
   /** `transfer: invite`: calls `uri` and joins its RTP to this dialog's (src/sip/b2bua.ts) */
   bridge?(uri: string, headers: { name: string; value: string }[]): Promise<LegResult>;
+  /** a warm transfer's second leg, answered and not yet joined (src/sip/warm.ts) */
+  dialHuman?: DialHuman;
 }
 
 export interface SipLegOptions {
@@ -350,6 +353,8 @@ const failed = (message: string, sipStatus?: number): LegResult => ({
 export class SipLeg implements TelephonyLeg {
   readonly unavailable = undefined;
   readonly resumeKey = undefined;
+  /** warm transfers by a second leg (src/sip/warm.ts), when the dialog can start one */
+  readonly warm: SipWarm | undefined;
   private hungUp = false;
   private transferring = false;
 
@@ -363,7 +368,16 @@ export class SipLeg implements TelephonyLeg {
     private readonly media: () => SipRtpMedia | undefined,
     private readonly log: Logger,
     private readonly o: SipLegOptions = { numberUri: () => undefined, transferTimeoutMs: 30_000 },
-  ) {}
+  ) {
+    this.warm = dialog.dialHuman ? new SipWarm(dialog.dialHuman, (t) => this.uriOf(t), log) : undefined;
+  }
+
+  /** Where a target is dialled: a `sip` target as written, a `number` through the trunk's proxy. */
+  private uriOf(target: TransferTarget): string | undefined {
+    if (target.kind === 'sip') return target.value;
+    if (target.kind === 'number') return this.o.numberUri(target.value);
+    return undefined;
+  }
 
   hangup(): Promise<void> {
     if (!this.hungUp) {

@@ -19,9 +19,11 @@ import { parseDtmfInfo } from './dtmf-info.js';
 import { normaliseE164 } from './e164.js';
 import { header, type SipMessage, type SipRequest } from './message.js';
 import { screenInvite } from './screen.js';
-import { answerOffer } from './sdp.js';
+import { answerOffer, type Negotiated } from './sdp.js';
 import { SipTransport, type SipSource } from './transport.js';
-import { B2bua } from './b2bua.js';
+import { B2bua, type CallerSide } from './b2bua.js';
+import type { SipHeader } from './headers.js';
+import type { HumanLeg } from './warm.js';
 import { Uac } from './uac.js';
 import { Uas, type EndReason, type IncomingCall, type InviteOutcome, type ScreenVerdict } from './uas.js';
 import { parseNameAddr, parseSipUri } from './uri.js';
@@ -330,6 +332,17 @@ export class SipServer {
     // the session ending any way (engine ended, fallback, shutdown) ends the dialog: BYE
     media.onClose = () => call.hangup();
     const from = callerNumber(call.invite);
+    // the caller's leg as a second leg (B2BUA, warm transfer) joins it
+    const callerSide: CallerSide = {
+      callId: call.callId,
+      from: `<sip:${from ?? 'anonymous'}@${addrOf(this.o.env.publicAddress)}>`,
+      codec: answer.media.codec,
+      ...(answer.media.telephoneEvent ? { telephoneEvent: answer.media.telephoneEvent } : {}),
+      release: () => media.release(),
+      hangup: () => call.hangup(),
+      signal: call.signal,
+    };
+    const proxy = trunk.outbound_proxy ? { proxy: trunk.outbound_proxy } : {};
     const dialog: SipDialogControl = {
       hangup: () => call.hangup(),
       refer: (uri, onFinal) =>
@@ -343,23 +356,9 @@ export class SipServer {
         ),
       onReferStatus: undefined,
       bridge: (uri, headers) =>
-        this.b2bua.connect(
-          {
-            callId: call.callId,
-            from: `<sip:${from ?? 'anonymous'}@${addrOf(this.o.env.publicAddress)}>`,
-            codec: answer.media.codec,
-            ...(answer.media.telephoneEvent ? { telephoneEvent: answer.media.telephoneEvent } : {}),
-            release: () => media.release(),
-            hangup: () => call.hangup(),
-            signal: call.signal,
-          },
-          uri,
-          {
-            ...(trunk.outbound_proxy ? { proxy: trunk.outbound_proxy } : {}),
-            timeoutMs: (agent?.transfer.timeout_s ?? 30) * 1000,
-            headers,
-          },
-        ),
+        this.b2bua.connect(callerSide, uri, { ...proxy, timeoutMs: (agent?.transfer.timeout_s ?? 30) * 1000, headers }),
+      dialHuman: (uri, headers, ringTimeoutMs) =>
+        this.dialHuman(callerSide, answer.media, uri, { ...proxy, timeoutMs: ringTimeoutMs, headers }),
     };
     this.dialogs.set(call.callId, dialog);
     const legOptionsFor = (a: AgentConfig | undefined) => ({
@@ -475,6 +474,53 @@ export class SipServer {
     });
     session.attachStream(c.media);
     c.media.handTo(session);
+  }
+
+  /**
+   * A warm transfer's human: the second leg answered, with media of its own (the whisper goes
+   * there alone, the accept key comes from there) until it is joined to the caller's.
+   */
+  private async dialHuman(
+    caller: CallerSide,
+    callerMedia: Negotiated,
+    uri: string,
+    o: { proxy?: string; timeoutMs: number; headers: SipHeader[] },
+  ): Promise<{ ok: true; human: HumanLeg } | { ok: false; status: number; message: string }> {
+    const r = await this.b2bua.dial(caller, uri, o);
+    if (!r.ok) return { ok: false, status: r.detail?.sip_status ?? 500, message: r.message };
+    const { dialog, side, remote } = r.leg;
+    const media = new SipRtpMedia({
+      id: `sip-human-${caller.callId.slice(0, 12)}`,
+      socket: side.socket,
+      negotiated: {
+        codec: callerMedia.codec,
+        ...(side.telephoneEvent !== undefined ? { telephoneEvent: { payload: side.telephoneEvent } } : {}),
+        remote,
+        offered: 'sendrecv',
+        answered: 'sendrecv',
+      },
+      clock: this.o.clock,
+    });
+    let joined = false;
+    const human: HumanLeg = {
+      media,
+      join: () => {
+        joined = true;
+        return this.b2bua.join(caller, dialog, media.release());
+      },
+      hangup: () => {
+        media.close();
+        dialog.hangup();
+      },
+      onEnded: undefined,
+    };
+    // the human hung up during the whisper: the attempt is over (once joined, the pair handles it)
+    dialog.onEnded = (why) => {
+      if (why !== 'bye' || joined) return;
+      media.close();
+      human.onEnded?.();
+    };
+    return { ok: true, human };
   }
 
   private onEnded(call: IncomingCall, why: EndReason): void {

@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMulaw, encodeMulaw } from '../../../src/audio/mulaw.js';
+import { planDigit } from '../../../src/rtp/dtmf-plan.js';
 import { buildRtp, parseRtp, type RtpPacket } from '../../../src/rtp/packet.js';
 import { strongest, tone } from '../../helpers/audio.js';
 import { janitor, startBridgeStack, SUPPORT_NUMBER, type BridgeStack } from '../../helpers/bridge-stack.js';
@@ -47,7 +48,16 @@ interface Heard {
  * One side's RTP, 20 ms apart. `send` says what to send now (silence until the other side is
  * heard through the join, then a tone); every packet sent is kept by sequence number.
  */
-function rtpSide(sock: Socket, o: { ssrc: number; hz: number; to?: () => { port: number } | undefined }) {
+function rtpSide(
+  sock: Socket,
+  o: {
+    ssrc: number;
+    hz: number;
+    to?: () => { port: number } | undefined;
+    /** presses this key (RFC 4733) `afterMs` after the first audible packet heard */
+    key?: { digit: string; afterMs: number };
+  },
+) {
   const heard: Heard[] = [];
   const sent = new Map<number, Buffer>();
   const speech = encodeMulaw(tone(o.hz, 4000, 8000, 6000));
@@ -56,16 +66,35 @@ function rtpSide(sock: Socket, o: { ssrc: number; hz: number; to?: () => { port:
   let seq = 100;
   let ts = 1000;
   let frame = 0;
+  let audibleAt: number | undefined;
+  const events = o.key ? planDigit(o.key.digit)! : [];
   sock.on('message', (b, rinfo) => {
     const p = parseRtp(b);
     if (!p) return;
     peer ??= { port: rinfo.port }; // symmetric: answer where the bridge sends from
     heard.push({ p, payload: Buffer.from(p.payload) });
     if (p.ssrc === CALLER_SSRC || p.ssrc === HUMAN_SSRC) joined = true;
+    if (audibleAt === undefined && loudness(p.payload) > 300) audibleAt = performance.now();
   });
   const timer = setInterval(() => {
     const to = o.to?.() ?? peer;
     if (!to) return;
+    if (o.key && audibleAt !== undefined && performance.now() - audibleAt > o.key.afterMs && events.length > 0) {
+      const e = events.shift()!;
+      sock.send(
+        buildRtp({
+          marker: e.marker,
+          payloadType: 96,
+          sequence: seq++ & 0xffff,
+          timestamp: 90_000,
+          ssrc: o.ssrc,
+          payload: e.payload,
+        }),
+        to.port,
+        HOST,
+      );
+      return;
+    }
     const payload =
       joined && frame < speech.length / 160
         ? Buffer.from(speech.subarray(frame * 160, ++frame * 160))
@@ -83,6 +112,13 @@ function rtpSide(sock: Socket, o: { ssrc: number; hz: number; to?: () => { port:
   return { heard, sent, stop: () => clearInterval(timer) };
 }
 
+const loudness = (payload: Buffer) => {
+  const pcm = decodeMulaw(payload);
+  let e = 0;
+  for (const v of pcm) e += Math.abs(v);
+  return e / pcm.length;
+};
+
 /** Packets of `ssrc` whose audio is the tone `hz` rather than `other` (loud ones only). */
 function toneFrames(heard: Heard[], ssrc: number, hz: number, other: number): number {
   let n = 0;
@@ -96,7 +132,11 @@ function toneFrames(heard: Heard[], ssrc: number, hz: number, other: number): nu
   return n;
 }
 
-async function stack(humanPort: number, timeoutS = 10): Promise<BridgeStack & { rtpPort: number; sipPort: number }> {
+async function stack(
+  humanPort: number,
+  timeoutS = 10,
+  warm = false,
+): Promise<BridgeStack & { rtpPort: number; sipPort: number }> {
   const rtpPort = randomEven(30000, 20000);
   const s = jan.track(
     await startBridgeStack({
@@ -107,7 +147,16 @@ async function stack(humanPort: number, timeoutS = 10): Promise<BridgeStack & { 
       ],
       support: {
         transfer: {
-          targets: [{ name: 'desk', kind: 'sip', value: `sip:human@${HOST}:${humanPort}` }],
+          targets: [
+            {
+              name: 'desk',
+              kind: 'sip',
+              value: `sip:human@${HOST}:${humanPort}`,
+              ...(warm
+                ? { mode: 'warm', whisper: 'A caller about {reason}.', accept_key: '1', ring_timeout_s: 10 }
+                : {}),
+            },
+          ],
           default: 'desk',
           timeout_s: timeoutS,
         },
@@ -288,4 +337,77 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
     await waitFor(() => s.records.length === 1 && s.bridge.sip!.rtpPortsFree === 2, 5000);
     expect(s.records[0]).toMatchObject({ outcome: 'caller_hangup' });
   });
+
+  it(
+    'a warm transfer whispers to the human alone, takes the accept key from their RTP, then joins the caller',
+    { timeout: 90_000 },
+    async () => {
+      const humanSip = randomEven(21000, 8000) + 1;
+      const s = await stack(humanSip, 10, true);
+      const callerRtp = await udp();
+      const humanRtp = await udp();
+      const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
+      const human = rtpSide(humanRtp.socket, { ssrc: HUMAN_SSRC, hz: HUMAN_HZ, key: { digit: '1', afterMs: 1200 } });
+      const humanRun = sipp(
+        'uas-human.xml',
+        `${HOST}:${s.sipPort}`,
+        ['-key', 'rtp_port', String(humanRtp.port)],
+        humanSip,
+      );
+      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
+        ...['-key', 'rtp_port', String(callerRtp.port)],
+      ]);
+      const humanDone = await humanRun;
+      caller.stop();
+      human.stop();
+      expect(callerRun.code, callerRun.out).toBe(0);
+      expect(humanDone.code, humanDone.out).toBe(0); // BYEd by the bridge once the caller left
+      // the human heard the whisper (the bridge's own audio, before any of the caller's)
+      const firstCaller = human.heard.findIndex((h) => h.p.ssrc === CALLER_SSRC);
+      const beforeJoin = firstCaller < 0 ? human.heard : human.heard.slice(0, firstCaller);
+      expect(beforeJoin.filter((h) => loudness(h.payload) > 300).length).toBeGreaterThanOrEqual(25);
+      // then the two talk
+      expect(toneFrames(human.heard, CALLER_SSRC, CALLER_HZ, HUMAN_HZ)).toBeGreaterThanOrEqual(25);
+      expect(toneFrames(caller.heard, HUMAN_SSRC, HUMAN_HZ, CALLER_HZ)).toBeGreaterThanOrEqual(25);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'transferred' });
+      expect(JSON.stringify(s.records[0])).toContain('"mode":"warm"');
+      expect(s.engine.sessions[0]!.toolResults[0]!.output).toMatchObject({ status: 'transferred', mode: 'warm' });
+      await waitFor(() => s.bridge.sip!.activeCalls === 0 && s.bridge.sip!.rtpPortsFree === 2, 5000);
+    },
+  );
+
+  it(
+    'a warm transfer the human refuses with another key: the human is hung up, the caller stays with the agent',
+    { timeout: 90_000 },
+    async () => {
+      const humanSip = randomEven(21000, 8000) + 1;
+      const s = await stack(humanSip, 10, true);
+      const callerRtp = await udp();
+      const humanRtp = await udp();
+      const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
+      const human = rtpSide(humanRtp.socket, { ssrc: HUMAN_SSRC, hz: HUMAN_HZ, key: { digit: '2', afterMs: 800 } });
+      const humanRun = sipp(
+        'uas-human.xml',
+        `${HOST}:${s.sipPort}`,
+        ['-key', 'rtp_port', String(humanRtp.port)],
+        humanSip,
+      );
+      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
+        ...['-key', 'rtp_port', String(callerRtp.port)],
+      ]);
+      const humanDone = await humanRun;
+      caller.stop();
+      human.stop();
+      expect(humanDone.code, humanDone.out).toBe(0); // the bridge's BYE right after the refusal
+      expect(callerRun.code, callerRun.out).toBe(0); // the caller's own BYE ended its call
+      expect(human.heard.some((h) => h.p.ssrc === CALLER_SSRC)).toBe(false); // never joined
+      expect(caller.heard.some((h) => h.p.ssrc === HUMAN_SSRC)).toBe(false);
+      await waitFor(() => s.records.length === 1, 5000);
+      expect(s.records[0]).toMatchObject({ transport: 'sip', outcome: 'caller_hangup' });
+      expect(s.engine.sessions).toHaveLength(1);
+      expect(s.engine.sessions[0]!.toolResults[0]!.output).toMatchObject({ mode: 'warm', human: 'refused' });
+      await waitFor(() => s.bridge.sip!.rtpPortsFree === 2, 5000);
+    },
+  );
 });
