@@ -1,5 +1,9 @@
 import { randomInt } from 'node:crypto';
 import type { LegResult } from '../call/leg.js';
+import type { PaceClock } from '../call/pace-clock.js';
+import { SipRtpMedia } from './call-leg.js';
+import type { Negotiated } from './sdp.js';
+import type { HumanLeg } from './warm.js';
 import type { Logger } from '../observability/logger.js';
 import { RtpLatch } from '../rtp/latch.js';
 import { bindRtpSocket, type PortPool } from '../rtp/port-pool.js';
@@ -35,6 +39,8 @@ export interface CallerSide {
 
 export interface B2buaOptions {
   uac: Uac;
+  /** the playout clock a warm transfer's whisper is paced by */
+  clock: PaceClock;
   pool: PortPool;
   bindHost: string;
   publicAddress: string;
@@ -145,6 +151,53 @@ export class B2bua {
     };
     this.o.logger.info('SIP transfer (B2BUA): caller and target joined');
     return { ok: true };
+  }
+
+  /**
+   * A warm transfer's human: the second leg answered, with media of its own (the whisper goes
+   * there alone, the accept key comes from there) until it is joined to the caller's.
+   */
+  async dialHuman(
+    caller: CallerSide,
+    callerMedia: Negotiated,
+    uri: string,
+    o: { proxy?: string; timeoutMs: number; headers: SipHeader[] },
+  ): Promise<{ ok: true; human: HumanLeg } | { ok: false; status: number; message: string }> {
+    const r = await this.dial(caller, uri, o);
+    if (!r.ok) return { ok: false, status: r.detail?.sip_status ?? 500, message: r.message };
+    const { dialog, side, remote } = r.leg;
+    const media = new SipRtpMedia({
+      id: `sip-human-${caller.callId.slice(0, 12)}`,
+      socket: side.socket,
+      negotiated: {
+        codec: callerMedia.codec,
+        ...(side.telephoneEvent !== undefined ? { telephoneEvent: { payload: side.telephoneEvent } } : {}),
+        remote,
+        offered: 'sendrecv',
+        answered: 'sendrecv',
+      },
+      clock: this.o.clock,
+    });
+    let joined = false;
+    const human: HumanLeg = {
+      media,
+      join: () => {
+        joined = true;
+        return this.join(caller, dialog, media.release());
+      },
+      hangup: () => {
+        media.close();
+        dialog.hangup();
+      },
+      onEnded: undefined,
+    };
+    // the human hung up during the whisper: the attempt is over (once joined, the pair handles it)
+    dialog.onEnded = (why) => {
+      if (why !== 'bye' || joined) return;
+      media.close();
+      human.onEnded?.();
+    };
+    return { ok: true, human };
   }
 
   /** The caller's dialog ended (its BYE, a session-timer expiry): the human's ends too. */

@@ -1,29 +1,26 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { LegListener, LegMedia, TelephonyLeg } from '../call/leg.js';
-import type { CallOutcome } from '../call/outcome.js';
 import type { PaceClock } from '../call/pace-clock.js';
-import type { CallInfo } from '../call/types.js';
 import type { SipEnv } from '../config/sip-env.js';
 import type { SipConfig, SipTrunkConfig } from '../config/sip-schema.js';
-import type { AgentConfig, ConfigFile, IvrConfig } from '../config/schema.js';
+import type { AgentConfig, IvrConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { maskNumber } from '../observability/redact.js';
 import { bindRtpSocket, PortPool } from '../rtp/port-pool.js';
 import { TrunkSelector } from './admission.js';
 import { DEFAULT_INVITE_LIMIT, InviteLimiter } from './invite-limiter.js';
-import { SipLeg, SipRtpMedia, type SipDialogControl, type SipLegOptions } from './call-leg.js';
-import { SipIvr } from './ivr.js';
+import { SipLeg, SipRtpMedia, type SipDialogControl } from './call-leg.js';
+import { runIvrCall, type IvrCall } from './ivr-call.js';
+import type { SipCallSession, SipHost } from './host.js';
+import { waitReady } from './wait-ready.js';
 import type { DropSink } from './drops.js';
 import { parseDtmfInfo } from './dtmf-info.js';
 import { normaliseE164 } from './e164.js';
 import { header, type SipMessage, type SipRequest } from './message.js';
 import { screenInvite } from './screen.js';
-import { answerOffer, type Negotiated } from './sdp.js';
+import { answerOffer } from './sdp.js';
 import { SipTransport, type SipSource } from './transport.js';
 import { B2bua, type CallerSide } from './b2bua.js';
-import type { SipHeader } from './headers.js';
-import type { HumanLeg } from './warm.js';
 import { Uac } from './uac.js';
 import { Uas, type EndReason, type IncomingCall, type InviteOutcome, type ScreenVerdict } from './uas.js';
 import { parseNameAddr, parseSipUri } from './uri.js';
@@ -35,28 +32,7 @@ import { parseNameAddr, parseSipUri } from './uri.js';
  * session as the call's media. The call core sees only the leg (call-leg.ts).
  */
 
-/** What a SIP call needs of its session (CallSession satisfies it). */
-export interface SipCallSession extends LegListener {
-  readonly answerable: Promise<void>;
-  readonly isEnded: boolean;
-  attachStream(media: LegMedia): void;
-  end(outcome: CallOutcome): void;
-}
-
-/** What the SIP server needs of the bridge (src/server/app.ts builds it from its context). */
-export interface SipHost {
-  readonly draining: boolean;
-  atCapacity(): boolean;
-  /** this replica's limit, then the fleet's */
-  admit(callSid: string): Promise<boolean>;
-  /** the configuration now (a reload changes it) */
-  file(): Pick<ConfigFile, 'numbers' | 'sip' | 'agents'>;
-  agent(id: string): AgentConfig | undefined;
-  /** the agent's recorded fallback message at 8 kHz (`fallback.wav`), said before a give-up's BYE */
-  fallbackAudio?(id: string): Int16Array | undefined;
-  /** creates the call's session on the leg `legFor` builds, its engine opening (the registry's ringing path) */
-  startCall(info: CallInfo, legFor: (info: CallInfo, log: Logger) => TelephonyLeg): SipCallSession;
-}
+export type { SipCallSession, SipHost } from './host.js';
 
 export interface SipServerOptions {
   env: SipEnv;
@@ -95,18 +71,6 @@ export interface SipMediaReport {
   packetsOut: number;
   /** where the caller's RTP came from (the latched source, where ours went); undefined: none came */
   latched: { address: string; port: number } | undefined;
-}
-
-/** What an IVR call's choice needs of its INVITE's handling. */
-interface IvrCallContext {
-  call: IncomingCall;
-  callSid: string;
-  number: string;
-  trunk: SipTrunkConfig;
-  from: string | undefined;
-  media: SipRtpMedia;
-  dialog: SipDialogControl;
-  legOptionsFor: (a: AgentConfig | undefined) => SipLegOptions;
 }
 
 const RETRY_AFTER_S = '5';
@@ -183,6 +147,7 @@ export class SipServer {
     });
     server.b2bua = new B2bua({
       uac: server.uac,
+      clock: o.clock,
       pool: server.pool,
       bindHost: o.env.host,
       publicAddress: o.env.publicAddress,
@@ -358,7 +323,7 @@ export class SipServer {
       bridge: (uri, headers) =>
         this.b2bua.connect(callerSide, uri, { ...proxy, timeoutMs: (agent?.transfer.timeout_s ?? 30) * 1000, headers }),
       dialHuman: (uri, headers, ringTimeoutMs) =>
-        this.dialHuman(callerSide, answer.media, uri, { ...proxy, timeoutMs: ringTimeoutMs, headers }),
+        this.b2bua.dialHuman(callerSide, answer.media, uri, { ...proxy, timeoutMs: ringTimeoutMs, headers }),
     };
     this.dialogs.set(call.callId, dialog);
     const legOptionsFor = (a: AgentConfig | undefined) => ({
@@ -368,10 +333,27 @@ export class SipServer {
       fallbackAudio: () => (a ? host.fallbackAudio?.(a.id) : undefined),
     });
     if (ivr) {
-      const ivrCall: IvrCallContext = { call, callSid, number, trunk, from, media, dialog, legOptionsFor };
+      const ivrCall: IvrCall = { call, callSid, number, trunk, from, media, dialog, legOptionsFor };
       this.ivrCalls.set(call.callId, media);
       // the menu speaks once the 200 is on its way (this answer is what sends it)
-      setImmediate(() => void this.runIvr(ivrCall, ivr, { sessionId, answer: answer.sdp }, (a) => (agent = a)));
+      setImmediate(
+        () =>
+          void runIvrCall(ivrCall, ivr, {
+            host,
+            logger: this.o.logger,
+            setAgent: (a) => (agent = a),
+            adopt: (session) => {
+              this.ivrCalls.delete(call.callId);
+              this.live.set(call.callId, {
+                call,
+                dialog,
+                session,
+                media,
+                sdp: { sessionId, version: 1, last: answer.sdp },
+              });
+            },
+          }),
+      );
       this.o.logger.info({ callSid, trunk: trunk.name, to: maskNumber(number) }, 'SIP call to an IVR number: answered');
       return { answer: answer.sdp };
     }
@@ -406,121 +388,6 @@ export class SipServer {
     session.attachStream(media);
     media.start(session);
     return { answer: answer.sdp };
-  }
-
-  /**
-   * An IVR number's menu, then its choice: an agent's session on this same dialog and media
-   * (admitted as any call is), a transfer target by name (as the Twilio IVR: any agent's
-   * allow-list), or a hang-up. The call ending meanwhile stops the menu.
-   */
-  private async runIvr(
-    c: IvrCallContext,
-    ivr: IvrConfig,
-    sdp: { sessionId: string; answer: string },
-    setAgent: (a: AgentConfig) => void,
-  ): Promise<void> {
-    const host = this.o.host;
-    const log = this.o.logger.child({ callSid: c.callSid });
-    const menu = new SipIvr(ivr, { media: c.media, signal: c.call.signal, log });
-    c.media.start(menu);
-    const option = await menu.run().catch((err: unknown) => {
-      log.error({ err: (err as Error).message }, 'SIP IVR failed: hanging up');
-      return { hangup: true } as const;
-    });
-    if (!option || c.call.signal.aborted) return;
-    if ('hangup' in option) return c.call.hangup();
-    if ('transfer' in option) {
-      const owner = host.file().agents.find((a) => a.transfer.targets.some((t) => t.name === option.transfer));
-      const target = owner?.transfer.targets.find((t) => t.name === option.transfer);
-      if (!owner || !target) return c.call.hangup();
-      const r = await new SipLeg(c.dialog, () => c.media, log, c.legOptionsFor(owner)).transfer(target);
-      log.info({ target: target.name, ok: r.ok }, 'SIP IVR transfer finished');
-      // REFER done: our BYE; joined (B2BUA): the relay owns the dialog now; failed: nothing to go back to
-      if (!r.ok || c.trunk.transfer !== 'invite') c.call.hangup();
-      return;
-    }
-    const agent = host.agent(option.agent);
-    if (!agent) return c.call.hangup();
-    if (host.draining || host.atCapacity() || !(await host.admit(c.callSid))) {
-      log.warn('SIP IVR: no room for the chosen agent: hanging up');
-      return c.call.hangup();
-    }
-    setAgent(agent);
-    const legOptions = c.legOptionsFor(agent);
-    const session = host.startCall(
-      {
-        callSid: c.callSid,
-        agent,
-        ...(c.from ? { from: c.from } : {}),
-        to: c.number,
-        direction: 'inbound',
-        transport: 'sip',
-        trunk: c.trunk.name,
-      },
-      (_info, l) => new SipLeg(c.dialog, () => c.media, l, legOptions),
-    );
-    const ready = await waitReady(session.answerable, host.file().sip?.answer_wait_ms ?? 5000, c.call.signal);
-    if (ready !== 'ready' || session.isEnded || c.media.isClosed) {
-      if (!session.isEnded) session.end(ready === 'cancel' ? 'caller_hangup' : 'no_stream');
-      return c.call.hangup();
-    }
-    this.ivrCalls.delete(c.call.callId);
-    this.live.set(c.call.callId, {
-      call: c.call,
-      dialog: c.dialog,
-      session,
-      media: c.media,
-      sdp: { sessionId: sdp.sessionId, version: 1, last: sdp.answer },
-    });
-    session.attachStream(c.media);
-    c.media.handTo(session);
-  }
-
-  /**
-   * A warm transfer's human: the second leg answered, with media of its own (the whisper goes
-   * there alone, the accept key comes from there) until it is joined to the caller's.
-   */
-  private async dialHuman(
-    caller: CallerSide,
-    callerMedia: Negotiated,
-    uri: string,
-    o: { proxy?: string; timeoutMs: number; headers: SipHeader[] },
-  ): Promise<{ ok: true; human: HumanLeg } | { ok: false; status: number; message: string }> {
-    const r = await this.b2bua.dial(caller, uri, o);
-    if (!r.ok) return { ok: false, status: r.detail?.sip_status ?? 500, message: r.message };
-    const { dialog, side, remote } = r.leg;
-    const media = new SipRtpMedia({
-      id: `sip-human-${caller.callId.slice(0, 12)}`,
-      socket: side.socket,
-      negotiated: {
-        codec: callerMedia.codec,
-        ...(side.telephoneEvent !== undefined ? { telephoneEvent: { payload: side.telephoneEvent } } : {}),
-        remote,
-        offered: 'sendrecv',
-        answered: 'sendrecv',
-      },
-      clock: this.o.clock,
-    });
-    let joined = false;
-    const human: HumanLeg = {
-      media,
-      join: () => {
-        joined = true;
-        return this.b2bua.join(caller, dialog, media.release());
-      },
-      hangup: () => {
-        media.close();
-        dialog.hangup();
-      },
-      onEnded: undefined,
-    };
-    // the human hung up during the whisper: the attempt is over (once joined, the pair handles it)
-    dialog.onEnded = (why) => {
-      if (why !== 'bye' || joined) return;
-      media.close();
-      human.onEnded?.();
-    };
-    return { ok: true, human };
   }
 
   private onEnded(call: IncomingCall, why: EndReason): void {
@@ -623,23 +490,4 @@ function callerNumber(req: SipRequest): string | undefined {
   const uri = from === undefined ? undefined : parseNameAddr(from)?.uri;
   const user = uri === undefined ? undefined : parseSipUri(uri)?.user;
   return user === undefined ? undefined : normaliseE164(user);
-}
-
-function waitReady(
-  answerable: Promise<void>,
-  ms: number,
-  signal: AbortSignal,
-): Promise<'ready' | 'timeout' | 'cancel'> {
-  if (signal.aborted) return Promise.resolve('cancel');
-  return new Promise((resolve) => {
-    const done = (v: 'ready' | 'timeout' | 'cancel') => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      resolve(v);
-    };
-    const onAbort = () => done('cancel');
-    const timer = setTimeout(() => done('timeout'), ms);
-    signal.addEventListener('abort', onAbort);
-    void answerable.then(() => done('ready'));
-  });
 }
