@@ -318,9 +318,10 @@ async function main(): Promise<number> {
   const engine = await startOfflineEngine({ mode: 'loopback', logger: silentLogger() });
   const dir = mkdtempSync(join(tmpdir(), 'bench-sip-'));
   const config = writeBenchConfig(dir);
+  // one SIPp source places every call: its INVITE rate is the benchmark's, not a flood to limit
   writeFileSync(
     config,
-    `${(await import('node:fs')).readFileSync(config, 'utf8')}sip:\n  trunks:\n    - { name: bench, allow: ["127.0.0.1/32"] }\n  default_agent: bench\n`,
+    `${(await import('node:fs')).readFileSync(config, 'utf8')}sip:\n  trunks:\n    - { name: bench, allow: ["127.0.0.1/32"] }\n  default_agent: bench\n  invite_limit: { per_second: 1000, burst: 1000 }\n`,
   );
   const bridge = new BridgeChild();
   try {
