@@ -1,6 +1,5 @@
-import { isIPv6 } from 'node:net';
 import * as sdpTransform from 'sdp-transform';
-import type { G711, LocalMedia } from './sdp.js';
+import { sessionOf, type G711, type LocalMedia } from './sdp.js';
 
 /**
  * The bridge as the offerer (RFC 3264 §5), for the second leg of a B2BUA transfer: one audio
@@ -20,7 +19,6 @@ export interface AnsweredMedia {
 }
 
 export function buildOffer(local: LocalMedia, m: OfferMedia): string {
-  const ipVer = isIPv6(local.publicAddress) ? 6 : 4;
   const rtp: { payload: number; codec: string; rate: number }[] = [
     { payload: m.codec.payload, codec: m.codec.name, rate: 8000 },
   ];
@@ -29,20 +27,8 @@ export function buildOffer(local: LocalMedia, m: OfferMedia): string {
     rtp.push({ payload: m.telephoneEvent.payload, codec: 'telephone-event', rate: 8000 });
     fmtp.push({ payload: m.telephoneEvent.payload, config: '0-15' });
   }
-  return sdpTransform.write({
-    version: 0,
-    origin: {
-      username: '-',
-      sessionId: local.sessionId,
-      sessionVersion: local.sessionVersion,
-      netType: 'IN',
-      ipVer,
-      address: local.publicAddress,
-    },
-    name: '-',
-    connection: { version: ipVer, ip: local.publicAddress },
-    timing: { start: 0, stop: 0 },
-    media: [
+  return sdpTransform.write(
+    sessionOf(local, [
       {
         type: 'audio',
         port: local.rtpPort,
@@ -53,8 +39,8 @@ export function buildOffer(local: LocalMedia, m: OfferMedia): string {
         ptime: 20,
         direction: 'sendrecv',
       },
-    ],
-  });
+    ]),
+  );
 }
 
 /** The answer to our offer: where to send, or why it cannot be used (the leg then fails with 488). */

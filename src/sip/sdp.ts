@@ -92,6 +92,26 @@ function parseOffer(text: string): SessionDescription | undefined {
   }
 }
 
+/** Our session description around `media`: o= and c= name the address the peer can reach. */
+export function sessionOf(local: LocalMedia, media: MediaDescription[]): SessionDescription {
+  const ipVer = isIPv6(local.publicAddress) ? 6 : 4;
+  return {
+    version: 0,
+    origin: {
+      username: '-',
+      sessionId: local.sessionId,
+      sessionVersion: local.sessionVersion,
+      netType: 'IN',
+      ipVer,
+      address: local.publicAddress,
+    },
+    name: '-',
+    connection: { version: ipVer, ip: local.publicAddress },
+    timing: { start: 0, stop: 0 },
+    media,
+  };
+}
+
 export function answerOffer(offerText: string, local: LocalMedia): AnswerResult {
   const offer = parseOffer(offerText);
   if (!offer || offer.media.length === 0) return { ok: false, status: 400, reason: 'the offer is not SDP with media' };
@@ -105,7 +125,6 @@ export function answerOffer(offerText: string, local: LocalMedia): AnswerResult 
   const c = m.connection ?? offer.connection;
   const remote = c && c.ip !== '0.0.0.0' && c.ip !== '::' ? { address: c.ip, port: m.port } : undefined;
 
-  const ipVer = isIPv6(local.publicAddress) ? 6 : 4;
   const media: MediaDescription[] = offer.media.map((om, i) => {
     // RFC 3264 §6: one m= line per offered one, a refused stream with port 0
     if (i !== chosenIndex) {
@@ -137,21 +156,7 @@ export function answerOffer(offerText: string, local: LocalMedia): AnswerResult 
       direction: answered,
     };
   });
-  const answer: SessionDescription = {
-    version: 0,
-    origin: {
-      username: '-',
-      sessionId: local.sessionId,
-      sessionVersion: local.sessionVersion,
-      netType: 'IN',
-      ipVer,
-      address: local.publicAddress,
-    },
-    name: '-',
-    connection: { version: ipVer, ip: local.publicAddress },
-    timing: { start: 0, stop: 0 },
-    media,
-  };
+  const answer = sessionOf(local, media);
   return {
     ok: true,
     sdp: sdpTransform.write(answer),

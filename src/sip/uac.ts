@@ -206,20 +206,7 @@ export class Uac {
       return true;
     }
     // 3xx-6xx: ACK in the same transaction (§17.1.1.3)
-    const ack: SipRequest = {
-      kind: 'request',
-      method: 'ACK',
-      uri: p.req.uri,
-      headers: [
-        { name: 'Via', value: getHeaders(p.req.headers, 'Via')[0]! },
-        { name: 'Max-Forwards', value: '70' },
-        { name: 'From', value: getHeader(p.req.headers, 'From')! },
-        { name: 'To', value: getHeader(res.headers, 'To') ?? '' },
-        { name: 'Call-ID', value: getHeader(p.req.headers, 'Call-ID')! },
-        { name: 'CSeq', value: '1 ACK' },
-      ],
-      body: Buffer.alloc(0),
-    };
+    const ack = this.request('ACK', p.req.uri, this.sameTransaction(p, getHeader(res.headers, 'To') ?? '', 'ACK'));
     this.transport.send(ack, p.dest);
     this.remember(branch, ack, p.dest);
     this.settle(branch, { ok: false, status: p.cancelled && res.status === 487 ? 408 : res.status });
@@ -246,6 +233,40 @@ export class Uac {
   closeAll(): void {
     for (const branch of [...this.pending.keys()]) this.cancel(branch);
     for (const d of [...this.dialogs.values()]) d.hangup();
+  }
+
+  /** A request of the INVITE's transaction or dialog: its Via (given), From, To, Call-ID and this CSeq. */
+  private request(
+    method: string,
+    uri: string,
+    x: { via: string; from: string; to: string; callId: string; cseq: string; extra?: SipHeader[] },
+  ): SipRequest {
+    return {
+      kind: 'request',
+      method,
+      uri,
+      headers: [
+        { name: 'Via', value: x.via },
+        { name: 'Max-Forwards', value: '70' },
+        { name: 'From', value: x.from },
+        { name: 'To', value: x.to },
+        { name: 'Call-ID', value: x.callId },
+        { name: 'CSeq', value: x.cseq },
+        ...(x.extra ?? []),
+      ],
+      body: Buffer.alloc(0),
+    };
+  }
+
+  /** The fields a request in the INVITE's own transaction (ACK of a failure, CANCEL) copies from it. */
+  private sameTransaction(p: Pending, to: string, method: string) {
+    return {
+      via: getHeaders(p.req.headers, 'Via')[0]!,
+      from: getHeader(p.req.headers, 'From')!,
+      to,
+      callId: getHeader(p.req.headers, 'Call-ID')!,
+      cseq: `1 ${method}`,
+    };
   }
 
   private via(dest: Destination, branch: string): SipHeader {
@@ -283,20 +304,11 @@ export class Uac {
   }
 
   private sendCancel(_branch: string, p: Pending): void {
-    const cancel: SipRequest = {
-      kind: 'request',
-      method: 'CANCEL',
-      uri: p.req.uri,
-      headers: [
-        { name: 'Via', value: getHeaders(p.req.headers, 'Via')[0]! },
-        { name: 'Max-Forwards', value: '70' },
-        { name: 'From', value: getHeader(p.req.headers, 'From')! },
-        { name: 'To', value: getHeader(p.req.headers, 'To')! },
-        { name: 'Call-ID', value: getHeader(p.req.headers, 'Call-ID')! },
-        { name: 'CSeq', value: '1 CANCEL' },
-      ],
-      body: Buffer.alloc(0),
-    };
+    const cancel = this.request(
+      'CANCEL',
+      p.req.uri,
+      this.sameTransaction(p, getHeader(p.req.headers, 'To')!, 'CANCEL'),
+    );
     this.transport.send(cancel, p.dest);
   }
 
@@ -304,20 +316,10 @@ export class Uac {
   private ack2xx(p: Pending, res: SipResponse): { req: SipRequest; dest: Destination } {
     const contact = getHeaders(res.headers, 'Contact')[0];
     const target = (contact && parseNameAddr(contact)?.uri) || p.req.uri;
-    const req: SipRequest = {
-      kind: 'request',
-      method: 'ACK',
-      uri: target,
-      headers: [
-        this.via(p.dest, newBranch()),
-        { name: 'Max-Forwards', value: '70' },
-        { name: 'From', value: getHeader(p.req.headers, 'From')! },
-        { name: 'To', value: getHeader(res.headers, 'To') ?? '' },
-        { name: 'Call-ID', value: getHeader(p.req.headers, 'Call-ID')! },
-        { name: 'CSeq', value: '1 ACK' },
-      ],
-      body: Buffer.alloc(0),
-    };
+    const req = this.request('ACK', target, {
+      ...this.sameTransaction(p, getHeader(res.headers, 'To') ?? '', 'ACK'),
+      via: this.via(p.dest, newBranch()).value,
+    });
     this.transport.send(req, p.dest);
     return { req, dest: p.dest };
   }
@@ -326,21 +328,14 @@ export class Uac {
     if (d.ended) return;
     this.dialogs.delete(d.callId);
     const branch = newBranch();
-    const req: SipRequest = {
-      kind: 'request',
-      method: 'BYE',
-      uri: d.remoteTarget,
-      headers: [
-        this.via(d.dest, branch),
-        { name: 'Max-Forwards', value: '70' },
-        { name: 'From', value: getHeader(d.invite.headers, 'From')! },
-        { name: 'To', value: d.remoteTo },
-        { name: 'Call-ID', value: d.callId },
-        { name: 'CSeq', value: `${++d.seq} BYE` },
-        ...(this.o.userAgent ? [{ name: 'User-Agent', value: this.o.userAgent }] : []),
-      ],
-      body: Buffer.alloc(0),
-    };
+    const req = this.request('BYE', d.remoteTarget, {
+      via: this.via(d.dest, branch).value,
+      from: getHeader(d.invite.headers, 'From')!,
+      to: d.remoteTo,
+      callId: d.callId,
+      cseq: `${++d.seq} BYE`,
+      extra: this.o.userAgent ? [{ name: 'User-Agent', value: this.o.userAgent }] : [],
+    });
     this.transport.send(req, d.dest);
     let interval = this.t1;
     let elapsed = 0;

@@ -187,29 +187,43 @@ function sipp(scenario: string, target: string, extra: string[], localPort?: num
   });
 }
 
+/**
+ * One transfer call: the bridge (the human's target at SIPp's UAS port), the caller's and (when the
+ * human answers with media) the human's RTP sockets, then SIPp as the human and as the caller,
+ * run to their ends.
+ */
+async function transferCall(o: {
+  human: string;
+  caller?: string;
+  timeoutS?: number;
+  warm?: boolean;
+  /** false: the human's scenario never answers with media */
+  humanMedia?: boolean;
+  humanKey?: { digit: string; afterMs: number };
+}) {
+  const humanSip = randomEven(21000, 8000) + 1;
+  const s = await stack(humanSip, o.timeoutS ?? 10, o.warm ?? false);
+  const callerRtp = await udp();
+  const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
+  const humanRtp = o.humanMedia === false ? undefined : await udp();
+  const human = humanRtp
+    ? rtpSide(humanRtp.socket, { ssrc: HUMAN_SSRC, hz: HUMAN_HZ, ...(o.humanKey ? { key: o.humanKey } : {}) })
+    : undefined;
+  const target = `${HOST}:${s.sipPort}`;
+  const humanRun = sipp(o.human, target, humanRtp ? ['-key', 'rtp_port', String(humanRtp.port)] : [], humanSip);
+  const callerRun = await sipp(o.caller ?? 'uac-talk-10s.xml', target, ['-key', 'rtp_port', String(callerRtp.port)]);
+  const humanDone = await humanRun;
+  caller.stop();
+  human?.stop();
+  return { s, caller, human: human!, callerRun, humanDone };
+}
+
 describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second leg (B2BUA), against SIPp', () => {
   it(
     'joins caller and human: each hears the other byte for byte, the agent session ends, and the caller hanging up hangs up the human',
     { timeout: 90_000 },
     async () => {
-      const humanSip = randomEven(21000, 8000) + 1;
-      const s = await stack(humanSip);
-      const callerRtp = await udp();
-      const humanRtp = await udp();
-      const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
-      const human = rtpSide(humanRtp.socket, { ssrc: HUMAN_SSRC, hz: HUMAN_HZ });
-      const humanRun = sipp(
-        'uas-human.xml',
-        `${HOST}:${s.sipPort}`,
-        ['-key', 'rtp_port', String(humanRtp.port)],
-        humanSip,
-      );
-      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
-        ...['-key', 'rtp_port', String(callerRtp.port)],
-      ]);
-      const humanDone = await humanRun;
-      caller.stop();
-      human.stop();
+      const { s, caller, callerRun, humanDone, human } = await transferCall({ human: 'uas-human.xml' });
       expect(callerRun.code, callerRun.out).toBe(0); // no BYE from the bridge before the caller's own
       expect(humanDone.code, humanDone.out).toBe(0); // answered, then BYEd by the bridge once the caller left
 
@@ -237,24 +251,10 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
   );
 
   it('the human hanging up hangs up the caller, and both RTP ports go back', { timeout: 90_000 }, async () => {
-    const humanSip = randomEven(21000, 8000) + 1;
-    const s = await stack(humanSip);
-    const callerRtp = await udp();
-    const humanRtp = await udp();
-    const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
-    const human = rtpSide(humanRtp.socket, { ssrc: HUMAN_SSRC, hz: HUMAN_HZ });
-    const humanRun = sipp(
-      'uas-human-hangs-up.xml',
-      `${HOST}:${s.sipPort}`,
-      ['-key', 'rtp_port', String(humanRtp.port)],
-      humanSip,
-    );
-    const callerRun = await sipp('uac-b2bua-caller-hung-up.xml', `${HOST}:${s.sipPort}`, [
-      ...['-key', 'rtp_port', String(callerRtp.port)],
-    ]);
-    const humanDone = await humanRun;
-    caller.stop();
-    human.stop();
+    const { s, caller, callerRun, humanDone } = await transferCall({
+      human: 'uas-human-hangs-up.xml',
+      caller: 'uac-b2bua-caller-hung-up.xml',
+    });
     expect(humanDone.code, humanDone.out).toBe(0); // its BYE answered 200
     expect(callerRun.code, callerRun.out).toBe(0); // the bridge's BYE reached the caller
     expect(toneFrames(caller.heard, HUMAN_SSRC, HUMAN_HZ, CALLER_HZ)).toBeGreaterThanOrEqual(25);
@@ -266,16 +266,10 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
     'keeps the caller with the agent when the human is busy, and the agent gets the SIP status',
     { timeout: 90_000 },
     async () => {
-      const humanSip = randomEven(21000, 8000) + 1;
-      const s = await stack(humanSip);
-      const callerRtp = await udp();
-      const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
-      const humanRun = sipp('uas-human-busy.xml', `${HOST}:${s.sipPort}`, [], humanSip);
-      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
-        ...['-key', 'rtp_port', String(callerRtp.port)],
-      ]);
-      const humanDone = await humanRun;
-      caller.stop();
+      const { s, caller, callerRun, humanDone } = await transferCall({
+        human: 'uas-human-busy.xml',
+        humanMedia: false,
+      });
       expect(humanDone.code, humanDone.out).toBe(0); // 486 sent, the bridge's ACK received
       expect(callerRun.code, callerRun.out).toBe(0); // the caller's own BYE ended it
       await waitFor(() => s.records.length === 1, 5000);
@@ -298,16 +292,11 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
     "cancels a second leg that rings past the target's timeout, and the agent keeps the caller with status 408",
     { timeout: 90_000 },
     async () => {
-      const humanSip = randomEven(21000, 8000) + 1;
-      const s = await stack(humanSip, 5);
-      const callerRtp = await udp();
-      const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
-      const humanRun = sipp('uas-human-no-answer.xml', `${HOST}:${s.sipPort}`, [], humanSip);
-      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
-        ...['-key', 'rtp_port', String(callerRtp.port)],
-      ]);
-      const humanDone = await humanRun;
-      caller.stop();
+      const { s, callerRun, humanDone } = await transferCall({
+        human: 'uas-human-no-answer.xml',
+        timeoutS: 5,
+        humanMedia: false,
+      });
       expect(humanDone.code, humanDone.out).toBe(0); // CANCEL received, 487 ACKed
       expect(callerRun.code, callerRun.out).toBe(0);
       await waitFor(() => s.records.length === 1, 5000);
@@ -322,16 +311,11 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
   );
 
   it('cancels a second leg still ringing when the caller hangs up', { timeout: 90_000 }, async () => {
-    const humanSip = randomEven(21000, 8000) + 1;
-    const s = await stack(humanSip, 60); // the target's own timeout is far beyond the caller's patience
-    const callerRtp = await udp();
-    const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
-    const humanRun = sipp('uas-human-no-answer.xml', `${HOST}:${s.sipPort}`, [], humanSip);
-    const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
-      ...['-key', 'rtp_port', String(callerRtp.port)],
-    ]);
-    const humanDone = await humanRun;
-    caller.stop();
+    const { s, callerRun, humanDone } = await transferCall({
+      human: 'uas-human-no-answer.xml',
+      timeoutS: 60,
+      humanMedia: false,
+    }); // the target's own timeout is far beyond the caller's patience
     expect(callerRun.code, callerRun.out).toBe(0);
     expect(humanDone.code, humanDone.out).toBe(0); // CANCEL at the caller's BYE, 487 ACKed
     await waitFor(() => s.records.length === 1 && s.bridge.sip!.rtpPortsFree === 2, 5000);
@@ -342,24 +326,11 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
     'a warm transfer whispers to the human alone, takes the accept key from their RTP, then joins the caller',
     { timeout: 90_000 },
     async () => {
-      const humanSip = randomEven(21000, 8000) + 1;
-      const s = await stack(humanSip, 10, true);
-      const callerRtp = await udp();
-      const humanRtp = await udp();
-      const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
-      const human = rtpSide(humanRtp.socket, { ssrc: HUMAN_SSRC, hz: HUMAN_HZ, key: { digit: '1', afterMs: 1200 } });
-      const humanRun = sipp(
-        'uas-human.xml',
-        `${HOST}:${s.sipPort}`,
-        ['-key', 'rtp_port', String(humanRtp.port)],
-        humanSip,
-      );
-      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
-        ...['-key', 'rtp_port', String(callerRtp.port)],
-      ]);
-      const humanDone = await humanRun;
-      caller.stop();
-      human.stop();
+      const { s, caller, callerRun, humanDone, human } = await transferCall({
+        human: 'uas-human.xml',
+        warm: true,
+        humanKey: { digit: '1', afterMs: 1200 },
+      });
       expect(callerRun.code, callerRun.out).toBe(0);
       expect(humanDone.code, humanDone.out).toBe(0); // BYEd by the bridge once the caller left
       // the human heard the whisper (the bridge's own audio, before any of the caller's)
@@ -381,24 +352,11 @@ describe.skipIf(!HAVE_SIPP && !process.env.CI)('transfer over SIP by a second le
     'a warm transfer the human refuses with another key: the human is hung up, the caller stays with the agent',
     { timeout: 90_000 },
     async () => {
-      const humanSip = randomEven(21000, 8000) + 1;
-      const s = await stack(humanSip, 10, true);
-      const callerRtp = await udp();
-      const humanRtp = await udp();
-      const caller = rtpSide(callerRtp.socket, { ssrc: CALLER_SSRC, hz: CALLER_HZ, to: () => ({ port: s.rtpPort }) });
-      const human = rtpSide(humanRtp.socket, { ssrc: HUMAN_SSRC, hz: HUMAN_HZ, key: { digit: '2', afterMs: 800 } });
-      const humanRun = sipp(
-        'uas-human.xml',
-        `${HOST}:${s.sipPort}`,
-        ['-key', 'rtp_port', String(humanRtp.port)],
-        humanSip,
-      );
-      const callerRun = await sipp('uac-talk-10s.xml', `${HOST}:${s.sipPort}`, [
-        ...['-key', 'rtp_port', String(callerRtp.port)],
-      ]);
-      const humanDone = await humanRun;
-      caller.stop();
-      human.stop();
+      const { s, caller, callerRun, humanDone, human } = await transferCall({
+        human: 'uas-human.xml',
+        warm: true,
+        humanKey: { digit: '2', afterMs: 800 },
+      });
       expect(humanDone.code, humanDone.out).toBe(0); // the bridge's BYE right after the refusal
       expect(callerRun.code, callerRun.out).toBe(0); // the caller's own BYE ended its call
       expect(human.heard.some((h) => h.p.ssrc === CALLER_SSRC)).toBe(false); // never joined
