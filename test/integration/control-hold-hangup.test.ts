@@ -137,9 +137,11 @@ describe('end_call', () => {
     expect(result.endedBy).toBe('rest-completed');
     const rest = result.timeline.find((e) => e.what === 'REST update: Status=completed')!;
     const voice = voiceRuns(result.heard);
-    expect(voice).toHaveLength(1);
-    expect(voice[0]!.endMs - voice[0]!.startMs).toBeGreaterThanOrEqual(voiceMs(GOODBYE) - 40); // not cut
-    expect(voice[0]!.endMs).toBeLessThanOrEqual(rest.atMs + 20);
+    // one run, unless the playback counted an underrun (a late engine frame under load leaves a gap)
+    if (h.records[0]!.playback.underruns === 0) expect(voice).toHaveLength(1);
+    const heardMs = voice.reduce((ms, r) => ms + r.endMs - r.startMs, 0);
+    expect(heardMs).toBeGreaterThanOrEqual(voiceMs(GOODBYE) - 40); // not cut
+    expect(voice.at(-1)!.endMs).toBeLessThanOrEqual(rest.atMs + 20);
     expect(engineClosedAtRest).toBeUndefined(); // the engine session outlived the REST request
     const session = h.engine.sessions[0]!;
     expect(session.toolResults).toEqual([{ callId: 'e1', name: 'end_call', output: { status: 'ending' } }]);
