@@ -36,6 +36,8 @@ export type DialHuman = (
 
 /** After the whisper, how long the human has to press the accept key. */
 const ACCEPT_WAIT_MS = 10_000;
+/** The whole whisper phase (synthesis, playout, the key) ends by then whatever happens. */
+const WHISPER_BOUND_MS = 90_000;
 
 function whyOf(status: number): 'busy' | 'no_answer' | 'failed' {
   if (status === 486 || status === 600) return 'busy';
@@ -46,6 +48,8 @@ function whyOf(status: number): 'busy' | 'no_answer' | 'failed' {
 export class SipWarm implements WarmCapable {
   private human: HumanLeg | undefined;
   private canceled = false;
+  /** ends the whisper's wait at once (the caller left) */
+  private stopWhisper: (() => void) | undefined;
 
   constructor(
     private readonly dial: DialHuman,
@@ -83,9 +87,17 @@ export class SipWarm implements WarmCapable {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        clearTimeout(bound);
         human.onEnded = undefined;
+        this.stopWhisper = undefined;
         resolve(o);
       };
+      // however the synthesis and the human fare, the attempt ends
+      const bound = setTimeout(
+        () => finish({ accepted: false, why: 'timeout', message: 'the whisper did not finish in time' }),
+        WHISPER_BOUND_MS,
+      );
+      this.stopWhisper = () => finish({ accepted: false, why: 'canceled', message: 'the caller hung up' });
       human.onEnded = () => finish({ accepted: false, why: 'refused', message: 'the human hung up' });
       human.media.start({
         onMedia() {},
@@ -129,6 +141,7 @@ export class SipWarm implements WarmCapable {
 
   cancelWarm(): void {
     this.canceled = true;
+    this.stopWhisper?.();
     const human = this.human;
     this.human = undefined;
     human?.hangup();
